@@ -1,0 +1,95 @@
+# Clearance - plain Makefile, pkg-config for every library.
+#
+#   make            build everything into build/
+#   make test       the whole suite: deps, build, unit (+ASan/UBSan, valgrind),
+#                   integration against real PostgreSQL, nginx, oidc-provider
+#   make unit       Check unit tests only
+#   make sanitize   unit tests built with -fsanitize=address,undefined
+#   make memcheck   unit tests under valgrind
+#   make integration  the integration suite (starts and stops its own stack)
+
+B ?= build
+PKGS := libcurl jansson libpq openssl
+CC ?= cc
+OPT ?= -O2 -g
+SAN ?=
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	-D_FORTIFY_SOURCE=2 -fvisibility=hidden -pthread
+ifneq ($(SAN),)
+OPT := -O1 -g -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS_ALL = $(CFLAGS_BASE) $(OPT) $(SANFLAGS) -Icommon/include $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lfcgi -lpthread -lm
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+COMMON_SRC := $(wildcard common/src/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
+LIBCLR := $(B)/lib/libclearance.a
+
+SERVICES := registrar introspect access ctl
+svc_src = $(filter-out services/$(1)/main.c,$(wildcard services/$(1)/*.c))
+svc_obj = $(patsubst %.c,$(B)/obj/%.o,$(call svc_src,$(1)))
+SVC_LIBS := $(foreach s,$(SERVICES),$(B)/lib/lib$(s).a)
+BINS := $(foreach s,$(SERVICES),$(B)/bin/clearance-$(s))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TEST_HELPER_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+TEST_HELPER_OBJ := $(TEST_HELPER_SRC:%.c=$(B)/obj/%.o)
+
+.PHONY: all test unit sanitize memcheck integration deps bench run up down clean format-check
+all: $(LIBCLR) $(BINS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIBCLR): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+define svc_rules
+$(B)/lib/lib$(1).a: $(call svc_obj,$(1))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && ar rcs $$@ $$^
+$(B)/bin/clearance-$(1): $(B)/obj/services/$(1)/main.o $(B)/lib/lib$(1).a $(LIBCLR)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(CFLAGS_ALL) -o $$@ $$^ $(LDLIBS_ALL)
+endef
+$(foreach s,$(SERVICES),$(eval $(call svc_rules,$(s))))
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(SVC_LIBS) $(LIBCLR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(TEST_HELPER_OBJ) -Wl,--start-group $(SVC_LIBS) $(LIBCLR) -Wl,--end-group $(LDLIBS_ALL) $(CHECK_LIBS)
+
+unit: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || fail=1; done; exit $$fail
+
+sanitize:
+	$(MAKE) B=build/asan SAN=1 unit
+
+memcheck: $(UNIT_BINS)
+	@fail=0; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
+	  CK_FORK=no valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	    --suppressions=tests/valgrind.supp $$t || fail=1; done; exit $$fail
+
+deps:
+	bash tests/stack/deps.sh
+
+integration: all
+	bash tests/stack/integration.sh
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) sanitize
+	$(MAKE) memcheck
+	bash tests/stack/integration.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,38 @@
+/*
+ * log.h - one JSON object a line on stderr.
+ *
+ * Lines look like
+ *   {"ts":"2026-11-25T15:00:00.123Z","level":"info","service":"registrar",
+ *    "req":"9f2c...","msg":"..."}
+ * and are built with jansson, so user data can never break the line.  Never
+ * pass a secret (tokens, client secrets, passwords, seal keys) to these
+ * functions: there is no redaction layer behind them.  Security events start
+ * their message with "security: ".  Thread-safe: each line is one write(2).
+ */
+#ifndef CLEARANCE_LOG_H
+#define CLEARANCE_LOG_H
+
+#include "clearance/rc.h"
+
+enum clr_log_level {
+	CLR_LOG_DEBUG,
+	CLR_LOG_INFO,
+	CLR_LOG_WARN,
+	CLR_LOG_ERROR,
+	CLR_LOG_LEVEL__MAX
+};
+
+/* Set once at start-up, before threads; service is borrowed (a literal). */
+void clr_log_init(const char *service, enum clr_log_level min_level);
+
+/* Parses "debug"/"info"/"warn"/"error". */
+enum clr_rc clr_log_level_parse(const char *s, enum clr_log_level *out) CLR_MUSTCHECK;
+
+/*
+ * Writes one line.  reqid may be NULL (start-up, worker).  The message is
+ * formatted with vsnprintf into a bounded buffer (truncated at 2 KiB).
+ */
+void clr_log(const char *reqid, enum clr_log_level level, const char *fmt, ...)
+	CLR_PRINTF(3, 4);
+
+#endif

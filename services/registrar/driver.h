@@ -1,0 +1,154 @@
+/*
+ * driver.h - one driver per IdP family behind one interface.
+ *
+ * A driver never does I/O itself: it builds the exact wire request for an
+ * operation (struct clr_wire_req) and parses the IdP's response into a
+ * struct clr_reg_result.  driver.c runs the exchange with http_out.  That
+ * split is what lets the unit tests check each vendor's exact request and
+ * its parsing of the vendor's documented responses without a network, and
+ * lets the HTTP routes and the job worker share one code path
+ * (clr_drv_register & co. below).
+ *
+ * Families: other (plain RFC 7591/7592), keycloak, okta, gluu, curity,
+ * http_bridge (Kong's DCR bridge contract).
+ */
+#ifndef CLEARANCE_REGISTRAR_DRIVER_H
+#define CLEARANCE_REGISTRAR_DRIVER_H
+
+#include <jansson.h>
+#include "clearance/rc.h"
+#include "clearance/http_out.h"
+
+enum clr_idp_kind {
+	CLR_IDP_OTHER,
+	CLR_IDP_KEYCLOAK,
+	CLR_IDP_OKTA,
+	CLR_IDP_GLUU,
+	CLR_IDP_CURITY,
+	CLR_IDP_HTTP_BRIDGE,
+	CLR_IDP__MAX
+};
+
+/* "other", "keycloak", ...; NULL for an out-of-range kind. */
+const char *clr_idp_kind_name(enum clr_idp_kind k);
+/* CLR_ERR_PARAM for an unknown name. */
+enum clr_rc clr_idp_kind_parse(const char *s, enum clr_idp_kind *out) CLR_MUSTCHECK;
+
+/* A provider as the drivers see it: all strings borrowed, secrets unsealed. */
+struct clr_provider {
+	const char *id;
+	enum clr_idp_kind kind;
+	const char *issuer;
+	const char *registration_endpoint;  /* for http_bridge: the bridge base URL */
+	const char *token_endpoint;
+	const char *initial_access_token;   /* or Okta API token, or bridge X-API-KEY; may be NULL */
+	const char *initial_client_id;      /* Curity */
+	const char *initial_client_secret;  /* Curity */
+	struct clr_http_opts http;          /* allow_http, tls_skip_verify, ca_pem, timeouts */
+};
+
+/* The client type's metadata (borrowed). */
+struct clr_client_type {
+	const json_t *response_types;       /* array of strings, may be empty */
+	const json_t *grant_types;          /* array of strings */
+	const char *token_endpoint_auth_method;
+	const char *okta_application_type;  /* "web", "service", "browser", "native" or NULL */
+};
+
+/* What a registration asks for (borrowed). */
+struct clr_reg_input {
+	const char *client_name;
+	const json_t *redirect_uris;        /* array, may be empty */
+	const char *scope;                  /* space separated, may be NULL */
+};
+
+/* A stored registration, for update / delete / rotate (borrowed, unsealed). */
+struct clr_reg_ref {
+	const char *client_id;
+	const char *registration_client_uri;   /* may be NULL: driver derives it */
+	const char *registration_access_token; /* may be NULL */
+};
+
+/* One request on the wire.  All members new; clr_wire_req_clear frees. */
+struct clr_wire_req {
+	const char *method;       /* static string */
+	char *url;
+	char *auth_name;          /* "Authorization" or "X-API-KEY"; NULL = none */
+	char *auth_value;         /* e.g. "Bearer abc", "SSWS abc" */
+	json_t *json;             /* JSON body or NULL */
+	char *form;               /* application/x-www-form-urlencoded body or NULL */
+};
+void clr_wire_req_clear(struct clr_wire_req *w);
+
+/*
+ * What the IdP returned.  All members new or NULL; clr_reg_result_clear
+ * frees them (secrets are wiped).  metadata is the IdP's response with
+ * client_secret and registration_access_token removed: what is stored.
+ */
+struct clr_reg_result {
+	char *client_id;
+	char *client_secret;
+	char *registration_access_token;
+	char *registration_client_uri;
+	long long client_secret_expires_at;  /* 0 = never */
+	json_t *metadata;
+};
+void clr_reg_result_clear(struct clr_reg_result *r);
+
+enum clr_drv_op { CLR_OP_REGISTER, CLR_OP_UPDATE, CLR_OP_DELETE, CLR_OP_ROTATE, CLR_OP__MAX };
+
+struct clr_driver {
+	enum clr_idp_kind kind;
+	int can_rotate;                 /* 0: rotate is a 409 */
+	int needs_initial_token;        /* 1: registration without one fails at the IdP */
+	/*
+	 * Optional pre-step (Curity): builds the request for the token that is
+	 * then used as the initial access token, and parses it into *token (new).
+	 */
+	enum clr_rc (*build_initial_token)(const struct clr_provider *p,
+					   struct clr_wire_req *out, struct clr_err *e);
+	enum clr_rc (*parse_initial_token)(const struct clr_http_resp *resp,
+					   char **token, struct clr_err *e);
+	/*
+	 * Builds the request of op.  bearer is the initial access token to use
+	 * for CLR_OP_REGISTER (already obtained by the pre-step when there is
+	 * one); ref is NULL for REGISTER.  ct and in are NULL for DELETE/ROTATE.
+	 */
+	enum clr_rc (*build)(enum clr_drv_op op, const struct clr_provider *p,
+			     const struct clr_client_type *ct,
+			     const struct clr_reg_input *in,
+			     const struct clr_reg_ref *ref, const char *bearer,
+			     struct clr_wire_req *out, struct clr_err *e);
+	/*
+	 * Parses the response of op.  For DELETE success returns CLR_OK with
+	 * *out empty.  IdP errors become: 400 -> CLR_ERR_PARAM, 401/403 ->
+	 * CLR_ERR_DENIED, 404 -> CLR_ERR_NOTFOUND, anything else or non-JSON ->
+	 * CLR_ERR_UPSTREAM, with e->msg quoting the IdP's error and
+	 * error_description (bounded, never a secret).
+	 */
+	enum clr_rc (*parse)(enum clr_drv_op op, const struct clr_provider *p,
+			     const struct clr_http_resp *resp,
+			     struct clr_reg_result *out, struct clr_err *e);
+};
+
+/* The driver of kind k; never NULL for a valid kind. */
+const struct clr_driver *clr_driver_get(enum clr_idp_kind k);
+
+/*
+ * The whole exchanges, used by the HTTP routes and the job worker alike:
+ * pre-step if any, build, send with http_out, parse.  *out filled on CLR_OK.
+ */
+enum clr_rc clr_drv_register(struct clr_http_client *c, const struct clr_provider *p,
+			     const struct clr_client_type *ct, const struct clr_reg_input *in,
+			     struct clr_reg_result *out, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc clr_drv_update(struct clr_http_client *c, const struct clr_provider *p,
+			   const struct clr_client_type *ct, const struct clr_reg_input *in,
+			   const struct clr_reg_ref *ref, struct clr_reg_result *out,
+			   struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc clr_drv_delete(struct clr_http_client *c, const struct clr_provider *p,
+			   const struct clr_reg_ref *ref, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc clr_drv_rotate(struct clr_http_client *c, const struct clr_provider *p,
+			   const struct clr_reg_ref *ref, struct clr_reg_result *out,
+			   struct clr_err *e) CLR_MUSTCHECK;
+
+#endif
