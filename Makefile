@@ -82,12 +82,8 @@ deps:
 integration: all
 	bash tests/stack/integration.sh
 
-test: deps
-	$(MAKE) all
-	$(MAKE) unit
-	$(MAKE) sanitize
-	$(MAKE) memcheck
-	bash tests/stack/integration.sh
+test:
+	bash tests/stack/test.sh
 
 clean:
 	rm -rf build

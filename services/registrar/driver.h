@@ -39,27 +39,27 @@ struct clr_provider {
 	const char *id;
 	enum clr_idp_kind kind;
 	const char *issuer;
-	const char *registration_endpoint;  /* for http_bridge: the bridge base URL */
+	const char *registration_endpoint; /* for http_bridge: the bridge base URL */
 	const char *token_endpoint;
-	const char *initial_access_token;   /* or Okta API token, or bridge X-API-KEY; may be NULL */
-	const char *initial_client_id;      /* Curity */
-	const char *initial_client_secret;  /* Curity */
-	struct clr_http_opts http;          /* allow_http, tls_skip_verify, ca_pem, timeouts */
+	const char *initial_access_token;  /* or Okta API token, or bridge X-API-KEY; may be NULL */
+	const char *initial_client_id;	   /* Curity */
+	const char *initial_client_secret; /* Curity */
+	struct clr_http_opts http;	   /* allow_http, tls_skip_verify, ca_pem, timeouts */
 };
 
 /* The client type's metadata (borrowed). */
 struct clr_client_type {
-	const json_t *response_types;       /* array of strings, may be empty */
-	const json_t *grant_types;          /* array of strings */
+	const json_t *response_types; /* array of strings, may be empty */
+	const json_t *grant_types;    /* array of strings */
 	const char *token_endpoint_auth_method;
-	const char *okta_application_type;  /* "web", "service", "browser", "native" or NULL */
+	const char *okta_application_type; /* "web", "service", "browser", "native" or NULL */
 };
 
 /* What a registration asks for (borrowed). */
 struct clr_reg_input {
 	const char *client_name;
-	const json_t *redirect_uris;        /* array, may be empty */
-	const char *scope;                  /* space separated, may be NULL */
+	const json_t *redirect_uris; /* array, may be empty */
+	const char *scope;	     /* space separated, may be NULL */
 };
 
 /* A stored registration, for update / delete / rotate (borrowed, unsealed). */
@@ -71,12 +71,12 @@ struct clr_reg_ref {
 
 /* One request on the wire.  All members new; clr_wire_req_clear frees. */
 struct clr_wire_req {
-	const char *method;       /* static string */
+	const char *method; /* static string */
 	char *url;
-	char *auth_name;          /* "Authorization" or "X-API-KEY"; NULL = none */
-	char *auth_value;         /* e.g. "Bearer abc", "SSWS abc" */
-	json_t *json;             /* JSON body or NULL */
-	char *form;               /* application/x-www-form-urlencoded body or NULL */
+	char *auth_name;  /* "Authorization" or "X-API-KEY"; NULL = none */
+	char *auth_value; /* e.g. "Bearer abc", "SSWS abc" */
+	json_t *json;	  /* JSON body or NULL */
+	char *form;	  /* application/x-www-form-urlencoded body or NULL */
 };
 void clr_wire_req_clear(struct clr_wire_req *w);
 
@@ -90,7 +90,7 @@ struct clr_reg_result {
 	char *client_secret;
 	char *registration_access_token;
 	char *registration_client_uri;
-	long long client_secret_expires_at;  /* 0 = never */
+	long long client_secret_expires_at; /* 0 = never */
 	json_t *metadata;
 };
 void clr_reg_result_clear(struct clr_reg_result *r);
@@ -99,24 +99,27 @@ enum clr_drv_op { CLR_OP_REGISTER, CLR_OP_UPDATE, CLR_OP_DELETE, CLR_OP_ROTATE, 
 
 struct clr_driver {
 	enum clr_idp_kind kind;
-	int can_rotate;                 /* 0: rotate is a 409 */
-	int needs_initial_token;        /* 1: registration without one fails at the IdP */
+	int can_rotate; /* 0: rotate is a 409 */
+	/*
+	 * 1: registration without an initial token (or, with a pre-step, its
+	 * client credentials) is refused before any request, as a 409.
+	 */
+	int needs_initial_token;
 	/*
 	 * Optional pre-step (Curity): builds the request for the token that is
 	 * then used as the initial access token, and parses it into *token (new).
 	 */
-	enum clr_rc (*build_initial_token)(const struct clr_provider *p,
-					   struct clr_wire_req *out, struct clr_err *e);
-	enum clr_rc (*parse_initial_token)(const struct clr_http_resp *resp,
-					   char **token, struct clr_err *e);
+	enum clr_rc (*build_initial_token)(const struct clr_provider *p, struct clr_wire_req *out,
+					   struct clr_err *e);
+	enum clr_rc (*parse_initial_token)(const struct clr_http_resp *resp, char **token,
+					   struct clr_err *e);
 	/*
 	 * Builds the request of op.  bearer is the initial access token to use
 	 * for CLR_OP_REGISTER (already obtained by the pre-step when there is
 	 * one); ref is NULL for REGISTER.  ct and in are NULL for DELETE/ROTATE.
 	 */
 	enum clr_rc (*build)(enum clr_drv_op op, const struct clr_provider *p,
-			     const struct clr_client_type *ct,
-			     const struct clr_reg_input *in,
+			     const struct clr_client_type *ct, const struct clr_reg_input *in,
 			     const struct clr_reg_ref *ref, const char *bearer,
 			     struct clr_wire_req *out, struct clr_err *e);
 	/*
@@ -127,8 +130,8 @@ struct clr_driver {
 	 * error_description (bounded, never a secret).
 	 */
 	enum clr_rc (*parse)(enum clr_drv_op op, const struct clr_provider *p,
-			     const struct clr_http_resp *resp,
-			     struct clr_reg_result *out, struct clr_err *e);
+			     const struct clr_http_resp *resp, struct clr_reg_result *out,
+			     struct clr_err *e);
 };
 
 /* The driver of kind k; never NULL for a valid kind. */
@@ -136,7 +139,24 @@ const struct clr_driver *clr_driver_get(enum clr_idp_kind k);
 
 /*
  * The whole exchanges, used by the HTTP routes and the job worker alike:
- * pre-step if any, build, send with http_out, parse.  *out filled on CLR_OK.
+ * pre-step if any, build, send with http_out, parse.  *out filled on CLR_OK
+ * and empty otherwise.  Requests carry "Accept: application/json" and, with
+ * a body, "Content-Type: application/json" (compact JSON) or the form type.
+ *
+ * Errors: those of build/parse above, CLR_ERR_CONFLICT when the provider or
+ * the stored registration lacks what the operation needs (no initial token
+ * for okta/http_bridge/curity, no registration access token for an RFC 7592
+ * update/delete, rotate on a driver with can_rotate 0, update on
+ * http_bridge), and http_out's CLR_ERR_TIMEOUT / CLR_ERR_UPSTREAM.  The
+ * provider's and registration's secrets are redacted from e->msg.
+ *
+ * Update: an IdP may return a new registration access token (Keycloak,
+ * oidc-provider and Curity always do, and the old one stops working):
+ * when out->registration_access_token is set, persist it; when NULL, keep
+ * the stored one.  out->client_secret is set only if the IdP sent one.
+ * Okta: every operation uses the provider's API token (SSWS); Okta issues
+ * no registration access token.  Delete: a 404 is CLR_ERR_NOTFOUND, which
+ * the caller may treat as already gone.
  */
 enum clr_rc clr_drv_register(struct clr_http_client *c, const struct clr_provider *p,
 			     const struct clr_client_type *ct, const struct clr_reg_input *in,
@@ -150,5 +170,95 @@ enum clr_rc clr_drv_delete(struct clr_http_client *c, const struct clr_provider 
 enum clr_rc clr_drv_rotate(struct clr_http_client *c, const struct clr_provider *p,
 			   const struct clr_reg_ref *ref, struct clr_reg_result *out,
 			   struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * ---- Shared by the drivers (drv_*.c) and their unit tests. ----
+ * Not for the routes or the worker: they use clr_drv_register & co.
+ */
+
+/*
+ * The RFC 7591 metadata object for ct + in: client_name, redirect_uris
+ * (only when non-empty), response_types (always, explicitly [] for a
+ * client-credentials-only type, or the IdP defaults it to "code"),
+ * grant_types, token_endpoint_auth_method, scope (space separated, when
+ * set).  client_id is added when not NULL (RFC 7592 PUT).  *out new.
+ * CLR_ERR_PARAM for a malformed client type or input.
+ */
+enum clr_rc clr_drv_rfc7591_body(const struct clr_client_type *ct, const struct clr_reg_input *in,
+				 const char *client_id, json_t **out,
+				 struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Parses an RFC 7591/7592 client information response (2xx).  client_id is
+ * required; client_secret, registration_access_token,
+ * registration_client_uri and client_secret_expires_at are optional.  A
+ * non-2xx status goes through clr_drv_parse_error.  On error *out is left
+ * empty.
+ */
+enum clr_rc clr_drv_parse_rfc7591(const struct clr_http_resp *resp, struct clr_reg_result *out,
+				  struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Turns an IdP error response into *e and returns its rc (never CLR_OK):
+ * 400 -> PARAM, 401/403 -> DENIED, 404 -> NOTFOUND, anything else ->
+ * UPSTREAM.  Reads {"error","error_description"} and Okta's
+ * {"errorCode","errorSummary","errorCauses"}; the IdP's words are bounded
+ * and reduced to printable ASCII; a non-JSON body is never quoted.
+ */
+enum clr_rc clr_drv_parse_error(const struct clr_http_resp *resp, struct clr_err *e);
+
+/* DELETE: 200/204 -> CLR_OK, else clr_drv_parse_error. */
+enum clr_rc clr_drv_parse_no_content(const struct clr_http_resp *resp,
+				     struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Sets w->auth_name = name and w->auth_value = "<scheme> <token>" (or just
+ * token when scheme is NULL).  CLR_ERR_PARAM when the token holds control
+ * characters (header injection) or is empty.
+ */
+enum clr_rc clr_drv_set_auth(struct clr_wire_req *w, const char *name, const char *scheme,
+			     const char *token, struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * *out = base + "/" + percent-encoded seg + suffix (suffix may be NULL);
+ * one trailing '/' of base is dropped first.  *out new.
+ */
+enum clr_rc clr_drv_url_seg(const char *base, const char *seg, const char *suffix, char **out,
+			    struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * The URL that manages ref's client: ref->registration_client_uri when
+ * stored, else registration_endpoint + "/" + client_id (the layout of
+ * oidc-provider, Keycloak and Curity).  *out new.
+ */
+enum clr_rc clr_drv_client_uri(const struct clr_provider *p, const struct clr_reg_ref *ref,
+			       char **out, struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * The plain RFC 7591/7592 request of op, which most drivers wrap:
+ * REGISTER = POST reg_url with "Authorization: Bearer <bearer>" when bearer
+ * is set; UPDATE = PUT client_uri with the full metadata plus client_id;
+ * DELETE = DELETE client_uri; both with "Bearer <registration access
+ * token>" (CLR_ERR_CONFLICT when none is stored).  ROTATE is
+ * CLR_ERR_CONFLICT: RFC 7592 has no secret rotation.  client_uri may be NULL
+ * for REGISTER.
+ */
+enum clr_rc clr_drv_build_rfc7592(enum clr_drv_op op, const struct clr_provider *p,
+				  const struct clr_client_type *ct, const struct clr_reg_input *in,
+				  const struct clr_reg_ref *ref, const char *bearer,
+				  const char *reg_url, const char *client_uri,
+				  struct clr_wire_req *out, struct clr_err *e) CLR_MUSTCHECK;
+/* Its parse: client information for REGISTER/UPDATE, 204 for DELETE. */
+enum clr_rc clr_drv_parse_rfc7592(enum clr_drv_op op, const struct clr_provider *p,
+				  const struct clr_http_resp *resp, struct clr_reg_result *out,
+				  struct clr_err *e) CLR_MUSTCHECK;
+
+/* The driver tables, one per drv_*.c. */
+extern const struct clr_driver clr_drv_other;
+extern const struct clr_driver clr_drv_keycloak;
+extern const struct clr_driver clr_drv_okta;
+extern const struct clr_driver clr_drv_gluu;
+extern const struct clr_driver clr_drv_curity;
+extern const struct clr_driver clr_drv_http_bridge;
 
 #endif

@@ -25,6 +25,12 @@ enum clr_log_level {
 /* Set once at start-up, before threads; service is borrowed (a literal). */
 void clr_log_init(const char *service, enum clr_log_level min_level);
 
+/*
+ * Changes the minimum level after clr_log_init, e.g. once the configuration
+ * (CLEARANCE_LOG_LEVEL) is loaded.  Safe to call while other threads log.
+ */
+void clr_log_set_level(enum clr_log_level min_level);
+
 /* Parses "debug"/"info"/"warn"/"error". */
 enum clr_rc clr_log_level_parse(const char *s, enum clr_log_level *out) CLR_MUSTCHECK;
 

@@ -1,0 +1,227 @@
+/*
+ * auth.c - bearer tokens stored as SHA-256 hashes in api_tokens.
+ *
+ * Queries go through clr_db_exec_sql (PQexecParams) rather than prepared
+ * statements: authentication runs on every service's connection, and no
+ * service should have to carry our statements in its table.
+ *
+ * The token itself is never logged; a rejected token is identified in the
+ * log by its row id only when the row exists (revoked or expired).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "clearance/auth.h"
+#include "clearance/log.h"
+#include "clearance/util.h"
+
+#define TOKEN_MAX 512
+
+static const char *const role_names[CLR_ROLE__MAX] = {
+	[CLR_ROLE_NONE] = "none",
+	[CLR_ROLE_DEVELOPER] = "developer",
+	[CLR_ROLE_ADMIN] = "admin",
+};
+
+const char *
+clr_role_name(enum clr_role r)
+{
+	if ((int)r < 0 || r >= CLR_ROLE__MAX)
+		return "none";
+	return role_names[r];
+}
+
+static enum clr_role
+role_parse(const char *s)
+{
+	int i;
+
+	for (i = CLR_ROLE_NONE + 1; i < CLR_ROLE__MAX; i++)
+		if (strcmp(role_names[i], s) == 0)
+			return (enum clr_role)i;
+	return CLR_ROLE_NONE;
+}
+
+static int
+token_char(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/*
+ * Finds the token in "Bearer <token>".  On success *tok points into hdr
+ * (borrowed) and *len is its length.
+ */
+static int
+parse_bearer(const char *hdr, const char **tok, size_t *len)
+{
+	const char *p;
+	size_t n = 0;
+
+	if (hdr == NULL || strncasecmp(hdr, "Bearer", 6) != 0 || hdr[6] != ' ')
+		return 0;
+	p = hdr + 6;
+	while (*p == ' ')
+		p++;
+	while (n <= TOKEN_MAX && token_char((unsigned char)p[n]))
+		n++;
+	if (n == 0 || n > TOKEN_MAX || p[n] != '\0')
+		return 0;
+	*tok = p;
+	*len = n;
+	return 1;
+}
+
+static void
+copy_field(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+}
+
+enum clr_rc
+clr_auth_bearer(struct clr_db *db, const char *authorization,
+		struct clr_principal *out)
+{
+	/*
+	 * One round trip: the lookup, plus a last_used_at stamp at most once a
+	 * minute so a busy token does not turn every request into a write.
+	 */
+	static const char sql[] =
+		"WITH t AS (SELECT id, role, subject_id, name, last_used_at,"
+		" revoked_at IS NOT NULL AS revoked,"
+		" (expires_at IS NOT NULL AND expires_at <= now()) AS expired"
+		" FROM api_tokens WHERE token_hash = $1),"
+		" u AS (UPDATE api_tokens a SET last_used_at = now() FROM t"
+		" WHERE a.id = t.id AND NOT t.revoked AND NOT t.expired"
+		" AND (t.last_used_at IS NULL"
+		" OR t.last_used_at < now() - interval '60 seconds'))"
+		" SELECT id::text, role, coalesce(subject_id::text, ''), name,"
+		" revoked, expired FROM t";
+	const char *tok, *params[1];
+	char hash[65];
+	PGresult *r = NULL;
+	enum clr_rc rc;
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	if (!parse_bearer(authorization, &tok, &len)) {
+		clr_log(NULL, CLR_LOG_INFO,
+			"security: bearer rejected: header missing or malformed");
+		return CLR_ERR_DENIED;
+	}
+	clr_sha256_hex(tok, len, hash);
+	params[0] = hash;
+	rc = clr_db_exec_sql(db, sql, 1, params, &r);
+	if (rc != CLR_OK) {
+		/* A hash can never be bad input: any failure is the database's. */
+		rc = CLR_ERR_DB;
+		goto out;
+	}
+	rc = CLR_ERR_DENIED;
+	if (PQntuples(r) != 1) {
+		clr_log(NULL, CLR_LOG_INFO, "security: bearer rejected: unknown token");
+		goto out;
+	}
+	if (strcmp(PQgetvalue(r, 0, 4), "t") == 0 ||
+	    strcmp(PQgetvalue(r, 0, 5), "t") == 0) {
+		clr_log(NULL, CLR_LOG_INFO,
+			"security: bearer rejected: token %s is %s",
+			PQgetvalue(r, 0, 0),
+			PQgetvalue(r, 0, 4)[0] == 't' ? "revoked" : "expired");
+		goto out;
+	}
+	out->role = role_parse(PQgetvalue(r, 0, 1));
+	if (out->role == CLR_ROLE_NONE) {
+		clr_log(NULL, CLR_LOG_ERROR,
+			"security: bearer rejected: token %s has unknown role",
+			PQgetvalue(r, 0, 0));
+		goto out;
+	}
+	copy_field(out->token_id, sizeof(out->token_id), PQgetvalue(r, 0, 0));
+	copy_field(out->subject_id, sizeof(out->subject_id), PQgetvalue(r, 0, 2));
+	copy_field(out->name, sizeof(out->name), PQgetvalue(r, 0, 3));
+	rc = CLR_OK;
+out:
+	if (rc != CLR_OK)
+		memset(out, 0, sizeof(*out));
+	OPENSSL_cleanse(hash, sizeof(hash));
+	PQclear(r);
+	return rc;
+}
+
+enum clr_rc
+clr_auth_token_create(struct clr_db *db, enum clr_role role,
+		      const char *subject_id, const char *name, long ttl_s,
+		      char **token, char token_id[37])
+{
+	static const char sql[] =
+		"INSERT INTO api_tokens (id, token_hash, role, subject_id, name,"
+		" expires_at) VALUES ($1, $2, $3, $4, $5,"
+		" CASE WHEN $6::bigint > 0"
+		" THEN now() + $6::bigint * interval '1 second' END)";
+	char id[37], hash[65], ttl[24];
+	const char *params[6];
+	char *tok = NULL;
+	enum clr_rc rc;
+
+	*token = NULL;
+	if (role != CLR_ROLE_ADMIN && role != CLR_ROLE_DEVELOPER)
+		return CLR_ERR_PARAM;
+	if (name == NULL || name[0] == '\0' || strlen(name) > 127)
+		return CLR_ERR_PARAM;
+	if (subject_id != NULL && !clr_uuid_valid(subject_id))
+		return CLR_ERR_PARAM;
+	rc = clr_uuid_new(id);
+	if (rc != CLR_OK)
+		goto out;
+	rc = clr_random_token(role == CLR_ROLE_ADMIN ? "clr_adm_" : "clr_ses_",
+			      32, &tok);
+	if (rc != CLR_OK)
+		goto out;
+	clr_sha256_hex(tok, strlen(tok), hash);
+	snprintf(ttl, sizeof(ttl), "%ld", ttl_s > 0 ? ttl_s : 0L);
+	params[0] = id;
+	params[1] = hash;
+	params[2] = clr_role_name(role);
+	params[3] = subject_id;
+	params[4] = name;
+	params[5] = ttl;
+	rc = clr_db_exec_sql(db, sql, 6, params, NULL);
+	if (rc != CLR_OK)
+		goto out;
+	memcpy(token_id, id, sizeof(id));
+	*token = tok;
+	tok = NULL;
+out:
+	if (tok != NULL) {
+		OPENSSL_cleanse(tok, strlen(tok));
+		free(tok);
+	}
+	return rc;
+}
+
+enum clr_rc
+clr_auth_token_revoke(struct clr_db *db, const char *token_id)
+{
+	/* Idempotent: revoking twice keeps the first revocation time. */
+	static const char sql[] =
+		"UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())"
+		" WHERE id = $1";
+	const char *params[1];
+	PGresult *r = NULL;
+	enum clr_rc rc;
+
+	if (token_id == NULL || !clr_uuid_valid(token_id))
+		return CLR_ERR_PARAM;
+	params[0] = token_id;
+	rc = clr_db_exec_sql(db, sql, 1, params, &r);
+	if (rc == CLR_OK && strcmp(PQcmdTuples(r), "1") != 0)
+		rc = CLR_ERR_NOTFOUND;
+	PQclear(r);
+	return rc;
+}

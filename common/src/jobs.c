@@ -1,0 +1,438 @@
+/*
+ * jobs.c - the PostgreSQL job queue and its worker thread.
+ *
+ * The worker owns one clr_db.  It LISTENs on clearance_jobs and, whenever
+ * nothing is due, sleeps in poll() on the connection's socket until a
+ * NOTIFY arrives, the next job becomes due, JOB_POLL_MS passes or a stop is
+ * asked for.  The sleep is cut into slices of at most STOP_SLICE_MS so that
+ * stopping never takes longer than that.
+ *
+ * A claim sets a lease (locked_until).  Finishing a job only updates the
+ * row if it still carries our attempt number and state 'running', so a
+ * worker whose lease ran out (and whose job another worker took over)
+ * cannot overwrite the newer outcome.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clearance/http_in.h"
+#include "clearance/jobs.h"
+#include "clearance/log.h"
+#include "clearance/util.h"
+
+#define STOP_SLICE_MS 200
+#define RECONNECT_WAIT_MS 500
+#define RECONNECT_MAX_MS 8000
+#define BACKOFF_MAX_MS (24LL * 3600 * 1000)
+
+struct clr_jobs_worker {
+	const struct clr_config *cfg;  /* borrowed */
+	const struct clr_job_kind *kinds;
+	size_t nkinds;
+	void *app;
+	struct clr_db *db;
+	pthread_t thread;
+	atomic_int stop;
+	int listen_pid;                /* backend pid our LISTEN ran on */
+};
+
+enum clr_rc
+clr_jobs_enqueue(struct clr_db *db, const char *kind, const json_t *payload,
+		 char id_out[37])
+{
+	PGconn *c = clr_db_conn(db);
+	const char *params[2];
+	PGresult *r = NULL;
+	char *body = NULL;
+	enum clr_rc rc;
+
+	if (kind == NULL || kind[0] == '\0' || strlen(kind) > 64 ||
+	    (payload != NULL && !json_is_object(payload)))
+		return CLR_ERR_PARAM;
+	/* Outside a transaction the job could exist without its cause. */
+	if (c == NULL || PQtransactionStatus(c) != PQTRANS_INTRANS) {
+		clr_log(NULL, CLR_LOG_ERROR,
+			"jobs: enqueue of %s outside a live transaction", kind);
+		return c == NULL ? CLR_ERR_DB : CLR_ERR_INTERNAL;
+	}
+	body = payload ? json_dumps(payload, JSON_COMPACT) : strdup("{}");
+	if (body == NULL)
+		return CLR_ERR_NOMEM;
+	params[0] = kind;
+	params[1] = body;
+	rc = clr_db_exec_sql(db,
+			     "INSERT INTO jobs (kind, payload) VALUES ($1, $2::jsonb)"
+			     " RETURNING id::text",
+			     2, params, &r);
+	if (rc != CLR_OK)
+		goto out;
+	if (id_out != NULL)
+		snprintf(id_out, 37, "%s", PQgetvalue(r, 0, 0));
+	/* Delivered at commit, and not at all if the caller rolls back. */
+	rc = clr_db_exec_sql(db, "SELECT pg_notify('clearance_jobs', $1)", 1,
+			     params, NULL);
+out:
+	PQclear(r);
+	free(body);
+	return rc;
+}
+
+static int
+stopping(struct clr_jobs_worker *w)
+{
+	return atomic_load(&w->stop) || clr_server_stopping();
+}
+
+/* Sleeps up to ms, waking early on stop; for when the database is down. */
+static void
+nap(struct clr_jobs_worker *w, long ms)
+{
+	while (ms > 0 && !stopping(w)) {
+		long slice = ms < STOP_SLICE_MS ? ms : STOP_SLICE_MS;
+
+		poll(NULL, 0, (int)slice);
+		ms -= slice;
+	}
+}
+
+/* (Re-)issues LISTEN whenever the session changed under us. */
+static enum clr_rc
+ensure_listening(struct clr_jobs_worker *w)
+{
+	PGconn *c = clr_db_conn(w->db);
+	enum clr_rc rc;
+
+	if (c != NULL && PQbackendPID(c) == w->listen_pid)
+		return CLR_OK;
+	rc = clr_db_exec_sql(w->db, "LISTEN clearance_jobs", 0, NULL, NULL);
+	if (rc != CLR_OK)
+		return rc;
+	c = clr_db_conn(w->db);
+	w->listen_pid = c ? PQbackendPID(c) : 0;
+	return CLR_OK;
+}
+
+static const struct clr_job_kind *
+find_kind(const struct clr_jobs_worker *w, const char *kind)
+{
+	size_t i;
+
+	for (i = 0; i < w->nkinds; i++)
+		if (strcmp(w->kinds[i].kind, kind) == 0)
+			return &w->kinds[i];
+	return NULL;
+}
+
+static long long
+backoff_ms(const struct clr_config *cfg, int attempts)
+{
+	long long d = cfg->job_backoff_ms > 0 ? cfg->job_backoff_ms : 1;
+	int i;
+
+	for (i = 1; i < attempts && d < BACKOFF_MAX_MS; i++)
+		d *= 2;
+	return d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS;
+}
+
+/* Records the outcome of attempt `attempts` of job `id`. */
+static void
+finish(struct clr_jobs_worker *w, const char *id, const char *attempts,
+       int ok, int final, long long delay_ms, const char *err)
+{
+	char delay[24];
+	const char *params[5];
+	enum clr_rc rc;
+
+	params[0] = id;
+	params[1] = attempts;
+	if (ok) {
+		rc = clr_db_exec_sql(w->db,
+				     "UPDATE jobs SET state = 'done', locked_until = NULL,"
+				     " updated_at = now() WHERE id = $1::uuid"
+				     " AND attempts = $2::int AND state = 'running'",
+				     2, params, NULL);
+	} else {
+		snprintf(delay, sizeof(delay), "%lld", delay_ms);
+		params[2] = final ? "failed" : "queued";
+		params[3] = delay;
+		params[4] = err;
+		rc = clr_db_exec_sql(w->db,
+				     "UPDATE jobs SET state = $3, locked_until = NULL,"
+				     " run_at = CASE WHEN $3 = 'queued'"
+				     " THEN now() + $4::bigint * interval '1 millisecond'"
+				     " ELSE run_at END,"
+				     " last_error = $5, updated_at = now()"
+				     " WHERE id = $1::uuid AND attempts = $2::int"
+				     " AND state = 'running'",
+				     5, params, NULL);
+	}
+	/* Not fatal: the lease runs out and the job is tried again. */
+	if (rc != CLR_OK)
+		clr_log(NULL, CLR_LOG_ERROR,
+			"jobs: could not record outcome of job %s", id);
+}
+
+/* Runs the handler for one claimed row r (columns of the claim query). */
+static void
+run_job(struct clr_jobs_worker *w, PGresult *r)
+{
+	const char *id = PQgetvalue(r, 0, 0), *attempts_s = PQgetvalue(r, 0, 3);
+	const struct clr_job_kind *k;
+	struct clr_err e;
+	struct clr_job job;
+	json_error_t jerr;
+	json_t *payload = NULL;
+	enum clr_rc rc;
+	int final;
+
+	memset(&e, 0, sizeof(e));
+	memset(&job, 0, sizeof(job));
+	job.id = id;
+	job.kind = PQgetvalue(r, 0, 1);
+	job.attempt = atoi(attempts_s);
+	job.max_attempts = atoi(PQgetvalue(r, 0, 4));
+	k = find_kind(w, job.kind);
+	if (k == NULL) {
+		rc = clr_err_set(&e, CLR_ERR_PARAM, "", "", "unknown job kind");
+		goto done;
+	}
+	payload = json_loads(PQgetvalue(r, 0, 2), JSON_REJECT_DUPLICATES, &jerr);
+	if (payload == NULL) {
+		rc = clr_err_set(&e, CLR_ERR_PARAM, "", "", "payload is not JSON");
+		goto done;
+	}
+	job.payload = payload;
+	rc = k->fn(w->app, w->db, &job, &e);
+	/* A handler must not leave its transaction open for the next job. */
+	clr_db_rollback(w->db);
+	if (rc != CLR_OK && e.msg[0] == '\0')
+		snprintf(e.msg, sizeof(e.msg), "%s", clr_rc_name(rc));
+done:
+	if (rc == CLR_OK) {
+		clr_log(NULL, CLR_LOG_INFO, "jobs: %s %s done (attempt %d)",
+			job.kind, id, job.attempt);
+		finish(w, id, attempts_s, 1, 0, 0, NULL);
+	} else {
+		final = rc == CLR_ERR_PARAM || job.attempt >= job.max_attempts;
+		clr_log(NULL, final ? CLR_LOG_ERROR : CLR_LOG_WARN,
+			"jobs: %s %s attempt %d/%d failed (%s): %s%s", job.kind,
+			id, job.attempt, job.max_attempts, clr_rc_name(rc), e.msg,
+			final ? "; giving up" : "");
+		finish(w, id, attempts_s, 0, final,
+		       backoff_ms(w->cfg, job.attempt), e.msg);
+	}
+	json_decref(payload);
+}
+
+/* 1: ran a job, 0: nothing due, -1: database trouble. */
+static int
+claim_and_run(struct clr_jobs_worker *w)
+{
+	char maxa[16];
+	const char *params[1];
+	PGresult *r = NULL;
+	enum clr_rc rc;
+	int n;
+
+	snprintf(maxa, sizeof(maxa), "%d",
+		 w->cfg->job_max_attempts > 0 ? w->cfg->job_max_attempts : 1);
+	params[0] = maxa;
+	rc = clr_db_exec_sql(w->db,
+			     "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+			     " max_attempts = coalesce(max_attempts, $1::int),"
+			     " locked_until = now() + interval '5 minutes',"
+			     " updated_at = now()"
+			     " WHERE id = (SELECT id FROM jobs"
+			     " WHERE (state = 'queued' AND run_at <= now())"
+			     " OR (state = 'running' AND locked_until < now())"
+			     " ORDER BY run_at FOR UPDATE SKIP LOCKED LIMIT 1)"
+			     " RETURNING id::text, kind, payload::text, attempts,"
+			     " max_attempts",
+			     1, params, &r);
+	if (rc != CLR_OK)
+		return -1;
+	n = PQntuples(r);
+	if (n == 1)
+		run_job(w, r);
+	PQclear(r);
+	return n == 1;
+}
+
+/* Milliseconds until the next job could become claimable, capped at cap. */
+static long
+next_due_ms(struct clr_jobs_worker *w, long cap)
+{
+	PGresult *r = NULL;
+	long ms = cap;
+
+	if (clr_db_exec_sql(w->db,
+			    "SELECT ceil(extract(epoch FROM min(t) - clock_timestamp())"
+			    " * 1000)::bigint FROM (SELECT min(run_at) AS t FROM jobs"
+			    " WHERE state = 'queued' UNION ALL SELECT min(locked_until)"
+			    " FROM jobs WHERE state = 'running') s",
+			    0, NULL, &r) == CLR_OK &&
+	    !PQgetisnull(r, 0, 0)) {
+		long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+
+		ms = v < 0 ? 0 : (v < cap ? (long)v : cap);
+	}
+	PQclear(r);
+	return ms;
+}
+
+/* Waits for a NOTIFY, up to ms; returns early on stop or a broken socket. */
+static void
+wait_notify(struct clr_jobs_worker *w, long ms)
+{
+	long long deadline = clr_now_ms() + ms;
+
+	while (!stopping(w)) {
+		PGconn *c = clr_db_conn(w->db);
+		long long left = deadline - clr_now_ms();
+		struct pollfd pfd;
+		PGnotify *n;
+		int got = 0;
+
+		/* A reconnect since LISTEN: go round and listen again. */
+		if (c == NULL || left <= 0 || PQbackendPID(c) != w->listen_pid)
+			return;
+		pfd.fd = PQsocket(c);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd < 0)
+			return;
+		if (poll(&pfd, 1, left < STOP_SLICE_MS ? (int)left : STOP_SLICE_MS) < 0 &&
+		    errno != EINTR)
+			return;
+		if (pfd.revents == 0)
+			continue;
+		/* Fails when the server went away: the next claim reconnects. */
+		if (!PQconsumeInput(c))
+			return;
+		while ((n = PQnotifies(c)) != NULL) {
+			got = 1;
+			PQfreemem(n);
+		}
+		if (got)
+			return;
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct clr_jobs_worker *w = arg;
+	long poll_ms = w->cfg->job_poll_ms > 0 ? w->cfg->job_poll_ms : 5000;
+	long down_ms = RECONNECT_WAIT_MS;
+
+	clr_log(NULL, CLR_LOG_INFO, "jobs: worker started");
+
+	while (!stopping(w)) {
+		int ran = -1;
+
+		if (ensure_listening(w) == CLR_OK)
+			ran = claim_and_run(w);
+		if (ran < 0) {
+			/* Database down: retry, less often the longer it lasts. */
+			nap(w, down_ms);
+			down_ms = down_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS :
+								   down_ms * 2;
+			continue;
+		}
+		down_ms = RECONNECT_WAIT_MS;
+		if (ran == 0)
+			wait_notify(w, next_due_ms(w, poll_ms));
+	}
+	clr_log(NULL, CLR_LOG_INFO, "jobs: worker stopped");
+	return NULL;
+}
+
+enum clr_rc
+clr_jobs_worker_start(const struct clr_config *cfg,
+		      const struct clr_job_kind *kinds, size_t nkinds,
+		      const struct clr_db_stmt *stmts, size_t nstmts, void *app,
+		      struct clr_jobs_worker **out)
+{
+	struct clr_jobs_worker *w;
+	enum clr_rc rc;
+
+	*out = NULL;
+	if (cfg == NULL || cfg->database_url == NULL ||
+	    (nkinds > 0 && kinds == NULL))
+		return CLR_ERR_PARAM;
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return CLR_ERR_NOMEM;
+	w->cfg = cfg;
+	w->kinds = kinds;
+	w->nkinds = nkinds;
+	w->app = app;
+	w->listen_pid = -1;
+	atomic_init(&w->stop, 0);
+	rc = clr_db_open(cfg->database_url, stmts, nstmts, &w->db);
+	if (rc != CLR_OK)
+		goto out;
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		clr_log(NULL, CLR_LOG_ERROR, "jobs: cannot start worker thread");
+		rc = CLR_ERR_INTERNAL;
+		goto out;
+	}
+	*out = w;
+	w = NULL;
+out:
+	if (w != NULL) {
+		clr_db_close(w->db);
+		free(w);
+	}
+	return rc;
+}
+
+void
+clr_jobs_worker_stop(struct clr_jobs_worker *w)
+{
+	if (w == NULL)
+		return;
+	atomic_store(&w->stop, 1);
+	pthread_join(w->thread, NULL);
+	clr_db_close(w->db);
+	free(w);
+}
+
+char *
+clr_jobs_metrics(struct clr_db *db)
+{
+	static const char *const states[] = { "queued", "running", "done",
+					      "failed" };
+	PGresult *r = NULL;
+	char *buf = NULL;
+	size_t cap = 64 + 4 * 64, len = 0;
+	size_t i;
+	int j;
+
+	if (clr_db_exec_sql(db,
+			    "SELECT state, count(*) FROM jobs GROUP BY state",
+			    0, NULL, &r) != CLR_OK)
+		return NULL;
+	buf = malloc(cap);
+	if (buf == NULL)
+		goto out;
+	len = (size_t)snprintf(buf, cap, "# TYPE clearance_jobs gauge\n");
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		const char *count = "0";
+
+		for (j = 0; j < PQntuples(r); j++)
+			if (strcmp(PQgetvalue(r, j, 0), states[i]) == 0)
+				count = PQgetvalue(r, j, 1);
+		len += (size_t)snprintf(buf + len, cap - len,
+					"clearance_jobs{state=\"%s\"} %s\n",
+					states[i], count);
+	}
+out:
+	PQclear(r);
+	return buf;
+}

@@ -1,0 +1,210 @@
+/*
+ * clearance-ctl - operator commands: schema migrations and admin tokens.
+ *
+ * Exit status: 0 success, 1 failure (message on stderr), 2 usage error.
+ * Configuration comes from the environment like every Clearance program
+ * (CLEARANCE_DATABASE_URL or CLEARANCE_DATABASE_URL_FILE).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "clearance/auth.h"
+#include "clearance/config.h"
+#include "clearance/db.h"
+#include "clearance/log.h"
+#include "clearance/util.h"
+#include "migrate.h"
+
+#define EXIT_USAGE 2
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: clearance-ctl COMMAND\n"
+	      "\n"
+	      "  migrate [--dir DIR]        apply pending sql/NNN_*.sql migrations\n"
+	      "  admin-token create NAME    create an admin token (printed once)\n"
+	      "  admin-token list           list admin tokens\n"
+	      "  admin-token revoke ID      revoke a token\n"
+	      "  help                       this text\n"
+	      "\n"
+	      "Environment: CLEARANCE_DATABASE_URL (or CLEARANCE_DATABASE_URL_FILE),\n"
+	      "CLEARANCE_SQL_DIR (default ./sql or <prefix>/share/clearance/sql).\n",
+	      f);
+}
+
+/* Prints s with control characters replaced, so names cannot drive a terminal. */
+static void
+print_clean(const char *s)
+{
+	for (; *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
+static int
+cmd_migrate(struct clr_db *db, int argc, char **argv)
+{
+	char buf[4096];
+	const char *dir = NULL;
+	int napplied;
+
+	if (argc == 2 && strcmp(argv[0], "--dir") == 0) {
+		dir = argv[1];
+	} else if (argc != 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	} else {
+		dir = clr_ctl_sql_dir(buf, sizeof(buf));
+		if (dir == NULL) {
+			fputs("clearance-ctl: no migrations directory found; set "
+			      "CLEARANCE_SQL_DIR or use --dir\n", stderr);
+			return EXIT_FAILURE;
+		}
+	}
+	if (clr_ctl_migrate(db, dir, stdout, &napplied) != CLR_OK) {
+		fprintf(stderr, "clearance-ctl: migrate failed after %d "
+			"migration(s)\n", napplied);
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
+static int
+token_create(struct clr_db *db, const char *name)
+{
+	char *token = NULL, id[37];
+	enum clr_rc rc;
+
+	rc = clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, name, 0, &token, id);
+	if (rc != CLR_OK) {
+		fprintf(stderr, "clearance-ctl: cannot create token: %s%s\n",
+			clr_rc_name(rc),
+			rc == CLR_ERR_PARAM ? " (name must be 1..127 bytes)" : "");
+		return EXIT_FAILURE;
+	}
+	/* The only time the token exists outside the caller's hands. */
+	printf("%s\n", token);
+	fflush(stdout);
+	fprintf(stderr, "created admin token %s; it is shown once, store it now\n",
+		id);
+	OPENSSL_cleanse(token, strlen(token));
+	free(token);
+	return EXIT_SUCCESS;
+}
+
+static int
+token_list(struct clr_db *db)
+{
+	PGresult *r = NULL;
+	int i;
+
+	if (clr_db_exec_sql(db,
+			    "SELECT id::text, name,"
+			    " to_char(created_at AT TIME ZONE 'UTC',"
+			    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+			    " coalesce(to_char(revoked_at AT TIME ZONE 'UTC',"
+			    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-')"
+			    " FROM api_tokens WHERE role = 'admin'"
+			    " ORDER BY created_at, id",
+			    0, NULL, &r) != CLR_OK) {
+		fputs("clearance-ctl: cannot list tokens\n", stderr);
+		return EXIT_FAILURE;
+	}
+	printf("ID\tNAME\tCREATED\tREVOKED\n");
+	for (i = 0; i < PQntuples(r); i++) {
+		printf("%s\t", PQgetvalue(r, i, 0));
+		print_clean(PQgetvalue(r, i, 1));
+		printf("\t%s\t%s\n", PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+	}
+	PQclear(r);
+	return EXIT_SUCCESS;
+}
+
+static int
+token_revoke(struct clr_db *db, const char *id)
+{
+	enum clr_rc rc = clr_auth_token_revoke(db, id);
+
+	if (rc == CLR_OK) {
+		printf("revoked %s\n", id);
+		return EXIT_SUCCESS;
+	}
+	fprintf(stderr, "clearance-ctl: cannot revoke %s: %s\n",
+		clr_uuid_valid(id) ? id : "(not a UUID)",
+		rc == CLR_ERR_NOTFOUND ? "no such token" : clr_rc_name(rc));
+	return EXIT_FAILURE;
+}
+
+static int
+cmd_token(struct clr_db *db, int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[0], "create") == 0)
+		return token_create(db, argv[1]);
+	if (argc == 1 && strcmp(argv[0], "list") == 0)
+		return token_list(db);
+	if (argc == 2 && strcmp(argv[0], "revoke") == 0)
+		return token_revoke(db, argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+/* Shape of the command line, checked before any connection is made. */
+static int
+args_ok(int argc, char **argv)
+{
+	if (strcmp(argv[0], "migrate") == 0)
+		return argc == 1 || (argc == 3 && strcmp(argv[1], "--dir") == 0);
+	if (strcmp(argv[0], "admin-token") != 0 || argc < 2)
+		return 0;
+	if (strcmp(argv[1], "list") == 0)
+		return argc == 2;
+	return argc == 3 && (strcmp(argv[1], "create") == 0 ||
+			     strcmp(argv[1], "revoke") == 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct clr_config *cfg = NULL;
+	struct clr_db *db = NULL;
+	int status = EXIT_FAILURE;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (!args_ok(argc - 1, argv + 1)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	clr_log_init("ctl", CLR_LOG_WARN);
+	if (clr_config_load(CLR_CFG_NEED_DB, &cfg) != CLR_OK) {
+		fputs("clearance-ctl: configuration invalid (see messages above)\n",
+		      stderr);
+		return EXIT_FAILURE;
+	}
+	clr_log_init("ctl", cfg->log_level > CLR_LOG_WARN ? cfg->log_level :
+							   CLR_LOG_WARN);
+	if (clr_db_open(cfg->database_url, NULL, 0, &db) != CLR_OK ||
+	    clr_db_ping(db) != CLR_OK) {
+		fputs("clearance-ctl: cannot connect to PostgreSQL (see log above)\n",
+		      stderr);
+		goto out;
+	}
+	if (strcmp(argv[1], "migrate") == 0)
+		status = cmd_migrate(db, argc - 2, argv + 2);
+	else
+		status = cmd_token(db, argc - 2, argv + 2);
+out:
+	clr_db_close(db);
+	clr_config_free(cfg);
+	return status;
+}

@@ -1,0 +1,101 @@
+/*
+ * catalogue.h - the products and plans the gateway maps token scopes to.
+ *
+ * A catalogue is an immutable, reference-counted snapshot: the refresher
+ * builds a new one from PostgreSQL (on NOTIFY clearance_catalogue and
+ * periodically) and swaps it in; a request holds a reference while it uses
+ * it, so nothing is freed under a reader.
+ *
+ * Mapping rules (Tyk's scope-to-policy idea, one level up):
+ *  - a product is granted when the token carries EVERY one of the product's
+ *    scopes (a product without scopes is never granted by a token);
+ *  - the request path must lie under one of a granted product's path
+ *    prefixes, at a segment boundary ("/api/orders" covers "/api/orders"
+ *    and "/api/orders/1", not "/api/ordersx"); the longest prefix wins;
+ *  - a plan of that product (product_plans) is chosen when the token
+ *    carries every one of the plan's scopes; if several qualify, the one
+ *    with the most scopes, then by name;
+ *  - paths that are not in normal form (dot segments, "//", encoded "/",
+ *    "." or "\", backslashes) never match, because nginx routes on the
+ *    normalised path while X-Original-URI carries the raw one.
+ */
+#ifndef CLR_INTROSPECT_CATALOGUE_H
+#define CLR_INTROSPECT_CATALOGUE_H
+
+#include <stddef.h>
+#include "clearance/rc.h"
+#include "clearance/db.h"
+
+struct clr_cat_plan {
+	char *id;
+	char *name;
+	char **scopes;
+	size_t nscopes;
+	long rl_requests;    /* 0 = unlimited */
+	long rl_window_s;
+};
+
+struct clr_cat_product {
+	char *id;
+	char *name;
+	char **scopes;
+	size_t nscopes;
+	char **prefixes;
+	size_t nprefixes;
+	size_t *plans;       /* indices into the catalogue's plans */
+	size_t nplans;
+};
+
+struct clr_cat;
+
+/* Definitions to build a catalogue from (all borrowed for the call). */
+struct clr_cat_plan_def {
+	const char *id, *name, *scopes;   /* scopes space separated */
+	long rl_requests, rl_window_s;    /* 0/0 = unlimited */
+};
+struct clr_cat_product_def {
+	const char *id, *name, *scopes;
+	const char *const *prefixes;
+	size_t nprefixes;
+	const char *const *plan_ids;      /* unknown ids are ignored */
+	size_t nplan_ids;
+};
+
+/* *out new with one reference (clr_cat_release). */
+enum clr_rc clr_cat_build(const struct clr_cat_product_def *products, size_t nproducts,
+			  const struct clr_cat_plan_def *plans, size_t nplans,
+			  struct clr_cat **out) CLR_MUSTCHECK;
+
+/* Loads products and plans (not deleted) with ad-hoc parameterless SQL. */
+enum clr_rc clr_cat_load(struct clr_db *db, struct clr_cat **out) CLR_MUSTCHECK;
+
+void clr_cat_retain(struct clr_cat *c);
+void clr_cat_release(struct clr_cat *c);
+
+size_t clr_cat_nproducts(const struct clr_cat *c);
+size_t clr_cat_nplans(const struct clr_cat *c);
+
+enum clr_cat_result {
+	CLR_CAT_OK,
+	CLR_CAT_NO_PRODUCT,   /* no granted product covers the path */
+	CLR_CAT_NO_PLAN,      /* a product covers it, but no plan scope */
+	CLR_CAT__MAX
+};
+
+/*
+ * Maps a token's scopes and the request path (NULL: any path, as for RFC
+ * 7662 where there is no request) to a product and plan, both borrowed
+ * from c.  On CLR_CAT_NO_PLAN *product is still set.
+ */
+enum clr_cat_result clr_cat_match(const struct clr_cat *c, char *const *scopes,
+				  size_t nscopes, const char *path,
+				  const struct clr_cat_product **product,
+				  const struct clr_cat_plan **plan);
+
+/* 1 if path (query already cut) is in normal form, see above. */
+int clr_cat_path_ok(const char *path, size_t len);
+
+/* 1 if path (len bytes) lies under prefix at a segment boundary. */
+int clr_cat_prefix_covers(const char *prefix, const char *path, size_t len);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * refresher.c - keeps the in-memory state current, off the request path.
+ *
+ * Thread "listen": one PostgreSQL connection that LISTENs on
+ * clearance_revocations (payload: a client id, added to the deny set at
+ * once), clearance_catalogue and clearance_providers (reload that part),
+ * and reloads everything every cfg->revocation_refresh_s as a safety net
+ * (a lost notification, a connection that was down).  After a reconnect it
+ * LISTENs again and reloads everything, since notifications sent while it
+ * was away are gone.  It wakes at least every 200 ms, so a revocation is
+ * applied well within the one second the gateway promises.
+ *
+ * Thread "jwks": every second, lets each provider's JWKS cache refresh
+ * itself if due.  Separate from "listen" so a slow IdP cannot delay a
+ * revocation.
+ */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clearance/log.h"
+#include "clearance/util.h"
+#include "introspect.h"
+
+struct clr_refresher {
+	struct clr_ix_app *app;
+	pthread_t listen_thr, jwks_thr;
+	int listen_started, jwks_started;
+	atomic_int stop;
+};
+
+enum clr_rc
+clr_ix_reload_all(struct clr_ix_app *app, struct clr_db *db)
+{
+	struct clr_cat *cat = NULL;
+	enum clr_rc rc;
+
+	if ((rc = clr_provreg_reload(app->provs, db)) != CLR_OK)
+		return rc;
+	if ((rc = clr_cat_load(db, &cat)) != CLR_OK)
+		return rc;
+	clr_ix_set_catalogue(app, cat);
+	if ((rc = clr_revo_reload(app->revo, db)) != CLR_OK)
+		return rc;
+	atomic_store(&app->loaded, 1);
+	return CLR_OK;
+}
+
+static const char *const channels[] = {
+	"LISTEN clearance_revocations",
+	"LISTEN clearance_catalogue",
+	"LISTEN clearance_providers",
+};
+
+static void
+sleep_ms(struct clr_refresher *r, long ms)
+{
+	for (; ms > 0 && !atomic_load(&r->stop); ms -= 100)
+		poll(NULL, 0, ms < 100 ? (int)ms : 100);
+}
+
+static void *
+listen_main(void *arg)
+{
+	struct clr_refresher *r = arg;
+	struct clr_ix_app *app = r->app;
+	struct clr_db *db = NULL;
+	int listened_pid = 0;
+	long long next_full = 0;
+	long period_ms = app->cfg->revocation_refresh_s * 1000L;
+
+	if (period_ms <= 0)
+		period_ms = 60000;
+	if (clr_db_open(app->cfg->database_url, NULL, 0, &db) != CLR_OK) {
+		clr_log(NULL, CLR_LOG_ERROR, "refresher: cannot create a database handle");
+		return NULL;
+	}
+	while (!atomic_load(&r->stop)) {
+		PGconn *pc = clr_db_conn(db);
+		int reload_cat = 0, reload_prov = 0, full = 0;
+		PGnotify *nf;
+		struct pollfd pfd;
+
+		if (pc == NULL || PQstatus(pc) != CONNECTION_OK || PQbackendPID(pc) != listened_pid) {
+			size_t i;
+			if (clr_db_ping(db) != CLR_OK) {
+				listened_pid = 0;
+				sleep_ms(r, 500);
+				continue;
+			}
+			pc = clr_db_conn(db);
+			for (i = 0; i < sizeof(channels) / sizeof(channels[0]); i++)
+				if (clr_db_exec_sql(db, channels[i], 0, NULL, NULL) != CLR_OK)
+					break;
+			if (i < sizeof(channels) / sizeof(channels[0]) || pc == NULL) {
+				sleep_ms(r, 500);
+				continue;
+			}
+			listened_pid = PQbackendPID(pc);
+			full = 1;
+		}
+		if (full || clr_now_ms() >= next_full) {
+			if (clr_ix_reload_all(app, db) == CLR_OK)
+				next_full = clr_now_ms() + period_ms;
+			else
+				next_full = clr_now_ms() + 1000;
+		}
+		pfd.fd = PQsocket(pc);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd >= 0)
+			(void)poll(&pfd, 1, 200);
+		if (!PQconsumeInput(pc)) {
+			listened_pid = 0; /* broken: reconnect and reload next round */
+			continue;
+		}
+		while ((nf = PQnotifies(pc)) != NULL) {
+			if (strcmp(nf->relname, "clearance_revocations") == 0) {
+				if (clr_revo_add(app->revo, nf->extra) != CLR_OK)
+					full = 1;
+			} else if (strcmp(nf->relname, "clearance_catalogue") == 0) {
+				reload_cat = 1;
+			} else if (strcmp(nf->relname, "clearance_providers") == 0) {
+				reload_prov = 1;
+			}
+			PQfreemem(nf);
+		}
+		if (reload_prov && clr_provreg_reload(app->provs, db) != CLR_OK)
+			next_full = 0;
+		if (reload_cat) {
+			struct clr_cat *cat = NULL;
+			if (clr_cat_load(db, &cat) == CLR_OK)
+				clr_ix_set_catalogue(app, cat);
+			else
+				next_full = 0;
+		}
+		if (full)
+			next_full = 0;
+	}
+	clr_db_close(db);
+	return NULL;
+}
+
+static void *
+jwks_main(void *arg)
+{
+	struct clr_refresher *r = arg;
+	struct clr_http_client *http = NULL;
+	struct clr_jwks_cache *caches[256];
+
+	if (clr_http_client_new(&http) != CLR_OK) {
+		clr_log(NULL, CLR_LOG_ERROR, "refresher: cannot create an HTTP client");
+		return NULL;
+	}
+	while (!atomic_load(&r->stop)) {
+		size_t n = clr_provreg_caches(r->app->provs, caches, 256);
+		for (size_t i = 0; i < n && !atomic_load(&r->stop); i++)
+			clr_jwks_cache_maintain(caches[i], http, clr_now_ms());
+		sleep_ms(r, 1000);
+	}
+	clr_http_client_free(http);
+	return NULL;
+}
+
+enum clr_rc
+clr_refresher_start(struct clr_ix_app *app, struct clr_refresher **out)
+{
+	struct clr_refresher *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (r == NULL)
+		return CLR_ERR_NOMEM;
+	r->app = app;
+	atomic_init(&r->stop, 0);
+	if (pthread_create(&r->listen_thr, NULL, listen_main, r) != 0)
+		goto fail;
+	r->listen_started = 1;
+	if (pthread_create(&r->jwks_thr, NULL, jwks_main, r) != 0)
+		goto fail;
+	r->jwks_started = 1;
+	*out = r;
+	return CLR_OK;
+fail:
+	clr_refresher_stop(r);
+	return CLR_ERR_INTERNAL;
+}
+
+void
+clr_refresher_stop(struct clr_refresher *r)
+{
+	if (r == NULL)
+		return;
+	atomic_store(&r->stop, 1);
+	if (r->listen_started)
+		pthread_join(r->listen_thr, NULL);
+	if (r->jwks_started)
+		pthread_join(r->jwks_thr, NULL);
+	free(r);
+}

@@ -1,0 +1,657 @@
+/*
+ * driver.c - the parts every IdP driver shares: kind names, the driver
+ * table, RFC 7591 request bodies and response parsing, IdP error parsing,
+ * and the exchanges (pre-step, build, send, parse) the routes and the job
+ * worker call.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "clearance/http_out.h"
+#include "driver.h"
+
+/* Parallel to enum clr_idp_kind; stored in the database, so stable. */
+static const char *const kind_names[CLR_IDP__MAX] = {
+    [CLR_IDP_OTHER] = "other",	 [CLR_IDP_KEYCLOAK] = "keycloak",
+    [CLR_IDP_OKTA] = "okta",	 [CLR_IDP_GLUU] = "gluu",
+    [CLR_IDP_CURITY] = "curity", [CLR_IDP_HTTP_BRIDGE] = "http_bridge",
+};
+
+static const struct clr_driver *const drivers[CLR_IDP__MAX] = {
+    [CLR_IDP_OTHER] = &clr_drv_other,	[CLR_IDP_KEYCLOAK] = &clr_drv_keycloak,
+    [CLR_IDP_OKTA] = &clr_drv_okta,	[CLR_IDP_GLUU] = &clr_drv_gluu,
+    [CLR_IDP_CURITY] = &clr_drv_curity, [CLR_IDP_HTTP_BRIDGE] = &clr_drv_http_bridge,
+};
+
+/* How much of the IdP's own words we quote: enough to act on, bounded. */
+#define IDP_CODE_MAX 40
+#define IDP_DESC_MAX 150
+
+const char *clr_idp_kind_name(enum clr_idp_kind k)
+{
+	if ((unsigned)k >= CLR_IDP__MAX)
+		return NULL;
+	return kind_names[k];
+}
+
+enum clr_rc clr_idp_kind_parse(const char *s, enum clr_idp_kind *out)
+{
+	if (s == NULL)
+		return CLR_ERR_PARAM;
+	for (int k = 0; k < CLR_IDP__MAX; k++) {
+		if (strcmp(s, kind_names[k]) == 0) {
+			*out = (enum clr_idp_kind)k;
+			return CLR_OK;
+		}
+	}
+	return CLR_ERR_PARAM;
+}
+
+const struct clr_driver *clr_driver_get(enum clr_idp_kind k)
+{
+	if ((unsigned)k >= CLR_IDP__MAX)
+		return NULL;
+	return drivers[k];
+}
+
+static void free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+void clr_wire_req_clear(struct clr_wire_req *w)
+{
+	if (w == NULL)
+		return;
+	free(w->url);
+	free(w->auth_name);
+	/* auth_value carries a bearer token, an API key or Basic credentials. */
+	free_secret(w->auth_value);
+	json_decref(w->json);
+	free_secret(w->form);
+	memset(w, 0, sizeof(*w));
+}
+
+void clr_reg_result_clear(struct clr_reg_result *r)
+{
+	if (r == NULL)
+		return;
+	free(r->client_id);
+	free_secret(r->client_secret);
+	free_secret(r->registration_access_token);
+	free(r->registration_client_uri);
+	json_decref(r->metadata);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- building ---- */
+
+static int is_string_array(const json_t *a)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(a))
+		return 0;
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v))
+			return 0;
+	}
+	return 1;
+}
+
+enum clr_rc clr_drv_rfc7591_body(const struct clr_client_type *ct, const struct clr_reg_input *in,
+				 const char *client_id, json_t **out, struct clr_err *e)
+{
+	json_t *o = NULL;
+	int bad = 0;
+
+	*out = NULL;
+	if (ct == NULL || in == NULL)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", NULL,
+				   "client type and input are required");
+	if (!is_string_array(ct->grant_types) || json_array_size(ct->grant_types) == 0)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "grant_types",
+				   "the client type needs at least one grant type");
+	if (ct->response_types != NULL && !is_string_array(ct->response_types))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
+				   "response_types must be an array of strings");
+	if (in->redirect_uris != NULL && !is_string_array(in->redirect_uris))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
+				   "redirect_uris must be an array of strings");
+	if (in->client_name == NULL || in->client_name[0] == '\0')
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "client_name",
+				   "client_name is required");
+
+	o = json_object();
+	if (o == NULL)
+		goto nomem;
+	bad |= json_object_set_new(o, "client_name", json_string(in->client_name));
+	if (in->redirect_uris != NULL && json_array_size(in->redirect_uris) > 0)
+		bad |= json_object_set_new(o, "redirect_uris", json_deep_copy(in->redirect_uris));
+	bad |= json_object_set_new(o, "response_types",
+				   ct->response_types != NULL ? json_deep_copy(ct->response_types)
+							      : json_array());
+	bad |= json_object_set_new(o, "grant_types", json_deep_copy(ct->grant_types));
+	if (ct->token_endpoint_auth_method != NULL)
+		bad |= json_object_set_new(o, "token_endpoint_auth_method",
+					   json_string(ct->token_endpoint_auth_method));
+	if (in->scope != NULL && in->scope[0] != '\0')
+		bad |= json_object_set_new(o, "scope", json_string(in->scope));
+	if (client_id != NULL)
+		bad |= json_object_set_new(o, "client_id", json_string(client_id));
+	if (bad)
+		goto nomem;
+	*out = o;
+	return CLR_OK;
+nomem:
+	json_decref(o);
+	/* json_string also fails on invalid UTF-8, which is the likelier cause. */
+	return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", NULL,
+			   "client metadata could not be encoded (invalid UTF-8 or out of memory)");
+}
+
+static int has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	}
+	return 0;
+}
+
+enum clr_rc clr_drv_set_auth(struct clr_wire_req *w, const char *name, const char *scheme,
+			     const char *token, struct clr_err *e)
+{
+	char *v = NULL;
+	int n;
+
+	if (token == NULL || token[0] == '\0' || has_ctl(token))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "token",
+				   "the credential for %s is empty or holds control characters",
+				   name);
+	if (scheme != NULL)
+		n = asprintf(&v, "%s %s", scheme, token);
+	else
+		n = asprintf(&v, "%s", token);
+	if (n < 0)
+		return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+	w->auth_name = strdup(name);
+	if (w->auth_name == NULL) {
+		free_secret(v);
+		return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+	}
+	free_secret(w->auth_value);
+	w->auth_value = v;
+	return CLR_OK;
+}
+
+enum clr_rc clr_drv_url_seg(const char *base, const char *seg, const char *suffix, char **out,
+			    struct clr_err *e)
+{
+	char *esc = NULL;
+	size_t blen;
+	int n;
+
+	*out = NULL;
+	if (base == NULL || base[0] == '\0')
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "registration_endpoint",
+				   "the provider has no registration endpoint");
+	if (seg == NULL || seg[0] == '\0')
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_id",
+				   "client_id is required");
+	blen = strlen(base);
+	if (base[blen - 1] == '/')
+		blen--;
+	/* A client_id is the IdP's data: never let it add path segments. */
+	esc = curl_easy_escape(NULL, seg, 0);
+	if (esc == NULL)
+		return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+	n = asprintf(out, "%.*s/%s%s", (int)blen, base, esc, suffix != NULL ? suffix : "");
+	curl_free(esc);
+	if (n < 0) {
+		*out = NULL;
+		return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+	}
+	return CLR_OK;
+}
+
+enum clr_rc clr_drv_client_uri(const struct clr_provider *p, const struct clr_reg_ref *ref,
+			       char **out, struct clr_err *e)
+{
+	*out = NULL;
+	if (ref == NULL || ref->client_id == NULL || ref->client_id[0] == '\0')
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_id",
+				   "client_id is required");
+	if (ref->registration_client_uri != NULL && ref->registration_client_uri[0] != '\0') {
+		*out = strdup(ref->registration_client_uri);
+		if (*out == NULL)
+			return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+		return CLR_OK;
+	}
+	return clr_drv_url_seg(p->registration_endpoint, ref->client_id, NULL, out, e);
+}
+
+/* ---- parsing ---- */
+
+/* Copies at most max bytes of s, printable ASCII only: safe for logs and JSON. */
+static void sanitize(char *dst, size_t dstsz, const char *s, size_t max)
+{
+	size_t i;
+
+	if (dstsz == 0)
+		return;
+	if (max > dstsz - 1)
+		max = dstsz - 1;
+	for (i = 0; s != NULL && s[i] != '\0' && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	dst[i] = '\0';
+}
+
+static enum clr_rc status_rc(long status)
+{
+	if (status == 400)
+		return CLR_ERR_PARAM;
+	if (status == 401 || status == 403)
+		return CLR_ERR_DENIED;
+	if (status == 404)
+		return CLR_ERR_NOTFOUND;
+	return CLR_ERR_UPSTREAM;
+}
+
+/* Parses resp's body as one JSON object, or returns NULL. */
+static json_t *load_object(const struct clr_http_resp *resp)
+{
+	json_error_t jerr;
+	json_t *o;
+
+	if (resp->body == NULL || resp->body_len == 0)
+		return NULL;
+	if (resp->content_type != NULL && !clr_http_is_json(resp))
+		return NULL;
+	o = json_loadb(resp->body, resp->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (o != NULL && !json_is_object(o)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int is_code_token(const char *s)
+{
+	if (s == NULL || s[0] == '\0' || strlen(s) > IDP_CODE_MAX)
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+enum clr_rc clr_drv_parse_error(const struct clr_http_resp *resp, struct clr_err *e)
+{
+	enum clr_rc rc = status_rc(resp->status);
+	const char *code, *desc, *cause = NULL;
+	char scode[IDP_CODE_MAX + 1], sdesc[IDP_DESC_MAX + 1], scause[IDP_DESC_MAX / 2 + 1];
+	char sctype[48];
+	json_t *o, *causes, *c0;
+
+	if (resp->status >= 200 && resp->status < 300)
+		rc = CLR_ERR_UPSTREAM; /* a 2xx we could not use is still the IdP's fault */
+	o = load_object(resp);
+	if (o == NULL) {
+		sanitize(sctype, sizeof(sctype),
+			 resp->content_type != NULL ? resp->content_type : "no content type", 40);
+		/* An HTML error page is noise and may reflect our request: never quote it. */
+		return clr_err_set(e, rc, "idp_error", NULL,
+				   "IdP answered HTTP %ld with a non-JSON body (%s)", resp->status,
+				   sctype);
+	}
+	code = json_string_value(json_object_get(o, "error"));
+	desc = json_string_value(json_object_get(o, "error_description"));
+	if (code == NULL) {
+		/* Okta's management API shape. */
+		code = json_string_value(json_object_get(o, "errorCode"));
+		desc = json_string_value(json_object_get(o, "errorSummary"));
+		causes = json_object_get(o, "errorCauses");
+		c0 = json_is_array(causes) ? json_array_get(causes, 0) : NULL;
+		cause = json_string_value(json_object_get(c0, "errorSummary"));
+	}
+	sanitize(scode, sizeof(scode), code != NULL ? code : "unknown_error", IDP_CODE_MAX);
+	sanitize(sdesc, sizeof(sdesc), desc != NULL ? desc : "", IDP_DESC_MAX);
+	sanitize(scause, sizeof(scause), cause != NULL ? cause : "", IDP_DESC_MAX / 2);
+	clr_err_set(e, rc, is_code_token(code) ? code : "idp_error", NULL,
+		    "IdP answered HTTP %ld: %s%s%s%s%s%s", resp->status, scode,
+		    sdesc[0] != '\0' ? ": " : "", sdesc, scause[0] != '\0' ? " (" : "", scause,
+		    scause[0] != '\0' ? ")" : "");
+	json_decref(o);
+	return rc;
+}
+
+enum clr_rc clr_drv_parse_no_content(const struct clr_http_resp *resp, struct clr_err *e)
+{
+	if (resp->status == 204 || resp->status == 200)
+		return CLR_OK;
+	return clr_drv_parse_error(resp, e);
+}
+
+static enum clr_rc dup_opt(json_t *o, const char *key, char **out, struct clr_err *e)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return CLR_OK;
+	if (!json_is_string(v))
+		return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", key,
+				   "IdP response: %s is not a string", key);
+	*out = strdup(json_string_value(v));
+	if (*out == NULL)
+		return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+	return CLR_OK;
+}
+
+enum clr_rc clr_drv_parse_rfc7591(const struct clr_http_resp *resp, struct clr_reg_result *out,
+				  struct clr_err *e)
+{
+	enum clr_rc rc;
+	json_t *o = NULL, *exp;
+
+	memset(out, 0, sizeof(*out));
+	if (resp->status < 200 || resp->status >= 300)
+		return clr_drv_parse_error(resp, e);
+	o = load_object(resp);
+	if (o == NULL)
+		return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", NULL,
+				   "IdP answered HTTP %ld without a JSON object", resp->status);
+	if ((rc = dup_opt(o, "client_id", &out->client_id, e)) != CLR_OK)
+		goto out;
+	if (out->client_id == NULL || out->client_id[0] == '\0') {
+		rc = clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", "client_id",
+				 "IdP response has no client_id");
+		goto out;
+	}
+	if ((rc = dup_opt(o, "client_secret", &out->client_secret, e)) != CLR_OK)
+		goto out;
+	if ((rc = dup_opt(o, "registration_access_token", &out->registration_access_token, e)) !=
+	    CLR_OK)
+		goto out;
+	if ((rc = dup_opt(o, "registration_client_uri", &out->registration_client_uri, e)) !=
+	    CLR_OK)
+		goto out;
+	/* Not an integer (e.g. a date string): keep 0 and leave it in metadata. */
+	exp = json_object_get(o, "client_secret_expires_at");
+	if (json_is_integer(exp) && json_integer_value(exp) > 0)
+		out->client_secret_expires_at = json_integer_value(exp);
+	json_object_del(o, "client_secret");
+	json_object_del(o, "registration_access_token");
+	out->metadata = o;
+	o = NULL;
+	rc = CLR_OK;
+out:
+	json_decref(o);
+	if (rc != CLR_OK)
+		clr_reg_result_clear(out);
+	return rc;
+}
+
+/* ---- the exchanges ---- */
+
+/* Replaces every occurrence of secret in e->msg: the IdP may echo what we sent. */
+static void redact(struct clr_err *e, const char *secret)
+{
+	char buf[sizeof(e->msg)];
+	const char *p, *hit;
+	size_t slen, used = 0;
+
+	if (e == NULL || secret == NULL || (slen = strlen(secret)) < 4)
+		return;
+	if (strstr(e->msg, secret) == NULL)
+		return;
+	p = e->msg;
+	while ((hit = strstr(p, secret)) != NULL && used < sizeof(buf) - 1) {
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%.*s[redacted]",
+					 (int)(hit - p), p);
+		p = hit + slen;
+		if (used >= sizeof(buf))
+			used = sizeof(buf) - 1;
+	}
+	if (used < sizeof(buf) - 1)
+		snprintf(buf + used, sizeof(buf) - used, "%s", p);
+	memcpy(e->msg, buf, sizeof(buf));
+}
+
+static void redact_all(struct clr_err *e, const struct clr_provider *p,
+		       const struct clr_reg_ref *ref, const char *bearer)
+{
+	redact(e, p->initial_access_token);
+	redact(e, p->initial_client_secret);
+	redact(e, bearer);
+	if (ref != NULL)
+		redact(e, ref->registration_access_token);
+}
+
+static enum clr_rc exchange(struct clr_http_client *c, const struct clr_provider *p,
+			    const struct clr_wire_req *w, struct clr_http_resp *resp,
+			    struct clr_err *e)
+{
+	struct clr_http_header h[3];
+	size_t nh = 0;
+	char *body = NULL;
+	size_t blen = 0;
+	enum clr_rc rc;
+
+	h[nh++] = (struct clr_http_header){"Accept", "application/json"};
+	if (w->json != NULL) {
+		body = json_dumps(w->json, JSON_COMPACT);
+		if (body == NULL)
+			return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+		blen = strlen(body);
+		h[nh++] = (struct clr_http_header){"Content-Type", "application/json"};
+	} else if (w->form != NULL) {
+		h[nh++] =
+		    (struct clr_http_header){"Content-Type", "application/x-www-form-urlencoded"};
+	}
+	if (w->auth_name != NULL)
+		h[nh++] = (struct clr_http_header){w->auth_name, w->auth_value};
+	rc = clr_http_do(c, &p->http, w->method, w->url, h, nh, body != NULL ? body : w->form,
+			 body != NULL ? blen : (w->form != NULL ? strlen(w->form) : 0), resp, e);
+	free(body);
+	return rc;
+}
+
+/* Runs the pre-step when the driver has one and the provider is set up for it. */
+static enum clr_rc initial_token(struct clr_http_client *c, const struct clr_provider *p,
+				 const struct clr_driver *d, char **token, struct clr_err *e)
+{
+	struct clr_wire_req w = {0};
+	struct clr_http_resp resp = {0};
+	enum clr_rc rc;
+
+	*token = NULL;
+	if (d->build_initial_token == NULL || p->initial_client_id == NULL) {
+		if (d->needs_initial_token &&
+		    (p->initial_access_token == NULL || p->initial_access_token[0] == '\0'))
+			return clr_err_set(
+			    e, CLR_ERR_CONFLICT, "invalid_request", "initial_access_token",
+			    "a %s provider needs an initial access token to register clients",
+			    clr_idp_kind_name(p->kind));
+		return CLR_OK;
+	}
+	if ((rc = d->build_initial_token(p, &w, e)) != CLR_OK)
+		goto out;
+	if ((rc = exchange(c, p, &w, &resp, e)) != CLR_OK)
+		goto out;
+	rc = d->parse_initial_token(&resp, token, e);
+out:
+	clr_http_resp_clear(&resp);
+	clr_wire_req_clear(&w);
+	return rc;
+}
+
+static enum clr_rc run(struct clr_http_client *c, const struct clr_provider *p, enum clr_drv_op op,
+		       const struct clr_client_type *ct, const struct clr_reg_input *in,
+		       const struct clr_reg_ref *ref, struct clr_reg_result *out, struct clr_err *e)
+{
+	const struct clr_driver *d;
+	struct clr_wire_req w = {0};
+	struct clr_http_resp resp = {0};
+	struct clr_reg_result tmp = {0};
+	char *token = NULL;
+	enum clr_rc rc;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (p == NULL || (d = clr_driver_get(p->kind)) == NULL)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "kind",
+				   "unknown identity provider kind");
+	if (op == CLR_OP_ROTATE && !d->can_rotate)
+		return clr_err_set(e, CLR_ERR_CONFLICT, "unsupported_operation", NULL,
+				   "a %s provider offers no client secret rotation",
+				   clr_idp_kind_name(p->kind));
+	if (op == CLR_OP_REGISTER && (rc = initial_token(c, p, d, &token, e)) != CLR_OK)
+		goto out;
+	rc = d->build(op, p, ct, in, ref,
+		      op == CLR_OP_REGISTER ? (token != NULL ? token : p->initial_access_token)
+					    : NULL,
+		      &w, e);
+	if (rc != CLR_OK)
+		goto out;
+	if ((rc = exchange(c, p, &w, &resp, e)) != CLR_OK)
+		goto out;
+	rc = d->parse(op, p, &resp, &tmp, e);
+	if (rc == CLR_OK && out != NULL) {
+		*out = tmp;
+		memset(&tmp, 0, sizeof(tmp));
+	}
+out:
+	if (rc != CLR_OK)
+		redact_all(e, p, ref, token);
+	clr_reg_result_clear(&tmp);
+	clr_http_resp_clear(&resp);
+	clr_wire_req_clear(&w);
+	free_secret(token);
+	return rc;
+}
+
+enum clr_rc clr_drv_register(struct clr_http_client *c, const struct clr_provider *p,
+			     const struct clr_client_type *ct, const struct clr_reg_input *in,
+			     struct clr_reg_result *out, struct clr_err *e)
+{
+	return run(c, p, CLR_OP_REGISTER, ct, in, NULL, out, e);
+}
+
+enum clr_rc clr_drv_update(struct clr_http_client *c, const struct clr_provider *p,
+			   const struct clr_client_type *ct, const struct clr_reg_input *in,
+			   const struct clr_reg_ref *ref, struct clr_reg_result *out,
+			   struct clr_err *e)
+{
+	return run(c, p, CLR_OP_UPDATE, ct, in, ref, out, e);
+}
+
+enum clr_rc clr_drv_delete(struct clr_http_client *c, const struct clr_provider *p,
+			   const struct clr_reg_ref *ref, struct clr_err *e)
+{
+	return run(c, p, CLR_OP_DELETE, NULL, NULL, ref, NULL, e);
+}
+
+enum clr_rc clr_drv_rotate(struct clr_http_client *c, const struct clr_provider *p,
+			   const struct clr_reg_ref *ref, struct clr_reg_result *out,
+			   struct clr_err *e)
+{
+	return run(c, p, CLR_OP_ROTATE, NULL, NULL, ref, out, e);
+}
+
+/* ---- plain RFC 7591/7592, wrapped by most drivers ---- */
+
+static enum clr_rc set_method_url(struct clr_wire_req *w, const char *method, const char *url,
+				  struct clr_err *e)
+{
+	if (url == NULL || url[0] == '\0')
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "registration_endpoint",
+				   "the provider has no registration endpoint");
+	w->method = method;
+	w->url = strdup(url);
+	if (w->url == NULL)
+		return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+	return CLR_OK;
+}
+
+enum clr_rc clr_drv_build_rfc7592(enum clr_drv_op op, const struct clr_provider *p,
+				  const struct clr_client_type *ct, const struct clr_reg_input *in,
+				  const struct clr_reg_ref *ref, const char *bearer,
+				  const char *reg_url, const char *client_uri,
+				  struct clr_wire_req *out, struct clr_err *e)
+{
+	enum clr_rc rc;
+
+	(void)p;
+	memset(out, 0, sizeof(*out));
+	switch (op) {
+	case CLR_OP_REGISTER:
+		if ((rc = set_method_url(out, "POST", reg_url, e)) != CLR_OK)
+			goto out;
+		if (bearer != NULL && bearer[0] != '\0' &&
+		    (rc = clr_drv_set_auth(out, "Authorization", "Bearer", bearer, e)) != CLR_OK)
+			goto out;
+		rc = clr_drv_rfc7591_body(ct, in, NULL, &out->json, e);
+		goto out;
+	case CLR_OP_UPDATE:
+	case CLR_OP_DELETE:
+		if (ref == NULL || ref->registration_access_token == NULL ||
+		    ref->registration_access_token[0] == '\0') {
+			rc = clr_err_set(e, CLR_ERR_CONFLICT, "invalid_request",
+					 "registration_access_token",
+					 "no registration access token is stored for this client, "
+					 "so the IdP does not let us manage it");
+			goto out;
+		}
+		rc = set_method_url(out, op == CLR_OP_UPDATE ? "PUT" : "DELETE", client_uri, e);
+		if (rc != CLR_OK)
+			goto out;
+		rc = clr_drv_set_auth(out, "Authorization", "Bearer",
+				      ref->registration_access_token, e);
+		if (rc != CLR_OK || op == CLR_OP_DELETE)
+			goto out;
+		/* RFC 7592 2.2: a full replacement that names the client. */
+		rc = clr_drv_rfc7591_body(ct, in, ref->client_id, &out->json, e);
+		goto out;
+	default:
+		rc = clr_err_set(e, CLR_ERR_CONFLICT, "unsupported_operation", NULL,
+				 "RFC 7592 defines no client secret rotation");
+		goto out;
+	}
+out:
+	if (rc != CLR_OK)
+		clr_wire_req_clear(out);
+	return rc;
+}
+
+enum clr_rc clr_drv_parse_rfc7592(enum clr_drv_op op, const struct clr_provider *p,
+				  const struct clr_http_resp *resp, struct clr_reg_result *out,
+				  struct clr_err *e)
+{
+	(void)p;
+	memset(out, 0, sizeof(*out));
+	switch (op) {
+	case CLR_OP_REGISTER:
+	case CLR_OP_UPDATE:
+		return clr_drv_parse_rfc7591(resp, out, e);
+	case CLR_OP_DELETE:
+		return clr_drv_parse_no_content(resp, e);
+	default:
+		return clr_err_set(e, CLR_ERR_CONFLICT, "unsupported_operation", NULL,
+				   "RFC 7592 defines no client secret rotation");
+	}
+}

@@ -1,0 +1,769 @@
+/*
+ * h_providers.c - /v1/providers: IdP configuration, OIDC discovery,
+ * connection verification.
+ *
+ * Discovery runs before anything is stored, so a provider row always has a
+ * working issuer, token endpoint and JWKS URI as of its discovered_at.
+ * For kind http_bridge the IdP's discovery still supplies issuer, token
+ * endpoint and JWKS (the gateway needs them); the bridge's base URL is the
+ * admin-given `registration_endpoint`, which is required for that kind and
+ * may override discovery's for the others.
+ *
+ * Secrets (initial access token, initial client secret) are sealed with AAD
+ * "providers.<column>:<id>"; the id is made here before the insert so the
+ * AAD exists when sealing.  Responses carry only *_set booleans.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clearance/log.h"
+#include "clearance/util.h"
+#include "registrar.h"
+
+static const struct reg_field pv_fields[] = {
+	{ "name", REG_FT_STR, 1, 0, 1, 200, 0 },
+	{ "kind", REG_FT_STR, 1, 0, 1, 32, 0 },
+	{ "well_known_url", REG_FT_STR, 1, 0, 1, 2048, 0 },
+	{ "registration_endpoint", REG_FT_STR, 0, 1, 1, 2048, 0 },
+	{ "initial_access_token", REG_FT_STR, 0, 1, 1, 8192, 0 },
+	{ "tls_skip_verify", REG_FT_BOOL, 0, 0, 0, 0, 0 },
+	{ "ca_bundle_pem", REG_FT_STR, 0, 1, 1, 32768, 0 },
+	{ "audience", REG_FT_STR, 0, 1, 1, 1024, 0 },
+	{ "initial_client_id", REG_FT_STR, 0, 1, 1, 512, 0 },
+	{ "initial_client_secret", REG_FT_STR, 0, 1, 1, 4096, 0 },
+	{ "allow_insecure_http", REG_FT_BOOL, 0, 0, 0, 0, 0 },
+};
+#define NPV_FIELDS (sizeof(pv_fields) / sizeof(pv_fields[0]))
+
+/* Body keys whose change means the stored discovery may no longer hold. */
+static const char *const rediscover_keys[] = {
+	"well_known_url", "registration_endpoint", "tls_skip_verify", "ca_bundle_pem",
+	"allow_insecure_http", "kind",
+};
+
+/* All values of one provider row as written; strings borrowed. */
+struct pv_vals {
+	const char *name, *kind, *wk, *issuer, *reg_ep, *reg_override, *token_ep;
+	const char *jwks, *intro, *disco_text, *iat_sealed, *icid, *ics_sealed;
+	const char *ca, *audience;
+	int tls_skip, allow_http;
+};
+
+/* Result of discovery; strings borrowed from doc. */
+struct disco {
+	json_t *doc;
+	char *text;
+	const char *issuer, *registration_endpoint, *token_endpoint, *jwks_uri;
+	const char *introspection_endpoint;
+};
+
+static void disco_clear(struct disco *d)
+{
+	json_decref(d->doc);
+	free(d->text);
+	memset(d, 0, sizeof(*d));
+}
+
+/* OIDC Discovery 1.0 s.4.3 / RFC 8414 s.3.3: the document must be the issuer's own. */
+static int issuer_matches(const char *wk, const char *issuer)
+{
+	static const char *const suffixes[] = {
+		"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server",
+	};
+	size_t ilen = strlen(issuer), i;
+	const char *path;
+	char buf[4200];
+
+	if (ilen > 2048)
+		return 0;
+	while (ilen > 0 && issuer[ilen - 1] == '/')
+		ilen--;
+	for (i = 0; i < 2; i++) {
+		snprintf(buf, sizeof(buf), "%.*s%s", (int)ilen, issuer, suffixes[i]);
+		if (strcmp(buf, wk) == 0)
+			return 1;
+	}
+	/* RFC 8414 inserts the well-known part between host and path. */
+	path = strstr(issuer, "://");
+	path = path != NULL ? strchr(path + 3, '/') : NULL;
+	if (path == NULL || (size_t)(path - issuer) >= ilen)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		snprintf(buf, sizeof(buf), "%.*s%s%.*s", (int)(path - issuer), issuer,
+			 suffixes[i], (int)(ilen - (size_t)(path - issuer)), path);
+		if (strcmp(buf, wk) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static enum clr_rc disco_url(json_t *doc, const char *key, int required,
+			     int allow_http, const char **out, struct clr_err *e)
+{
+	json_t *v = json_object_get(doc, key);
+	struct clr_err ue = { 0 };
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v)) {
+		if (!required)
+			return CLR_OK;
+		return clr_err_set(e, CLR_ERR_UPSTREAM, "discovery_failed", key,
+				   "the discovery document has no %s", key);
+	}
+	if (!json_is_string(v))
+		return clr_err_set(e, CLR_ERR_UPSTREAM, "discovery_failed", key,
+				   "the discovery document's %s is not a string", key);
+	if (reg_url_check(json_string_value(v), allow_http, key, "discovery_failed", &ue) != CLR_OK)
+		return clr_err_set(e, CLR_ERR_UPSTREAM, "discovery_failed", key,
+				   "the discovery document's %s is unusable: %s", key, ue.msg);
+	*out = json_string_value(v);
+	return CLR_OK;
+}
+
+/*
+ * Fetches and checks the discovery document.  Errors are CLR_ERR_UPSTREAM
+ * or CLR_ERR_TIMEOUT with e->error "discovery_failed" and a reason.
+ */
+static enum clr_rc discover(struct clr_http_client *c, const struct clr_http_opts *o,
+			    const char *wk, int need_reg, struct disco *out,
+			    struct clr_err *e)
+{
+	static const struct clr_http_header h[] = { { "Accept", "application/json" } };
+	struct clr_http_resp resp = { 0 };
+	struct clr_err he = { 0 };
+	json_error_t jerr;
+	enum clr_rc rc;
+	const char *iss;
+
+	memset(out, 0, sizeof(*out));
+	rc = clr_http_do(c, o, "GET", wk, h, 1, NULL, 0, &resp, &he);
+	if (rc != CLR_OK)
+		return clr_err_set(e, rc == CLR_ERR_TIMEOUT ? rc : CLR_ERR_UPSTREAM,
+				   "discovery_failed", "well_known_url",
+				   "fetching the well-known URL failed: %s", he.msg);
+	rc = CLR_ERR_UPSTREAM;
+	if (resp.status != 200) {
+		clr_err_set(e, rc, "discovery_failed", "well_known_url",
+			    "the well-known URL answered HTTP %ld", resp.status);
+		goto out;
+	}
+	if (!clr_http_is_json(&resp)) {
+		clr_err_set(e, rc, "discovery_failed", "well_known_url",
+			    "the well-known URL did not answer JSON (Content-Type %.60s)",
+			    resp.content_type != NULL ? resp.content_type : "missing");
+		goto out;
+	}
+	out->doc = json_loadb(resp.body, resp.body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (out->doc == NULL || !json_is_object(out->doc)) {
+		clr_err_set(e, rc, "discovery_failed", "well_known_url",
+			    "the discovery document is not a JSON object");
+		goto out;
+	}
+	iss = json_string_value(json_object_get(out->doc, "issuer"));
+	if (iss == NULL) {
+		clr_err_set(e, rc, "discovery_failed", "issuer",
+			    "the discovery document has no issuer");
+		goto out;
+	}
+	if (disco_url(out->doc, "issuer", 1, o->allow_http, &out->issuer, e) != CLR_OK ||
+	    disco_url(out->doc, "token_endpoint", 1, o->allow_http, &out->token_endpoint, e) != CLR_OK ||
+	    disco_url(out->doc, "jwks_uri", 1, o->allow_http, &out->jwks_uri, e) != CLR_OK ||
+	    disco_url(out->doc, "registration_endpoint", need_reg, o->allow_http,
+		      &out->registration_endpoint, e) != CLR_OK ||
+	    disco_url(out->doc, "introspection_endpoint", 0, o->allow_http,
+		      &out->introspection_endpoint, e) != CLR_OK)
+		goto out;
+	if (!issuer_matches(wk, iss)) {
+		clr_err_set(e, rc, "discovery_failed", "issuer",
+			    "the discovery document's issuer %.120s does not match the well-known URL",
+			    iss);
+		goto out;
+	}
+	out->text = json_dumps(out->doc, JSON_COMPACT);
+	if (out->text == NULL) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	rc = CLR_OK;
+out:
+	clr_http_resp_clear(&resp);
+	if (rc != CLR_OK)
+		disco_clear(out);
+	return rc;
+}
+
+static void reply_discovery_failed(struct clr_req *r, const struct clr_err *e)
+{
+	if (e->rc == CLR_ERR_NOMEM || e->rc == CLR_ERR_INTERNAL) {
+		reg_reply_err(r, e);
+		return;
+	}
+	clr_log(r->reqid, CLR_LOG_INFO, "provider discovery failed: %s", e->msg);
+	clr_resp_error(r, 502, "discovery_failed", e->msg);
+}
+
+/* Checks what discovery cannot: the combination of the admin's values. */
+static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics,
+			    struct clr_err *e)
+{
+	enum clr_idp_kind k;
+	const struct clr_driver *d;
+
+	if (clr_idp_kind_parse(v->kind, &k) != CLR_OK)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "kind",
+				   "kind must be one of other, keycloak, okta, gluu, curity, http_bridge");
+	d = clr_driver_get(k);
+	if (reg_url_check(v->wk, v->allow_http, "well_known_url", "invalid_request", e) != CLR_OK)
+		return CLR_ERR_PARAM;
+	if (v->reg_override != NULL &&
+	    reg_url_check(v->reg_override, v->allow_http, "registration_endpoint",
+			  "invalid_request", e) != CLR_OK)
+		return CLR_ERR_PARAM;
+	if (k == CLR_IDP_HTTP_BRIDGE && v->reg_override == NULL)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "registration_endpoint",
+				   "an http_bridge provider needs registration_endpoint (the bridge's base URL)");
+	if (d->build_initial_token != NULL && (v->icid == NULL || !has_ics) && !has_iat)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_client_id",
+				   "a %s provider needs initial_client_id and initial_client_secret",
+				   v->kind);
+	if (d->build_initial_token == NULL && d->needs_initial_token && !has_iat)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_access_token",
+				   "a %s provider needs initial_access_token", v->kind);
+	if (v->ca != NULL && strstr(v->ca, "-----BEGIN CERTIFICATE-----") == NULL)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "ca_bundle_pem",
+				   "ca_bundle_pem must hold PEM certificates");
+	return CLR_OK;
+}
+
+/* Writes the row (insert when revision == 0) and answers with it. */
+static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
+		     int revision, int rediscovered, int created)
+{
+	char revs[16];
+	const char *p[20] = {
+		id, v->name, v->kind, v->wk, v->issuer, v->reg_ep, v->reg_override,
+		v->token_ep, v->jwks, v->intro, v->disco_text, v->iat_sealed, v->icid,
+		v->ics_sealed, v->tls_skip ? "true" : "false", v->ca, v->audience,
+		v->allow_http ? "true" : "false", revs, rediscovered ? "true" : "false",
+	};
+	PGresult *res = NULL;
+	struct clr_err e = { 0 };
+	enum clr_rc rc;
+
+	snprintf(revs, sizeof(revs), "%d", revision);
+	rc = clr_db_exec(r->db, created ? "reg_pv_insert" : "reg_pv_update",
+			 created ? 18 : 20, p, &res);
+	if (rc == CLR_ERR_CONFLICT) {
+		clr_resp_error(r, 409, "conflict", "a provider with this name already exists");
+		return;
+	}
+	if (rc != CLR_OK) {
+		clr_err_set(&e, rc, NULL, NULL, "storing the provider failed");
+		reg_reply_err(r, &e);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		clr_resp_error(r, 409, "conflict",
+			       "the provider was changed or deleted meanwhile; read it and retry");
+		return;
+	}
+	clr_log(r->reqid, CLR_LOG_INFO, "provider %s %s by %s", id,
+		created ? "created" : "updated", r->who.name);
+	clr_resp_json(r, created ? 201 : 200, reg_row_json(res, 0));
+	PQclear(res);
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+void reg_h_providers_create(struct clr_req *r)
+{
+	const struct reg_app *app = r->app;
+	struct clr_err e = { 0 };
+	struct pv_vals v = { 0 };
+	struct disco d = { 0 };
+	struct clr_http_opts o;
+	char id[37];
+	char *iat_s = NULL, *ics_s = NULL;
+	const char *iat = jstr(r->json, "initial_access_token");
+	const char *ics = jstr(r->json, "initial_client_secret");
+
+	if (reg_fields_check(r->json, pv_fields, NPV_FIELDS, 0, "invalid_request", &e) != CLR_OK)
+		goto fail;
+	v.name = jstr(r->json, "name");
+	v.kind = jstr(r->json, "kind");
+	v.wk = jstr(r->json, "well_known_url");
+	v.reg_override = jstr(r->json, "registration_endpoint");
+	v.icid = jstr(r->json, "initial_client_id");
+	v.ca = jstr(r->json, "ca_bundle_pem");
+	v.audience = jstr(r->json, "audience");
+	v.tls_skip = json_is_true(json_object_get(r->json, "tls_skip_verify"));
+	v.allow_http = json_is_true(json_object_get(r->json, "allow_insecure_http"));
+	if (pv_check(&v, iat != NULL, ics != NULL, &e) != CLR_OK)
+		goto fail;
+	reg_provider_http_opts(app->cfg, v.allow_http, v.tls_skip, v.ca, &o);
+	if (discover(r->http, &o, v.wk, v.reg_override == NULL &&
+		     strcmp(v.kind, "http_bridge") != 0, &d, &e) != CLR_OK) {
+		reply_discovery_failed(r, &e);
+		goto out;
+	}
+	v.issuer = d.issuer;
+	v.reg_ep = v.reg_override != NULL ? v.reg_override : d.registration_endpoint;
+	v.token_ep = d.token_endpoint;
+	v.jwks = d.jwks_uri;
+	v.intro = d.introspection_endpoint;
+	v.disco_text = d.text;
+	if (clr_uuid_new(id) != CLR_OK) {
+		clr_err_set(&e, CLR_ERR_INTERNAL, NULL, NULL, "no randomness for an id");
+		goto fail;
+	}
+	if (reg_seal(app, "providers.initial_access_token", id, iat, &iat_s, &e) != CLR_OK ||
+	    reg_seal(app, "providers.initial_client_secret", id, ics, &ics_s, &e) != CLR_OK)
+		goto fail;
+	v.iat_sealed = iat_s;
+	v.ics_sealed = ics_s;
+	pv_write(r, id, &v, 0, 1, 1);
+	goto out;
+fail:
+	reg_reply_err(r, &e);
+out:
+	free(iat_s);
+	free(ics_s);
+	disco_clear(&d);
+}
+
+void reg_h_providers_list(struct clr_req *r)
+{
+	PGresult *res = NULL;
+	struct clr_err e = { 0 };
+	enum clr_rc rc = clr_db_exec(r->db, "reg_pv_list", 0, NULL, &res);
+
+	if (rc != CLR_OK) {
+		clr_err_set(&e, rc, NULL, NULL, "listing providers failed");
+		reg_reply_err(r, &e);
+		return;
+	}
+	clr_resp_json(r, 200, json_pack("{s:o}", "providers", reg_rows_json(res)));
+	PQclear(res);
+}
+
+void reg_h_providers_get(struct clr_req *r)
+{
+	const char *id = reg_param_id(r, 0, "provider");
+	const char *v[1];
+	PGresult *res = NULL;
+	struct clr_err e = { 0 };
+	enum clr_rc rc;
+
+	if (id == NULL)
+		return;
+	v[0] = id;
+	rc = clr_db_exec(r->db, "reg_pv_get", 1, v, &res);
+	if (rc != CLR_OK) {
+		clr_err_set(&e, rc, NULL, NULL, "reading the provider failed");
+		reg_reply_err(r, &e);
+		return;
+	}
+	if (PQntuples(res) != 1)
+		clr_resp_error(r, 404, "not_found", "no such provider");
+	else
+		clr_resp_json(r, 200, reg_row_json(res, 0));
+	PQclear(res);
+}
+
+/* Applies a nullable string field of the PATCH body. */
+static void patch_str(const json_t *body, const char *key, const char **dst)
+{
+	json_t *j = json_object_get(body, key);
+
+	if (j != NULL)
+		*dst = json_string_value(j);  /* NULL for JSON null: cleared */
+}
+
+void reg_h_providers_patch(struct clr_req *r)
+{
+	const struct reg_app *app = r->app;
+	const char *id = reg_param_id(r, 0, "provider");
+	struct reg_provider pv = { 0 };
+	struct clr_err e = { 0 };
+	struct pv_vals v = { 0 };
+	struct disco d = { 0 };
+	struct clr_http_opts o;
+	char *iat_s = NULL, *ics_s = NULL;
+	json_t *j;
+	size_t i;
+	int rediscover = 0, has_iat, has_ics;
+
+	if (id == NULL)
+		return;
+	if (reg_fields_check(r->json, pv_fields, NPV_FIELDS, 1, "invalid_request", &e) != CLR_OK)
+		goto fail;
+	if (reg_provider_load(app, r->db, id, 0, 0, &pv, &e) != CLR_OK)
+		goto fail;
+	v.name = pv.name;
+	v.kind = clr_idp_kind_name(pv.p.kind);
+	v.wk = pv.well_known_url;
+	v.issuer = pv.p.issuer;
+	v.reg_ep = pv.p.registration_endpoint;
+	v.reg_override = pv.registration_endpoint_override;
+	v.token_ep = pv.p.token_endpoint;
+	v.jwks = pv.jwks_uri;
+	v.intro = pv.introspection_endpoint;
+	v.disco_text = pv.discovery;
+	v.iat_sealed = pv.initial_access_token_sealed;
+	v.icid = pv.p.initial_client_id;
+	v.ics_sealed = pv.initial_client_secret_sealed;
+	v.ca = pv.p.http.ca_pem;
+	v.audience = pv.audience;
+	v.tls_skip = pv.p.http.tls_skip_verify;
+	v.allow_http = pv.p.http.allow_http;
+
+	if ((j = json_object_get(r->json, "name")) != NULL)
+		v.name = json_string_value(j);
+	if ((j = json_object_get(r->json, "kind")) != NULL)
+		v.kind = json_string_value(j);
+	if ((j = json_object_get(r->json, "well_known_url")) != NULL)
+		v.wk = json_string_value(j);
+	patch_str(r->json, "registration_endpoint", &v.reg_override);
+	patch_str(r->json, "initial_client_id", &v.icid);
+	patch_str(r->json, "ca_bundle_pem", &v.ca);
+	patch_str(r->json, "audience", &v.audience);
+	if ((j = json_object_get(r->json, "tls_skip_verify")) != NULL)
+		v.tls_skip = json_is_true(j);
+	if ((j = json_object_get(r->json, "allow_insecure_http")) != NULL)
+		v.allow_http = json_is_true(j);
+	if ((j = json_object_get(r->json, "initial_access_token")) != NULL) {
+		if (reg_seal(app, "providers.initial_access_token", id, json_string_value(j),
+			     &iat_s, &e) != CLR_OK)
+			goto fail;
+		v.iat_sealed = iat_s;
+	}
+	if ((j = json_object_get(r->json, "initial_client_secret")) != NULL) {
+		if (reg_seal(app, "providers.initial_client_secret", id, json_string_value(j),
+			     &ics_s, &e) != CLR_OK)
+			goto fail;
+		v.ics_sealed = ics_s;
+	}
+	has_iat = v.iat_sealed != NULL;
+	has_ics = v.ics_sealed != NULL;
+	if (pv_check(&v, has_iat, has_ics, &e) != CLR_OK)
+		goto fail;
+	for (i = 0; i < sizeof(rediscover_keys) / sizeof(rediscover_keys[0]); i++)
+		if (json_object_get(r->json, rediscover_keys[i]) != NULL)
+			rediscover = 1;
+	if (rediscover) {
+		reg_provider_http_opts(app->cfg, v.allow_http, v.tls_skip, v.ca, &o);
+		if (discover(r->http, &o, v.wk, v.reg_override == NULL &&
+			     strcmp(v.kind, "http_bridge") != 0, &d, &e) != CLR_OK) {
+			reply_discovery_failed(r, &e);
+			goto out;
+		}
+		v.issuer = d.issuer;
+		v.reg_ep = v.reg_override != NULL ? v.reg_override : d.registration_endpoint;
+		v.token_ep = d.token_endpoint;
+		v.jwks = d.jwks_uri;
+		v.intro = d.introspection_endpoint;
+		v.disco_text = d.text;
+	}
+	pv_write(r, id, &v, pv.revision, rediscover, 0);
+	goto out;
+fail:
+	reg_reply_err(r, &e);
+out:
+	free(iat_s);
+	free(ics_s);
+	disco_clear(&d);
+	reg_provider_release(&pv);
+}
+
+void reg_h_providers_delete(struct clr_req *r)
+{
+	const struct reg_app *app = r->app;
+	const char *id = reg_param_id(r, 0, "provider");
+	const char *v[1];
+	struct reg_provider pv = { 0 };
+	struct clr_err e = { 0 };
+	PGresult *res = NULL;
+	long live;
+
+	if (id == NULL)
+		return;
+	v[0] = id;
+	if (clr_db_begin(r->db) != CLR_OK) {
+		clr_err_set(&e, CLR_ERR_DB, NULL, NULL, "database unavailable");
+		goto fail;
+	}
+	/* The row lock also blocks new registrations (their FK takes a key-share lock). */
+	if (reg_provider_load(app, r->db, id, 1, 0, &pv, &e) != CLR_OK)
+		goto fail;
+	if ((e.rc = clr_db_exec(r->db, "reg_pv_live_regs", 1, v, &res)) != CLR_OK)
+		goto dbfail;
+	live = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (live > 0) {
+		clr_err_set(&e, CLR_ERR_CONFLICT, "conflict", NULL,
+			    "the provider still has %ld pending, active or orphaned registrations; "
+			    "delete them first", live);
+		goto fail;
+	}
+	if ((e.rc = clr_db_exec(r->db, "reg_pv_delete", 1, v, NULL)) != CLR_OK)
+		goto dbfail;
+	if ((e.rc = clr_db_commit(r->db)) != CLR_OK)
+		goto dbfail;
+	clr_log(r->reqid, CLR_LOG_INFO, "provider %s deleted by %s", id, r->who.name);
+	clr_resp_empty(r, 204);
+	goto out;
+dbfail:
+	clr_err_set(&e, e.rc, NULL, NULL, "deleting the provider failed");
+fail:
+	clr_db_rollback(r->db);
+	reg_reply_err(r, &e);
+out:
+	reg_provider_release(&pv);
+}
+
+void reg_h_providers_discover(struct clr_req *r)
+{
+	const struct reg_app *app = r->app;
+	const char *id = reg_param_id(r, 0, "provider");
+	struct reg_provider pv = { 0 };
+	struct clr_err e = { 0 };
+	struct pv_vals v = { 0 };
+	struct disco d = { 0 };
+
+	if (id == NULL)
+		return;
+	if (reg_provider_load(app, r->db, id, 0, 0, &pv, &e) != CLR_OK) {
+		reg_reply_err(r, &e);
+		return;
+	}
+	if (discover(r->http, &pv.p.http, pv.well_known_url,
+		     pv.registration_endpoint_override == NULL &&
+		     pv.p.kind != CLR_IDP_HTTP_BRIDGE, &d, &e) != CLR_OK) {
+		reply_discovery_failed(r, &e);
+		goto out;
+	}
+	v.name = pv.name;
+	v.kind = clr_idp_kind_name(pv.p.kind);
+	v.wk = pv.well_known_url;
+	v.issuer = d.issuer;
+	v.reg_override = pv.registration_endpoint_override;
+	v.reg_ep = v.reg_override != NULL ? v.reg_override : d.registration_endpoint;
+	v.token_ep = d.token_endpoint;
+	v.jwks = d.jwks_uri;
+	v.intro = d.introspection_endpoint;
+	v.disco_text = d.text;
+	v.iat_sealed = pv.initial_access_token_sealed;
+	v.icid = pv.p.initial_client_id;
+	v.ics_sealed = pv.initial_client_secret_sealed;
+	v.ca = pv.p.http.ca_pem;
+	v.audience = pv.audience;
+	v.tls_skip = pv.p.http.tls_skip_verify;
+	v.allow_http = pv.p.http.allow_http;
+	pv_write(r, id, &v, pv.revision, 1, 0);
+out:
+	disco_clear(&d);
+	reg_provider_release(&pv);
+}
+
+/* ---- verify ---- */
+
+static int add_check(json_t *checks, const char *name, int ok, const char *detail)
+{
+	json_t *c = json_pack("{s:s, s:b}", "name", name, "ok", ok);
+
+	if (c != NULL && detail != NULL)
+		json_object_set_new(c, "detail", json_string(detail));
+	json_array_append_new(checks, c);
+	return ok;
+}
+
+static int check_jwks(struct clr_http_client *c, const struct clr_http_opts *o,
+		      const char *url, char *detail, size_t dlen)
+{
+	static const struct clr_http_header h[] = {
+		{ "Accept", "application/jwk-set+json, application/json" },
+	};
+	struct clr_http_resp resp = { 0 };
+	struct clr_err he = { 0 };
+	json_t *doc = NULL, *keys;
+	int ok = 0;
+
+	if (clr_http_do(c, o, "GET", url, h, 1, NULL, 0, &resp, &he) != CLR_OK) {
+		snprintf(detail, dlen, "fetching the JWKS failed: %s", he.msg);
+		return 0;
+	}
+	if (resp.status != 200) {
+		snprintf(detail, dlen, "the JWKS URI answered HTTP %ld", resp.status);
+		goto out;
+	}
+	doc = json_loadb(resp.body, resp.body_len, JSON_REJECT_DUPLICATES, NULL);
+	keys = json_object_get(doc, "keys");
+	if (!clr_http_is_json(&resp) || !json_is_array(keys)) {
+		snprintf(detail, dlen, "the JWKS URI did not answer a JSON key set");
+		goto out;
+	}
+	if (json_array_size(keys) == 0) {
+		snprintf(detail, dlen, "the key set is empty");
+		goto out;
+	}
+	snprintf(detail, dlen, "%zu keys", json_array_size(keys));
+	ok = 1;
+out:
+	json_decref(doc);
+	clr_http_resp_clear(&resp);
+	return ok;
+}
+
+/*
+ * Sends a deliberately invalid RFC 7591 request (redirect_uris not an
+ * array) with the provider's credentials: a 400 means the credentials were
+ * accepted and nothing was created, a 401/403 that they were refused.
+ */
+static void probe_registration(struct clr_http_client *c, const struct reg_provider *pv,
+			       json_t *checks)
+{
+	const struct clr_driver *d = clr_driver_get(pv->p.kind);
+	struct clr_wire_req w = { 0 }, tw = { 0 };
+	struct clr_http_resp resp = { 0 }, tresp = { 0 };
+	struct clr_reg_result res = { 0 };
+	struct clr_err e = { 0 };
+	struct clr_client_type ct = { 0 };
+	struct clr_reg_input in = { 0 };
+	struct clr_http_header h[3];
+	json_t *gt = json_pack("[s]", "client_credentials"), *rt = json_array();
+	char *token = NULL, *body = NULL, detail[300];
+	const char *bearer = pv->p.initial_access_token, *tname = "initial_access_token";
+	size_t nh = 0;
+
+	if (pv->p.registration_endpoint == NULL) {
+		add_check(checks, "registration_endpoint", 0,
+			  "the provider has no registration endpoint");
+		goto out;
+	}
+	if (d->build_initial_token != NULL && pv->p.initial_client_id != NULL) {
+		tname = "initial_client_credentials";
+		if (d->build_initial_token(&pv->p, &tw, &e) != CLR_OK ||
+		    clr_http_do(c, &pv->p.http, tw.method, tw.url,
+				(struct clr_http_header[]){ { "Content-Type",
+				"application/x-www-form-urlencoded" }, { tw.auth_name, tw.auth_value } },
+				tw.auth_name != NULL ? 2 : 1, tw.form,
+				tw.form != NULL ? strlen(tw.form) : 0, &tresp, &e) != CLR_OK ||
+		    d->parse_initial_token(&tresp, &token, &e) != CLR_OK) {
+			add_check(checks, tname, 0, e.msg);
+			goto out;
+		}
+		add_check(checks, tname, 1, "the token endpoint issued a registration token");
+		bearer = token;
+	}
+	ct.response_types = rt;
+	ct.grant_types = gt;
+	ct.token_endpoint_auth_method = "client_secret_basic";
+	ct.okta_application_type = "service";
+	in.client_name = "clearance verify probe";
+	in.redirect_uris = rt;
+	if (d->build(CLR_OP_REGISTER, &pv->p, &ct, &in, NULL, bearer, &w, &e) != CLR_OK) {
+		add_check(checks, "registration_endpoint", 0, e.msg);
+		goto out;
+	}
+	json_decref(w.json);
+	w.json = json_pack("{s:s}", "redirect_uris", "clearance verify probe: not a list");
+	body = w.json != NULL ? json_dumps(w.json, JSON_COMPACT) : NULL;
+	h[nh++] = (struct clr_http_header){ "Accept", "application/json" };
+	h[nh++] = (struct clr_http_header){ "Content-Type", "application/json" };
+	if (w.auth_name != NULL)
+		h[nh++] = (struct clr_http_header){ w.auth_name, w.auth_value };
+	if (body == NULL || clr_http_do(c, &pv->p.http, "POST", w.url, h, nh, body,
+					strlen(body), &resp, &e) != CLR_OK) {
+		add_check(checks, "registration_endpoint", 0,
+			  body == NULL ? "out of memory" : e.msg);
+		goto out;
+	}
+	if (resp.status == 404 || resp.status == 405 || resp.status >= 500) {
+		snprintf(detail, sizeof(detail), "the registration endpoint answered HTTP %ld",
+			 resp.status);
+		add_check(checks, "registration_endpoint", 0, detail);
+		goto out;
+	}
+	add_check(checks, "registration_endpoint", 1, "reachable");
+	if (resp.status == 401 || resp.status == 403) {
+		(void)clr_drv_parse_error(&resp, &e);
+		snprintf(detail, sizeof(detail), "%s: %s", bearer != NULL ?
+			 "the IdP refused the credentials" :
+			 "the IdP requires an initial access token", e.msg);
+		add_check(checks, tname, 0, detail);
+	} else if (resp.status >= 200 && resp.status < 300) {
+		/* A lax IdP created a client from the probe: remove it again. */
+		int gone = d->parse(CLR_OP_REGISTER, &pv->p, &resp, &res, &e) == CLR_OK &&
+			   clr_drv_delete(c, &pv->p, &(struct clr_reg_ref){ res.client_id,
+					  res.registration_client_uri,
+					  res.registration_access_token }, &e) == CLR_OK;
+		add_check(checks, tname, 1, gone ?
+			  "accepted (the IdP created a probe client despite invalid metadata; it was deleted)" :
+			  "accepted (the IdP created a probe client despite invalid metadata and it could not be deleted)");
+	} else {
+		snprintf(detail, sizeof(detail), bearer != NULL ?
+			 "accepted (a deliberately invalid request got HTTP %ld; nothing was created)" :
+			 "open registration works without a token (HTTP %ld to a deliberately invalid request)",
+			 resp.status);
+		add_check(checks, tname, 1, detail);
+	}
+out:
+	json_decref(gt);
+	json_decref(rt);
+	free(body);
+	if (token != NULL)
+		clr_unsealed_free(token, strlen(token));
+	clr_reg_result_clear(&res);
+	clr_http_resp_clear(&resp);
+	clr_http_resp_clear(&tresp);
+	clr_wire_req_clear(&w);
+	clr_wire_req_clear(&tw);
+}
+
+void reg_h_providers_verify(struct clr_req *r)
+{
+	const struct reg_app *app = r->app;
+	const char *id = reg_param_id(r, 0, "provider");
+	struct reg_provider pv = { 0 };
+	struct clr_err e = { 0 };
+	struct disco d = { 0 };
+	json_t *checks = NULL;
+	char detail[300];
+	const char *jwks;
+	size_t i;
+	int all = 1;
+
+	if (id == NULL)
+		return;
+	if (reg_provider_load(app, r->db, id, 0, 1, &pv, &e) != CLR_OK) {
+		reg_reply_err(r, &e);
+		return;
+	}
+	checks = json_array();
+	if (discover(r->http, &pv.p.http, pv.well_known_url, 0, &d, &e) != CLR_OK) {
+		add_check(checks, "discovery", 0, e.msg);
+	} else if (strcmp(d.issuer, pv.p.issuer) != 0) {
+		snprintf(detail, sizeof(detail),
+			 "the issuer is now %.100s (stored %.100s): run discover", d.issuer,
+			 pv.p.issuer);
+		add_check(checks, "discovery", 0, detail);
+	} else {
+		add_check(checks, "discovery", 1, "the discovery document is valid");
+	}
+	jwks = d.jwks_uri != NULL ? d.jwks_uri : pv.jwks_uri;
+	add_check(checks, "jwks", check_jwks(r->http, &pv.p.http, jwks, detail, sizeof(detail)),
+		  detail);
+	probe_registration(r->http, &pv, checks);
+	for (i = 0; i < json_array_size(checks); i++)
+		if (!json_is_true(json_object_get(json_array_get(checks, i), "ok")))
+			all = 0;
+	clr_resp_json(r, 200, json_pack("{s:s, s:b, s:o}", "provider_id", id, "ok", all,
+					 "checks", checks));
+	disco_clear(&d);
+	reg_provider_release(&pv);
+}

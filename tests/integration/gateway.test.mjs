@@ -1,0 +1,331 @@
+// The gateway check end to end: nginx auth_request -> clearance-introspect,
+// with JWT access tokens from a real local OpenID Provider (RS256, PS256,
+// ES256), the provider and registrations made through the registrar, and
+// products/plans written with SQL (the access service owns them).
+//
+// Order matters inside the describe: key rotation runs before the attack
+// tokens, whose random kids use up the provider's unknown-kid refetch for
+// the cooldown (30 s by default).
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { startIdp, decodeJwt, DEFAULT_SCOPES } from './lib/idp.mjs';
+import { api, haveStack, waitFor, DATABASE_URL, STACK_DIR } from './lib/api.mjs';
+
+const noStack = haveStack() && DATABASE_URL && STACK_DIR
+  ? false : 'CLEARANCE_BASE_URL/DATABASE_URL/STACK_DIR not set: run via make integration';
+
+const SFX = crypto.randomBytes(4).toString('hex');
+const SCOPES = [...DEFAULT_SCOPES, 'plan:gold', 'plan:tiny', 'other:read'];
+const BASE = `/api/gw${SFX}/orders`;
+const FILE = `${BASE}/item.json`;
+
+// SQL through psql with -v variables (never interpolated into the text).
+function sql(text, vars = {}) {
+  const args = [DATABASE_URL, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1'];
+  for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
+  return execFileSync('psql', args, { input: text, encoding: 'utf8', timeout: 15000 }).trim();
+}
+
+const b64u = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
+
+function forge(header, claims, signer) {
+  const input = `${b64u(header)}.${b64u(claims)}`;
+  const sig = signer ? signer(Buffer.from(input)) : Buffer.alloc(0);
+  return `${input}.${sig.toString('base64url')}`;
+}
+
+const get = (p, opts = {}) => api('GET', p, undefined, opts);
+const bearer = (tok) => ({ token: null, headers: { authorization: `Bearer ${tok}` } });
+
+describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack }, () => {
+  let idp;
+  let providerId;
+  let ctId;
+  const clients = {}; // name -> {client_id, client_secret, regId?}
+
+  async function registrarClient(scope, name) {
+    const r = await api('POST', '/v1/registrations', {
+      client_type_id: ctId, client_name: `gw-${name}-${SFX}`, scope,
+    });
+    assert.equal(r.status, 201, `registration: ${r.text}`);
+    assert.ok(r.json.client_id && r.json.client_secret);
+    return { client_id: r.json.client_id, client_secret: r.json.client_secret, regId: r.json.id };
+  }
+
+  async function directClient(scope, alg) {
+    const r = await idp.register({
+      grant_types: ['client_credentials'], response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic', scope, access_token_alg: alg,
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    return { client_id: r.json.client_id, client_secret: r.json.client_secret };
+  }
+
+  const tokenFor = async (c, scope) => (await idp.token(c.client_id, c.client_secret, scope)).access_token;
+
+  before(async () => {
+    idp = await startIdp({ initialAccessToken: `iat-gw-${SFX}`, scopes: SCOPES });
+    const p = await api('POST', '/v1/providers', {
+      name: `gw-${SFX}`, kind: 'other', well_known_url: idp.discoveryUrl,
+      initial_access_token: `iat-gw-${SFX}`, allow_insecure_http: true, audience: idp.audience,
+    });
+    assert.equal(p.status, 201, `provider: ${p.text}`);
+    providerId = p.json.id;
+    const ct = await api('POST', `/v1/providers/${providerId}/client-types`, {
+      display_name: `gw-cc-${SFX}`, grant_types: ['client_credentials'], response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    assert.equal(ct.status, 201, `client type: ${ct.text}`);
+    ctId = ct.json.id;
+
+    // Products and plans (the access service's tables), and the static file behind them.
+    sql(`
+      WITH pr AS (INSERT INTO products (name, path_prefixes, scopes)
+                  VALUES (:'pname', ARRAY[:'pfx'], 'orders:read') RETURNING id),
+           gold AS (INSERT INTO plans (name, scopes) VALUES (:'gold', 'plan:gold') RETURNING id),
+           tiny AS (INSERT INTO plans (name, scopes, rate_limit_requests, rate_limit_window_seconds)
+                    VALUES (:'tiny', 'plan:tiny', 3, 3600) RETURNING id)
+      INSERT INTO product_plans (product_id, plan_id)
+        SELECT pr.id, gold.id FROM pr, gold UNION ALL SELECT pr.id, tiny.id FROM pr, tiny;
+    `, { pname: `gw-orders-${SFX}`, pfx: BASE, gold: `gw-gold-${SFX}`, tiny: `gw-tiny-${SFX}` });
+    const dir = path.join(STACK_DIR, 'www', BASE);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'item.json'), '{"item":1}\n');
+
+    clients.rs = await registrarClient('orders:read plan:gold', 'rs');
+    clients.revoke = await registrarClient('orders:read plan:gold', 'revoke');
+    clients.basic = await registrarClient('orders:read plan:gold', 'basic');
+    clients.ps = await directClient('orders:read plan:gold', 'PS256');
+    clients.es = await directClient('orders:read plan:gold', 'ES256');
+    clients.tiny = await directClient('orders:read plan:tiny', 'RS256');
+    clients.noplan = await directClient('orders:read plan:gold other:read', 'RS256');
+  });
+
+  after(async () => {
+    await idp?.stop();
+    try {
+      sql(`DELETE FROM products WHERE name = :'p'; DELETE FROM plans WHERE name IN (:'g', :'t');`,
+        { p: `gw-orders-${SFX}`, g: `gw-gold-${SFX}`, t: `gw-tiny-${SFX}` });
+    } catch { /* best effort */ }
+  });
+
+  test('RS256 token from a registrar client: 204 from introspect, identity reaches upstream', async () => {
+    const tok = await tokenFor(clients.rs, 'orders:read plan:gold');
+    assert.equal(decodeJwt(tok).header.alg, 'RS256');
+    // The provider and catalogue arrive by NOTIFY; allow them a moment.
+    const r = await waitFor(async () => {
+      const x = await get(FILE, bearer(tok));
+      return x.status === 200 ? x : null;
+    }, { timeoutMs: 5000, what: 'first allowed request' });
+    assert.deepEqual(r.json, { item: 1 });
+    assert.equal(r.headers.get('x-clearance-client-id'), clients.rs.client_id);
+    assert.equal(r.headers.get('x-clearance-subject'), clients.rs.client_id);
+    assert.equal(r.headers.get('x-clearance-product'), `gw-orders-${SFX}`);
+    assert.equal(r.headers.get('x-clearance-plan'), `gw-gold-${SFX}`);
+    assert.match(r.headers.get('x-clearance-scope'), /orders:read/);
+  });
+
+  for (const [name, alg] of [['ps', 'PS256'], ['es', 'ES256']]) {
+    test(`${alg} token is accepted`, async () => {
+      const tok = await tokenFor(clients[name], 'orders:read plan:gold');
+      assert.equal(decodeJwt(tok).header.alg, alg);
+      const r = await get(FILE, bearer(tok));
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers.get('x-clearance-client-id'), clients[name].client_id);
+    });
+  }
+
+  test('missing, malformed and tampered tokens: 401 with WWW-Authenticate', async () => {
+    const none = await get(FILE, { token: null });
+    assert.equal(none.status, 401);
+    assert.match(none.headers.get('www-authenticate') || '', /Bearer.*invalid_token/);
+    assert.equal((await get(FILE, bearer('abc.def'))).status, 401);
+    assert.equal((await get(FILE, { token: null, headers: { authorization: 'Digest x=1' } })).status, 401);
+    const tok = await tokenFor(clients.rs, 'orders:read plan:gold');
+    const [h, p, s] = tok.split('.');
+    const claims = JSON.parse(Buffer.from(p, 'base64url'));
+    claims.scope = 'orders:read plan:gold orders:write';
+    assert.equal((await get(FILE, bearer(`${h}.${b64u(claims)}.${s}`))).status, 401, 'payload changed');
+    const sig = Buffer.from(s, 'base64url');
+    sig[5] ^= 1;
+    assert.equal((await get(FILE, bearer(`${h}.${p}.${sig.toString('base64url')}`))).status, 401, 'signature changed');
+  });
+
+  test('a token from an issuer that is not a provider: 401', async () => {
+    const other = await startIdp({ scopes: SCOPES });
+    try {
+      const reg = await other.register({
+        grant_types: ['client_credentials'], response_types: [],
+        token_endpoint_auth_method: 'client_secret_basic', scope: 'orders:read plan:gold',
+      });
+      const tok = (await other.token(reg.json.client_id, reg.json.client_secret, 'orders:read plan:gold')).access_token;
+      assert.equal((await get(FILE, bearer(tok))).status, 401);
+    } finally { await other.stop(); }
+  });
+
+  test('wrong path, missing product scope, missing plan scope: 403', async () => {
+    const tok = await tokenFor(clients.rs, 'orders:read plan:gold');
+    const wrong = await get(`/api/gw${SFX}/payments/item.json`, bearer(tok));
+    assert.equal(wrong.status, 403, 'path outside every product of the token');
+    const sneaky = await get(`${BASE}/../../hello.json`, bearer(tok));
+    assert.notEqual(sneaky.status, 200);
+    const noprod = await tokenFor(clients.rs, 'plan:gold');
+    assert.equal((await get(FILE, bearer(noprod))).status, 403, 'no product scope');
+    const noplan = await tokenFor(clients.noplan, 'orders:read other:read');
+    assert.equal((await get(FILE, bearer(noplan))).status, 403, 'no plan scope');
+  });
+
+  test('over the plan limit: 429 with Retry-After', async () => {
+    const tok = await tokenFor(clients.tiny, 'orders:read plan:tiny');
+    for (let i = 0; i < 3; i += 1) {
+      const r = await get(FILE, bearer(tok));
+      assert.equal(r.status, 200, `request ${i + 1} of 3: ${r.text}`);
+      assert.equal(r.headers.get('x-clearance-plan'), `gw-tiny-${SFX}`);
+    }
+    const over = await get(FILE, bearer(tok));
+    assert.equal(over.status, 429, over.text);
+    const ra = Number(over.headers.get('retry-after'));
+    assert.ok(ra >= 1 && ra <= 1200, `Retry-After ${over.headers.get('retry-after')}`);
+    // a fresh token of the same client shares the bucket
+    const tok2 = await tokenFor(clients.tiny, 'orders:read plan:tiny');
+    assert.equal((await get(FILE, bearer(tok2))).status, 429);
+  });
+
+  test('a deleted registration is refused within one second, unexpired token or not', async () => {
+    const tok = await tokenFor(clients.revoke, 'orders:read plan:gold');
+    assert.equal((await get(FILE, bearer(tok))).status, 200);
+    const d = await api('DELETE', `/v1/registrations/${clients.revoke.regId}`);
+    assert.ok([200, 204].includes(d.status), `delete: ${d.status} ${d.text}`);
+    const t0 = Date.now();
+    let status;
+    do {
+      status = (await get(FILE, bearer(tok))).status;
+      if (status === 401) break;
+      await new Promise((res) => { setTimeout(res, 50); });
+    } while (Date.now() - t0 < 1500);
+    assert.equal(status, 401, 'revoked client still allowed');
+    assert.ok(Date.now() - t0 <= 1000, `refused only after ${Date.now() - t0} ms`);
+  });
+
+  test('key rotation at the IdP: the first token with the new kid is accepted', async () => {
+    const before1 = await tokenFor(clients.rs, 'orders:read plan:gold');
+    assert.equal((await get(FILE, bearer(before1))).status, 200);
+    idp.rotateKeys();
+    const tok = await tokenFor(clients.rs, 'orders:read plan:gold');
+    assert.notEqual(decodeJwt(tok).header.kid, decodeJwt(before1).header.kid);
+    const r = await get(FILE, bearer(tok));
+    assert.equal(r.status, 200, 'unknown kid triggers one JWKS refetch');
+    const info = await api('GET', `/v1/providers/${providerId}/jwks`);
+    assert.equal(info.status, 200, info.text);
+    assert.ok(info.json.kids.includes(decodeJwt(tok).header.kid));
+    assert.equal(info.json.last_error, null);
+  });
+
+  test('IdP down: known keys keep working and the failure is visible', async () => {
+    const tok = await tokenFor(clients.es, 'orders:read plan:gold'); // never presented yet
+    await idp.down();
+    try {
+      const r = await get(FILE, bearer(tok));
+      assert.equal(r.status, 200, 'verified with the cached JWKS');
+      const refresh = await api('POST', `/v1/providers/${providerId}/jwks/refresh`);
+      assert.equal(refresh.status, 502, refresh.text);
+      const info = await api('GET', `/v1/providers/${providerId}/jwks`);
+      assert.equal(typeof info.json.last_error, 'string');
+      assert.equal(info.json.usable, true);
+      assert.ok(info.json.kids.length >= 3);
+      assert.equal((await get(FILE, bearer(tok))).status, 200);
+    } finally { await idp.up(); }
+    const ok = await api('POST', `/v1/providers/${providerId}/jwks/refresh`);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.last_error, null);
+  });
+
+  test('Basic client_id:secret is exchanged once at the IdP and cached', async () => {
+    const basic = (id, secret) => ({
+      token: null,
+      headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` },
+    });
+    idp.clearRequests();
+    for (let i = 0; i < 5; i += 1) {
+      const r = await get(FILE, basic(clients.basic.client_id, clients.basic.client_secret));
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers.get('x-clearance-client-id'), clients.basic.client_id);
+    }
+    const tokenCalls = () => idp.requests.filter((q) => q.method === 'POST' && q.path === '/token').length;
+    assert.equal(tokenCalls(), 1, 'one exchange for five calls');
+    for (let i = 0; i < 4; i += 1) {
+      const r = await get(FILE, basic(clients.basic.client_id, 'wrong-secret'));
+      assert.equal(r.status, 401);
+    }
+    assert.equal(tokenCalls(), 2, 'a wrong secret is not retried at the IdP on every call');
+    const unknown = await get(FILE, basic('no-such-client', 'x'));
+    assert.equal(unknown.status, 401);
+  });
+
+  test('RFC 7662: active token with product and plan, anything else exactly {"active":false}', async () => {
+    const tok = await tokenFor(clients.rs, 'orders:read plan:gold');
+    const form = (t) => new URLSearchParams({ token: t, token_type_hint: 'access_token' });
+    const hdr = { 'content-type': 'application/x-www-form-urlencoded' };
+    const r = await api('POST', '/v1/introspect', form(tok), { headers: hdr });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.active, true);
+    assert.equal(r.json.client_id, clients.rs.client_id);
+    assert.equal(r.json.iss, idp.url);
+    assert.equal(r.json.aud, idp.audience);
+    assert.equal(r.json.product, `gw-orders-${SFX}`);
+    assert.equal(r.json.plan, `gw-gold-${SFX}`);
+    assert.ok(r.json.exp > r.json.iat);
+    const bad = await api('POST', '/v1/introspect', form('nope.nope.nope'), { headers: hdr });
+    assert.equal(bad.status, 200);
+    assert.deepEqual(bad.json, { active: false });
+    const anon = await api('POST', '/v1/introspect', form(tok), { headers: hdr, token: null });
+    assert.equal(anon.status, 401);
+  });
+
+  test('attack tokens are all 401 and cost no outbound fetch', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      iss: idp.url, aud: idp.audience, client_id: clients.rs.client_id, sub: clients.rs.client_id,
+      scope: 'orders:read plan:gold', iat: now, exp: now + 300, jti: 'x',
+    };
+    const real = decodeJwt(await tokenFor(clients.rs, 'orders:read plan:gold')).header;
+    const rsaPub = idp.keys().find((k) => k.kid === real.kid);
+    const pubPem = crypto.createPublicKey({ key: rsaPub, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+    const own = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const ownJwk = { ...own.publicKey.export({ format: 'jwk' }), kid: 'attacker', alg: 'RS256' };
+    const rs256 = (data) => crypto.sign('sha256', data, own.privateKey);
+    const evilPath = `/evil-jwks-${SFX}.json`;
+    const cases = {
+      'alg none': forge({ alg: 'none', typ: 'at+jwt' }, claims),
+      'alg none with kid': forge({ alg: 'none', kid: real.kid }, claims),
+      'HS256 keyed with the public key': forge({ alg: 'HS256', kid: real.kid }, claims,
+        (d) => crypto.createHmac('sha256', pubPem).update(d).digest()),
+      'embedded jwk': forge({ alg: 'RS256', kid: 'attacker', jwk: ownJwk }, claims, rs256),
+      'jku to our IdP host': forge({ alg: 'RS256', kid: 'attacker', jku: `${idp.url}${evilPath}` }, claims, rs256),
+      'x5u': forge({ alg: 'RS256', kid: 'attacker', x5u: `${idp.url}${evilPath}` }, claims, rs256),
+      'kid with path characters': forge({ alg: 'RS256', kid: '../../../../etc/passwd' }, claims, rs256),
+      'kid with SQL': forge({ alg: 'RS256', kid: "x' OR '1'='1'; --" }, claims, rs256),
+      'kid of the IdP, signed by us': forge({ alg: 'RS256', kid: real.kid }, claims, rs256),
+      'unknown crit': forge({ alg: 'RS256', kid: real.kid, crit: ['exp'] }, claims, rs256),
+      'large (7 KB) token': forge({ alg: 'RS256', kid: real.kid }, { ...claims, pad: 'A'.repeat(5000) }, rs256),
+    };
+    idp.clearRequests();
+    for (const [name, tok] of Object.entries(cases)) {
+      const r = await get(FILE, bearer(tok));
+      assert.equal(r.status, 401, `${name}: ${r.status}`);
+    }
+    // Beyond nginx's header buffers: refused before it reaches us, never a 2xx or 5xx.
+    const huge = await get(FILE, bearer(`${'a'.repeat(40000)}.b.c`));
+    assert.ok([400, 401, 431, 494].includes(huge.status), `huge token: ${huge.status}`);
+    assert.equal(idp.requests.filter((q) => q.path === evilPath).length, 0, 'jku/x5u URL fetched');
+    // The random kids may cost at most one JWKS refetch per cooldown.
+    assert.ok(idp.requests.filter((q) => q.path === '/jwks').length <= 1, 'JWKS refetch storm');
+    // Still alive and serving.
+    const ok = await tokenFor(clients.ps, 'orders:read plan:gold');
+    assert.equal((await get(FILE, bearer(ok))).status, 200);
+  });
+});

@@ -1,0 +1,1152 @@
+/*
+ * test_drivers.c - the IdP drivers: the exact request each builds for
+ * every operation and two client types (client-credentials-only, and
+ * authorization code with refresh tokens), their parsing of the vendors'
+ * documented responses and error bodies, and the whole exchange against the
+ * in-process stub HTTP server.
+ *
+ * The response bodies are modelled on the vendors' published examples
+ * (oidc-provider as observed, Keycloak's OIDC client registration, Okta's
+ * /oauth2/v1/clients, Gluu oxAuth, Curity, Kong's HTTP DCR bridge spec);
+ * every secret in them is made up.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "clearance/http_out.h"
+#include "../../services/registrar/driver.h"
+#include "stub_http.h"
+
+/* ---- fixtures: two client types, two inputs, one provider per kind ---- */
+
+enum { CT_CC, CT_CODE, CT__MAX };
+
+static json_t *rt_cc, *gt_cc, *rt_code, *gt_code, *ru_none, *ru_code;
+static struct clr_client_type cts[CT__MAX];
+static struct clr_reg_input ins[CT__MAX];
+
+static void types_setup(void)
+{
+	rt_cc = json_array();
+	gt_cc = json_pack("[s]", "client_credentials");
+	rt_code = json_pack("[s]", "code");
+	gt_code = json_pack("[ss]", "authorization_code", "refresh_token");
+	ru_none = json_array();
+	ru_code = json_pack("[s]", "https://app.example.com/cb");
+	ck_assert_ptr_nonnull(rt_cc);
+	ck_assert_ptr_nonnull(gt_code);
+	ck_assert_ptr_nonnull(ru_code);
+	cts[CT_CC] = (struct clr_client_type){rt_cc, gt_cc, "client_secret_basic", NULL};
+	cts[CT_CODE] = (struct clr_client_type){rt_code, gt_code, "client_secret_post", NULL};
+	ins[CT_CC] =
+	    (struct clr_reg_input){"Payments backend", ru_none, "product_payments free_plan"};
+	ins[CT_CODE] =
+	    (struct clr_reg_input){"Payments web", ru_code, "product_payments free_plan"};
+}
+
+static void types_teardown(void)
+{
+	json_decref(rt_cc);
+	json_decref(gt_cc);
+	json_decref(rt_code);
+	json_decref(gt_code);
+	json_decref(ru_none);
+	json_decref(ru_code);
+}
+
+static const struct clr_provider provs[CLR_IDP__MAX] = {
+    [CLR_IDP_OTHER] = {.kind = CLR_IDP_OTHER,
+		       .issuer = "https://idp.example.com",
+		       .registration_endpoint = "https://idp.example.com/reg",
+		       .initial_access_token = "iat-other-123"},
+    /* No registration_endpoint: the driver derives Keycloak's layout. */
+    [CLR_IDP_KEYCLOAK] = {.kind = CLR_IDP_KEYCLOAK,
+			  .issuer = "https://kc.example.com/realms/dcr",
+			  .initial_access_token = "kc-iat-456"},
+    /* No registration_endpoint: the org URL comes from the issuer. */
+    [CLR_IDP_OKTA] = {.kind = CLR_IDP_OKTA,
+		      .issuer = "https://dev-123.okta.com/oauth2/default",
+		      .initial_access_token = "00okta-api-token"},
+    [CLR_IDP_GLUU] = {.kind = CLR_IDP_GLUU,
+		      .issuer = "https://gluu.example.com",
+		      .registration_endpoint = "https://gluu.example.com/oxauth/restv1/register"},
+    [CLR_IDP_CURITY] = {.kind = CLR_IDP_CURITY,
+			.issuer = "https://curity.example.com/oauth/v2/oauth-anonymous",
+			.registration_endpoint =
+			    "https://curity.example.com/token-service/oauth-registration",
+			.token_endpoint = "https://curity.example.com/oauth/v2/oauth-token",
+			.initial_client_id = "dcr-client",
+			.initial_client_secret = "s3cr:t&x y"},
+    [CLR_IDP_HTTP_BRIDGE] = {.kind = CLR_IDP_HTTP_BRIDGE,
+			     .registration_endpoint = "https://bridge.example.com/dcr",
+			     .initial_access_token = "bridge-key-abc"},
+};
+
+static const struct clr_reg_ref ref42 = {"client-42", NULL, "rat-xyz"};
+
+/* ---- expected requests ---- */
+
+#define RFC_CC                                                                                     \
+	"\"client_name\":\"Payments backend\",\"response_types\":[],"                              \
+	"\"grant_types\":[\"client_credentials\"],\"token_endpoint_auth_method\":\"client_secret_" \
+	"basic\","                                                                                 \
+	"\"scope\":\"product_payments free_plan\""
+#define RFC_CODE                                                                                   \
+	"\"client_name\":\"Payments web\",\"redirect_uris\":[\"https://app.example.com/cb\"],"     \
+	"\"response_types\":[\"code\"],\"grant_types\":[\"authorization_code\",\"refresh_token\"]" \
+	","                                                                                        \
+	"\"token_endpoint_auth_method\":\"client_secret_post\",\"scope\":\"product_payments "      \
+	"free_plan\""
+#define OKTA_CC                                                                                    \
+	"\"client_name\":\"Payments backend\",\"response_types\":[\"token\"],"                     \
+	"\"grant_types\":[\"client_credentials\"],\"token_endpoint_auth_method\":\"client_secret_" \
+	"basic\","                                                                                 \
+	"\"application_type\":\"service\""
+#define OKTA_CODE                                                                                  \
+	"\"client_name\":\"Payments web\",\"redirect_uris\":[\"https://app.example.com/cb\"],"     \
+	"\"response_types\":[\"code\"],\"grant_types\":[\"authorization_code\",\"refresh_token\"]" \
+	","                                                                                        \
+	"\"token_endpoint_auth_method\":\"client_secret_post\",\"application_type\":\"web\""
+#define BRIDGE_CC                                                                                  \
+	"{\"client_name\":\"Payments backend\",\"redirect_uris\":[],"                              \
+	"\"grant_types\":[\"client_credentials\"],\"token_endpoint_auth_method\":\"client_secret_" \
+	"basic\","                                                                                 \
+	"\"scopes\":[\"product_payments\",\"free_plan\"]}"
+#define BRIDGE_CODE                                                                                \
+	"{\"client_name\":\"Payments web\",\"redirect_uris\":[\"https://app.example.com/cb\"],"    \
+	"\"grant_types\":[\"authorization_code\",\"refresh_token\"],"                              \
+	"\"token_endpoint_auth_method\":\"client_secret_post\","                                   \
+	"\"scopes\":[\"product_payments\",\"free_plan\"]}"
+#define WITH_ID ",\"client_id\":\"client-42\"}"
+
+#define KC_REG "https://kc.example.com/realms/dcr/clients-registrations/openid-connect"
+#define OKTA_CLIENTS "https://dev-123.okta.com/oauth2/v1/clients"
+
+struct build_case {
+	enum clr_idp_kind kind;
+	int ct;
+	enum clr_drv_op op;
+	enum clr_rc rc; /* CLR_OK, or the refusal expected */
+	const char *method;
+	const char *url;
+	const char *auth_name; /* NULL = no auth header */
+	const char *auth_value;
+	const char *body; /* JSON text or NULL */
+};
+
+static const struct build_case build_cases[] = {
+    /* other: RFC 7591 / 7592 */
+    {CLR_IDP_OTHER, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST", "https://idp.example.com/reg",
+     "Authorization", "Bearer iat-other-123", "{" RFC_CC "}"},
+    {CLR_IDP_OTHER, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST", "https://idp.example.com/reg",
+     "Authorization", "Bearer iat-other-123", "{" RFC_CODE "}"},
+    {CLR_IDP_OTHER, CT_CC, CLR_OP_UPDATE, CLR_OK, "PUT", "https://idp.example.com/reg/client-42",
+     "Authorization", "Bearer rat-xyz", "{" RFC_CC WITH_ID},
+    {CLR_IDP_OTHER, CT_CODE, CLR_OP_UPDATE, CLR_OK, "PUT", "https://idp.example.com/reg/client-42",
+     "Authorization", "Bearer rat-xyz", "{" RFC_CODE WITH_ID},
+    {CLR_IDP_OTHER, CT_CC, CLR_OP_DELETE, CLR_OK, "DELETE", "https://idp.example.com/reg/client-42",
+     "Authorization", "Bearer rat-xyz", NULL},
+    {CLR_IDP_OTHER, CT_CC, CLR_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    /* keycloak */
+    {CLR_IDP_KEYCLOAK, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST", KC_REG, "Authorization",
+     "Bearer kc-iat-456", "{" RFC_CC "}"},
+    {CLR_IDP_KEYCLOAK, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST", KC_REG, "Authorization",
+     "Bearer kc-iat-456", "{" RFC_CODE "}"},
+    {CLR_IDP_KEYCLOAK, CT_CC, CLR_OP_UPDATE, CLR_OK, "PUT", KC_REG "/client-42", "Authorization",
+     "Bearer rat-xyz", "{" RFC_CC WITH_ID},
+    {CLR_IDP_KEYCLOAK, CT_CODE, CLR_OP_UPDATE, CLR_OK, "PUT", KC_REG "/client-42", "Authorization",
+     "Bearer rat-xyz", "{" RFC_CODE WITH_ID},
+    {CLR_IDP_KEYCLOAK, CT_CODE, CLR_OP_DELETE, CLR_OK, "DELETE", KC_REG "/client-42",
+     "Authorization", "Bearer rat-xyz", NULL},
+    {CLR_IDP_KEYCLOAK, CT_CC, CLR_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    /* okta */
+    {CLR_IDP_OKTA, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST", OKTA_CLIENTS, "Authorization",
+     "SSWS 00okta-api-token", "{" OKTA_CC "}"},
+    {CLR_IDP_OKTA, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST", OKTA_CLIENTS, "Authorization",
+     "SSWS 00okta-api-token", "{" OKTA_CODE "}"},
+    {CLR_IDP_OKTA, CT_CC, CLR_OP_UPDATE, CLR_OK, "PUT", OKTA_CLIENTS "/client-42", "Authorization",
+     "SSWS 00okta-api-token", "{" OKTA_CC WITH_ID},
+    {CLR_IDP_OKTA, CT_CODE, CLR_OP_UPDATE, CLR_OK, "PUT", OKTA_CLIENTS "/client-42",
+     "Authorization", "SSWS 00okta-api-token", "{" OKTA_CODE WITH_ID},
+    {CLR_IDP_OKTA, CT_CC, CLR_OP_DELETE, CLR_OK, "DELETE", OKTA_CLIENTS "/client-42",
+     "Authorization", "SSWS 00okta-api-token", NULL},
+    {CLR_IDP_OKTA, CT_CC, CLR_OP_ROTATE, CLR_OK, "POST",
+     OKTA_CLIENTS "/client-42/lifecycle/newSecret", "Authorization", "SSWS 00okta-api-token", NULL},
+    /* gluu: no initial token configured, so none is sent */
+    {CLR_IDP_GLUU, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST",
+     "https://gluu.example.com/oxauth/restv1/register", NULL, NULL, "{" RFC_CC "}"},
+    {CLR_IDP_GLUU, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST",
+     "https://gluu.example.com/oxauth/restv1/register", NULL, NULL, "{" RFC_CODE "}"},
+    {CLR_IDP_GLUU, CT_CC, CLR_OP_UPDATE, CLR_OK, "PUT",
+     "https://gluu.example.com/oxauth/restv1/register?client_id=client-42", "Authorization",
+     "Bearer rat-xyz", "{" RFC_CC WITH_ID},
+    {CLR_IDP_GLUU, CT_CODE, CLR_OP_UPDATE, CLR_OK, "PUT",
+     "https://gluu.example.com/oxauth/restv1/register?client_id=client-42", "Authorization",
+     "Bearer rat-xyz", "{" RFC_CODE WITH_ID},
+    {CLR_IDP_GLUU, CT_CC, CLR_OP_DELETE, CLR_OK, "DELETE",
+     "https://gluu.example.com/oxauth/restv1/register?client_id=client-42", "Authorization",
+     "Bearer rat-xyz", NULL},
+    {CLR_IDP_GLUU, CT_CC, CLR_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    /* curity: the register bearer is the pre-step's token (see below) */
+    {CLR_IDP_CURITY, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST",
+     "https://curity.example.com/token-service/oauth-registration", "Authorization",
+     "Bearer curity-at-789", "{" RFC_CC "}"},
+    {CLR_IDP_CURITY, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST",
+     "https://curity.example.com/token-service/oauth-registration", "Authorization",
+     "Bearer curity-at-789", "{" RFC_CODE "}"},
+    {CLR_IDP_CURITY, CT_CC, CLR_OP_UPDATE, CLR_OK, "PUT",
+     "https://curity.example.com/token-service/oauth-registration/client-42", "Authorization",
+     "Bearer rat-xyz", "{" RFC_CC WITH_ID},
+    {CLR_IDP_CURITY, CT_CODE, CLR_OP_UPDATE, CLR_OK, "PUT",
+     "https://curity.example.com/token-service/oauth-registration/client-42", "Authorization",
+     "Bearer rat-xyz", "{" RFC_CODE WITH_ID},
+    {CLR_IDP_CURITY, CT_CC, CLR_OP_DELETE, CLR_OK, "DELETE",
+     "https://curity.example.com/token-service/oauth-registration/client-42", "Authorization",
+     "Bearer rat-xyz", NULL},
+    {CLR_IDP_CURITY, CT_CC, CLR_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    /* Kong HTTP DCR bridge */
+    {CLR_IDP_HTTP_BRIDGE, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST", "https://bridge.example.com/dcr/",
+     "X-API-KEY", "bridge-key-abc", BRIDGE_CC},
+    {CLR_IDP_HTTP_BRIDGE, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST",
+     "https://bridge.example.com/dcr/", "X-API-KEY", "bridge-key-abc", BRIDGE_CODE},
+    {CLR_IDP_HTTP_BRIDGE, CT_CC, CLR_OP_UPDATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    {CLR_IDP_HTTP_BRIDGE, CT_CODE, CLR_OP_UPDATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    {CLR_IDP_HTTP_BRIDGE, CT_CC, CLR_OP_DELETE, CLR_OK, "DELETE",
+     "https://bridge.example.com/dcr/client-42", "X-API-KEY", "bridge-key-abc", NULL},
+    {CLR_IDP_HTTP_BRIDGE, CT_CC, CLR_OP_ROTATE, CLR_OK, "POST",
+     "https://bridge.example.com/dcr/client-42/new-secret", "X-API-KEY", "bridge-key-abc", NULL},
+};
+
+#define N_BUILD (int)(sizeof(build_cases) / sizeof(build_cases[0]))
+
+static void assert_json_text(const json_t *got, const char *want_text)
+{
+	json_error_t jerr;
+	json_t *want = json_loads(want_text, JSON_REJECT_DUPLICATES, &jerr);
+	char *g;
+
+	ck_assert_msg(want != NULL, "bad expected JSON: %s", jerr.text);
+	ck_assert_ptr_nonnull(got);
+	g = json_dumps(got, JSON_COMPACT | JSON_SORT_KEYS);
+	ck_assert_msg(json_equal(got, want), "body %s, want %s", g, want_text);
+	free(g);
+	json_decref(want);
+}
+
+START_TEST(test_build_exact)
+{
+	const struct build_case *bc = &build_cases[_i];
+	const struct clr_provider *p = &provs[bc->kind];
+	const struct clr_driver *d = clr_driver_get(bc->kind);
+	struct clr_wire_req w = {0};
+	struct clr_err e = {0};
+	const char *bearer = bc->kind == CLR_IDP_CURITY ? "curity-at-789" : p->initial_access_token;
+	enum clr_rc rc;
+
+	ck_assert_ptr_nonnull(d);
+	rc = d->build(bc->op, p,
+		      bc->op == CLR_OP_DELETE || bc->op == CLR_OP_ROTATE ? NULL : &cts[bc->ct],
+		      bc->op == CLR_OP_DELETE || bc->op == CLR_OP_ROTATE ? NULL : &ins[bc->ct],
+		      bc->op == CLR_OP_REGISTER ? NULL : &ref42,
+		      bc->op == CLR_OP_REGISTER ? bearer : NULL, &w, &e);
+	ck_assert_msg(rc == bc->rc, "case %d (%s op %d): rc %s, want %s: %s", _i,
+		      clr_idp_kind_name(bc->kind), bc->op, clr_rc_name(rc), clr_rc_name(bc->rc),
+		      e.msg);
+	if (bc->rc != CLR_OK) {
+		ck_assert_str_ne(e.msg, "");
+		ck_assert_ptr_null(w.url);
+		return;
+	}
+	ck_assert_str_eq(w.method, bc->method);
+	ck_assert_str_eq(w.url, bc->url);
+	if (bc->auth_name == NULL) {
+		ck_assert_ptr_null(w.auth_name);
+		ck_assert_ptr_null(w.auth_value);
+	} else {
+		ck_assert_str_eq(w.auth_name, bc->auth_name);
+		ck_assert_str_eq(w.auth_value, bc->auth_value);
+	}
+	if (bc->body == NULL)
+		ck_assert_ptr_null(w.json);
+	else
+		assert_json_text(w.json, bc->body);
+	ck_assert_ptr_null(w.form);
+	clr_wire_req_clear(&w);
+	ck_assert_ptr_null(w.url);
+}
+END_TEST
+
+START_TEST(test_curity_prestep)
+{
+	const struct clr_driver *d = clr_driver_get(CLR_IDP_CURITY);
+	struct clr_wire_req w = {0};
+	struct clr_err e = {0};
+	struct clr_provider p = provs[CLR_IDP_CURITY];
+
+	ck_assert_ptr_nonnull(d->build_initial_token);
+	ck_assert_int_eq(d->build_initial_token(&p, &w, &e), CLR_OK);
+	ck_assert_str_eq(w.method, "POST");
+	ck_assert_str_eq(w.url, "https://curity.example.com/oauth/v2/oauth-token");
+	ck_assert_str_eq(w.auth_name, "Authorization");
+	/* base64("dcr-client:s3cr%3At%26x%20y"): both halves form-urlencoded first. */
+	ck_assert_str_eq(w.auth_value, "Basic ZGNyLWNsaWVudDpzM2NyJTNBdCUyNnglMjB5");
+	ck_assert_str_eq(w.form, "grant_type=client_credentials&scope=dcr");
+	ck_assert_ptr_null(w.json);
+	clr_wire_req_clear(&w);
+
+	p.initial_client_secret = NULL;
+	ck_assert_int_eq(d->build_initial_token(&p, &w, &e), CLR_ERR_CONFLICT);
+	ck_assert_ptr_null(w.url);
+}
+END_TEST
+
+/* ---- URL derivations and input checks ---- */
+
+START_TEST(test_urls)
+{
+	struct clr_provider p;
+	struct clr_wire_req w = {0};
+	struct clr_err e = {0};
+	const struct clr_reg_ref odd = {"a/b c?d", NULL, "rat"};
+	const struct clr_reg_ref stored = {"client-42",
+					   "https://idp.example.com/manage/client-42?x=1", "rat"};
+
+	/* Okta: any custom authorization server suffix goes; an Okta registration_endpoint wins. */
+	p = provs[CLR_IDP_OKTA];
+	p.issuer = "https://acme.okta.com/oauth2/aus1abcd/";
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)
+			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
+			 CLR_OK);
+	ck_assert_str_eq(w.url, "https://acme.okta.com/oauth2/v1/clients/client-42");
+	clr_wire_req_clear(&w);
+	p.issuer = "https://acme.okta.com";
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)
+			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
+			 CLR_OK);
+	ck_assert_str_eq(w.url, "https://acme.okta.com/oauth2/v1/clients/client-42");
+	clr_wire_req_clear(&w);
+	p.registration_endpoint = "https://login.acme.com/oauth2/v1/clients";
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)
+			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
+			 CLR_OK);
+	ck_assert_str_eq(w.url, "https://login.acme.com/oauth2/v1/clients/client-42");
+	clr_wire_req_clear(&w);
+	/* Okta without its API token is a configuration conflict, not a request. */
+	p.initial_access_token = NULL;
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)
+			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
+			 CLR_ERR_CONFLICT);
+
+	/* Keycloak: discovery's registration_endpoint is used as given. */
+	p = provs[CLR_IDP_KEYCLOAK];
+	p.registration_endpoint =
+	    "https://sso.example.com/auth/realms/x/clients-registrations/openid-connect";
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_KEYCLOAK)
+			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
+			 CLR_OK);
+	ck_assert_str_eq(
+	    w.url,
+	    "https://sso.example.com/auth/realms/x/clients-registrations/openid-connect/client-42");
+	clr_wire_req_clear(&w);
+
+	/* A client_id never adds path segments or a query. */
+	p = provs[CLR_IDP_OTHER];
+	ck_assert_int_eq(
+	    clr_driver_get(CLR_IDP_OTHER)->build(CLR_OP_DELETE, &p, NULL, NULL, &odd, NULL, &w, &e),
+	    CLR_OK);
+	ck_assert_str_eq(w.url, "https://idp.example.com/reg/a%2Fb%20c%3Fd");
+	clr_wire_req_clear(&w);
+	/* A stored registration_client_uri is used as is. */
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_OTHER)
+			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &stored, NULL, &w, &e),
+			 CLR_OK);
+	ck_assert_str_eq(w.url, "https://idp.example.com/manage/client-42?x=1");
+	clr_wire_req_clear(&w);
+	/* Gluu's client ids look like "@!1736.179E!0001": escaped into the query. */
+	p = provs[CLR_IDP_GLUU];
+	{
+		const struct clr_reg_ref g = {"@!1736.179E!0001", NULL, "rat"};
+
+		ck_assert_int_eq(clr_driver_get(CLR_IDP_GLUU)
+				     ->build(CLR_OP_DELETE, &p, NULL, NULL, &g, NULL, &w, &e),
+				 CLR_OK);
+		ck_assert_str_eq(w.url, "https://gluu.example.com/oxauth/restv1/register"
+					"?client_id=%40%211736.179E%210001");
+		clr_wire_req_clear(&w);
+	}
+}
+END_TEST
+
+START_TEST(test_build_refusals)
+{
+	struct clr_provider p = provs[CLR_IDP_OTHER];
+	struct clr_wire_req w = {0};
+	struct clr_err e = {0};
+	const struct clr_reg_ref norat = {"client-42", NULL, NULL};
+	struct clr_client_type bad = cts[CT_CC];
+	json_t *empty = json_array();
+
+	/* No registration access token: the IdP would refuse, so we do not ask. */
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_OTHER)
+			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &norat, NULL, &w, &e),
+			 CLR_ERR_CONFLICT);
+	ck_assert_str_eq(e.field, "registration_access_token");
+	/* A header-injection attempt in a stored token. */
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_OTHER)
+			     ->build(CLR_OP_REGISTER, &p, &cts[CT_CC], &ins[CT_CC], NULL,
+				     "abc\r\nX-Evil: 1", &w, &e),
+			 CLR_ERR_PARAM);
+	ck_assert_ptr_null(w.url);
+	/* A client type without grant types. */
+	bad.grant_types = empty;
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_OTHER)
+			     ->build(CLR_OP_REGISTER, &p, &bad, &ins[CT_CC], NULL, NULL, &w, &e),
+			 CLR_ERR_PARAM);
+	ck_assert_str_eq(e.field, "grant_types");
+	/* No registration endpoint. */
+	p.registration_endpoint = NULL;
+	ck_assert_int_eq(
+	    clr_driver_get(CLR_IDP_OTHER)
+		->build(CLR_OP_REGISTER, &p, &cts[CT_CC], &ins[CT_CC], NULL, NULL, &w, &e),
+	    CLR_ERR_PARAM);
+	/* Okta: an explicit application type wins over the default. */
+	{
+		struct clr_client_type t = cts[CT_CC];
+
+		t.okta_application_type = "browser";
+		ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)
+				     ->build(CLR_OP_REGISTER, &provs[CLR_IDP_OKTA], &t, &ins[CT_CC],
+					     NULL, "tok", &w, &e),
+				 CLR_OK);
+		ck_assert_str_eq(json_string_value(json_object_get(w.json, "application_type")),
+				 "browser");
+		clr_wire_req_clear(&w);
+	}
+	json_decref(empty);
+}
+END_TEST
+
+START_TEST(test_kind_names)
+{
+	enum clr_idp_kind k;
+
+	for (int i = 0; i < CLR_IDP__MAX; i++) {
+		ck_assert_ptr_nonnull(clr_idp_kind_name((enum clr_idp_kind)i));
+		ck_assert_int_eq(clr_idp_kind_parse(clr_idp_kind_name((enum clr_idp_kind)i), &k),
+				 CLR_OK);
+		ck_assert_int_eq(k, i);
+		ck_assert_ptr_nonnull(clr_driver_get((enum clr_idp_kind)i));
+		ck_assert_int_eq(clr_driver_get((enum clr_idp_kind)i)->kind, i);
+	}
+	ck_assert_str_eq(clr_idp_kind_name(CLR_IDP_OKTA), "okta");
+	ck_assert_int_eq(clr_idp_kind_parse("Okta", &k), CLR_ERR_PARAM);
+	ck_assert_int_eq(clr_idp_kind_parse("azure", &k), CLR_ERR_PARAM);
+	ck_assert_ptr_null(clr_idp_kind_name(CLR_IDP__MAX));
+	ck_assert_ptr_null(clr_driver_get(CLR_IDP__MAX));
+	/* Only Okta and the bridge document a secret rotation. */
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)->can_rotate, 1);
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_HTTP_BRIDGE)->can_rotate, 1);
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_OTHER)->can_rotate, 0);
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_KEYCLOAK)->can_rotate, 0);
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_GLUU)->can_rotate, 0);
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_CURITY)->can_rotate, 0);
+}
+END_TEST
+
+/* ---- parsing documented responses ---- */
+
+static struct clr_http_resp mkresp(long status, const char *ctype, const char *body)
+{
+	struct clr_http_resp r;
+
+	memset(&r, 0, sizeof(r));
+	r.status = status;
+	r.content_type = (char *)ctype;
+	r.body = (char *)(body != NULL ? body : "");
+	r.body_len = body != NULL ? strlen(body) : 0;
+	r.max_age = -1;
+	return r;
+}
+
+#define JSON_CT "application/json; charset=utf-8"
+
+/* oidc-provider 9, as observed (see reference/oidc-provider-notes.md). */
+static const char oidc_provider_201[] =
+    "{\"application_type\":\"web\",\"grant_types\":[\"client_credentials\"],"
+    "\"id_token_signed_response_alg\":\"RS256\",\"require_auth_time\":false,"
+    "\"response_types\":[],\"subject_type\":\"public\","
+    "\"token_endpoint_auth_method\":\"client_secret_basic\","
+    "\"post_logout_redirect_uris\":[],\"require_pushed_authorization_requests\":false,"
+    "\"dpop_bound_access_tokens\":false,\"client_id_issued_at\":1732546800,"
+    "\"client_id\":\"9Qs2nV0lHk3tE1rA\",\"client_name\":\"Payments backend\","
+    "\"client_secret_expires_at\":0,"
+    "\"client_secret\":\"Fx2jP0-test-secret-oidc\","
+    "\"scope\":\"product_payments free_plan\",\"redirect_uris\":[],"
+    "\"registration_client_uri\":\"http://127.0.0.1:3000/reg/9Qs2nV0lHk3tE1rA\","
+    "\"registration_access_token\":\"rat-test-0001\"}";
+
+/* Keycloak's openid-connect client registration provider (201). */
+static const char keycloak_201[] =
+    "{\"redirect_uris\":[\"https://app.example.com/cb\"],"
+    "\"token_endpoint_auth_method\":\"client_secret_post\","
+    "\"grant_types\":[\"authorization_code\",\"refresh_token\"],"
+    "\"response_types\":[\"code\",\"none\"],"
+    "\"client_id\":\"0f6b2c3e-7d1a-4a52-9d62-6c0a4e1d2b77\","
+    "\"client_secret\":\"kc-test-secret-GH7xq\","
+    "\"client_name\":\"Payments web\",\"scope\":\"product_payments free_plan\","
+    "\"subject_type\":\"public\",\"request_uris\":[],"
+    "\"tls_client_certificate_bound_access_tokens\":false,"
+    "\"client_id_issued_at\":1732546800,\"client_secret_expires_at\":0,"
+    "\"registration_client_uri\":\"https://kc.example.com/realms/dcr/clients-registrations/"
+    "openid-connect/0f6b2c3e-7d1a-4a52-9d62-6c0a4e1d2b77\","
+    "\"registration_access_token\":\"eyJhbGciOiJIUzI1NiJ9.kc-rat-1.sig\","
+    "\"backchannel_logout_session_required\":false,"
+    "\"require_pushed_authorization_requests\":false,"
+    "\"frontchannel_logout_session_required\":false}";
+
+/* Keycloak's answer to a PUT: 200 with a fresh registration access token. */
+static const char keycloak_put_200[] =
+    "{\"client_id\":\"0f6b2c3e-7d1a-4a52-9d62-6c0a4e1d2b77\","
+    "\"client_name\":\"Payments web "
+    "v2\",\"grant_types\":[\"authorization_code\",\"refresh_token\"],"
+    "\"registration_client_uri\":\"https://kc.example.com/realms/dcr/clients-registrations/"
+    "openid-connect/0f6b2c3e-7d1a-4a52-9d62-6c0a4e1d2b77\","
+    "\"registration_access_token\":\"eyJhbGciOiJIUzI1NiJ9.kc-rat-2.sig\"}";
+
+/* Okta POST /oauth2/v1/clients (201) and lifecycle/newSecret (200). */
+static const char okta_201[] =
+    "{\"client_id\":\"0oa1hm4POxgJM6CPu0g4\",\"client_id_issued_at\":1453753590,"
+    "\"client_name\":\"Payments backend\","
+    "\"client_secret\":\"okta-test-secret-7Q8gX28R8VTR\","
+    "\"client_secret_expires_at\":0,\"response_types\":[\"token\"],"
+    "\"grant_types\":[\"client_credentials\"],"
+    "\"token_endpoint_auth_method\":\"client_secret_basic\",\"application_type\":\"service\","
+    "\"_links\":{\"app\":{\"href\":\"https://dev-123.okta.com/api/v1/apps/"
+    "0oa1hm4POxgJM6CPu0g4\"}}}";
+static const char okta_newsecret_200[] =
+    "{\"client_id\":\"0oa1hm4POxgJM6CPu0g4\",\"client_id_issued_at\":1453753590,"
+    "\"client_name\":\"Payments backend\","
+    "\"client_secret\":\"okta-test-secret-ROTATED-2\","
+    "\"client_secret_expires_at\":0,\"grant_types\":[\"client_credentials\"],"
+    "\"token_endpoint_auth_method\":\"client_secret_basic\",\"application_type\":\"service\","
+    "\"_links\":{\"app\":{\"href\":\"https://dev-123.okta.com/api/v1/apps/"
+    "0oa1hm4POxgJM6CPu0g4\"}}}";
+
+/* Gluu oxAuth /restv1/register: note the secret expiry Gluu sets by default. */
+static const char gluu_200[] =
+    "{\"application_type\":\"web\","
+    "\"registration_client_uri\":\"https://gluu.example.com/oxauth/restv1/"
+    "register?client_id=@!1736.179E.AA60.16B2!0001!8F7C.B9AB!0008!A2BB.9AE6.5F14.B387\","
+    "\"registration_access_token\":\"gluu-rat-3e1c1d0f\","
+    "\"client_id\":\"@!1736.179E.AA60.16B2!0001!8F7C.B9AB!0008!A2BB.9AE6.5F14.B387\","
+    "\"token_endpoint_auth_method\":\"client_secret_basic\","
+    "\"scope\":\"product_payments free_plan\","
+    "\"client_secret\":\"gluu-test-secret-0c4a\","
+    "\"client_id_issued_at\":1525436573,\"client_name\":\"Payments backend\","
+    "\"client_secret_expires_at\":1525522973,\"grant_types\":[\"client_credentials\"],"
+    "\"response_types\":[],\"id_token_signed_response_alg\":\"RS256\","
+    "\"subject_type\":\"pairwise\",\"require_auth_time\":false}";
+
+/* Curity: the dcr token, then the registration (201). */
+static const char curity_token_200[] =
+    "{\"access_token\":\"_0XBPWQQ_curity-at-789\",\"scope\":\"dcr\","
+    "\"token_type\":\"bearer\",\"expires_in\":300}";
+static const char curity_201[] =
+    "{\"client_id\":\"8ac9d5f6-2b7a-44e4-a5a4-6f2d1c9e0b11\","
+    "\"client_secret\":\"curity-test-secret-Xk2\","
+    "\"client_secret_expires_at\":0,\"client_id_issued_at\":1732546800,"
+    "\"registration_access_token\":\"curity-rat-55\","
+    "\"registration_client_uri\":\"https://curity.example.com/token-service/oauth-registration/"
+    "8ac9d5f6-2b7a-44e4-a5a4-6f2d1c9e0b11\","
+    "\"grant_types\":[\"client_credentials\"],\"scope\":\"product_payments free_plan\","
+    "\"token_endpoint_auth_method\":\"client_secret_basic\",\"audience\":[\"8ac9d5f6-2b7a-44e4-"
+    "a5a4-6f2d1c9e0b11\"]}";
+
+/* Kong HTTP DCR bridge: dates are RFC 3339 strings there. */
+static const char bridge_201[] =
+    "{\"client_id\":\"cb9z3HSYhw\",\"client_secret\":\"bridge-test-secret-8pNH\","
+    "\"client_id_issued_at\":\"2024-05-01T10:00:00Z\","
+    "\"client_secret_expires_at\":\"2025-05-01T10:00:00.000Z\"}";
+static const char bridge_wrapped_201[] = "{\"application\":{\"client_id\":\"cb9z3HSYhw\",\"client_"
+					 "secret\":\"bridge-test-secret-8pNH\"}}";
+static const char bridge_newsecret_200[] =
+    "{\"client_id\":\"cb9z3HSYhw\",\"client_secret\":\"bridge-test-secret-NEW\"}";
+
+static void assert_no_secrets(const json_t *md)
+{
+	ck_assert_ptr_nonnull(md);
+	ck_assert_ptr_null(json_object_get(md, "client_secret"));
+	ck_assert_ptr_null(json_object_get(md, "registration_access_token"));
+}
+
+START_TEST(test_parse_oidc_provider)
+{
+	struct clr_http_resp r = mkresp(201, JSON_CT, oidc_provider_201);
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+
+	ck_assert_int_eq(
+	    clr_driver_get(CLR_IDP_OTHER)->parse(CLR_OP_REGISTER, &provs[0], &r, &res, &e), CLR_OK);
+	ck_assert_str_eq(res.client_id, "9Qs2nV0lHk3tE1rA");
+	ck_assert_str_eq(res.client_secret, "Fx2jP0-test-secret-oidc");
+	ck_assert_str_eq(res.registration_access_token, "rat-test-0001");
+	ck_assert_str_eq(res.registration_client_uri, "http://127.0.0.1:3000/reg/9Qs2nV0lHk3tE1rA");
+	ck_assert_int_eq(res.client_secret_expires_at, 0);
+	assert_no_secrets(res.metadata);
+	ck_assert_str_eq(json_string_value(json_object_get(res.metadata, "client_id")),
+			 "9Qs2nV0lHk3tE1rA");
+	ck_assert_str_eq(
+	    json_string_value(json_object_get(res.metadata, "registration_client_uri")),
+	    "http://127.0.0.1:3000/reg/9Qs2nV0lHk3tE1rA");
+	ck_assert_int_eq(json_array_size(json_object_get(res.metadata, "response_types")), 0);
+	clr_reg_result_clear(&res);
+	ck_assert_ptr_null(res.client_secret);
+	ck_assert_ptr_null(res.metadata);
+
+	/* DELETE: 204 with no body. */
+	r = mkresp(204, NULL, NULL);
+	ck_assert_int_eq(
+	    clr_driver_get(CLR_IDP_OTHER)->parse(CLR_OP_DELETE, &provs[0], &r, &res, &e), CLR_OK);
+	ck_assert_ptr_null(res.client_id);
+}
+END_TEST
+
+START_TEST(test_parse_keycloak)
+{
+	struct clr_http_resp r = mkresp(201, "application/json", keycloak_201);
+	const struct clr_provider *p = &provs[CLR_IDP_KEYCLOAK];
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_KEYCLOAK)->parse(CLR_OP_REGISTER, p, &r, &res, &e),
+			 CLR_OK);
+	ck_assert_str_eq(res.client_id, "0f6b2c3e-7d1a-4a52-9d62-6c0a4e1d2b77");
+	ck_assert_str_eq(res.client_secret, "kc-test-secret-GH7xq");
+	ck_assert_str_eq(res.registration_access_token, "eyJhbGciOiJIUzI1NiJ9.kc-rat-1.sig");
+	ck_assert_str_eq(res.registration_client_uri,
+			 KC_REG "/0f6b2c3e-7d1a-4a52-9d62-6c0a4e1d2b77");
+	assert_no_secrets(res.metadata);
+	ck_assert_str_eq(json_string_value(json_object_get(res.metadata, "scope")),
+			 "product_payments free_plan");
+	clr_reg_result_clear(&res);
+
+	/* An update hands back the new registration access token to persist. */
+	r = mkresp(200, "application/json", keycloak_put_200);
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_KEYCLOAK)->parse(CLR_OP_UPDATE, p, &r, &res, &e),
+			 CLR_OK);
+	ck_assert_str_eq(res.registration_access_token, "eyJhbGciOiJIUzI1NiJ9.kc-rat-2.sig");
+	ck_assert_ptr_null(res.client_secret);
+	assert_no_secrets(res.metadata);
+	clr_reg_result_clear(&res);
+}
+END_TEST
+
+START_TEST(test_parse_okta)
+{
+	struct clr_http_resp r = mkresp(201, "application/json", okta_201);
+	const struct clr_provider *p = &provs[CLR_IDP_OKTA];
+	const struct clr_driver *d = clr_driver_get(CLR_IDP_OKTA);
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+
+	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, p, &r, &res, &e), CLR_OK);
+	ck_assert_str_eq(res.client_id, "0oa1hm4POxgJM6CPu0g4");
+	ck_assert_str_eq(res.client_secret, "okta-test-secret-7Q8gX28R8VTR");
+	ck_assert_ptr_null(res.registration_access_token);
+	ck_assert_ptr_null(res.registration_client_uri);
+	assert_no_secrets(res.metadata);
+	ck_assert_ptr_nonnull(json_object_get(res.metadata, "_links"));
+	ck_assert_str_eq(json_string_value(json_object_get(res.metadata, "application_type")),
+			 "service");
+	clr_reg_result_clear(&res);
+
+	r = mkresp(200, "application/json", okta_newsecret_200);
+	ck_assert_int_eq(d->parse(CLR_OP_ROTATE, p, &r, &res, &e), CLR_OK);
+	ck_assert_str_eq(res.client_secret, "okta-test-secret-ROTATED-2");
+	assert_no_secrets(res.metadata);
+	clr_reg_result_clear(&res);
+
+	/* A rotation answer without a secret is the IdP's fault, not a success. */
+	r = mkresp(200, "application/json", "{\"client_id\":\"0oa1hm4POxgJM6CPu0g4\"}");
+	ck_assert_int_eq(d->parse(CLR_OP_ROTATE, p, &r, &res, &e), CLR_ERR_UPSTREAM);
+	ck_assert_ptr_null(res.client_id);
+
+	r = mkresp(204, NULL, NULL);
+	ck_assert_int_eq(d->parse(CLR_OP_DELETE, p, &r, &res, &e), CLR_OK);
+}
+END_TEST
+
+START_TEST(test_parse_gluu)
+{
+	struct clr_http_resp r = mkresp(200, "application/json", gluu_200);
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+
+	ck_assert_int_eq(clr_driver_get(CLR_IDP_GLUU)
+			     ->parse(CLR_OP_REGISTER, &provs[CLR_IDP_GLUU], &r, &res, &e),
+			 CLR_OK);
+	ck_assert_str_eq(res.client_id,
+			 "@!1736.179E.AA60.16B2!0001!8F7C.B9AB!0008!A2BB.9AE6.5F14.B387");
+	ck_assert_str_eq(res.client_secret, "gluu-test-secret-0c4a");
+	ck_assert_str_eq(res.registration_access_token, "gluu-rat-3e1c1d0f");
+	ck_assert_int_eq(res.client_secret_expires_at, 1525522973);
+	assert_no_secrets(res.metadata);
+	clr_reg_result_clear(&res);
+}
+END_TEST
+
+START_TEST(test_parse_curity)
+{
+	const struct clr_driver *d = clr_driver_get(CLR_IDP_CURITY);
+	struct clr_http_resp r = mkresp(200, "application/json", curity_token_200);
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+	char *tok = NULL;
+
+	ck_assert_int_eq(d->parse_initial_token(&r, &tok, &e), CLR_OK);
+	ck_assert_str_eq(tok, "_0XBPWQQ_curity-at-789");
+	free(tok);
+	tok = NULL;
+	/* A wrong DCR client: the message says which step failed. */
+	r = mkresp(401, "application/json", "{\"error\":\"invalid_client\"}");
+	ck_assert_int_eq(d->parse_initial_token(&r, &tok, &e), CLR_ERR_DENIED);
+	ck_assert_ptr_null(tok);
+	ck_assert_ptr_nonnull(strstr(e.msg, "dcr token"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "invalid_client"));
+
+	r = mkresp(201, "application/json", curity_201);
+	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, &provs[CLR_IDP_CURITY], &r, &res, &e), CLR_OK);
+	ck_assert_str_eq(res.client_id, "8ac9d5f6-2b7a-44e4-a5a4-6f2d1c9e0b11");
+	ck_assert_str_eq(res.client_secret, "curity-test-secret-Xk2");
+	ck_assert_str_eq(res.registration_access_token, "curity-rat-55");
+	assert_no_secrets(res.metadata);
+	clr_reg_result_clear(&res);
+}
+END_TEST
+
+START_TEST(test_parse_bridge)
+{
+	const struct clr_driver *d = clr_driver_get(CLR_IDP_HTTP_BRIDGE);
+	const struct clr_provider *p = &provs[CLR_IDP_HTTP_BRIDGE];
+	struct clr_http_resp r = mkresp(201, "application/json", bridge_201);
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+
+	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, p, &r, &res, &e), CLR_OK);
+	ck_assert_str_eq(res.client_id, "cb9z3HSYhw");
+	ck_assert_str_eq(res.client_secret, "bridge-test-secret-8pNH");
+	ck_assert_int_eq(res.client_secret_expires_at, 1746093600); /* 2025-05-01T10:00:00Z */
+	assert_no_secrets(res.metadata);
+	ck_assert_str_eq(json_string_value(json_object_get(res.metadata, "client_id_issued_at")),
+			 "2024-05-01T10:00:00Z");
+	clr_reg_result_clear(&res);
+
+	r = mkresp(201, "application/json", bridge_wrapped_201);
+	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, p, &r, &res, &e), CLR_OK);
+	ck_assert_str_eq(res.client_id, "cb9z3HSYhw");
+	assert_no_secrets(res.metadata);
+	clr_reg_result_clear(&res);
+
+	r = mkresp(200, "application/json", bridge_newsecret_200);
+	ck_assert_int_eq(d->parse(CLR_OP_ROTATE, p, &r, &res, &e), CLR_OK);
+	ck_assert_str_eq(res.client_secret, "bridge-test-secret-NEW");
+	clr_reg_result_clear(&res);
+
+	/* No secret in a 201: the contract requires one. */
+	r = mkresp(201, "application/json", "{\"client_id\":\"cb9z3HSYhw\"}");
+	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, p, &r, &res, &e), CLR_ERR_UPSTREAM);
+	ck_assert_ptr_null(res.client_id);
+
+	r = mkresp(
+	    400, "application/json",
+	    "{\"error\":\"invalid_request\",\"error_description\":\"redirect_uris is required\"}");
+	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, p, &r, &res, &e), CLR_ERR_PARAM);
+	ck_assert_str_eq(e.msg,
+			 "IdP answered HTTP 400: invalid_request: redirect_uris is required");
+
+	r = mkresp(204, NULL, NULL);
+	ck_assert_int_eq(d->parse(CLR_OP_DELETE, p, &r, &res, &e), CLR_OK);
+}
+END_TEST
+
+/* ---- error bodies ---- */
+
+struct err_case {
+	long status;
+	const char *ctype;
+	const char *body;
+	enum clr_rc rc;
+	const char *error; /* e.error */
+	const char *msg;   /* exact e.msg */
+};
+
+static const struct err_case err_cases[] = {
+    {401, "application/json; charset=utf-8",
+     "{\"error\":\"invalid_token\",\"error_description\":\"invalid token provided\"}",
+     CLR_ERR_DENIED, "invalid_token",
+     "IdP answered HTTP 401: invalid_token: invalid token provided"},
+    {400, "application/json",
+     "{\"error\":\"invalid_client_metadata\",\"error_description\":\"grant_types must contain "
+     "'authorization_code' when code is amongst response_types\"}",
+     CLR_ERR_PARAM, "invalid_client_metadata",
+     "IdP answered HTTP 400: invalid_client_metadata: grant_types must contain "
+     "'authorization_code' when code is amongst response_types"},
+    {400, "application/json",
+     "{\"error\":\"invalid_redirect_uri\",\"error_description\":\"redirect_uris is mandatory "
+     "property\"}",
+     CLR_ERR_PARAM, "invalid_redirect_uri",
+     "IdP answered HTTP 400: invalid_redirect_uri: redirect_uris is mandatory property"},
+    /* Okta's management API shape. */
+    {400, "application/json",
+     "{\"errorCode\":\"E0000001\",\"errorSummary\":\"Api validation failed: redirect_uris\","
+     "\"errorLink\":\"E0000001\",\"errorId\":\"oaeXzQn3Nv0Rw2Jv6Yq2LBmMg\","
+     "\"errorCauses\":[{\"errorSummary\":\"redirect_uris: 'http://x' is not a valid redirect "
+     "URI.\"}]}",
+     CLR_ERR_PARAM, "idp_error",
+     "IdP answered HTTP 400: E0000001: Api validation failed: redirect_uris "
+     "(redirect_uris: 'http://x' is not a valid redirect URI.)"},
+    {401, "application/json",
+     "{\"errorCode\":\"E0000011\",\"errorSummary\":\"Invalid token provided\","
+     "\"errorLink\":\"E0000011\",\"errorId\":\"oaeAbc\",\"errorCauses\":[]}",
+     CLR_ERR_DENIED, "idp_error", "IdP answered HTTP 401: E0000011: Invalid token provided"},
+    /* HTML error page: never quoted. */
+    {500, "text/html", "<html><body><h1>500 Internal Server Error</h1>iat-other-123</body></html>",
+     CLR_ERR_UPSTREAM, "idp_error", "IdP answered HTTP 500 with a non-JSON body (text/html)"},
+    /* JSON content type but garbage. */
+    {502, "application/json", "<html>Bad gateway</html>", CLR_ERR_UPSTREAM, "idp_error",
+     "IdP answered HTTP 502 with a non-JSON body (application/json)"},
+    {404, "application/json",
+     "{\"error\":\"invalid_client\",\"error_description\":\"client is invalid\"}", CLR_ERR_NOTFOUND,
+     "invalid_client", "IdP answered HTTP 404: invalid_client: client is invalid"},
+    {403, NULL, "", CLR_ERR_DENIED, "idp_error",
+     "IdP answered HTTP 403 with a non-JSON body (no content type)"},
+    /* Control characters and non-ASCII are neutralised. */
+    {400, "application/json",
+     "{\"error\":\"invalid_client_metadata\",\"error_description\":\"bad\\nline \\u00e9\"}",
+     CLR_ERR_PARAM, "invalid_client_metadata",
+     "IdP answered HTTP 400: invalid_client_metadata: bad?line ??"},
+    /* An error code that is not a token is not passed on as ours. */
+    {429, "application/json", "{\"error\":\"Too Many Requests!\"}", CLR_ERR_UPSTREAM, "idp_error",
+     "IdP answered HTTP 429: Too Many Requests!"},
+};
+
+#define N_ERR (int)(sizeof(err_cases) / sizeof(err_cases[0]))
+
+START_TEST(test_errors)
+{
+	const struct err_case *ec = &err_cases[_i];
+	struct clr_http_resp r = mkresp(ec->status, ec->ctype, ec->body);
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+
+	/* The same through every driver's register parse. */
+	for (int k = 0; k < CLR_IDP__MAX; k++) {
+		memset(&e, 0, sizeof(e));
+		ck_assert_int_eq(clr_driver_get((enum clr_idp_kind)k)
+				     ->parse(CLR_OP_REGISTER, &provs[k], &r, &res, &e),
+				 ec->rc);
+		ck_assert_int_eq(e.rc, ec->rc);
+		ck_assert_str_eq(e.error, ec->error);
+		ck_assert_str_eq(e.msg, ec->msg);
+		ck_assert_ptr_null(res.client_id);
+		ck_assert_ptr_null(res.metadata);
+	}
+}
+END_TEST
+
+START_TEST(test_error_bounds)
+{
+	char body[4096];
+	struct clr_http_resp r;
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+
+	/* A 3 KB description fits in msg, truncated. */
+	memcpy(body, "{\"error\":\"invalid_client_metadata\",\"error_description\":\"", 56);
+	memset(body + 56, 'x', 3000);
+	memcpy(body + 3056, "\"}", 3);
+	r = mkresp(400, "application/json", body);
+	ck_assert_int_eq(clr_drv_parse_error(&r, &e), CLR_ERR_PARAM);
+	ck_assert_uint_lt(strlen(e.msg), sizeof(e.msg));
+	ck_assert_uint_gt(strlen(e.msg), 100);
+
+	/* A 2xx without client_id, or not an object. */
+	r = mkresp(201, "application/json", "{\"client_secret\":\"leak-me-not\"}");
+	ck_assert_int_eq(clr_drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
+	ck_assert_ptr_null(strstr(e.msg, "leak-me-not"));
+	ck_assert_ptr_null(res.client_secret);
+	r = mkresp(201, "application/json", "[1,2]");
+	ck_assert_int_eq(clr_drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
+	r = mkresp(201, "application/json", "{\"client_id\":\"a\",\"client_id\":\"b\"}");
+	ck_assert_int_eq(clr_drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
+	r = mkresp(201, "application/json", "{\"client_id\":42}");
+	ck_assert_int_eq(clr_drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
+	/* A redirect is never followed, and never a success. */
+	r = mkresp(302, NULL, NULL);
+	ck_assert_int_eq(clr_drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
+}
+END_TEST
+
+START_TEST(test_rotate_unsupported)
+{
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+
+	/* Refused before any I/O: no client needed. */
+	for (int k = 0; k < CLR_IDP__MAX; k++) {
+		if (clr_driver_get((enum clr_idp_kind)k)->can_rotate)
+			continue;
+		memset(&e, 0, sizeof(e));
+		ck_assert_int_eq(clr_drv_rotate(NULL, &provs[k], &ref42, &res, &e),
+				 CLR_ERR_CONFLICT);
+		ck_assert_ptr_nonnull(strstr(e.msg, "rotation"));
+		ck_assert_ptr_null(res.client_secret);
+	}
+}
+END_TEST
+
+/* ---- whole exchanges against the stub server ---- */
+
+static struct stub_http *srv;
+static int port;
+static struct clr_http_client *cli;
+
+/* Routes by path; records nothing itself (stub_http_last does). */
+static void handler(const struct stub_http_req *req, struct stub_http_resp *resp, void *arg)
+{
+	(void)arg;
+	resp->headers = "Content-Type: application/json\r\nCache-Control: no-store\r\n";
+	if (strcmp(req->method, "POST") == 0 && strcmp(req->path, "/reg") == 0) {
+		resp->status = 201;
+		resp->body = oidc_provider_201;
+	} else if (strcmp(req->method, "DELETE") == 0 && strcmp(req->path, "/reg/client-42") == 0) {
+		resp->status = 204;
+		resp->headers = NULL;
+	} else if (strcmp(req->path, "/token") == 0) {
+		resp->status = 200;
+		resp->body = curity_token_200;
+	} else if (strcmp(req->path, "/curity-reg") == 0) {
+		resp->status = 201;
+		resp->body = curity_201;
+	} else if (strcmp(req->method, "POST") == 0 &&
+		   strcmp(req->path, "/oauth2/v1/clients/client-42/lifecycle/newSecret") == 0) {
+		resp->status = 200;
+		resp->body = okta_newsecret_200;
+	} else if (strcmp(req->path, "/echo-reg") == 0) {
+		/* A careless IdP that quotes the token it was given. */
+		resp->status = 401;
+		resp->body = "{\"error\":\"invalid_token\",\"error_description\":\"token "
+			     "iat-echo-5678 is expired\"}";
+	} else {
+		resp->status = 404;
+		resp->headers = "Content-Type: text/html\r\n";
+		resp->body = "<h1>not found</h1>";
+	}
+}
+
+static void stub_setup(void)
+{
+	types_setup();
+	srv = stub_http_start(handler, NULL, &port);
+	ck_assert_ptr_nonnull(srv);
+	ck_assert_int_eq(clr_http_client_new(&cli), CLR_OK);
+}
+
+static void stub_teardown(void)
+{
+	clr_http_client_free(cli);
+	stub_http_stop(srv);
+	types_teardown();
+}
+
+static struct clr_provider stub_provider(enum clr_idp_kind k, char *reg, char *tok,
+					 const char *path)
+{
+	struct clr_provider p;
+
+	memset(&p, 0, sizeof(p));
+	p.kind = k;
+	snprintf(reg, 128, "http://127.0.0.1:%d%s", port, path);
+	snprintf(tok, 128, "http://127.0.0.1:%d/token", port);
+	p.issuer = "http://127.0.0.1";
+	p.registration_endpoint = reg;
+	p.token_endpoint = tok;
+	p.http.allow_http = 1;
+	p.http.connect_timeout_ms = 2000;
+	p.http.timeout_ms = 5000;
+	return p;
+}
+
+START_TEST(test_e2e_register_delete)
+{
+	char reg[128], tok[128], hv[256];
+	struct clr_provider p = stub_provider(CLR_IDP_OTHER, reg, tok, "/reg");
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+	struct stub_http_record last;
+	json_error_t jerr;
+	json_t *sent, *want;
+
+	p.initial_access_token = "iat-e2e-1234";
+	ck_assert_int_eq(clr_drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e), CLR_OK);
+	ck_assert_str_eq(res.client_id, "9Qs2nV0lHk3tE1rA");
+	ck_assert_str_eq(res.client_secret, "Fx2jP0-test-secret-oidc");
+	ck_assert_str_eq(res.registration_access_token, "rat-test-0001");
+	assert_no_secrets(res.metadata);
+	clr_reg_result_clear(&res);
+
+	stub_http_last(srv, &last);
+	ck_assert_str_eq(last.method, "POST");
+	ck_assert_str_eq(last.path, "/reg");
+	ck_assert_int_eq(stub_http_header(last.headers, "Authorization", hv, sizeof(hv)), 1);
+	ck_assert_str_eq(hv, "Bearer iat-e2e-1234");
+	ck_assert_int_eq(stub_http_header(last.headers, "Content-Type", hv, sizeof(hv)), 1);
+	ck_assert_str_eq(hv, "application/json");
+	ck_assert_int_eq(stub_http_header(last.headers, "Accept", hv, sizeof(hv)), 1);
+	ck_assert_str_eq(hv, "application/json");
+	/* Compact serialisation, and exactly the RFC 7591 metadata. */
+	ck_assert_ptr_null(strchr(last.body, '\n'));
+	sent = json_loadb(last.body, last.body_len, JSON_REJECT_DUPLICATES, &jerr);
+	want = json_loads("{" RFC_CC "}", 0, &jerr);
+	ck_assert(json_equal(sent, want));
+	json_decref(sent);
+	json_decref(want);
+	stub_http_record_free(&last);
+
+	ck_assert_int_eq(clr_drv_delete(cli, &p, &ref42, &e), CLR_OK);
+	stub_http_last(srv, &last);
+	ck_assert_str_eq(last.method, "DELETE");
+	ck_assert_str_eq(last.path, "/reg/client-42");
+	ck_assert_int_eq(stub_http_header(last.headers, "Authorization", hv, sizeof(hv)), 1);
+	ck_assert_str_eq(hv, "Bearer rat-xyz");
+	stub_http_record_free(&last);
+	ck_assert_uint_eq(stub_http_count(srv), 2);
+}
+END_TEST
+
+START_TEST(test_e2e_curity_two_steps)
+{
+	char reg[128], tok[128], hv[256];
+	struct clr_provider p = stub_provider(CLR_IDP_CURITY, reg, tok, "/curity-reg");
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+	struct stub_http_record last;
+
+	p.initial_client_id = "dcr-client";
+	p.initial_client_secret = "s3cr:t&x y";
+	ck_assert_int_eq(clr_drv_register(cli, &p, &cts[CT_CODE], &ins[CT_CODE], &res, &e), CLR_OK);
+	ck_assert_str_eq(res.client_id, "8ac9d5f6-2b7a-44e4-a5a4-6f2d1c9e0b11");
+	clr_reg_result_clear(&res);
+	ck_assert_uint_eq(stub_http_count(srv), 2);
+	stub_http_last(srv, &last);
+	ck_assert_str_eq(last.path, "/curity-reg");
+	ck_assert_int_eq(stub_http_header(last.headers, "Authorization", hv, sizeof(hv)), 1);
+	/* The pre-step's access token is the registration's bearer. */
+	ck_assert_str_eq(hv, "Bearer _0XBPWQQ_curity-at-789");
+	stub_http_record_free(&last);
+}
+END_TEST
+
+START_TEST(test_e2e_okta_rotate)
+{
+	char reg[128], tok[128], hv[256];
+	struct clr_provider p = stub_provider(CLR_IDP_OKTA, reg, tok, "/oauth2/v1/clients");
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+	struct stub_http_record last;
+
+	p.initial_access_token = "00okta-e2e";
+	ck_assert_int_eq(clr_drv_rotate(cli, &p, &ref42, &res, &e), CLR_OK);
+	ck_assert_str_eq(res.client_secret, "okta-test-secret-ROTATED-2");
+	assert_no_secrets(res.metadata);
+	clr_reg_result_clear(&res);
+	stub_http_last(srv, &last);
+	ck_assert_str_eq(last.method, "POST");
+	ck_assert_str_eq(last.path, "/oauth2/v1/clients/client-42/lifecycle/newSecret");
+	ck_assert_int_eq(stub_http_header(last.headers, "Authorization", hv, sizeof(hv)), 1);
+	ck_assert_str_eq(hv, "SSWS 00okta-e2e");
+	ck_assert_uint_eq(last.body_len, 0);
+	stub_http_record_free(&last);
+}
+END_TEST
+
+START_TEST(test_e2e_errors_redacted)
+{
+	char reg[128], tok[128];
+	struct clr_provider p = stub_provider(CLR_IDP_OTHER, reg, tok, "/echo-reg");
+	struct clr_reg_result res;
+	struct clr_err e = {0};
+
+	p.initial_access_token = "iat-echo-5678";
+	ck_assert_int_eq(clr_drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e),
+			 CLR_ERR_DENIED);
+	ck_assert_ptr_null(strstr(e.msg, "iat-echo-5678"));
+	ck_assert_str_eq(e.msg,
+			 "IdP answered HTTP 401: invalid_token: token [redacted] is expired");
+	ck_assert_ptr_null(res.client_id);
+
+	/* A 404 HTML page on the registration endpoint. */
+	p = stub_provider(CLR_IDP_OTHER, reg, tok, "/nowhere");
+	ck_assert_int_eq(clr_drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e),
+			 CLR_ERR_NOTFOUND);
+	ck_assert_str_eq(e.msg, "IdP answered HTTP 404 with a non-JSON body (text/html)");
+
+	/* Okta without an API token: refused before any request. */
+	p = stub_provider(CLR_IDP_OKTA, reg, tok, "/reg");
+	ck_assert_int_eq(clr_drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e),
+			 CLR_ERR_CONFLICT);
+	ck_assert_uint_eq(stub_http_count(srv), 2);
+}
+END_TEST
+
+static Suite *drivers_suite(void)
+{
+	Suite *s = suite_create("drivers");
+	TCase *tc;
+
+	tc = tcase_create("build");
+	tcase_add_checked_fixture(tc, types_setup, types_teardown);
+	tcase_add_loop_test(tc, test_build_exact, 0, N_BUILD);
+	tcase_add_test(tc, test_curity_prestep);
+	tcase_add_test(tc, test_urls);
+	tcase_add_test(tc, test_build_refusals);
+	tcase_add_test(tc, test_kind_names);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parse");
+	tcase_add_test(tc, test_parse_oidc_provider);
+	tcase_add_test(tc, test_parse_keycloak);
+	tcase_add_test(tc, test_parse_okta);
+	tcase_add_test(tc, test_parse_gluu);
+	tcase_add_test(tc, test_parse_curity);
+	tcase_add_test(tc, test_parse_bridge);
+	tcase_add_loop_test(tc, test_errors, 0, N_ERR);
+	tcase_add_test(tc, test_error_bounds);
+	tcase_add_test(tc, test_rotate_unsupported);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("exchange");
+	tcase_add_checked_fixture(tc, stub_setup, stub_teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_e2e_register_delete);
+	tcase_add_test(tc, test_e2e_curity_two_steps);
+	tcase_add_test(tc, test_e2e_okta_rotate);
+	tcase_add_test(tc, test_e2e_errors_redacted);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(drivers_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

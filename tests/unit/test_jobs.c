@@ -1,0 +1,412 @@
+/*
+ * test_jobs.c - common/src/jobs.c: enqueue in the caller's transaction,
+ * retries with backoff, final failure, exclusive claims across workers,
+ * prompt stop and reconnect, against PostgreSQL
+ * (CLEARANCE_TEST_DATABASE_URL; skipped when unset).
+ *
+ * Every test uses its own job kinds; the program's private schema keeps
+ * other test programs' workers away from these jobs.
+ */
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clearance/jobs.h"
+#include "clearance/util.h"
+#include "pgtest.h"
+
+#define NJOBS_RACE 40
+
+static struct clr_db *db;
+static struct clr_config cfg;
+
+struct app {
+	atomic_int calls;
+	int fail_first;          /* fail this many attempts, then succeed */
+	enum clr_rc fail_rc;
+	atomic_int runs[NJOBS_RACE];
+	atomic_int by_worker[2];
+	atomic_int bad;          /* handler saw something wrong (checked later) */
+};
+
+static void
+setup(void)
+{
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.database_url = (char *)pgt_url;
+	cfg.job_max_attempts = 5;
+	cfg.job_backoff_ms = 50;
+	cfg.job_poll_ms = 300;
+	ck_assert_int_eq(clr_db_open(pgt_url, NULL, 0, &db), CLR_OK);
+}
+
+static void
+teardown(void)
+{
+	clr_db_close(db);
+	db = NULL;
+}
+
+static void
+enqueue(const char *kind, json_t *payload, char id[37])
+{
+	ck_assert_int_eq(clr_db_begin(db), CLR_OK);
+	ck_assert_int_eq(clr_jobs_enqueue(db, kind, payload, id), CLR_OK);
+	ck_assert_int_eq(clr_db_commit(db), CLR_OK);
+	json_decref(payload);
+}
+
+/* Waits up to 15 s for job id to reach state; returns 1 when it did. */
+static int
+wait_state(const char *id, const char *state)
+{
+	int i;
+
+	for (i = 0; i < 1500; i++) {
+		if (pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND state = $2",
+			     id, state) == 1)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+static enum clr_rc
+flaky(void *app, struct clr_db *hdb, const struct clr_job *job,
+      struct clr_err *e)
+{
+	struct app *a = app;
+	int n = atomic_fetch_add(&a->calls, 1) + 1;
+	const char *who = json_string_value(json_object_get(job->payload, "who"));
+
+	/* No ck_assert here: this runs on the worker thread. */
+	if (hdb == NULL || job->attempt != n || who == NULL ||
+	    strcmp(who, "flaky") != 0)
+		atomic_fetch_add(&a->bad, 1);
+	if (n <= a->fail_first)
+		return clr_err_set(e, a->fail_rc, "", "", "boom %d", n);
+	return CLR_OK;
+}
+
+START_TEST(enqueue_follows_transaction)
+{
+	json_t *p = json_pack("{s:i}", "n", 1);
+	char id[37];
+
+	/* Rolled back: no job. */
+	ck_assert_int_eq(clr_db_begin(db), CLR_OK);
+	ck_assert_int_eq(clr_jobs_enqueue(db, "t_rollback", p, id), CLR_OK);
+	json_decref(p);
+	ck_assert(clr_uuid_valid(id));
+	clr_db_rollback(db);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE kind = $1",
+				  "t_rollback", NULL), 0);
+	/* Outside any transaction: refused. */
+	ck_assert_int_ne(clr_jobs_enqueue(db, "t_rollback", NULL, id), CLR_OK);
+	ck_assert_int_eq(clr_jobs_enqueue(db, "", NULL, id), CLR_ERR_PARAM);
+	/* Committed: one queued job with the payload. */
+	ck_assert_int_eq(clr_db_begin(db), CLR_OK);
+	ck_assert_int_eq(clr_jobs_enqueue(db, "t_commit", NULL, id), CLR_OK);
+	ck_assert_int_eq(clr_db_commit(db), CLR_OK);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND"
+				  " kind = 't_commit' AND state = 'queued' AND"
+				  " attempts = 0 AND payload = '{}'::jsonb", id, NULL), 1);
+	ck_assert(pgt_exec("DELETE FROM jobs WHERE kind = 't_commit'"));
+}
+END_TEST
+
+START_TEST(enqueue_notifies_at_commit)
+{
+	PGconn *l = PQconnectdb(pgt_url);
+	PGresult *r = PQexec(l, "LISTEN clearance_jobs");
+	char id[37], rb[32], ok[32];
+	int got_ok = 0, got_rb = 0;
+	PGnotify *n;
+
+	/* The channel is shared with other test programs: unique kinds. */
+	snprintf(rb, sizeof(rb), "t_notify_rb_%d", (int)getpid());
+	snprintf(ok, sizeof(ok), "t_notify_ok_%d", (int)getpid());
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	ck_assert_int_eq(clr_db_begin(db), CLR_OK);
+	ck_assert_int_eq(clr_jobs_enqueue(db, rb, NULL, id), CLR_OK);
+	clr_db_rollback(db);
+	enqueue(ok, NULL, id);
+	usleep(100000);
+	ck_assert(PQconsumeInput(l));
+	while ((n = PQnotifies(l)) != NULL) {
+		ck_assert_str_eq(n->relname, "clearance_jobs");
+		got_ok += strcmp(n->extra, ok) == 0;
+		got_rb += strcmp(n->extra, rb) == 0;
+		PQfreemem(n);
+	}
+	ck_assert_int_eq(got_ok, 1);
+	ck_assert_int_eq(got_rb, 0); /* the rolled-back one never came */
+	PQfinish(l);
+	ck_assert(pgt_exec("DELETE FROM jobs WHERE kind LIKE 't_notify%'"));
+}
+END_TEST
+
+START_TEST(retry_then_success)
+{
+	static const struct clr_job_kind kinds[] = { { "t_flaky", flaky } };
+	struct clr_jobs_worker *w = NULL;
+	struct app a;
+	char id[37];
+
+	memset(&a, 0, sizeof(a));
+	a.fail_first = 2;
+	a.fail_rc = CLR_ERR_UPSTREAM;
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w),
+			 CLR_OK);
+	enqueue("t_flaky", json_pack("{s:s}", "who", "flaky"), id);
+	ck_assert(wait_state(id, "done"));
+	clr_jobs_worker_stop(w);
+	ck_assert_int_eq(atomic_load(&a.calls), 3);
+	ck_assert_int_eq(atomic_load(&a.bad), 0);
+	ck_assert_int_eq(pgt_long("SELECT attempts FROM jobs WHERE id = $1", id,
+				  NULL), 3);
+	/* Backoff 50 ms then 100 ms: done no sooner than 150 ms after creation. */
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND"
+				  " updated_at - created_at >= interval '150 ms'"
+				  " AND last_error = 'boom 2' AND locked_until IS NULL",
+				  id, NULL), 1);
+}
+END_TEST
+
+START_TEST(gives_up_after_max_attempts)
+{
+	static const struct clr_job_kind kinds[] = { { "t_doomed", flaky } };
+	struct clr_jobs_worker *w = NULL;
+	struct app a;
+	char id[37];
+
+	memset(&a, 0, sizeof(a));
+	a.fail_first = 100;
+	a.fail_rc = CLR_ERR_TIMEOUT;
+	cfg.job_max_attempts = 2;
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w),
+			 CLR_OK);
+	enqueue("t_doomed", json_pack("{s:s}", "who", "flaky"), id);
+	ck_assert(wait_state(id, "failed"));
+	usleep(300000); /* a wrong retry would happen within this */
+	clr_jobs_worker_stop(w);
+	ck_assert_int_eq(atomic_load(&a.calls), 2);
+	ck_assert_int_eq(atomic_load(&a.bad), 0);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND"
+				  " state = 'failed' AND attempts = 2 AND"
+				  " max_attempts = 2 AND last_error = 'boom 2'",
+				  id, NULL), 1);
+}
+END_TEST
+
+START_TEST(param_error_fails_at_once)
+{
+	static const struct clr_job_kind kinds[] = { { "t_bad", flaky } };
+	struct clr_jobs_worker *w = NULL;
+	struct app a;
+	char id[37], id2[37];
+
+	memset(&a, 0, sizeof(a));
+	a.fail_first = 100;
+	a.fail_rc = CLR_ERR_PARAM;
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w),
+			 CLR_OK);
+	enqueue("t_bad", json_pack("{s:s}", "who", "flaky"), id);
+	/* A kind no handler knows fails at once too. */
+	enqueue("t_nobody", NULL, id2);
+	ck_assert(wait_state(id, "failed"));
+	ck_assert(wait_state(id2, "failed"));
+	clr_jobs_worker_stop(w);
+	ck_assert_int_eq(atomic_load(&a.calls), 1);
+	ck_assert_int_eq(pgt_long("SELECT attempts FROM jobs WHERE id = $1", id,
+				  NULL), 1);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND"
+				  " attempts = 1 AND last_error = 'unknown job kind'",
+				  id2, NULL), 1);
+}
+END_TEST
+
+struct racer {
+	struct app *a;
+	int worker;
+};
+
+static enum clr_rc
+count_run(void *app, struct clr_db *hdb, const struct clr_job *job,
+	  struct clr_err *e)
+{
+	struct racer *r = app;
+	json_int_t n = json_integer_value(json_object_get(job->payload, "n"));
+
+	(void)hdb;
+	(void)e;
+	if (n < 0 || n >= NJOBS_RACE) {
+		atomic_fetch_add(&r->a->bad, 1);
+		return CLR_ERR_PARAM;
+	}
+	atomic_fetch_add(&r->a->runs[n], 1);
+	atomic_fetch_add(&r->a->by_worker[r->worker], 1);
+	usleep(2000); /* widen the window in which a double claim could happen */
+	return CLR_OK;
+}
+
+START_TEST(two_workers_never_share_a_job)
+{
+	static const struct clr_job_kind kinds[] = { { "t_race", count_run } };
+	struct clr_jobs_worker *w1 = NULL, *w2 = NULL;
+	struct racer r1, r2;
+	struct app a;
+	char id[37];
+	int i;
+
+	memset(&a, 0, sizeof(a));
+	r1.a = r2.a = &a;
+	r1.worker = 0;
+	r2.worker = 1;
+	/* Queue all first, so both workers start on a full queue. */
+	ck_assert_int_eq(clr_db_begin(db), CLR_OK);
+	for (i = 0; i < NJOBS_RACE; i++) {
+		json_t *p = json_pack("{s:i}", "n", i);
+
+		ck_assert_int_eq(clr_jobs_enqueue(db, "t_race", p, id), CLR_OK);
+		json_decref(p);
+	}
+	ck_assert_int_eq(clr_db_commit(db), CLR_OK);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &r1, &w1),
+			 CLR_OK);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &r2, &w2),
+			 CLR_OK);
+	for (i = 0; i < 1500; i++) {
+		if (pgt_long("SELECT count(*) FROM jobs WHERE kind = 't_race' AND"
+			     " state = 'done'", NULL, NULL) == NJOBS_RACE)
+			break;
+		usleep(10000);
+	}
+	clr_jobs_worker_stop(w1);
+	clr_jobs_worker_stop(w2);
+	ck_assert_int_eq(atomic_load(&a.bad), 0);
+	for (i = 0; i < NJOBS_RACE; i++)
+		ck_assert_int_eq(atomic_load(&a.runs[i]), 1);
+	ck_assert_int_eq(atomic_load(&a.by_worker[0]) +
+			 atomic_load(&a.by_worker[1]), NJOBS_RACE);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE kind = 't_race'"
+				  " AND state = 'done' AND attempts = 1", NULL, NULL),
+			 NJOBS_RACE);
+}
+END_TEST
+
+START_TEST(stop_is_prompt)
+{
+	struct clr_jobs_worker *w = NULL;
+	long long t0;
+
+	cfg.job_poll_ms = 60000;
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, NULL, 0, NULL, 0, NULL, &w),
+			 CLR_OK);
+	usleep(300000); /* let it settle into its wait */
+	t0 = clr_now_ms();
+	clr_jobs_worker_stop(w);
+	ck_assert_int_lt(clr_now_ms() - t0, 1000);
+	clr_jobs_worker_stop(NULL);
+}
+END_TEST
+
+static enum clr_rc
+ok_run(void *app, struct clr_db *hdb, const struct clr_job *job,
+       struct clr_err *e)
+{
+	(void)hdb;
+	(void)job;
+	(void)e;
+	atomic_fetch_add(&((struct app *)app)->calls, 1);
+	return CLR_OK;
+}
+
+START_TEST(worker_survives_lost_connection)
+{
+	static const struct clr_job_kind kinds[] = { { "t_reconnect", ok_run } };
+	struct clr_jobs_worker *w = NULL;
+	struct app a;
+	char id[37], mypid[16];
+
+	memset(&a, 0, sizeof(a));
+	/* A long poll interval: only a re-LISTEN gets the job done quickly. */
+	cfg.job_poll_ms = 60000;
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w),
+			 CLR_OK);
+	usleep(300000);
+	snprintf(mypid, sizeof(mypid), "%d", PQbackendPID(clr_db_conn(db)));
+	/* Kill every backend of this program except the test's own. */
+	ck_assert_int_ge(pgt_long("SELECT count(pg_terminate_backend(pid))"
+				  " FROM pg_stat_activity WHERE application_name = $1"
+				  " AND pid <> $2::int AND pid <> pg_backend_pid()",
+				  pgt_schema, mypid), 1);
+	usleep(300000);
+	enqueue("t_reconnect", NULL, id);
+	ck_assert(wait_state(id, "done"));
+	clr_jobs_worker_stop(w);
+	ck_assert_int_eq(atomic_load(&a.calls), 1);
+}
+END_TEST
+
+START_TEST(metrics_lines)
+{
+	char id[37], *m;
+
+	enqueue("t_metrics", NULL, id);
+	m = clr_jobs_metrics(db);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(strstr(m, "clearance_jobs{state=\"queued\"} "));
+	ck_assert_ptr_nonnull(strstr(m, "clearance_jobs{state=\"running\"} "));
+	ck_assert_ptr_nonnull(strstr(m, "clearance_jobs{state=\"done\"} "));
+	ck_assert_ptr_nonnull(strstr(m, "clearance_jobs{state=\"failed\"} "));
+	ck_assert_int_ge(strtol(strstr(m, "{state=\"queued\"} ") + 17, NULL, 10), 1);
+	free(m);
+	ck_assert(pgt_exec("DELETE FROM jobs WHERE kind = 't_metrics'"));
+}
+END_TEST
+
+static Suite *
+jobs_suite(void)
+{
+	Suite *s = suite_create("jobs");
+	TCase *tc;
+
+	tc = tcase_create("enqueue");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, enqueue_follows_transaction);
+	tcase_add_test(tc, enqueue_notifies_at_commit);
+	tcase_add_test(tc, metrics_lines);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("worker");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, retry_then_success);
+	tcase_add_test(tc, gives_up_after_max_attempts);
+	tcase_add_test(tc, param_error_fails_at_once);
+	tcase_add_test(tc, two_workers_never_share_a_job);
+	tcase_add_test(tc, stop_is_prompt);
+	tcase_add_test(tc, worker_survives_lost_connection);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	int failed;
+	SRunner *sr;
+
+	if (!pgt_setup("jobs"))
+		return 0;
+	sr = srunner_create(jobs_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	pgt_teardown();
+	return failed ? 1 : 0;
+}
