@@ -85,6 +85,21 @@ integration: all
 test:
 	bash tests/stack/test.sh
 
+# The local stack (deploy/run/run.sh): `run` in the foreground (Ctrl-C stops
+# it), `up`/`down` in the background.  Data is kept in var/.
+run:
+	bash deploy/run/run.sh run
+
+up:
+	bash deploy/run/run.sh up
+
+down:
+	bash deploy/run/run.sh down
+
+# Gateway benchmark (not part of `make test`): see tests/bench/bench.sh.
+bench: $(B)/bin/clearance-introspect $(B)/bin/clearance-ctl
+	bash tests/bench/bench.sh
+
 clean:
 	rm -rf build
 

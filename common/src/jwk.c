@@ -35,9 +35,9 @@ enum key_family { FAM_RSA, FAM_EC, FAM_OKP };
 struct clr_jwk {
 	EVP_PKEY *pkey;
 	enum key_family fam;
-	unsigned algs;  /* CLR_JWS_ALG_BIT()s this key may verify */
+	unsigned algs;	/* CLR_JWS_ALG_BIT()s this key may verify */
 	size_t sigsize; /* exact signature bytes: RSA modulus, EC 2*coord, 64 */
-	char *kid;      /* NULL if absent; kid_len bytes plus a NUL */
+	char *kid;	/* NULL if absent; kid_len bytes plus a NUL */
 	size_t kid_len;
 };
 
@@ -56,31 +56,31 @@ struct clr_jwks {
 
 /* Parallel to enum clr_jws_alg. */
 static const char *const alg_names[CLR_JWS_ALG__MAX] = {
-	[CLR_JWS_RS256] = "RS256", [CLR_JWS_RS384] = "RS384", [CLR_JWS_RS512] = "RS512",
-	[CLR_JWS_PS256] = "PS256", [CLR_JWS_PS384] = "PS384", [CLR_JWS_PS512] = "PS512",
-	[CLR_JWS_ES256] = "ES256", [CLR_JWS_ES384] = "ES384", [CLR_JWS_ES512] = "ES512",
-	[CLR_JWS_EDDSA] = "EdDSA",
+    [CLR_JWS_RS256] = "RS256", [CLR_JWS_RS384] = "RS384", [CLR_JWS_RS512] = "RS512",
+    [CLR_JWS_PS256] = "PS256", [CLR_JWS_PS384] = "PS384", [CLR_JWS_PS512] = "PS512",
+    [CLR_JWS_ES256] = "ES256", [CLR_JWS_ES384] = "ES384", [CLR_JWS_ES512] = "ES512",
+    [CLR_JWS_EDDSA] = "EdDSA",
 };
 
-#define RSA_ALGS                                                                   \
-	(CLR_JWS_ALG_BIT(CLR_JWS_RS256) | CLR_JWS_ALG_BIT(CLR_JWS_RS384) |          \
-	 CLR_JWS_ALG_BIT(CLR_JWS_RS512) | CLR_JWS_ALG_BIT(CLR_JWS_PS256) |          \
+#define RSA_ALGS                                                                                   \
+	(CLR_JWS_ALG_BIT(CLR_JWS_RS256) | CLR_JWS_ALG_BIT(CLR_JWS_RS384) |                         \
+	 CLR_JWS_ALG_BIT(CLR_JWS_RS512) | CLR_JWS_ALG_BIT(CLR_JWS_PS256) |                         \
 	 CLR_JWS_ALG_BIT(CLR_JWS_PS384) | CLR_JWS_ALG_BIT(CLR_JWS_PS512))
 
 /* The curves a JWS EC algorithm is defined on (RFC 7518 s.3.4): one each. */
 static const struct {
 	const char *crv;   /* JWK name */
 	const char *group; /* OpenSSL group name */
-	size_t coord;      /* bytes per coordinate */
+	size_t coord;	   /* bytes per coordinate */
 	enum clr_jws_alg alg;
 } ec_curves[] = {
-	{ "P-256", "prime256v1", 32, CLR_JWS_ES256 },
-	{ "P-384", "secp384r1", 48, CLR_JWS_ES384 },
-	{ "P-521", "secp521r1", 66, CLR_JWS_ES512 },
+    {"P-256", "prime256v1", 32, CLR_JWS_ES256},
+    {"P-384", "secp384r1", 48, CLR_JWS_ES384},
+    {"P-521", "secp521r1", 66, CLR_JWS_ES512},
 };
 
 /* Members that only a private (or symmetric) key has (RFC 7518 s.6). */
-static const char *const private_members[] = { "d", "p", "q", "dp", "dq", "qi", "oth", "k" };
+static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
 
 const char *clr_jws_alg_name(enum clr_jws_alg a)
 {
@@ -129,6 +129,19 @@ enum clr_rc clr_jws_alg_mask_parse(const char *list, unsigned *mask, struct clr_
 }
 
 /* ---- import ---------------------------------------------------------- */
+
+/*
+ * String member equality that counts the length: sets are parsed with
+ * JSON_ALLOW_NUL (a kid may hold any byte), so "RSA\u0000x" must not read
+ * as "RSA".
+ */
+static int jstr_eq(json_t *v, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return json_is_string(v) && json_string_length(v) == n &&
+	       memcmp(json_string_value(v), lit, n) == 0;
+}
 
 /*
  * Decodes the base64url string member `name` of o.  CLR_ERR_PARAM (with
@@ -193,11 +206,10 @@ static int pkey_public_ok(EVP_PKEY *pkey)
  */
 static int rsa_roca_weak(const BIGNUM *n)
 {
-	static const unsigned char primes[] = { 3,   5,   7,   11,  13,  17,  19,  23,
-						29,  31,  37,  41,  43,  47,  53,  59,
-						61,  67,  71,  73,  79,  83,  89,  97,
-						101, 103, 107, 109, 113, 127, 131, 137,
-						139, 149, 151, 157, 163, 167 };
+	static const unsigned char primes[] = {3,   5,	 7,   11,  13,	17,  19,  23,  29,  31,
+					       37,  41,	 43,  47,  53,	59,  61,  67,  71,  73,
+					       79,  83,	 89,  97,  101, 103, 107, 109, 113, 127,
+					       131, 137, 139, 149, 151, 157, 163, 167};
 
 	for (size_t i = 0; i < sizeof(primes); i++) {
 		unsigned p = primes[i], g = 65537u % p, x = 1, r;
@@ -286,16 +298,16 @@ out:
 
 static enum clr_rc import_ec(json_t *o, struct clr_jwk *k, char *why)
 {
-	const char *crv = json_string_value(json_object_get(o, "crv"));
+	json_t *crv = json_object_get(o, "crv");
 	unsigned char *x = NULL, *y = NULL, pub[1 + 2 * 66];
 	size_t xlen = 0, ylen = 0, c = 0, i;
 	OSSL_PARAM_BLD *bld = NULL;
 	enum clr_rc rc = CLR_ERR_PARAM;
 
-	for (i = 0; crv != NULL && i < sizeof(ec_curves) / sizeof(ec_curves[0]); i++)
-		if (strcmp(crv, ec_curves[i].crv) == 0)
+	for (i = 0; i < sizeof(ec_curves) / sizeof(ec_curves[0]); i++)
+		if (jstr_eq(crv, ec_curves[i].crv))
 			break;
-	if (crv == NULL || i == sizeof(ec_curves) / sizeof(ec_curves[0])) {
+	if (i == sizeof(ec_curves) / sizeof(ec_curves[0])) {
 		snprintf(why, WHY_MAX, "unsupported or missing EC crv");
 		goto out;
 	}
@@ -321,8 +333,8 @@ static enum clr_rc import_ec(json_t *o, struct clr_jwk *k, char *why)
 	rc = CLR_ERR_NOMEM;
 	bld = OSSL_PARAM_BLD_new();
 	if (bld == NULL ||
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-					    ec_curves[i].group, 0) != 1 ||
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, ec_curves[i].group,
+					    0) != 1 ||
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, 1 + 2 * c) != 1)
 		goto out;
 	rc = CLR_ERR_PARAM;
@@ -343,13 +355,12 @@ out:
 
 static enum clr_rc import_okp(json_t *o, struct clr_jwk *k, char *why)
 {
-	const char *crv = json_string_value(json_object_get(o, "crv"));
 	unsigned char *x = NULL;
 	size_t xlen = 0;
 	OSSL_PARAM_BLD *bld = NULL;
 	enum clr_rc rc = CLR_ERR_PARAM;
 
-	if (crv == NULL || strcmp(crv, "Ed25519") != 0) {
+	if (!jstr_eq(json_object_get(o, "crv"), "Ed25519")) {
 		snprintf(why, WHY_MAX, "unsupported or missing OKP crv");
 		goto out;
 	}
@@ -389,10 +400,11 @@ static int key_ops_ok(json_t *ops)
 
 	if (!json_is_array(ops))
 		return 0;
-	json_array_foreach(ops, i, v) {
+	json_array_foreach(ops, i, v)
+	{
 		if (!json_is_string(v))
 			return 0;
-		if (strcmp(json_string_value(v), "verify") == 0)
+		if (jstr_eq(v, "verify"))
 			verify = 1;
 	}
 	return verify;
@@ -411,8 +423,7 @@ static void jwk_clear(struct clr_jwk *k)
  */
 static enum clr_rc jwk_from_json(json_t *o, struct clr_jwk *k, char *why)
 {
-	json_t *kty_j, *use, *ops, *kid, *alg_j;
-	const char *kty;
+	json_t *kty, *use, *ops, *kid, *alg_j;
 	unsigned pinned = CLR_JWS_ALG_ALL;
 	enum clr_jws_alg alg;
 	enum clr_rc rc = CLR_ERR_PARAM;
@@ -422,13 +433,12 @@ static enum clr_rc jwk_from_json(json_t *o, struct clr_jwk *k, char *why)
 		snprintf(why, WHY_MAX, "not a JSON object");
 		goto out;
 	}
-	kty_j = json_object_get(o, "kty");
-	if (!json_is_string(kty_j)) {
+	kty = json_object_get(o, "kty");
+	if (!json_is_string(kty)) {
 		snprintf(why, WHY_MAX, "missing or non-string kty");
 		goto out;
 	}
-	kty = json_string_value(kty_j);
-	if (strcmp(kty, "oct") == 0) {
+	if (jstr_eq(kty, "oct")) {
 		snprintf(why, WHY_MAX, "symmetric (oct) keys are never accepted");
 		goto out;
 	}
@@ -439,7 +449,7 @@ static enum clr_rc jwk_from_json(json_t *o, struct clr_jwk *k, char *why)
 		}
 	}
 	use = json_object_get(o, "use");
-	if (use != NULL && (!json_is_string(use) || strcmp(json_string_value(use), "sig") != 0)) {
+	if (use != NULL && !jstr_eq(use, "sig")) {
 		snprintf(why, WHY_MAX, "use is not \"sig\"");
 		goto out;
 	}
@@ -456,18 +466,18 @@ static enum clr_rc jwk_from_json(json_t *o, struct clr_jwk *k, char *why)
 	alg_j = json_object_get(o, "alg");
 	if (alg_j != NULL) {
 		if (!json_is_string(alg_j) ||
-		    clr_jws_alg_parse(json_string_value(alg_j), json_string_length(alg_j),
-				      &alg) != CLR_OK) {
+		    clr_jws_alg_parse(json_string_value(alg_j), json_string_length(alg_j), &alg) !=
+			CLR_OK) {
 			snprintf(why, WHY_MAX, "unsupported alg");
 			goto out;
 		}
 		pinned = CLR_JWS_ALG_BIT(alg);
 	}
-	if (strcmp(kty, "RSA") == 0)
+	if (jstr_eq(kty, "RSA"))
 		rc = import_rsa(o, k, why);
-	else if (strcmp(kty, "EC") == 0)
+	else if (jstr_eq(kty, "EC"))
 		rc = import_ec(o, k, why);
-	else if (strcmp(kty, "OKP") == 0)
+	else if (jstr_eq(kty, "OKP"))
 		rc = import_okp(o, k, why);
 	else
 		snprintf(why, WHY_MAX, "unsupported kty");
@@ -496,8 +506,7 @@ out:
 	return rc;
 }
 
-enum clr_rc clr_jwk_parse_one(const char *json, size_t len, struct clr_jwk **out,
-			      struct clr_err *e)
+enum clr_rc clr_jwk_parse_one(const char *json, size_t len, struct clr_jwk **out, struct clr_err *e)
 {
 	json_error_t jerr;
 	json_t *o = NULL;
@@ -555,11 +564,17 @@ const char *clr_jwk_kid(const struct clr_jwk *k, size_t *len)
 static const EVP_MD *alg_md(enum clr_jws_alg alg)
 {
 	switch (alg) {
-	case CLR_JWS_RS256: case CLR_JWS_PS256: case CLR_JWS_ES256:
+	case CLR_JWS_RS256:
+	case CLR_JWS_PS256:
+	case CLR_JWS_ES256:
 		return EVP_sha256();
-	case CLR_JWS_RS384: case CLR_JWS_PS384: case CLR_JWS_ES384:
+	case CLR_JWS_RS384:
+	case CLR_JWS_PS384:
+	case CLR_JWS_ES384:
 		return EVP_sha384();
-	case CLR_JWS_RS512: case CLR_JWS_PS512: case CLR_JWS_ES512:
+	case CLR_JWS_RS512:
+	case CLR_JWS_PS512:
+	case CLR_JWS_ES512:
 		return EVP_sha512();
 	default:
 		return NULL; /* EdDSA hashes internally */
@@ -630,10 +645,9 @@ enum clr_rc clr_jwk_verify(const struct clr_jwk *k, enum clr_jws_alg alg, const 
 	}
 	if (EVP_DigestVerifyInit(ctx, &pctx, md, NULL, k->pkey) != 1)
 		goto out;
-	if (is_pss(alg) &&
-	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-	     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1))
+	if (is_pss(alg) && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+			    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+			    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1))
 		goto out;
 	if (EVP_DigestVerify(ctx, s, slen, data, n) == 1)
 		rc = CLR_OK;
@@ -680,14 +694,13 @@ static int kid_clash(const struct clr_jwks *set, const struct clr_jwk *k)
 	return 0;
 }
 
-enum clr_rc clr_jwks_parse(const char *json, size_t len, struct clr_jwks **out,
-			   struct clr_err *e)
+enum clr_rc clr_jwks_parse(const char *json, size_t len, struct clr_jwks **out, struct clr_err *e)
 {
 	return clr_jwks_parse_ex(json, len, 0, out, e);
 }
 
-enum clr_rc clr_jwks_parse_ex(const char *json, size_t len, unsigned flags,
-			      struct clr_jwks **out, struct clr_err *e)
+enum clr_rc clr_jwks_parse_ex(const char *json, size_t len, unsigned flags, struct clr_jwks **out,
+			      struct clr_err *e)
 {
 	json_error_t jerr;
 	json_t *root = NULL, *keys, *o;
@@ -715,10 +728,12 @@ enum clr_rc clr_jwks_parse_ex(const char *json, size_t len, unsigned flags,
 	}
 	rc = CLR_ERR_NOMEM;
 	set = calloc(1, sizeof(*set));
-	if (set == NULL || (nkeys > 0 && ((set->keys = calloc(nkeys, sizeof(*set->keys))) == NULL ||
-					  (set->skips = calloc(nkeys, sizeof(*set->skips))) == NULL)))
+	if (set == NULL ||
+	    (nkeys > 0 && ((set->keys = calloc(nkeys, sizeof(*set->keys))) == NULL ||
+			   (set->skips = calloc(nkeys, sizeof(*set->skips))) == NULL)))
 		goto nomem;
-	json_array_foreach(keys, i, o) {
+	json_array_foreach(keys, i, o)
+	{
 		struct clr_jwk *k = &set->keys[set->n];
 
 		rc = jwk_from_json(o, k, why);
@@ -738,8 +753,8 @@ enum clr_rc clr_jwks_parse_ex(const char *json, size_t len, unsigned flags,
 	if (set->n == 0 && !(flags & CLR_JWKS_ALLOW_EMPTY)) {
 		rc = CLR_ERR_PARAM;
 		if (set->nskips > 0)
-			clr_err_set(e, rc, "invalid_jwks", "jwks", "no usable key (first refusal: %s)",
-				    set->skips[0].reason);
+			clr_err_set(e, rc, "invalid_jwks", "jwks",
+				    "no usable key (first refusal: %s)", set->skips[0].reason);
 		else
 			clr_err_set(e, rc, "invalid_jwks", "jwks", "no usable key (empty set)");
 		goto out;
@@ -781,8 +796,8 @@ const char *clr_jwks_kid(const struct clr_jwks *set, size_t i, size_t *len)
 	return clr_jwk_kid(clr_jwks_key(set, i), len);
 }
 
-const struct clr_jwk *clr_jwks_find(const struct clr_jwks *set, const char *kid,
-				    size_t kid_len, enum clr_jws_alg alg)
+const struct clr_jwk *clr_jwks_find(const struct clr_jwks *set, const char *kid, size_t kid_len,
+				    enum clr_jws_alg alg)
 {
 	const struct clr_jwk *found = NULL;
 
@@ -811,8 +826,8 @@ size_t clr_jwks_skipped_count(const struct clr_jwks *set)
 	return set != NULL ? set->nskips : 0;
 }
 
-enum clr_rc clr_jwks_skipped(const struct clr_jwks *set, size_t i, size_t *index,
-			     const char **kid, const char **reason)
+enum clr_rc clr_jwks_skipped(const struct clr_jwks *set, size_t i, size_t *index, const char **kid,
+			     const char **reason)
 {
 	if (set == NULL || i >= set->nskips)
 		return CLR_ERR_NOTFOUND;

@@ -58,7 +58,7 @@ void clr_jwt_free(struct clr_jwt *t)
 }
 
 /* Header members that would let the token choose its own key. */
-static const char *const key_bearing[] = { "jwk", "jku", "x5u", "x5c" };
+static const char *const key_bearing[] = {"jwk", "jku", "x5u", "x5c"};
 
 static enum clr_rc header_check(struct clr_jwt *t, struct clr_err *e)
 {
@@ -109,8 +109,8 @@ static enum clr_rc b64_part(const char *p, size_t n, unsigned char **out, size_t
 }
 
 /* Everything up to, not including, the signature check. */
-static enum clr_rc jws_parse(const char *token, size_t len, int want_claims,
-			     struct clr_jwt **out, struct clr_err *e)
+static enum clr_rc jws_parse(const char *token, size_t len, int want_claims, struct clr_jwt **out,
+			     struct clr_err *e)
 {
 	struct clr_jwt *t = NULL;
 	const char *d1, *d2;
@@ -147,16 +147,19 @@ static enum clr_rc jws_parse(const char *token, size_t len, int want_claims,
 	if ((rc = b64_part(token, (size_t)(d1 - token), &hdr, &hlen, e)) != CLR_OK)
 		goto out;
 	/* Kid may be any bytes (NUL included): it is compared with its length. */
-	t->hdr = json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	t->hdr =
+	    json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (t->hdr == NULL) {
 		rc = deny(e, "header is not valid JSON");
 		goto out;
 	}
 	if ((rc = header_check(t, e)) != CLR_OK)
 		goto out;
-	if ((rc = b64_part(d1 + 1, (size_t)(d2 - d1 - 1), &t->payload, &t->payload_len, e)) != CLR_OK)
+	if ((rc = b64_part(d1 + 1, (size_t)(d2 - d1 - 1), &t->payload, &t->payload_len, e)) !=
+	    CLR_OK)
 		goto out;
-	if ((rc = b64_part(d2 + 1, (size_t)(token + len - d2 - 1), &t->sig, &t->sig_len, e)) != CLR_OK)
+	if ((rc = b64_part(d2 + 1, (size_t)(token + len - d2 - 1), &t->sig, &t->sig_len, e)) !=
+	    CLR_OK)
 		goto out;
 	if (want_claims) {
 		/* No JSON_ALLOW_NUL: a claim with a NUL inside could read as another in C. */
@@ -176,8 +179,7 @@ out:
 	return rc;
 }
 
-enum clr_rc clr_jwt_parse(const char *token, size_t len, struct clr_jwt **out,
-			  struct clr_err *e)
+enum clr_rc clr_jwt_parse(const char *token, size_t len, struct clr_jwt **out, struct clr_err *e)
 {
 	return jws_parse(token, len, 1, out, e);
 }
@@ -215,8 +217,8 @@ static enum clr_rc sig_check(const struct clr_jwt *t, const struct clr_jwks *key
 		for (size_t i = 0; i < n; i++) {
 			const char *kid = clr_jwks_kid(keys, i, &klen);
 
-			if (t->kid == NULL && (clr_jwk_algs(clr_jwks_key(keys, i)) &
-					       CLR_JWS_ALG_BIT(t->alg)))
+			if (t->kid == NULL &&
+			    (clr_jwk_algs(clr_jwks_key(keys, i)) & CLR_JWS_ALG_BIT(t->alg)))
 				return deny(e, "no kid and more than one key fits");
 			if (t->kid != NULL && kid != NULL && klen == t->kid_len &&
 			    memcmp(kid, t->kid, klen) == 0)
@@ -338,7 +340,8 @@ static long scopes_walk(json_t *claims, char *out, size_t *bytes)
 	}
 	if (!json_is_array(src) || json_object_get(claims, "scope") == src)
 		return -1;
-	json_array_foreach(src, i, v) {
+	json_array_foreach(src, i, v)
+	{
 		if (!json_is_string(v))
 			return -1;
 		/* One array entry is exactly one scope token. */
@@ -362,13 +365,12 @@ static int aud_has(json_t *aud, const char *want)
 		return strcmp(json_string_value(aud), want) == 0;
 	if (!json_is_array(aud))
 		return 0;
-	json_array_foreach(aud, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
-			return 1;
+	json_array_foreach(aud, i, v) if (json_is_string(v) &&
+					  strcmp(json_string_value(v), want) == 0) return 1;
 	return 0;
 }
 
-static const char *const default_identity[] = { "client_id", "azp", "sub" };
+static const char *const default_identity[] = {"client_id", "azp", "sub"};
 
 /* Copies a string claim into *dst from the arena at *cur (NULL if absent). */
 static void arena_put(char **cur, const char *src, char **dst)
@@ -423,7 +425,8 @@ static enum clr_rc claims_check(const struct clr_jwt *t, const struct clr_jwt_po
 	 * non-empty string is an error, not a reason to fall through to "sub".
 	 */
 	for (size_t i = 0; i < 3; i++) {
-		ident_name = pol->identity_claim != NULL ? pol->identity_claim : default_identity[i];
+		ident_name =
+		    pol->identity_claim != NULL ? pol->identity_claim : default_identity[i];
 		if ((v = json_object_get(cl, ident_name)) != NULL || pol->identity_claim != NULL)
 			break;
 	}
@@ -440,9 +443,8 @@ static enum clr_rc claims_check(const struct clr_jwt *t, const struct clr_jwt_po
 
 	/* One allocation per verified token: scopes[], then every string. */
 	total = (size_t)nscopes * sizeof(char *) + scope_bytes + (nscopes > 0 ? scope_bytes : 1) +
-		strlen(ident) + 1 +
-		strlen(iss) + 1 + (sub ? strlen(sub) + 1 : 0) + (jti ? strlen(jti) + 1 : 0) +
-		(aud ? strlen(aud) + 1 : 0);
+		strlen(ident) + 1 + strlen(iss) + 1 + (sub ? strlen(sub) + 1 : 0) +
+		(jti ? strlen(jti) + 1 : 0) + (aud ? strlen(aud) + 1 : 0);
 	mem = malloc(total);
 	if (mem == NULL)
 		return nomem(e);

@@ -1,27 +1,45 @@
 /*
- * main.c - clearance-access.  For now only the health endpoints (/healthz,
- * /readyz, /metrics) that http_in answers itself; its routes arrive with
- * the access issue.
+ * main.c - clearance-access: developers and admins, sessions, the
+ * catalogue, apps, access requests and their approval workflow,
+ * credentials, webhooks and the audit log.  The IdP work itself is done by
+ * jobs that the registrar's worker runs (services/registrar/jobs_access.c).
  */
 #include "clearance/config.h"
 #include "clearance/http_in.h"
 #include "clearance/log.h"
+#include "clearance/seal.h"
+#include "access.h"
 
 int main(void)
 {
 	struct clr_config *cfg = NULL;
+	struct clr_sealer *sealer = NULL;
+	struct clr_err e = { 0 };
+	struct acc_app app;
 	struct clr_server srv = { 0 };
-	int rc;
+	int rc = 1;
 
 	clr_log_init("access", CLR_LOG_INFO);
-	if (clr_config_load(CLR_CFG_NEED_DB, &cfg) != CLR_OK)
+	/* Sealing: webhook secrets, and unsealing clients' secrets for their owners. */
+	if (clr_config_load(CLR_CFG_NEED_DB | CLR_CFG_NEED_SEAL, &cfg) != CLR_OK)
 		return 1;
 	clr_log_set_level(cfg->log_level);
+	if (clr_sealer_new(cfg->seal_keys, &sealer, &e) != CLR_OK) {
+		clr_log(NULL, CLR_LOG_ERROR, "CLEARANCE_SEAL_KEYS: %s", e.msg);
+		goto out;
+	}
+	app.cfg = cfg;
+	app.sealer = sealer;
 	srv.service = "access";
 	srv.cfg = cfg;
-	srv.routes = NULL;
-	srv.nroutes = 0;
+	srv.routes = acc_routes;
+	srv.nroutes = acc_nroutes;
+	srv.stmts = acc_stmts;
+	srv.nstmts = acc_nstmts;
+	srv.app = &app;
 	rc = clr_server_run(&srv);
+out:
+	clr_sealer_free(sealer);
 	clr_config_free(cfg);
 	return rc;
 }

@@ -19,7 +19,7 @@
 struct bx_entry {
 	unsigned char key[32];
 	long long until_ms;
-	char *token;        /* NULL: a cached refusal */
+	char *token; /* NULL: a cached refusal */
 	const char *why;
 };
 
@@ -29,8 +29,7 @@ struct clr_basic {
 	size_t nslots;
 };
 
-enum clr_rc
-clr_basic_new(size_t nslots, struct clr_basic **out)
+enum clr_rc clr_basic_new(size_t nslots, struct clr_basic **out)
 {
 	struct clr_basic *b;
 	size_t n = 256;
@@ -53,8 +52,7 @@ clr_basic_new(size_t nslots, struct clr_basic **out)
 	return CLR_OK;
 }
 
-static void
-wipe_free(char *s)
+static void wipe_free(char *s)
 {
 	if (s != NULL) {
 		OPENSSL_cleanse(s, strlen(s));
@@ -62,8 +60,7 @@ wipe_free(char *s)
 	}
 }
 
-void
-clr_basic_free(struct clr_basic *b)
+void clr_basic_free(struct clr_basic *b)
 {
 	if (b == NULL)
 		return;
@@ -75,8 +72,7 @@ clr_basic_free(struct clr_basic *b)
 	free(b);
 }
 
-char *
-clr_form_encode(const char *s, size_t len)
+char *clr_form_encode(const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char *o = malloc(3 * len + 1), *q = o;
@@ -85,8 +81,8 @@ clr_form_encode(const char *s, size_t len)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
 			*q++ = (char)c;
 		} else if (c == ' ') {
 			*q++ = '+';
@@ -101,9 +97,8 @@ clr_form_encode(const char *s, size_t len)
 }
 
 /* 1 and *token set (new) on a cached answer; *token NULL for a cached refusal. */
-static int
-lookup(struct clr_basic *b, const unsigned char key[32], long long now_ms, char **token,
-       const char **why)
+static int lookup(struct clr_basic *b, const unsigned char key[32], long long now_ms, char **token,
+		  const char **why)
 {
 	size_t i;
 	int hit = 0;
@@ -122,9 +117,8 @@ lookup(struct clr_basic *b, const unsigned char key[32], long long now_ms, char 
 	return hit;
 }
 
-static void
-store(struct clr_basic *b, const unsigned char key[32], long long until_ms,
-      const char *token, const char *why)
+static void store(struct clr_basic *b, const unsigned char key[32], long long until_ms,
+		  const char *token, const char *why)
 {
 	size_t i;
 	char *copy = token ? strdup(token) : NULL;
@@ -143,17 +137,17 @@ store(struct clr_basic *b, const unsigned char key[32], long long until_ms,
 }
 
 /* The exchange itself.  *neg says whether a refusal may be cached long. */
-static enum clr_rc
-exchange(struct clr_db *db, struct clr_http_client *http, struct clr_provreg *provs,
-	 const char *id, size_t idlen, const char *secret, size_t seclen,
-	 char **token, long *expires_in, int *neg, const char **why)
+static enum clr_rc exchange(struct clr_db *db, struct clr_http_client *http,
+			    struct clr_provreg *provs, const char *id, size_t idlen,
+			    const char *secret, size_t seclen, char **token, long *expires_in,
+			    int *neg, const char **why)
 {
-	const char *params[1] = { id };
+	const char *params[1] = {id};
 	PGresult *res = NULL;
 	struct clr_provs *snap = NULL;
 	const struct clr_prov *p;
-	char *eid = NULL, *esec = NULL, *escope = NULL, *cred = NULL, *b64 = NULL,
-	     *authz = NULL, *body = NULL;
+	char *eid = NULL, *esec = NULL, *escope = NULL, *cred = NULL, *b64 = NULL, *authz = NULL,
+	     *body = NULL;
 	struct clr_http_header hdr[3];
 	struct clr_http_resp resp;
 	struct clr_err e;
@@ -205,16 +199,15 @@ exchange(struct clr_db *db, struct clr_http_client *http, struct clr_provreg *pr
 	n = strlen(escope) + 48;
 	if ((body = malloc(n)) == NULL)
 		goto out;
-	snprintf(body, n, "grant_type=client_credentials%s%s",
-		 escope[0] ? "&scope=" : "", escope);
+	snprintf(body, n, "grant_type=client_credentials%s%s", escope[0] ? "&scope=" : "", escope);
 	hdr[0].name = "Authorization";
 	hdr[0].value = authz;
 	hdr[1].name = "Content-Type";
 	hdr[1].value = "application/x-www-form-urlencoded";
 	hdr[2].name = "Accept";
 	hdr[2].value = "application/json";
-	rc = clr_http_do(http, &p->http, "POST", p->token_endpoint, hdr, 3, body,
-			 strlen(body), &resp, &e);
+	rc = clr_http_do(http, &p->http, "POST", p->token_endpoint, hdr, 3, body, strlen(body),
+			 &resp, &e);
 	if (rc != CLR_OK) {
 		clr_log(NULL, CLR_LOG_WARN, "basic: token endpoint unreachable: %s", e.msg);
 		*why = "token endpoint unreachable";
@@ -237,8 +230,9 @@ exchange(struct clr_db *db, struct clr_http_client *http, struct clr_provreg *pr
 		*why = "the token endpoint gave no access token";
 		goto out;
 	}
-	*expires_in = json_is_integer(json_object_get(doc, "expires_in")) ?
-		(long)json_integer_value(json_object_get(doc, "expires_in")) : 60;
+	*expires_in = json_is_integer(json_object_get(doc, "expires_in"))
+			  ? (long)json_integer_value(json_object_get(doc, "expires_in"))
+			  : 60;
 	if ((*token = strdup(at)) == NULL) {
 		rc = CLR_ERR_NOMEM;
 		goto out;
@@ -261,10 +255,9 @@ out:
 	return rc;
 }
 
-enum clr_rc
-clr_basic_token(struct clr_basic *b, struct clr_db *db, struct clr_http_client *http,
-		struct clr_provreg *provs, const char *b64, size_t len, char **token,
-		const char **why)
+enum clr_rc clr_basic_token(struct clr_basic *b, struct clr_db *db, struct clr_http_client *http,
+			    struct clr_provreg *provs, const char *b64, size_t len, char **token,
+			    const char **why)
 {
 	unsigned char *raw = NULL, key[32];
 	unsigned int klen = 0;
@@ -304,8 +297,8 @@ clr_basic_token(struct clr_basic *b, struct clr_db *db, struct clr_http_client *
 			store(b, key, now_ms + keep_s * 1000LL, tok, NULL);
 		*token = tok;
 	} else if (rc == CLR_ERR_DENIED) {
-		store(b, key, now_ms + (neg ? CLR_BASIC_NEG_TTL_MS : CLR_BASIC_ERR_TTL_MS),
-		      NULL, *why);
+		store(b, key, now_ms + (neg ? CLR_BASIC_NEG_TTL_MS : CLR_BASIC_ERR_TTL_MS), NULL,
+		      *why);
 		clr_log(NULL, CLR_LOG_INFO, "security: basic credentials refused: %s", *why);
 	}
 out:

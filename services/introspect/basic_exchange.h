@@ -32,15 +32,14 @@ void clr_basic_free(struct clr_basic *b);
  * unknown or inactive client, an IdP failure: CLR_ERR_DENIED with *why a
  * fixed text.  db is the calling thread's connection (only used on a miss).
  */
-enum clr_rc clr_basic_token(struct clr_basic *b, struct clr_db *db,
-			    struct clr_http_client *http, struct clr_provreg *provs,
-			    const char *b64, size_t len, char **token,
+enum clr_rc clr_basic_token(struct clr_basic *b, struct clr_db *db, struct clr_http_client *http,
+			    struct clr_provreg *provs, const char *b64, size_t len, char **token,
 			    const char **why) CLR_MUSTCHECK;
 
 /* The prepared statement basic_exchange.c uses; listed in the server's table. */
 #define CLR_BASIC_STMT_NAME "ix_basic_registration"
-#define CLR_BASIC_STMT_SQL \
-	"SELECT provider_id::text, coalesce(scope, '') FROM registrations" \
+#define CLR_BASIC_STMT_SQL                                                                         \
+	"SELECT provider_id::text, coalesce(scope, '') FROM registrations"                         \
 	" WHERE client_id = $1 AND status = 'active' ORDER BY created_at LIMIT 1"
 
 /* Form-urlencodes s (RFC 6749 appendix B) into a new string. */

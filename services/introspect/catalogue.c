@@ -18,8 +18,7 @@ struct clr_cat {
 	size_t nplans;
 };
 
-static void
-free_strv(char **v, size_t n)
+static void free_strv(char **v, size_t n)
 {
 	for (size_t i = 0; v != NULL && i < n; i++)
 		free(v[i]);
@@ -27,8 +26,7 @@ free_strv(char **v, size_t n)
 }
 
 /* Splits a space separated list into a new vector; duplicates kept once. */
-static enum clr_rc
-split_scopes(const char *s, char ***out, size_t *n)
+static enum clr_rc split_scopes(const char *s, char ***out, size_t *n)
 {
 	size_t cap = 0, cnt = 0;
 	char **v = NULL;
@@ -71,8 +69,7 @@ nomem:
 	return CLR_ERR_NOMEM;
 }
 
-static void
-cat_free(struct clr_cat *c)
+static void cat_free(struct clr_cat *c)
 {
 	if (c == NULL)
 		return;
@@ -95,27 +92,29 @@ cat_free(struct clr_cat *c)
 	free(c);
 }
 
-void
-clr_cat_retain(struct clr_cat *c)
+void clr_cat_retain(struct clr_cat *c)
 {
 	if (c != NULL)
 		atomic_fetch_add(&c->ref, 1);
 }
 
-void
-clr_cat_release(struct clr_cat *c)
+void clr_cat_release(struct clr_cat *c)
 {
 	if (c != NULL && atomic_fetch_sub(&c->ref, 1) == 1)
 		cat_free(c);
 }
 
-size_t clr_cat_nproducts(const struct clr_cat *c) { return c->nproducts; }
-size_t clr_cat_nplans(const struct clr_cat *c) { return c->nplans; }
+size_t clr_cat_nproducts(const struct clr_cat *c)
+{
+	return c->nproducts;
+}
+size_t clr_cat_nplans(const struct clr_cat *c)
+{
+	return c->nplans;
+}
 
-enum clr_rc
-clr_cat_build(const struct clr_cat_product_def *products, size_t nproducts,
-	      const struct clr_cat_plan_def *plans, size_t nplans,
-	      struct clr_cat **out)
+enum clr_rc clr_cat_build(const struct clr_cat_product_def *products, size_t nproducts,
+			  const struct clr_cat_plan_def *plans, size_t nplans, struct clr_cat **out)
 {
 	struct clr_cat *c;
 	enum clr_rc rc = CLR_ERR_NOMEM;
@@ -179,8 +178,7 @@ out:
 	return rc;
 }
 
-int
-clr_cat_path_ok(const char *path, size_t len)
+int clr_cat_path_ok(const char *path, size_t len)
 {
 	if (len == 0 || path[0] != '/')
 		return 0;
@@ -189,7 +187,7 @@ clr_cat_path_ok(const char *path, size_t len)
 		if (ch == '\\' || ch < 0x20 || ch == 0x7f)
 			return 0;
 		if (ch == '%' && i + 2 < len) {
-			char h[3] = { path[i + 1], path[i + 2], 0 };
+			char h[3] = {path[i + 1], path[i + 2], 0};
 			if (strcasecmp(h, "2f") == 0 || strcasecmp(h, "2e") == 0 ||
 			    strcasecmp(h, "5c") == 0 || strcasecmp(h, "00") == 0)
 				return 0;
@@ -208,8 +206,7 @@ clr_cat_path_ok(const char *path, size_t len)
 	return 1;
 }
 
-int
-clr_cat_prefix_covers(const char *prefix, const char *path, size_t len)
+int clr_cat_prefix_covers(const char *prefix, const char *path, size_t len)
 {
 	size_t pl = strlen(prefix);
 
@@ -220,8 +217,7 @@ clr_cat_prefix_covers(const char *prefix, const char *path, size_t len)
 	return 0;
 }
 
-static int
-has_all(char *const *have, size_t nhave, char *const *need, size_t nneed)
+static int has_all(char *const *have, size_t nhave, char *const *need, size_t nneed)
 {
 	if (nneed == 0)
 		return 0;
@@ -236,9 +232,9 @@ has_all(char *const *have, size_t nhave, char *const *need, size_t nneed)
 	return 1;
 }
 
-static const struct clr_cat_plan *
-pick_plan(const struct clr_cat *c, const struct clr_cat_product *p,
-	  char *const *scopes, size_t nscopes)
+static const struct clr_cat_plan *pick_plan(const struct clr_cat *c,
+					    const struct clr_cat_product *p, char *const *scopes,
+					    size_t nscopes)
 {
 	const struct clr_cat_plan *best = NULL;
 
@@ -253,10 +249,9 @@ pick_plan(const struct clr_cat *c, const struct clr_cat_product *p,
 	return best;
 }
 
-enum clr_cat_result
-clr_cat_match(const struct clr_cat *c, char *const *scopes, size_t nscopes,
-	      const char *path, const struct clr_cat_product **product,
-	      const struct clr_cat_plan **plan)
+enum clr_cat_result clr_cat_match(const struct clr_cat *c, char *const *scopes, size_t nscopes,
+				  const char *path, const struct clr_cat_product **product,
+				  const struct clr_cat_plan **plan)
 {
 	const struct clr_cat_product *best = NULL;
 	const struct clr_cat_plan *bestplan = NULL;
@@ -305,8 +300,7 @@ clr_cat_match(const struct clr_cat *c, char *const *scopes, size_t nscopes,
 }
 
 /* JSON array text of strings into a new vector of borrowed pointers. */
-static enum clr_rc
-json_strv(json_t *arr, const char ***v, size_t *n)
+static enum clr_rc json_strv(json_t *arr, const char ***v, size_t *n)
 {
 	size_t cnt = json_is_array(arr) ? json_array_size(arr) : 0;
 
@@ -322,18 +316,17 @@ json_strv(json_t *arr, const char ***v, size_t *n)
 	return CLR_OK;
 }
 
-enum clr_rc
-clr_cat_load(struct clr_db *db, struct clr_cat **out)
+enum clr_rc clr_cat_load(struct clr_db *db, struct clr_cat **out)
 {
 	static const char q_plans[] =
-		"SELECT id::text, name, scopes, coalesce(rate_limit_requests, 0)::text,"
-		" coalesce(rate_limit_window_seconds, 0)::text FROM plans"
-		" WHERE deleted_at IS NULL ORDER BY lower(name), id";
+	    "SELECT id::text, name, scopes, coalesce(rate_limit_requests, 0)::text,"
+	    " coalesce(rate_limit_window_seconds, 0)::text FROM plans"
+	    " WHERE deleted_at IS NULL ORDER BY lower(name), id";
 	static const char q_products[] =
-		"SELECT p.id::text, p.name, p.scopes, array_to_json(p.path_prefixes)::text,"
-		" coalesce((SELECT json_agg(pp.plan_id) FROM product_plans pp"
-		"  WHERE pp.product_id = p.id), '[]'::json)::text"
-		" FROM products p WHERE p.deleted_at IS NULL ORDER BY lower(p.name), p.id";
+	    "SELECT p.id::text, p.name, p.scopes, array_to_json(p.path_prefixes)::text,"
+	    " coalesce((SELECT json_agg(pp.plan_id) FROM product_plans pp"
+	    "  WHERE pp.product_id = p.id), '[]'::json)::text"
+	    " FROM products p WHERE p.deleted_at IS NULL ORDER BY lower(p.name), p.id";
 	PGresult *rp = NULL, *rq = NULL;
 	struct clr_cat_plan_def *pl = NULL;
 	struct clr_cat_product_def *pr = NULL;
@@ -368,8 +361,10 @@ clr_cat_load(struct clr_db *db, struct clr_cat **out)
 		pr[i].scopes = PQgetvalue(rq, i, 2);
 		docs[2 * i] = json_loadb(a, strlen(a), JSON_REJECT_DUPLICATES, NULL);
 		docs[2 * i + 1] = json_loadb(b, strlen(b), JSON_REJECT_DUPLICATES, NULL);
-		if (json_strv(docs[2 * i], (const char ***)&pr[i].prefixes, &pr[i].nprefixes) != CLR_OK ||
-		    json_strv(docs[2 * i + 1], (const char ***)&pr[i].plan_ids, &pr[i].nplan_ids) != CLR_OK)
+		if (json_strv(docs[2 * i], (const char ***)&pr[i].prefixes, &pr[i].nprefixes) !=
+			CLR_OK ||
+		    json_strv(docs[2 * i + 1], (const char ***)&pr[i].plan_ids, &pr[i].nplan_ids) !=
+			CLR_OK)
 			goto out;
 	}
 	rc = clr_cat_build(pr, (size_t)nq, pl, (size_t)np, out);

@@ -31,7 +31,7 @@ struct clr_cat_plan {
 	char *name;
 	char **scopes;
 	size_t nscopes;
-	long rl_requests;    /* 0 = unlimited */
+	long rl_requests; /* 0 = unlimited */
 	long rl_window_s;
 };
 
@@ -42,7 +42,7 @@ struct clr_cat_product {
 	size_t nscopes;
 	char **prefixes;
 	size_t nprefixes;
-	size_t *plans;       /* indices into the catalogue's plans */
+	size_t *plans; /* indices into the catalogue's plans */
 	size_t nplans;
 };
 
@@ -50,14 +50,14 @@ struct clr_cat;
 
 /* Definitions to build a catalogue from (all borrowed for the call). */
 struct clr_cat_plan_def {
-	const char *id, *name, *scopes;   /* scopes space separated */
-	long rl_requests, rl_window_s;    /* 0/0 = unlimited */
+	const char *id, *name, *scopes; /* scopes space separated */
+	long rl_requests, rl_window_s;	/* 0/0 = unlimited */
 };
 struct clr_cat_product_def {
 	const char *id, *name, *scopes;
 	const char *const *prefixes;
 	size_t nprefixes;
-	const char *const *plan_ids;      /* unknown ids are ignored */
+	const char *const *plan_ids; /* unknown ids are ignored */
 	size_t nplan_ids;
 };
 
@@ -77,8 +77,8 @@ size_t clr_cat_nplans(const struct clr_cat *c);
 
 enum clr_cat_result {
 	CLR_CAT_OK,
-	CLR_CAT_NO_PRODUCT,   /* no granted product covers the path */
-	CLR_CAT_NO_PLAN,      /* a product covers it, but no plan scope */
+	CLR_CAT_NO_PRODUCT, /* no granted product covers the path */
+	CLR_CAT_NO_PLAN,    /* a product covers it, but no plan scope */
 	CLR_CAT__MAX
 };
 
@@ -87,9 +87,8 @@ enum clr_cat_result {
  * 7662 where there is no request) to a product and plan, both borrowed
  * from c.  On CLR_CAT_NO_PLAN *product is still set.
  */
-enum clr_cat_result clr_cat_match(const struct clr_cat *c, char *const *scopes,
-				  size_t nscopes, const char *path,
-				  const struct clr_cat_product **product,
+enum clr_cat_result clr_cat_match(const struct clr_cat *c, char *const *scopes, size_t nscopes,
+				  const char *path, const struct clr_cat_product **product,
 				  const struct clr_cat_plan **plan);
 
 /* 1 if path (query already cut) is in normal form, see above. */

@@ -10,8 +10,7 @@
 #include "clearance/util.h"
 #include "introspect.h"
 
-struct clr_cat *
-clr_ix_catalogue(struct clr_ix_app *app)
+struct clr_cat *clr_ix_catalogue(struct clr_ix_app *app)
 {
 	struct clr_cat *c;
 
@@ -22,8 +21,7 @@ clr_ix_catalogue(struct clr_ix_app *app)
 	return c;
 }
 
-void
-clr_ix_set_catalogue(struct clr_ix_app *app, struct clr_cat *c)
+void clr_ix_set_catalogue(struct clr_ix_app *app, struct clr_cat *c)
 {
 	struct clr_cat *old;
 
@@ -34,8 +32,7 @@ clr_ix_set_catalogue(struct clr_ix_app *app, struct clr_cat *c)
 	clr_cat_release(old);
 }
 
-static long long
-wall_ms(void)
+static long long wall_ms(void)
 {
 	struct timespec ts;
 
@@ -44,10 +41,10 @@ wall_ms(void)
 }
 
 /* Signature and claims against one provider, with one refetch on unknown kid. */
-static enum clr_rc
-check_with_provider(struct clr_ix_app *app, struct clr_http_client *http,
-		    const struct clr_prov *p, const struct clr_jwt *t, long long now_ms,
-		    struct clr_jwt_claims *claims, const char **why)
+static enum clr_rc check_with_provider(struct clr_ix_app *app, struct clr_http_client *http,
+				       const struct clr_prov *p, const struct clr_jwt *t,
+				       long long now_ms, struct clr_jwt_claims *claims,
+				       const char **why)
 {
 	struct clr_jwt_policy pol;
 	struct clr_jwks_ref *keys = NULL, *newer = NULL;
@@ -86,9 +83,8 @@ check_with_provider(struct clr_ix_app *app, struct clr_http_client *http,
 	return CLR_ERR_DENIED;
 }
 
-enum clr_rc
-clr_ix_verify(struct clr_ix_app *app, struct clr_http_client *http, const char *token,
-	      size_t len, struct clr_tok **out, const char **why)
+enum clr_rc clr_ix_verify(struct clr_ix_app *app, struct clr_http_client *http, const char *token,
+			  size_t len, struct clr_tok **out, const char **why)
 {
 	unsigned char key[32];
 	unsigned int klen = 0;

@@ -18,8 +18,7 @@
 #include "handlers.h"
 #include "introspect.h"
 
-static void
-deny_401(struct clr_req *r, struct clr_ix_app *app, const char *why)
+static void deny_401(struct clr_req *r, struct clr_ix_app *app, const char *why)
 {
 	atomic_fetch_add(&app->n_invalid, 1);
 	clr_resp_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
@@ -28,8 +27,7 @@ deny_401(struct clr_req *r, struct clr_ix_app *app, const char *why)
 	clr_resp_empty(r, 401);
 }
 
-static void
-deny_403(struct clr_req *r, struct clr_ix_app *app, const char *why)
+static void deny_403(struct clr_req *r, struct clr_ix_app *app, const char *why)
 {
 	atomic_fetch_add(&app->n_scope, 1);
 	clr_resp_header(r, "WWW-Authenticate", "Bearer error=\"insufficient_scope\"");
@@ -39,8 +37,7 @@ deny_403(struct clr_req *r, struct clr_ix_app *app, const char *why)
 }
 
 /* Values go into response headers: no control characters may pass. */
-static int
-hdr_safe(const char *s)
+static int hdr_safe(const char *s)
 {
 	for (; s != NULL && *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -49,8 +46,7 @@ hdr_safe(const char *s)
 }
 
 /* Case-insensitive scheme match; returns the credentials after the blanks. */
-static const char *
-scheme(const char *authz, const char *name)
+static const char *scheme(const char *authz, const char *name)
 {
 	size_t n = strlen(name);
 
@@ -62,8 +58,7 @@ scheme(const char *authz, const char *name)
 	return authz;
 }
 
-void
-clr_h_auth(struct clr_req *r)
+void clr_h_auth(struct clr_req *r)
 {
 	struct clr_ix_app *app = r->app;
 	const char *authz = clr_req_env(r, "HTTP_AUTHORIZATION");
@@ -86,8 +81,8 @@ clr_h_auth(struct clr_req *r)
 	if ((cred = scheme(authz, "Bearer")) != NULL) {
 		len = strlen(cred);
 	} else if ((cred = scheme(authz, "Basic")) != NULL) {
-		rc = clr_basic_token(app->basic, r->db, r->http, app->provs, cred,
-				     strlen(cred), &basic_token, &why);
+		rc = clr_basic_token(app->basic, r->db, r->http, app->provs, cred, strlen(cred),
+				     &basic_token, &why);
 		if (rc != CLR_OK) {
 			deny_401(r, app, why);
 			goto out;
@@ -120,8 +115,8 @@ clr_h_auth(struct clr_req *r)
 		deny_403(r, app, "catalogue not loaded");
 		goto out;
 	}
-	switch (clr_cat_match(cat, tok->claims.scopes, tok->claims.nscopes,
-			      uri ? uri : "", &prod, &plan)) {
+	switch (clr_cat_match(cat, tok->claims.scopes, tok->claims.nscopes, uri ? uri : "", &prod,
+			      &plan)) {
 	case CLR_CAT_OK:
 		break;
 	case CLR_CAT_NO_PLAN:

@@ -18,8 +18,7 @@
 #include "handlers.h"
 #include "introspect.h"
 
-static int
-hexval(int c)
+static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -35,8 +34,7 @@ hexval(int c)
  * new (free()); NULL if absent or badly encoded.  *dup is set when the
  * name occurs more than once (RFC 7662 callers must send it once).
  */
-static char *
-form_get(const char *body, size_t len, const char *name, int *dup)
+static char *form_get(const char *body, size_t len, const char *name, int *dup)
 {
 	size_t nl = strlen(name), i = 0;
 	char *val = NULL;
@@ -87,14 +85,12 @@ form_get(const char *body, size_t len, const char *name, int *dup)
 	return val;
 }
 
-static void
-inactive(struct clr_req *r)
+static void inactive(struct clr_req *r)
 {
 	clr_resp_json(r, 200, json_pack("{s:b}", "active", 0));
 }
 
-void
-clr_h_introspect(struct clr_req *r)
+void clr_h_introspect(struct clr_req *r)
 {
 	struct clr_ix_app *app = r->app;
 	const char *ctype = clr_req_env(r, "CONTENT_TYPE");
@@ -107,8 +103,7 @@ clr_h_introspect(struct clr_req *r)
 	json_t *o;
 	int dup = 0;
 
-	if (ctype == NULL ||
-	    strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0) {
+	if (ctype == NULL || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0) {
 		clr_resp_error(r, 400, "invalid_request",
 			       "body must be application/x-www-form-urlencoded");
 		return;
@@ -128,23 +123,17 @@ clr_h_introspect(struct clr_req *r)
 		goto out;
 	}
 	cat = clr_ix_catalogue(app);
-	if (cat == NULL || clr_cat_match(cat, tok->claims.scopes, tok->claims.nscopes,
-					 NULL, &prod, &plan) != CLR_CAT_OK) {
+	if (cat == NULL || clr_cat_match(cat, tok->claims.scopes, tok->claims.nscopes, NULL, &prod,
+					 &plan) != CLR_CAT_OK) {
 		inactive(r);
 		goto out;
 	}
-	o = json_pack("{s:b,s:s,s:s?,s:s,s:I,s:I,s:s,s:s?,s:s,s:s,s:s}",
-		      "active", 1,
-		      "client_id", tok->claims.identity,
-		      "sub", tok->claims.sub,
-		      "scope", tok->claims.scope ? tok->claims.scope : "",
-		      "exp", (json_int_t)tok->claims.exp,
-		      "iat", (json_int_t)tok->claims.iat,
-		      "iss", tok->claims.iss ? tok->claims.iss : "",
-		      "aud", tok->claims.aud,
-		      "token_type", "Bearer",
-		      "product", prod->name,
-		      "plan", plan->name);
+	o = json_pack("{s:b,s:s,s:s?,s:s,s:I,s:I,s:s,s:s?,s:s,s:s,s:s}", "active", 1, "client_id",
+		      tok->claims.identity, "sub", tok->claims.sub, "scope",
+		      tok->claims.scope ? tok->claims.scope : "", "exp",
+		      (json_int_t)tok->claims.exp, "iat", (json_int_t)tok->claims.iat, "iss",
+		      tok->claims.iss ? tok->claims.iss : "", "aud", tok->claims.aud, "token_type",
+		      "Bearer", "product", prod->name, "plan", plan->name);
 	if (o == NULL) {
 		clr_resp_error(r, 500, "server_error", "out of memory");
 		goto out;

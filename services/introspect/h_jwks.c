@@ -10,8 +10,7 @@
 #include "handlers.h"
 #include "introspect.h"
 
-static const struct clr_prov *
-find(struct clr_req *r, struct clr_provs *snap)
+static const struct clr_prov *find(struct clr_req *r, struct clr_provs *snap)
 {
 	const struct clr_prov *p = NULL;
 
@@ -22,8 +21,7 @@ find(struct clr_req *r, struct clr_provs *snap)
 	return p;
 }
 
-static void
-send_info(struct clr_req *r, const struct clr_prov *p, int status)
+static void send_info(struct clr_req *r, const struct clr_prov *p, int status)
 {
 	json_t *o = clr_jwks_cache_info(p->jwks, clr_now_ms());
 
@@ -36,8 +34,7 @@ send_info(struct clr_req *r, const struct clr_prov *p, int status)
 	clr_resp_json(r, status, o);
 }
 
-void
-clr_h_jwks_get(struct clr_req *r)
+void clr_h_jwks_get(struct clr_req *r)
 {
 	struct clr_ix_app *app = r->app;
 	struct clr_provs *snap = clr_provreg_get(app->provs);
@@ -48,8 +45,7 @@ clr_h_jwks_get(struct clr_req *r)
 	clr_provs_release(snap);
 }
 
-void
-clr_h_jwks_refresh(struct clr_req *r)
+void clr_h_jwks_refresh(struct clr_req *r)
 {
 	struct clr_ix_app *app = r->app;
 	struct clr_provs *snap = clr_provreg_get(app->provs);
@@ -61,7 +57,8 @@ clr_h_jwks_refresh(struct clr_req *r)
 		if (clr_jwks_cache_refresh(p->jwks, r->http, clr_now_ms(), &e) == CLR_OK)
 			send_info(r, p, 200);
 		else
-			clr_resp_error(r, 502, "upstream_error", e.msg[0] ? e.msg : "JWKS fetch failed");
+			clr_resp_error(r, 502, "upstream_error",
+				       e.msg[0] ? e.msg : "JWKS fetch failed");
 	}
 	clr_provs_release(snap);
 }

@@ -38,8 +38,8 @@ struct clr_ix_app {
 	struct clr_basic *basic;
 	struct clr_refresher *refresher;
 	pthread_mutex_t cat_mu;
-	struct clr_cat *cat;           /* current catalogue; swap under cat_mu */
-	atomic_int loaded;             /* 1 after the first complete load */
+	struct clr_cat *cat; /* current catalogue; swap under cat_mu */
+	atomic_int loaded;   /* 1 after the first complete load */
 	atomic_ulong n_allow, n_invalid, n_scope, n_limited, n_revoked;
 };
 
@@ -55,9 +55,8 @@ void clr_ix_set_catalogue(struct clr_ix_app *app, struct clr_cat *c);
  * problem with the token: CLR_ERR_DENIED, *why a fixed reason for the log
  * (never the token).  Does NOT check revocation or scopes.
  */
-enum clr_rc clr_ix_verify(struct clr_ix_app *app, struct clr_http_client *http,
-			  const char *token, size_t len, struct clr_tok **out,
-			  const char **why) CLR_MUSTCHECK;
+enum clr_rc clr_ix_verify(struct clr_ix_app *app, struct clr_http_client *http, const char *token,
+			  size_t len, struct clr_tok **out, const char **why) CLR_MUSTCHECK;
 
 /* Background threads: LISTEN/NOTIFY + periodic reloads, JWKS maintenance. */
 enum clr_rc clr_refresher_start(struct clr_ix_app *app, struct clr_refresher **out) CLR_MUSTCHECK;

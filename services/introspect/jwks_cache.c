@@ -25,10 +25,10 @@ struct clr_jwks_cache {
 	pthread_cond_t done;
 	struct clr_jwks_cache_cfg cfg;
 	char *uri;
-	struct clr_http_opts http;   /* ca_pem owned (char *) */
-	struct clr_jwks_ref *cur;    /* NULL until the first good fetch */
+	struct clr_http_opts http; /* ca_pem owned (char *) */
+	struct clr_jwks_ref *cur;  /* NULL until the first good fetch */
 	char *etag;
-	long long fetched_ms;        /* last 200 or 304 */
+	long long fetched_ms; /* last 200 or 304 */
 	long long expires_ms;
 	long long refresh_ms;
 	long long last_attempt_ms;
@@ -38,19 +38,17 @@ struct clr_jwks_cache {
 	char last_error[240];
 	long long last_error_ms;
 	int fetching;
-	unsigned long generation;    /* bumped when a fetch completes */
+	unsigned long generation; /* bumped when a fetch completes */
 	unsigned long fetches;
 	unsigned long not_modified;
 };
 
-const struct clr_jwks *
-clr_jwks_ref_set(const struct clr_jwks_ref *r)
+const struct clr_jwks *clr_jwks_ref_set(const struct clr_jwks_ref *r)
 {
 	return r->set;
 }
 
-void
-clr_jwks_ref_release(struct clr_jwks_ref *r)
+void clr_jwks_ref_release(struct clr_jwks_ref *r)
 {
 	if (r != NULL && atomic_fetch_sub(&r->ref, 1) == 1) {
 		clr_jwks_free(r->set);
@@ -58,16 +56,15 @@ clr_jwks_ref_release(struct clr_jwks_ref *r)
 	}
 }
 
-static struct clr_jwks_ref *
-ref_take(struct clr_jwks_ref *r)
+static struct clr_jwks_ref *ref_take(struct clr_jwks_ref *r)
 {
 	if (r != NULL)
 		atomic_fetch_add(&r->ref, 1);
 	return r;
 }
 
-static enum clr_rc
-copy_source(struct clr_jwks_cache *c, const char *uri, const struct clr_http_opts *http)
+static enum clr_rc copy_source(struct clr_jwks_cache *c, const char *uri,
+			       const struct clr_http_opts *http)
 {
 	char *u = strdup(uri), *ca = NULL;
 
@@ -85,9 +82,8 @@ copy_source(struct clr_jwks_cache *c, const char *uri, const struct clr_http_opt
 	return CLR_OK;
 }
 
-enum clr_rc
-clr_jwks_cache_new(const struct clr_jwks_cache_cfg *cfg, const char *uri,
-		   const struct clr_http_opts *http, struct clr_jwks_cache **out)
+enum clr_rc clr_jwks_cache_new(const struct clr_jwks_cache_cfg *cfg, const char *uri,
+			       const struct clr_http_opts *http, struct clr_jwks_cache **out)
 {
 	struct clr_jwks_cache *c;
 
@@ -112,8 +108,7 @@ clr_jwks_cache_new(const struct clr_jwks_cache_cfg *cfg, const char *uri,
 	return CLR_OK;
 }
 
-void
-clr_jwks_cache_free(struct clr_jwks_cache *c)
+void clr_jwks_cache_free(struct clr_jwks_cache *c)
 {
 	if (c == NULL)
 		return;
@@ -126,25 +121,22 @@ clr_jwks_cache_free(struct clr_jwks_cache *c)
 	free(c);
 }
 
-static int
-same_str(const char *a, const char *b)
+static int same_str(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
 		return a == b;
 	return strcmp(a, b) == 0;
 }
 
-enum clr_rc
-clr_jwks_cache_set_source(struct clr_jwks_cache *c, const char *uri,
-			  const struct clr_http_opts *http)
+enum clr_rc clr_jwks_cache_set_source(struct clr_jwks_cache *c, const char *uri,
+				      const struct clr_http_opts *http)
 {
 	enum clr_rc rc = CLR_OK;
 
 	pthread_mutex_lock(&c->mu);
 	if (same_str(c->uri, uri) && c->http.allow_http == http->allow_http &&
 	    c->http.tls_skip_verify == http->tls_skip_verify &&
-	    same_str(c->http.ca_pem, http->ca_pem) &&
-	    c->http.timeout_ms == http->timeout_ms &&
+	    same_str(c->http.ca_pem, http->ca_pem) && c->http.timeout_ms == http->timeout_ms &&
 	    c->http.connect_timeout_ms == http->connect_timeout_ms)
 		goto out;
 	if ((rc = copy_source(c, uri, http)) != CLR_OK)
@@ -162,22 +154,19 @@ out:
 	return rc;
 }
 
-static int
-usable(const struct clr_jwks_cache *c, long long now_ms)
+static int usable(const struct clr_jwks_cache *c, long long now_ms)
 {
 	return c->cur != NULL && now_ms < c->expires_ms + c->cfg.stale_s * 1000LL;
 }
 
-static void
-set_error(struct clr_jwks_cache *c, long long now_ms, const char *detail)
+static void set_error(struct clr_jwks_cache *c, long long now_ms, const char *detail)
 {
 	snprintf(c->last_error, sizeof(c->last_error), "%s", detail);
 	c->last_error_ms = now_ms;
 	c->last_failed = 1;
 }
 
-static void
-set_life(struct clr_jwks_cache *c, long long now_ms, long max_age)
+static void set_life(struct clr_jwks_cache *c, long long now_ms, long max_age)
 {
 	long ttl = max_age < 0 ? c->cfg.min_ttl_s : max_age;
 
@@ -194,9 +183,8 @@ set_life(struct clr_jwks_cache *c, long long now_ms, long max_age)
  * One fetch.  Called and returns with c->mu held and c->fetching clear;
  * drops the lock around the network I/O.  Waiters are woken at the end.
  */
-static enum clr_rc
-do_fetch(struct clr_jwks_cache *c, struct clr_http_client *http, long long now_ms,
-	 struct clr_err *e)
+static enum clr_rc do_fetch(struct clr_jwks_cache *c, struct clr_http_client *http,
+			    long long now_ms, struct clr_err *e)
 {
 	struct clr_http_header hdr[2];
 	size_t nh = 0;
@@ -298,23 +286,20 @@ relock:
 	return rc;
 }
 
-static void
-wait_fetch(struct clr_jwks_cache *c)
+static void wait_fetch(struct clr_jwks_cache *c)
 {
 	while (c->fetching)
 		pthread_cond_wait(&c->done, &c->mu);
 }
 
-static enum clr_rc
-fail_from_state(struct clr_jwks_cache *c, struct clr_err *e)
+static enum clr_rc fail_from_state(struct clr_jwks_cache *c, struct clr_err *e)
 {
 	return clr_err_set(e, CLR_ERR_UPSTREAM, "jwks", NULL, "no usable JWKS: %s",
 			   c->last_error[0] ? c->last_error : "not fetched");
 }
 
-enum clr_rc
-clr_jwks_cache_get(struct clr_jwks_cache *c, struct clr_http_client *http,
-		   long long now_ms, struct clr_jwks_ref **out, struct clr_err *e)
+enum clr_rc clr_jwks_cache_get(struct clr_jwks_cache *c, struct clr_http_client *http,
+			       long long now_ms, struct clr_jwks_ref **out, struct clr_err *e)
 {
 	enum clr_rc rc = CLR_OK;
 
@@ -347,10 +332,9 @@ out:
 	return rc;
 }
 
-enum clr_rc
-clr_jwks_cache_miss(struct clr_jwks_cache *c, struct clr_http_client *http,
-		    long long now_ms, const struct clr_jwks_ref *seen,
-		    struct clr_jwks_ref **out, struct clr_err *e)
+enum clr_rc clr_jwks_cache_miss(struct clr_jwks_cache *c, struct clr_http_client *http,
+				long long now_ms, const struct clr_jwks_ref *seen,
+				struct clr_jwks_ref **out, struct clr_err *e)
 {
 	enum clr_rc rc = CLR_OK;
 
@@ -379,9 +363,8 @@ out:
 	return rc;
 }
 
-void
-clr_jwks_cache_maintain(struct clr_jwks_cache *c, struct clr_http_client *http,
-			long long now_ms)
+void clr_jwks_cache_maintain(struct clr_jwks_cache *c, struct clr_http_client *http,
+			     long long now_ms)
 {
 	pthread_mutex_lock(&c->mu);
 	if (c->fetching)
@@ -397,9 +380,8 @@ out:
 	pthread_mutex_unlock(&c->mu);
 }
 
-enum clr_rc
-clr_jwks_cache_refresh(struct clr_jwks_cache *c, struct clr_http_client *http,
-		       long long now_ms, struct clr_err *e)
+enum clr_rc clr_jwks_cache_refresh(struct clr_jwks_cache *c, struct clr_http_client *http,
+				   long long now_ms, struct clr_err *e)
 {
 	enum clr_rc rc;
 
@@ -410,8 +392,7 @@ clr_jwks_cache_refresh(struct clr_jwks_cache *c, struct clr_http_client *http,
 	return rc;
 }
 
-static json_t *
-iso_time(long long t_ms, long long now_ms)
+static json_t *iso_time(long long t_ms, long long now_ms)
 {
 	struct timespec ts;
 	long long wall;
@@ -429,8 +410,7 @@ iso_time(long long t_ms, long long now_ms)
 	return json_string(buf);
 }
 
-json_t *
-clr_jwks_cache_info(struct clr_jwks_cache *c, long long now_ms)
+json_t *clr_jwks_cache_info(struct clr_jwks_cache *c, long long now_ms)
 {
 	json_t *o = json_object(), *kids = json_array(), *skipped = json_array();
 
@@ -452,8 +432,9 @@ clr_jwks_cache_info(struct clr_jwks_cache *c, long long now_ms)
 			size_t idx;
 			const char *kid, *why;
 			if (clr_jwks_skipped(s, i, &idx, &kid, &why) == CLR_OK)
-				json_array_append_new(skipped, json_pack("{s:I,s:s,s:s}",
-					"index", (json_int_t)idx, "kid", kid, "reason", why));
+				json_array_append_new(skipped, json_pack("{s:I,s:s,s:s}", "index",
+									 (json_int_t)idx, "kid",
+									 kid, "reason", why));
 		}
 	}
 	json_object_set_new(o, "jwks_uri", json_string(c->uri));
@@ -463,9 +444,10 @@ clr_jwks_cache_info(struct clr_jwks_cache *c, long long now_ms)
 	json_object_set_new(o, "fetched_at", iso_time(c->cur ? c->fetched_ms : 0, now_ms));
 	json_object_set_new(o, "expires_at", iso_time(c->cur ? c->expires_ms : 0, now_ms));
 	json_object_set_new(o, "refresh_at", iso_time(c->cur ? c->refresh_ms : 0, now_ms));
-	json_object_set_new(o, "stale_until", iso_time(c->cur ?
-		c->expires_ms + c->cfg.stale_s * 1000LL : 0, now_ms));
-	json_object_set_new(o, "last_error", c->last_failed ? json_string(c->last_error) : json_null());
+	json_object_set_new(o, "stale_until",
+			    iso_time(c->cur ? c->expires_ms + c->cfg.stale_s * 1000LL : 0, now_ms));
+	json_object_set_new(o, "last_error",
+			    c->last_failed ? json_string(c->last_error) : json_null());
 	json_object_set_new(o, "last_error_at", iso_time(c->last_error_ms, now_ms));
 	json_object_set_new(o, "etag", c->etag ? json_string(c->etag) : json_null());
 	json_object_set_new(o, "fetches", json_integer((json_int_t)c->fetches));
@@ -474,8 +456,7 @@ clr_jwks_cache_info(struct clr_jwks_cache *c, long long now_ms)
 	return o;
 }
 
-unsigned long
-clr_jwks_cache_fetches(struct clr_jwks_cache *c)
+unsigned long clr_jwks_cache_fetches(struct clr_jwks_cache *c)
 {
 	unsigned long n;
 

@@ -33,7 +33,7 @@ struct clr_jwks_cache_cfg {
 	long max_ttl_s;
 	long cooldown_s;
 	long stale_s;
-	long retry_ms;     /* pause after a failed fetch when no keys exist */
+	long retry_ms; /* pause after a failed fetch when no keys exist */
 };
 
 struct clr_jwks_cache;

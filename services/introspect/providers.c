@@ -13,7 +13,7 @@
 #include "providers.h"
 
 struct provs_impl {
-	struct clr_provs pub;     /* first: the public view */
+	struct clr_provs pub; /* first: the public view */
 	atomic_int ref;
 };
 
@@ -33,8 +33,7 @@ struct clr_provreg {
 	unsigned long gen;
 };
 
-static void
-provs_free(struct provs_impl *p)
+static void provs_free(struct provs_impl *p)
 {
 	if (p == NULL)
 		return;
@@ -51,8 +50,7 @@ provs_free(struct provs_impl *p)
 	free(p);
 }
 
-void
-clr_provs_release(struct clr_provs *p)
+void clr_provs_release(struct clr_provs *p)
 {
 	struct provs_impl *pi = (struct provs_impl *)p;
 
@@ -60,8 +58,7 @@ clr_provs_release(struct clr_provs *p)
 		provs_free(pi);
 }
 
-struct clr_provs *
-clr_provreg_get(struct clr_provreg *r)
+struct clr_provs *clr_provreg_get(struct clr_provreg *r)
 {
 	struct provs_impl *p;
 
@@ -72,9 +69,8 @@ clr_provreg_get(struct clr_provreg *r)
 	return &p->pub;
 }
 
-enum clr_rc
-clr_provreg_new(const struct clr_jwks_cache_cfg *jcfg,
-		const struct clr_http_opts *http_defaults, struct clr_provreg **out)
+enum clr_rc clr_provreg_new(const struct clr_jwks_cache_cfg *jcfg,
+			    const struct clr_http_opts *http_defaults, struct clr_provreg **out)
 {
 	struct clr_provreg *r;
 
@@ -96,8 +92,7 @@ clr_provreg_new(const struct clr_jwks_cache_cfg *jcfg,
 	return CLR_OK;
 }
 
-void
-clr_provreg_free(struct clr_provreg *r)
+void clr_provreg_free(struct clr_provreg *r)
 {
 	if (r == NULL)
 		return;
@@ -110,9 +105,8 @@ clr_provreg_free(struct clr_provreg *r)
 }
 
 /* Finds or creates the cache for a provider id; called with r->mu held. */
-static enum clr_rc
-cache_for(struct clr_provreg *r, const char *id, const char *uri,
-	  const struct clr_http_opts *http, struct clr_jwks_cache **out)
+static enum clr_rc cache_for(struct clr_provreg *r, const char *id, const char *uri,
+			     const struct clr_http_opts *http, struct clr_jwks_cache **out)
 {
 	enum clr_rc rc;
 
@@ -137,21 +131,19 @@ cache_for(struct clr_provreg *r, const char *id, const char *uri,
 	return CLR_OK;
 }
 
-static char *
-dup_or_null(const PGresult *res, int row, int col)
+static char *dup_or_null(const PGresult *res, int row, int col)
 {
 	if (PQgetisnull(res, row, col) || PQgetvalue(res, row, col)[0] == '\0')
 		return NULL;
 	return strdup(PQgetvalue(res, row, col));
 }
 
-enum clr_rc
-clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
+enum clr_rc clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
 {
 	static const char q[] =
-		"SELECT id::text, issuer, jwks_uri, token_endpoint, audience, alg_allowlist,"
-		" identity_claim, allow_insecure_http::int::text, tls_skip_verify::int::text,"
-		" ca_bundle_pem FROM providers ORDER BY id";
+	    "SELECT id::text, issuer, jwks_uri, token_endpoint, audience, alg_allowlist,"
+	    " identity_claim, allow_insecure_http::int::text, tls_skip_verify::int::text,"
+	    " ca_bundle_pem FROM providers ORDER BY id";
 	enum { C_ID, C_ISS, C_JWKS, C_TOKEN, C_AUD, C_ALGS, C_IDC, C_HTTP, C_SKIP, C_CA };
 	PGresult *res = NULL;
 	struct provs_impl *np = NULL;
@@ -176,7 +168,8 @@ clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
 	/* The digest of every column decides whether cached verdicts stay valid. */
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j <= C_CA; j++)
-			EVP_DigestUpdate(md, PQgetvalue(res, i, j), (size_t)PQgetlength(res, i, j) + 1);
+			EVP_DigestUpdate(md, PQgetvalue(res, i, j),
+					 (size_t)PQgetlength(res, i, j) + 1);
 	EVP_DigestFinal_ex(md, dg, &dlen);
 
 	pthread_mutex_lock(&r->mu);
@@ -206,7 +199,8 @@ clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
 			pthread_mutex_unlock(&r->mu);
 			goto out;
 		}
-		if ((rc = cache_for(r, p->id, PQgetvalue(res, i, C_JWKS), &p->http, &p->jwks)) != CLR_OK) {
+		if ((rc = cache_for(r, p->id, PQgetvalue(res, i, C_JWKS), &p->http, &p->jwks)) !=
+		    CLR_OK) {
 			pthread_mutex_unlock(&r->mu);
 			goto out;
 		}
@@ -232,8 +226,7 @@ out:
 	return rc;
 }
 
-const struct clr_prov *
-clr_provs_by_issuer(const struct clr_provs *p, const char *iss)
+const struct clr_prov *clr_provs_by_issuer(const struct clr_provs *p, const char *iss)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->v[i].issuer, iss) == 0)
@@ -241,8 +234,7 @@ clr_provs_by_issuer(const struct clr_provs *p, const char *iss)
 	return NULL;
 }
 
-const struct clr_prov *
-clr_provs_by_id(const struct clr_provs *p, const char *id)
+const struct clr_prov *clr_provs_by_id(const struct clr_provs *p, const char *id)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->v[i].id, id) == 0)
@@ -250,8 +242,7 @@ clr_provs_by_id(const struct clr_provs *p, const char *id)
 	return NULL;
 }
 
-size_t
-clr_provreg_caches(struct clr_provreg *r, struct clr_jwks_cache **out, size_t max)
+size_t clr_provreg_caches(struct clr_provreg *r, struct clr_jwks_cache **out, size_t max)
 {
 	size_t n = 0;
 

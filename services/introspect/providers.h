@@ -21,15 +21,15 @@ struct clr_prov {
 	char *id;
 	char *issuer;
 	char *token_endpoint;
-	char *audience;           /* NULL: aud not checked */
-	char *identity_claim;     /* NULL: client_id, azp, sub */
+	char *audience;	      /* NULL: aud not checked */
+	char *identity_claim; /* NULL: client_id, azp, sub */
 	unsigned alg_mask;
-	struct clr_http_opts http;/* ca_pem owned by the snapshot */
+	struct clr_http_opts http;   /* ca_pem owned by the snapshot */
 	struct clr_jwks_cache *jwks; /* borrowed from the registry, lives until it is freed */
 };
 
 struct clr_provs {
-	unsigned long gen;        /* changes whenever any provider's policy changes */
+	unsigned long gen; /* changes whenever any provider's policy changes */
 	size_t n;
 	struct clr_prov *v;
 };

@@ -15,15 +15,15 @@ struct rl_bucket {
 	uint64_t hash;
 	long limit;
 	long window_s;
-	long long units;      /* current fill, in units (see ratelimit.h) */
-	long long last_ms;    /* time of the last refill */
-	char key[];           /* client_id '\0' plan_id '\0' */
+	long long units;   /* current fill, in units (see ratelimit.h) */
+	long long last_ms; /* time of the last refill */
+	char key[];	   /* client_id '\0' plan_id '\0' */
 };
 
 struct rl_shard {
 	pthread_mutex_t mu;
 	struct rl_bucket **tab;
-	size_t cap;           /* power of two */
+	size_t cap; /* power of two */
 	size_t n;
 };
 
@@ -33,8 +33,7 @@ struct clr_rl {
 };
 
 /* FNV-1a over both strings with a separator, so ("ab","c") != ("a","bc"). */
-static uint64_t
-rl_hash(const char *a, const char *b)
+static uint64_t rl_hash(const char *a, const char *b)
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
@@ -45,8 +44,7 @@ rl_hash(const char *a, const char *b)
 	return h ^ (h >> 29);
 }
 
-enum clr_rc
-clr_rl_new(size_t max_buckets, struct clr_rl **out)
+enum clr_rc clr_rl_new(size_t max_buckets, struct clr_rl **out)
 {
 	struct clr_rl *rl;
 
@@ -70,8 +68,7 @@ clr_rl_new(size_t max_buckets, struct clr_rl **out)
 	return CLR_OK;
 }
 
-void
-clr_rl_free(struct clr_rl *rl)
+void clr_rl_free(struct clr_rl *rl)
 {
 	if (rl == NULL)
 		return;
@@ -90,8 +87,7 @@ clr_rl_free(struct clr_rl *rl)
 	free(rl);
 }
 
-static void
-rl_refill(struct rl_bucket *b, long long now_ms)
+static void rl_refill(struct rl_bucket *b, long long now_ms)
 {
 	long long cap = (long long)b->limit * b->window_s * 1000;
 
@@ -108,8 +104,7 @@ rl_refill(struct rl_bucket *b, long long now_ms)
 }
 
 /* Drops buckets that have refilled completely: forgetting them changes nothing. */
-static void
-rl_sweep(struct rl_shard *s, long long now_ms)
+static void rl_sweep(struct rl_shard *s, long long now_ms)
 {
 	for (size_t j = 0; j < s->cap; j++) {
 		struct rl_bucket **pp = &s->tab[j];
@@ -127,8 +122,7 @@ rl_sweep(struct rl_shard *s, long long now_ms)
 	}
 }
 
-static void
-rl_grow(struct rl_shard *s)
+static void rl_grow(struct rl_shard *s)
 {
 	size_t ncap = s->cap * 2;
 	struct rl_bucket **nt = calloc(ncap, sizeof(*nt));
@@ -148,10 +142,8 @@ rl_grow(struct rl_shard *s)
 	s->cap = ncap;
 }
 
-enum clr_rc
-clr_rl_take(struct clr_rl *rl, const char *client_id, const char *plan_id,
-	    long limit, long window_s, long long now_ms,
-	    struct clr_rl_result *out)
+enum clr_rc clr_rl_take(struct clr_rl *rl, const char *client_id, const char *plan_id, long limit,
+			long window_s, long long now_ms, struct clr_rl_result *out)
 {
 	uint64_t h;
 	struct rl_shard *s;
@@ -161,8 +153,7 @@ clr_rl_take(struct clr_rl *rl, const char *client_id, const char *plan_id,
 	enum clr_rc rc = CLR_OK;
 
 	memset(out, 0, sizeof(*out));
-	if (limit <= 0 || window_s <= 0 || limit > 1000000000L ||
-	    window_s > 100L * 365 * 86400)
+	if (limit <= 0 || window_s <= 0 || limit > 1000000000L || window_s > 100L * 365 * 86400)
 		return CLR_ERR_PARAM;
 	h = rl_hash(client_id, plan_id);
 	s = &rl->shards[h % RL_SHARDS];
@@ -214,7 +205,7 @@ clr_rl_take(struct clr_rl *rl, const char *client_id, const char *plan_id,
 		out->allowed = 1;
 		out->remaining = (long)(b->units / cost);
 	} else {
-		need = cost - b->units;             /* units still missing */
+		need = cost - b->units; /* units still missing */
 		/* ms until `need` units arrive at `limit` units per ms, rounded up */
 		long long ms = (need + limit - 1) / limit;
 		out->allowed = 0;
@@ -228,8 +219,7 @@ out:
 	return rc;
 }
 
-size_t
-clr_rl_count(struct clr_rl *rl)
+size_t clr_rl_count(struct clr_rl *rl)
 {
 	size_t n = 0;
 

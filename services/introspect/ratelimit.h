@@ -24,10 +24,10 @@
 struct clr_rl;
 
 struct clr_rl_result {
-	int allowed;          /* 1: take the request, 0: over the limit */
-	long limit;           /* the plan's requests per window */
-	long remaining;       /* whole requests left after this one */
-	long retry_after_s;   /* when denied: seconds until one is available (>= 1) */
+	int allowed;	    /* 1: take the request, 0: over the limit */
+	long limit;	    /* the plan's requests per window */
+	long remaining;	    /* whole requests left after this one */
+	long retry_after_s; /* when denied: seconds until one is available (>= 1) */
 };
 
 /* *out new (clr_rl_free).  max_buckets bounds memory (0 = 1<<20). */
@@ -41,9 +41,8 @@ void clr_rl_free(struct clr_rl *rl);
  * CLR_ERR_NOMEM only if a new bucket could not be allocated (the caller
  * should then refuse rather than allow unlimited traffic).
  */
-enum clr_rc clr_rl_take(struct clr_rl *rl, const char *client_id,
-			const char *plan_id, long limit, long window_s,
-			long long now_ms, struct clr_rl_result *out) CLR_MUSTCHECK;
+enum clr_rc clr_rl_take(struct clr_rl *rl, const char *client_id, const char *plan_id, long limit,
+			long window_s, long long now_ms, struct clr_rl_result *out) CLR_MUSTCHECK;
 
 /* Number of live buckets, for metrics and tests. */
 size_t clr_rl_count(struct clr_rl *rl);

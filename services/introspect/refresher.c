@@ -29,8 +29,7 @@ struct clr_refresher {
 	atomic_int stop;
 };
 
-enum clr_rc
-clr_ix_reload_all(struct clr_ix_app *app, struct clr_db *db)
+enum clr_rc clr_ix_reload_all(struct clr_ix_app *app, struct clr_db *db)
 {
 	struct clr_cat *cat = NULL;
 	enum clr_rc rc;
@@ -47,20 +46,18 @@ clr_ix_reload_all(struct clr_ix_app *app, struct clr_db *db)
 }
 
 static const char *const channels[] = {
-	"LISTEN clearance_revocations",
-	"LISTEN clearance_catalogue",
-	"LISTEN clearance_providers",
+    "LISTEN clearance_revocations",
+    "LISTEN clearance_catalogue",
+    "LISTEN clearance_providers",
 };
 
-static void
-sleep_ms(struct clr_refresher *r, long ms)
+static void sleep_ms(struct clr_refresher *r, long ms)
 {
 	for (; ms > 0 && !atomic_load(&r->stop); ms -= 100)
 		poll(NULL, 0, ms < 100 ? (int)ms : 100);
 }
 
-static void *
-listen_main(void *arg)
+static void *listen_main(void *arg)
 {
 	struct clr_refresher *r = arg;
 	struct clr_ix_app *app = r->app;
@@ -77,11 +74,12 @@ listen_main(void *arg)
 	}
 	while (!atomic_load(&r->stop)) {
 		PGconn *pc = clr_db_conn(db);
-		int reload_cat = 0, reload_prov = 0, full = 0;
+		int reload_cat = 0, reload_prov = 0, full = 0, redo = 0;
 		PGnotify *nf;
 		struct pollfd pfd;
 
-		if (pc == NULL || PQstatus(pc) != CONNECTION_OK || PQbackendPID(pc) != listened_pid) {
+		if (pc == NULL || PQstatus(pc) != CONNECTION_OK ||
+		    PQbackendPID(pc) != listened_pid) {
 			size_t i;
 			if (clr_db_ping(db) != CLR_OK) {
 				listened_pid = 0;
@@ -117,7 +115,7 @@ listen_main(void *arg)
 		while ((nf = PQnotifies(pc)) != NULL) {
 			if (strcmp(nf->relname, "clearance_revocations") == 0) {
 				if (clr_revo_add(app->revo, nf->extra) != CLR_OK)
-					full = 1;
+					redo = 1; /* could not add one: reload them all */
 			} else if (strcmp(nf->relname, "clearance_catalogue") == 0) {
 				reload_cat = 1;
 			} else if (strcmp(nf->relname, "clearance_providers") == 0) {
@@ -134,15 +132,14 @@ listen_main(void *arg)
 			else
 				next_full = 0;
 		}
-		if (full)
+		if (redo)
 			next_full = 0;
 	}
 	clr_db_close(db);
 	return NULL;
 }
 
-static void *
-jwks_main(void *arg)
+static void *jwks_main(void *arg)
 {
 	struct clr_refresher *r = arg;
 	struct clr_http_client *http = NULL;
@@ -162,8 +159,7 @@ jwks_main(void *arg)
 	return NULL;
 }
 
-enum clr_rc
-clr_refresher_start(struct clr_ix_app *app, struct clr_refresher **out)
+enum clr_rc clr_refresher_start(struct clr_ix_app *app, struct clr_refresher **out)
 {
 	struct clr_refresher *r = calloc(1, sizeof(*r));
 
@@ -185,8 +181,7 @@ fail:
 	return CLR_ERR_INTERNAL;
 }
 
-void
-clr_refresher_stop(struct clr_refresher *r)
+void clr_refresher_stop(struct clr_refresher *r)
 {
 	if (r == NULL)
 		return;

@@ -12,7 +12,7 @@
 
 struct rv_table {
 	char **slots;
-	size_t cap;   /* power of two, at least 2 * n */
+	size_t cap; /* power of two, at least 2 * n */
 	size_t n;
 };
 
@@ -21,8 +21,7 @@ struct clr_revo {
 	struct rv_table t;
 };
 
-static uint64_t
-rv_hash(const char *s)
+static uint64_t rv_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
@@ -30,8 +29,7 @@ rv_hash(const char *s)
 	return h ^ (h >> 31);
 }
 
-static void
-rv_table_clear(struct rv_table *t)
+static void rv_table_clear(struct rv_table *t)
 {
 	for (size_t i = 0; t->slots != NULL && i < t->cap; i++)
 		free(t->slots[i]);
@@ -39,8 +37,7 @@ rv_table_clear(struct rv_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static int
-rv_table_find(const struct rv_table *t, const char *id)
+static int rv_table_find(const struct rv_table *t, const char *id)
 {
 	if (t->cap == 0)
 		return 0;
@@ -53,8 +50,7 @@ rv_table_find(const struct rv_table *t, const char *id)
 }
 
 /* Inserts a new copy of id; the table must have room (n + 1 <= cap / 2). */
-static enum clr_rc
-rv_table_put(struct rv_table *t, const char *id)
+static enum clr_rc rv_table_put(struct rv_table *t, const char *id)
 {
 	size_t i;
 
@@ -68,8 +64,7 @@ rv_table_put(struct rv_table *t, const char *id)
 	return CLR_OK;
 }
 
-static enum clr_rc
-rv_table_init(struct rv_table *t, size_t n)
+static enum clr_rc rv_table_init(struct rv_table *t, size_t n)
 {
 	size_t cap = 16;
 
@@ -81,8 +76,7 @@ rv_table_init(struct rv_table *t, size_t n)
 	return t->slots ? CLR_OK : CLR_ERR_NOMEM;
 }
 
-enum clr_rc
-clr_revo_new(struct clr_revo **out)
+enum clr_rc clr_revo_new(struct clr_revo **out)
 {
 	struct clr_revo *s = calloc(1, sizeof(*s));
 
@@ -98,8 +92,7 @@ clr_revo_new(struct clr_revo **out)
 	return CLR_OK;
 }
 
-void
-clr_revo_free(struct clr_revo *s)
+void clr_revo_free(struct clr_revo *s)
 {
 	if (s == NULL)
 		return;
@@ -108,8 +101,7 @@ clr_revo_free(struct clr_revo *s)
 	free(s);
 }
 
-int
-clr_revo_has(struct clr_revo *s, const char *client_id)
+int clr_revo_has(struct clr_revo *s, const char *client_id)
 {
 	int r;
 
@@ -119,8 +111,7 @@ clr_revo_has(struct clr_revo *s, const char *client_id)
 	return r;
 }
 
-enum clr_rc
-clr_revo_add(struct clr_revo *s, const char *client_id)
+enum clr_rc clr_revo_add(struct clr_revo *s, const char *client_id)
 {
 	enum clr_rc rc = CLR_OK;
 
@@ -150,8 +141,7 @@ out:
 	return rc;
 }
 
-enum clr_rc
-clr_revo_replace(struct clr_revo *s, const char *const *ids, size_t n)
+enum clr_rc clr_revo_replace(struct clr_revo *s, const char *const *ids, size_t n)
 {
 	struct rv_table nt, old;
 	enum clr_rc rc;
@@ -174,19 +164,18 @@ clr_revo_replace(struct clr_revo *s, const char *const *ids, size_t n)
 	return CLR_OK;
 }
 
-enum clr_rc
-clr_revo_reload(struct clr_revo *s, struct clr_db *db)
+enum clr_rc clr_revo_reload(struct clr_revo *s, struct clr_db *db)
 {
 	/*
 	 * A client id is refused when some registration holding it is not
 	 * active and none (at the same provider) is active.
 	 */
 	static const char q[] =
-		"SELECT DISTINCT r.client_id FROM registrations r"
-		" WHERE r.client_id IS NOT NULL AND r.status <> 'active'"
-		" AND NOT EXISTS (SELECT 1 FROM registrations a"
-		"  WHERE a.client_id = r.client_id AND a.provider_id = r.provider_id"
-		"  AND a.status = 'active')";
+	    "SELECT DISTINCT r.client_id FROM registrations r"
+	    " WHERE r.client_id IS NOT NULL AND r.status <> 'active'"
+	    " AND NOT EXISTS (SELECT 1 FROM registrations a"
+	    "  WHERE a.client_id = r.client_id AND a.provider_id = r.provider_id"
+	    "  AND a.status = 'active')";
 	PGresult *res = NULL;
 	const char **ids = NULL;
 	int n;
@@ -209,8 +198,7 @@ out:
 	return rc;
 }
 
-size_t
-clr_revo_count(struct clr_revo *s)
+size_t clr_revo_count(struct clr_revo *s)
 {
 	size_t n;
 

@@ -39,8 +39,7 @@ enum clr_rc clr_revo_add(struct clr_revo *s, const char *client_id) CLR_MUSTCHEC
 enum clr_rc clr_revo_reload(struct clr_revo *s, struct clr_db *db) CLR_MUSTCHECK;
 
 /* Replaces the set with ids[0..n) (tests, and reload's second half). */
-enum clr_rc clr_revo_replace(struct clr_revo *s, const char *const *ids,
-			     size_t n) CLR_MUSTCHECK;
+enum clr_rc clr_revo_replace(struct clr_revo *s, const char *const *ids, size_t n) CLR_MUSTCHECK;
 
 size_t clr_revo_count(struct clr_revo *s);
 

@@ -12,12 +12,11 @@
 struct clr_tcache {
 	pthread_mutex_t locks[TC_LOCKS];
 	struct clr_tok **slots;
-	size_t nslots;               /* power of two */
+	size_t nslots; /* power of two */
 	atomic_ulong hits, misses;
 };
 
-enum clr_rc
-clr_tcache_new(size_t nslots, struct clr_tcache **out)
+enum clr_rc clr_tcache_new(size_t nslots, struct clr_tcache **out)
 {
 	struct clr_tcache *tc;
 	size_t n = 1024;
@@ -40,8 +39,7 @@ clr_tcache_new(size_t nslots, struct clr_tcache **out)
 	return CLR_OK;
 }
 
-void
-clr_tok_release(struct clr_tok *t)
+void clr_tok_release(struct clr_tok *t)
 {
 	if (t != NULL && atomic_fetch_sub(&t->ref, 1) == 1) {
 		clr_jwt_claims_clear(&t->claims);
@@ -50,8 +48,7 @@ clr_tok_release(struct clr_tok *t)
 	}
 }
 
-void
-clr_tcache_free(struct clr_tcache *tc)
+void clr_tcache_free(struct clr_tcache *tc)
 {
 	if (tc == NULL)
 		return;
@@ -63,8 +60,7 @@ clr_tcache_free(struct clr_tcache *tc)
 	free(tc);
 }
 
-static size_t
-slot_of(const struct clr_tcache *tc, const unsigned char key[32])
+static size_t slot_of(const struct clr_tcache *tc, const unsigned char key[32])
 {
 	size_t h;
 
@@ -73,9 +69,8 @@ slot_of(const struct clr_tcache *tc, const unsigned char key[32])
 	return h & (tc->nslots - 1);
 }
 
-struct clr_tok *
-clr_tcache_get(struct clr_tcache *tc, const unsigned char key[32], long long now_ms,
-	       unsigned long prov_gen)
+struct clr_tok *clr_tcache_get(struct clr_tcache *tc, const unsigned char key[32], long long now_ms,
+			       unsigned long prov_gen)
 {
 	size_t i = slot_of(tc, key);
 	pthread_mutex_t *mu = &tc->locks[i % TC_LOCKS];
@@ -96,10 +91,9 @@ clr_tcache_get(struct clr_tcache *tc, const unsigned char key[32], long long now
 	return t;
 }
 
-enum clr_rc
-clr_tcache_put(struct clr_tcache *tc, const unsigned char key[32], long long until_ms,
-	       unsigned long prov_gen, const char *prov_id,
-	       struct clr_jwt_claims *claims, struct clr_tok **out)
+enum clr_rc clr_tcache_put(struct clr_tcache *tc, const unsigned char key[32], long long until_ms,
+			   unsigned long prov_gen, const char *prov_id,
+			   struct clr_jwt_claims *claims, struct clr_tok **out)
 {
 	size_t i = slot_of(tc, key);
 	pthread_mutex_t *mu = &tc->locks[i % TC_LOCKS];
@@ -131,8 +125,7 @@ clr_tcache_put(struct clr_tcache *tc, const unsigned char key[32], long long unt
 	return CLR_OK;
 }
 
-void
-clr_tcache_stats(struct clr_tcache *tc, unsigned long *hits, unsigned long *misses)
+void clr_tcache_stats(struct clr_tcache *tc, unsigned long *hits, unsigned long *misses)
 {
 	*hits = atomic_load(&tc->hits);
 	*misses = atomic_load(&tc->misses);

@@ -21,7 +21,7 @@
 struct clr_tok {
 	atomic_int ref;
 	unsigned char key[32];
-	long long until_ms;          /* monotonic deadline for using this entry */
+	long long until_ms; /* monotonic deadline for using this entry */
 	unsigned long prov_gen;
 	char *prov_id;
 	struct clr_jwt_claims claims;
@@ -33,17 +33,16 @@ enum clr_rc clr_tcache_new(size_t nslots, struct clr_tcache **out) CLR_MUSTCHECK
 void clr_tcache_free(struct clr_tcache *tc);
 
 /* New reference to a live entry for key, or NULL. */
-struct clr_tok *clr_tcache_get(struct clr_tcache *tc, const unsigned char key[32],
-			       long long now_ms, unsigned long prov_gen);
+struct clr_tok *clr_tcache_get(struct clr_tcache *tc, const unsigned char key[32], long long now_ms,
+			       unsigned long prov_gen);
 
 /*
  * Makes an entry from claims (their contents are moved into it, *claims is
  * zeroed) and stores it.  *out (may be NULL) gets a new reference.
  */
-enum clr_rc clr_tcache_put(struct clr_tcache *tc, const unsigned char key[32],
-			   long long until_ms, unsigned long prov_gen,
-			   const char *prov_id, struct clr_jwt_claims *claims,
-			   struct clr_tok **out) CLR_MUSTCHECK;
+enum clr_rc clr_tcache_put(struct clr_tcache *tc, const unsigned char key[32], long long until_ms,
+			   unsigned long prov_gen, const char *prov_id,
+			   struct clr_jwt_claims *claims, struct clr_tok **out) CLR_MUSTCHECK;
 
 void clr_tok_release(struct clr_tok *t);
 

@@ -16,12 +16,12 @@
 #include "registrar.h"
 
 static const struct reg_field ct_fields[] = {
-	{ "display_name", REG_FT_STR, 1, 0, 1, 200, 0 },
-	{ "description", REG_FT_STR, 0, 1, 0, 2000, 0 },
-	{ "response_types", REG_FT_STRARR, 0, 0, 1, 64, 8 },
-	{ "grant_types", REG_FT_STRARR, 1, 0, 1, 128, 9 },
-	{ "token_endpoint_auth_method", REG_FT_STR, 1, 0, 1, 64, 0 },
-	{ "okta_application_type", REG_FT_STR, 0, 1, 1, 16, 0 },
+	{ "display_name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
+	{ "description", REG_FT_STR, 0, 1, 0, 2000, 0, 1 },
+	{ "response_types", REG_FT_STRARR, 0, 0, 1, 64, 8, 0 },
+	{ "grant_types", REG_FT_STRARR, 1, 0, 1, 128, 9, 0 },
+	{ "token_endpoint_auth_method", REG_FT_STR, 1, 0, 1, 64, 0, 0 },
+	{ "okta_application_type", REG_FT_STR, 0, 1, 1, 16, 0, 0 },
 };
 #define NCT_FIELDS (sizeof(ct_fields) / sizeof(ct_fields[0]))
 

@@ -22,17 +22,17 @@
 #include "registrar.h"
 
 static const struct reg_field pv_fields[] = {
-	{ "name", REG_FT_STR, 1, 0, 1, 200, 0 },
-	{ "kind", REG_FT_STR, 1, 0, 1, 32, 0 },
-	{ "well_known_url", REG_FT_STR, 1, 0, 1, 2048, 0 },
-	{ "registration_endpoint", REG_FT_STR, 0, 1, 1, 2048, 0 },
-	{ "initial_access_token", REG_FT_STR, 0, 1, 1, 8192, 0 },
-	{ "tls_skip_verify", REG_FT_BOOL, 0, 0, 0, 0, 0 },
-	{ "ca_bundle_pem", REG_FT_STR, 0, 1, 1, 32768, 0 },
-	{ "audience", REG_FT_STR, 0, 1, 1, 1024, 0 },
-	{ "initial_client_id", REG_FT_STR, 0, 1, 1, 512, 0 },
-	{ "initial_client_secret", REG_FT_STR, 0, 1, 1, 4096, 0 },
-	{ "allow_insecure_http", REG_FT_BOOL, 0, 0, 0, 0, 0 },
+	{ "name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
+	{ "kind", REG_FT_STR, 1, 0, 1, 32, 0, 0 },
+	{ "well_known_url", REG_FT_STR, 1, 0, 1, 2048, 0, 0 },
+	{ "registration_endpoint", REG_FT_STR, 0, 1, 1, 2048, 0, 0 },
+	{ "initial_access_token", REG_FT_STR, 0, 1, 1, 8192, 0, 0 },
+	{ "tls_skip_verify", REG_FT_BOOL, 0, 0, 0, 0, 0, 0 },
+	{ "ca_bundle_pem", REG_FT_STR, 0, 1, 1, 32768, 0, 1 },
+	{ "audience", REG_FT_STR, 0, 1, 1, 1024, 0, 0 },
+	{ "initial_client_id", REG_FT_STR, 0, 1, 1, 512, 0, 0 },
+	{ "initial_client_secret", REG_FT_STR, 0, 1, 1, 4096, 0, 0 },
+	{ "allow_insecure_http", REG_FT_BOOL, 0, 0, 0, 0, 0, 0 },
 };
 #define NPV_FIELDS (sizeof(pv_fields) / sizeof(pv_fields[0]))
 

@@ -26,10 +26,10 @@
 #define MAX_REDIRECT_URIS 20
 
 static const struct reg_field rg_fields[] = {
-	{ "client_type_id", REG_FT_STR, 1, 0, 1, 64, 0 },
-	{ "client_name", REG_FT_STR, 1, 0, 1, 200, 0 },
-	{ "redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, MAX_REDIRECT_URIS },
-	{ "scope", REG_FT_STR, 0, 1, 0, 1000, 0 },
+	{ "client_type_id", REG_FT_STR, 1, 0, 1, 64, 0, 0 },
+	{ "client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
+	{ "redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, MAX_REDIRECT_URIS, 0 },
+	{ "scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0 },
 };
 #define NRG_FIELDS (sizeof(rg_fields) / sizeof(rg_fields[0]))
 
@@ -319,9 +319,9 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	rc = clr_drv_register(http, &pv.p, &ct.ct, &in, &res, &de);
 	if (rc != CLR_OK) {
 		rc = idp_fail("the initial access token", &de, e);
-		if (de.rc != CLR_ERR_DENIED && rc == CLR_ERR_UPSTREAM)
-			clr_err_set(e, rc, e->error, NULL, "the IdP could not register the client: %s",
-				    de.msg);
+		if (de.rc != CLR_ERR_DENIED && (rc == CLR_ERR_UPSTREAM || rc == CLR_ERR_TIMEOUT))
+			snprintf(e->msg, sizeof(e->msg), "the IdP could not register the client: %.190s",
+				 de.msg);
 		goto out;
 	}
 	registered = 1;
@@ -341,8 +341,9 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	p[11] = s.expires;
 	p[12] = s.meta;
 	rc = clr_db_exec(db, pending_id != NULL ? "reg_rg_activate" : "reg_rg_insert", 13, p, &pr);
+	/* Cannot happen while the row lock is held; still, never leave the client behind. */
 	if (rc == CLR_OK && PQntuples(pr) != 1)
-		rc = CLR_ERR_CONFLICT;
+		rc = CLR_ERR_INTERNAL;
 	if (rc == CLR_OK && in_tx) {
 		rc = clr_db_commit(db);
 		in_tx = 0;
@@ -410,7 +411,8 @@ enum clr_rc reg_op_delete(const struct reg_app *app, struct clr_db *db,
 	if ((rc = reg_row_load(app, db, id, 1, 1, &row, e)) != CLR_OK)
 		goto out;
 	if (strcmp(row.status, "deleted") == 0) {
-		rc = clr_db_commit(db);
+		if ((rc = clr_db_commit(db)) != CLR_OK)
+			clr_err_set(e, rc, NULL, NULL, "database error");
 		goto view;
 	}
 	if (row.client_id != NULL) {
@@ -432,8 +434,9 @@ enum clr_rc reg_op_delete(const struct reg_app *app, struct clr_db *db,
 			row.client_id != NULL ? row.client_id : "none");
 	} else {
 		rc = idp_fail("the registration access token", &de, e);
-		clr_err_set(e, rc, e->error, NULL, "the IdP could not delete the client: %s",
-			    de.msg);
+		if (rc == CLR_ERR_UPSTREAM || rc == CLR_ERR_TIMEOUT)
+			snprintf(e->msg, sizeof(e->msg), "the IdP could not delete the client: %.190s",
+				 de.msg);
 		goto out;
 	}
 	if (rc == CLR_OK)
@@ -574,7 +577,6 @@ void reg_h_regs_create(struct clr_req *r)
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
 	if (reg_op_register(app, r->db, r->http, NULL, &req, &view, &secret, &e) != CLR_OK) {
-		clr_log(r->reqid, CLR_LOG_INFO, "registration refused: %s: %s", e.error, e.msg);
 		reg_reply_err(r, &e);
 		return;
 	}
@@ -672,10 +674,10 @@ void reg_h_regs_get(struct clr_req *r)
 }
 
 static const struct reg_field put_fields[] = {
-	{ "client_type_id", REG_FT_STR, 0, 0, 1, 64, 0 },
-	{ "client_name", REG_FT_STR, 1, 0, 1, 200, 0 },
-	{ "redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, MAX_REDIRECT_URIS },
-	{ "scope", REG_FT_STR, 0, 1, 0, 1000, 0 },
+	{ "client_type_id", REG_FT_STR, 0, 0, 1, 64, 0, 0 },
+	{ "client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
+	{ "redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, MAX_REDIRECT_URIS, 0 },
+	{ "scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0 },
 };
 
 void reg_h_regs_put(struct clr_req *r)

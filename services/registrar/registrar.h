@@ -145,6 +145,7 @@ struct reg_field {
 	size_t minlen;    /* strings / array items */
 	size_t maxlen;
 	size_t maxitems;  /* arrays */
+	int multiline;    /* line breaks allowed (PEM, descriptions) */
 };
 
 /*

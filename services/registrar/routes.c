@@ -74,9 +74,7 @@ static enum clr_rc str_check(const json_t *v, const struct reg_field *f,
 	if (len > f->maxlen)
 		return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
 				   "%s is longer than %zu bytes", f->name, f->maxlen);
-	/* PEM bundles are multi-line; everything else is one line. */
-	if (strcmp(f->name, "ca_bundle_pem") != 0 && strcmp(f->name, "description") != 0 &&
-	    has_ctl(json_string_value(v), len))
+	if (!f->multiline && has_ctl(json_string_value(v), len))
 		return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
 				   "%s contains control characters", f->name);
 	return CLR_OK;

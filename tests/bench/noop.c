@@ -10,8 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-static void *
-worker(void *arg)
+static void *worker(void *arg)
 {
 	FCGX_Request req;
 
@@ -25,8 +24,7 @@ worker(void *arg)
 	return NULL;
 }
 
-int
-main(void)
+int main(void)
 {
 	const char *env = getenv("NOOP_THREADS");
 	int n = env ? atoi(env) : 8;

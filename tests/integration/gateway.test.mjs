@@ -185,6 +185,8 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
       const r = await get(FILE, bearer(tok));
       assert.equal(r.status, 200, `request ${i + 1} of 3: ${r.text}`);
       assert.equal(r.headers.get('x-clearance-plan'), `gw-tiny-${SFX}`);
+      assert.equal(r.headers.get('x-ratelimit-limit'), '3');
+      assert.equal(r.headers.get('x-ratelimit-remaining'), String(2 - i));
     }
     const over = await get(FILE, bearer(tok));
     assert.equal(over.status, 429, over.text);
@@ -209,6 +211,26 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     } while (Date.now() - t0 < 1500);
     assert.equal(status, 401, 'revoked client still allowed');
     assert.ok(Date.now() - t0 <= 1000, `refused only after ${Date.now() - t0} ms`);
+    const intro = await api('POST', '/v1/introspect', new URLSearchParams({ token: tok }), {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.deepEqual(intro.json, { active: false }, 'RFC 7662 agrees');
+  });
+
+  test('a provider audience change applies at once, even to verified (cached) tokens', async () => {
+    const tok = await tokenFor(clients.ps, 'orders:read plan:gold');
+    assert.equal((await get(FILE, bearer(tok))).status, 200);
+    const p1 = await api('PATCH', `/v1/providers/${providerId}`, { audience: 'https://elsewhere.test' });
+    assert.equal(p1.status, 200, p1.text);
+    try {
+      await waitFor(async () => (await get(FILE, bearer(tok))).status === 401,
+        { timeoutMs: 2000, intervalMs: 50, what: 'wrong audience refused' });
+    } finally {
+      const p2 = await api('PATCH', `/v1/providers/${providerId}`, { audience: idp.audience });
+      assert.equal(p2.status, 200, p2.text);
+    }
+    await waitFor(async () => (await get(FILE, bearer(tok))).status === 200,
+      { timeoutMs: 2000, intervalMs: 50, what: 'audience restored' });
   });
 
   test('key rotation at the IdP: the first token with the new kid is accepted', async () => {

@@ -4,12 +4,29 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 import { startIdp, decodeJwt } from './lib/idp.mjs';
 import { api, haveStack, waitFor, DATABASE_URL } from './lib/api.mjs';
 
-const run = promisify(execFile);
+// Runs SQL through psql on stdin (so :'var' interpolation quotes the values).
+function psql(sql, vars = {}) {
+  const args = ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', DATABASE_URL];
+  for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
+  return new Promise((resolve, reject) => {
+    const p = spawn('psql', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), 20000);
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('error', (e) => { clearTimeout(timer); reject(e); });
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out); else reject(new Error(`psql exited ${code}: ${err}`));
+    });
+    p.stdin.end(sql);
+  });
+}
 const noStack = haveStack() ? false : 'CLEARANCE_BASE_URL not set: run via make integration';
 const uniq = () => crypto.randomBytes(5).toString('hex');
 
@@ -49,6 +66,12 @@ async function createCcType(providerId, extra = {}) {
   });
   assert.equal(r.status, 201, r.text);
   return r.json;
+}
+
+// GET /v1/jobs is the registrar's; fail fast (not by timeouts) if nginx sends it elsewhere.
+async function assertJobsRouted() {
+  const r = await api('GET', '/v1/jobs?limit=1');
+  assert.equal(r.status, 200, `GET /v1/jobs must reach clearance-registrar (nginx location): ${r.text}`);
 }
 
 function assertJsonError(r, status, what) {
@@ -362,8 +385,62 @@ describe('registrar', { skip: noStack }, () => {
     assert.equal((await api('GET', `/v1/client-types/${ct.id}`)).status, 404);
   });
 
+  test('an IdP that no longer knows the registration access token: orphaned, not a retry loop', async () => {
+    const idpA = await startIdp();
+    let idpB;
+    try {
+      const prov = await createProvider(idpA);
+      const ct = await createCcType(prov.id);
+      const reg = await api('POST', '/v1/registrations', { client_type_id: ct.id, client_name: 'lost' });
+      assert.equal(reg.status, 201, reg.text);
+      // Same issuer, same initial token, but every client and token forgotten.
+      await idpA.stop();
+      idpB = await startIdp({ port: idpA.port, initialAccessToken: idpA.initialAccessToken });
+      const del = await api('DELETE', `/v1/registrations/${reg.json.id}`);
+      assert.equal(del.status, 200, del.text);
+      assert.equal(del.json.status, 'orphaned');
+      assert.match(del.json.last_error, /refused/);
+      assert.match(del.json.last_error, /invalid_token/);
+      const put = await api('PUT', `/v1/registrations/${reg.json.id}`, { client_name: 'x' });
+      assertJsonError(put, 409, 'PUT on an orphaned registration');
+    } finally {
+      await idpB?.stop();
+      await idpA.stop();
+    }
+  });
+
+  test('leaving active announces the client on clearance_revocations; deregister job', async (t) => {
+    if (!DATABASE_URL) { t.skip('CLEARANCE_DATABASE_URL not set'); return; }
+    await assertJobsRouted();
+    const prov = await createProvider(idp);
+    const ct = await createCcType(prov.id);
+    const reg = await api('POST', '/v1/registrations', { client_type_id: ct.id, client_name: 'notify' });
+    assert.equal(reg.status, 201, reg.text);
+    // Notifications from one's own session are delivered too; psql prints them.
+    const out = await psql(`LISTEN clearance_revocations;
+      UPDATE registrations SET status = 'orphaned' WHERE id = :'id';
+      UPDATE registrations SET status = 'active' WHERE id = :'id';
+      SELECT 1;`, { id: reg.json.id });
+    assert.match(out, new RegExp(`"clearance_revocations" with payload "${reg.json.client_id}"`), out);
+
+    const jobOut = await psql(`INSERT INTO jobs (kind, payload)
+      VALUES ('deregister', jsonb_build_object('registration_id', :'id')) RETURNING id;
+      NOTIFY clearance_jobs;`, { id: reg.json.id });
+    const jobId = jobOut.trim();
+    const job = await waitFor(async () => {
+      const j = await api('GET', `/v1/jobs/${jobId}`);
+      return ['done', 'failed'].includes(j.json?.state) ? j.json : null;
+    }, { timeoutMs: 15000, intervalMs: 200, what: 'deregister job' });
+    assert.equal(job.state, 'done', JSON.stringify(job));
+    const gone = await api('GET', `/v1/registrations/${reg.json.id}`);
+    assert.equal(gone.json.status, 'deleted');
+    const refused = await idp.tokenResponse(reg.json.client_id, reg.json.client_secret, 'api:read');
+    assert.equal(refused.status, 401);
+  });
+
   test('a failing register job is retried and its error is visible', async (t) => {
     if (!DATABASE_URL) { t.skip('CLEARANCE_DATABASE_URL not set: cannot enqueue a job'); return; }
+    await assertJobsRouted();
     const idp3 = await startIdp();
     try {
       const prov = await createProvider(idp3);
@@ -376,19 +453,15 @@ describe('registrar', { skip: noStack }, () => {
           SELECT 'register', jsonb_build_object('registration_id', r.id, 'client_type_id', :'ctid',
                  'client_name', 'job test', 'scope', 'api:read') FROM r
           RETURNING id || ' ' || (payload->>'registration_id');`;
-      const { stdout } = await run('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-        '-v', `pid=${prov.id}`, '-v', `ctid=${ct.id}`, '-d', DATABASE_URL],
-      { input: sql, timeout: 20000 }).catch((e) => {
-        throw new Error(`psql failed: ${e.stderr || e.message}`);
-      });
+      const stdout = await psql(sql, { pid: prov.id, ctid: ct.id });
       const [jobId, regId] = stdout.trim().split(/\s+/);
       assert.match(jobId, /^[0-9a-f-]{36}$/, stdout);
-      await run('psql', ['-X', '-q', '-d', DATABASE_URL, '-c', 'NOTIFY clearance_jobs'], { timeout: 20000 });
+      await psql('NOTIFY clearance_jobs;');
 
       const job = await waitFor(async () => {
         const j = await api('GET', `/v1/jobs/${jobId}`);
         return j.status === 200 && j.json.attempts >= 2 && j.json.last_error ? j.json : null;
-      }, { timeoutMs: 45000, intervalMs: 250, what: 'job retried' });
+      }, { timeoutMs: 25000, intervalMs: 250, what: 'job retried' });
       assert.equal(job.kind, 'register');
       assert.match(job.last_error, /IdP|refused|connect/i);
       const reg = await api('GET', `/v1/registrations/${regId}`);
@@ -404,7 +477,7 @@ describe('registrar', { skip: noStack }, () => {
       const end = await waitFor(async () => {
         const j = await api('GET', `/v1/jobs/${jobId}`);
         return ['done', 'failed'].includes(j.json.state) ? j.json : null;
-      }, { timeoutMs: 60000, intervalMs: 250, what: 'job finished' });
+      }, { timeoutMs: 30000, intervalMs: 250, what: 'job finished' });
       const final = await api('GET', `/v1/registrations/${regId}`);
       if (end.state === 'done') {
         assert.equal(final.json.status, 'active', final.text);

@@ -429,3 +429,94 @@ stack_integration() {
 	((ok)) || stack_tail_logs 50
 	((ok))
 }
+
+# ---------------------------------------------------------------- kept stack
+# For `make run` / `make up` (deploy/run/run.sh): a cluster that survives
+# between runs, and nginx on a chosen address.  The suite never calls these.
+
+# stack_pg_start_kept DIR: starts (creating on first use) a cluster in DIR
+# that is kept between runs; the database "clearance" is created if missing.
+# Unlike stack_pg_start it never wipes anything and keeps fsync on.
+# Exports CLEARANCE_DATABASE_URL.
+stack_pg_start_kept() {
+	local dir=$1 bindir link='' sum
+	bindir=$(_stack_pg_bindir) || { stack_die "PostgreSQL server binaries not found"; return 1; }
+	STACK_PG_BIN=$bindir
+	mkdir -p "$STACK_LOGS"
+	if [ -L "$dir" ]; then
+		link=$dir
+		dir=$(readlink "$dir")
+	fi
+	mkdir -p "$dir/sock"
+	[ "$(id -u)" = 0 ] && chown postgres:postgres "$dir" "$dir/sock"
+	# The server runs as postgres, which must reach DIR, and the socket path
+	# must fit in sun_path; else a directory of its own under /var/tmp
+	# (kept across reboots, unlike /tmp), named after DIR.
+	if [ -z "$link" ] && { ! _stack_as_pg test -w "$dir/sock" 2>/dev/null || [ ${#dir} -gt 80 ]; }; then
+		if [ -e "$dir/data" ]; then
+			stack_die "$dir/data exists but the postgres user cannot use $dir"
+			return 1
+		fi
+		sum=$(printf '%s' "$dir" | cksum | cut -d' ' -f1)
+		link=$dir
+		rm -rf "$dir"
+		dir=/var/tmp/clearance-pg-$sum
+		mkdir -p "$dir/sock"
+		[ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+		ln -sfn "$dir" "$link"
+		stack_log "cluster in $dir ($link is not usable by postgres)"
+	fi
+	STACK_PG=$dir
+	if _stack_as_pg "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+		# Left running by a run that was killed: ours, stop it cleanly first.
+		_stack_as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -t 30 stop >/dev/null 2>&1 || true
+	fi
+	if [ ! -f "$dir/data/PG_VERSION" ]; then
+		rm -rf "$dir/data"
+		_stack_as_pg "$bindir/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 \
+			--locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+			|| { rm -rf "$dir/data"; _stack_as_pg "$bindir/initdb" -D "$dir/data" -A trust \
+				-U postgres -E UTF8 --locale=C >"$dir/initdb.log" 2>&1; } \
+			|| { cat "$dir/initdb.log" >&2; stack_die "initdb failed"; return 1; }
+		stack_log "new PostgreSQL cluster in $dir/data"
+	fi
+	STACK_PG_UP=1
+	_stack_as_pg "$bindir/pg_ctl" -D "$dir/data" -w -t 60 -l "$dir/postgres.log" \
+		-o "-k $dir/sock -c listen_addresses=''" start >/dev/null \
+		|| { tail -n 50 "$dir/postgres.log" >&2; stack_die "PostgreSQL did not start"; return 1; }
+	if [ "$(_stack_as_pg "$bindir/psql" -h "$dir/sock" -U postgres -d postgres -tAc \
+		"SELECT 1 FROM pg_database WHERE datname = 'clearance'")" != 1 ]; then
+		_stack_as_pg "$bindir/createdb" -h "$dir/sock" -U postgres clearance \
+			|| { stack_die "createdb failed"; return 1; }
+	fi
+	export CLEARANCE_DATABASE_URL="host=$dir/sock dbname=clearance user=postgres"
+	stack_log "PostgreSQL up (data $dir/data, socket dir $dir/sock)"
+}
+
+# stack_nginx_start_on ADDR PORT: stack_nginx_start's config (same routing,
+# same static stand-in for the protected API under $STACK_WWW/api/) but
+# listening on ADDR:PORT.  Sets STACK_NGINX_PORT; exports CLEARANCE_BASE_URL
+# (on 127.0.0.1 when ADDR is a wildcard).
+stack_nginx_start_on() {
+	local addr=$1 port=$2 conf=$STACK_NGINX/nginx.conf user_line='' host=$1
+	command -v nginx >/dev/null || { stack_die "nginx not installed"; return 1; }
+	stack_nginx_stop
+	mkdir -p "$STACK_NGINX/tmp" "$STACK_LOGS" "$STACK_RUN" "$STACK_WWW/api"
+	[ "$(id -u)" = 0 ] && user_line='user root;'
+	case $addr in 0.0.0.0 | '*' | '[::]') host=127.0.0.1 ;; esac
+	[ -f "$STACK_WWW/api/hello.json" ] \
+		|| printf '{"ok":true,"resource":"hello"}\n' >"$STACK_WWW/api/hello.json"
+	sed -e "s|listen 127.0.0.1:@PORT@|listen $addr:$port|" \
+		-e "s|@PORT@|$port|g" -e "s|@PREFIX@|$STACK_NGINX|g" -e "s|@RUN@|$STACK_RUN|g" \
+		-e "s|@LOGDIR@|$STACK_LOGS|g" -e "s|@WWW@|$STACK_WWW|g" -e "s|@USER_LINE@|$user_line|g" \
+		"$STACK_ROOT/tests/stack/nginx-test.conf.template" >"$conf"
+	grep -q "listen $addr:$port;" "$conf" || { stack_die "nginx template has no listen line to set"; return 1; }
+	nginx -t -q -p "$STACK_NGINX" -c "$conf" -e "$STACK_LOGS/nginx-error.log" \
+		|| { stack_die "nginx config test failed"; return 1; }
+	nginx -p "$STACK_NGINX" -c "$conf" -e "$STACK_LOGS/nginx-error.log" \
+		|| { stack_die "nginx did not start on $addr:$port"; return 1; }
+	STACK_NGINX_PORT=$port
+	export CLEARANCE_BASE_URL="http://$host:$port"
+	stack_wait_http 10 "$CLEARANCE_BASE_URL/" 404 || return 1
+	stack_log "nginx up on $addr:$port"
+}

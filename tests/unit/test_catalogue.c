@@ -11,38 +11,36 @@
 
 static struct clr_cat *cat;
 
-static void
-setup(void)
+static void setup(void)
 {
-	static const char *const orders_pfx[] = { "/api/orders", "/api/shipments/" };
-	static const char *const admin_pfx[] = { "/api/orders/admin" };
-	static const char *const pay_pfx[] = { "/api/payments", "relative" };
-	static const char *const orders_plans[] = { "pl-gold", "pl-free", "nope" };
-	static const char *const admin_plans[] = { "pl-free" };
-	static const char *const pay_plans[] = { "pl-free" };
+	static const char *const orders_pfx[] = {"/api/orders", "/api/shipments/"};
+	static const char *const admin_pfx[] = {"/api/orders/admin"};
+	static const char *const pay_pfx[] = {"/api/payments", "relative"};
+	static const char *const orders_plans[] = {"pl-gold", "pl-free", "nope"};
+	static const char *const admin_plans[] = {"pl-free"};
+	static const char *const pay_plans[] = {"pl-free"};
 	const struct clr_cat_plan_def plans[] = {
-		{ "pl-free", "Free", "plan:free", 10, 60 },
-		{ "pl-gold", "Gold", "plan:gold plan:free", 0, 0 },
+	    {"pl-free", "Free", "plan:free", 10, 60},
+	    {"pl-gold", "Gold", "plan:gold plan:free", 0, 0},
 	};
 	const struct clr_cat_product_def products[] = {
-		{ "pr-orders", "Orders", "orders:read", orders_pfx, 2, orders_plans, 3 },
-		{ "pr-admin", "Orders admin", "orders:read orders:admin", admin_pfx, 1, admin_plans, 1 },
-		{ "pr-pay", "Payments", "payments:read", pay_pfx, 2, pay_plans, 1 },
-		{ "pr-open", "No scopes", "", orders_pfx, 1, admin_plans, 1 },
+	    {"pr-orders", "Orders", "orders:read", orders_pfx, 2, orders_plans, 3},
+	    {"pr-admin", "Orders admin", "orders:read orders:admin", admin_pfx, 1, admin_plans, 1},
+	    {"pr-pay", "Payments", "payments:read", pay_pfx, 2, pay_plans, 1},
+	    {"pr-open", "No scopes", "", orders_pfx, 1, admin_plans, 1},
 	};
 
 	ck_assert_int_eq(clr_cat_build(products, 4, plans, 2, &cat), CLR_OK);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	clr_cat_release(cat);
 	cat = NULL;
 }
 
-static enum clr_cat_result
-match(const char *scopes, const char *path, const char **prod, const char **plan)
+static enum clr_cat_result match(const char *scopes, const char *path, const char **prod,
+				 const char **plan)
 {
 	char buf[256], *v[16];
 	size_t n = 0;
@@ -72,9 +70,11 @@ START_TEST(maps_scopes_and_path)
 	ck_assert_int_eq(match("orders:read plan:free", "/api/shipments", &p, &pl),
 			 CLR_CAT_NO_PRODUCT);
 	/* plan with more scopes wins when all are present */
-	ck_assert_int_eq(match("plan:free orders:read plan:gold", "/api/orders/1", &p, &pl), CLR_CAT_OK);
+	ck_assert_int_eq(match("plan:free orders:read plan:gold", "/api/orders/1", &p, &pl),
+			 CLR_CAT_OK);
 	ck_assert_str_eq(pl, "pl-gold");
-	ck_assert_int_eq(match("orders:read plan:free", "/api/payments/1", &p, &pl), CLR_CAT_NO_PRODUCT);
+	ck_assert_int_eq(match("orders:read plan:free", "/api/payments/1", &p, &pl),
+			 CLR_CAT_NO_PRODUCT);
 	ck_assert_int_eq(match("payments:read plan:free", "/api/payments", &p, &pl), CLR_CAT_OK);
 	ck_assert_str_eq(p, "pr-pay");
 }
@@ -84,16 +84,20 @@ START_TEST(segment_boundary_and_longest_prefix)
 {
 	const char *p, *pl;
 
-	ck_assert_int_eq(match("orders:read plan:free", "/api/ordersx", &p, &pl), CLR_CAT_NO_PRODUCT);
-	ck_assert_int_eq(match("orders:read orders:admin plan:free", "/api/orders/admin/x", &p, &pl),
-			 CLR_CAT_OK);
+	ck_assert_int_eq(match("orders:read plan:free", "/api/ordersx", &p, &pl),
+			 CLR_CAT_NO_PRODUCT);
+	ck_assert_int_eq(
+	    match("orders:read orders:admin plan:free", "/api/orders/admin/x", &p, &pl),
+	    CLR_CAT_OK);
 	ck_assert_str_eq(p, "pr-admin");
 	/* without orders:admin the shorter prefix still covers it */
-	ck_assert_int_eq(match("orders:read plan:free", "/api/orders/admin/x", &p, &pl), CLR_CAT_OK);
+	ck_assert_int_eq(match("orders:read plan:free", "/api/orders/admin/x", &p, &pl),
+			 CLR_CAT_OK);
 	ck_assert_str_eq(p, "pr-orders");
 	/* a product with no scopes is granted to nobody; relative prefixes ignored */
 	ck_assert_int_eq(match("plan:free", "/api/orders", &p, &pl), CLR_CAT_NO_PRODUCT);
-	ck_assert_int_eq(match("payments:read plan:free", "relative/x", &p, &pl), CLR_CAT_NO_PRODUCT);
+	ck_assert_int_eq(match("payments:read plan:free", "relative/x", &p, &pl),
+			 CLR_CAT_NO_PRODUCT);
 }
 END_TEST
 
@@ -113,9 +117,18 @@ END_TEST
 START_TEST(unnormalised_paths_refused)
 {
 	static const char *const bad[] = {
-		"/api/orders/../payments", "/api/orders/..", "/api/orders/./1", "/api/orders/.",
-		"/api/orders//1", "/api/orders%2f..%2fpayments", "/api/orders/%2E%2E/x",
-		"/api/orders\\..\\x", "api/orders", "", "/api/orders/%5c", "/api/orders/a\tb",
+	    "/api/orders/../payments",
+	    "/api/orders/..",
+	    "/api/orders/./1",
+	    "/api/orders/.",
+	    "/api/orders//1",
+	    "/api/orders%2f..%2fpayments",
+	    "/api/orders/%2E%2E/x",
+	    "/api/orders\\..\\x",
+	    "api/orders",
+	    "",
+	    "/api/orders/%5c",
+	    "/api/orders/a\tb",
 	};
 	const char *p, *pl;
 
@@ -123,7 +136,8 @@ START_TEST(unnormalised_paths_refused)
 		ck_assert_msg(match("orders:read plan:free", bad[i], &p, &pl) == CLR_CAT_NO_PRODUCT,
 			      "path %s matched", bad[i]);
 	/* dots inside a segment are fine */
-	ck_assert_int_eq(match("orders:read plan:free", "/api/orders/a..b/.x", &p, &pl), CLR_CAT_OK);
+	ck_assert_int_eq(match("orders:read plan:free", "/api/orders/a..b/.x", &p, &pl),
+			 CLR_CAT_OK);
 }
 END_TEST
 
@@ -137,8 +151,7 @@ START_TEST(no_path_for_introspection)
 }
 END_TEST
 
-static Suite *
-suite(void)
+static Suite *suite(void)
 {
 	Suite *s = suite_create("catalogue");
 	TCase *tc = tcase_create("clr_cat_match");
@@ -153,8 +166,7 @@ suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(suite());
 	int failed;

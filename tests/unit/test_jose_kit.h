@@ -149,7 +149,8 @@ static inline json_t *kit_jwk_json(EVP_PKEY *pk, const char *kid, const char *al
 		size_t c;
 		const char *crv;
 
-		EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, grp, sizeof(grp), NULL);
+		EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, grp, sizeof(grp),
+					       NULL);
 		if (strcmp(grp, "prime256v1") == 0 || strcmp(grp, "P-256") == 0)
 			crv = "P-256", c = 32;
 		else if (strcmp(grp, "secp384r1") == 0 || strcmp(grp, "P-384") == 0)
@@ -225,8 +226,8 @@ static inline const EVP_MD *kit_md(const char *alg)
  * Signs data with priv as JWS alg (RS*, PS*, ES*, EdDSA) into the JWS
  * signature encoding; new (free()), length in *siglen.
  */
-static inline unsigned char *kit_sign(EVP_PKEY *priv, const char *alg, const void *data,
-				      size_t n, size_t *siglen)
+static inline unsigned char *kit_sign(EVP_PKEY *priv, const char *alg, const void *data, size_t n,
+				      size_t *siglen)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;

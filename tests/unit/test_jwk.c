@@ -17,9 +17,9 @@ START_TEST(alg_names)
 {
 	enum clr_jws_alg a;
 	unsigned mask;
-	struct clr_err e = { 0 };
-	static const char *const refused[] = { "none", "HS256", "HS512", "rs256", "RS256 ",
-					       "ES256K", "Ed25519", "", "RS2" };
+	struct clr_err e = {0};
+	static const char *const refused[] = {"none",	"HS256",   "HS512", "rs256", "RS256 ",
+					      "ES256K", "Ed25519", "",	    "RS2"};
 
 	for (unsigned i = 0; i < CLR_JWS_ALG__MAX; i++) {
 		const char *n = clr_jws_alg_name((enum clr_jws_alg)i);
@@ -38,7 +38,7 @@ START_TEST(alg_names)
 
 	ck_assert_int_eq(clr_jws_alg_mask_parse("RS256, ES256 EdDSA", &mask, &e), CLR_OK);
 	ck_assert_uint_eq(mask, CLR_JWS_ALG_BIT(CLR_JWS_RS256) | CLR_JWS_ALG_BIT(CLR_JWS_ES256) |
-					CLR_JWS_ALG_BIT(CLR_JWS_EDDSA));
+				    CLR_JWS_ALG_BIT(CLR_JWS_EDDSA));
 	ck_assert_int_eq(clr_jws_alg_mask_parse("RS256,HS256", &mask, &e), CLR_ERR_PARAM);
 	ck_assert_ptr_nonnull(strstr(e.msg, "HS256"));
 	ck_assert_int_eq(clr_jws_alg_mask_parse("none", &mask, &e), CLR_ERR_PARAM);
@@ -52,31 +52,31 @@ END_TEST
 struct file_key {
 	const char *file;
 	const char *why; /* NULL: accepted; else a substring of the refusal */
-	unsigned algs;   /* when accepted: exactly these */
+	unsigned algs;	 /* when accepted: exactly these */
 };
 
-#define RSA_ALL                                                                    \
-	(CLR_JWS_ALG_BIT(CLR_JWS_RS256) | CLR_JWS_ALG_BIT(CLR_JWS_RS384) |          \
-	 CLR_JWS_ALG_BIT(CLR_JWS_RS512) | CLR_JWS_ALG_BIT(CLR_JWS_PS256) |          \
+#define RSA_ALL                                                                                    \
+	(CLR_JWS_ALG_BIT(CLR_JWS_RS256) | CLR_JWS_ALG_BIT(CLR_JWS_RS384) |                         \
+	 CLR_JWS_ALG_BIT(CLR_JWS_RS512) | CLR_JWS_ALG_BIT(CLR_JWS_PS256) |                         \
 	 CLR_JWS_ALG_BIT(CLR_JWS_PS384) | CLR_JWS_ALG_BIT(CLR_JWS_PS512))
 
 static const struct file_key file_keys[] = {
-	{ "jose-cookbook/jwk/3_1.ec_public_key.json", NULL, CLR_JWS_ALG_BIT(CLR_JWS_ES512) },
-	{ "jose-cookbook/jwk/3_2.ec_private_key.json", "private", 0 },
-	{ "jose-cookbook/jwk/3_3.rsa_public_key.json", NULL, RSA_ALL },
-	{ "jose-cookbook/jwk/3_4.rsa_private_key.json", "private", 0 },
-	{ "jose-cookbook/jwk/3_5.symmetric_key_mac_computation.json", "symmetric", 0 },
-	{ "jose-cookbook/jwk/3_6.symmetric_key_encryption.json", "symmetric", 0 },
-	{ "libjwt-keys/rsa_key_1024.json", "private", 0 },
-	{ "libjwt-keys/jwks_test-1.json", "private", 0 },
-	{ "libjwt-keys/jwks_test-2.json", "private", 0 },
+    {"jose-cookbook/jwk/3_1.ec_public_key.json", NULL, CLR_JWS_ALG_BIT(CLR_JWS_ES512)},
+    {"jose-cookbook/jwk/3_2.ec_private_key.json", "private", 0},
+    {"jose-cookbook/jwk/3_3.rsa_public_key.json", NULL, RSA_ALL},
+    {"jose-cookbook/jwk/3_4.rsa_private_key.json", "private", 0},
+    {"jose-cookbook/jwk/3_5.symmetric_key_mac_computation.json", "symmetric", 0},
+    {"jose-cookbook/jwk/3_6.symmetric_key_encryption.json", "symmetric", 0},
+    {"libjwt-keys/rsa_key_1024.json", "private", 0},
+    {"libjwt-keys/jwks_test-1.json", "private", 0},
+    {"libjwt-keys/jwks_test-2.json", "private", 0},
 };
 
 START_TEST(file_key)
 {
 	const struct file_key *fk = &file_keys[_i];
 	struct clr_jwk *k = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	size_t len;
 	char *json;
 	enum clr_rc rc;
@@ -105,8 +105,8 @@ START_TEST(rsa_1024_public_refused)
 	json_t *j;
 	char *s;
 	struct clr_jwk *k = NULL;
-	struct clr_err e = { 0 };
-	static const char *const priv[] = { "d", "p", "q", "dp", "dq", "qi" };
+	struct clr_err e = {0};
+	static const char *const priv[] = {"d", "p", "q", "dp", "dq", "qi"};
 
 	if (!kit_have_data("libjwt-keys"))
 		return;
@@ -126,30 +126,30 @@ END_TEST
 
 struct file_set {
 	const char *file;
-	size_t usable;   /* keys accepted */
+	size_t usable;	 /* keys accepted */
 	const char *why; /* when usable == 0: substring of the first refusal */
 };
 
 static const struct file_set file_sets[] = {
-	{ "libjwt-keys/bad_keys.json", 0, "symmetric" },
-	/*
-	 * 10 public keys we can use (its P-521 key has 65-byte coordinates, a
-	 * stripped leading zero we tolerate); Ed448, secp256k1, oct and private
-	 * ones refused.
-	 */
-	{ "libjwt-keys/jwks_keyring.json", 10, NULL },
-	{ "libjwt-keys/eddsa_key_ed25519_pub_fake_es256.json", 1, NULL },
-	{ "libjwt-keys/oct_key_128_too_small.json", 0, "symmetric" },
-	{ "libjwt-keys/oct_key_256_invalid_base64.json", 0, "symmetric" },
-	{ "libjwt-keys/rsa_key_2048_pub_alg_hs256.json", 0, "unsupported alg" },
-	{ "libjwt-keys/rsa_key_i37_pub.json", 1, NULL },
+    {"libjwt-keys/bad_keys.json", 0, "symmetric"},
+    /*
+     * 10 public keys we can use (its P-521 key has 65-byte coordinates, a
+     * stripped leading zero we tolerate); Ed448, secp256k1, oct and private
+     * ones refused.
+     */
+    {"libjwt-keys/jwks_keyring.json", 10, NULL},
+    {"libjwt-keys/eddsa_key_ed25519_pub_fake_es256.json", 1, NULL},
+    {"libjwt-keys/oct_key_128_too_small.json", 0, "symmetric"},
+    {"libjwt-keys/oct_key_256_invalid_base64.json", 0, "symmetric"},
+    {"libjwt-keys/rsa_key_2048_pub_alg_hs256.json", 0, "unsupported alg"},
+    {"libjwt-keys/rsa_key_i37_pub.json", 1, NULL},
 };
 
 START_TEST(file_set)
 {
 	const struct file_set *fs = &file_sets[_i];
 	struct clr_jwks *ks = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	size_t len, total, idx;
 	char *json;
 	json_t *doc;
@@ -198,7 +198,7 @@ START_TEST(rsa_alg_hs256_not_for_rs256)
 {
 	json_t *doc, *key;
 	struct clr_jwks *ks;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	char *s;
 
 	if (!kit_have_data("libjwt-keys"))
@@ -229,7 +229,7 @@ START_TEST(ed25519_not_es256)
 	char *json;
 	size_t len;
 	struct clr_jwks *ks;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *kid = "bf160513-a400-4bc9-ba52-bc90c5e55f60";
 
 	if (!kit_have_data("libjwt-keys"))
@@ -250,10 +250,14 @@ static const struct {
 	const char *group;
 	const char *why;
 } wp_bad_keys[] = {
-	{ "jws_rsa_roca_key", "ROCA" },   { "keysize_too_small", "1024 bits" },
-	{ "exponentOne", "exponent" },    { "invalid_point", "not on the curve" },
-	{ "wrong_curve", "not on the curve" }, { "wrong_kty", "\"n\"" },
-	{ "invalid_use", "use" },         { "wrong_algorithm", "unsupported alg" },
+    {"jws_rsa_roca_key", "ROCA"},
+    {"keysize_too_small", "1024 bits"},
+    {"exponentOne", "exponent"},
+    {"invalid_point", "not on the curve"},
+    {"wrong_curve", "not on the curve"},
+    {"wrong_kty", "\"n\""},
+    {"invalid_use", "use"},
+    {"wrong_algorithm", "unsupported alg"},
 };
 
 START_TEST(wycheproof_bad_key)
@@ -266,13 +270,15 @@ START_TEST(wycheproof_bad_key)
 		return;
 	doc = kit_load_json(f);
 	ck_assert_ptr_nonnull(doc);
-	json_array_foreach(json_object_get(doc, "testGroups"), gi, g) {
+	json_array_foreach(json_object_get(doc, "testGroups"), gi, g)
+	{
 		json_t *pub = json_object_get(g, "public");
 		char *s;
 		struct clr_jwks *ks = NULL;
-		struct clr_err e = { 0 };
+		struct clr_err e = {0};
 
-		if (strcmp(json_string_value(json_object_get(g, "comment")), wp_bad_keys[_i].group) != 0)
+		if (strcmp(json_string_value(json_object_get(g, "comment")),
+			   wp_bad_keys[_i].group) != 0)
 			continue;
 		ck_assert_ptr_nonnull(pub);
 		s = json_dumps(pub, JSON_COMPACT);
@@ -319,7 +325,7 @@ START_TEST(kid_lookup_exact)
 {
 	json_t *a = kit_jwk_json(ec1, NULL, NULL), *b = kit_jwk_json(ec2, NULL, NULL);
 	struct clr_jwks *ks;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	size_t klen;
 	char *s;
 
@@ -346,16 +352,17 @@ END_TEST
 
 START_TEST(no_kid_single_key)
 {
-	char *s = set_text(json_pack("[o,o]", kit_jwk_json(ec1, NULL, NULL),
-				     kit_jwk_json(rsa, NULL, NULL)));
+	char *s = set_text(
+	    json_pack("[o,o]", kit_jwk_json(ec1, NULL, NULL), kit_jwk_json(rsa, NULL, NULL)));
 	struct clr_jwks *ks;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	ck_assert_int_eq(clr_jwks_parse(s, strlen(s), &ks, &e), CLR_OK);
 	ck_assert_ptr_eq(clr_jwks_find(ks, NULL, 0, CLR_JWS_ES256), clr_jwks_key(ks, 0));
 	ck_assert_ptr_eq(clr_jwks_find(ks, NULL, 0, CLR_JWS_PS512), clr_jwks_key(ks, 1));
 	ck_assert_ptr_null(clr_jwks_find(ks, NULL, 0, CLR_JWS_EDDSA));
-	ck_assert_ptr_null(clr_jwks_find(ks, "x", 1, CLR_JWS_ES256)); /* kid given, keys have none */
+	ck_assert_ptr_null(
+	    clr_jwks_find(ks, "x", 1, CLR_JWS_ES256)); /* kid given, keys have none */
 	clr_jwks_free(ks);
 	free(s);
 }
@@ -363,10 +370,11 @@ END_TEST
 
 START_TEST(duplicate_kid_skipped)
 {
-	char *s = set_text(json_pack("[o,o,o]", kit_jwk_json(ec1, "same", NULL),
-				     kit_jwk_json(ec2, "same", NULL), kit_jwk_json(rsa, "same", NULL)));
+	char *s =
+	    set_text(json_pack("[o,o,o]", kit_jwk_json(ec1, "same", NULL),
+			       kit_jwk_json(ec2, "same", NULL), kit_jwk_json(rsa, "same", NULL)));
 	struct clr_jwks *ks;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	size_t idx;
 	const char *kid, *why;
 
@@ -390,16 +398,30 @@ static const struct {
 	const char *json_value;
 	int ok;
 } member_cases[] = {
-	{ "use", "\"sig\"", 1 },           { "use", "\"enc\"", 0 },
-	{ "use", "1", 0 },                 { "key_ops", "[\"verify\"]", 1 },
-	{ "key_ops", "[\"sign\"]", 0 },    { "key_ops", "[\"verify\",2]", 0 },
-	{ "key_ops", "\"verify\"", 0 },    { "alg", "\"ES256\"", 1 },
-	{ "alg", "\"ES384\"", 0 },         { "alg", "\"HS256\"", 0 },
-	{ "alg", "\"none\"", 0 },          { "kid", "7", 0 },
-	{ "d", "\"AAAA\"", 0 },            { "crv", "\"P-384\"", 0 },
-	{ "crv", "\"secp256k1\"", 0 },     { "x", "\"AAAA\"", 0 }, { "x", "\"\"", 0 },
-	{ "x", "\"AAAA====\"", 0 },        { "kty", "\"OKP\"", 0 },
-	{ "x5c", "[\"MIIB\"]", 1 },        { "kty", "\"oct\"", 0 },
+    {"use", "\"sig\"", 1},
+    {"use", "\"enc\"", 0},
+    {"use", "1", 0},
+    {"key_ops", "[\"verify\"]", 1},
+    {"key_ops", "[\"sign\"]", 0},
+    {"key_ops", "[\"verify\",2]", 0},
+    {"key_ops", "\"verify\"", 0},
+    {"alg", "\"ES256\"", 1},
+    {"alg", "\"ES384\"", 0},
+    {"alg", "\"HS256\"", 0},
+    {"alg", "\"none\"", 0},
+    {"kid", "7", 0},
+    {"d", "\"AAAA\"", 0},
+    {"crv", "\"P-384\"", 0},
+    {"crv", "\"secp256k1\"", 0},
+    {"x", "\"AAAA\"", 0},
+    {"x", "\"\"", 0},
+    {"x", "\"AAAA====\"", 0},
+    {"kty", "\"OKP\"", 0},
+    {"x5c", "[\"MIIB\"]", 1},
+    {"kty", "\"oct\"", 0},
+    {"kty", "\"EC\\u0000\"", 0},
+    {"crv", "\"P-256\\u0000\"", 0},
+    {"use", "\"sig\\u0000x\"", 0},
 };
 
 START_TEST(key_members)
@@ -407,9 +429,9 @@ START_TEST(key_members)
 	json_t *jwk = kit_jwk_json(ec1, "k1", NULL), *v;
 	json_error_t jerr;
 	struct clr_jwk *k;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
-	v = json_loads(member_cases[_i].json_value, JSON_DECODE_ANY, &jerr);
+	v = json_loads(member_cases[_i].json_value, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	ck_assert_ptr_nonnull(v);
 	json_object_set_new(jwk, member_cases[_i].member, v);
 	k = kit_jwk_parse(jwk, &e);
@@ -423,7 +445,7 @@ END_TEST
 START_TEST(set_caps)
 {
 	struct clr_jwks *ks;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	json_t *arr = json_array(), *one = kit_jwk_json(ec1, NULL, NULL);
 	char *s, *big;
 	const char *dup = "{\"keys\":[],\"keys\":[]}";
@@ -458,7 +480,7 @@ END_TEST
 /* clr_jwk_verify refuses algorithms outside the key's pin and bad lengths. */
 START_TEST(verify_pins)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	json_t *jr = kit_jwk_json(rsa, NULL, "PS256"), *je = kit_jwk_json(ec1, NULL, NULL);
 	struct clr_jwk *kr = kit_jwk_parse(jr, &e), *ke = kit_jwk_parse(je, &e);
 	const char *msg = "hello";
@@ -533,7 +555,8 @@ static Suite *jwk_suite(void)
 	tcase_add_test(tc, kid_lookup_exact);
 	tcase_add_test(tc, no_kid_single_key);
 	tcase_add_test(tc, duplicate_kid_skipped);
-	tcase_add_loop_test(tc, key_members, 0, (int)(sizeof(member_cases) / sizeof(member_cases[0])));
+	tcase_add_loop_test(tc, key_members, 0,
+			    (int)(sizeof(member_cases) / sizeof(member_cases[0])));
 	tcase_add_test(tc, set_caps);
 	tcase_add_test(tc, verify_pins);
 	suite_add_tcase(s, tc);

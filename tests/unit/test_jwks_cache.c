@@ -23,10 +23,10 @@ struct idp {
 	int status;
 	char body[16384];
 	char ctype[64];
-	long max_age;          /* -1: no Cache-Control */
-	char etag[32];         /* "" = none */
+	long max_age;  /* -1: no Cache-Control */
+	char etag[32]; /* "" = none */
 	long delay_ms;
-	int saw_inm;           /* last request carried If-None-Match equal to etag */
+	int saw_inm; /* last request carried If-None-Match equal to etag */
 	char hdrs[512];
 };
 
@@ -34,10 +34,9 @@ static struct idp idp;
 static struct stub_http *srv;
 static char url[128];
 static struct clr_http_client *cli;
-static char *set_a, *set_ab;       /* {"keys":[a]} and {"keys":[a,b]} */
+static char *set_a, *set_ab; /* {"keys":[a]} and {"keys":[a,b]} */
 
-static void
-handler(const struct stub_http_req *req, struct stub_http_resp *resp, void *arg)
+static void handler(const struct stub_http_req *req, struct stub_http_resp *resp, void *arg)
 {
 	struct idp *s = arg;
 	char inm[64];
@@ -65,8 +64,7 @@ handler(const struct stub_http_req *req, struct stub_http_resp *resp, void *arg)
 	pthread_mutex_unlock(&s->mu);
 }
 
-static void
-serve(int status, const char *ctype, const char *body, long max_age, const char *etag)
+static void serve(int status, const char *ctype, const char *body, long max_age, const char *etag)
 {
 	pthread_mutex_lock(&idp.mu);
 	idp.status = status;
@@ -77,8 +75,7 @@ serve(int status, const char *ctype, const char *body, long max_age, const char 
 	pthread_mutex_unlock(&idp.mu);
 }
 
-static char *
-make_set(EVP_PKEY **keys, const char **kids, size_t n)
+static char *make_set(EVP_PKEY **keys, const char **kids, size_t n)
 {
 	json_t *set = json_object(), *arr = json_array();
 	char *s;
@@ -91,11 +88,10 @@ make_set(EVP_PKEY **keys, const char **kids, size_t n)
 	return s;
 }
 
-static void
-setup_all(void)
+static void setup_all(void)
 {
 	EVP_PKEY *k[2];
-	const char *kids[2] = { "a", "b" };
+	const char *kids[2] = {"a", "b"};
 
 	pthread_mutex_init(&idp.mu, NULL);
 	k[0] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
@@ -108,8 +104,7 @@ setup_all(void)
 	EVP_PKEY_free(k[1]);
 }
 
-static void
-setup(void)
+static void setup(void)
 {
 	int port = 0;
 
@@ -123,17 +118,15 @@ setup(void)
 	ck_assert_int_eq(clr_http_client_new(&cli), CLR_OK);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	stub_http_stop(srv);
 	clr_http_client_free(cli);
 }
 
-static struct clr_jwks_cache *
-new_cache(long min_ttl, long max_ttl, long cooldown, long stale)
+static struct clr_jwks_cache *new_cache(long min_ttl, long max_ttl, long cooldown, long stale)
 {
-	struct clr_jwks_cache_cfg cfg = { min_ttl, max_ttl, cooldown, stale, 1000 };
+	struct clr_jwks_cache_cfg cfg = {min_ttl, max_ttl, cooldown, stale, 1000};
 	struct clr_http_opts o;
 	struct clr_jwks_cache *c = NULL;
 
@@ -144,8 +137,7 @@ new_cache(long min_ttl, long max_ttl, long cooldown, long stale)
 	return c;
 }
 
-static int
-has_kid(const struct clr_jwks_ref *r, const char *kid)
+static int has_kid(const struct clr_jwks_ref *r, const char *kid)
 {
 	return clr_jwks_find(clr_jwks_ref_set(r), kid, strlen(kid), CLR_JWS_ES256) != NULL;
 }
@@ -197,7 +189,7 @@ START_TEST(max_age_clamped)
 	long long t0 = 5000000;
 
 	memset(&e, 0, sizeof(e));
-	serve(200, "application/json", set_a, 1, NULL);      /* raised to 10 s */
+	serve(200, "application/json", set_a, 1, NULL); /* raised to 10 s */
 	ck_assert_int_eq(clr_jwks_cache_get(c, cli, t0, &r, &e), CLR_OK);
 	clr_jwks_ref_release(r);
 	clr_jwks_cache_maintain(c, cli, t0 + 7000);
@@ -256,8 +248,7 @@ struct racer {
 	int ok;
 };
 
-static void *
-race(void *arg)
+static void *race(void *arg)
 {
 	struct racer *ra = arg;
 	struct clr_http_client *h = NULL;
@@ -317,7 +308,8 @@ START_TEST(stale_keys_while_idp_down)
 	clr_jwks_cache_maintain(c, cli, t0 + 15000);
 	ck_assert_uint_eq(stub_http_count(srv), 2);
 	info = clr_jwks_cache_info(c, t0 + 15000);
-	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(info, "last_error")), "503"));
+	ck_assert_ptr_nonnull(
+	    strstr(json_string_value(json_object_get(info, "last_error")), "503"));
 	ck_assert(json_is_true(json_object_get(info, "usable")));
 	json_decref(info);
 	ck_assert_int_eq(clr_jwks_cache_get(c, cli, t0 + 69000, &r, &e), CLR_OK);
@@ -339,12 +331,14 @@ END_TEST
 
 START_TEST(bad_answers_never_replace_good_keys)
 {
-	static const struct { const char *ctype, *body; } bad[] = {
-		{ "application/json", "{\"keys\":[]}" },
-		{ "application/json", "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\",\"kid\":\"x\"}]}" },
-		{ "application/json", "{\"keys\": [" },
-		{ "text/html", "<html>hi</html>" },
-		{ "application/json", "{\"keys\":[],\"keys\":[]}" },
+	static const struct {
+		const char *ctype, *body;
+	} bad[] = {
+	    {"application/json", "{\"keys\":[]}"},
+	    {"application/json", "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\",\"kid\":\"x\"}]}"},
+	    {"application/json", "{\"keys\": ["},
+	    {"text/html", "<html>hi</html>"},
+	    {"application/json", "{\"keys\":[],\"keys\":[]}"},
 	};
 	struct clr_jwks_cache *c = new_cache(10, 3600, 30, 600);
 	struct clr_jwks_ref *r = NULL;
@@ -387,8 +381,7 @@ START_TEST(source_change_drops_keys)
 }
 END_TEST
 
-static Suite *
-suite(void)
+static Suite *suite(void)
 {
 	Suite *s = suite_create("jwks_cache");
 	TCase *tc = tcase_create("clr_jwks_cache");
@@ -406,8 +399,7 @@ suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(suite());
 	int failed;

@@ -22,13 +22,13 @@
 
 enum { K_RSA, K_EC256, K_EC384, K_EC521, K_ED, K_EVIL_EC, K_EVIL_RSA, K__MAX };
 static EVP_PKEY *keys[K__MAX];
-static const char *const kids[K__MAX] = { "rsa-1", "ec256", "ec384", "ec521", "ed", NULL, NULL };
+static const char *const kids[K__MAX] = {"rsa-1", "ec256", "ec384", "ec521", "ed", NULL, NULL};
 static struct clr_jwks *jwks; /* the IdP's published set: the first five keys */
 
 static void keys_setup(void)
 {
 	json_t *arr = json_array(), *set;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	char *s;
 
 	keys[K_RSA] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -60,8 +60,12 @@ static void keys_teardown(void)
 static struct clr_jwt_policy policy(void)
 {
 	struct clr_jwt_policy p = {
-		.issuer = ISS, .audience = AUD, .alg_mask = CLR_JWS_ALG_ALL,
-		.leeway_s = 30, .identity_claim = NULL, .now = NOW,
+	    .issuer = ISS,
+	    .audience = AUD,
+	    .alg_mask = CLR_JWS_ALG_ALL,
+	    .leeway_s = 30,
+	    .identity_claim = NULL,
+	    .now = NOW,
 	};
 	return p;
 }
@@ -102,7 +106,7 @@ static enum clr_rc check_tok(const char *tok, const struct clr_jwt_policy *p,
 			     struct clr_jwt_claims *c, char *why)
 {
 	struct clr_jwt_policy def = policy();
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	enum clr_rc rc = clr_jwt_verify(tok, strlen(tok), jwks, p ? p : &def, c, &e);
 
 	snprintf(why, 240, "%s", rc == CLR_OK ? "" : e.msg);
@@ -136,17 +140,17 @@ static const struct {
 	const char *alg;
 	int key;
 } algs[] = {
-	{ "RS256", K_RSA },   { "RS384", K_RSA },   { "RS512", K_RSA }, { "PS256", K_RSA },
-	{ "PS384", K_RSA },   { "PS512", K_RSA },   { "ES256", K_EC256 },
-	{ "ES384", K_EC384 }, { "ES512", K_EC521 }, { "EdDSA", K_ED },
+    {"RS256", K_RSA}, {"RS384", K_RSA},	  {"RS512", K_RSA},   {"PS256", K_RSA},	  {"PS384", K_RSA},
+    {"PS512", K_RSA}, {"ES256", K_EC256}, {"ES384", K_EC384}, {"ES512", K_EC521}, {"EdDSA", K_ED},
 };
 
 START_TEST(each_alg)
 {
-	char *cl = claims_with(""), *tok = mint(algs[_i].key, algs[_i].alg, kids[algs[_i].key], "", cl);
+	char *cl = claims_with(""),
+	     *tok = mint(algs[_i].key, algs[_i].alg, kids[algs[_i].key], "", cl);
 	struct clr_jwt_claims c = CLR_JWT_CLAIMS_INIT;
 	struct clr_jwt *t = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	size_t klen;
 	size_t n = strlen(tok);
 
@@ -250,8 +254,8 @@ START_TEST(hs256_with_rsa_public_key)
 	ck_assert_int_gt(derlen, 0);
 	ck_assert_int_ge(asprintf(&input, "%s.%s", h, p), 0);
 	ck_assert_ptr_nonnull(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, der, (size_t)derlen,
-					(const unsigned char *)input, strlen(input), mac, sizeof(mac),
-					&maclen));
+					(const unsigned char *)input, strlen(input), mac,
+					sizeof(mac), &maclen));
 	tok = kit_jws(NULL, "HS256", hdr, cl, mac, maclen);
 	refused(tok, NULL, CLR_ERR_DENIED, "alg not supported");
 	free(tok);
@@ -305,8 +309,8 @@ END_TEST
 
 /* kid is a lookup key only: injection-looking kids are simply unknown. */
 static const char *const odd_kids[] = {
-	"../../../etc/passwd", "' OR 1=1 --", "rsa-1/../rsa-1", "RSA-1", "rsa-1 ", "%2e%2e%2f",
-	"rsa-1\\u0000",
+    "../../../etc/passwd", "' OR 1=1 --",  "rsa-1/../rsa-1", "RSA-1", "rsa-1 ",
+    "%2e%2e%2f",	   "rsa-1\\u0000",
 };
 
 START_TEST(odd_kid)
@@ -324,7 +328,7 @@ START_TEST(no_kid)
 	char *cl = claims_with(""), *tok = mint(K_ED, "EdDSA", NULL, "", cl);
 	struct clr_jwt_claims c = CLR_JWT_CLAIMS_INIT;
 	struct clr_jwks *two;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	struct clr_jwt_policy p = policy();
 	json_t *set;
 	char *s;
@@ -385,20 +389,20 @@ END_TEST
 /* Damage to a good token in ways a lax decoder would forgive. */
 static const struct {
 	const char *what;
-	int at;        /* 0 header, 1 payload, 2 signature segment; -1 whole token */
+	int at;		/* 0 header, 1 payload, 2 signature segment; -1 whole token */
 	const char *op; /* "append:X", "prepend:X", "replace0:X" */
 	const char *msg;
 } mangles[] = {
-	{ "padding on payload", 1, "append:=", "bad base64url" },
-	{ "padding on signature", 2, "append:==", "bad base64url" },
-	{ "std alphabet", 0, "replace0:+", "bad base64url" },
-	{ "slash", 1, "replace0:/", "bad base64url" },
-	{ "space", 1, "prepend: ", "bad base64url" },
-	{ "newline", 2, "append:\n", "bad base64url" },
-	{ "extra part", -1, "append:.AAAA", "malformed token" },
-	{ "JWE shape", -1, "append:.AAAA.AAAA", "JWE not supported" },
-	{ "empty header", 0, "replace_all:", "malformed token" },
-	{ "empty signature", 2, "replace_all:", "missing signature" },
+    {"padding on payload", 1, "append:=", "bad base64url"},
+    {"padding on signature", 2, "append:==", "bad base64url"},
+    {"std alphabet", 0, "replace0:+", "bad base64url"},
+    {"slash", 1, "replace0:/", "bad base64url"},
+    {"space", 1, "prepend: ", "bad base64url"},
+    {"newline", 2, "append:\n", "bad base64url"},
+    {"extra part", -1, "append:.AAAA", "malformed token"},
+    {"JWE shape", -1, "append:.AAAA.AAAA", "JWE not supported"},
+    {"empty header", 0, "replace_all:", "malformed token"},
+    {"empty signature", 2, "replace_all:", "missing signature"},
 };
 
 START_TEST(mangled)
@@ -442,19 +446,19 @@ static const struct {
 	const char *claims_extra;
 	const char *msg;
 } bad_headers[] = {
-	{ "{\"alg\":\"ES256\",\"kid\":\"ec256\",\"alg\":\"none\"}", "", "header is not valid JSON" },
-	{ "{\"alg\":\"ES256\",\"kid\":\"ec256\",\"crit\":[\"exp\"],\"exp\":1}", "", "crit" },
-	{ "{\"alg\":\"ES256\",\"kid\":\"ec256\",\"crit\":[]}", "", "crit" },
-	{ "{\"alg\":\"ES256\",\"kid\":\"ec256\",\"b64\":false}", "", "b64" },
-	{ "{\"alg\":\"ES256\",\"kid\":\"ec256\",\"enc\":\"A128GCM\"}", "", "JWE" },
-	{ "{\"alg\":\"ES256\",\"kid\":7}", "", "bad kid" },
-	{ "{\"kid\":\"ec256\"}", "", "no alg" },
-	{ "{\"alg\":[\"ES256\"],\"kid\":\"ec256\"}", "", "no alg" },
-	{ "[\"ES256\"]", "", "not a JSON object" },
-	{ "{\"alg\":\"ES256\",\"kid\":\"ec256\"}", ",\"iss\":\"https://evil.example\"",
-	  "claims are not a JSON object" },
-	{ "{\"alg\":\"ES256\",\"kid\":\"ec256\"}", ",\"sub2\":\"a\\u0000b\"",
-	  "claims are not a JSON object" },
+    {"{\"alg\":\"ES256\",\"kid\":\"ec256\",\"alg\":\"none\"}", "", "header is not valid JSON"},
+    {"{\"alg\":\"ES256\",\"kid\":\"ec256\",\"crit\":[\"exp\"],\"exp\":1}", "", "crit"},
+    {"{\"alg\":\"ES256\",\"kid\":\"ec256\",\"crit\":[]}", "", "crit"},
+    {"{\"alg\":\"ES256\",\"kid\":\"ec256\",\"b64\":false}", "", "b64"},
+    {"{\"alg\":\"ES256\",\"kid\":\"ec256\",\"enc\":\"A128GCM\"}", "", "JWE"},
+    {"{\"alg\":\"ES256\",\"kid\":7}", "", "bad kid"},
+    {"{\"kid\":\"ec256\"}", "", "no alg"},
+    {"{\"alg\":[\"ES256\"],\"kid\":\"ec256\"}", "", "no alg"},
+    {"[\"ES256\"]", "", "not a JSON object"},
+    {"{\"alg\":\"ES256\",\"kid\":\"ec256\"}", ",\"iss\":\"https://evil.example\"",
+     "claims are not a JSON object"},
+    {"{\"alg\":\"ES256\",\"kid\":\"ec256\"}", ",\"sub2\":\"a\\u0000b\"",
+     "claims are not a JSON object"},
 };
 
 START_TEST(bad_header)
@@ -471,8 +475,8 @@ END_TEST
 START_TEST(b64_true_is_fine)
 {
 	char *cl = claims_with("");
-	char *tok = kit_jws(keys[K_EC256], "ES256", "{\"alg\":\"ES256\",\"kid\":\"ec256\",\"b64\":true}",
-			    cl, NULL, 0);
+	char *tok = kit_jws(keys[K_EC256], "ES256",
+			    "{\"alg\":\"ES256\",\"kid\":\"ec256\",\"b64\":true}", cl, NULL, 0);
 	struct clr_jwt_claims c = CLR_JWT_CLAIMS_INIT;
 
 	accepted(tok, NULL, &c);
@@ -503,48 +507,73 @@ static const struct {
 	const char *scope;  /* when accepted */
 	const char *identity;
 } claim_cases[] = {
-	{ "wrong iss", "{\"iss\":\"https://idp.example/\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\"}",
-	  "wrong issuer", NULL, NULL },
-	{ "iss differs in case", "{\"iss\":\"https://IDP.example\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\"}",
-	  "wrong issuer", NULL, NULL },
-	{ "no iss", "{\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\"}", "wrong issuer", NULL, NULL },
-	{ "iss not a string", "{\"iss\":[\"" ISS "\"],\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\"}",
-	  "wrong issuer", NULL, NULL },
-	{ "wrong aud", "{\"iss\":\"" ISS "\",\"aud\":\"api://other\",\"exp\":%lld,\"client_id\":\"c\"}",
-	  "wrong audience", NULL, NULL },
-	{ "aud array without ours", "{\"iss\":\"" ISS "\",\"aud\":[\"a\",\"b\"],\"exp\":%lld,\"client_id\":\"c\"}",
-	  "wrong audience", NULL, NULL },
-	{ "no aud", "{\"iss\":\"" ISS "\",\"exp\":%lld,\"client_id\":\"c\"}", "wrong audience", NULL, NULL },
-	{ "aud array with ours", "{\"iss\":\"" ISS "\",\"aud\":[\"a\",\"" AUD "\"],\"exp\":%lld,\"client_id\":\"c\"}",
-	  NULL, "", "c" },
-	{ "missing exp", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"client_id\":\"c\"}", "exp", NULL, NULL },
-	{ "exp as string", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":\"%lld\",\"client_id\":\"c\"}",
-	  "exp", NULL, NULL },
-	{ "expired", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld-31,\"client_id\":\"c\"}",
-	  "token expired", NULL, NULL },
-	{ "scope and scp", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\",\"scope\":\" a  b \",\"scp\":[\"z\"]}",
-	  NULL, "a b", "c" },
-	{ "scp array", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\",\"scp\":[\"a\",\"b:c\"]}",
-	  NULL, "a b:c", "c" },
-	{ "scp string", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\",\"scp\":\"x y\"}",
-	  NULL, "x y", "c" },
-	{ "scp entry with space", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\",\"scp\":[\"a b\"]}",
-	  "bad scope", NULL, NULL },
-	{ "scope as array", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\",\"scope\":[\"a\"]}",
-	  "bad scope", NULL, NULL },
-	{ "scope with quote", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\",\"scope\":\"a \\\"b\"}",
-	  "bad scope", NULL, NULL },
-	{ "scope with tab", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\",\"scope\":\"a\\tb\"}",
-	  "bad scope", NULL, NULL },
-	{ "identity azp", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"azp\":\"z\",\"sub\":\"s\"}",
-	  NULL, "", "z" },
-	{ "identity sub", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"sub\":\"s\"}", NULL, "", "s" },
-	{ "client_id not a string", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":1,\"sub\":\"s\"}",
-	  "no identity claim", NULL, NULL },
-	{ "empty client_id", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"\",\"sub\":\"s\"}",
-	  "no identity claim", NULL, NULL },
-	{ "no identity", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld}", "no identity claim", NULL, NULL },
-	{ "claims not an object", "[\"%lld\"]", "claims are not a JSON object", NULL, NULL },
+    {"wrong iss",
+     "{\"iss\":\"https://idp.example/\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\"}",
+     "wrong issuer", NULL, NULL},
+    {"iss differs in case",
+     "{\"iss\":\"https://IDP.example\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\"}",
+     "wrong issuer", NULL, NULL},
+    {"no iss", "{\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\"}", "wrong issuer", NULL,
+     NULL},
+    {"iss not a string",
+     "{\"iss\":[\"" ISS "\"],\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\"}", "wrong issuer",
+     NULL, NULL},
+    {"wrong aud", "{\"iss\":\"" ISS "\",\"aud\":\"api://other\",\"exp\":%lld,\"client_id\":\"c\"}",
+     "wrong audience", NULL, NULL},
+    {"aud array without ours",
+     "{\"iss\":\"" ISS "\",\"aud\":[\"a\",\"b\"],\"exp\":%lld,\"client_id\":\"c\"}",
+     "wrong audience", NULL, NULL},
+    {"no aud", "{\"iss\":\"" ISS "\",\"exp\":%lld,\"client_id\":\"c\"}", "wrong audience", NULL,
+     NULL},
+    {"aud array with ours",
+     "{\"iss\":\"" ISS "\",\"aud\":[\"a\",\"" AUD "\"],\"exp\":%lld,\"client_id\":\"c\"}", NULL, "",
+     "c"},
+    {"missing exp", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"client_id\":\"c\"}", "exp", NULL,
+     NULL},
+    {"exp as string",
+     "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":\"%lld\",\"client_id\":\"c\"}", "exp", NULL,
+     NULL},
+    {"expired", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld-31,\"client_id\":\"c\"}",
+     "token expired", NULL, NULL},
+    {"scope and scp",
+     "{\"iss\":\"" ISS "\",\"aud\":\"" AUD
+     "\",\"exp\":%lld,\"client_id\":\"c\",\"scope\":\" a  b \",\"scp\":[\"z\"]}",
+     NULL, "a b", "c"},
+    {"scp array",
+     "{\"iss\":\"" ISS "\",\"aud\":\"" AUD
+     "\",\"exp\":%lld,\"client_id\":\"c\",\"scp\":[\"a\",\"b:c\"]}",
+     NULL, "a b:c", "c"},
+    {"scp string",
+     "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\",\"scp\":\"x y\"}",
+     NULL, "x y", "c"},
+    {"scp entry with space",
+     "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\",\"scp\":[\"a b\"]}",
+     "bad scope", NULL, NULL},
+    {"scope as array",
+     "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\",\"scope\":[\"a\"]}",
+     "bad scope", NULL, NULL},
+    {"scope with quote",
+     "{\"iss\":\"" ISS "\",\"aud\":\"" AUD
+     "\",\"exp\":%lld,\"client_id\":\"c\",\"scope\":\"a \\\"b\"}",
+     "bad scope", NULL, NULL},
+    {"scope with tab",
+     "{\"iss\":\"" ISS "\",\"aud\":\"" AUD
+     "\",\"exp\":%lld,\"client_id\":\"c\",\"scope\":\"a\\tb\"}",
+     "bad scope", NULL, NULL},
+    {"identity azp",
+     "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"azp\":\"z\",\"sub\":\"s\"}", NULL, "",
+     "z"},
+    {"identity sub", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"sub\":\"s\"}", NULL,
+     "", "s"},
+    {"client_id not a string",
+     "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":1,\"sub\":\"s\"}",
+     "no identity claim", NULL, NULL},
+    {"empty client_id",
+     "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"\",\"sub\":\"s\"}",
+     "no identity claim", NULL, NULL},
+    {"no identity", "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld}", "no identity claim",
+     NULL, NULL},
+    {"claims not an object", "[\"%lld\"]", "claims are not a JSON object", NULL, NULL},
 };
 
 /* The case table holds the format strings; they are ours, not input. */
@@ -589,33 +618,42 @@ static const struct {
 	long long offset;
 	const char *msg; /* NULL: accepted */
 } time_cases[] = {
-	{ "exp", -29, NULL },         { "exp", -30, "token expired" },
-	{ "exp", -31, "token expired" }, { "exp", 1, NULL },
-	{ "nbf", 30, NULL },          { "nbf", 31, "token not yet valid" },
-	{ "nbf", -1000, NULL },       { "iat", 30, NULL },
-	{ "iat", 100, "token issued in the future" }, { "nbf", -1, NULL },
+    {"exp", -29, NULL},
+    {"exp", -30, "token expired"},
+    {"exp", -31, "token expired"},
+    {"exp", 1, NULL},
+    {"nbf", 30, NULL},
+    {"nbf", 31, "token not yet valid"},
+    {"nbf", -1000, NULL},
+    {"iat", 30, NULL},
+    {"iat", 100, "token issued in the future"},
+    {"nbf", -1, NULL},
 };
 
 START_TEST(time_rules)
 {
 	char cl[512], *tok;
-	long long exp = strcmp(time_cases[_i].claim, "exp") == 0 ? NOW + time_cases[_i].offset
-								 : NOW + 3600;
+	long long exp =
+	    strcmp(time_cases[_i].claim, "exp") == 0 ? NOW + time_cases[_i].offset : NOW + 3600;
 	struct clr_jwt_claims c = CLR_JWT_CLAIMS_INIT;
 	char why[240];
 	enum clr_rc rc;
 
 	if (strcmp(time_cases[_i].claim, "exp") == 0)
 		snprintf(cl, sizeof(cl),
-			 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\"}", exp);
+			 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD
+			 "\",\"exp\":%lld,\"client_id\":\"c\"}",
+			 exp);
 	else
 		snprintf(cl, sizeof(cl),
-			 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"%s\":%lld.5,\"client_id\":\"c\"}",
+			 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD
+			 "\",\"exp\":%lld,\"%s\":%lld.5,\"client_id\":\"c\"}",
 			 exp, time_cases[_i].claim, NOW + time_cases[_i].offset);
 	tok = mint(K_EC256, "ES256", "ec256", "", cl);
 	rc = check_tok(tok, NULL, &c, why);
 	if (time_cases[_i].msg == NULL)
-		ck_assert_msg(rc == CLR_OK, "%s %+lld: %s", time_cases[_i].claim, time_cases[_i].offset, why);
+		ck_assert_msg(rc == CLR_OK, "%s %+lld: %s", time_cases[_i].claim,
+			      time_cases[_i].offset, why);
 	else
 		ck_assert_msg(rc == CLR_ERR_DENIED && strcmp(why, time_cases[_i].msg) == 0,
 			      "%s %+lld: %s", time_cases[_i].claim, time_cases[_i].offset, why);
@@ -630,7 +668,7 @@ START_TEST(policy_options)
 	char *tok = mint(K_RSA, "PS256", "rsa-1", "", cl);
 	struct clr_jwt_policy p = policy();
 	struct clr_jwt_claims c = CLR_JWT_CLAIMS_INIT;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	/* a configured identity claim, no audience check */
 	p.identity_claim = "email";
@@ -678,7 +716,7 @@ static void *verify_loop(void *p)
 
 	for (int i = 0; i < 200; i++) {
 		struct clr_jwt_claims c = CLR_JWT_CLAIMS_INIT;
-		struct clr_err e = { 0 };
+		struct clr_err e = {0};
 
 		if (clr_jwt_verify(a->tok, strlen(a->tok), jwks, &pol, &c, &e) == CLR_OK &&
 		    strcmp(c.identity, "c1") == 0)
@@ -691,8 +729,9 @@ static void *verify_loop(void *p)
 START_TEST(threads_share_keys)
 {
 	char *cl = claims_with("");
-	char *toks[4] = { mint(K_RSA, "RS256", "rsa-1", "", cl), mint(K_EC256, "ES256", "ec256", "", cl),
-			  mint(K_ED, "EdDSA", "ed", "", cl), mint(K_RSA, "PS512", "rsa-1", "", cl) };
+	char *toks[4] = {mint(K_RSA, "RS256", "rsa-1", "", cl),
+			 mint(K_EC256, "ES256", "ec256", "", cl), mint(K_ED, "EdDSA", "ed", "", cl),
+			 mint(K_RSA, "PS512", "rsa-1", "", cl)};
 	pthread_t th[4];
 	struct th_arg args[4];
 
@@ -717,15 +756,15 @@ static const struct {
 	const char *output; /* "compact", "json" or "json_flat" */
 	int ok;
 } cookbook[] = {
-	{ "4_1.rsa_v15_signature", "compact", 1 },
-	{ "4_2.rsa-pss_signature", "compact", 1 },
-	{ "4_3.ecdsa_signature", "compact", 1 },
-	{ "4_1.rsa_v15_signature", "json_flat", 0 }, /* JSON serialization */
-	{ "4_4.hmac-sha2_integrity_protection", "compact", 0 }, /* HS256 */
-	{ "4_5.signature_with_detached_content", "compact", 0 }, /* detached + HS256 */
-	{ "4_6.protecting_specific_header_fields", "json", 0 },
-	{ "4_7.protecting_content_only", "json_flat", 0 },
-	{ "4_8.multiple_signatures", "json", 0 },
+    {"4_1.rsa_v15_signature", "compact", 1},
+    {"4_2.rsa-pss_signature", "compact", 1},
+    {"4_3.ecdsa_signature", "compact", 1},
+    {"4_1.rsa_v15_signature", "json_flat", 0},		   /* JSON serialization */
+    {"4_4.hmac-sha2_integrity_protection", "compact", 0},  /* HS256 */
+    {"4_5.signature_with_detached_content", "compact", 0}, /* detached + HS256 */
+    {"4_6.protecting_specific_header_fields", "json", 0},
+    {"4_7.protecting_content_only", "json_flat", 0},
+    {"4_8.multiple_signatures", "json", 0},
 };
 
 START_TEST(rfc7520)
@@ -733,7 +772,7 @@ START_TEST(rfc7520)
 	char path[256], *keys_text = NULL, *tok;
 	json_t *doc, *out, *set;
 	struct clr_jwks *ks;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	unsigned char *payload = NULL;
 	size_t plen = 0;
 	enum clr_rc rc;
@@ -741,7 +780,8 @@ START_TEST(rfc7520)
 	if (!kit_have_data("jose-cookbook"))
 		return;
 	/* the cookbook's public keys (RSA 3.3, EC P-521 3.1) as our JWKS */
-	set = json_pack("{s:[o,o]}", "keys", kit_load_json("jose-cookbook/jwk/3_3.rsa_public_key.json"),
+	set = json_pack("{s:[o,o]}", "keys",
+			kit_load_json("jose-cookbook/jwk/3_3.rsa_public_key.json"),
 			kit_load_json("jose-cookbook/jwk/3_1.ec_public_key.json"));
 	ck_assert_ptr_nonnull(set);
 	keys_text = json_dumps(set, JSON_COMPACT);
@@ -756,14 +796,15 @@ START_TEST(rfc7520)
 	tok = json_is_string(out) ? strdup(json_string_value(out)) : json_dumps(out, JSON_COMPACT);
 	rc = clr_jws_verify(tok, strlen(tok), ks, CLR_JWS_ALG_ALL, &payload, &plen, &e);
 	if (cookbook[_i].ok) {
-		const char *want = json_string_value(json_object_get(json_object_get(doc, "input"),
-								     "payload"));
+		const char *want =
+		    json_string_value(json_object_get(json_object_get(doc, "input"), "payload"));
 
 		ck_assert_msg(rc == CLR_OK, "%s: %s", cookbook[_i].file, e.msg);
 		ck_assert_uint_eq(plen, strlen(want));
 		ck_assert_mem_eq(payload, want, plen);
 	} else {
-		ck_assert_msg(rc != CLR_OK, "%s %s accepted", cookbook[_i].file, cookbook[_i].output);
+		ck_assert_msg(rc != CLR_OK, "%s %s accepted", cookbook[_i].file,
+			      cookbook[_i].output);
 		ck_assert_ptr_null(payload);
 	}
 	free(payload);
@@ -794,7 +835,8 @@ static Suite *jwt_suite(void)
 	tcase_add_loop_test(tc, bad_header, 0, (int)(sizeof(bad_headers) / sizeof(bad_headers[0])));
 	tcase_add_test(tc, b64_true_is_fine);
 	tcase_add_test(tc, json_serialization_refused);
-	tcase_add_loop_test(tc, claim_rules, 0, (int)(sizeof(claim_cases) / sizeof(claim_cases[0])));
+	tcase_add_loop_test(tc, claim_rules, 0,
+			    (int)(sizeof(claim_cases) / sizeof(claim_cases[0])));
 	tcase_add_loop_test(tc, time_rules, 0, (int)(sizeof(time_cases) / sizeof(time_cases[0])));
 	tcase_add_test(tc, policy_options);
 	tcase_add_test(tc, threads_share_keys);

@@ -111,10 +111,12 @@ START_TEST(bounded_memory)
 }
 END_TEST
 
-struct race { struct clr_rl *rl; int allowed; };
+struct race {
+	struct clr_rl *rl;
+	int allowed;
+};
 
-static void *
-racer(void *arg)
+static void *racer(void *arg)
 {
 	struct race *ra = arg;
 	struct clr_rl_result r;
@@ -148,8 +150,7 @@ START_TEST(exact_under_threads)
 }
 END_TEST
 
-static Suite *
-suite(void)
+static Suite *suite(void)
 {
 	Suite *s = suite_create("ratelimit");
 	TCase *tc = tcase_create("clr_rl_take");
@@ -163,8 +164,7 @@ suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	SRunner *sr = srunner_create(suite());
 	int failed;

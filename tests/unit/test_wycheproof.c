@@ -38,12 +38,12 @@ struct sig_file {
 };
 
 static const struct sig_file sig_files[] = {
-	{ "wycheproof/ecdsa_secp256r1_sha256_p1363_test.json", CLR_JWS_ES256, 0 },
-	{ "wycheproof/ecdsa_secp384r1_sha384_p1363_test.json", CLR_JWS_ES384, 0 },
-	{ "wycheproof/rsa_signature_2048_sha256_test.json", CLR_JWS_RS256, 0 },
-	{ "wycheproof/rsa_pss_2048_sha256_mgf1_32_test.json", CLR_JWS_PS256, 0 },
-	{ "wycheproof/rsa_pss_2048_sha256_mgf1_0_test.json", CLR_JWS_PS256, 1 },
-	{ "wycheproof/ed25519_test.json", CLR_JWS_EDDSA, 0 },
+    {"wycheproof/ecdsa_secp256r1_sha256_p1363_test.json", CLR_JWS_ES256, 0},
+    {"wycheproof/ecdsa_secp384r1_sha384_p1363_test.json", CLR_JWS_ES384, 0},
+    {"wycheproof/rsa_signature_2048_sha256_test.json", CLR_JWS_RS256, 0},
+    {"wycheproof/rsa_pss_2048_sha256_mgf1_32_test.json", CLR_JWS_PS256, 0},
+    {"wycheproof/rsa_pss_2048_sha256_mgf1_0_test.json", CLR_JWS_PS256, 1},
+    {"wycheproof/ed25519_test.json", CLR_JWS_EDDSA, 0},
 };
 #define NSIG_FILES (int)(sizeof(sig_files) / sizeof(sig_files[0]))
 
@@ -80,25 +80,29 @@ START_TEST(signature_vectors)
 	const struct sig_file *f = &sig_files[_i];
 	json_t *doc, *groups, *g, *t;
 	size_t gi, ti, run = 0, accepted = 0, bad = 0;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	if (!kit_have_data(f->file))
 		return;
 	doc = kit_load_json(f->file);
 	ck_assert_msg(doc != NULL, "cannot parse %s", f->file);
 	groups = json_object_get(doc, "testGroups");
-	json_array_foreach(groups, gi, g) {
+	json_array_foreach(groups, gi, g)
+	{
 		json_t *jwk = group_jwk(g);
 		struct clr_jwk *k = kit_jwk_parse(jwk, &e);
 
 		ck_assert_msg(k != NULL, "%s group %zu: key refused: %s", f->file, gi, e.msg);
 		ck_assert_uint_ne(clr_jwk_algs(k) & CLR_JWS_ALG_BIT(f->alg), 0);
-		json_array_foreach(json_object_get(g, "tests"), ti, t) {
+		json_array_foreach(json_object_get(g, "tests"), ti, t)
+		{
 			const char *result = json_string_value(json_object_get(t, "result"));
 			long tc = (long)json_integer_value(json_object_get(t, "tcId"));
 			size_t mlen, slen;
-			unsigned char *msg = kit_unhex(json_string_value(json_object_get(t, "msg")), &mlen);
-			unsigned char *sig = kit_unhex(json_string_value(json_object_get(t, "sig")), &slen);
+			unsigned char *msg =
+			    kit_unhex(json_string_value(json_object_get(t, "msg")), &mlen);
+			unsigned char *sig =
+			    kit_unhex(json_string_value(json_object_get(t, "sig")), &slen);
 			int want = strcmp(result, "valid") == 0;
 			int got;
 
@@ -146,10 +150,9 @@ static int all_oct(json_t *keys)
 	size_t i;
 	json_t *k;
 
-	json_array_foreach(keys, i, k)
-		if (!json_is_string(json_object_get(k, "kty")) ||
-		    strcmp(json_string_value(json_object_get(k, "kty")), "oct") != 0)
-			return 0;
+	json_array_foreach(keys, i, k) if (!json_is_string(json_object_get(k, "kty")) ||
+					   strcmp(json_string_value(json_object_get(k, "kty")),
+						  "oct") != 0) return 0;
 	return 1;
 }
 
@@ -157,13 +160,14 @@ static void run_jose_file(const char *file, int keyset_file)
 {
 	json_t *doc, *g, *t;
 	size_t gi, ti, run = 0, accepted = 0, bad = 0, pinned = 0, hmac = 0;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	if (!kit_have_data(file))
 		return;
 	doc = kit_load_json(file);
 	ck_assert_ptr_nonnull(doc);
-	json_array_foreach(json_object_get(doc, "testGroups"), gi, g) {
+	json_array_foreach(json_object_get(doc, "testGroups"), gi, g)
+	{
 		const char *gname = json_string_value(json_object_get(g, "comment"));
 		json_t *set, *keys;
 		struct clr_jwks *ks;
@@ -183,7 +187,8 @@ static void run_jose_file(const char *file, int keyset_file)
 		ks = kit_jwks_parse(set, &e);
 		if (oct)
 			ck_assert_msg(ks == NULL, "%s: an all-HMAC key set was accepted", gname);
-		json_array_foreach(json_object_get(g, "tests"), ti, t) {
+		json_array_foreach(json_object_get(g, "tests"), ti, t)
+		{
 			json_t *jws = json_object_get(t, "jws");
 			const char *result = json_string_value(json_object_get(t, "result"));
 			const char *comment = json_string_value(json_object_get(t, "comment"));
@@ -201,8 +206,8 @@ static void run_jose_file(const char *file, int keyset_file)
 				pinned++;
 			}
 			if (ks != NULL)
-				got = clr_jws_verify(tok, strlen(tok), ks, CLR_JWS_ALG_ALL, &payload,
-						     &plen, &e) == CLR_OK;
+				got = clr_jws_verify(tok, strlen(tok), ks, CLR_JWS_ALG_ALL,
+						     &payload, &plen, &e) == CLR_OK;
 			if (got != want) {
 				printf("%s group %s tcId %lld (%s, %s): got %s (%s)\n", file, gname,
 				       json_integer_value(json_object_get(t, "tcId")), result,

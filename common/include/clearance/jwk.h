@@ -43,8 +43,8 @@ enum clr_jws_alg {
 
 /* Caps that keep a hostile or broken IdP from costing us memory or CPU. */
 #define CLR_JWKS_MAX_BYTES (256u * 1024u) /* whole JWKS document */
-#define CLR_JWKS_MAX_KEYS 64u             /* entries in "keys" */
-#define CLR_JWK_KID_MAX 256u              /* bytes of a "kid" */
+#define CLR_JWKS_MAX_KEYS 64u		  /* entries in "keys" */
+#define CLR_JWK_KID_MAX 256u		  /* bytes of a "kid" */
 
 /* Registered name ("RS256", "EdDSA", ...), or NULL if a is out of range. */
 const char *clr_jws_alg_name(enum clr_jws_alg a);
@@ -102,9 +102,8 @@ const char *clr_jwk_kid(const struct clr_jwk *k, size_t *len);
  * CLR_ERR_DENIED (CLR_ERR_NOMEM if OpenSSL could not allocate).
  * Safe to call from many threads on the same key.
  */
-enum clr_rc clr_jwk_verify(const struct clr_jwk *k, enum clr_jws_alg alg,
-			   const void *data, size_t n, const unsigned char *sig,
-			   size_t siglen) CLR_MUSTCHECK;
+enum clr_rc clr_jwk_verify(const struct clr_jwk *k, enum clr_jws_alg alg, const void *data,
+			   size_t n, const unsigned char *sig, size_t siglen) CLR_MUSTCHECK;
 
 /* Flags for clr_jwks_parse_ex. */
 enum {
@@ -129,8 +128,8 @@ enum {
  */
 enum clr_rc clr_jwks_parse(const char *json, size_t len, struct clr_jwks **out,
 			   struct clr_err *e) CLR_MUSTCHECK;
-enum clr_rc clr_jwks_parse_ex(const char *json, size_t len, unsigned flags,
-			      struct clr_jwks **out, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc clr_jwks_parse_ex(const char *json, size_t len, unsigned flags, struct clr_jwks **out,
+			      struct clr_err *e) CLR_MUSTCHECK;
 
 /* Frees a set.  NULL is a no-op.  Keys borrowed from it die with it. */
 void clr_jwks_free(struct clr_jwks *set);
@@ -151,8 +150,8 @@ const char *clr_jwks_kid(const struct clr_jwks *set, size_t i, size_t *len);
  * only key that may verify alg, if there is exactly one (more would be a
  * guess).  Borrowed from set; NULL if none.
  */
-const struct clr_jwk *clr_jwks_find(const struct clr_jwks *set, const char *kid,
-				    size_t kid_len, enum clr_jws_alg alg);
+const struct clr_jwk *clr_jwks_find(const struct clr_jwks *set, const char *kid, size_t kid_len,
+				    enum clr_jws_alg alg);
 
 /* Number of refused entries. */
 size_t clr_jwks_skipped_count(const struct clr_jwks *set);
@@ -163,7 +162,7 @@ size_t clr_jwks_skipped_count(const struct clr_jwks *set);
  * was refused (*reason).  Both strings borrowed from set.  CLR_ERR_NOTFOUND
  * if i is out of range.
  */
-enum clr_rc clr_jwks_skipped(const struct clr_jwks *set, size_t i, size_t *index,
-			     const char **kid, const char **reason) CLR_MUSTCHECK;
+enum clr_rc clr_jwks_skipped(const struct clr_jwks *set, size_t i, size_t *index, const char **kid,
+			     const char **reason) CLR_MUSTCHECK;
 
 #endif

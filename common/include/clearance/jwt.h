@@ -28,18 +28,18 @@
 #include "clearance/rc.h"
 #include "clearance/jwk.h"
 
-#define CLR_JWT_MAX_TOKEN 8192u  /* bytes of the compact token */
+#define CLR_JWT_MAX_TOKEN 8192u	 /* bytes of the compact token */
 #define CLR_JWT_MAX_HEADER 1024u /* decoded bytes of the protected header */
 #define CLR_JWT_DEFAULT_LEEWAY 30L
 
 /* How one provider's tokens are checked.  A value type, borrowed strings. */
 struct clr_jwt_policy {
-	const char *issuer;         /* required; "iss" must equal it exactly */
-	const char *audience;       /* NULL: "aud" not checked; else must be in it */
-	unsigned alg_mask;          /* CLR_JWS_ALG_BIT()s allowed; 0 allows none */
-	long leeway_s;              /* clock skew for exp/nbf/iat; < 0: default 30 */
+	const char *issuer;	    /* required; "iss" must equal it exactly */
+	const char *audience;	    /* NULL: "aud" not checked; else must be in it */
+	unsigned alg_mask;	    /* CLR_JWS_ALG_BIT()s allowed; 0 allows none */
+	long leeway_s;		    /* clock skew for exp/nbf/iat; < 0: default 30 */
 	const char *identity_claim; /* NULL: client_id, then azp, then sub */
-	long long now;              /* seconds since the epoch; 0: time(NULL) */
+	long long now;		    /* seconds since the epoch; 0: time(NULL) */
 };
 
 /*
@@ -48,22 +48,25 @@ struct clr_jwt_policy {
  * release it with clr_jwt_claims_clear.  Absent optional claims are NULL.
  */
 struct clr_jwt_claims {
-	enum clr_jws_alg alg;  /* the verified algorithm */
-	char *identity;        /* value of the identity claim, never NULL on success */
+	enum clr_jws_alg alg;	    /* the verified algorithm */
+	char *identity;		    /* value of the identity claim, never NULL on success */
 	const char *identity_claim; /* its name ("client_id", ...), static or policy's */
 	char *sub;
 	char *iss;
 	char *jti;
-	char *aud;             /* the matched audience, or "aud" if a single string */
-	char *scope;           /* normalized: single spaces, "" when no scope */
-	char **scopes;         /* nscopes entries pointing into scope_buf */
+	char *aud;     /* the matched audience, or "aud" if a single string */
+	char *scope;   /* normalized: single spaces, "" when no scope */
+	char **scopes; /* nscopes entries pointing into scope_buf */
 	size_t nscopes;
 	long long exp;
-	long long iat;         /* 0 if absent */
-	long long nbf;         /* 0 if absent */
-	char *scope_buf;       /* private: backing store of scopes[] */
+	long long iat;	 /* 0 if absent */
+	long long nbf;	 /* 0 if absent */
+	char *scope_buf; /* private: backing store of scopes[] */
 };
-#define CLR_JWT_CLAIMS_INIT { 0 }
+#define CLR_JWT_CLAIMS_INIT                                                                        \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
 /* Frees what claims owns and zeroes it; safe on a zeroed struct. */
 void clr_jwt_claims_clear(struct clr_jwt_claims *claims);
@@ -124,7 +127,7 @@ enum clr_rc clr_jwt_verify(const char *token, size_t len, const struct clr_jwks 
  * NUL-terminated after *payload_len bytes.
  */
 enum clr_rc clr_jws_verify(const char *token, size_t len, const struct clr_jwks *keys,
-			   unsigned alg_mask, unsigned char **payload,
-			   size_t *payload_len, struct clr_err *e) CLR_MUSTCHECK;
+			   unsigned alg_mask, unsigned char **payload, size_t *payload_len,
+			   struct clr_err *e) CLR_MUSTCHECK;
 
 #endif

@@ -1,0 +1,197 @@
+/*
+ * h_webhooks.c - webhook subscriptions and the audit log (admins only).
+ *
+ * A webhook's signing secret is made here, shown once in the creation
+ * answer, and stored sealed; deliveries (jobs run by the registrar's
+ * worker) sign the body with it and never carry it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "clearance/log.h"
+#include "clearance/seal.h"
+#include "clearance/util.h"
+#include "access.h"
+
+static const char *const acc_events[] = {
+	"access_request.created", "access_request.approved", "access_request.rejected",
+	"access_request.revoked", "credential.created",      "credential.rotated",
+};
+#define NEVENTS (sizeof(acc_events) / sizeof(acc_events[0]))
+
+static const struct acc_field webhook_fields[] = {
+	{ "url", ACC_FT_STR, 1, 0, 1, 2048, 0 },
+	{ "events", ACC_FT_STRARR, 1, 0, 1, 64, NEVENTS },
+};
+
+void acc_h_webhooks_create(struct clr_req *r)
+{
+	const struct acc_app *app = r->app;
+	struct clr_err e = { 0 };
+	const json_t *events = json_object_get(r->json, "events"), *v;
+	const char *p[4];
+	char id[37], *secret = NULL, *sealed = NULL, *ev = NULL;
+	json_t *out = NULL;
+	size_t i, j;
+
+	if (acc_fields_check(r->json, webhook_fields, 2, 0, &e) != CLR_OK)
+		goto fail;
+	if (json_array_size(events) == 0) {
+		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "events",
+			    "events must name at least one event");
+		goto fail;
+	}
+	json_array_foreach(events, i, v) {
+		for (j = 0; j < NEVENTS && strcmp(acc_events[j], json_string_value(v)) != 0; j++)
+			;
+		if (j == NEVENTS) {
+			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "events",
+				    "unknown event \"%.64s\"", json_string_value(v));
+			goto fail;
+		}
+	}
+	/* Same rule as redirect URIs: https, or http to a loopback receiver. */
+	if (acc_redirect_uri_check(json_string_value(json_object_get(r->json, "url")), "url", 0,
+				   &e) != CLR_OK) {
+		snprintf(e.error, sizeof(e.error), "invalid_request");
+		goto fail;
+	}
+	if ((e.rc = clr_uuid_new(id)) != CLR_OK ||
+	    (e.rc = clr_random_token("whsec_", 32, &secret)) != CLR_OK ||
+	    (e.rc = clr_seal(app->sealer, "webhooks.secret", id, secret, strlen(secret),
+			     &sealed)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "the signing secret could not be made");
+		goto fail;
+	}
+	ev = json_dumps(events, JSON_COMPACT);
+	if (ev == NULL) {
+		clr_err_set(&e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto fail;
+	}
+	p[0] = id;
+	p[1] = json_string_value(json_object_get(r->json, "url"));
+	p[2] = ev;
+	p[3] = sealed;
+	if ((e.rc = clr_db_begin(r->db)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "database unavailable");
+		goto fail;
+	}
+	if (acc_db_json(r->db, "acc_webhook_insert", 4, p, &out, &e) != CLR_OK)
+		goto fail;
+	if ((e.rc = acc_audit(r, "webhook.create", "webhook", id,
+			      json_pack("{s:s, s:O}", "url", p[1], "events", events))) != CLR_OK ||
+	    (e.rc = clr_db_commit(r->db)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "the webhook could not be stored");
+		goto fail;
+	}
+	/* The only time the secret leaves the database. */
+	json_object_set_new(out, "secret", json_string(secret));
+	clr_resp_header(r, "Cache-Control", "no-store");
+	clr_resp_json(r, 201, out);
+	out = NULL;
+	goto out;
+fail:
+	clr_db_rollback(r->db);
+	acc_reply_err(r, &e);
+out:
+	json_decref(out);
+	if (secret != NULL) {
+		OPENSSL_cleanse(secret, strlen(secret));
+		free(secret);
+	}
+	free(sealed);
+	free(ev);
+}
+
+void acc_h_webhooks_list(struct clr_req *r)
+{
+	struct clr_err e = { 0 };
+	json_t *out = NULL;
+
+	if (acc_db_json_list(r->db, "acc_webhooks_list", 0, NULL, &out, &e) != CLR_OK) {
+		acc_reply_err(r, &e);
+		return;
+	}
+	clr_resp_json(r, 200, json_pack("{s:o}", "webhooks", out));
+}
+
+void acc_h_webhooks_get(struct clr_req *r)
+{
+	struct clr_err e = { 0 };
+	const char *id = acc_param_id(r, 0, "webhook");
+	json_t *out = NULL;
+
+	if (id == NULL)
+		return;
+	if (acc_db_json(r->db, "acc_webhook_get", 1, &id, &out, &e) != CLR_OK) {
+		acc_reply_err(r, &e);
+		return;
+	}
+	clr_resp_json(r, 200, out);
+}
+
+void acc_h_webhooks_delete(struct clr_req *r)
+{
+	struct clr_err e = { 0 };
+	const char *id = acc_param_id(r, 0, "webhook");
+	int n = 0;
+
+	if (id == NULL)
+		return;
+	if ((e.rc = clr_db_begin(r->db)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "database unavailable");
+		goto fail;
+	}
+	if (acc_db_do(r->db, "acc_webhook_delete", 1, &id, &n, "deleting the webhook", &e) != CLR_OK)
+		goto fail;
+	if (n == 0) {
+		clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", NULL, "no such webhook");
+		goto fail;
+	}
+	if ((e.rc = acc_audit(r, "webhook.delete", "webhook", id, NULL)) != CLR_OK ||
+	    (e.rc = clr_db_commit(r->db)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "the deletion could not be stored");
+		goto fail;
+	}
+	clr_resp_empty(r, 204);
+	return;
+fail:
+	clr_db_rollback(r->db);
+	acc_reply_err(r, &e);
+}
+
+void acc_h_audit_list(struct clr_req *r)
+{
+	struct clr_err e = { 0 };
+	char lim[16], off[16], *action = NULL, *target = NULL;
+	const char *p[4];
+	json_t *out = NULL;
+
+	if (!acc_paging(r, lim, off))
+		return;
+	if (clr_req_query(r, "action", &action) != CLR_OK ||
+	    clr_req_query(r, "target_id", &target) != CLR_OK) {
+		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "malformed query string");
+		goto fail;
+	}
+	if ((action != NULL && strlen(action) > 64) || (target != NULL && strlen(target) > 64)) {
+		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "filter value too long");
+		goto fail;
+	}
+	p[0] = action;
+	p[1] = target;
+	p[2] = lim;
+	p[3] = off;
+	if (acc_db_json_list(r->db, "acc_audit_list", 4, p, &out, &e) != CLR_OK)
+		goto fail;
+	clr_resp_json(r, 200, json_pack("{s:o}", "audit", out));
+	goto out;
+fail:
+	acc_reply_err(r, &e);
+out:
+	free(action);
+	free(target);
+}

@@ -1,0 +1,56 @@
+/*
+ * routes.c - the access service's route table.  Sign-up and login are
+ * public; catalogue writes, developer administration, approvals,
+ * webhooks and the audit log need an admin; everything else takes either
+ * role and the handler scopes what a developer sees to their own rows.
+ */
+#include "access.h"
+
+#define PUB CLR_AUTH_NONE
+#define ANY CLR_AUTH_ANY
+#define ADM CLR_AUTH_ADMIN
+
+const struct clr_route acc_routes[] = {
+	{ "POST", "/v1/developers", acc_h_signup, PUB, 1 },
+	{ "GET", "/v1/developers", acc_h_devs_list, ADM, 0 },
+	{ "GET", "/v1/developers/{}", acc_h_devs_get, ADM, 0 },
+	{ "PATCH", "/v1/developers/{}", acc_h_devs_patch, ADM, 1 },
+	{ "POST", "/v1/sessions", acc_h_login, PUB, 1 },
+	{ "DELETE", "/v1/sessions/current", acc_h_logout, ANY, 0 },
+	{ "GET", "/v1/me", acc_h_me, ANY, 0 },
+
+	{ "POST", "/v1/products", acc_h_products_create, ADM, 1 },
+	{ "GET", "/v1/products", acc_h_products_list, ANY, 0 },
+	{ "GET", "/v1/products/{}", acc_h_products_get, ANY, 0 },
+	{ "PATCH", "/v1/products/{}", acc_h_products_patch, ADM, 1 },
+	{ "DELETE", "/v1/products/{}", acc_h_products_delete, ADM, 0 },
+	{ "POST", "/v1/plans", acc_h_plans_create, ADM, 1 },
+	{ "GET", "/v1/plans", acc_h_plans_list, ANY, 0 },
+	{ "GET", "/v1/plans/{}", acc_h_plans_get, ANY, 0 },
+	{ "PATCH", "/v1/plans/{}", acc_h_plans_patch, ADM, 1 },
+	{ "DELETE", "/v1/plans/{}", acc_h_plans_delete, ADM, 0 },
+	{ "GET", "/v1/catalogue", acc_h_catalogue, ANY, 0 },
+
+	{ "POST", "/v1/apps", acc_h_apps_create, ANY, 1 },
+	{ "GET", "/v1/apps", acc_h_apps_list, ANY, 0 },
+	{ "GET", "/v1/apps/{}", acc_h_apps_get, ANY, 0 },
+	{ "PATCH", "/v1/apps/{}", acc_h_apps_patch, ANY, 1 },
+	{ "DELETE", "/v1/apps/{}", acc_h_apps_delete, ANY, 0 },
+	{ "GET", "/v1/apps/{}/credentials", acc_h_creds_get, ANY, 0 },
+	{ "POST", "/v1/apps/{}/credentials/{}/rotate", acc_h_creds_rotate, ANY, 0 },
+
+	{ "POST", "/v1/access-requests", acc_h_reqs_create, ANY, 1 },
+	{ "GET", "/v1/access-requests", acc_h_reqs_list, ANY, 0 },
+	{ "GET", "/v1/access-requests/{}", acc_h_reqs_get, ANY, 0 },
+	{ "POST", "/v1/access-requests/{}/approve", acc_h_reqs_approve, ADM, 0 },
+	{ "POST", "/v1/access-requests/{}/reject", acc_h_reqs_reject, ADM, 1 },
+	{ "POST", "/v1/access-requests/{}/revoke", acc_h_reqs_revoke, ADM, 0 },
+	{ "POST", "/v1/access-requests/{}/retry", acc_h_reqs_retry, ADM, 0 },
+
+	{ "POST", "/v1/webhooks", acc_h_webhooks_create, ADM, 1 },
+	{ "GET", "/v1/webhooks", acc_h_webhooks_list, ADM, 0 },
+	{ "GET", "/v1/webhooks/{}", acc_h_webhooks_get, ADM, 0 },
+	{ "DELETE", "/v1/webhooks/{}", acc_h_webhooks_delete, ADM, 0 },
+	{ "GET", "/v1/audit", acc_h_audit_list, ADM, 0 },
+};
+const size_t acc_nroutes = sizeof(acc_routes) / sizeof(acc_routes[0]);
