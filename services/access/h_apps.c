@@ -25,13 +25,18 @@ static const struct acc_field app_fields[] = {
 static enum clr_rc uris_check(const json_t *body, struct clr_err *e)
 {
 	const json_t *a = json_object_get(body, "redirect_uris"), *v;
-	size_t i;
+	size_t i, j;
 	enum clr_rc rc;
 
 	json_array_foreach(a, i, v) {
 		if ((rc = acc_redirect_uri_check(json_string_value(v), "redirect_uris", 0, e)) !=
 		    CLR_OK)
 			return rc;
+		for (j = 0; j < i; j++) {
+			if (json_equal(v, json_array_get(a, j)))
+				return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri",
+						   "redirect_uris", "a redirect URI is listed twice");
+		}
 	}
 	return CLR_OK;
 }

@@ -190,6 +190,13 @@ void acc_h_reqs_create(struct clr_req *r)
 		goto fail;
 	}
 	autoapp = strcmp(PQgetvalue(combo, 0, 0), "t") == 0;
+	if (strcmp(PQgetvalue(combo, 0, 1), "t") == 0 &&
+	    json_array_size(json_object_get(app, "redirect_uris")) == 0) {
+		clr_err_set(&e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
+			    "this client type signs users in through a redirect: give the app "
+			    "at least one redirect URI first");
+		goto fail;
+	}
 	if ((e.rc = clr_uuid_new(id)) != CLR_OK)
 		goto fail;
 	{

@@ -54,6 +54,12 @@
 	"json_build_object('id', w.id, 'url', w.url, 'events', to_json(w.events),"             \
 	" 'created_at', w.created_at)"
 
+/*
+ * A client type with a redirect-based grant: only those get the app's
+ * redirect URIs (the registrar refuses redirect URIs for the others).
+ */
+#define FRONT(t) "(" t ".grant_types ?| array['authorization_code', 'implicit'])"
+
 /* Live = still heading for, or holding, a client. */
 #define LIVE "('pending', 'provisioning', 'active', 'failed')"
 
@@ -217,7 +223,9 @@ const struct clr_db_stmt acc_stmts[] = {
 	  " RETURNING " APP_JSON, 5 },
 	{ "acc_app_live_regs",
 	  "SELECT g.id::text FROM access_requests r JOIN registrations g ON g.id = r.registration_id"
-	  " WHERE r.app_id = $1::uuid AND r.status = 'active' AND g.status = 'active'", 1 },
+	  " JOIN client_types t ON t.id = g.client_type_id"
+	  " WHERE r.app_id = $1::uuid AND r.status = 'active' AND g.status = 'active'"
+	  " AND " FRONT("t"), 1 },
 	{ "acc_app_live_requests",
 	  "SELECT id::text FROM access_requests WHERE app_id = $1::uuid AND status IN " LIVE
 	  " ORDER BY created_at", 1 },
@@ -244,10 +252,11 @@ const struct clr_db_stmt acc_stmts[] = {
 
 	/* ---- access requests --------------------------------------------------- */
 	{ "acc_combo",
-	  "SELECT p.auto_approve FROM products p"
+	  "SELECT p.auto_approve, " FRONT("t") " FROM products p"
 	  " JOIN product_plans x ON x.product_id = p.id AND x.plan_id = $2::uuid"
 	  " JOIN plans l ON l.id = x.plan_id AND l.deleted_at IS NULL"
 	  " JOIN product_client_types c ON c.product_id = p.id AND c.client_type_id = $3::uuid"
+	  " JOIN client_types t ON t.id = c.client_type_id"
 	  " WHERE p.id = $1::uuid AND p.deleted_at IS NULL AND p.dcr_enabled", 3 },
 	{ "acc_req_insert",
 	  "INSERT INTO access_requests (id, developer_id, app_id, product_id, plan_id,"
@@ -270,7 +279,8 @@ const struct clr_db_stmt acc_stmts[] = {
 	{ "acc_reg_pending_insert",
 	  "INSERT INTO registrations (provider_id, client_type_id, client_name, redirect_uris,"
 	  " scope, owner, status)"
-	  " SELECT t.provider_id, t.id, left(a.name || ' - ' || p.name, 200), a.redirect_uris,"
+	  " SELECT t.provider_id, t.id, left(a.name || ' - ' || p.name, 200),"
+	  " CASE WHEN " FRONT("t") " THEN a.redirect_uris ELSE '[]'::jsonb END,"
 	  " (SELECT string_agg(s, ' ' ORDER BY s) FROM (SELECT DISTINCT s FROM"
 	  "  unnest(string_to_array(p.scopes, ' ') || string_to_array(l.scopes, ' ')) s"
 	  "  WHERE s <> '') u),"

@@ -23,8 +23,8 @@ fi
 
 command -v node >/dev/null || { echo "deps: node (>= 20) is required" >&2; exit 1; }
 command -v npm >/dev/null || { echo "deps: npm is required" >&2; exit 1; }
-if [ ! -d tests/node_modules ] || [ tests/package-lock.json -nt tests/node_modules ]; then
+if [ ! -f tests/node_modules/.package-lock.json ] || [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
 	echo "deps: npm ci in tests/"
 	timeout 600 npm ci --prefix tests --no-audit --no-fund
-	touch tests/node_modules
+	touch tests/node_modules/.package-lock.json
 fi

@@ -415,6 +415,9 @@ stack_admin_token() {
 stack_integration() {
 	local ok=1
 	export CLEARANCE_STACK_DIR=$STACK_DIR CLEARANCE_BIN_DIR=$STACK_BIN
+	# Short job backoff so retry tests see several attempts in seconds.
+	export CLEARANCE_JOB_BACKOFF_MS=${CLEARANCE_JOB_BACKOFF_MS:-200}
+	export CLEARANCE_JOB_MAX_ATTEMPTS=${CLEARANCE_JOB_MAX_ATTEMPTS:-3}
 	stack_step "start services" 60 stack_services_start || ok=0
 	if ((ok)); then stack_step "start nginx" 30 stack_nginx_start || ok=0; fi
 	if ((ok)); then stack_step "admin token" 30 stack_admin_token || ok=0; fi
