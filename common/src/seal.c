@@ -241,14 +241,11 @@ enum clr_rc clr_seal(const struct clr_sealer *s, const char *table_col, const ch
 		rc = CLR_ERR_NOMEM;
 		goto out;
 	}
-	strcpy(res, "v1.");
-	strcat(res, k->kid);
-	strcat(res, ".");
-	strcat(res, b_nonce);
-	strcat(res, ".");
-	strcat(res, b_ct);
-	strcat(res, ".");
-	strcat(res, b_tag);
+	if (snprintf(res, total, "v1.%s.%s.%s.%s", k->kid, b_nonce, b_ct, b_tag) != (int)(total - 1)) {
+		free(res);
+		rc = CLR_ERR_INTERNAL;
+		goto out;
+	}
 	*out = res;
 	rc = CLR_OK;
 out:

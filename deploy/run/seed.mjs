@@ -180,7 +180,9 @@ The journey (bash; every step is one curl):
 
   # 4. an admin approves it (Clearance registers a client at the IdP, RFC 7591)
   curl -sS -X POST $B/v1/access-requests/$REQ/approve -H "Authorization: Bearer $ADMIN"
-  curl -sS $B/v1/access-requests/$REQ -H "Authorization: Bearer $DEV"     # status: active
+  # the registration runs as a job: wait until the request is active
+  for i in $(seq 30); do S=$(curl -sS $B/v1/access-requests/$REQ -H "Authorization: Bearer $DEV" | j status)
+    echo "status: $S"; [ "$S" = active ] || [ "$S" = failed ] && break; sleep 1; done
 
   # 5. the developer reads the credentials
   curl -sS $B/v1/apps/$APP/credentials -H "Authorization: Bearer $DEV" > /tmp/clearance-creds.json

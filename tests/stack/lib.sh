@@ -305,6 +305,36 @@ stack_nginx_stop() {
 	rm -f "$pidf"
 }
 
+# ---------------------------------------------------------------- SMTP catcher
+# (added for the access issue) The services read CLEARANCE_SMTP_URL at
+# start-up, so a catcher (tests/integration/lib/smtp-server.mjs) runs before
+# them and writes every message it receives as a JSON file into
+# $STACK_DIR/mail, where the node tests read them.  Mail templates come from
+# the repository's deploy/mail.
+STACK_SMTP_PID=
+stack_smtp_start() {
+	local port
+	port=$(stack_free_port 30000 32999) || return 1
+	rm -rf "$STACK_DIR/mail"
+	mkdir -p "$STACK_DIR/mail" "$STACK_LOGS"
+	node "$STACK_ROOT/tests/integration/lib/smtp-server.mjs" --port "$port" \
+		--dir "$STACK_DIR/mail" >"$STACK_LOGS/smtp.log" 2>&1 &
+	STACK_SMTP_PID=$!
+	STACK_STARTED="$STACK_STARTED $STACK_SMTP_PID"
+	stack_wait_for 15 "SMTP catcher on $port" eval '! stack_port_free '"$port" \
+		|| { cat "$STACK_LOGS/smtp.log" >&2; return 1; }
+	export CLEARANCE_SMTP_URL="smtp://127.0.0.1:$port"
+	export CLEARANCE_MAIL_FROM=${CLEARANCE_MAIL_FROM:-clearance@stack.test}
+	export CLEARANCE_MAIL_TEMPLATES=${CLEARANCE_MAIL_TEMPLATES:-$STACK_ROOT/deploy/mail}
+	stack_log "SMTP catcher on $CLEARANCE_SMTP_URL (messages in $STACK_DIR/mail)"
+}
+
+stack_smtp_stop() {
+	[ -n "$STACK_SMTP_PID" ] || return 0
+	_stack_kill_pid "$STACK_SMTP_PID" "smtp catcher"
+	STACK_SMTP_PID=
+}
+
 # Idempotent; safe from a trap at any point.
 stack_stop_all() {
 	local rc=$?
@@ -317,6 +347,7 @@ stack_stop_all() {
 	STACK_CHILD=
 	stack_nginx_stop || true
 	stack_services_stop || true
+	stack_smtp_stop || true # access issue: SMTP catcher
 	stack_pg_stop || true
 	return $rc
 }
@@ -418,7 +449,8 @@ stack_integration() {
 	# Short job backoff so retry tests see several attempts in seconds.
 	export CLEARANCE_JOB_BACKOFF_MS=${CLEARANCE_JOB_BACKOFF_MS:-200}
 	export CLEARANCE_JOB_MAX_ATTEMPTS=${CLEARANCE_JOB_MAX_ATTEMPTS:-3}
-	stack_step "start services" 60 stack_services_start || ok=0
+	stack_step "start SMTP catcher" 30 stack_smtp_start || ok=0 # access issue
+	if ((ok)); then stack_step "start services" 60 stack_services_start || ok=0; fi
 	if ((ok)); then stack_step "start nginx" 30 stack_nginx_start || ok=0; fi
 	if ((ok)); then stack_step "admin token" 30 stack_admin_token || ok=0; fi
 	local files=("$STACK_ROOT"/tests/integration/*.test.mjs)
