@@ -100,6 +100,34 @@ down:
 bench: $(B)/bin/clearance-introspect $(B)/bin/clearance-ctl
 	bash tests/bench/bench.sh
 
+# libFuzzer smoke run of the parsers (tests/fuzz/): each target for
+# FUZZ_SECONDS, starting from the committed seeds in tests/fuzz/corpus/<t>/
+# (read-only; new inputs go to build/fuzz/corpus/<t>/).  clang builds the
+# library again with the fuzzer's coverage hooks and ASan/UBSan.
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS := fuzz_jwt fuzz_jwks fuzz_b64url fuzz_http_in
+FUZZ_B := build/fuzz
+.PHONY: fuzz fuzz-build
+fuzz-build:
+	$(MAKE) B=$(FUZZ_B) CC=clang SAN=1 CFLAGS=-fsanitize=fuzzer-no-link $(FUZZ_B)/lib/libclearance.a
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "clang $$t"; \
+	  clang $(CFLAGS_BASE) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -Icommon/include $(PKG_CFLAGS) \
+	    -o $(FUZZ_B)/$$t tests/fuzz/$$t.c $(FUZZ_B)/lib/libclearance.a $(LDLIBS_ALL); done
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_B)/corpus/$$t $(FUZZ_B)/artifacts; \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  if UBSAN_OPTIONS=print_stacktrace=1 $(FUZZ_B)/$$t -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=9000 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_B)/artifacts/$$t- \
+	    $(FUZZ_B)/corpus/$$t tests/fuzz/corpus/$$t >$(FUZZ_B)/$$t.log 2>&1; then \
+	    grep -E 'stat::number_of_executed_units|DONE' $(FUZZ_B)/$$t.log || true; \
+	  else tail -n 40 $(FUZZ_B)/$$t.log; \
+	    echo "fuzz: $$t failed, input in $(FUZZ_B)/artifacts/"; exit 1; fi; \
+	done
+
 clean:
 	rm -rf build
 

@@ -63,6 +63,9 @@ static const struct cfg_entry cfg_table[] = {
     {"JWKS_STALE_LIMIT", CFG_LONG, OFF(jwks_stale_s), "86400", 0, 30 * DAY_S, 0},
     {"LEEWAY", CFG_LONG, OFF(leeway_s), "30", 0, 3600, 0},
     {"REVOCATION_REFRESH", CFG_LONG, OFF(revocation_refresh_s), "60", 1, DAY_S, 0},
+    {"GATEWAY_REQUIRE_REGISTERED", CFG_BOOL, OFF(gateway_require_registered), "1", 0, 1, 0},
+    /* May carry proxy credentials: treated as a secret. */
+    {"HTTP_PROXY", CFG_STR, OFF(http_proxy), NULL, 0, 0, 1},
 };
 
 #define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))

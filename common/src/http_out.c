@@ -362,6 +362,8 @@ enum clr_rc clr_http_do(struct clr_http_client *c,
 	SETOPT(h, CURLOPT_PROTOCOLS_STR, opts->allow_http ? "http,https" : "https");
 	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, opts->allow_http ? "http,https" : "https");
 	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
+	/* "" disables the proxy environment variables (see http_out.h). */
+	SETOPT(h, CURLOPT_PROXY, opts->proxy != NULL ? opts->proxy : "");
 	SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
 	SETOPT(h, CURLOPT_WRITEFUNCTION, out_write_cb);
 	SETOPT(h, CURLOPT_WRITEDATA, &x);

@@ -329,6 +329,7 @@ void acc_h_creds_rotate(struct clr_req *r)
 	const char *req_id = id != NULL ? acc_param_id(r, 1, "credential") : NULL;
 	const char *p[3];
 	char job_id[37];
+	const char *kind;
 	json_t *cur = NULL, *payload = NULL;
 
 	if (req_id == NULL)
@@ -347,6 +348,16 @@ void acc_h_creds_rotate(struct clr_req *r)
 	if (acc_db_json(r->db, "acc_cred_lock", 3, p, &cur, &e) != CLR_OK) {
 		if (e.rc == CLR_ERR_NOTFOUND)
 			clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", NULL, "no such credential");
+		goto fail;
+	}
+	/*
+	 * The registrar's drivers that can rotate (can_rotate in drv_*.c); the
+	 * job checks again, this only spares the developer a job bound to fail.
+	 */
+	kind = json_string_value(json_object_get(cur, "provider_kind"));
+	if (kind == NULL || (strcmp(kind, "okta") != 0 && strcmp(kind, "http_bridge") != 0)) {
+		clr_err_set(&e, CLR_ERR_CONFLICT, "unsupported", NULL,
+			    "this client's identity provider does not support secret rotation");
 		goto fail;
 	}
 	payload = json_pack("{s:s}", "access_request_id", req_id);

@@ -63,6 +63,11 @@
 /* Live = still heading for, or holding, a client. */
 #define LIVE "('pending', 'provisioning', 'active', 'failed')"
 
+/*
+ * The link setters delete what is no longer listed and insert what is new
+ * in one statement: the CTE's DELETE and the INSERT see the same snapshot,
+ * so they must not touch the same rows.
+ */
 const struct clr_db_stmt acc_stmts[] = {
 	/* ---- audit, events -------------------------------------------------- */
 	{ "acc_audit_insert",
@@ -133,13 +138,17 @@ const struct clr_db_stmt acc_stmts[] = {
 	  " auto_approve = coalesce($7::boolean, auto_approve), updated_at = now()"
 	  " WHERE id = $1::uuid AND deleted_at IS NULL", 7 },
 	{ "acc_product_set_ctypes",
-	  "WITH d AS (DELETE FROM product_client_types WHERE product_id = $1::uuid)"
+	  "WITH d AS (DELETE FROM product_client_types WHERE product_id = $1::uuid AND client_type_id <> ALL"
+	  "  (ARRAY(SELECT v::uuid FROM jsonb_array_elements_text($2::jsonb) v)))"
 	  " INSERT INTO product_client_types (product_id, client_type_id)"
-	  " SELECT DISTINCT $1::uuid, v::uuid FROM jsonb_array_elements_text($2::jsonb) v", 2 },
+	  " SELECT DISTINCT $1::uuid, v::uuid FROM jsonb_array_elements_text($2::jsonb) v"
+	  " ON CONFLICT DO NOTHING", 2 },
 	{ "acc_product_set_plans",
-	  "WITH d AS (DELETE FROM product_plans WHERE product_id = $1::uuid)"
+	  "WITH d AS (DELETE FROM product_plans WHERE product_id = $1::uuid AND plan_id <> ALL"
+	  "  (ARRAY(SELECT v::uuid FROM jsonb_array_elements_text($2::jsonb) v)))"
 	  " INSERT INTO product_plans (product_id, plan_id)"
-	  " SELECT DISTINCT $1::uuid, v::uuid FROM jsonb_array_elements_text($2::jsonb) v", 2 },
+	  " SELECT DISTINCT $1::uuid, v::uuid FROM jsonb_array_elements_text($2::jsonb) v"
+	  " ON CONFLICT DO NOTHING", 2 },
 	{ "acc_product_plans_dead",
 	  "SELECT 1 FROM product_plans x JOIN plans y ON y.id = x.plan_id"
 	  " WHERE x.product_id = $1::uuid AND y.deleted_at IS NOT NULL", 1 },
@@ -246,8 +255,9 @@ const struct clr_db_stmt acc_stmts[] = {
 	  " WHERE r.app_id = $1::uuid AND a.developer_id = $2::uuid AND a.deleted_at IS NULL"
 	  " AND r.status = 'active' AND g.status = 'active'", 2 },
 	{ "acc_cred_lock",
-	  "SELECT json_build_object('id', r.id) FROM access_requests r JOIN apps a ON a.id = r.app_id"
-	  " WHERE a.id = $1::uuid AND a.developer_id = $2::uuid AND a.deleted_at IS NULL"
+	  "SELECT json_build_object('id', r.id, 'provider_kind', v.kind) FROM access_requests r"
+	  " JOIN apps a ON a.id = r.app_id JOIN registrations g ON g.id = r.registration_id"
+	  " JOIN providers v ON v.id = g.provider_id WHERE a.id = $1::uuid AND a.developer_id = $2::uuid AND a.deleted_at IS NULL"
 	  " AND r.id = $3::uuid AND r.status = 'active' FOR UPDATE OF r", 3 },
 
 	/* ---- access requests --------------------------------------------------- */

@@ -15,6 +15,8 @@
 #include "clearance/config.h"
 #include "clearance/db.h"
 #include "clearance/log.h"
+#include "clearance/mail.h"
+#include "clearance/password.h"
 #include "clearance/util.h"
 #include "migrate.h"
 
@@ -29,6 +31,10 @@ usage(FILE *f)
 	      "  admin-token create NAME    create an admin token (printed once)\n"
 	      "  admin-token list           list admin tokens\n"
 	      "  admin-token revoke ID      revoke a token\n"
+	      "  create-admin --email E [--name N] [--password-file F]\n"
+	      "                             create an admin account that logs in with\n"
+	      "                             POST /v1/sessions (password from F, else\n"
+	      "                             the first line of stdin)\n"
 	      "  help                       this text\n"
 	      "\n"
 	      "Environment: CLEARANCE_DATABASE_URL (or CLEARANCE_DATABASE_URL_FILE),\n"
@@ -151,10 +157,106 @@ cmd_token(struct clr_db *db, int argc, char **argv)
 	return EXIT_USAGE;
 }
 
+/* ---- create-admin (access service accounts) ---- */
+
+/* Reads the first line of f (at most CLR_PASSWORD_MAX bytes) into buf. */
+static int
+read_password(FILE *f, char *buf, size_t cap, size_t *len)
+{
+	size_t n;
+
+	if (fgets(buf, (int)cap, f) == NULL)
+		return 0;
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	else if (!feof(f))
+		return 0; /* longer than the cap */
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	*len = n;
+	return 1;
+}
+
+static int
+cmd_create_admin(struct clr_db *db, int argc, char **argv)
+{
+	const char *email = NULL, *name = "", *file = NULL, *p[3];
+	char pw[CLR_PASSWORD_MAX + 2], *hash = NULL;
+	struct clr_err e = { 0 };
+	PGresult *r = NULL;
+	FILE *f = stdin;
+	size_t len = 0;
+	int i, status = EXIT_FAILURE;
+	enum clr_rc rc;
+
+	for (i = 0; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--email") == 0)
+			email = argv[i + 1];
+		else if (strcmp(argv[i], "--name") == 0)
+			name = argv[i + 1];
+		else if (strcmp(argv[i], "--password-file") == 0)
+			file = argv[i + 1];
+	}
+	if (!clr_mail_addr_valid(email)) {
+		fputs("clearance-ctl: --email must be an e-mail address\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (file != NULL && (f = fopen(file, "r")) == NULL) {
+		fputs("clearance-ctl: cannot open the password file\n", stderr);
+		return EXIT_FAILURE;
+	}
+	if (!read_password(f, pw, sizeof(pw), &len)) {
+		fputs("clearance-ctl: no password given (or longer than the maximum)\n", stderr);
+		goto out;
+	}
+	if (clr_password_check(pw, len, email, &e) != CLR_OK) {
+		fprintf(stderr, "clearance-ctl: %s\n", e.msg);
+		goto out;
+	}
+	if (clr_password_hash(pw, len, &hash) != CLR_OK) {
+		fputs("clearance-ctl: hashing the password failed\n", stderr);
+		goto out;
+	}
+	p[0] = email;
+	p[1] = name;
+	p[2] = hash;
+	rc = clr_db_exec_sql(db, "INSERT INTO accounts (role, email, name, password_hash)"
+			     " VALUES ('admin', $1, $2, $3) RETURNING id::text", 3, p, &r);
+	if (rc != CLR_OK) {
+		fprintf(stderr, "clearance-ctl: cannot create the admin: %s\n",
+			rc == CLR_ERR_CONFLICT ? "an account with this e-mail exists"
+					       : clr_rc_name(rc));
+		goto out;
+	}
+	printf("created admin %s\n", PQgetvalue(r, 0, 0));
+	status = EXIT_SUCCESS;
+out:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	PQclear(r);
+	free(hash);
+	if (f != stdin)
+		fclose(f);
+	return status;
+}
+
 /* Shape of the command line, checked before any connection is made. */
 static int
 args_ok(int argc, char **argv)
 {
+	int i;
+
+	if (strcmp(argv[0], "create-admin") == 0) {
+		if (argc % 2 != 1)
+			return 0;
+		for (i = 1; i < argc; i += 2) {
+			if (strcmp(argv[i], "--email") != 0 && strcmp(argv[i], "--name") != 0 &&
+			    strcmp(argv[i], "--password-file") != 0)
+				return 0;
+		}
+		return 1;
+	}
 	if (strcmp(argv[0], "migrate") == 0)
 		return argc == 1 || (argc == 3 && strcmp(argv[1], "--dir") == 0);
 	if (strcmp(argv[0], "admin-token") != 0 || argc < 2)
@@ -201,6 +303,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "migrate") == 0)
 		status = cmd_migrate(db, argc - 2, argv + 2);
+	else if (strcmp(argv[1], "create-admin") == 0)
+		status = cmd_create_admin(db, argc - 2, argv + 2);
 	else
 		status = cmd_token(db, argc - 2, argv + 2);
 out:

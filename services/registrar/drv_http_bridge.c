@@ -9,6 +9,14 @@
  * The contract has no update operation, and its dates
  * (client_id_issued_at, client_secret_expires_at) are RFC 3339 strings, not
  * RFC 7591 numbers.  Scopes travel as an array ("scopes").
+ *
+ * The request body follows the reference bridge's ApplicationPayload
+ * schema (Kong/konnect-portal-dcr-handler), which is closed
+ * (additionalProperties: false) and requires, besides the RFC 7591 fields,
+ * application_description and five Konnect uuids.  We have no Konnect
+ * portal, organization or developer, so those are the nil uuid; the
+ * provider's id stands for dcr_provider_id and the client type's id for
+ * auth_strategy_id (nil when unknown).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +25,15 @@
 
 #include <openssl/crypto.h>
 
+#include "clearance/util.h"
 #include "driver.h"
+
+#define NIL_UUID "00000000-0000-0000-0000-000000000000"
+
+static const char *uuid_or_nil(const char *s)
+{
+	return s != NULL && clr_uuid_valid(s) ? s : NIL_UUID;
+}
 
 static enum clr_rc split_scopes(const char *scope, json_t **out)
 {
@@ -43,8 +59,8 @@ static enum clr_rc split_scopes(const char *scope, json_t **out)
 	return CLR_OK;
 }
 
-static enum clr_rc bridge_body(const struct clr_client_type *ct, const struct clr_reg_input *in,
-			       json_t **out, struct clr_err *e)
+static enum clr_rc bridge_body(const struct clr_provider *p, const struct clr_client_type *ct,
+			       const struct clr_reg_input *in, json_t **out, struct clr_err *e)
 {
 	enum clr_rc rc;
 	json_t *o, *scopes = NULL;
@@ -61,6 +77,15 @@ static enum clr_rc bridge_body(const struct clr_client_type *ct, const struct cl
 		bad = 1;
 	else
 		bad |= json_object_set_new(o, "scopes", scopes);
+	if (json_object_get(o, "token_endpoint_auth_method") == NULL)
+		bad |= json_object_set_new(o, "token_endpoint_auth_method",
+					   json_string("client_secret_basic"));
+	bad |= json_object_set_new(o, "application_description", json_string(in->client_name));
+	bad |= json_object_set_new(o, "portal_id", json_string(NIL_UUID));
+	bad |= json_object_set_new(o, "organization_id", json_string(NIL_UUID));
+	bad |= json_object_set_new(o, "developer_id", json_string(NIL_UUID));
+	bad |= json_object_set_new(o, "auth_strategy_id", json_string(uuid_or_nil(ct->id)));
+	bad |= json_object_set_new(o, "dcr_provider_id", json_string(uuid_or_nil(p->id)));
 	if (bad) {
 		json_decref(o);
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "scope",
@@ -103,7 +128,7 @@ static enum clr_rc build(enum clr_drv_op op, const struct clr_provider *p,
 			rc = clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
 			break;
 		}
-		rc = bridge_body(ct, in, &out->json, e);
+		rc = bridge_body(p, ct, in, &out->json, e);
 		break;
 	case CLR_OP_DELETE:
 		out->method = "DELETE";

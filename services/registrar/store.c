@@ -18,7 +18,8 @@
 	"initial_access_token_sealed IS NOT NULL AS initial_access_token_set, " \
 	"initial_client_id, initial_client_secret_sealed IS NOT NULL AS initial_client_secret_set, " \
 	"tls_skip_verify, ca_bundle_pem, audience, allow_insecure_http, alg_allowlist, " \
-	"identity_claim, revision, discovered_at, created_at, updated_at"
+	"identity_claim, revision, " CLR_SQL_TS_AS("discovered_at") ", " \
+	CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at")
 
 /* Column order is the PV_* index enum below. */
 #define PV_FULL "SELECT id, kind, issuer, registration_endpoint, token_endpoint, " \
@@ -38,13 +39,15 @@ enum {
 	"initial_client_secret_sealed, tls_skip_verify, ca_bundle_pem, audience, allow_insecure_http"
 
 #define CT_VIEW "id, provider_id, display_name, description, response_types, grant_types, " \
-	"token_endpoint_auth_method, okta_application_type, revision, created_at, updated_at"
+	"token_endpoint_auth_method, okta_application_type, revision, " \
+	CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at")
 enum { CT_ID, CT_PROVIDER, CT_NAME, CT_DESC, CT_RT, CT_GT, CT_AUTH, CT_OKTA };
 
 #define RG_VIEW "id, provider_id, client_type_id, client_name, redirect_uris, scope, owner, " \
 	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, " \
 	"registration_client_uri, client_secret_expires_at, metadata, last_error, revision, " \
-	"created_at, updated_at, deleted_at"
+	CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at") ", " \
+	CLR_SQL_TS_AS("deleted_at")
 
 #define RG_FULL "SELECT id, provider_id, client_type_id, client_name, scope, status, " \
 	"client_id, registration_client_uri, redirect_uris::text, revision, " \
@@ -54,11 +57,15 @@ enum {
 	RG_RCU, RG_URIS, RG_REV, RG_SECRET, RG_RAT
 };
 
+#define JB_VIEW "id, kind, state, attempts, max_attempts, " CLR_SQL_TS_AS("run_at") ", " \
+	CLR_SQL_TS_AS("locked_until") ", last_error, payload, " CLR_SQL_TS_AS("created_at") \
+	", " CLR_SQL_TS_AS("updated_at")
+
 #define LIVE_STATUSES "('pending', 'active', 'orphaned')"
 
 const struct clr_db_stmt reg_stmts[] = {
 	/* providers */
-	{ "reg_pv_list", "SELECT " PV_VIEW " FROM providers ORDER BY created_at, id", 0 },
+	{ "reg_pv_list", "SELECT " PV_VIEW " FROM providers ORDER BY providers.created_at, providers.id", 0 },
 	{ "reg_pv_get", "SELECT " PV_VIEW " FROM providers WHERE id = $1", 1 },
 	{ "reg_pv_full", PV_FULL, 1 },
 	{ "reg_pv_full_lock", PV_FULL " FOR UPDATE", 1 },
@@ -85,7 +92,7 @@ const struct clr_db_stmt reg_stmts[] = {
 	{ "reg_ct_get", "SELECT " CT_VIEW " FROM client_types WHERE id = $1", 1 },
 	{ "reg_ct_get_lock", "SELECT " CT_VIEW " FROM client_types WHERE id = $1 FOR UPDATE", 1 },
 	{ "reg_ct_list", "SELECT " CT_VIEW " FROM client_types WHERE provider_id = $1 "
-	  "ORDER BY created_at, id", 1 },
+	  "ORDER BY client_types.created_at, client_types.id", 1 },
 	{ "reg_ct_update", "UPDATE client_types SET display_name = $2, description = $3, "
 	  "response_types = $4::jsonb, grant_types = $5::jsonb, token_endpoint_auth_method = $6, "
 	  "okta_application_type = $7, revision = revision + 1, updated_at = now() "
@@ -102,7 +109,7 @@ const struct clr_db_stmt reg_stmts[] = {
 	  "WHERE ($1::uuid IS NULL OR provider_id = $1::uuid) "
 	  "AND ($2::text IS NULL OR status = $2::text) "
 	  "AND ($3::uuid IS NULL OR client_type_id = $3::uuid) "
-	  "ORDER BY created_at, id LIMIT $4::int OFFSET $5::int", 5 },
+	  "ORDER BY registrations.created_at, registrations.id LIMIT $4::int OFFSET $5::int", 5 },
 	{ "reg_rg_insert", "INSERT INTO registrations (id, provider_id, client_type_id, "
 	  "client_name, redirect_uris, scope, owner, status, client_id, client_secret_sealed, "
 	  "registration_access_token_sealed, registration_client_uri, client_secret_expires_at, "
@@ -139,12 +146,10 @@ const struct clr_db_stmt reg_stmts[] = {
 	  "revision = revision + 1, updated_at = now() WHERE id = $1 AND status = 'pending'", 3 },
 
 	/* jobs (read-only visibility for admins) */
-	{ "reg_jb_list", "SELECT id, kind, state, attempts, max_attempts, run_at, locked_until, "
-	  "last_error, payload, created_at, updated_at FROM jobs "
+	{ "reg_jb_list", "SELECT " JB_VIEW " FROM jobs "
 	  "WHERE ($1::text IS NULL OR state = $1::text) AND ($2::text IS NULL OR kind = $2::text) "
-	  "ORDER BY created_at DESC, id LIMIT $3::int OFFSET $4::int", 4 },
-	{ "reg_jb_get", "SELECT id, kind, state, attempts, max_attempts, run_at, locked_until, "
-	  "last_error, payload, created_at, updated_at FROM jobs WHERE id = $1", 1 },
+	  "ORDER BY jobs.created_at DESC, jobs.id LIMIT $3::int OFFSET $4::int", 4 },
+	{ "reg_jb_get", "SELECT " JB_VIEW " FROM jobs WHERE id = $1", 1 },
 };
 const size_t reg_nstmts = sizeof(reg_stmts) / sizeof(reg_stmts[0]);
 
@@ -265,6 +270,7 @@ void reg_provider_http_opts(const struct clr_config *cfg, int allow_http,
 	out->connect_timeout_ms = cfg->http_connect_timeout_ms;
 	out->timeout_ms = cfg->http_timeout_ms;
 	out->max_response = cfg->http_max_response;
+	out->proxy = cfg->http_proxy;
 }
 
 enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db,
@@ -364,6 +370,7 @@ enum clr_rc reg_ctype_load(struct clr_db *db, const char *id, struct reg_ctype *
 	out->ct.grant_types = out->grant_types;
 	out->ct.token_endpoint_auth_method = col(res, 0, CT_AUTH);
 	out->ct.okta_application_type = col(res, 0, CT_OKTA);
+	out->ct.id = out->id;
 	return CLR_OK;
 }
 

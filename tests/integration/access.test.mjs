@@ -499,6 +499,63 @@ describe('access service', { skip: noStack }, () => {
     assert.equal(aud.json.audit.length, 1);
   });
 
+  test('clearance-ctl create-admin makes an admin who logs in with POST /v1/sessions', { skip: !process.env.CLEARANCE_BIN_DIR && 'CLEARANCE_BIN_DIR not set' }, async () => {
+    const email = `ctl-admin-${uniq()}@example.test`;
+    const ctl = path.join(process.env.CLEARANCE_BIN_DIR, 'clearance-ctl');
+    const env = { PATH: process.env.PATH, CLEARANCE_DATABASE_URL: DATABASE_URL };
+    const weak = (() => {
+      try { execFileSync(ctl, ['create-admin', '--email', email], { input: 'short\n', env, stdio: 'pipe' }); return 0; } catch (e) { return e.status; }
+    })();
+    assert.equal(weak, 1, 'a weak password is refused');
+    const out = execFileSync(ctl, ['create-admin', '--email', email, '--name', 'Ops'],
+      { input: `${PASSWORD}\n`, env, encoding: 'utf8', timeout: 30000 });
+    assert.match(out, /created admin/);
+    assert.ok(!out.includes(PASSWORD));
+    const l = await api('POST', '/v1/sessions', { email, password: PASSWORD }, { token: null });
+    assert.equal(l.status, 201, l.text);
+    assert.equal(l.json.role, 'admin');
+    const devs = await get('/v1/developers', l.json.token);
+    assert.equal(devs.status, 200, 'the session is an admin session');
+    const me = await get('/v1/me', l.json.token);
+    assert.equal(me.json.role, 'admin');
+  });
+
+  test('editing redirect URIs updates the live client at the IdP (RFC 7592); rotation where unsupported is a 409', async () => {
+    const cat = await setupCatalogue(idp, { autoApprove: true });
+    const web = await api('POST', `/v1/providers/${cat.providerId}/client-types`, {
+      display_name: `web-${uniq()}`, grant_types: ['authorization_code'], response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    assert.equal(web.status, 201, web.text);
+    const prod = await api('PATCH', `/v1/products/${cat.productId}`, { client_type_ids: [cat.ctId, web.json.id] });
+    assert.equal(prod.status, 200, prod.text);
+    const dev = await signup('edit');
+    const noUris = await api('POST', '/v1/access-requests', {
+      product_id: cat.productId, plan_id: cat.planId, client_type_id: web.json.id, app: { name: 'no uris' },
+    }, as(dev.token));
+    assertJsonError(noUris, 400, 'redirect client type without redirect URIs');
+    const r = await api('POST', '/v1/access-requests', {
+      product_id: cat.productId, plan_id: cat.planId, client_type_id: web.json.id,
+      app: { name: 'web app', redirect_uris: ['https://app.example.test/cb'] },
+    }, as(dev.token));
+    assert.equal(r.status, 201, r.text);
+    const active = await waitStatus(r.json.id, 'active', dev.token);
+    idp.clearRequests();
+    const edit = await api('PATCH', `/v1/apps/${r.json.app_id}`,
+      { redirect_uris: ['https://app.example.test/cb2', 'http://127.0.0.1:8080/cb'] }, as(dev.token));
+    assert.equal(edit.status, 200, edit.text);
+    await waitFor(() => idp.requests.some((x) => x.method === 'PUT' && x.path.includes(active.client_id)),
+      { timeoutMs: 10000, what: 'RFC 7592 PUT at the IdP' });
+    await waitFor(async () => {
+      const regs = await get('/v1/registrations?limit=1000');
+      const reg = regs.json?.registrations?.find((x) => x.client_id === active.client_id);
+      return reg && JSON.stringify(reg.redirect_uris) === JSON.stringify(['https://app.example.test/cb2', 'http://127.0.0.1:8080/cb']);
+    }, { timeoutMs: 10000, what: 'the stored registration has the new redirect URIs' });
+
+    const rot = await api('POST', `/v1/apps/${r.json.app_id}/credentials/${r.json.id}/rotate`, undefined, as(dev.token));
+    assertJsonError(rot, 409, 'rotation at an IdP kind that cannot rotate');
+  });
+
   test('deleting an app revokes its access and deregisters its client', async () => {
     const cat = await setupCatalogue(idp, { autoApprove: true });
     const dev = await signup('delapp');

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 PKGS=(libfcgi-dev check libjansson-dev libcurl4-openssl-dev libpq-dev libssl-dev
-	postgresql nginx spawn-fcgi pkg-config valgrind lighttpd curl docker-compose)
+	postgresql nginx spawn-fcgi pkg-config valgrind lighttpd curl docker-compose
+	clang libclang-rt-14-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

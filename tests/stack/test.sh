@@ -25,6 +25,7 @@ main() {
 	stack_step "unit" 300 "$MAKE" -j"$JOBS" unit || true
 	stack_step "sanitize (ASan/UBSan)" 420 "$MAKE" -j"$JOBS" sanitize || true
 	stack_step "memcheck (valgrind)" 420 "$MAKE" memcheck || true
+	stack_step "fuzz smoke (libFuzzer)" 300 "$MAKE" fuzz FUZZ_SECONDS=10 || true
 	stack_step "deploy checks" 240 bash tests/stack/deploy-check.sh || true
 	stack_integration || true
 }

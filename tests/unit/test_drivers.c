@@ -40,8 +40,9 @@ static void types_setup(void)
 	ck_assert_ptr_nonnull(rt_cc);
 	ck_assert_ptr_nonnull(gt_code);
 	ck_assert_ptr_nonnull(ru_code);
-	cts[CT_CC] = (struct clr_client_type){rt_cc, gt_cc, "client_secret_basic", NULL};
-	cts[CT_CODE] = (struct clr_client_type){rt_code, gt_code, "client_secret_post", NULL};
+	cts[CT_CC] = (struct clr_client_type){rt_cc, gt_cc, "client_secret_basic", NULL, NULL};
+	cts[CT_CODE] = (struct clr_client_type){rt_code, gt_code, "client_secret_post", NULL,
+							"7c9e6679-7425-40de-944b-e07fc1f90ae7"};
 	ins[CT_CC] =
 	    (struct clr_reg_input){"Payments backend", ru_none, "product_payments free_plan"};
 	ins[CT_CODE] =
@@ -82,6 +83,7 @@ static const struct clr_provider provs[CLR_IDP__MAX] = {
 			.initial_client_id = "dcr-client",
 			.initial_client_secret = "s3cr:t&x y"},
     [CLR_IDP_HTTP_BRIDGE] = {.kind = CLR_IDP_HTTP_BRIDGE,
+			     .id = "5f0c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5",
 			     .registration_endpoint = "https://bridge.example.com/dcr",
 			     .initial_access_token = "bridge-key-abc"},
 };
@@ -111,16 +113,26 @@ static const struct clr_reg_ref ref42 = {"client-42", NULL, "rat-xyz"};
 	"\"response_types\":[\"code\"],\"grant_types\":[\"authorization_code\",\"refresh_token\"]" \
 	","                                                                                        \
 	"\"token_endpoint_auth_method\":\"client_secret_post\",\"application_type\":\"web\""
+/*
+ * Kong's reference bridge validates a closed schema that also requires
+ * application_description and five uuids (see drv_http_bridge.c).
+ */
+#define BRIDGE_NIL "\"00000000-0000-0000-0000-000000000000\""
+#define BRIDGE_IDS(desc, strategy)                                                                         \
+	"\"application_description\":\"" desc "\",\"portal_id\":" BRIDGE_NIL                        \
+	",\"organization_id\":" BRIDGE_NIL ",\"developer_id\":" BRIDGE_NIL                          \
+	",\"auth_strategy_id\":" strategy                                                           \
+	",\"dcr_provider_id\":\"5f0c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5\""
 #define BRIDGE_CC                                                                                  \
 	"{\"client_name\":\"Payments backend\",\"redirect_uris\":[],"                              \
 	"\"grant_types\":[\"client_credentials\"],\"token_endpoint_auth_method\":\"client_secret_" \
 	"basic\","                                                                                 \
-	"\"scopes\":[\"product_payments\",\"free_plan\"]}"
+	"\"scopes\":[\"product_payments\",\"free_plan\"]," BRIDGE_IDS("Payments backend", BRIDGE_NIL) "}"
 #define BRIDGE_CODE                                                                                \
 	"{\"client_name\":\"Payments web\",\"redirect_uris\":[\"https://app.example.com/cb\"],"    \
 	"\"grant_types\":[\"authorization_code\",\"refresh_token\"],"                              \
 	"\"token_endpoint_auth_method\":\"client_secret_post\","                                   \
-	"\"scopes\":[\"product_payments\",\"free_plan\"]}"
+	"\"scopes\":[\"product_payments\",\"free_plan\"]," BRIDGE_IDS("Payments web", "\"7c9e6679-7425-40de-944b-e07fc1f90ae7\"") "}"
 #define WITH_ID ",\"client_id\":\"client-42\"}"
 
 #define KC_REG "https://kc.example.com/realms/dcr/clients-registrations/openid-connect"

@@ -360,6 +360,60 @@ START_TEST(is_json_types)
 }
 END_TEST
 
+/*
+ * Regression: libcurl obeys http_proxy/HTTPS_PROXY/ALL_PROXY from the
+ * environment by default, so a stray variable would route IdP calls (with
+ * their bearer tokens) through whatever it names.  Only opts.proxy counts.
+ */
+static void proxy_handler(const struct stub_http_req *req, struct stub_http_resp *resp,
+			  void *arg)
+{
+	(void)req;
+	(void)arg;
+	resp->status = 200;
+	resp->headers = "Content-Type: application/json\r\n";
+	resp->body = "{\"via\":\"proxy\"}";
+}
+
+START_TEST(proxy_env_ignored)
+{
+	struct clr_http_resp r = { 0 };
+	struct clr_err e = { 0 };
+	struct stub_http *px;
+	char u[128], pu[64];
+	int pport;
+
+	px = stub_http_start(proxy_handler, NULL, &pport);
+	ck_assert_ptr_nonnull(px);
+	snprintf(pu, sizeof(pu), "http://127.0.0.1:%d", pport);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	setenv("http_proxy", pu, 1);
+	setenv("HTTPS_PROXY", pu, 1);
+	setenv("ALL_PROXY", pu, 1);
+	url(u, sizeof(u), "/json");
+	ck_assert_int_eq(clr_http_do(cli, &opts, "GET", u, NULL, 0, NULL, 0, &r, &e), CLR_OK);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"keys\":[]}");
+	ck_assert_uint_eq(stub_http_count(px), 0);
+	ck_assert_uint_eq(stub_http_count(srv), 1);
+	clr_http_resp_clear(&r);
+
+	/* The explicit setting does take effect. */
+	unsetenv("http_proxy");
+	unsetenv("HTTPS_PROXY");
+	unsetenv("ALL_PROXY");
+	opts.proxy = pu;
+	ck_assert_int_eq(clr_http_do(cli, &opts, "GET", u, NULL, 0, NULL, 0, &r, &e), CLR_OK);
+	ck_assert_str_eq(r.body, "{\"via\":\"proxy\"}");
+	ck_assert_uint_eq(stub_http_count(px), 1);
+	ck_assert_uint_eq(stub_http_count(srv), 1);
+	clr_http_resp_clear(&r);
+	opts.proxy = NULL;
+	stub_http_stop(px);
+}
+END_TEST
+
 static Suite *http_out_suite(void)
 {
 	Suite *s = suite_create("http_out");
@@ -378,6 +432,7 @@ static Suite *http_out_suite(void)
 	tcase_add_test(tc, connection_refused);
 	tcase_add_test(tc, headers_and_body_sent);
 	tcase_add_test(tc, header_injection_refused);
+	tcase_add_test(tc, proxy_env_ignored);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("clr_http_is_json");

@@ -37,6 +37,10 @@ struct clr_config {
 	long jwks_stale_s;       /* JWKS_STALE_LIMIT, default 86400 */
 	long leeway_s;           /* LEEWAY, default 30 */
 	long revocation_refresh_s; /* REVOCATION_REFRESH, default 60 */
+	int gateway_require_registered; /* GATEWAY_REQUIRE_REGISTERED: only clients with an active
+	                                    registration pass the gateway, default 1 */
+	char *http_proxy;        /* HTTP_PROXY: proxy for outgoing calls, optional; the
+	                            http_proxy/https_proxy environment is ignored */
 };
 
 /*

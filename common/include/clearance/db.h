@@ -67,4 +67,16 @@ PGconn *clr_db_conn(struct clr_db *db);
 /* Count of database errors since start, for /metrics (all handles). */
 unsigned long clr_db_error_count(void);
 
+/*
+ * SQL for a timestamptz column as an RFC 3339 UTC string with
+ * milliseconds ("2026-11-25T15:48:00.123Z"), whatever the session's
+ * TimeZone and DateStyle; NULL stays NULL.  Every API response renders
+ * its times with this, so all services answer in one format:
+ *   "SELECT " CLR_SQL_TS("created_at") " AS created_at FROM ..."
+ */
+#define CLR_SQL_TS(col) \
+	"to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+/* The same, keeping the column's name. */
+#define CLR_SQL_TS_AS(col) CLR_SQL_TS(col) " AS " col
+
 #endif

@@ -23,6 +23,13 @@ struct clr_http_opts {
 	long connect_timeout_ms;      /* 0 = 3000 */
 	long timeout_ms;              /* 0 = 10000 */
 	long max_response;            /* 0 = 1 MiB */
+	/*
+	 * Proxy URL, or NULL for none.  libcurl would otherwise obey
+	 * http_proxy/https_proxy/ALL_PROXY from the environment, sending our
+	 * bearer tokens to whatever a stray variable names; only an explicit
+	 * CLEARANCE_HTTP_PROXY routes calls through a proxy.
+	 */
+	const char *proxy;
 };
 
 struct clr_http_header {
