@@ -87,7 +87,7 @@ const char *acc_dev_id(const struct clr_req *r);
 int acc_paging(struct clr_req *r, char lim[16], char off[16]);
 
 /* https, or http on a loopback host; no fragment, no user info; <= 2048. */
-enum clr_rc acc_redirect_uri_check(const char *uri, const char *field, int allow_custom,
+enum clr_rc acc_redirect_uri_check(const char *uri, const char *field,
 				   struct clr_err *e) CLR_MUSTCHECK;
 
 /* Audit row (inside the caller's transaction when one is open). */

@@ -29,7 +29,7 @@ static enum clr_rc uris_check(const json_t *body, struct clr_err *e)
 	enum clr_rc rc;
 
 	json_array_foreach(a, i, v) {
-		if ((rc = acc_redirect_uri_check(json_string_value(v), "redirect_uris", 0, e)) !=
+		if ((rc = acc_redirect_uri_check(json_string_value(v), "redirect_uris", e)) !=
 		    CLR_OK)
 			return rc;
 		for (j = 0; j < i; j++) {

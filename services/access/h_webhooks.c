@@ -54,7 +54,7 @@ void acc_h_webhooks_create(struct clr_req *r)
 		}
 	}
 	/* Same rule as redirect URIs: https, or http to a loopback receiver. */
-	if (acc_redirect_uri_check(json_string_value(json_object_get(r->json, "url")), "url", 0,
+	if (acc_redirect_uri_check(json_string_value(json_object_get(r->json, "url")), "url",
 				   &e) != CLR_OK) {
 		snprintf(e.error, sizeof(e.error), "invalid_request");
 		goto fail;

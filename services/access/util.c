@@ -283,13 +283,12 @@ static int host_is_loopback(const char *h)
 	       strcmp(h, "127.0.0.1") == 0;
 }
 
-enum clr_rc acc_redirect_uri_check(const char *uri, const char *field, int allow_custom,
+enum clr_rc acc_redirect_uri_check(const char *uri, const char *field,
 				   struct clr_err *e)
 {
 	CURLU *u = NULL;
 	char *scheme = NULL, *host = NULL, *user = NULL, *frag = NULL;
 	enum clr_rc rc = CLR_ERR_PARAM;
-	(void)allow_custom;
 
 	if (strlen(uri) > 2048 || strchr(uri, '#') != NULL) {
 		clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", field,

@@ -408,38 +408,47 @@ out:
 
 /* ---- the exchanges ---- */
 
-/* Replaces every occurrence of secret in e->msg: the IdP may echo what we sent. */
-static void redact(struct clr_err *e, const char *secret)
+/*
+ * Replaces every occurrence of secret in e->msg: the IdP may echo what we
+ * sent.  The message was built from bounded copies of the IdP's text, so
+ * an echoed secret may also stand there cut short; a run of at least
+ * REDACT_PREFIX characters that starts like the secret is removed too.
+ */
+#define REDACT_PREFIX 8
+
+void clr_drv_redact(struct clr_err *e, const char *secret)
 {
 	char buf[sizeof(e->msg)];
-	const char *p, *hit;
-	size_t slen, used = 0;
+	size_t slen, mlen, i = 0, used = 0, k, min;
 
 	if (e == NULL || secret == NULL || (slen = strlen(secret)) < 4)
 		return;
-	if (strstr(e->msg, secret) == NULL)
-		return;
-	p = e->msg;
-	while ((hit = strstr(p, secret)) != NULL && used < sizeof(buf) - 1) {
-		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%.*s[redacted]",
-					 (int)(hit - p), p);
-		p = hit + slen;
-		if (used >= sizeof(buf))
-			used = sizeof(buf) - 1;
+	min = slen < REDACT_PREFIX ? slen : REDACT_PREFIX;
+	mlen = strnlen(e->msg, sizeof(e->msg) - 1);
+	while (i < mlen && used < sizeof(buf) - 1) {
+		for (k = 0; i + k < mlen && k < slen && e->msg[i + k] == secret[k]; k++)
+			;
+		if (k >= min) {
+			used += (size_t)snprintf(buf + used, sizeof(buf) - used, "[redacted]");
+			if (used >= sizeof(buf))
+				used = sizeof(buf) - 1;
+			i += k;
+			continue;
+		}
+		buf[used++] = e->msg[i++];
 	}
-	if (used < sizeof(buf) - 1)
-		snprintf(buf + used, sizeof(buf) - used, "%s", p);
+	buf[used] = '\0';
 	memcpy(e->msg, buf, sizeof(buf));
 }
 
 static void redact_all(struct clr_err *e, const struct clr_provider *p,
 		       const struct clr_reg_ref *ref, const char *bearer)
 {
-	redact(e, p->initial_access_token);
-	redact(e, p->initial_client_secret);
-	redact(e, bearer);
+	clr_drv_redact(e, p->initial_access_token);
+	clr_drv_redact(e, p->initial_client_secret);
+	clr_drv_redact(e, bearer);
 	if (ref != NULL)
-		redact(e, ref->registration_access_token);
+		clr_drv_redact(e, ref->registration_access_token);
 }
 
 static enum clr_rc exchange(struct clr_http_client *c, const struct clr_provider *p,

@@ -254,6 +254,14 @@ enum clr_rc clr_drv_parse_rfc7592(enum clr_drv_op op, const struct clr_provider 
 				  const struct clr_http_resp *resp, struct clr_reg_result *out,
 				  struct clr_err *e) CLR_MUSTCHECK;
 
+/*
+ * Removes secret from e->msg, also where a bounded copy cut it short (a
+ * run of 8+ characters that begins like it).  Secrets under 4 bytes are
+ * left alone.  Every error text that quoted an IdP answer to a request
+ * carrying secret goes through this before anyone sees it.
+ */
+void clr_drv_redact(struct clr_err *e, const char *secret);
+
 /* The driver tables, one per drv_*.c. */
 extern const struct clr_driver clr_drv_other;
 extern const struct clr_driver clr_drv_keycloak;

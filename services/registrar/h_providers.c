@@ -619,6 +619,14 @@ out:
 	return ok;
 }
 
+/* The verify answer quotes the IdP, which may echo the credentials we sent. */
+static void probe_redact(struct clr_err *e, const struct reg_provider *pv, const char *bearer)
+{
+	clr_drv_redact(e, pv->p.initial_access_token);
+	clr_drv_redact(e, pv->p.initial_client_secret);
+	clr_drv_redact(e, bearer);
+}
+
 /*
  * Sends a deliberately invalid RFC 7591 request (redirect_uris not an
  * array) with the provider's credentials: a 400 means the credentials were
@@ -654,6 +662,7 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 				tw.auth_name != NULL ? 2 : 1, tw.form,
 				tw.form != NULL ? strlen(tw.form) : 0, &tresp, &e) != CLR_OK ||
 		    d->parse_initial_token(&tresp, &token, &e) != CLR_OK) {
+			probe_redact(&e, pv, NULL);
 			add_check(checks, tname, 0, e.msg);
 			goto out;
 		}
@@ -692,6 +701,7 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 	add_check(checks, "registration_endpoint", 1, "reachable");
 	if (resp.status == 401 || resp.status == 403) {
 		(void)clr_drv_parse_error(&resp, &e);
+		probe_redact(&e, pv, bearer);
 		snprintf(detail, sizeof(detail), "%s: %s", bearer != NULL ?
 			 "the IdP refused the credentials" :
 			 "the IdP requires an initial access token", e.msg);

@@ -1086,6 +1086,50 @@ START_TEST(test_e2e_okta_rotate)
 }
 END_TEST
 
+/*
+ * Regression: the IdP's error_description is copied bounded (150 bytes)
+ * before redaction ran, so a long echoed token survived as a prefix that
+ * the full-string match never found.
+ */
+START_TEST(test_redact_cut_secret)
+{
+	static const char tok[] = "eyJhbGciOiJSUzI1NiJ9.VERYLONGTOKENBODY0123456789abcdef";
+	struct clr_http_resp r;
+	struct clr_err e = {0};
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"error\":\"invalid_token\",\"error_description\":\"%.*s%s\"}", 120,
+		 "the token you sent is not valid here, and we tell you so at great length, "
+		 "including the token itself which is: ", tok);
+	r = mkresp(401, "application/json", body);
+	ck_assert_int_eq(clr_drv_parse_error(&r, &e), CLR_ERR_DENIED);
+	/* The copy holds only the token's start... */
+	ck_assert_ptr_null(strstr(e.msg, tok));
+	ck_assert_ptr_nonnull(strstr(e.msg, "eyJhbGciOiJSUzI1"));
+	clr_drv_redact(&e, tok);
+	/* ...and that start is gone too. */
+	ck_assert_ptr_null(strstr(e.msg, "eyJhbGci"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "[redacted]"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "IdP answered HTTP 401: invalid_token: the token"));
+
+	/* Whole occurrences, several, and short secrets left alone. */
+	snprintf(e.msg, sizeof(e.msg), "a s3cret-value b s3cret-value c");
+	clr_drv_redact(&e, "s3cret-value");
+	ck_assert_str_eq(e.msg, "a [redacted] b [redacted] c");
+	snprintf(e.msg, sizeof(e.msg), "abc abc");
+	clr_drv_redact(&e, "abc");
+	ck_assert_str_eq(e.msg, "abc abc");
+	snprintf(e.msg, sizeof(e.msg), "x abcde y");
+	clr_drv_redact(&e, "abcde");
+	ck_assert_str_eq(e.msg, "x [redacted] y");
+	/* A shorter run than 8 that starts like a long secret is ordinary text. */
+	snprintf(e.msg, sizeof(e.msg), "eyJhbG is fine");
+	clr_drv_redact(&e, tok);
+	ck_assert_str_eq(e.msg, "eyJhbG is fine");
+}
+END_TEST
+
 START_TEST(test_e2e_errors_redacted)
 {
 	char reg[128], tok[128];
@@ -1148,6 +1192,7 @@ static Suite *drivers_suite(void)
 	tcase_add_test(tc, test_e2e_curity_two_steps);
 	tcase_add_test(tc, test_e2e_okta_rotate);
 	tcase_add_test(tc, test_e2e_errors_redacted);
+	tcase_add_test(tc, test_redact_cut_secret);
 	suite_add_tcase(s, tc);
 	return s;
 }
