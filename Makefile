@@ -123,7 +123,7 @@ fuzz: fuzz-build
 	    -max_len=9000 -rss_limit_mb=2048 -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_B)/artifacts/$$t- \
 	    $(FUZZ_B)/corpus/$$t tests/fuzz/corpus/$$t >$(FUZZ_B)/$$t.log 2>&1; then \
-	    grep -E 'stat::number_of_executed_units|DONE' $(FUZZ_B)/$$t.log || true; \
+	    grep -aE 'stat::number_of_executed_units|DONE' $(FUZZ_B)/$$t.log || true; \
 	  else tail -n 40 $(FUZZ_B)/$$t.log; \
 	    echo "fuzz: $$t failed, input in $(FUZZ_B)/artifacts/"; exit 1; fi; \
 	done

@@ -9,6 +9,7 @@
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "introspect.h"
+#include "seclog.h"
 
 struct clr_cat *clr_ix_catalogue(struct clr_ix_app *app)
 {
@@ -79,7 +80,7 @@ static enum clr_rc check_with_provider(struct clr_ix_app *app, struct clr_http_c
 		return rc;
 	*why = "token refused by verifier";
 	/* e.msg is a fixed text from jwt.c or jwks_cache.c, never token bytes */
-	clr_log(NULL, CLR_LOG_INFO, "security: token refused: %s", e.msg);
+	clr_seclog(CLR_SECLOG_TOKEN_REFUSED, NULL, "token refused: %s", e.msg);
 	return CLR_ERR_DENIED;
 }
 
@@ -106,7 +107,9 @@ enum clr_rc clr_ix_verify(struct clr_ix_app *app, struct clr_http_client *http, 
 	if (!EVP_Digest(token, len, key, &klen, EVP_sha256(), NULL))
 		return CLR_ERR_NOMEM;
 	provs = clr_provreg_get(app->provs);
-	*out = clr_tcache_get(app->tcache, key, now_ms, provs->gen);
+	/* GATEWAY_TOKEN_CACHE=0: verify every time (measuring, distrust) */
+	if (app->cfg->gateway_token_cache > 0)
+		*out = clr_tcache_get(app->tcache, key, now_ms, provs->gen);
 	if (*out != NULL) {
 		rc = CLR_OK;
 		goto out;
@@ -137,4 +140,29 @@ out:
 	clr_jwt_free(t);
 	clr_provs_release(provs);
 	return rc;
+}
+
+int clr_ix_client_ok(struct clr_ix_app *app, const struct clr_tok *tok, const char *reqid,
+		     const char **why)
+{
+	char key[1024];
+
+	if (clr_revo_has(app->revo, tok->claims.identity)) {
+		atomic_fetch_add(&app->n_revoked, 1);
+		clr_seclog(CLR_SECLOG_REVOKED, reqid, "token of a revoked client refused");
+		*why = "client revoked";
+		return 0;
+	}
+	if (!app->cfg->gateway_require_registered)
+		return 1;
+	/* A key too long to build is no registration of ours: refuse. */
+	if (clr_allow_key(key, sizeof(key), tok->prov_id, tok->claims.identity) == 0 ||
+	    !clr_revo_has(app->allow, key)) {
+		atomic_fetch_add(&app->n_unregistered, 1);
+		clr_seclog(CLR_SECLOG_UNREGISTERED, reqid,
+			   "token of a client without an active registration refused");
+		*why = "client not registered";
+		return 0;
+	}
+	return 1;
 }

@@ -99,10 +99,8 @@ void clr_h_auth(struct clr_req *r)
 		goto out;
 	}
 	/* Checked on every request, cache hit or not: revocation is immediate. */
-	if (clr_revo_has(app->revo, tok->claims.identity)) {
-		atomic_fetch_add(&app->n_revoked, 1);
-		clr_log(r->reqid, CLR_LOG_INFO, "security: token of a revoked client refused");
-		deny_401(r, app, "client revoked");
+	if (!clr_ix_client_ok(app, tok, r->reqid, &why)) {
+		deny_401(r, app, why);
 		goto out;
 	}
 	if (!hdr_safe(tok->claims.identity) || !hdr_safe(tok->claims.sub) ||

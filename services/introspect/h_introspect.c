@@ -1,7 +1,10 @@
 /*
  * h_introspect.c - POST /v1/introspect (RFC 7662) for resource servers.
  *
- * The caller is authenticated by the route (an admin bearer token).  The
+ * The caller is either a resource server with HTTP Basic id:secret of an
+ * active row of introspection_clients (checked in memory, see
+ * isclients.h) or an admin bearer token; the route itself is public so
+ * that this handler can accept both.  The
  * answer is {"active": true, ...} for a token the gateway would let
  * through on some product path (valid signature and claims, client not
  * revoked, a product and plan granted by its scopes), and exactly
@@ -14,9 +17,11 @@
 #include <openssl/crypto.h>
 #include <jansson.h>
 
+#include "clearance/auth.h"
 #include "clearance/log.h"
 #include "handlers.h"
 #include "introspect.h"
+#include "seclog.h"
 
 static int hexval(int c)
 {
@@ -85,6 +90,57 @@ static char *form_get(const char *body, size_t len, const char *name, int *dup)
 	return val;
 }
 
+/*
+ * 1 if the caller may introspect; else the 401/403/503 has been sent.
+ * A wrong Basic credential is a 401 invalid_client (RFC 6749 s.5.2 style),
+ * a developer token a 403.
+ */
+static int caller_ok(struct clr_req *r, struct clr_ix_app *app)
+{
+	const char *authz = clr_req_env(r, "HTTP_AUTHORIZATION");
+	char id[CLR_ISC_ID_LEN + 1];
+	struct clr_principal who;
+	enum clr_rc rc;
+
+	if (authz != NULL && strncasecmp(authz, "Basic ", 6) == 0) {
+		if (clr_isc_check_basic(app->isc, authz, id))
+			return 1;
+		clr_seclog(CLR_SECLOG_INTROSPECT_AUTH, r->reqid,
+			   "introspect: Basic credentials refused");
+		clr_resp_header(r, "WWW-Authenticate", "Basic realm=\"introspect\"");
+		clr_resp_error(r, 401, "invalid_client", "unknown client or wrong secret");
+		return 0;
+	}
+	if (authz == NULL) {
+		clr_resp_header(r, "WWW-Authenticate", "Basic realm=\"introspect\", Bearer");
+		clr_resp_error(r, 401, "invalid_client",
+			       "Basic credentials of an introspection client or an admin token "
+			       "are required");
+		return 0;
+	}
+	memset(&who, 0, sizeof(who));
+	rc = r->db != NULL ? clr_auth_bearer(r->db, authz, &who) : CLR_ERR_DB;
+	if (rc == CLR_ERR_DB) {
+		clr_resp_error(r, 503, "temporarily_unavailable",
+			       "the database is unavailable, try again later");
+		return 0;
+	}
+	if (rc != CLR_OK) {
+		clr_seclog(CLR_SECLOG_INTROSPECT_AUTH, r->reqid,
+			   "introspect: bearer token refused");
+		clr_resp_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+		clr_resp_error(r, 401, "invalid_token", "the bearer token is invalid or expired");
+		return 0;
+	}
+	if (who.role != CLR_ROLE_ADMIN) {
+		clr_seclog(CLR_SECLOG_INTROSPECT_AUTH, r->reqid,
+			   "introspect: non-admin token %s refused", who.token_id);
+		clr_resp_error(r, 403, "forbidden", "an admin token is required");
+		return 0;
+	}
+	return 1;
+}
+
 static void inactive(struct clr_req *r)
 {
 	clr_resp_json(r, 200, json_pack("{s:b}", "active", 0));
@@ -103,6 +159,8 @@ void clr_h_introspect(struct clr_req *r)
 	json_t *o;
 	int dup = 0;
 
+	if (!caller_ok(r, app))
+		return;
 	if (ctype == NULL || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0) {
 		clr_resp_error(r, 400, "invalid_request",
 			       "body must be application/x-www-form-urlencoded");
@@ -118,7 +176,7 @@ void clr_h_introspect(struct clr_req *r)
 		inactive(r);
 		goto out;
 	}
-	if (clr_revo_has(app->revo, tok->claims.identity)) {
+	if (!clr_ix_client_ok(app, tok, r->reqid, &why)) {
 		inactive(r);
 		goto out;
 	}

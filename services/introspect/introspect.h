@@ -16,6 +16,7 @@
 #include "clearance/db.h"
 #include "clearance/http_out.h"
 #include "catalogue.h"
+#include "isclients.h"
 #include "providers.h"
 #include "ratelimit.h"
 #include "revocations.h"
@@ -33,6 +34,8 @@ struct clr_ix_app {
 	const struct clr_config *cfg;
 	struct clr_provreg *provs;
 	struct clr_revo *revo;
+	struct clr_revo *allow; /* "<provider_id> <client_id>" of active registrations */
+	struct clr_isc *isc;	/* resource servers allowed at /v1/introspect */
 	struct clr_rl *rl;
 	struct clr_tcache *tcache;
 	struct clr_basic *basic;
@@ -40,7 +43,7 @@ struct clr_ix_app {
 	pthread_mutex_t cat_mu;
 	struct clr_cat *cat; /* current catalogue; swap under cat_mu */
 	atomic_int loaded;   /* 1 after the first complete load */
-	atomic_ulong n_allow, n_invalid, n_scope, n_limited, n_revoked;
+	atomic_ulong n_allow, n_invalid, n_scope, n_limited, n_revoked, n_unregistered;
 };
 
 /* New reference to the current catalogue (clr_cat_release). */
@@ -57,6 +60,16 @@ void clr_ix_set_catalogue(struct clr_ix_app *app, struct clr_cat *c);
  */
 enum clr_rc clr_ix_verify(struct clr_ix_app *app, struct clr_http_client *http, const char *token,
 			  size_t len, struct clr_tok **out, const char **why) CLR_MUSTCHECK;
+
+/*
+ * 0 if the token's client must be refused although the token verified: its
+ * registration is revoked (always checked), or, with
+ * CLEARANCE_GATEWAY_REQUIRE_REGISTERED, it has no active registration at
+ * the token's provider.  *why is a fixed reason and the matching
+ * security line has been logged (rate-limited).  Cheap: two hash probes.
+ */
+int clr_ix_client_ok(struct clr_ix_app *app, const struct clr_tok *tok, const char *reqid,
+		     const char **why);
 
 /* Background threads: LISTEN/NOTIFY + periodic reloads, JWKS maintenance. */
 enum clr_rc clr_refresher_start(struct clr_ix_app *app, struct clr_refresher **out) CLR_MUSTCHECK;

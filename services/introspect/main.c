@@ -20,13 +20,29 @@
 
 static const struct clr_route routes[] = {
     {"GET", "/auth", clr_h_auth, CLR_AUTH_NONE, 0},
-    {"POST", "/v1/introspect", clr_h_introspect, CLR_AUTH_ADMIN, 0},
+    /* public: the handler accepts introspection-client Basic or an admin token */
+    {"POST", "/v1/introspect", clr_h_introspect, CLR_AUTH_NONE, 0},
+    {"POST", "/v1/introspection-clients", clr_h_isc_create, CLR_AUTH_ADMIN, 1},
+    {"GET", "/v1/introspection-clients", clr_h_isc_list, CLR_AUTH_ADMIN, 0},
+    {"DELETE", "/v1/introspection-clients/{}", clr_h_isc_delete, CLR_AUTH_ADMIN, 0},
     {"GET", "/v1/providers/{}/jwks", clr_h_jwks_get, CLR_AUTH_ADMIN, 0},
     {"POST", "/v1/providers/{}/jwks/refresh", clr_h_jwks_refresh, CLR_AUTH_ADMIN, 0},
 };
 
 static const struct clr_db_stmt stmts[] = {
     {CLR_BASIC_STMT_NAME, CLR_BASIC_STMT_SQL, 1},
+    {"ix_isc_insert",
+     "INSERT INTO introspection_clients (name, secret_hash) VALUES ($1, $2)"
+     " RETURNING id::text, name, created_at::text, revoked_at::text",
+     2},
+    {"ix_isc_list",
+     "SELECT id::text, name, created_at::text, revoked_at::text FROM introspection_clients"
+     " ORDER BY created_at, id",
+     0},
+    {"ix_isc_revoke",
+     "UPDATE introspection_clients SET revoked_at = coalesce(revoked_at, now())"
+     " WHERE id = $1::uuid RETURNING id::text",
+     1},
 };
 
 static char *metrics(void *arg)
@@ -43,6 +59,7 @@ static char *metrics(void *arg)
 		     "clearance_auth_total{result=\"insufficient_scope\"} %lu\n"
 		     "clearance_auth_total{result=\"rate_limited\"} %lu\n"
 		     "clearance_auth_total{result=\"revoked\"} %lu\n"
+		     "clearance_auth_total{result=\"unregistered\"} %lu\n"
 		     "# TYPE clearance_token_cache_total counter\n"
 		     "clearance_token_cache_total{result=\"hit\"} %lu\n"
 		     "clearance_token_cache_total{result=\"miss\"} %lu\n"
@@ -52,7 +69,7 @@ static char *metrics(void *arg)
 		     "clearance_ratelimit_buckets %zu\n",
 		     atomic_load(&app->n_allow), atomic_load(&app->n_invalid),
 		     atomic_load(&app->n_scope), atomic_load(&app->n_limited),
-		     atomic_load(&app->n_revoked), hits, misses, clr_revo_count(app->revo),
+		     atomic_load(&app->n_revoked), atomic_load(&app->n_unregistered), hits, misses, clr_revo_count(app->revo),
 		     clr_rl_count(app->rl)) < 0)
 		return NULL;
 	return s;
@@ -86,8 +103,9 @@ int main(void)
 	hdef.timeout_ms = cfg->http_timeout_ms;
 	hdef.max_response = cfg->http_max_response;
 	if (clr_provreg_new(&jcfg, &hdef, &app.provs) != CLR_OK ||
-	    clr_revo_new(&app.revo) != CLR_OK || clr_rl_new(0, &app.rl) != CLR_OK ||
-	    clr_tcache_new(1 << 16, &app.tcache) != CLR_OK ||
+	    clr_revo_new(&app.revo) != CLR_OK || clr_revo_new(&app.allow) != CLR_OK ||
+	    clr_isc_new(&app.isc) != CLR_OK || clr_rl_new(0, &app.rl) != CLR_OK ||
+	    clr_tcache_new((size_t)cfg->gateway_token_cache, &app.tcache) != CLR_OK ||
 	    clr_basic_new(1 << 12, &app.basic) != CLR_OK ||
 	    clr_cat_build(NULL, 0, NULL, 0, &empty) != CLR_OK) {
 		clr_log(NULL, CLR_LOG_ERROR, "introspect: out of memory at start");
@@ -120,6 +138,8 @@ out:
 	clr_tcache_free(app.tcache);
 	clr_rl_free(app.rl);
 	clr_revo_free(app.revo);
+	clr_revo_free(app.allow);
+	clr_isc_free(app.isc);
 	clr_provreg_free(app.provs);
 	clr_cat_release(app.cat);
 	pthread_mutex_destroy(&app.cat_mu);

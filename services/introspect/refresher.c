@@ -21,6 +21,7 @@
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "introspect.h"
+#include "seclog.h"
 
 struct clr_refresher {
 	struct clr_ix_app *app;
@@ -41,6 +42,10 @@ enum clr_rc clr_ix_reload_all(struct clr_ix_app *app, struct clr_db *db)
 	clr_ix_set_catalogue(app, cat);
 	if ((rc = clr_revo_reload(app->revo, db)) != CLR_OK)
 		return rc;
+	if ((rc = clr_allow_reload(app->allow, db)) != CLR_OK)
+		return rc;
+	if ((rc = clr_isc_reload(app->isc, db)) != CLR_OK)
+		return rc;
 	atomic_store(&app->loaded, 1);
 	return CLR_OK;
 }
@@ -49,6 +54,8 @@ static const char *const channels[] = {
     "LISTEN clearance_revocations",
     "LISTEN clearance_catalogue",
     "LISTEN clearance_providers",
+    "LISTEN clearance_registrations_active",
+    "LISTEN clearance_introspection_clients",
 };
 
 static void sleep_ms(struct clr_refresher *r, long ms)
@@ -74,7 +81,8 @@ static void *listen_main(void *arg)
 	}
 	while (!atomic_load(&r->stop)) {
 		PGconn *pc = clr_db_conn(db);
-		int reload_cat = 0, reload_prov = 0, full = 0, redo = 0;
+		int reload_cat = 0, reload_prov = 0, reload_isc = 0, reload_revo = 0, full = 0,
+		    redo = 0;
 		PGnotify *nf;
 		struct pollfd pfd;
 
@@ -120,9 +128,23 @@ static void *listen_main(void *arg)
 				reload_cat = 1;
 			} else if (strcmp(nf->relname, "clearance_providers") == 0) {
 				reload_prov = 1;
+			} else if (strcmp(nf->relname, "clearance_registrations_active") == 0) {
+				/*
+				 * Passes at once; and the refuse-list may still hold
+				 * this id from an earlier revocation, so rebuild it.
+				 */
+				if (clr_revo_add(app->allow, nf->extra) != CLR_OK)
+					redo = 1;
+				reload_revo = 1;
+			} else if (strcmp(nf->relname, "clearance_introspection_clients") == 0) {
+				reload_isc = 1;
 			}
 			PQfreemem(nf);
 		}
+		if (reload_isc && clr_isc_reload(app->isc, db) != CLR_OK)
+			next_full = 0;
+		if (reload_revo && clr_revo_reload(app->revo, db) != CLR_OK)
+			next_full = 0;
 		if (reload_prov && clr_provreg_reload(app->provs, db) != CLR_OK)
 			next_full = 0;
 		if (reload_cat) {
@@ -153,6 +175,7 @@ static void *jwks_main(void *arg)
 		size_t n = clr_provreg_caches(r->app->provs, caches, 256);
 		for (size_t i = 0; i < n && !atomic_load(&r->stop); i++)
 			clr_jwks_cache_maintain(caches[i], http, clr_now_ms());
+		clr_seclog_flush(clr_now_ms());
 		sleep_ms(r, 1000);
 	}
 	clr_http_client_free(http);

@@ -4,6 +4,7 @@
  */
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,4 +207,41 @@ size_t clr_revo_count(struct clr_revo *s)
 	n = s->t.n;
 	pthread_rwlock_unlock(&s->lock);
 	return n;
+}
+
+size_t clr_allow_key(char *buf, size_t n, const char *provider_id, const char *client_id)
+{
+	int k;
+
+	if (provider_id == NULL || client_id == NULL || client_id[0] == '\0')
+		return 0;
+	k = snprintf(buf, n, "%s %s", provider_id, client_id);
+	return k < 0 || (size_t)k >= n ? 0 : (size_t)k;
+}
+
+enum clr_rc clr_allow_reload(struct clr_revo *s, struct clr_db *db)
+{
+	static const char q[] = "SELECT DISTINCT provider_id::text || ' ' || client_id"
+				" FROM registrations"
+				" WHERE status = 'active' AND client_id IS NOT NULL";
+	PGresult *res = NULL;
+	const char **ids = NULL;
+	int n;
+	enum clr_rc rc;
+
+	if ((rc = clr_db_exec_sql(db, q, 0, NULL, &res)) != CLR_OK)
+		return rc;
+	n = PQntuples(res);
+	ids = calloc((size_t)n + 1, sizeof(*ids));
+	if (ids == NULL) {
+		rc = CLR_ERR_NOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		ids[i] = PQgetvalue(res, i, 0);
+	rc = clr_revo_replace(s, ids, (size_t)n);
+out:
+	free(ids);
+	PQclear(res);
+	return rc;
 }

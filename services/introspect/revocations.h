@@ -43,4 +43,16 @@ enum clr_rc clr_revo_replace(struct clr_revo *s, const char *const *ids, size_t 
 
 size_t clr_revo_count(struct clr_revo *s);
 
+/*
+ * The same string set serves as the allow-set of registered clients
+ * (CLEARANCE_GATEWAY_REQUIRE_REGISTERED): its members are the keys
+ * "<provider_id> <client_id>" of every active registration, so a client id
+ * registered at one provider does not open the gate for a token of
+ * another.  clr_allow_key writes that key into buf (size n) and returns
+ * its length, or 0 if it does not fit.  clr_allow_reload replaces the set
+ * from PostgreSQL (same ordering rule as clr_revo_reload).
+ */
+size_t clr_allow_key(char *buf, size_t n, const char *provider_id, const char *client_id);
+enum clr_rc clr_allow_reload(struct clr_revo *s, struct clr_db *db) CLR_MUSTCHECK;
+
 #endif

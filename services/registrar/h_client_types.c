@@ -14,6 +14,7 @@
 
 #include "clearance/log.h"
 #include "registrar.h"
+#include "validate.h"
 
 static const struct reg_field ct_fields[] = {
 	{ "display_name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
@@ -24,146 +25,6 @@ static const struct reg_field ct_fields[] = {
 	{ "okta_application_type", REG_FT_STR, 0, 1, 1, 16, 0, 0 },
 };
 #define NCT_FIELDS (sizeof(ct_fields) / sizeof(ct_fields[0]))
-
-static const char *const grant_types[] = {
-	"authorization_code", "implicit", "password", "client_credentials", "refresh_token",
-	"urn:ietf:params:oauth:grant-type:jwt-bearer",
-	"urn:ietf:params:oauth:grant-type:saml2-bearer",
-	"urn:ietf:params:oauth:grant-type:device_code",
-	"urn:openid:params:grant-type:ciba",
-};
-static const char *const response_types[] = {
-	"code", "token", "id_token", "code id_token", "code token", "code id_token token",
-	"id_token token", "none",
-};
-static const char *const auth_methods[] = {
-	"none", "client_secret_post", "client_secret_basic", "client_secret_jwt",
-	"private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth",
-};
-static const char *const okta_types[] = { "web", "native", "browser", "service" };
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-static int in_list(const char *s, const char *const *list, size_t n)
-{
-	size_t i;
-
-	for (i = 0; s != NULL && i < n; i++)
-		if (strcmp(s, list[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* 1 if the space-separated response type contains the word w. */
-static int rt_has(const char *rt, const char *w)
-{
-	size_t wl = strlen(w);
-	const char *p = rt;
-
-	while ((p = strstr(p, w)) != NULL) {
-		if ((p == rt || p[-1] == ' ') && (p[wl] == '\0' || p[wl] == ' '))
-			return 1;
-		p += wl;
-	}
-	return 0;
-}
-
-static enum clr_rc arr_check(const json_t *a, const char *field,
-			     const char *const *list, size_t n, struct clr_err *e)
-{
-	size_t i, j;
-
-	for (i = 0; i < json_array_size(a); i++) {
-		const char *s = json_string_value(json_array_get(a, i));
-
-		if (!in_list(s, list, n))
-			return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", field,
-					   "%s: \"%.64s\" is not a registered value", field, s);
-		for (j = 0; j < i; j++)
-			if (strcmp(s, json_string_value(json_array_get(a, j))) == 0)
-				return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-						   field, "%s: \"%.64s\" is listed twice", field, s);
-	}
-	return CLR_OK;
-}
-
-/* The whole RFC 7591 consistency check of one client type. */
-static enum clr_rc ct_validate(const json_t *rt, const json_t *gt, const char *auth,
-			       const char *okta, struct clr_err *e)
-{
-	int ac = reg_strarr_has(gt, "authorization_code");
-	int imp = reg_strarr_has(gt, "implicit");
-	int cc = reg_strarr_has(gt, "client_credentials");
-	int rt_code = 0, rt_front = 0;
-	size_t i;
-
-	if (json_array_size(gt) == 0)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "grant_types",
-				   "grant_types must list at least one grant type");
-	if (arr_check(gt, "grant_types", grant_types, NELEM(grant_types), e) != CLR_OK ||
-	    arr_check(rt, "response_types", response_types, NELEM(response_types), e) != CLR_OK)
-		return CLR_ERR_PARAM;
-	if (!in_list(auth, auth_methods, NELEM(auth_methods)))
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-				   "token_endpoint_auth_method",
-				   "token_endpoint_auth_method \"%.64s\" is not a registered value", auth);
-	if (okta != NULL && !in_list(okta, okta_types, NELEM(okta_types)))
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-				   "okta_application_type",
-				   "okta_application_type must be web, native, browser or service");
-	for (i = 0; i < json_array_size(rt); i++) {
-		const char *s = json_string_value(json_array_get(rt, i));
-
-		if (rt_has(s, "code")) {
-			rt_code = 1;
-			if (!ac)
-				return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-						   "response_types",
-						   "response type \"%s\" needs the authorization_code grant", s);
-		}
-		if (rt_has(s, "token") || rt_has(s, "id_token")) {
-			rt_front = 1;
-			if (!imp)
-				return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-						   "response_types",
-						   "response type \"%s\" needs the implicit grant", s);
-		}
-	}
-	if (ac && !rt_code)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
-				   "the authorization_code grant needs a response type with \"code\"");
-	if (imp && !rt_front)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
-				   "the implicit grant needs a response type with \"token\" or \"id_token\"");
-	if (!ac && !imp && json_array_size(rt) > 0)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
-				   "response_types must be empty without authorization_code or implicit");
-	if (reg_strarr_has(gt, "refresh_token")) {
-		size_t others = json_array_size(gt) - 1 - (size_t)cc - (size_t)imp;
-
-		if (others == 0)
-			return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "grant_types",
-					   "refresh_token needs a grant that issues refresh tokens "
-					   "(authorization_code, password, device code, ...)");
-	}
-	if (cc && strcmp(auth, "none") == 0)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-				   "token_endpoint_auth_method",
-				   "client_credentials needs a confidential client, not auth method none");
-	if (okta != NULL && strcmp(okta, "service") == 0 && (!cc || ac || imp))
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-				   "okta_application_type",
-				   "an Okta service application uses client_credentials only");
-	if (okta != NULL && strcmp(okta, "service") != 0 && cc)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-				   "okta_application_type",
-				   "Okta allows client_credentials only for service applications");
-	if (okta != NULL && strcmp(okta, "browser") == 0 && strcmp(auth, "none") != 0)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-				   "token_endpoint_auth_method",
-				   "an Okta browser application is public: auth method none");
-	return CLR_OK;
-}
 
 static void reply_row(struct clr_req *r, int status, PGresult *res)
 {
@@ -211,7 +72,7 @@ void reg_h_ctypes_create(struct clr_req *r)
 		goto fail;
 	rt = json_object_get(b, "response_types");
 	rt = rt != NULL ? json_incref(rt) : json_array();
-	if (ct_validate(rt, json_object_get(b, "grant_types"),
+	if (reg_ctype_validate(rt, json_object_get(b, "grant_types"),
 			json_string_value(json_object_get(b, "token_endpoint_auth_method")),
 			json_string_value(json_object_get(b, "okta_application_type")), &e) != CLR_OK)
 		goto fail;
@@ -345,7 +206,7 @@ void reg_h_ctypes_patch(struct clr_req *r)
 	auth = json_string_value(json_object_get(cur, "token_endpoint_auth_method"));
 	j = json_object_get(cur, "okta_application_type");
 	okta = json_string_value(j);
-	if (ct_validate(rt, gt, auth, okta, &e) != CLR_OK)
+	if (reg_ctype_validate(rt, gt, auth, okta, &e) != CLR_OK)
 		goto fail;
 	rts = json_dumps(rt, JSON_COMPACT);
 	gts = json_dumps(gt, JSON_COMPACT);

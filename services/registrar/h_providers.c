@@ -20,6 +20,7 @@
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "registrar.h"
+#include "validate.h"
 
 static const struct reg_field pv_fields[] = {
 	{ "name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
@@ -63,39 +64,6 @@ static void disco_clear(struct disco *d)
 	json_decref(d->doc);
 	free(d->text);
 	memset(d, 0, sizeof(*d));
-}
-
-/* OIDC Discovery 1.0 s.4.3 / RFC 8414 s.3.3: the document must be the issuer's own. */
-static int issuer_matches(const char *wk, const char *issuer)
-{
-	static const char *const suffixes[] = {
-		"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server",
-	};
-	size_t ilen = strlen(issuer), i;
-	const char *path;
-	char buf[4200];
-
-	if (ilen > 2048)
-		return 0;
-	while (ilen > 0 && issuer[ilen - 1] == '/')
-		ilen--;
-	for (i = 0; i < 2; i++) {
-		snprintf(buf, sizeof(buf), "%.*s%s", (int)ilen, issuer, suffixes[i]);
-		if (strcmp(buf, wk) == 0)
-			return 1;
-	}
-	/* RFC 8414 inserts the well-known part between host and path. */
-	path = strstr(issuer, "://");
-	path = path != NULL ? strchr(path + 3, '/') : NULL;
-	if (path == NULL || (size_t)(path - issuer) >= ilen)
-		return 0;
-	for (i = 0; i < 2; i++) {
-		snprintf(buf, sizeof(buf), "%.*s%s%.*s", (int)(path - issuer), issuer,
-			 suffixes[i], (int)(ilen - (size_t)(path - issuer)), path);
-		if (strcmp(buf, wk) == 0)
-			return 1;
-	}
-	return 0;
 }
 
 static enum clr_rc disco_url(json_t *doc, const char *key, int required,
@@ -174,7 +142,7 @@ static enum clr_rc discover(struct clr_http_client *c, const struct clr_http_opt
 	    disco_url(out->doc, "introspection_endpoint", 0, o->allow_http,
 		      &out->introspection_endpoint, e) != CLR_OK)
 		goto out;
-	if (!issuer_matches(wk, iss)) {
+	if (!reg_issuer_matches(wk, iss)) {
 		clr_err_set(e, rc, "discovery_failed", "issuer",
 			    "the discovery document's issuer %.120s does not match the well-known URL",
 			    iss);

@@ -22,13 +22,12 @@
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "registrar.h"
-
-#define MAX_REDIRECT_URIS 20
+#include "validate.h"
 
 static const struct reg_field rg_fields[] = {
 	{ "client_type_id", REG_FT_STR, 1, 0, 1, 64, 0, 0 },
 	{ "client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
-	{ "redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, MAX_REDIRECT_URIS, 0 },
+	{ "redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0 },
 	{ "scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0 },
 };
 #define NRG_FIELDS (sizeof(rg_fields) / sizeof(rg_fields[0]))
@@ -36,101 +35,6 @@ static const struct reg_field rg_fields[] = {
 static const char *const statuses[] = { "pending", "active", "failed", "deleted", "orphaned" };
 
 /* ---- validation -------------------------------------------------------- */
-
-/* RFC 6749 s.3.3: scope-token = 1*NQCHAR, separated by single spaces. */
-static int scope_valid(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0)
-		return 1;
-	if (s[0] == ' ' || s[n - 1] == ' ')
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == ' ') {
-			if (s[i + 1] == ' ')
-				return 0;
-			continue;
-		}
-		if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e)
-			return 0;
-	}
-	return 1;
-}
-
-/* https anywhere, http only on loopback (RFC 8252 s.7.3); never a fragment. */
-static enum clr_rc redirect_check(const char *uri, struct clr_err *e)
-{
-	CURLU *u = NULL;
-	char *scheme = NULL, *host = NULL;
-	enum clr_rc rc;
-
-	rc = reg_url_check(uri, 1, "redirect_uris", "invalid_redirect_uri", e);
-	if (rc != CLR_OK)
-		return rc;
-	rc = CLR_ERR_NOMEM;
-	if ((u = curl_url()) == NULL || curl_url_set(u, CURLUPART_URL, uri, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		clr_err_set(e, rc, NULL, NULL, "out of memory");
-		goto out;
-	}
-	rc = CLR_OK;
-	if (strcasecmp(scheme, "http") == 0 && strcmp(host, "127.0.0.1") != 0 &&
-	    strcmp(host, "[::1]") != 0 && strcasecmp(host, "localhost") != 0)
-		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
-				 "redirect URIs must use https (http only on loopback)");
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
-	return rc;
-}
-
-enum clr_rc reg_request_check(const struct reg_request *req, const struct reg_ctype *ct,
-			      struct clr_err *e)
-{
-	const json_t *gt = ct->grant_types;
-	int front = reg_strarr_has(gt, "authorization_code") || reg_strarr_has(gt, "implicit");
-	size_t n = json_is_array(req->redirect_uris) ? json_array_size(req->redirect_uris) : 0;
-	size_t i, j;
-
-	if (req->client_name == NULL || req->client_name[0] == '\0' ||
-	    strlen(req->client_name) > 200)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "client_name",
-				   "client_name must be 1 to 200 bytes");
-	if (req->scope != NULL && !scope_valid(req->scope))
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "scope",
-				   "scope must be scope tokens separated by single spaces");
-	if (req->redirect_uris != NULL && !json_is_array(req->redirect_uris))
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
-				   "redirect_uris must be an array");
-	if (front && n == 0)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
-				   "this client type (authorization_code or implicit) needs redirect_uris");
-	if (!front && n > 0)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
-				   "this client type has no redirect-based grant: redirect_uris must be empty");
-	if (n > MAX_REDIRECT_URIS)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
-				   "at most %d redirect_uris", MAX_REDIRECT_URIS);
-	for (i = 0; i < n; i++) {
-		const char *u = json_string_value(json_array_get(req->redirect_uris, i));
-
-		if (u == NULL)
-			return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
-					   "redirect_uris must contain only strings");
-		if (redirect_check(u, e) != CLR_OK)
-			return e->rc;
-		for (j = 0; j < i; j++)
-			if (strcmp(u, json_string_value(json_array_get(req->redirect_uris, j))) == 0)
-				return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri",
-						   "redirect_uris", "a redirect URI is listed twice");
-	}
-	return CLR_OK;
-}
 
 /* ---- IdP error translation ------------------------------------------- */
 
@@ -676,7 +580,7 @@ void reg_h_regs_get(struct clr_req *r)
 static const struct reg_field put_fields[] = {
 	{ "client_type_id", REG_FT_STR, 0, 0, 1, 64, 0, 0 },
 	{ "client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
-	{ "redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, MAX_REDIRECT_URIS, 0 },
+	{ "redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0 },
 	{ "scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0 },
 };
 

@@ -7,6 +7,10 @@
 #   c) auth_request -> clearance-introspect, one RS256 token repeated
 #   d) the same with $NTOKENS distinct valid RS256 tokens (wrk Lua rotation)
 #   e) the same with one ES256 token
+#   f) case d against a second clearance-introspect with the verified-token
+#      cache off (CLEARANCE_GATEWAY_TOKEN_CACHE=0): every request parses and
+#      verifies an RS256 signature, i.e. what d costs for tokens the cache
+#      has not seen (d itself is warmed up, so it mostly measures hits)
 # Prints req/s, p50, p99, non-2xx per case, the ratios c/b d/b e/b, and a
 # sanity check that req/s x mean latency ~ connections (wrk does not count
 # requests that never get an answer, so a hung run can look fast).
@@ -28,7 +32,7 @@ THREADS=${BENCH_THREADS:-8}
 NTOKENS=${BENCH_TOKENS:-2000}
 B=$STACK_DIR/bench
 mkdir -p "$B" "$STACK_RUN" "$STACK_LOGS" "$STACK_WWW/a" "$STACK_WWW/b" "$STACK_WWW/c" \
-	"$STACK_WWW/d" "$STACK_WWW/e" "$STACK_NGINX/tmp"
+	"$STACK_WWW/d" "$STACK_WWW/e" "$STACK_WWW/f" "$STACK_NGINX/tmp"
 
 if ! command -v wrk >/dev/null; then
 	echo "bench: installing wrk (Debian)"
@@ -85,17 +89,23 @@ INSERT INTO providers (name, kind, well_known_url, issuer, token_endpoint, jwks_
 VALUES ('bench', 'other', :'iss' || '/.well-known/openid-configuration', :'iss',
         :'iss' || '/token', :'iss' || '/jwks.json', 'https://api.bench', true);
 WITH pr AS (INSERT INTO products (name, path_prefixes, scopes)
-            VALUES ('bench', ARRAY['/c', '/d', '/e'], 'bench:read') RETURNING id),
+            VALUES ('bench', ARRAY['/c', '/d', '/e', '/f'], 'bench:read') RETURNING id),
      pl AS (INSERT INTO plans (name, scopes) VALUES ('bench', 'plan:bench') RETURNING id)
 INSERT INTO product_plans SELECT pr.id, pl.id FROM pr, pl;
+-- The bench clients are registered (CLEARANCE_GATEWAY_REQUIRE_REGISTERED).
+INSERT INTO registrations (provider_id, client_name, status, client_id)
+SELECT p.id, 'bench-client-' || i, 'active', 'bench-client-' || i
+FROM providers p, generate_series(0, 49) AS i WHERE p.name = 'bench';
 SQL
 
 # --- FastCGI services --------------------------------------------------------
 stack_seal_key
-for svc in noop introspect; do
+for svc in noop introspect nocache; do
 	rm -f "$STACK_RUN/$svc.sock"
-	bin=$B/noop; [ "$svc" = introspect ] && bin=$STACK_BIN/clearance-introspect
+	bin=$B/noop; [ "$svc" != noop ] && bin=$STACK_BIN/clearance-introspect
+	tcache=65536; [ "$svc" = nocache ] && tcache=0
 	CLEARANCE_DATABASE_URL=$CLEARANCE_DATABASE_URL CLEARANCE_THREADS=$THREADS \
+	CLEARANCE_GATEWAY_TOKEN_CACHE=$tcache \
 	CLEARANCE_LOG_LEVEL=warn NOOP_THREADS=$THREADS \
 		spawn-fcgi -n -s "$STACK_RUN/$svc.sock" -M 0666 -- "$bin" \
 		</dev/null >>"$STACK_LOGS/$svc.log" 2>&1 &
@@ -105,7 +115,7 @@ done
 
 # --- nginx -------------------------------------------------------------------
 PORT=$(stack_free_port 20000 29999)
-for c in a b c d e; do printf '{"ok":true}\n' >"$STACK_WWW/$c/f.json"; done
+for c in a b c d e f; do printf '{"ok":true}\n' >"$STACK_WWW/$c/f.json"; done
 user_line=''; [ "$(id -u)" = 0 ] && user_line='user root;'
 cat >"$STACK_NGINX/nginx.conf" <<NGX
 $user_line
@@ -124,6 +134,7 @@ http {
     default_type application/json;
     upstream noop { server unix:$STACK_RUN/noop.sock; }
     upstream introspect { server unix:$STACK_RUN/introspect.sock; }
+    upstream nocache { server unix:$STACK_RUN/nocache.sock; }
     server {
         listen 127.0.0.1:$PORT;
         root $STACK_WWW;
@@ -151,11 +162,27 @@ http {
             fastcgi_param REMOTE_ADDR \$remote_addr;
             fastcgi_pass introspect;
         }
+        location = /_auth_nocache {
+            internal;
+            fastcgi_pass_request_body off;
+            fastcgi_param REQUEST_METHOD GET;
+            fastcgi_param SCRIPT_NAME "";
+            fastcgi_param PATH_INFO /auth;
+            fastcgi_param DOCUMENT_URI /auth;
+            fastcgi_param REQUEST_URI /auth;
+            fastcgi_param QUERY_STRING "";
+            fastcgi_param CONTENT_LENGTH "";
+            fastcgi_param HTTP_X_ORIGINAL_URI \$request_uri;
+            fastcgi_param HTTP_X_ORIGINAL_METHOD \$request_method;
+            fastcgi_param REMOTE_ADDR \$remote_addr;
+            fastcgi_pass nocache;
+        }
         location /a/ { auth_request /_auth_nginx; }
         location /b/ { auth_request /_auth_noop; }
         location /c/ { auth_request /_auth_ix; }
         location /d/ { auth_request /_auth_ix; }
         location /e/ { auth_request /_auth_ix; }
+        location /f/ { auth_request /_auth_nocache; }
     }
 }
 NGX
@@ -168,7 +195,7 @@ URL=http://127.0.0.1:$PORT
 RS=$(cat "$B/rs.token")
 ES=$(cat "$B/es.token")
 # Every case must really be allowed before it is measured.
-for p in "a/f.json:" "b/f.json:" "c/f.json:$RS" "d/f.json:$(head -n1 "$B/many.tokens")" "e/f.json:$ES"; do
+for p in "a/f.json:" "b/f.json:" "c/f.json:$RS" "d/f.json:$(head -n1 "$B/many.tokens")" "e/f.json:$ES" "f/f.json:$RS"; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer ${p#*:}" "$URL/${p%%:*}")
 	[ "$code" = 200 ] || { echo "bench: /${p%%:*} answered $code, not 200" >&2; tail -n 20 "$STACK_LOGS/introspect.log" >&2; exit 1; }
 done
@@ -179,7 +206,7 @@ for line in io.lines("$B/many.tokens") do tokens[#tokens + 1] = line end
 local i = 0
 request = function()
   i = i % #tokens + 1
-  return wrk.format("GET", "/d/f.json", { ["Authorization"] = "Bearer " .. tokens[i] })
+  return wrk.format("GET", wrk.path, { ["Authorization"] = "Bearer " .. tokens[i] })
 end
 LUA
 
@@ -221,21 +248,23 @@ for round in $(seq 1 "$ROUNDS"); do
 	run c "$round" -H "Authorization: Bearer $RS" "$URL/c/f.json"
 	run d "$round" -s "$B/many.lua" "$URL/d/f.json"
 	run e "$round" -H "Authorization: Bearer $ES" "$URL/e/f.json"
+	run f "$round" -s "$B/many.lua" "$URL/f/f.json"
 done
-for c in a b c d e; do
+for c in a b c d e f; do
 	RPS[$c]=$(med "$c" 1); MEAN[$c]=$(med "$c" 2); P50[$c]=$(med "$c" 3)
 	P99[$c]=$(med "$c" 4); BAD[$c]=$(med "$c" 5)
 done
 
 printf '\n%-44s %10s %9s %9s %9s %14s\n' case req/s p50_ms p99_ms non2xx "rps*mean/conns"
 fail=0
-for c in a b c d e; do
+for c in a b c d e f; do
 	case $c in
 	a) d="a) auth_request answered by nginx (204)" ;;
 	b) d="b) auth_request -> no-op libfcgi" ;;
 	c) d="c) introspect, one RS256 token" ;;
 	d) d="d) introspect, $NTOKENS distinct RS256 tokens" ;;
 	e) d="e) introspect, one ES256 token" ;;
+	f) d="f) as d, token cache off (all verified)" ;;
 	esac
 	little=$(awk -v r="${RPS[$c]}" -v m="${MEAN[$c]}" -v n="$CONNS" 'BEGIN { printf "%.2f", r * m / 1000 / n }')
 	printf '%-44s %10s %9s %9s %9s %14s\n' "$d" "${RPS[$c]}" "${P50[$c]}" "${P99[$c]}" "${BAD[$c]}" "$little"
@@ -248,6 +277,7 @@ echo
 echo "c/b = $(ratio c b)   (target >= 0.9)"
 echo "d/b = $(ratio d b)   (target >= 0.7)"
 echo "e/b = $(ratio e b)"
+echo "f/b = $(ratio f b)   (d for tokens not in the cache: every signature verified)"
 echo "p99 c/b = $(awk -v x="${P99[c]}" -v y="${P99[b]}" 'BEGIN { printf "%.2f", x / y }')   (target <= 1.5)"
 echo "raw wrk output: $B/wrk-*.txt"
 exit $fail

@@ -3,6 +3,11 @@
 // ES256), the provider and registrations made through the registrar, and
 // products/plans written with SQL (the access service owns them).
 //
+// Clients registered directly at the IdP (not through Clearance) are
+// refused by default (CLEARANCE_GATEWAY_REQUIRE_REGISTERED=1); the tests
+// that need one to pass "adopt" it with an active registrations row, as
+// an import into Clearance would.
+//
 // Order matters inside the describe: key rotation runs before the attack
 // tokens, whose random kids use up the provider's unknown-kid refetch for
 // the cooldown (30 s by default).
@@ -65,6 +70,12 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     return { client_id: r.json.client_id, client_secret: r.json.client_secret };
   }
 
+  // An active registration for a client made directly at the IdP.
+  function adopt(c, name) {
+    sql(`INSERT INTO registrations (provider_id, client_name, status, client_id)
+         VALUES (:'p'::uuid, :'n', 'active', :'c')`, { p: providerId, n: `gw-adopt-${name}-${SFX}`, c: c.client_id });
+  }
+
   const tokenFor = async (c, scope) => (await idp.token(c.client_id, c.client_secret, scope)).access_token;
 
   before(async () => {
@@ -103,6 +114,8 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     clients.es = await directClient('orders:read plan:gold', 'ES256');
     clients.tiny = await directClient('orders:read plan:tiny', 'RS256');
     clients.noplan = await directClient('orders:read plan:gold other:read', 'RS256');
+    for (const n of ['ps', 'es', 'tiny', 'noplan']) adopt(clients[n], n);
+    clients.direct = await directClient('orders:read plan:gold', 'RS256'); // never adopted before its test
   });
 
   after(async () => {
@@ -165,6 +178,22 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
       const tok = (await other.token(reg.json.client_id, reg.json.client_secret, 'orders:read plan:gold')).access_token;
       assert.equal((await get(FILE, bearer(tok))).status, 401);
     } finally { await other.stop(); }
+  });
+
+  test('a client registered at the IdP but not through Clearance: 401 until it has an active registration', async () => {
+    const tok = await tokenFor(clients.direct, 'orders:read plan:gold');
+    const r = await get(FILE, bearer(tok));
+    assert.equal(r.status, 401, 'unregistered client refused by default');
+    assert.match(r.headers.get('www-authenticate') || '', /invalid_token/);
+    const intro = await api('POST', '/v1/introspect', new URLSearchParams({ token: tok }), {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.deepEqual(intro.json, { active: false }, 'RFC 7662 agrees');
+    adopt(clients.direct, 'direct');
+    const t0 = Date.now();
+    await waitFor(async () => (await get(FILE, bearer(tok))).status === 200,
+      { timeoutMs: 1500, intervalMs: 50, what: 'registered client allowed' });
+    assert.ok(Date.now() - t0 <= 1000, `allowed only after ${Date.now() - t0} ms`);
   });
 
   test('wrong path, missing product scope, missing plan scope: 403', async () => {
@@ -306,6 +335,69 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     assert.deepEqual(bad.json, { active: false });
     const anon = await api('POST', '/v1/introspect', form(tok), { headers: hdr, token: null });
     assert.equal(anon.status, 401);
+  });
+
+  test('RFC 7662 callers: introspection clients with Basic id:secret, managed by admins', async () => {
+    const hdr = { 'content-type': 'application/x-www-form-urlencoded' };
+    const basicHdr = (id, secret) => ({
+      token: null,
+      headers: { ...hdr, authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` },
+    });
+    const c = await api('POST', '/v1/introspection-clients', { name: `rs-${SFX}` });
+    assert.equal(c.status, 201, c.text);
+    assert.match(c.json.id, /^[0-9a-f-]{36}$/);
+    assert.match(c.json.client_secret, /^clr_isc_[A-Za-z0-9_-]{43}$/);
+    assert.equal(c.json.name, `rs-${SFX}`);
+    assert.equal(c.json.revoked_at, null);
+    const stored = sql(`SELECT secret_hash FROM introspection_clients WHERE id = :'id'::uuid`, { id: c.json.id });
+    assert.equal(stored, crypto.createHash('sha256').update(c.json.client_secret).digest('hex'), 'only the hash is stored');
+
+    const tok = await tokenFor(clients.rs, 'orders:read plan:gold');
+    const form = new URLSearchParams({ token: tok });
+    const ok = await api('POST', '/v1/introspect', form, basicHdr(c.json.id, c.json.client_secret));
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.active, true);
+    assert.equal(ok.json.client_id, clients.rs.client_id);
+    const junk = await api('POST', '/v1/introspect', new URLSearchParams({ token: 'x.y.z' }),
+      basicHdr(c.json.id, c.json.client_secret));
+    assert.deepEqual(junk.json, { active: false });
+
+    for (const [id, secret, what] of [
+      [c.json.id, `${c.json.client_secret}x`, 'wrong secret'],
+      [c.json.id, '', 'empty secret'],
+      [crypto.randomUUID(), c.json.client_secret, 'unknown id'],
+      ['not-a-uuid', 'x', 'malformed id'],
+    ]) {
+      const r = await api('POST', '/v1/introspect', form, basicHdr(id, secret));
+      assert.equal(r.status, 401, `${what}: ${r.text}`);
+      assert.equal(r.json.error, 'invalid_client', what);
+      assert.equal(r.json.active, undefined, `${what}: no introspection answer`);
+    }
+    const garbled = await api('POST', '/v1/introspect', form,
+      { token: null, headers: { ...hdr, authorization: 'Basic %%%' } });
+    assert.equal(garbled.status, 401);
+
+    const list = await api('GET', '/v1/introspection-clients');
+    assert.equal(list.status, 200, list.text);
+    const mine = list.json.introspection_clients.find((x) => x.id === c.json.id);
+    assert.ok(mine, 'listed');
+    assert.equal(mine.client_secret, undefined, 'the secret is shown only once');
+    assert.ok(!list.text.includes(c.json.client_secret));
+    assert.equal((await api('GET', '/v1/introspection-clients', undefined, { token: null })).status, 401);
+    assert.equal((await api('POST', '/v1/introspection-clients', { name: 'x', extra: 1 })).status, 400);
+
+    const del = await api('DELETE', `/v1/introspection-clients/${c.json.id}`);
+    assert.equal(del.status, 204, del.text);
+    assert.equal((await api('DELETE', `/v1/introspection-clients/${crypto.randomUUID()}`)).status, 404);
+    assert.equal((await api('DELETE', '/v1/introspection-clients/nope')).status, 404);
+    const t0 = Date.now();
+    await waitFor(async () => (await api('POST', '/v1/introspect', form,
+      basicHdr(c.json.id, c.json.client_secret))).status === 401,
+    { timeoutMs: 1500, intervalMs: 50, what: 'revoked introspection client refused' });
+    assert.ok(Date.now() - t0 <= 1000);
+    const after1 = (await api('GET', '/v1/introspection-clients')).json.introspection_clients
+      .find((x) => x.id === c.json.id);
+    assert.equal(typeof after1.revoked_at, 'string');
   });
 
   test('attack tokens are all 401 and cost no outbound fetch', async () => {

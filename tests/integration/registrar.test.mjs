@@ -98,6 +98,15 @@ describe('registrar', { skip: noStack }, () => {
     const got = await api('GET', `/v1/providers/${prov.id}`);
     assert.equal(got.status, 200);
     assert.ok(!got.text.includes(idp.initialAccessToken), 'no secret in GET');
+    const allProv = await api('GET', '/v1/providers');
+    assert.equal(allProv.status, 200);
+    assert.ok(!allProv.text.includes(idp.initialAccessToken), 'no secret in the provider list');
+    // API times are RFC 3339 UTC with milliseconds, one format for every service.
+    const rfc3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+    for (const k of ['created_at', 'updated_at', 'discovered_at']) {
+      assert.match(got.json[k], rfc3339, `${k}: ${got.json[k]}`);
+    }
+    assert.ok(Math.abs(Date.parse(got.json.created_at) - Date.now()) < 120000, 'created_at is now, in UTC');
 
     const verify = await api('POST', `/v1/providers/${prov.id}/verify`);
     assert.equal(verify.status, 200, verify.text);
@@ -139,6 +148,10 @@ describe('registrar', { skip: noStack }, () => {
     const listed = await api('GET', `/v1/registrations?provider_id=${prov.id}&status=active`);
     assert.equal(listed.status, 200);
     assert.deepEqual(listed.json.registrations.map((x) => x.id), [reg.json.id]);
+    assert.ok(!listed.text.includes(secret), 'the list never shows the secret');
+    assert.ok(!('client_secret' in listed.json.registrations[0]));
+    assert.match(one.json.created_at, rfc3339);
+    assert.equal(one.json.deleted_at, null);
 
     // RFC 7592 update; oidc-provider rotates the registration access token on
     // every PUT, so a second PUT only works if the newest one was stored.
@@ -166,6 +179,7 @@ describe('registrar', { skip: noStack }, () => {
     assert.equal(del.status, 204, del.text);
     const gone = await api('GET', `/v1/registrations/${reg.json.id}`);
     assert.equal(gone.json.status, 'deleted');
+    assert.match(gone.json.deleted_at, rfc3339);
     assert.equal(gone.json.client_secret_set, false, 'secrets wiped from the row');
     const refused = await idp.tokenResponse(clientId, secret, 'api:read');
     assert.equal(refused.status, 401, refused.text);
@@ -220,6 +234,7 @@ describe('registrar', { skip: noStack }, () => {
     const iat = verify.json.checks.find((c) => c.name === 'initial_access_token');
     assert.equal(iat.ok, false, JSON.stringify(iat));
     assert.equal(verify.json.ok, false);
+    assert.ok(!verify.text.includes('not-the-right-token'), 'verify does not echo the token');
 
     const before = await registrationCount();
     const r = await api('POST', '/v1/registrations', { client_type_id: ct.id, client_name: 'x' });

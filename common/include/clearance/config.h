@@ -39,6 +39,8 @@ struct clr_config {
 	long revocation_refresh_s; /* REVOCATION_REFRESH, default 60 */
 	int gateway_require_registered; /* GATEWAY_REQUIRE_REGISTERED: only clients with an active
 	                                    registration pass the gateway, default 1 */
+	long gateway_token_cache; /* GATEWAY_TOKEN_CACHE: slots of the verified-token cache,
+	                             default 65536; 0 verifies every token every time */
 	char *http_proxy;        /* HTTP_PROXY: proxy for outgoing calls, optional; the
 	                            http_proxy/https_proxy environment is ignored */
 };
