@@ -12,6 +12,7 @@
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "basic_exchange.h"
+#include "seclog.h"
 
 #define BX_LOCKS 32
 #define BX_MAX_CRED 1024u
@@ -299,7 +300,7 @@ enum clr_rc clr_basic_token(struct clr_basic *b, struct clr_db *db, struct clr_h
 	} else if (rc == CLR_ERR_DENIED) {
 		store(b, key, now_ms + (neg ? CLR_BASIC_NEG_TTL_MS : CLR_BASIC_ERR_TTL_MS), NULL,
 		      *why);
-		clr_log(NULL, CLR_LOG_INFO, "security: basic credentials refused: %s", *why);
+		clr_seclog(CLR_SECLOG_BASIC, NULL, "basic credentials refused: %s", *why);
 	}
 out:
 	if (raw != NULL) {

@@ -128,8 +128,7 @@ out:
 	return rc;
 }
 
-int clr_isc_check(struct clr_isc *s, const char *id, size_t idlen, const char *secret,
-		  size_t slen)
+int clr_isc_check(struct clr_isc *s, const char *id, size_t idlen, const char *secret, size_t slen)
 {
 	static const unsigned char dummy[32];
 	unsigned char h[32], want[32];

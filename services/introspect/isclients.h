@@ -16,7 +16,7 @@
 #include "clearance/rc.h"
 #include "clearance/db.h"
 
-#define CLR_ISC_ID_LEN 36	     /* a uuid */
+#define CLR_ISC_ID_LEN 36		 /* a uuid */
 #define CLR_ISC_SECRET_PREFIX "clr_isc_" /* then base64url of 32 random bytes */
 
 struct clr_isc;
@@ -41,8 +41,7 @@ enum clr_rc clr_isc_reload(struct clr_isc *s, struct clr_db *db) CLR_MUSTCHECK;
  * bytes).  The secret's hash is computed and compared with CRYPTO_memcmp
  * whether or not the id exists, so timing says nothing about the secret.
  */
-int clr_isc_check(struct clr_isc *s, const char *id, size_t idlen, const char *secret,
-		  size_t slen);
+int clr_isc_check(struct clr_isc *s, const char *id, size_t idlen, const char *secret, size_t slen);
 
 /*
  * Checks an Authorization header value "Basic base64(id:secret)".  1 if it

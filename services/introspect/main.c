@@ -17,6 +17,7 @@
 #include "basic_exchange.h"
 #include "handlers.h"
 #include "introspect.h"
+#include "seclog.h"
 
 static const struct clr_route routes[] = {
     {"GET", "/auth", clr_h_auth, CLR_AUTH_NONE, 0},
@@ -31,13 +32,17 @@ static const struct clr_route routes[] = {
 
 static const struct clr_db_stmt stmts[] = {
     {CLR_BASIC_STMT_NAME, CLR_BASIC_STMT_SQL, 1},
+    /* timestamps in RFC 3339 UTC, like the registrar's */
     {"ix_isc_insert",
-     "INSERT INTO introspection_clients (name, secret_hash) VALUES ($1, $2)"
-     " RETURNING id::text, name, created_at::text, revoked_at::text",
+     "INSERT INTO introspection_clients (name, secret_hash) VALUES ($1, $2) RETURNING"
+     " id::text, name, to_char((created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+     " to_char((revoked_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
      2},
     {"ix_isc_list",
-     "SELECT id::text, name, created_at::text, revoked_at::text FROM introspection_clients"
-     " ORDER BY created_at, id",
+     "SELECT"
+     " id::text, name, to_char((created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+     " to_char((revoked_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+     " FROM introspection_clients ORDER BY created_at, id",
      0},
     {"ix_isc_revoke",
      "UPDATE introspection_clients SET revoked_at = coalesce(revoked_at, now())"
@@ -48,10 +53,15 @@ static const struct clr_db_stmt stmts[] = {
 static char *metrics(void *arg)
 {
 	struct clr_ix_app *app = arg;
-	unsigned long hits, misses;
+	unsigned long hits, misses, w[CLR_SECLOG__MAX], sup[CLR_SECLOG__MAX];
 	char *s = NULL;
 
 	clr_tcache_stats(app->tcache, &hits, &misses);
+	clr_seclog_stats(CLR_SECLOG_TOKEN_REFUSED, &w[0], &sup[0]);
+	clr_seclog_stats(CLR_SECLOG_REVOKED, &w[1], &sup[1]);
+	clr_seclog_stats(CLR_SECLOG_UNREGISTERED, &w[2], &sup[2]);
+	clr_seclog_stats(CLR_SECLOG_INTROSPECT_AUTH, &w[3], &sup[3]);
+	clr_seclog_stats(CLR_SECLOG_BASIC, &w[4], &sup[4]);
 	if (asprintf(&s,
 		     "# TYPE clearance_auth_total counter\n"
 		     "clearance_auth_total{result=\"allow\"} %lu\n"
@@ -63,13 +73,20 @@ static char *metrics(void *arg)
 		     "# TYPE clearance_token_cache_total counter\n"
 		     "clearance_token_cache_total{result=\"hit\"} %lu\n"
 		     "clearance_token_cache_total{result=\"miss\"} %lu\n"
+		     "# TYPE clearance_security_log_suppressed_total counter\n"
+		     "clearance_security_log_suppressed_total{reason=\"token_refused\"} %lu\n"
+		     "clearance_security_log_suppressed_total{reason=\"revoked\"} %lu\n"
+		     "clearance_security_log_suppressed_total{reason=\"unregistered\"} %lu\n"
+		     "clearance_security_log_suppressed_total{reason=\"introspect_auth\"} %lu\n"
+		     "clearance_security_log_suppressed_total{reason=\"basic\"} %lu\n"
 		     "# TYPE clearance_revoked_clients gauge\n"
 		     "clearance_revoked_clients %zu\n"
 		     "# TYPE clearance_ratelimit_buckets gauge\n"
 		     "clearance_ratelimit_buckets %zu\n",
 		     atomic_load(&app->n_allow), atomic_load(&app->n_invalid),
 		     atomic_load(&app->n_scope), atomic_load(&app->n_limited),
-		     atomic_load(&app->n_revoked), atomic_load(&app->n_unregistered), hits, misses, clr_revo_count(app->revo),
+		     atomic_load(&app->n_revoked), atomic_load(&app->n_unregistered), hits, misses,
+		     sup[0], sup[1], sup[2], sup[3], sup[4], clr_revo_count(app->revo),
 		     clr_rl_count(app->rl)) < 0)
 		return NULL;
 	return s;

@@ -13,12 +13,13 @@ static const char *const reason_name[CLR_SECLOG__MAX] = {
     [CLR_SECLOG_REVOKED] = "revoked client",
     [CLR_SECLOG_UNREGISTERED] = "unregistered client",
     [CLR_SECLOG_INTROSPECT_AUTH] = "introspect caller refused",
+    [CLR_SECLOG_BASIC] = "basic credentials refused",
 };
 
 struct window {
 	pthread_mutex_t mu;
-	long long start_ms; /* start of the current one-second window */
-	unsigned in_window; /* lines written in it */
+	long long start_ms;    /* start of the current one-second window */
+	unsigned in_window;    /* lines written in it */
 	unsigned long pending; /* suppressed, not yet summarised */
 	long long pending_since_ms;
 	unsigned long written, suppressed; /* totals */
@@ -98,8 +99,7 @@ void clr_seclog_flush(long long now_ms)
 	}
 }
 
-void clr_seclog_stats(enum clr_seclog_reason why, unsigned long *written,
-		      unsigned long *suppressed)
+void clr_seclog_stats(enum clr_seclog_reason why, unsigned long *written, unsigned long *suppressed)
 {
 	*written = *suppressed = 0;
 	if ((unsigned)why >= CLR_SECLOG__MAX)

@@ -26,6 +26,7 @@ enum clr_seclog_reason {
 	CLR_SECLOG_REVOKED,	    /* client of a revoked registration */
 	CLR_SECLOG_UNREGISTERED,    /* no active registration (REQUIRE_REGISTERED) */
 	CLR_SECLOG_INTROSPECT_AUTH, /* bad credentials at /v1/introspect */
+	CLR_SECLOG_BASIC,	    /* Kong-style Basic at /auth refused */
 	CLR_SECLOG__MAX
 };
 

@@ -51,7 +51,8 @@ START_TEST(isc_check)
 	ck_assert_int_eq(clr_isc_check(s, ID1, 36, "secret-one", 9), 0);
 	ck_assert_int_eq(clr_isc_check(s, ID1, 36, "", 0), 0);
 	ck_assert_int_eq(clr_isc_check(s, ID1, 35, "secret-one", 10), 0);
-	ck_assert_int_eq(clr_isc_check(s, "0b0c7c8e-2d5e-4d43-9a44-6f7f2b1e0a03", 36, "secret-one", 10), 0);
+	ck_assert_int_eq(
+	    clr_isc_check(s, "0b0c7c8e-2d5e-4d43-9a44-6f7f2b1e0a03", 36, "secret-one", 10), 0);
 	/* a revoke is a reload without the row */
 	ck_assert_int_eq(clr_isc_replace(s, NULL, 0), CLR_OK);
 	ck_assert_int_eq(clr_isc_check(s, ID1, 36, "secret-one", 10), 0);
