@@ -177,12 +177,31 @@ enum clr_rc clr_b64url_encode(const void *in, size_t len, char **out)
  * string to EVP_DecodeBlock.  EVP_DecodeBlock counts padding as zero bytes,
  * so the real length is 3 * groups minus the padding.
  */
+/*
+ * Index of c in alpha (one of the two alphabets above), or -1.  Ranges, not
+ * strchr: this runs for every character of every new token on the
+ * gateway's hot path.
+ */
+static int b64_index(const char *alpha, unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == (unsigned char)alpha[62])
+		return 62;
+	if (c == (unsigned char)alpha[63])
+		return 63;
+	return -1;
+}
+
 static enum clr_rc b64_decode_strict(const char *in, size_t len, const char *alpha,
 				     unsigned char **out, size_t *outlen)
 {
 	unsigned char *std = NULL, *buf = NULL;
 	size_t rem = len % 4, padded, i, pad;
-	const char *pos;
 	unsigned last;
 	int n;
 	enum clr_rc rc = CLR_ERR_PARAM;
@@ -194,12 +213,11 @@ static enum clr_rc b64_decode_strict(const char *in, size_t len, const char *alp
 	if (len > B64_MAX_IN)
 		return CLR_ERR_TOOBIG;
 	for (i = 0; i < len; i++) {
-		if (in[i] == '\0' || strchr(alpha, in[i]) == NULL)
+		if (b64_index(alpha, (unsigned char)in[i]) < 0)
 			return CLR_ERR_PARAM;
 	}
 	if (rem != 0) {
-		pos = strchr(alpha, in[len - 1]);
-		last = (unsigned)(pos - alpha);
+		last = (unsigned)b64_index(alpha, (unsigned char)in[len - 1]);
 		if ((rem == 2 && (last & 0x0F) != 0) || (rem == 3 && (last & 0x03) != 0))
 			return CLR_ERR_PARAM;
 	}
@@ -213,7 +231,7 @@ static enum clr_rc b64_decode_strict(const char *in, size_t len, const char *alp
 		goto out;
 	}
 	for (i = 0; i < len; i++)
-		std[i] = (unsigned char)b64_std[strchr(alpha, in[i]) - alpha];
+		std[i] = (unsigned char)b64_std[b64_index(alpha, (unsigned char)in[i])];
 	for (; i < padded; i++)
 		std[i] = '=';
 	std[padded] = '\0';
