@@ -139,8 +139,8 @@ describe('docker-compose', { skip: staticSkip }, () => {
   test('docker-compose config accepts the compose file', () => {
     const v = run('docker-compose', ['version', '--short']);
     assert.equal(v.status, 0, 'docker-compose is installed (tests/stack/deps.sh)');
-    const r = run('docker-compose', ['-f', D('docker', 'docker-compose.yml'), 'config'], {
-      cwd: D('docker'), env: { ...process.env, COMPOSE_PROJECT_NAME: 'clearance' },
+    const r = run('docker-compose', ['-f', path.join(ROOT, 'docker-compose.yml'), 'config'], {
+      cwd: ROOT, env: { ...process.env, COMPOSE_PROJECT_NAME: 'clearance' },
     });
     assert.equal(r.status, 0, r.stderr);
     const cfg = YAML.parse(r.stdout);
