@@ -444,24 +444,64 @@ stack_admin_token() {
 # The integration part, PostgreSQL already up and migrated: services, nginx,
 # admin token, node tests.  Service logs are shown when anything fails.
 stack_integration() {
-	local ok=1
+	# $1: optional label, so a second pass (sanitizers) reads apart in the summary.
+	local ok=1 sfx=${1:+ ($1)}
 	export CLEARANCE_STACK_DIR=$STACK_DIR CLEARANCE_BIN_DIR=$STACK_BIN
 	# Short job backoff so retry tests see several attempts in seconds.
 	export CLEARANCE_JOB_BACKOFF_MS=${CLEARANCE_JOB_BACKOFF_MS:-200}
 	export CLEARANCE_JOB_MAX_ATTEMPTS=${CLEARANCE_JOB_MAX_ATTEMPTS:-3}
-	stack_step "start SMTP catcher" 30 stack_smtp_start || ok=0 # access issue
-	if ((ok)); then stack_step "start services" 60 stack_services_start || ok=0; fi
-	if ((ok)); then stack_step "start nginx" 30 stack_nginx_start || ok=0; fi
-	if ((ok)); then stack_step "admin token" 30 stack_admin_token || ok=0; fi
+	stack_step "start SMTP catcher$sfx" 30 stack_smtp_start || ok=0 # access issue
+	if ((ok)); then stack_step "start services$sfx" 60 stack_services_start || ok=0; fi
+	if ((ok)); then stack_step "start nginx$sfx" 30 stack_nginx_start || ok=0; fi
+	if ((ok)); then stack_step "admin token$sfx" 30 stack_admin_token || ok=0; fi
 	local files=("$STACK_ROOT"/tests/integration/*.test.mjs)
 	if ((ok)) && [ ! -e "${files[0]}" ]; then
 		stack_die "no tests/integration/*.test.mjs"; STACK_FAILED+=("integration tests (none found)"); ok=0
 	fi
 	if ((ok)); then
-		stack_step "integration tests" 480 \
+		stack_step "integration tests$sfx" 480 \
 			node --test --test-concurrency=1 --test-timeout=120000 "${files[@]}" || ok=0
 	fi
 	((ok)) || stack_tail_logs 50
+	((ok))
+}
+
+# The integration suite once more, against the services built with
+# AddressSanitizer and UndefinedBehaviorSanitizer (make B=build/asan SAN=1):
+# the unit tests cannot reach the request paths the services take for real.
+# Any sanitizer report in a service's log fails the step, including leaks
+# that LeakSanitizer reports when the services exit on SIGTERM.
+stack_integration_sanitized() {
+	local bin=$STACK_ROOT/build/asan/bin ok=1 save=$STACK_BIN bad
+	if [ ! -x "$bin/clearance-registrar" ]; then
+		stack_die "no sanitizer build in $bin"
+		STACK_FAILED+=("integration (ASan/UBSan): no build")
+		return 1
+	fi
+	stack_nginx_stop || true
+	stack_services_stop || true
+	stack_smtp_stop || true
+	STACK_BIN=$bin
+	export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	export LSAN_OPTIONS=suppressions=$STACK_ROOT/tests/lsan.supp:print_suppressions=0
+	stack_integration "ASan/UBSan services" || ok=0
+	# Stop nginx first so no kept-alive connection holds a service open.
+	stack_nginx_stop || true
+	stack_services_stop || true
+	unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+	STACK_BIN=$save
+	bad=$(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$STACK_LOGS"/*.log 2>/dev/null || true)
+	if [ -n "$bad" ]; then
+		for f in $bad; do
+			stack_log "sanitizer report in $f:"
+			grep -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -n 60 >&2
+		done
+		STACK_FAILED+=("sanitizer reports from the services")
+		ok=0
+	else
+		stack_log "PASS  no sanitizer report in the services' logs"
+	fi
 	((ok))
 }
 

@@ -28,9 +28,34 @@ main() {
 	stack_step "fuzz smoke (libFuzzer)" 300 "$MAKE" fuzz FUZZ_SECONDS=10 || true
 	stack_step "deploy checks" 240 bash tests/stack/deploy-check.sh || true
 	stack_integration || true
+	stack_step "build services with ASan/UBSan" 600 "$MAKE" -j"$JOBS" B=build/asan SAN=1 all || true
+	stack_integration_sanitized || true
+}
+
+# Everything printed also goes to a file, so the closing line can total the
+# Check and node:test results of every step.
+mkdir -p "$STACK_DIR"
+SUITE_LOG=$STACK_DIR/suite.log
+exec > >(tee "$SUITE_LOG") 2>&1
+
+# Prints "tests: N passed, M failed" from the runners' own summary lines:
+# Check's "NN%: Checks: N, Failures: F, Errors: E" and node's "# pass N" /
+# "# fail N" (top-level totals only: they start the line).
+suite_totals() {
+	awk '
+		/^[0-9]+%: Checks: / {
+			gsub(/,/, ""); n = $3; f = $5; e = $7
+			pass += n - f - e; fail += f + e
+		}
+		/^# pass [0-9]+$/ { pass += $3 }
+		/^# fail [0-9]+$/ { fail += $3 }
+		END { printf "tests: %d passed, %d failed\n", pass, fail }
+	' "$SUITE_LOG"
 }
 
 rc=0
 main || rc=1
 stack_summary || rc=1
+sleep 0.2 # let tee catch up before the log is read
+suite_totals
 exit $rc
