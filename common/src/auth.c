@@ -83,25 +83,46 @@ copy_field(char *dst, size_t cap, const char *src)
 	snprintf(dst, cap, "%s", src ? src : "");
 }
 
+/*
+ * Best effort: SKIP LOCKED never waits for a transaction that holds the
+ * row (a revoke in progress, a concurrent stamp), and a failure is only
+ * logged, so the stamp can never delay or fail the request it belongs to.
+ */
+static void
+touch_last_used(struct clr_db *db, const char *id)
+{
+	static const char sql[] =
+		"UPDATE api_tokens SET last_used_at = now() WHERE id = ("
+		"SELECT id FROM api_tokens WHERE id = $1::uuid"
+		" FOR UPDATE SKIP LOCKED)";
+	const char *params[1] = { id };
+	PGconn *c = clr_db_conn(db);
+
+	/* A failed stamp inside the caller's transaction would abort it. */
+	if (c == NULL || PQtransactionStatus(c) != PQTRANS_IDLE)
+		return;
+	if (clr_db_exec_sql(db, sql, 1, params, NULL) != CLR_OK)
+		clr_log(NULL, CLR_LOG_WARN,
+			"auth: last_used_at of token %s not updated", id);
+}
+
 enum clr_rc
 clr_auth_bearer(struct clr_db *db, const char *authorization,
 		struct clr_principal *out)
 {
 	/*
-	 * One round trip: the lookup, plus a last_used_at stamp at most once a
-	 * minute so a busy token does not turn every request into a write.
+	 * The lookup only reads, so nothing about last_used_at can fail or
+	 * block it: a data-modifying CTE here made every request wait on any
+	 * transaction holding the token's row lock and fail outright on a
+	 * read-only session.  `stale` asks for the stamp at most once a minute.
 	 */
 	static const char sql[] =
-		"WITH t AS (SELECT id, role, subject_id, name, last_used_at,"
-		" revoked_at IS NOT NULL AS revoked,"
-		" (expires_at IS NOT NULL AND expires_at <= now()) AS expired"
-		" FROM api_tokens WHERE token_hash = $1),"
-		" u AS (UPDATE api_tokens a SET last_used_at = now() FROM t"
-		" WHERE a.id = t.id AND NOT t.revoked AND NOT t.expired"
-		" AND (t.last_used_at IS NULL"
-		" OR t.last_used_at < now() - interval '60 seconds'))"
-		" SELECT id::text, role, coalesce(subject_id::text, ''), name,"
-		" revoked, expired FROM t";
+		"SELECT id::text, role, coalesce(subject_id::text, ''), name,"
+		" revoked_at IS NOT NULL,"
+		" (expires_at IS NOT NULL AND expires_at <= now()),"
+		" (last_used_at IS NULL"
+		" OR last_used_at < now() - interval '60 seconds')"
+		" FROM api_tokens WHERE token_hash = $1";
 	const char *tok, *params[1];
 	char hash[65];
 	PGresult *r = NULL;
@@ -142,6 +163,8 @@ clr_auth_bearer(struct clr_db *db, const char *authorization,
 			PQgetvalue(r, 0, 0));
 		goto out;
 	}
+	if (strcmp(PQgetvalue(r, 0, 6), "t") == 0)
+		touch_last_used(db, PQgetvalue(r, 0, 0));
 	copy_field(out->token_id, sizeof(out->token_id), PQgetvalue(r, 0, 0));
 	copy_field(out->subject_id, sizeof(out->subject_id), PQgetvalue(r, 0, 2));
 	copy_field(out->name, sizeof(out->name), PQgetvalue(r, 0, 3));

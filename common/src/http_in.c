@@ -26,6 +26,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@
 #define IN_ALLOW_BUF 128
 #define IN_BACKLOG 1024
 #define IN_ACCEPT_ERR_MAX 50    /* consecutive accept failures before giving up */
+#define IN_BODY_TIMEOUT_MS 30000 /* longest wait for one read of the body */
 
 /* Built-in routes come after the table routes in the metrics registry. */
 enum { BI_HEALTHZ, BI_READYZ, BI_METRICS, BI_UNMATCHED, BI__MAX };
@@ -89,7 +91,13 @@ struct server {
 };
 
 static atomic_int in_stopping;
+static atomic_int in_body_timeout_ms = IN_BODY_TIMEOUT_MS;
 static int in_sigpipe[2] = { -1, -1 };
+
+void clr_in_set_body_timeout_ms(int ms)
+{
+	atomic_store(&in_body_timeout_ms, ms > 0 ? ms : IN_BODY_TIMEOUT_MS);
+}
 
 int clr_server_stopping(void)
 {
@@ -603,9 +611,30 @@ static int decode_params(struct worker *w, struct clr_req *r, const struct clr_i
 	return 1;
 }
 
+/*
+ * libfcgi reads the body with plain blocking read(2) and no timeout, so a
+ * peer that sends CONTENT_LENGTH and then only part of the body would hold
+ * this thread (and a SIGTERM's join) for as long as it keeps the connection
+ * open.  nginx buffers request bodies and has its own timeouts, but the
+ * listener may be reached by other clients (a TCP listen, lighttpd,
+ * fastcgi_request_buffering off).  SO_RCVTIMEO makes a stalled read fail
+ * with EAGAIN, which libfcgi reports as a short read; the connection is
+ * then closed.  Set only around the body: an idle kept-alive connection
+ * waiting for its next request must not time out.
+ */
+static void body_timeout(struct worker *w, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (w->fx.ipcFd >= 0 &&
+	    setsockopt(w->fx.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+		clr_log(NULL, CLR_LOG_DEBUG, "SO_RCVTIMEO: %s", strerror(errno));
+}
+
 static int read_body(struct worker *w, struct clr_req *r, size_t len)
 {
 	size_t got = 0;
+	int ret = 0;
 
 	if (len + 1 > w->body_cap) {
 		char *nb = realloc(w->body, len + 1);
@@ -615,15 +644,21 @@ static int read_body(struct worker *w, struct clr_req *r, size_t len)
 		w->body = nb;
 		w->body_cap = len + 1;
 	}
+	body_timeout(w, atomic_load(&in_body_timeout_ms));
 	while (got < len) {
 		size_t want = len - got;
 		int n = FCGX_GetStr(w->body + got, want > (1u << 20) ? (1 << 20) : (int)want,
 				    w->fx.in);
 
-		if (n <= 0)
-			return -2;
+		if (n <= 0) {
+			ret = -2;
+			break;
+		}
 		got += (size_t)n;
 	}
+	body_timeout(w, 0);
+	if (ret != 0)
+		return ret;
 	w->body[len] = '\0';
 	r->body.p = w->body;
 	r->body.len = len;
@@ -784,6 +819,11 @@ static void dispatch(struct worker *w, struct clr_req *r, size_t *route_idx, int
 		}
 	}
 
+	/* Refused before the body is read: nothing of it is needed. */
+	if (rt->json_body && !clr_in_ctype_is_json(FCGX_GetParam("CONTENT_TYPE", w->fx.envp))) {
+		clr_resp_error(r, 415, "invalid_request", "Content-Type must be application/json");
+		return;
+	}
 	if (clen > 0) {
 		int br = read_body(w, r, clen);
 
@@ -801,11 +841,6 @@ static void dispatch(struct worker *w, struct clr_req *r, size_t *route_idx, int
 	*body_unread = 0;
 
 	if (rt->json_body) {
-		if (!clr_in_ctype_is_json(FCGX_GetParam("CONTENT_TYPE", w->fx.envp))) {
-			clr_resp_error(r, 415, "invalid_request",
-				       "Content-Type must be application/json");
-			return;
-		}
 		r->json = json_loadb(r->body.p, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
 		if (r->json == NULL) {
 			char msg[200];

@@ -41,6 +41,13 @@ int clr_in_ctype_is_json(const char *ct);
 int clr_in_pct_decode(const char *p, size_t n, char *out, size_t *outlen,
 		      int plus_space);
 
+/*
+ * How long one read of a request body may wait for data before the request
+ * fails with 400 and its connection is closed (default 30 s; <= 0 restores
+ * it).  Process-wide, for tests that cannot wait that long.
+ */
+void clr_in_set_body_timeout_ms(int ms);
+
 /* ---- metrics.c ---- */
 
 enum clr_in_method {

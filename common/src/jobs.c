@@ -197,6 +197,15 @@ run_job(struct clr_jobs_worker *w, PGresult *r)
 	job.attempt = atoi(attempts_s);
 	job.max_attempts = atoi(PQgetvalue(r, 0, 4));
 	k = find_kind(w, job.kind);
+	/*
+	 * Only an expired lease brings a job back past its last attempt: the
+	 * worker running it died (or overran the lease).  Running it again
+	 * would give a job that kills its worker unlimited attempts.
+	 */
+	if (job.attempt > job.max_attempts) {
+		rc = clr_err_set(&e, CLR_ERR_TIMEOUT, "", "", "lease expired on the last attempt");
+		goto done;
+	}
 	if (k == NULL) {
 		rc = clr_err_set(&e, CLR_ERR_PARAM, "", "", "unknown job kind");
 		goto done;

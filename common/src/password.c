@@ -23,12 +23,20 @@
 #define PW_P 1
 #define PW_SALT 16
 #define PW_KEY 32
-/* Bounds for stored parameters: a tampered row must not cost gigabytes. */
+/*
+ * Bounds for stored parameters: a tampered or hostile row must not cost a
+ * login gigabytes or seconds.  The old bounds (ln 20, r 32, p 16, 1 GiB)
+ * let one stored hash take 1 GiB and ~16x the CPU of ours per attempt, on
+ * every worker thread at once.  Now: 128 * r * N <= 128 MiB (4x ours) and
+ * p <= 4, so an attempt costs at most 16x ours.
+ */
 #define PW_LN_MIN 10
-#define PW_LN_MAX 20
-#define PW_R_MAX 32
-#define PW_P_MAX 16
-#define PW_MAXMEM (1024ULL * 1024 * 1024 + 64 * 1024 * 1024)
+#define PW_LN_MAX 17
+#define PW_R_MAX 16
+#define PW_P_MAX 4
+#define PW_MEM_MAX (128ULL * 1024 * 1024)
+/* OpenSSL's own cap, with room for its B buffer and the XY scratch. */
+#define PW_MAXMEM (PW_MEM_MAX + 16ULL * 1024 * 1024)
 
 enum clr_rc clr_password_check(const char *pw, size_t len, const char *email,
 			       struct clr_err *e)
@@ -194,7 +202,8 @@ enum clr_rc clr_password_verify(const char *pw, size_t len, const char *encoded,
 	s += 3;
 	if (!parse_small(&s, &p) || *s != '$')
 		return CLR_ERR_PARAM;
-	if (ln < PW_LN_MIN || ln > PW_LN_MAX || r < 1 || r > PW_R_MAX || p < 1 || p > PW_P_MAX)
+	if (ln < PW_LN_MIN || ln > PW_LN_MAX || r < 1 || r > PW_R_MAX || p < 1 || p > PW_P_MAX ||
+	    ((uint64_t)128 * r << ln) > PW_MEM_MAX)
 		return CLR_ERR_PARAM;
 	d1 = s + 1;
 	d2 = strchr(d1, '$');

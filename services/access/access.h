@@ -90,6 +90,12 @@ int acc_paging(struct clr_req *r, char lim[16], char off[16]);
 enum clr_rc acc_redirect_uri_check(const char *uri, const char *field,
 				   struct clr_err *e) CLR_MUSTCHECK;
 
+/*
+ * 1 when the registrar's driver for provider kind `kind` ("okta", ...) can
+ * rotate a client secret; 0 for the others, an unknown kind or NULL.
+ */
+int acc_kind_can_rotate(const char *kind);
+
 /* Audit row (inside the caller's transaction when one is open). */
 enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_type,
 		      const char *target_id, json_t *detail_take) CLR_MUSTCHECK;

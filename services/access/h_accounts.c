@@ -2,9 +2,10 @@
  * h_accounts.c - sign-up, login (developers and admins alike), logout,
  * /v1/me, and the admin's view of developers (list, block, unblock).
  *
- * Login failures are counted per (e-mail, client address) whether or not
- * the account exists; after ACC_LOGIN_MAX_FAILURES within the window the
- * pair is locked for a while (429), so guessing is slow for one address
+ * Login attempts are counted per (e-mail, client address) whether or not
+ * the account exists, before the password is checked; a success clears
+ * the count.  The 6th attempt within the window locks the pair for a
+ * while (429), so guessing is slow for one address
  * from one place without letting anyone lock a victim out everywhere.
  */
 #include <stdio.h>
@@ -114,7 +115,7 @@ void acc_h_login(struct clr_req *r)
 	const char *pw = NULL, *email, *ip, *p[2];
 	const char *hash = NULL, *role = NULL, *id = NULL;
 	char *token = NULL, token_id[37], exp[32];
-	PGresult *acc = NULL, *thr = NULL;
+	PGresult *acc = NULL, *thr = NULL, *lk = NULL;
 	size_t pwlen = 0;
 	int ok = 0, blocked = 0;
 	long ttl;
@@ -127,8 +128,9 @@ void acc_h_login(struct clr_req *r)
 	ip = clr_req_env(r, "REMOTE_ADDR");
 	p[0] = email;
 	p[1] = ip != NULL ? ip : "unknown";
-	if ((e.rc = clr_db_exec(r->db, "acc_throttle_get", 2, p, &thr)) != CLR_OK) {
-		clr_err_set(&e, e.rc, NULL, NULL, "the login throttle could not be read");
+	/* Counted before the check, so parallel guesses cannot outrun the count. */
+	if ((e.rc = clr_db_exec(r->db, "acc_throttle_take", 2, p, &thr)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "the login throttle could not be updated");
 		goto fail;
 	}
 	if (PQntuples(thr) == 1 && strcmp(PQgetvalue(thr, 0, 0), "t") == 0) {
@@ -152,8 +154,6 @@ void acc_h_login(struct clr_req *r)
 	if (clr_password_verify(pw, pwlen, hash, &ok) != CLR_OK)
 		ok = 0;
 	if (!ok) {
-		if (clr_db_exec(r->db, "acc_throttle_fail", 2, p, NULL) != CLR_OK)
-			clr_log(r->reqid, CLR_LOG_WARN, "a failed login could not be counted");
 		clr_log(r->reqid, CLR_LOG_WARN, "security: failed login%s",
 			id != NULL ? " for an existing account" : "");
 		clr_resp_error(r, 401, "invalid_grant", "wrong e-mail address or password");
@@ -161,14 +161,27 @@ void acc_h_login(struct clr_req *r)
 	}
 	if (clr_db_exec(r->db, "acc_throttle_clear", 2, p, NULL) != CLR_OK)
 		clr_log(r->reqid, CLR_LOG_WARN, "the login throttle could not be cleared");
-	if (blocked) {
+	/*
+	 * `blocked` above was read before the password check, which takes
+	 * tens of milliseconds: a block committed during it revoked the
+	 * sessions that existed then, and the one made here would have
+	 * survived it.  So look again under a lock, in the session's tx.
+	 */
+	if ((e.rc = clr_db_begin(r->db)) != CLR_OK ||
+	    (e.rc = clr_db_exec(r->db, "acc_account_lock_login", 1, &id, &lk)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "the account could not be read");
+		goto fail;
+	}
+	if (blocked || PQntuples(lk) != 1 || strcmp(PQgetvalue(lk, 0, 0), "f") != 0) {
+		clr_db_rollback(r->db);
 		clr_log(r->reqid, CLR_LOG_WARN, "security: blocked account %s tried to log in", id);
 		clr_resp_error(r, 403, "account_blocked", "this account is blocked");
 		goto out;
 	}
 	rl = strcmp(role, "admin") == 0 ? CLR_ROLE_ADMIN : CLR_ROLE_DEVELOPER;
 	ttl = rl == CLR_ROLE_ADMIN ? ADMIN_SESSION_TTL_S : DEV_SESSION_TTL_S;
-	if ((e.rc = clr_auth_token_create(r->db, rl, id, email, ttl, &token, token_id)) != CLR_OK) {
+	if ((e.rc = clr_auth_token_create(r->db, rl, id, email, ttl, &token, token_id)) != CLR_OK ||
+	    (e.rc = clr_db_commit(r->db)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "the session could not be created");
 		goto fail;
 	}
@@ -177,14 +190,18 @@ void acc_h_login(struct clr_req *r)
 	clr_resp_header(r, "Cache-Control", "no-store");
 	clr_resp_json(r, 201, json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token, "token_type",
 					"Bearer", "expires_at", exp, "role", role, "account_id", id));
-	OPENSSL_cleanse(token, strlen(token));
-	free(token);
 	goto out;
 fail:
+	clr_db_rollback(r->db);
 	acc_reply_err(r, &e);
 out:
+	if (token != NULL) {
+		OPENSSL_cleanse(token, strlen(token));
+		free(token);
+	}
 	PQclear(thr);
 	PQclear(acc);
+	PQclear(lk);
 }
 
 void acc_h_logout(struct clr_req *r)

@@ -350,12 +350,9 @@ void acc_h_creds_rotate(struct clr_req *r)
 			clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", NULL, "no such credential");
 		goto fail;
 	}
-	/*
-	 * The registrar's drivers that can rotate (can_rotate in drv_*.c); the
-	 * job checks again, this only spares the developer a job bound to fail.
-	 */
+	/* The job checks again; this only spares the developer a job bound to fail. */
 	kind = json_string_value(json_object_get(cur, "provider_kind"));
-	if (kind == NULL || (strcmp(kind, "okta") != 0 && strcmp(kind, "http_bridge") != 0)) {
+	if (!acc_kind_can_rotate(kind)) {
 		clr_err_set(&e, CLR_ERR_CONFLICT, "unsupported", NULL,
 			    "this client's identity provider does not support secret rotation");
 		goto fail;

@@ -168,9 +168,15 @@ void acc_h_reqs_create(struct clr_req *r)
 			goto fail;
 		app_id = json_string_value(json_object_get(app, "id"));
 	} else {
+		/*
+		 * Locked, not just read: an app deletion running at the same time
+		 * lists the app's live requests and would miss this one, leaving
+		 * a live request (and later a client) on a deleted app.  Holding
+		 * the lock makes the deletion wait, or this see it as gone.
+		 */
 		p[0] = app_id;
 		p[1] = acc_dev_id(r);
-		if (acc_db_json(r->db, "acc_app_get", 2, p, &app, &e) != CLR_OK) {
+		if (acc_db_json(r->db, "acc_app_lock", 2, p, &app, &e) != CLR_OK) {
 			if (e.rc == CLR_ERR_NOTFOUND)
 				clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", "app_id", "no such app");
 			goto fail;

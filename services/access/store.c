@@ -60,6 +60,11 @@
  */
 #define FRONT(t) "(" t ".grant_types ?| array['authorization_code', 'implicit'])"
 
+/* A throttle row whose window is over and that is not locked starts again. */
+#define THR_FRESH                                                                              \
+	"(f.window_start < now() - interval '15 minutes'"                                      \
+	" AND (f.locked_until IS NULL OR f.locked_until <= now()))"
+
 /* Live = still heading for, or holding, a client. */
 #define LIVE "('pending', 'provisioning', 'active', 'failed')"
 
@@ -90,21 +95,31 @@ const struct clr_db_stmt acc_stmts[] = {
 	{ "acc_account_by_email",
 	  "SELECT id::text, role, password_hash, blocked FROM accounts"
 	  " WHERE lower(email) = lower($1)", 1 },
+	/*
+	 * Read again after the (slow) password check, under a share lock: a
+	 * block committed meanwhile is seen, and a block still running waits
+	 * for the new session and then revokes it with the others.
+	 */
+	{ "acc_account_lock_login",
+	  "SELECT blocked FROM accounts WHERE id = $1::uuid FOR SHARE", 1 },
 	{ "acc_account_get",
 	  "SELECT " ACCOUNT_JSON("a") " FROM accounts a WHERE a.id = $1::uuid", 1 },
-	{ "acc_throttle_get",
-	  "SELECT locked_until IS NOT NULL AND locked_until > now() FROM login_failures"
-	  " WHERE email = lower($1) AND ip = $2", 2 },
-	/* 5 failures within 15 minutes lock the pair for 15 minutes. */
-	{ "acc_throttle_fail",
+	/*
+	 * Every attempt is counted before the password is checked, in one
+	 * upsert (the row lock orders parallel attempts): reading the counter
+	 * and counting a failure afterwards let N parallel guesses through
+	 * where 5 were meant.  The 6th attempt within 15 minutes locks the pair
+	 * for 15 minutes; a success deletes the row.  Answers "locked".
+	 */
+	{ "acc_throttle_take",
 	  "INSERT INTO login_failures AS f (email, ip, failures) VALUES (lower($1), $2, 1)"
 	  " ON CONFLICT (email, ip) DO UPDATE SET"
-	  " failures = CASE WHEN f.window_start < now() - interval '15 minutes' THEN 1"
-	  "  ELSE f.failures + 1 END,"
-	  " window_start = CASE WHEN f.window_start < now() - interval '15 minutes' THEN now()"
-	  "  ELSE f.window_start END,"
-	  " locked_until = CASE WHEN f.window_start >= now() - interval '15 minutes'"
-	  "  AND f.failures + 1 >= 5 THEN now() + interval '15 minutes' ELSE f.locked_until END", 2 },
+	  " failures = CASE WHEN " THR_FRESH " THEN 1 ELSE f.failures + 1 END,"
+	  " window_start = CASE WHEN " THR_FRESH " THEN now() ELSE f.window_start END,"
+	  " locked_until = CASE WHEN " THR_FRESH " THEN NULL"
+	  "  WHEN f.locked_until > now() THEN f.locked_until"
+	  "  WHEN f.failures + 1 > 5 THEN now() + interval '15 minutes' ELSE f.locked_until END"
+	  " RETURNING f.locked_until IS NOT NULL AND f.locked_until > now()", 2 },
 	{ "acc_throttle_clear",
 	  "DELETE FROM login_failures WHERE email = lower($1) AND ip = $2", 2 },
 	{ "acc_devs_list",
@@ -307,11 +322,20 @@ const struct clr_db_stmt acc_stmts[] = {
 	{ "acc_req_reject",
 	  "UPDATE access_requests SET status = 'rejected', reason = $2, decided_by = $3,"
 	  " decided_at = now(), updated_at = now() WHERE id = $1::uuid AND status = 'pending'", 3 },
-	/* Returns the old status and the registration so the caller can deregister. */
+	/*
+	 * Returns the old status and the registration so the caller can
+	 * deregister.  The old row is read under FOR UPDATE: a plain self-join
+	 * reads it from the statement's snapshot, so an approval committed
+	 * while this waited (pending -> provisioning with a new registration)
+	 * was reported as 'pending' without the registration, whose client was
+	 * then never deregistered.
+	 */
 	{ "acc_req_revoke",
-	  "UPDATE access_requests n SET status = 'revoked', reason = coalesce($2, n.reason),"
-	  " decided_by = $3, updated_at = now() FROM access_requests o"
-	  " WHERE n.id = $1::uuid AND o.id = n.id AND o.status IN " LIVE
+	  "WITH o AS (SELECT id, status, registration_id FROM access_requests"
+	  " WHERE id = $1::uuid FOR UPDATE)"
+	  " UPDATE access_requests n SET status = 'revoked', reason = coalesce($2, n.reason),"
+	  " decided_by = $3, updated_at = now() FROM o"
+	  " WHERE n.id = o.id AND o.status IN " LIVE
 	  " RETURNING o.status, o.registration_id::text", 3 },
 	{ "acc_reg_revoked",
 	  "UPDATE registrations SET status = 'orphaned',"

@@ -569,4 +569,73 @@ describe('access service', { skip: noStack }, () => {
     await waitFor(() => idp.requests.some((x) => x.method === 'DELETE' && x.path.includes(active.client_id)),
       { timeoutMs: 10000, what: 'deregistration after app deletion' });
   });
+  // Regression: the throttle read the failure count before checking the
+  // password and counted the failure afterwards, so parallel guesses all
+  // passed the check: one per worker thread instead of 5 per window.  Every
+  // attempt is now counted first, in one upsert.
+  test('parallel wrong logins cannot outrun the throttle; e-mail case variants share one counter', async () => {
+    const dev = await signup('race');
+    const tries = await Promise.all(Array.from({ length: 16 }, (_, i) => api('POST', '/v1/sessions',
+      { email: dev.email, password: `wrong guess ${i}` }, { token: null })));
+    const by = (st) => tries.filter((r) => r.status === st).length;
+    assert.equal(by(401) + by(429), 16, tries.map((r) => r.status).join(','));
+    assert.ok(by(401) <= 5, `at most 5 guesses were checked, got ${by(401)}`);
+    for (const r of tries) assert.ok(!r.text.includes('wrong guess'));
+    assertJsonError(await api('POST', '/v1/sessions', { email: dev.email, password: PASSWORD }, { token: null }),
+      429, 'locked after the parallel burst');
+
+    const cased = await signup('case');
+    const variants = [cased.email.toUpperCase(), cased.email, `${cased.email[0].toUpperCase()}${cased.email.slice(1)}`,
+      [...cased.email].map((c, i) => (i % 2 ? c.toUpperCase() : c)).join(''), cased.email];
+    for (const [i, email] of variants.entries()) {
+      assertJsonError(await api('POST', '/v1/sessions', { email, password: `bad ${i}` }, { token: null }), 401, `case variant ${i}`);
+    }
+    assertJsonError(await api('POST', '/v1/sessions', { email: cased.email.toUpperCase(), password: PASSWORD }, { token: null }),
+      429, 'a sixth attempt in another case is still locked');
+    assertJsonError(await api('POST', '/v1/sessions', { email: cased.email, password: PASSWORD }, { token: null }),
+      429, 'and so is the original spelling');
+  });
+
+  test('two parallel approvals: one 200, one 409, exactly one provision job and one client; replays are 409', async () => {
+    const cat = await setupCatalogue(idp);
+    const dev = await signup('twice');
+    const rq = await request(dev, cat);
+    const both = await Promise.all([0, 1].map(() => api('POST', `/v1/access-requests/${rq.id}/approve`, undefined, as(admin.token))));
+    assert.deepEqual(both.map((r) => r.status).sort(), [200, 409], both.map((r) => r.text).join(' | '));
+    assertJsonError(both.find((r) => r.status === 409), 409, 'the losing approval');
+    const jobs = sql(`SELECT count(*) FROM jobs WHERE kind = 'provision' AND payload->>'access_request_id' = :'id'`, { id: rq.id });
+    assert.equal(jobs, '1', 'exactly one provision job');
+    await waitStatus(rq.id, 'active', dev.token);
+    const regs = sql(`SELECT count(*) FROM registrations WHERE owner->>'access_request_id' = :'id'`, { id: rq.id });
+    assert.equal(regs, '1', 'exactly one registration');
+    for (const step of ['approve', 'retry']) {
+      assertJsonError(await api('POST', `/v1/access-requests/${rq.id}/${step}`, undefined, as(admin.token)), 409, `${step} of an active request`);
+    }
+    assertJsonError(await api('POST', `/v1/access-requests/${rq.id}/reject`, { reason: 'late' }, as(admin.token)), 409, 'reject of an active request');
+    const rev = await api('POST', `/v1/access-requests/${rq.id}/revoke`, undefined, as(admin.token));
+    assert.equal(rev.status, 200, rev.text);
+    assertJsonError(await api('POST', `/v1/access-requests/${rq.id}/revoke`, undefined, as(admin.token)), 409, 'revoke replayed');
+    const creds = await get(`/v1/apps/${rq.app_id}/credentials`, dev.token);
+    assert.equal(creds.json.credentials.length, 0, 'no credentials after revocation');
+    const filtered = await get(`/v1/access-requests?app_id=${rq.app_id}`, (await signup('other')).token);
+    assert.equal(filtered.json.access_requests.length, 0, 'another developer filtering by this app sees nothing');
+  });
+  // Regression: login read `blocked` before the password check (tens of
+  // milliseconds of scrypt) and made the session after it, so a block
+  // committed in between revoked the old sessions but not the new one.
+  test('a block racing a login never leaves the blocked developer a working session', async () => {
+    for (const delayMs of [0, 5, 15, 30]) {
+      const dev = await signup('blockrace');
+      const login = api('POST', '/v1/sessions', { email: dev.email, password: PASSWORD }, { token: null });
+      await new Promise((res) => { setTimeout(res, delayMs); });
+      const blk = await api('PATCH', `/v1/developers/${dev.id}`, { blocked: true });
+      assert.equal(blk.status, 200, blk.text);
+      const l = await login;
+      assert.ok([201, 403].includes(l.status), `login: ${l.status} ${l.text}`);
+      if (l.status === 201) {
+        assertJsonError(await get('/v1/me', l.json.token), 401, `session made while blocking (delay ${delayMs} ms)`);
+      }
+      assertJsonError(await get('/v1/me', dev.token), 401, 'the older session');
+    }
+  });
 });

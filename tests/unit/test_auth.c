@@ -224,6 +224,60 @@ START_TEST(expired_denied)
 }
 END_TEST
 
+/*
+ * Regression: the lookup used to stamp last_used_at in the same statement
+ * (a data-modifying CTE), so a transaction holding the token's row lock
+ * made every request with that token wait for it, and a read-only session
+ * failed the request with CLR_ERR_DB.  The stamp is best effort now.  A
+ * 1 s lock_timeout turns the old wait into a failure the test can see.
+ */
+START_TEST(last_used_stamp_never_blocks_or_fails)
+{
+	struct clr_principal p;
+	char *tok = NULL, id[37];
+	const char *params[1];
+	PGconn *holder;
+	PGresult *r;
+
+	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "locked", 0,
+					       &tok, id), CLR_OK);
+	ck_assert_int_eq(clr_db_exec_sql(db, "SET lock_timeout = '1s'", 0, NULL, NULL),
+			 CLR_OK);
+	holder = PQconnectdb(pgt_url);
+	ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+	r = PQexec(holder, "BEGIN");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	params[0] = id;
+	r = PQexecParams(holder, "SELECT 1 FROM api_tokens WHERE id = $1 FOR UPDATE", 1,
+			 NULL, params, NULL, NULL, 0);
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	ck_assert_int_eq(PQntuples(r), 1);
+	PQclear(r);
+
+	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
+	ck_assert_int_eq(p.role, CLR_ROLE_ADMIN);
+	ck_assert_str_eq(p.token_id, id);
+	r = PQexec(holder, "ROLLBACK");
+	PQclear(r);
+	PQfinish(holder);
+
+	/* Not stamped while locked, so the next request stamps it. */
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM api_tokens WHERE id = $1"
+				  " AND last_used_at IS NULL", id, NULL), 1);
+	ck_assert_int_eq(clr_db_exec_sql(db, "SET default_transaction_read_only = on",
+					 0, NULL, NULL), CLR_OK);
+	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
+	ck_assert_str_eq(p.token_id, id);
+	ck_assert_int_eq(clr_db_exec_sql(db, "SET default_transaction_read_only = off",
+					 0, NULL, NULL), CLR_OK);
+	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM api_tokens WHERE id = $1"
+				  " AND last_used_at IS NOT NULL", id, NULL), 1);
+	free(tok);
+}
+END_TEST
+
 START_TEST(database_down_is_db_error)
 {
 	struct clr_db *down = NULL;
@@ -259,6 +313,7 @@ auth_suite(int have_pg)
 	tcase_add_test(tc, wrong_token_denied);
 	tcase_add_test(tc, revoked_denied);
 	tcase_add_test(tc, expired_denied);
+	tcase_add_test(tc, last_used_stamp_never_blocks_or_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }

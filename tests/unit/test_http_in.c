@@ -661,6 +661,102 @@ START_TEST(loop_bodies)
 }
 END_TEST
 
+/*
+ * Sends a POST to /v1/things announcing 40 body bytes, sends 8 of them and
+ * then stays connected and silent; collects the answer for up to 5 s.
+ * *ended: FCGI_END_REQUEST seen, *closed: the server closed the connection.
+ */
+static int stalled_post(const char *ctype, int *ended, int *closed)
+{
+	static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 };
+	const char *const *env = POST(ctype, "40");
+	struct buf req = { 0 }, pr = { 0 }, in = { 0 };
+	size_t i, off = 0;
+	int fd, status = 0, tries;
+
+	*ended = *closed = 0;
+	rec(&req, 1, begin, 8);
+	for (i = 0; env[i] != NULL; i += 2)
+		param(&pr, env[i], env[i + 1]);
+	rec(&req, 4, pr.p, pr.len);
+	rec(&req, 4, NULL, 0);
+	rec(&req, 5, "{\"name\":", 8);
+	fd = fcgi_connect();
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, req.p, req.len), (ssize_t)req.len);
+	for (tries = 0; tries < 50 && !*closed; tries++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char tmp[4096];
+		ssize_t n;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		n = read(fd, tmp, sizeof(tmp));
+		if (n <= 0)
+			*closed = 1;
+		else
+			buf_add(&in, tmp, (size_t)n);
+	}
+	close(fd);
+	while (in.len - off >= 8) {
+		unsigned char *h = (unsigned char *)in.p + off;
+		size_t cl = (size_t)h[4] << 8 | h[5], pl = h[6];
+
+		if (in.len - off < 8 + cl + pl)
+			break;
+		if (h[1] == 6 && cl > 0 && status == 0) {
+			char line[32];
+
+			snprintf(line, sizeof(line), "%.*s", (int)(cl < 31 ? cl : 31), h + 8);
+			ck_assert_int_eq(sscanf(line, "Status: %d", &status), 1);
+		}
+		if (h[1] == 3)
+			*ended = 1;
+		off += 8 + cl + pl;
+	}
+	free(req.p);
+	free(pr.p);
+	free(in.p);
+	return status;
+}
+
+/*
+ * Regression: libfcgi reads the body with blocking read(2) and no timeout,
+ * so a peer that sent CONTENT_LENGTH and then part of the body while
+ * keeping the connection open held a worker thread for ever (and a
+ * SIGTERM's join with it).  Now a stalled body read fails after the body
+ * timeout with a 400 and the connection is closed.
+ */
+START_TEST(loop_stalled_body_times_out)
+{
+	int ended, closed, status;
+
+	clr_in_set_body_timeout_ms(300);
+	status = stalled_post("application/json", &ended, &closed);
+	clr_in_set_body_timeout_ms(0);
+	ck_assert_msg(ended, "no FCGI_END_REQUEST within 5 s: the worker is stuck reading");
+	ck_assert_int_eq(status, 400);
+	ck_assert_msg(closed, "the connection of a failed body read must be closed");
+}
+END_TEST
+
+/*
+ * A wrong Content-Type is refused before any of the body is read (it used
+ * to be checked after reading it all): with the default 30 s body timeout,
+ * only an answer that does not wait for the body arrives within 5 s.  The
+ * unread body means the connection is closed, not kept.
+ */
+START_TEST(loop_415_without_reading_body)
+{
+	int ended, closed, status;
+
+	status = stalled_post("text/plain", &ended, &closed);
+	ck_assert_msg(ended, "no answer within 5 s: the body was waited for");
+	ck_assert_int_eq(status, 415);
+	ck_assert(closed);
+}
+END_TEST
+
 START_TEST(loop_metrics)
 {
 	struct resp r;
@@ -720,6 +816,8 @@ static Suite *http_in_suite(void)
 	tcase_add_test(tc, loop_auth_without_db);
 	tcase_add_test(tc, loop_bodies);
 	tcase_add_test(tc, loop_metrics);
+	tcase_add_test(tc, loop_stalled_body_times_out);
+	tcase_add_test(tc, loop_415_without_reading_body);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -353,6 +353,36 @@ START_TEST(worker_survives_lost_connection)
 }
 END_TEST
 
+/*
+ * Regression: a job whose lease expired on its last attempt (its worker
+ * died or overran the lease) was claimed and run again with attempts
+ * counting past max_attempts, every time the lease ran out: a job that
+ * kills its worker got unlimited attempts.  It must fail without running.
+ */
+START_TEST(expired_last_attempt_fails_without_running)
+{
+	static const struct clr_job_kind kinds[] = { { "t_zombie", ok_run } };
+	static const char id[] = "6f1c2a9e-0d4b-4c7e-9a51-3b8e2f7d1c04";
+	struct clr_jobs_worker *w = NULL;
+	struct app a;
+
+	memset(&a, 0, sizeof(a));
+	cfg.job_max_attempts = 2;
+	ck_assert(pgt_exec("INSERT INTO jobs (id, kind, state, attempts, max_attempts,"
+			   " locked_until) VALUES ('6f1c2a9e-0d4b-4c7e-9a51-3b8e2f7d1c04',"
+			   " 't_zombie', 'running', 2, 2, now() - interval '1 second')"));
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w),
+			 CLR_OK);
+	ck_assert(wait_state(id, "failed"));
+	usleep(300000); /* a wrong retry would happen within this */
+	clr_jobs_worker_stop(w);
+	ck_assert_int_eq(atomic_load(&a.calls), 0);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND"
+				  " state = 'failed' AND attempts = 3 AND locked_until IS NULL"
+				  " AND last_error LIKE 'lease expired%'", id, NULL), 1);
+}
+END_TEST
+
 START_TEST(metrics_lines)
 {
 	char id[37], *m;
@@ -391,6 +421,7 @@ jobs_suite(void)
 	tcase_add_test(tc, two_workers_never_share_a_job);
 	tcase_add_test(tc, stop_is_prompt);
 	tcase_add_test(tc, worker_survives_lost_connection);
+	tcase_add_test(tc, expired_last_attempt_fails_without_running);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -85,6 +85,43 @@ START_TEST(verify_refuses_malformed)
 }
 END_TEST
 
+/*
+ * Regression: the bounds on stored parameters allowed ln=20,r=8,p=16
+ * (1 GiB and 16 passes per login attempt, on every worker at once) and the
+ * like.  Well-formed encodings (valid salt, 32-byte key) whose only fault
+ * is their cost must be refused before any work is done.
+ */
+START_TEST(verify_refuses_costly_parameters)
+{
+	static const char *const costly[] = {
+		"$scrypt$ln=20,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+		"$scrypt$ln=18,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+		"$scrypt$ln=17,r=16,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+		"$scrypt$ln=14,r=32,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+		"$scrypt$ln=14,r=8,p=16$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+		"$scrypt$ln=14,r=8,p=5$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+	};
+	size_t i;
+	int ok;
+
+	for (i = 0; i < sizeof(costly) / sizeof(costly[0]); i++) {
+		ok = -1;
+		ck_assert_msg(clr_password_verify("pleaseletmein", 13, costly[i], &ok) ==
+				      CLR_ERR_PARAM,
+			      "accepted: %s", costly[i]);
+		ck_assert_int_eq(ok, 0);
+	}
+	/* r at its bound is still accepted (32 MiB, as ours; wrong key: no match). */
+	ok = -1;
+	ck_assert_int_eq(clr_password_verify("pleaseletmein", 13,
+					     "$scrypt$ln=14,r=16,p=1$U29kaXVtQ2hsb3JpZGU$"
+					     "cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+					     &ok),
+			 CLR_OK);
+	ck_assert_int_eq(ok, 0);
+}
+END_TEST
+
 START_TEST(verify_unknown_account)
 {
 	int ok = -1;
@@ -143,6 +180,7 @@ static Suite *password_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, verify_rfc7914_vector);
 	tcase_add_test(tc, verify_refuses_malformed);
+	tcase_add_test(tc, verify_refuses_costly_parameters);
 	tcase_add_test(tc, verify_unknown_account);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("clr_password_hash");

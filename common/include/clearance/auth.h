@@ -29,7 +29,9 @@ struct clr_principal {
  * Checks an Authorization header value ("Bearer <token>", scheme
  * case-insensitive).  Missing, malformed, unknown, expired or revoked:
  * CLR_ERR_DENIED (no detail that would help guessing).  Database trouble:
- * CLR_ERR_DB.
+ * CLR_ERR_DB.  last_used_at is stamped at most once a minute, best effort
+ * and only outside a transaction: it never waits on a row lock and its
+ * failure never fails the call.
  */
 enum clr_rc clr_auth_bearer(struct clr_db *db, const char *authorization,
 			    struct clr_principal *out) CLR_MUSTCHECK;
