@@ -22,21 +22,19 @@
 #define TOKEN_MAX 512
 
 static const char *const role_names[CLR_ROLE__MAX] = {
-	[CLR_ROLE_NONE] = "none",
-	[CLR_ROLE_DEVELOPER] = "developer",
-	[CLR_ROLE_ADMIN] = "admin",
+    [CLR_ROLE_NONE] = "none",
+    [CLR_ROLE_DEVELOPER] = "developer",
+    [CLR_ROLE_ADMIN] = "admin",
 };
 
-const char *
-clr_role_name(enum clr_role r)
+const char *clr_role_name(enum clr_role r)
 {
 	if ((int)r < 0 || r >= CLR_ROLE__MAX)
 		return "none";
 	return role_names[r];
 }
 
-static enum clr_role
-role_parse(const char *s)
+static enum clr_role role_parse(const char *s)
 {
 	int i;
 
@@ -46,19 +44,17 @@ role_parse(const char *s)
 	return CLR_ROLE_NONE;
 }
 
-static int
-token_char(unsigned char c)
+static int token_char(unsigned char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '_';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
 }
 
 /*
  * Finds the token in "Bearer <token>".  On success *tok points into hdr
  * (borrowed) and *len is its length.
  */
-static int
-parse_bearer(const char *hdr, const char **tok, size_t *len)
+static int parse_bearer(const char *hdr, const char **tok, size_t *len)
 {
 	const char *p;
 	size_t n = 0;
@@ -77,8 +73,7 @@ parse_bearer(const char *hdr, const char **tok, size_t *len)
 	return 1;
 }
 
-static void
-copy_field(char *dst, size_t cap, const char *src)
+static void copy_field(char *dst, size_t cap, const char *src)
 {
 	snprintf(dst, cap, "%s", src ? src : "");
 }
@@ -88,27 +83,22 @@ copy_field(char *dst, size_t cap, const char *src)
  * row (a revoke in progress, a concurrent stamp), and a failure is only
  * logged, so the stamp can never delay or fail the request it belongs to.
  */
-static void
-touch_last_used(struct clr_db *db, const char *id)
+static void touch_last_used(struct clr_db *db, const char *id)
 {
-	static const char sql[] =
-		"UPDATE api_tokens SET last_used_at = now() WHERE id = ("
-		"SELECT id FROM api_tokens WHERE id = $1::uuid"
-		" FOR UPDATE SKIP LOCKED)";
-	const char *params[1] = { id };
+	static const char sql[] = "UPDATE api_tokens SET last_used_at = now() WHERE id = ("
+				  "SELECT id FROM api_tokens WHERE id = $1::uuid"
+				  " FOR UPDATE SKIP LOCKED)";
+	const char *params[1] = {id};
 	PGconn *c = clr_db_conn(db);
 
 	/* A failed stamp inside the caller's transaction would abort it. */
 	if (c == NULL || PQtransactionStatus(c) != PQTRANS_IDLE)
 		return;
 	if (clr_db_exec_sql(db, sql, 1, params, NULL) != CLR_OK)
-		clr_log(NULL, CLR_LOG_WARN,
-			"auth: last_used_at of token %s not updated", id);
+		clr_log(NULL, CLR_LOG_WARN, "auth: last_used_at of token %s not updated", id);
 }
 
-enum clr_rc
-clr_auth_bearer(struct clr_db *db, const char *authorization,
-		struct clr_principal *out)
+enum clr_rc clr_auth_bearer(struct clr_db *db, const char *authorization, struct clr_principal *out)
 {
 	/*
 	 * The lookup only reads, so nothing about last_used_at can fail or
@@ -116,13 +106,12 @@ clr_auth_bearer(struct clr_db *db, const char *authorization,
 	 * transaction holding the token's row lock and fail outright on a
 	 * read-only session.  `stale` asks for the stamp at most once a minute.
 	 */
-	static const char sql[] =
-		"SELECT id::text, role, coalesce(subject_id::text, ''), name,"
-		" revoked_at IS NOT NULL,"
-		" (expires_at IS NOT NULL AND expires_at <= now()),"
-		" (last_used_at IS NULL"
-		" OR last_used_at < now() - interval '60 seconds')"
-		" FROM api_tokens WHERE token_hash = $1";
+	static const char sql[] = "SELECT id::text, role, coalesce(subject_id::text, ''), name,"
+				  " revoked_at IS NOT NULL,"
+				  " (expires_at IS NOT NULL AND expires_at <= now()),"
+				  " (last_used_at IS NULL"
+				  " OR last_used_at < now() - interval '60 seconds')"
+				  " FROM api_tokens WHERE token_hash = $1";
 	const char *tok, *params[1];
 	char hash[65];
 	PGresult *r = NULL;
@@ -148,18 +137,14 @@ clr_auth_bearer(struct clr_db *db, const char *authorization,
 		clr_log(NULL, CLR_LOG_INFO, "security: bearer rejected: unknown token");
 		goto out;
 	}
-	if (strcmp(PQgetvalue(r, 0, 4), "t") == 0 ||
-	    strcmp(PQgetvalue(r, 0, 5), "t") == 0) {
-		clr_log(NULL, CLR_LOG_INFO,
-			"security: bearer rejected: token %s is %s",
-			PQgetvalue(r, 0, 0),
-			PQgetvalue(r, 0, 4)[0] == 't' ? "revoked" : "expired");
+	if (strcmp(PQgetvalue(r, 0, 4), "t") == 0 || strcmp(PQgetvalue(r, 0, 5), "t") == 0) {
+		clr_log(NULL, CLR_LOG_INFO, "security: bearer rejected: token %s is %s",
+			PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 4)[0] == 't' ? "revoked" : "expired");
 		goto out;
 	}
 	out->role = role_parse(PQgetvalue(r, 0, 1));
 	if (out->role == CLR_ROLE_NONE) {
-		clr_log(NULL, CLR_LOG_ERROR,
-			"security: bearer rejected: token %s has unknown role",
+		clr_log(NULL, CLR_LOG_ERROR, "security: bearer rejected: token %s has unknown role",
 			PQgetvalue(r, 0, 0));
 		goto out;
 	}
@@ -177,16 +162,13 @@ out:
 	return rc;
 }
 
-enum clr_rc
-clr_auth_token_create(struct clr_db *db, enum clr_role role,
-		      const char *subject_id, const char *name, long ttl_s,
-		      char **token, char token_id[37])
+enum clr_rc clr_auth_token_create(struct clr_db *db, enum clr_role role, const char *subject_id,
+				  const char *name, long ttl_s, char **token, char token_id[37])
 {
-	static const char sql[] =
-		"INSERT INTO api_tokens (id, token_hash, role, subject_id, name,"
-		" expires_at) VALUES ($1, $2, $3, $4, $5,"
-		" CASE WHEN $6::bigint > 0"
-		" THEN now() + $6::bigint * interval '1 second' END)";
+	static const char sql[] = "INSERT INTO api_tokens (id, token_hash, role, subject_id, name,"
+				  " expires_at) VALUES ($1, $2, $3, $4, $5,"
+				  " CASE WHEN $6::bigint > 0"
+				  " THEN now() + $6::bigint * interval '1 second' END)";
 	char id[37], hash[65], ttl[24];
 	const char *params[6];
 	char *tok = NULL;
@@ -202,8 +184,7 @@ clr_auth_token_create(struct clr_db *db, enum clr_role role,
 	rc = clr_uuid_new(id);
 	if (rc != CLR_OK)
 		goto out;
-	rc = clr_random_token(role == CLR_ROLE_ADMIN ? "clr_adm_" : "clr_ses_",
-			      32, &tok);
+	rc = clr_random_token(role == CLR_ROLE_ADMIN ? "clr_adm_" : "clr_ses_", 32, &tok);
 	if (rc != CLR_OK)
 		goto out;
 	clr_sha256_hex(tok, strlen(tok), hash);
@@ -228,13 +209,11 @@ out:
 	return rc;
 }
 
-enum clr_rc
-clr_auth_token_revoke(struct clr_db *db, const char *token_id)
+enum clr_rc clr_auth_token_revoke(struct clr_db *db, const char *token_id)
 {
 	/* Idempotent: revoking twice keeps the first revocation time. */
-	static const char sql[] =
-		"UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())"
-		" WHERE id = $1";
+	static const char sql[] = "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())"
+				  " WHERE id = $1";
 	const char *params[1];
 	PGresult *r = NULL;
 	enum clr_rc rc;

@@ -25,20 +25,18 @@ struct clr_db {
 	const struct clr_db_stmt *stmts; /* borrowed for the life of the handle */
 	size_t nstmts;
 	PGconn *conn;
-	int prepared;  /* the statement table is prepared on this session */
-	int txn_open;  /* clr_db_begin succeeded and no commit/rollback yet */
+	int prepared; /* the statement table is prepared on this session */
+	int txn_open; /* clr_db_begin succeeded and no commit/rollback yet */
 };
 
 static atomic_ulong db_errors;
 
-unsigned long
-clr_db_error_count(void)
+unsigned long clr_db_error_count(void)
 {
 	return atomic_load(&db_errors);
 }
 
-static int
-conn_ok(const struct clr_db *db)
+static int conn_ok(const struct clr_db *db)
 {
 	return db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK;
 }
@@ -47,8 +45,7 @@ conn_ok(const struct clr_db *db)
  * True when a transaction is (or, with a broken connection, was) open: our
  * own flag covers the broken case, where libpq only says PQTRANS_UNKNOWN.
  */
-static int
-in_txn(const struct clr_db *db)
+static int in_txn(const struct clr_db *db)
 {
 	PGTransactionStatusType ts;
 
@@ -57,13 +54,11 @@ in_txn(const struct clr_db *db)
 	if (db->conn == NULL)
 		return 0;
 	ts = PQtransactionStatus(db->conn);
-	return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR ||
-	       ts == PQTRANS_ACTIVE;
+	return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE;
 }
 
 /* Length of a libpq message without its trailing newlines. */
-static int
-msg_len(const char *m)
+static int msg_len(const char *m)
 {
 	size_t n = strlen(m);
 
@@ -72,8 +67,7 @@ msg_len(const char *m)
 	return n > 2048 ? 2048 : (int)n;
 }
 
-static enum clr_rc
-prepare_all(struct clr_db *db)
+static enum clr_rc prepare_all(struct clr_db *db)
 {
 	size_t i;
 
@@ -85,11 +79,10 @@ prepare_all(struct clr_db *db)
 		/* 42P05: left over from an earlier, partly failed round. */
 		if (r == NULL || (PQresultStatus(r) != PGRES_COMMAND_OK &&
 				  (state == NULL || strcmp(state, "42P05") != 0))) {
-			const char *m = r ? PQresultErrorMessage(r) :
-					    PQerrorMessage(db->conn);
+			const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn);
 
-			clr_log(NULL, CLR_LOG_ERROR, "db: preparing %s failed: %.*s",
-				s->name, msg_len(m), m);
+			clr_log(NULL, CLR_LOG_ERROR, "db: preparing %s failed: %.*s", s->name,
+				msg_len(m), m);
 			PQclear(r);
 			atomic_fetch_add(&db_errors, 1);
 			return CLR_ERR_DB;
@@ -101,8 +94,7 @@ prepare_all(struct clr_db *db)
 }
 
 /* Server notices ("... already exists, skipping") are debug noise. */
-static void
-notice_to_log(void *arg, const char *msg)
+static void notice_to_log(void *arg, const char *msg)
 {
 	(void)arg;
 	clr_log(NULL, CLR_LOG_DEBUG, "db: notice: %.*s", msg_len(msg), msg);
@@ -114,21 +106,18 @@ notice_to_log(void *arg, const char *msg)
  * "dbname", so anything the operator's conninfo says wins, and PQreset
  * reuses them.
  */
-static PGconn *
-connect_with_defaults(const char *conninfo)
+static PGconn *connect_with_defaults(const char *conninfo)
 {
 	static const char *const keys[] = {
-		"connect_timeout", "keepalives_idle", "keepalives_interval",
-		"keepalives_count", "dbname", NULL
-	};
-	const char *values[] = { "10", "30", "10", "3", conninfo, NULL };
+	    "connect_timeout",	"keepalives_idle", "keepalives_interval",
+	    "keepalives_count", "dbname",	   NULL};
+	const char *values[] = {"10", "30", "10", "3", conninfo, NULL};
 
 	return PQconnectdbParams(keys, values, 1);
 }
 
 /* Connects or resets as needed and makes sure the statements are prepared. */
-static enum clr_rc
-ensure_ready(struct clr_db *db)
+static enum clr_rc ensure_ready(struct clr_db *db)
 {
 	int reset = 0;
 
@@ -152,20 +141,17 @@ ensure_ready(struct clr_db *db)
 		/* PQerrorMessage never holds the password, only host and cause. */
 		const char *m = PQerrorMessage(db->conn);
 
-		clr_log(NULL, CLR_LOG_ERROR, "db: cannot connect: %.*s",
-			msg_len(m), m);
+		clr_log(NULL, CLR_LOG_ERROR, "db: cannot connect: %.*s", msg_len(m), m);
 		atomic_fetch_add(&db_errors, 1);
 		return CLR_ERR_DB;
 	}
 	if (reset)
-		clr_log(NULL, CLR_LOG_INFO, "db: reconnected (backend %d)",
-			PQbackendPID(db->conn));
+		clr_log(NULL, CLR_LOG_INFO, "db: reconnected (backend %d)", PQbackendPID(db->conn));
 	return prepare_all(db);
 }
 
-enum clr_rc
-clr_db_open(const char *conninfo, const struct clr_db_stmt *stmts,
-	    size_t nstmts, struct clr_db **out)
+enum clr_rc clr_db_open(const char *conninfo, const struct clr_db_stmt *stmts, size_t nstmts,
+			struct clr_db **out)
 {
 	struct clr_db *db;
 	enum clr_rc rc;
@@ -193,8 +179,7 @@ clr_db_open(const char *conninfo, const struct clr_db_stmt *stmts,
 	return CLR_OK;
 }
 
-void
-clr_db_close(struct clr_db *db)
+void clr_db_close(struct clr_db *db)
 {
 	if (db == NULL)
 		return;
@@ -203,26 +188,24 @@ clr_db_close(struct clr_db *db)
 	free(db);
 }
 
-PGconn *
-clr_db_conn(struct clr_db *db)
+PGconn *clr_db_conn(struct clr_db *db)
 {
 	return conn_ok(db) ? db->conn : NULL;
 }
 
-static enum clr_rc
-map_sqlstate(const char *s)
+static enum clr_rc map_sqlstate(const char *s)
 {
 	static const struct {
 		const char *state;
 		enum clr_rc rc;
 	} map[] = {
-		{ "23505", CLR_ERR_CONFLICT }, /* unique_violation */
-		{ "23P01", CLR_ERR_CONFLICT }, /* exclusion_violation */
-		{ "22P02", CLR_ERR_PARAM },    /* invalid_text_representation */
-		{ "23503", CLR_ERR_PARAM },    /* foreign_key_violation */
-		{ "23514", CLR_ERR_PARAM },    /* check_violation */
-		{ "23502", CLR_ERR_PARAM },    /* not_null_violation */
-		{ "22001", CLR_ERR_PARAM },    /* string_data_right_truncation */
+	    {"23505", CLR_ERR_CONFLICT}, /* unique_violation */
+	    {"23P01", CLR_ERR_CONFLICT}, /* exclusion_violation */
+	    {"22P02", CLR_ERR_PARAM},	 /* invalid_text_representation */
+	    {"23503", CLR_ERR_PARAM},	 /* foreign_key_violation */
+	    {"23514", CLR_ERR_PARAM},	 /* check_violation */
+	    {"23502", CLR_ERR_PARAM},	 /* not_null_violation */
+	    {"22001", CLR_ERR_PARAM},	 /* string_data_right_truncation */
 	};
 	size_t i;
 
@@ -234,8 +217,7 @@ map_sqlstate(const char *s)
 	return CLR_ERR_DB;
 }
 
-static const char *
-field_or(const PGresult *r, int code, const char *dflt)
+static const char *field_or(const PGresult *r, int code, const char *dflt)
 {
 	const char *v = PQresultErrorField(r, code);
 
@@ -243,8 +225,7 @@ field_or(const PGresult *r, int code, const char *dflt)
 }
 
 /* Logs a failed result per the policy at the top of this file; returns rc. */
-static enum clr_rc
-result_error(struct clr_db *db, const char *what, const PGresult *r)
+static enum clr_rc result_error(struct clr_db *db, const char *what, const PGresult *r)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	enum clr_rc rc = map_sqlstate(state);
@@ -252,25 +233,23 @@ result_error(struct clr_db *db, const char *what, const PGresult *r)
 	if (r == NULL || state == NULL) {
 		const char *m = db->conn ? PQerrorMessage(db->conn) : "no connection";
 
-		clr_log(NULL, CLR_LOG_ERROR, "db: %s failed: %.*s", what,
-			msg_len(m), m);
+		clr_log(NULL, CLR_LOG_ERROR, "db: %s failed: %.*s", what, msg_len(m), m);
 	} else if (state[0] == '2' && (state[1] == '2' || state[1] == '3')) {
 		clr_log(NULL, rc == CLR_ERR_DB ? CLR_LOG_ERROR : CLR_LOG_DEBUG,
-			"db: %s failed: SQLSTATE %s constraint=%s table=%s column=%s",
-			what, state, field_or(r, PG_DIAG_CONSTRAINT_NAME, "-"),
+			"db: %s failed: SQLSTATE %s constraint=%s table=%s column=%s", what, state,
+			field_or(r, PG_DIAG_CONSTRAINT_NAME, "-"),
 			field_or(r, PG_DIAG_TABLE_NAME, "-"),
 			field_or(r, PG_DIAG_COLUMN_NAME, "-"));
 	} else {
-		clr_log(NULL, CLR_LOG_ERROR, "db: %s failed: SQLSTATE %s: %s",
-			what, state, field_or(r, PG_DIAG_MESSAGE_PRIMARY, "?"));
+		clr_log(NULL, CLR_LOG_ERROR, "db: %s failed: SQLSTATE %s: %s", what, state,
+			field_or(r, PG_DIAG_MESSAGE_PRIMARY, "?"));
 	}
 	if (rc == CLR_ERR_DB)
 		atomic_fetch_add(&db_errors, 1);
 	return rc;
 }
 
-static const struct clr_db_stmt *
-find_stmt(const struct clr_db *db, const char *name)
+static const struct clr_db_stmt *find_stmt(const struct clr_db *db, const char *name)
 {
 	size_t i;
 
@@ -281,9 +260,8 @@ find_stmt(const struct clr_db *db, const char *name)
 }
 
 /* stmt != NULL: run prepared statement; else PQexecParams(sql). */
-static enum clr_rc
-run(struct clr_db *db, const char *stmt, const char *sql, int nparams,
-    const char *const *values, PGresult **res)
+static enum clr_rc run(struct clr_db *db, const char *stmt, const char *sql, int nparams,
+		       const char *const *values, PGresult **res)
 {
 	const char *what = stmt ? stmt : "ad-hoc statement";
 	int had_txn, attempt;
@@ -297,27 +275,22 @@ run(struct clr_db *db, const char *stmt, const char *sql, int nparams,
 
 		had_txn = in_txn(db);
 		if (had_txn && !conn_ok(db)) {
-			clr_log(NULL, CLR_LOG_ERROR,
-				"db: connection lost inside a transaction");
+			clr_log(NULL, CLR_LOG_ERROR, "db: connection lost inside a transaction");
 			atomic_fetch_add(&db_errors, 1);
 			return CLR_ERR_DB;
 		}
-		if (db->txn_open &&
-		    PQtransactionStatus(db->conn) == PQTRANS_IDLE) {
+		if (db->txn_open && PQtransactionStatus(db->conn) == PQTRANS_IDLE) {
 			/* Never run a statement of a lost transaction on its own. */
-			clr_log(NULL, CLR_LOG_ERROR,
-				"db: transaction was lost; roll back first");
+			clr_log(NULL, CLR_LOG_ERROR, "db: transaction was lost; roll back first");
 			return CLR_ERR_DB;
 		}
 		rc = ensure_ready(db);
 		if (rc != CLR_OK)
 			return rc;
 		if (stmt)
-			r = PQexecPrepared(db->conn, stmt, nparams, values, NULL,
-					   NULL, 0);
+			r = PQexecPrepared(db->conn, stmt, nparams, values, NULL, NULL, 0);
 		else
-			r = PQexecParams(db->conn, sql, nparams, NULL, values,
-					 NULL, NULL, 0);
+			r = PQexecParams(db->conn, sql, nparams, NULL, values, NULL, NULL, 0);
 		st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 			if (res)
@@ -326,22 +299,19 @@ run(struct clr_db *db, const char *stmt, const char *sql, int nparams,
 				PQclear(r);
 			return CLR_OK;
 		}
-		if (PQstatus(db->conn) == CONNECTION_OK || had_txn ||
-		    attempt == 1) {
+		if (PQstatus(db->conn) == CONNECTION_OK || had_txn || attempt == 1) {
 			rc = result_error(db, what, r);
 			PQclear(r);
 			return rc;
 		}
-		clr_log(NULL, CLR_LOG_WARN,
-			"db: connection broken during %s, reconnecting", what);
+		clr_log(NULL, CLR_LOG_WARN, "db: connection broken during %s, reconnecting", what);
 		PQclear(r);
 	}
 	return CLR_ERR_DB; /* not reached */
 }
 
-enum clr_rc
-clr_db_exec(struct clr_db *db, const char *name, int nparams,
-	    const char *const *values, PGresult **res)
+enum clr_rc clr_db_exec(struct clr_db *db, const char *name, int nparams, const char *const *values,
+			PGresult **res)
 {
 	const struct clr_db_stmt *s = find_stmt(db, name);
 
@@ -349,22 +319,19 @@ clr_db_exec(struct clr_db *db, const char *name, int nparams,
 		*res = NULL;
 	if (s == NULL || s->nparams != nparams) {
 		clr_log(NULL, CLR_LOG_ERROR,
-			"db: statement %s unknown or called with %d parameters",
-			name, nparams);
+			"db: statement %s unknown or called with %d parameters", name, nparams);
 		return CLR_ERR_INTERNAL;
 	}
 	return run(db, name, NULL, nparams, values, res);
 }
 
-enum clr_rc
-clr_db_exec_sql(struct clr_db *db, const char *sql, int nparams,
-		const char *const *values, PGresult **res)
+enum clr_rc clr_db_exec_sql(struct clr_db *db, const char *sql, int nparams,
+			    const char *const *values, PGresult **res)
 {
 	return run(db, NULL, sql, nparams, values, res);
 }
 
-enum clr_rc
-clr_db_begin(struct clr_db *db)
+enum clr_rc clr_db_begin(struct clr_db *db)
 {
 	enum clr_rc rc;
 
@@ -378,8 +345,7 @@ clr_db_begin(struct clr_db *db)
 	return rc;
 }
 
-enum clr_rc
-clr_db_commit(struct clr_db *db)
+enum clr_rc clr_db_commit(struct clr_db *db)
 {
 	PGresult *r = NULL;
 	enum clr_rc rc;
@@ -396,8 +362,7 @@ clr_db_commit(struct clr_db *db)
 	rc = run(db, NULL, "COMMIT", 0, NULL, &r);
 	db->txn_open = 0;
 	if (rc == CLR_OK && (failed || strcmp(PQcmdStatus(r), "COMMIT") != 0)) {
-		clr_log(NULL, CLR_LOG_ERROR,
-			"db: commit of a failed transaction was rolled back");
+		clr_log(NULL, CLR_LOG_ERROR, "db: commit of a failed transaction was rolled back");
 		atomic_fetch_add(&db_errors, 1);
 		rc = CLR_ERR_DB;
 	}
@@ -405,8 +370,7 @@ clr_db_commit(struct clr_db *db)
 	return rc;
 }
 
-void
-clr_db_rollback(struct clr_db *db)
+void clr_db_rollback(struct clr_db *db)
 {
 	PGresult *r;
 
@@ -422,8 +386,7 @@ clr_db_rollback(struct clr_db *db)
 	PQclear(r);
 }
 
-enum clr_rc
-clr_db_ping(struct clr_db *db)
+enum clr_rc clr_db_ping(struct clr_db *db)
 {
 	if (in_txn(db))
 		return conn_ok(db) ? CLR_OK : CLR_ERR_DB;

@@ -37,23 +37,26 @@
 #include "clearance/log.h"
 #include "http_in_internal.h"
 
-#define IN_PATH_MAX 2048        /* longest request path we route */
-#define IN_HDR_BUF 2048         /* extra response header bytes per request */
-#define IN_HDR_MAX 16           /* extra response headers per request */
+#define IN_PATH_MAX 2048 /* longest request path we route */
+#define IN_HDR_BUF 2048	 /* extra response header bytes per request */
+#define IN_HDR_MAX 16	 /* extra response headers per request */
 #define IN_ALLOW_BUF 128
 #define IN_BACKLOG 1024
-#define IN_ACCEPT_ERR_MAX 50    /* consecutive accept failures before giving up */
+#define IN_ACCEPT_ERR_MAX 50	 /* consecutive accept failures before giving up */
 #define IN_BODY_TIMEOUT_MS 30000 /* longest wait for one read of the body */
 
 /* Built-in routes come after the table routes in the metrics registry. */
 enum { BI_HEALTHZ, BI_READYZ, BI_METRICS, BI_UNMATCHED, BI__MAX };
 static const char *const builtin_paths[BI__MAX] = {
-	"/healthz", "/readyz", "/metrics", "unmatched",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "unmatched",
 };
 
 struct clr_req_priv {
 	FCGX_Request *fx;
-	int status;                /* 0 until a response was sent */
+	int status; /* 0 until a response was sent */
 	size_t hlen;
 	int nhdrs;
 	char hdrs[IN_HDR_BUF];
@@ -68,7 +71,7 @@ struct worker {
 	struct clr_http_client *http;
 	void *tctx;
 	int tctx_set;
-	int idle_fd;               /* under sv->mu: fd parked in accept, -2 busy */
+	int idle_fd; /* under sv->mu: fd parked in accept, -2 busy */
 	char path[IN_PATH_MAX + 1];
 	char pbuf[IN_PATH_MAX + 1];
 	char *body;
@@ -82,17 +85,17 @@ struct server {
 	int lfd;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int ready;                 /* workers done with set-up */
-	int failed;                /* a worker failed its set-up */
-	int go;                    /* 1 run, -1 abort */
-	int fatal;                 /* a worker gave up on accept */
+	int ready;  /* workers done with set-up */
+	int failed; /* a worker failed its set-up */
+	int go;	    /* 1 run, -1 abort */
+	int fatal;  /* a worker gave up on accept */
 	struct worker *w;
 	int nw;
 };
 
 static atomic_int in_stopping;
 static atomic_int in_body_timeout_ms = IN_BODY_TIMEOUT_MS;
-static int in_sigpipe[2] = { -1, -1 };
+static int in_sigpipe[2] = {-1, -1};
 
 void clr_in_set_body_timeout_ms(int ms)
 {
@@ -119,48 +122,40 @@ static void in_on_signal(int sig)
 /* ---- the one rc -> status table and default error codes ---- */
 
 static const int rc_status[CLR_RC__MAX] = {
-	[CLR_OK] = 200,
-	[CLR_ERR_PARAM] = 400,
-	[CLR_ERR_NOMEM] = 500,
-	[CLR_ERR_NOTFOUND] = 404,
-	[CLR_ERR_DENIED] = 401,
-	[CLR_ERR_FORBIDDEN] = 403,
-	[CLR_ERR_CONFLICT] = 409,
-	[CLR_ERR_TOOBIG] = 413,
-	[CLR_ERR_DB] = 503,
-	[CLR_ERR_UPSTREAM] = 502,
-	[CLR_ERR_TIMEOUT] = 504,
-	[CLR_ERR_INTERNAL] = 500,
+    [CLR_OK] = 200,	      [CLR_ERR_PARAM] = 400,   [CLR_ERR_NOMEM] = 500,
+    [CLR_ERR_NOTFOUND] = 404, [CLR_ERR_DENIED] = 401,  [CLR_ERR_FORBIDDEN] = 403,
+    [CLR_ERR_CONFLICT] = 409, [CLR_ERR_TOOBIG] = 413,  [CLR_ERR_DB] = 503,
+    [CLR_ERR_UPSTREAM] = 502, [CLR_ERR_TIMEOUT] = 504, [CLR_ERR_INTERNAL] = 500,
 };
 
 static const char *const rc_error[CLR_RC__MAX] = {
-	[CLR_OK] = "server_error",
-	[CLR_ERR_PARAM] = "invalid_request",
-	[CLR_ERR_NOMEM] = "server_error",
-	[CLR_ERR_NOTFOUND] = "not_found",
-	[CLR_ERR_DENIED] = "invalid_token",
-	[CLR_ERR_FORBIDDEN] = "forbidden",
-	[CLR_ERR_CONFLICT] = "conflict",
-	[CLR_ERR_TOOBIG] = "request_too_large",
-	[CLR_ERR_DB] = "temporarily_unavailable",
-	[CLR_ERR_UPSTREAM] = "upstream_error",
-	[CLR_ERR_TIMEOUT] = "upstream_timeout",
-	[CLR_ERR_INTERNAL] = "server_error",
+    [CLR_OK] = "server_error",
+    [CLR_ERR_PARAM] = "invalid_request",
+    [CLR_ERR_NOMEM] = "server_error",
+    [CLR_ERR_NOTFOUND] = "not_found",
+    [CLR_ERR_DENIED] = "invalid_token",
+    [CLR_ERR_FORBIDDEN] = "forbidden",
+    [CLR_ERR_CONFLICT] = "conflict",
+    [CLR_ERR_TOOBIG] = "request_too_large",
+    [CLR_ERR_DB] = "temporarily_unavailable",
+    [CLR_ERR_UPSTREAM] = "upstream_error",
+    [CLR_ERR_TIMEOUT] = "upstream_timeout",
+    [CLR_ERR_INTERNAL] = "server_error",
 };
 
 static const char *const rc_desc[CLR_RC__MAX] = {
-	[CLR_OK] = "internal error",
-	[CLR_ERR_PARAM] = "the request is invalid",
-	[CLR_ERR_NOMEM] = "internal error",
-	[CLR_ERR_NOTFOUND] = "no such resource",
-	[CLR_ERR_DENIED] = "authentication required",
-	[CLR_ERR_FORBIDDEN] = "not allowed",
-	[CLR_ERR_CONFLICT] = "the resource's state does not allow this",
-	[CLR_ERR_TOOBIG] = "the request is too large",
-	[CLR_ERR_DB] = "the database is unavailable, try again later",
-	[CLR_ERR_UPSTREAM] = "the identity provider answered unexpectedly",
-	[CLR_ERR_TIMEOUT] = "the identity provider did not answer in time",
-	[CLR_ERR_INTERNAL] = "internal error",
+    [CLR_OK] = "internal error",
+    [CLR_ERR_PARAM] = "the request is invalid",
+    [CLR_ERR_NOMEM] = "internal error",
+    [CLR_ERR_NOTFOUND] = "no such resource",
+    [CLR_ERR_DENIED] = "authentication required",
+    [CLR_ERR_FORBIDDEN] = "not allowed",
+    [CLR_ERR_CONFLICT] = "the resource's state does not allow this",
+    [CLR_ERR_TOOBIG] = "the request is too large",
+    [CLR_ERR_DB] = "the database is unavailable, try again later",
+    [CLR_ERR_UPSTREAM] = "the identity provider answered unexpectedly",
+    [CLR_ERR_TIMEOUT] = "the identity provider did not answer in time",
+    [CLR_ERR_INTERNAL] = "internal error",
 };
 
 int clr_rc_status(enum clr_rc rc)
@@ -172,8 +167,7 @@ int clr_rc_status(enum clr_rc rc)
 
 /* ---- small parsers (tested through http_in_internal.h) ---- */
 
-int clr_in_route_match(const char *pat, const char *path, struct clr_in_span *params,
-		       int *nparams)
+int clr_in_route_match(const char *pat, const char *path, struct clr_in_span *params, int *nparams)
 {
 	const char *p = path;
 	int n = 0;
@@ -289,28 +283,50 @@ int clr_in_pct_decode(const char *p, size_t n, char *out, size_t *outlen, int pl
 static const char *status_text(int s)
 {
 	switch (s) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Entity";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 302:
+		return "Found";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Entity";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "Status";
 	}
 }
 
@@ -359,8 +375,7 @@ void clr_resp_header(struct clr_req *r, const char *name, const char *value)
 	}
 	if (pv->nhdrs >= IN_HDR_MAX)
 		goto full;
-	n = snprintf(pv->hdrs + pv->hlen, sizeof(pv->hdrs) - pv->hlen, "%s: %s\r\n", name,
-		     value);
+	n = snprintf(pv->hdrs + pv->hlen, sizeof(pv->hdrs) - pv->hlen, "%s: %s\r\n", name, value);
 	if (n < 0 || (size_t)n >= sizeof(pv->hdrs) - pv->hlen) {
 		pv->hdrs[pv->hlen] = '\0';
 		goto full;
@@ -373,8 +388,7 @@ full:
 }
 
 /* Writes status line, headers and body; the single exit for every response. */
-static void send_raw(struct clr_req *r, int status, const char *ctype, const char *body,
-		     size_t len)
+static void send_raw(struct clr_req *r, int status, const char *ctype, const char *body, size_t len)
 {
 	struct clr_req_priv *pv = r->priv;
 	char head[IN_HDR_BUF + 512];
@@ -392,8 +406,8 @@ static void send_raw(struct clr_req *r, int status, const char *ctype, const cha
 		     status, status_text(status), r->reqid, ctype ? "Content-Type: " : "",
 		     ctype ? ctype : "", ctype ? "\r\n" : "",
 		     ctype && strncmp(ctype, "application/json", 16) == 0
-			     ? "Cache-Control: no-store\r\n"
-			     : "",
+			 ? "Cache-Control: no-store\r\n"
+			 : "",
 		     (int)pv->hlen, pv->hdrs);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return; /* cannot happen: head has room for every header */
@@ -434,8 +448,7 @@ void clr_resp_empty(struct clr_req *r, int status)
 	send_raw(r, status, NULL, NULL, 0);
 }
 
-void clr_resp_text(struct clr_req *r, int status, const char *ctype, const char *text,
-		   size_t len)
+void clr_resp_text(struct clr_req *r, int status, const char *ctype, const char *text, size_t len)
 {
 	send_raw(r, status, ctype ? ctype : "text/plain; charset=utf-8", text, len);
 }
@@ -590,8 +603,7 @@ static int extract_path(struct worker *w, struct clr_req *r)
 }
 
 /* Decodes matched {} segments into w->pbuf; 0 if one is unusable. */
-static int decode_params(struct worker *w, struct clr_req *r, const struct clr_in_span *sp,
-			 int n)
+static int decode_params(struct worker *w, struct clr_req *r, const struct clr_in_span *sp, int n)
 {
 	size_t o = 0, len;
 	int i;
@@ -624,7 +636,7 @@ static int decode_params(struct worker *w, struct clr_req *r, const struct clr_i
  */
 static void body_timeout(struct worker *w, int ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 
 	if (w->fx.ipcFd >= 0 &&
 	    setsockopt(w->fx.ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
@@ -647,8 +659,8 @@ static int read_body(struct worker *w, struct clr_req *r, size_t len)
 	body_timeout(w, atomic_load(&in_body_timeout_ms));
 	while (got < len) {
 		size_t want = len - got;
-		int n = FCGX_GetStr(w->body + got, want > (1u << 20) ? (1 << 20) : (int)want,
-				    w->fx.in);
+		int n =
+		    FCGX_GetStr(w->body + got, want > (1u << 20) ? (1 << 20) : (int)want, w->fx.in);
 
 		if (n <= 0) {
 			ret = -2;
@@ -776,8 +788,8 @@ static void dispatch(struct worker *w, struct clr_req *r, size_t *route_idx, int
 		return;
 	}
 
-	rc = clr_in_content_length(FCGX_GetParam("CONTENT_LENGTH", w->fx.envp),
-				   r->cfg->max_body, &clen);
+	rc = clr_in_content_length(FCGX_GetParam("CONTENT_LENGTH", w->fx.envp), r->cfg->max_body,
+				   &clen);
 	if (rc == CLR_ERR_TOOBIG) {
 		clr_resp_error(r, 413, "request_too_large", "the request body is too large");
 		return;
@@ -794,7 +806,8 @@ static void dispatch(struct worker *w, struct clr_req *r, size_t *route_idx, int
 		rc = r->db != NULL ? clr_auth_bearer(r->db, authz, &r->who) : CLR_ERR_DB;
 		if (rc == CLR_ERR_DENIED) {
 			clr_resp_header(r, "WWW-Authenticate",
-					authz == NULL ? "Bearer" : "Bearer error=\"invalid_token\"");
+					authz == NULL ? "Bearer"
+						      : "Bearer error=\"invalid_token\"");
 			clr_resp_error(r, 401, "invalid_token",
 				       authz == NULL ? "a bearer token is required"
 						     : "the bearer token is invalid or expired");
@@ -845,8 +858,8 @@ static void dispatch(struct worker *w, struct clr_req *r, size_t *route_idx, int
 		if (r->json == NULL) {
 			char msg[200];
 
-			snprintf(msg, sizeof(msg), "invalid JSON: %s (line %d, column %d)", jerr.text,
-				 jerr.line, jerr.column);
+			snprintf(msg, sizeof(msg), "invalid JSON: %s (line %d, column %d)",
+				 jerr.text, jerr.line, jerr.column);
 			clr_resp_error(r, 400, "invalid_request", msg);
 			return;
 		}
@@ -913,9 +926,10 @@ static void serve_one(struct worker *w)
 	if (body_unread)
 		w->fx.keepConnection = 0;
 	clr_metrics_observe(sv->metrics, route_idx, clr_in_method_index(r.method), pv.status, dt);
-	clr_log(r.reqid, route_idx >= sv->srv->nroutes && route_idx != sv->srv->nroutes + BI_UNMATCHED
-				 ? CLR_LOG_DEBUG
-				 : CLR_LOG_INFO,
+	clr_log(r.reqid,
+		route_idx >= sv->srv->nroutes && route_idx != sv->srv->nroutes + BI_UNMATCHED
+		    ? CLR_LOG_DEBUG
+		    : CLR_LOG_INFO,
 		"access method=%.16s route=%s status=%d ms=%lld.%03lld", r.method, r.route,
 		pv.status, dt / 1000, dt % 1000);
 	json_decref(r.json);
@@ -1046,7 +1060,8 @@ static int open_listener(const char *listen_spec, const char **unix_path)
 
 		/* libfcgi treats any ':' as host:port */
 		if (path[0] != '/' || strchr(path, ':') != NULL) {
-			clr_log(NULL, CLR_LOG_ERROR, "LISTEN: unix socket path must be absolute "
+			clr_log(NULL, CLR_LOG_ERROR,
+				"LISTEN: unix socket path must be absolute "
 				"and contain no ':'");
 			return -1;
 		}
@@ -1149,7 +1164,7 @@ int clr_server_run(const struct clr_server *srv)
 		clr_log(NULL, CLR_LOG_INFO, "serving on %s with %d threads",
 			srv->cfg->listen ? srv->cfg->listen : "fd 0", sv.nw);
 		for (;;) {
-			struct pollfd p = { .fd = in_sigpipe[0], .events = POLLIN };
+			struct pollfd p = {.fd = in_sigpipe[0], .events = POLLIN};
 			char drain[16];
 
 			if (poll(&p, 1, -1) < 0 && errno != EINTR)

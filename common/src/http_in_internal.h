@@ -21,8 +21,8 @@ struct clr_in_span {
  * segment without '/'.  The spans of those segments land in params (at
  * most CLR_REQ_MAX_PARAMS, more "{}" never match) and *nparams.
  */
-int clr_in_route_match(const char *pattern, const char *path,
-		       struct clr_in_span *params, int *nparams);
+int clr_in_route_match(const char *pattern, const char *path, struct clr_in_span *params,
+		       int *nparams);
 
 /*
  * Parses CONTENT_LENGTH: NULL or "" is 0; only ASCII digits are accepted.
@@ -38,8 +38,7 @@ int clr_in_ctype_is_json(const char *ct);
  * plus_space turns '+' into ' ' (query strings).  -1 on a malformed escape
  * or a decoded NUL.
  */
-int clr_in_pct_decode(const char *p, size_t n, char *out, size_t *outlen,
-		      int plus_space);
+int clr_in_pct_decode(const char *p, size_t n, char *out, size_t *outlen, int plus_space);
 
 /*
  * How long one read of a request body may wait for data before the request
@@ -72,13 +71,13 @@ struct clr_metrics;
  * Updates are lock-free relaxed atomics on fixed arrays: nothing is
  * allocated per request.
  */
-enum clr_rc clr_metrics_new(const char *service, const char *const *names,
-			    size_t nroutes, struct clr_metrics **out) CLR_MUSTCHECK;
+enum clr_rc clr_metrics_new(const char *service, const char *const *names, size_t nroutes,
+			    struct clr_metrics **out) CLR_MUSTCHECK;
 void clr_metrics_free(struct clr_metrics *m);
 
 /* Counts one request; out-of-range route or status are clamped to a bucket. */
-void clr_metrics_observe(struct clr_metrics *m, size_t route,
-			 enum clr_in_method method, int status, long long usec);
+void clr_metrics_observe(struct clr_metrics *m, size_t route, enum clr_in_method method, int status,
+			 long long usec);
 
 /*
  * Prometheus text format 0.0.4 of all series, plus

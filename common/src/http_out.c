@@ -143,8 +143,8 @@ static char *out_dup_value(const char *p, size_t n, int lower)
 		p++;
 		n--;
 	}
-	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' ||
-			 p[n - 1] == '\n'))
+	while (n > 0 &&
+	       (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
 		n--;
 	if (n > OUT_HEADER_VALUE_MAX)
 		n = OUT_HEADER_VALUE_MAX;
@@ -267,20 +267,19 @@ static int out_header_ok(const struct clr_http_header *hd)
 	return 1;
 }
 
-#define SETOPT(h, opt, val)                                                  \
-	do {                                                                 \
-		CURLcode sc_ = curl_easy_setopt((h), (opt), (val));          \
-		if (sc_ != CURLE_OK) {                                       \
-			rc = clr_err_set(e, CLR_ERR_INTERNAL, "server_error", \
-					 NULL, "curl_easy_setopt(%s): %s",    \
-					 #opt, curl_easy_strerror(sc_));      \
-			goto out;                                            \
-		}                                                            \
+#define SETOPT(h, opt, val)                                                                        \
+	do {                                                                                       \
+		CURLcode sc_ = curl_easy_setopt((h), (opt), (val));                                \
+		if (sc_ != CURLE_OK) {                                                             \
+			rc = clr_err_set(e, CLR_ERR_INTERNAL, "server_error", NULL,                \
+					 "curl_easy_setopt(%s): %s", #opt,                         \
+					 curl_easy_strerror(sc_));                                 \
+			goto out;                                                                  \
+		}                                                                                  \
 	} while (0)
 
-enum clr_rc clr_http_do(struct clr_http_client *c,
-			const struct clr_http_opts *opts, const char *method,
-			const char *url, const struct clr_http_header *headers,
+enum clr_rc clr_http_do(struct clr_http_client *c, const struct clr_http_opts *opts,
+			const char *method, const char *url, const struct clr_http_header *headers,
 			size_t nheaders, const char *body, size_t body_len,
 			struct clr_http_resp *out, struct clr_err *e)
 {
@@ -309,8 +308,8 @@ enum clr_rc clr_http_do(struct clr_http_client *c,
 				   "http_out: bad arguments");
 	if (opts == NULL)
 		opts = &defaults;
-	connect_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
-						  : OUT_DEFAULT_CONNECT_MS;
+	connect_ms =
+	    opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : OUT_DEFAULT_CONNECT_MS;
 	timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : OUT_DEFAULT_TIMEOUT_MS;
 	max = opts->max_response > 0 ? opts->max_response : OUT_DEFAULT_MAX;
 	x.max = (size_t)max;
@@ -348,8 +347,7 @@ enum clr_rc clr_http_do(struct clr_http_client *c,
 	/* No "Expect: 100-continue" round trip for larger bodies. */
 	tmp = curl_slist_append(hl, "Expect:");
 	if (tmp == NULL) {
-		rc = clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL,
-				 "http_out: out of memory");
+		rc = clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "http_out: out of memory");
 		goto out;
 	}
 	hl = tmp;
@@ -398,8 +396,7 @@ enum clr_rc clr_http_do(struct clr_http_client *c,
 
 	cc = curl_easy_perform(h);
 	if (x.nomem) {
-		rc = clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL,
-				 "http_out: out of memory");
+		rc = clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "http_out: out of memory");
 		goto out;
 	}
 	if (x.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
@@ -411,8 +408,8 @@ enum clr_rc clr_http_do(struct clr_http_client *c,
 	case CURLE_OK:
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		rc = clr_err_set(e, CLR_ERR_TIMEOUT, "upstream_timeout", NULL,
-				 "timed out: %s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		rc = clr_err_set(e, CLR_ERR_TIMEOUT, "upstream_timeout", NULL, "timed out: %s",
+				 errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		goto out;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		rc = clr_err_set(e, CLR_ERR_UPSTREAM, "upstream_error", NULL,
@@ -426,8 +423,8 @@ enum clr_rc clr_http_do(struct clr_http_client *c,
 	}
 	cc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK) {
-		rc = clr_err_set(e, CLR_ERR_INTERNAL, "server_error", NULL,
-				 "curl_easy_getinfo: %s", curl_easy_strerror(cc));
+		rc = clr_err_set(e, CLR_ERR_INTERNAL, "server_error", NULL, "curl_easy_getinfo: %s",
+				 curl_easy_strerror(cc));
 		goto out;
 	}
 	if (x.buf == NULL) {

@@ -31,19 +31,18 @@
 #define BACKOFF_MAX_MS (24LL * 3600 * 1000)
 
 struct clr_jobs_worker {
-	const struct clr_config *cfg;  /* borrowed */
+	const struct clr_config *cfg; /* borrowed */
 	const struct clr_job_kind *kinds;
 	size_t nkinds;
 	void *app;
 	struct clr_db *db;
 	pthread_t thread;
 	atomic_int stop;
-	int listen_pid;                /* backend pid our LISTEN ran on */
+	int listen_pid; /* backend pid our LISTEN ran on */
 };
 
-enum clr_rc
-clr_jobs_enqueue(struct clr_db *db, const char *kind, const json_t *payload,
-		 char id_out[37])
+enum clr_rc clr_jobs_enqueue(struct clr_db *db, const char *kind, const json_t *payload,
+			     char id_out[37])
 {
 	PGconn *c = clr_db_conn(db);
 	const char *params[2];
@@ -56,8 +55,8 @@ clr_jobs_enqueue(struct clr_db *db, const char *kind, const json_t *payload,
 		return CLR_ERR_PARAM;
 	/* Outside a transaction the job could exist without its cause. */
 	if (c == NULL || PQtransactionStatus(c) != PQTRANS_INTRANS) {
-		clr_log(NULL, CLR_LOG_ERROR,
-			"jobs: enqueue of %s outside a live transaction", kind);
+		clr_log(NULL, CLR_LOG_ERROR, "jobs: enqueue of %s outside a live transaction",
+			kind);
 		return c == NULL ? CLR_ERR_DB : CLR_ERR_INTERNAL;
 	}
 	body = payload ? json_dumps(payload, JSON_COMPACT) : strdup("{}");
@@ -74,23 +73,20 @@ clr_jobs_enqueue(struct clr_db *db, const char *kind, const json_t *payload,
 	if (id_out != NULL)
 		snprintf(id_out, 37, "%s", PQgetvalue(r, 0, 0));
 	/* Delivered at commit, and not at all if the caller rolls back. */
-	rc = clr_db_exec_sql(db, "SELECT pg_notify('clearance_jobs', $1)", 1,
-			     params, NULL);
+	rc = clr_db_exec_sql(db, "SELECT pg_notify('clearance_jobs', $1)", 1, params, NULL);
 out:
 	PQclear(r);
 	free(body);
 	return rc;
 }
 
-static int
-stopping(struct clr_jobs_worker *w)
+static int stopping(struct clr_jobs_worker *w)
 {
 	return atomic_load(&w->stop) || clr_server_stopping();
 }
 
 /* Sleeps up to ms, waking early on stop; for when the database is down. */
-static void
-nap(struct clr_jobs_worker *w, long ms)
+static void nap(struct clr_jobs_worker *w, long ms)
 {
 	while (ms > 0 && !stopping(w)) {
 		long slice = ms < STOP_SLICE_MS ? ms : STOP_SLICE_MS;
@@ -101,8 +97,7 @@ nap(struct clr_jobs_worker *w, long ms)
 }
 
 /* (Re-)issues LISTEN whenever the session changed under us. */
-static enum clr_rc
-ensure_listening(struct clr_jobs_worker *w)
+static enum clr_rc ensure_listening(struct clr_jobs_worker *w)
 {
 	PGconn *c = clr_db_conn(w->db);
 	enum clr_rc rc;
@@ -117,8 +112,7 @@ ensure_listening(struct clr_jobs_worker *w)
 	return CLR_OK;
 }
 
-static const struct clr_job_kind *
-find_kind(const struct clr_jobs_worker *w, const char *kind)
+static const struct clr_job_kind *find_kind(const struct clr_jobs_worker *w, const char *kind)
 {
 	size_t i;
 
@@ -128,8 +122,7 @@ find_kind(const struct clr_jobs_worker *w, const char *kind)
 	return NULL;
 }
 
-static long long
-backoff_ms(const struct clr_config *cfg, int attempts)
+static long long backoff_ms(const struct clr_config *cfg, int attempts)
 {
 	long long d = cfg->job_backoff_ms > 0 ? cfg->job_backoff_ms : 1;
 	int i;
@@ -140,9 +133,8 @@ backoff_ms(const struct clr_config *cfg, int attempts)
 }
 
 /* Records the outcome of attempt `attempts` of job `id`. */
-static void
-finish(struct clr_jobs_worker *w, const char *id, const char *attempts,
-       int ok, int final, long long delay_ms, const char *err)
+static void finish(struct clr_jobs_worker *w, const char *id, const char *attempts, int ok,
+		   int final, long long delay_ms, const char *err)
 {
 	char delay[24];
 	const char *params[5];
@@ -173,13 +165,11 @@ finish(struct clr_jobs_worker *w, const char *id, const char *attempts,
 	}
 	/* Not fatal: the lease runs out and the job is tried again. */
 	if (rc != CLR_OK)
-		clr_log(NULL, CLR_LOG_ERROR,
-			"jobs: could not record outcome of job %s", id);
+		clr_log(NULL, CLR_LOG_ERROR, "jobs: could not record outcome of job %s", id);
 }
 
 /* Runs the handler for one claimed row r (columns of the claim query). */
-static void
-run_job(struct clr_jobs_worker *w, PGresult *r)
+static void run_job(struct clr_jobs_worker *w, PGresult *r)
 {
 	const char *id = PQgetvalue(r, 0, 0), *attempts_s = PQgetvalue(r, 0, 3);
 	const struct clr_job_kind *k;
@@ -223,24 +213,21 @@ run_job(struct clr_jobs_worker *w, PGresult *r)
 		snprintf(e.msg, sizeof(e.msg), "%s", clr_rc_name(rc));
 done:
 	if (rc == CLR_OK) {
-		clr_log(NULL, CLR_LOG_INFO, "jobs: %s %s done (attempt %d)",
-			job.kind, id, job.attempt);
+		clr_log(NULL, CLR_LOG_INFO, "jobs: %s %s done (attempt %d)", job.kind, id,
+			job.attempt);
 		finish(w, id, attempts_s, 1, 0, 0, NULL);
 	} else {
 		final = rc == CLR_ERR_PARAM || job.attempt >= job.max_attempts;
 		clr_log(NULL, final ? CLR_LOG_ERROR : CLR_LOG_WARN,
-			"jobs: %s %s attempt %d/%d failed (%s): %s%s", job.kind,
-			id, job.attempt, job.max_attempts, clr_rc_name(rc), e.msg,
-			final ? "; giving up" : "");
-		finish(w, id, attempts_s, 0, final,
-		       backoff_ms(w->cfg, job.attempt), e.msg);
+			"jobs: %s %s attempt %d/%d failed (%s): %s%s", job.kind, id, job.attempt,
+			job.max_attempts, clr_rc_name(rc), e.msg, final ? "; giving up" : "");
+		finish(w, id, attempts_s, 0, final, backoff_ms(w->cfg, job.attempt), e.msg);
 	}
 	json_decref(payload);
 }
 
 /* 1: ran a job, 0: nothing due, -1: database trouble. */
-static int
-claim_and_run(struct clr_jobs_worker *w)
+static int claim_and_run(struct clr_jobs_worker *w)
 {
 	char maxa[16];
 	const char *params[1];
@@ -273,8 +260,7 @@ claim_and_run(struct clr_jobs_worker *w)
 }
 
 /* Milliseconds until the next job could become claimable, capped at cap. */
-static long
-next_due_ms(struct clr_jobs_worker *w, long cap)
+static long next_due_ms(struct clr_jobs_worker *w, long cap)
 {
 	PGresult *r = NULL;
 	long ms = cap;
@@ -295,8 +281,7 @@ next_due_ms(struct clr_jobs_worker *w, long cap)
 }
 
 /* Waits for a NOTIFY, up to ms; returns early on stop or a broken socket. */
-static void
-wait_notify(struct clr_jobs_worker *w, long ms)
+static void wait_notify(struct clr_jobs_worker *w, long ms)
 {
 	long long deadline = clr_now_ms() + ms;
 
@@ -332,8 +317,7 @@ wait_notify(struct clr_jobs_worker *w, long ms)
 	}
 }
 
-static void *
-worker_main(void *arg)
+static void *worker_main(void *arg)
 {
 	struct clr_jobs_worker *w = arg;
 	long poll_ms = w->cfg->job_poll_ms > 0 ? w->cfg->job_poll_ms : 5000;
@@ -349,8 +333,7 @@ worker_main(void *arg)
 		if (ran < 0) {
 			/* Database down: retry, less often the longer it lasts. */
 			nap(w, down_ms);
-			down_ms = down_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS :
-								   down_ms * 2;
+			down_ms = down_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : down_ms * 2;
 			continue;
 		}
 		down_ms = RECONNECT_WAIT_MS;
@@ -361,18 +344,15 @@ worker_main(void *arg)
 	return NULL;
 }
 
-enum clr_rc
-clr_jobs_worker_start(const struct clr_config *cfg,
-		      const struct clr_job_kind *kinds, size_t nkinds,
-		      const struct clr_db_stmt *stmts, size_t nstmts, void *app,
-		      struct clr_jobs_worker **out)
+enum clr_rc clr_jobs_worker_start(const struct clr_config *cfg, const struct clr_job_kind *kinds,
+				  size_t nkinds, const struct clr_db_stmt *stmts, size_t nstmts,
+				  void *app, struct clr_jobs_worker **out)
 {
 	struct clr_jobs_worker *w;
 	enum clr_rc rc;
 
 	*out = NULL;
-	if (cfg == NULL || cfg->database_url == NULL ||
-	    (nkinds > 0 && kinds == NULL))
+	if (cfg == NULL || cfg->database_url == NULL || (nkinds > 0 && kinds == NULL))
 		return CLR_ERR_PARAM;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
@@ -401,8 +381,7 @@ out:
 	return rc;
 }
 
-void
-clr_jobs_worker_stop(struct clr_jobs_worker *w)
+void clr_jobs_worker_stop(struct clr_jobs_worker *w)
 {
 	if (w == NULL)
 		return;
@@ -412,20 +391,17 @@ clr_jobs_worker_stop(struct clr_jobs_worker *w)
 	free(w);
 }
 
-char *
-clr_jobs_metrics(struct clr_db *db)
+char *clr_jobs_metrics(struct clr_db *db)
 {
-	static const char *const states[] = { "queued", "running", "done",
-					      "failed" };
+	static const char *const states[] = {"queued", "running", "done", "failed"};
 	PGresult *r = NULL;
 	char *buf = NULL;
 	size_t cap = 64 + 4 * 64, len = 0;
 	size_t i;
 	int j;
 
-	if (clr_db_exec_sql(db,
-			    "SELECT state, count(*) FROM jobs GROUP BY state",
-			    0, NULL, &r) != CLR_OK)
+	if (clr_db_exec_sql(db, "SELECT state, count(*) FROM jobs GROUP BY state", 0, NULL, &r) !=
+	    CLR_OK)
 		return NULL;
 	buf = malloc(cap);
 	if (buf == NULL)
@@ -437,8 +413,7 @@ clr_jobs_metrics(struct clr_db *db)
 		for (j = 0; j < PQntuples(r); j++)
 			if (strcmp(PQgetvalue(r, j, 0), states[i]) == 0)
 				count = PQgetvalue(r, j, 1);
-		len += (size_t)snprintf(buf + len, cap - len,
-					"clearance_jobs{state=\"%s\"} %s\n",
+		len += (size_t)snprintf(buf + len, cap - len, "clearance_jobs{state=\"%s\"} %s\n",
 					states[i], count);
 	}
 out:

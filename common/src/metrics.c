@@ -16,23 +16,22 @@
 #include "http_in_internal.h"
 
 static const int status_codes[] = {
-	200, 201, 202, 204, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404,
-	405, 406, 409, 410, 413, 415, 422, 429, 500, 501, 502, 503, 504,
+    200, 201, 202, 204, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404,
+    405, 406, 409, 410, 413, 415, 422, 429, 500, 501, 502, 503, 504,
 };
 #define N_CODES (sizeof(status_codes) / sizeof(status_codes[0]))
 /* slots N_CODES .. N_CODES+4 are "1xx".."5xx", the last one anything else */
 #define N_STATUS (N_CODES + 6)
 
 static const double bucket_le[] = {
-	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 };
 #define N_BUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
 
 static const char *const method_names[CLR_IN_METHOD__MAX] = {
-	[CLR_IN_GET] = "GET",       [CLR_IN_POST] = "POST",
-	[CLR_IN_PUT] = "PUT",       [CLR_IN_PATCH] = "PATCH",
-	[CLR_IN_DELETE] = "DELETE", [CLR_IN_HEAD] = "HEAD",
-	[CLR_IN_OPTIONS] = "OPTIONS", [CLR_IN_OTHER] = "OTHER",
+    [CLR_IN_GET] = "GET",	  [CLR_IN_POST] = "POST",     [CLR_IN_PUT] = "PUT",
+    [CLR_IN_PATCH] = "PATCH",	  [CLR_IN_DELETE] = "DELETE", [CLR_IN_HEAD] = "HEAD",
+    [CLR_IN_OPTIONS] = "OPTIONS", [CLR_IN_OTHER] = "OTHER",
 };
 
 struct route_hist {
@@ -62,8 +61,8 @@ enum clr_in_method clr_in_method_index(const char *m)
 	return CLR_IN_OTHER;
 }
 
-enum clr_rc clr_metrics_new(const char *service, const char *const *names,
-			    size_t nroutes, struct clr_metrics **out)
+enum clr_rc clr_metrics_new(const char *service, const char *const *names, size_t nroutes,
+			    struct clr_metrics **out)
 {
 	struct clr_metrics *m;
 	size_t i;
@@ -86,8 +85,8 @@ enum clr_rc clr_metrics_new(const char *service, const char *const *names,
 		return CLR_ERR_NOMEM;
 	}
 	for (s = 0; s < 600; s++)
-		m->status_slot[s] = (unsigned char)(s >= 100 ? N_CODES + (size_t)(s / 100) - 1
-							     : N_STATUS - 1);
+		m->status_slot[s] =
+		    (unsigned char)(s >= 100 ? N_CODES + (size_t)(s / 100) - 1 : N_STATUS - 1);
 	for (i = 0; i < N_CODES; i++)
 		m->status_slot[status_codes[i]] = (unsigned char)i;
 	*out = m;
@@ -103,8 +102,8 @@ void clr_metrics_free(struct clr_metrics *m)
 	free(m);
 }
 
-void clr_metrics_observe(struct clr_metrics *m, size_t route,
-			 enum clr_in_method method, int status, long long usec)
+void clr_metrics_observe(struct clr_metrics *m, size_t route, enum clr_in_method method, int status,
+			 long long usec)
 {
 	struct route_hist *h;
 	size_t slot, b;
@@ -118,8 +117,8 @@ void clr_metrics_observe(struct clr_metrics *m, size_t route,
 		method = CLR_IN_OTHER;
 	slot = status >= 0 && status < 600 ? m->status_slot[status] : N_STATUS - 1;
 	atomic_fetch_add_explicit(
-		&m->counters[(route * CLR_IN_METHOD__MAX + (size_t)method) * N_STATUS + slot], 1,
-		memory_order_relaxed);
+	    &m->counters[(route * CLR_IN_METHOD__MAX + (size_t)method) * N_STATUS + slot], 1,
+	    memory_order_relaxed);
 	if (usec < 0)
 		usec = 0;
 	secs = (double)usec / 1e6;
@@ -165,14 +164,18 @@ char *clr_metrics_render(const struct clr_metrics *m, unsigned long db_errors)
 	f = open_memstream(&buf, &len);
 	if (f == NULL)
 		return NULL;
-	fputs("# HELP clearance_http_requests_total HTTP requests answered, by route pattern, method and status.\n"
-	      "# TYPE clearance_http_requests_total counter\n", f);
+	fputs("# HELP clearance_http_requests_total HTTP requests answered, by route pattern, "
+	      "method and status.\n"
+	      "# TYPE clearance_http_requests_total counter\n",
+	      f);
 	for (r = 0; r < m->nroutes; r++) {
 		for (meth = 0; meth < CLR_IN_METHOD__MAX; meth++) {
 			for (b = 0; b < N_STATUS; b++) {
 				unsigned long v = atomic_load_explicit(
-					&m->counters[(r * CLR_IN_METHOD__MAX + (size_t)meth) * N_STATUS + b],
-					memory_order_relaxed);
+				    &m->counters[(r * CLR_IN_METHOD__MAX + (size_t)meth) *
+						     N_STATUS +
+						 b],
+				    memory_order_relaxed);
 
 				if (v == 0)
 					continue;
@@ -186,8 +189,10 @@ char *clr_metrics_render(const struct clr_metrics *m, unsigned long db_errors)
 			}
 		}
 	}
-	fputs("# HELP clearance_http_request_duration_seconds Time from accepting a request to its response, by route pattern.\n"
-	      "# TYPE clearance_http_request_duration_seconds histogram\n", f);
+	fputs("# HELP clearance_http_request_duration_seconds Time from accepting a request to its "
+	      "response, by route pattern.\n"
+	      "# TYPE clearance_http_request_duration_seconds histogram\n",
+	      f);
 	for (r = 0; r < m->nroutes; r++) {
 		const struct route_hist *h = &m->hist[r];
 		unsigned long cum = 0;
@@ -219,7 +224,8 @@ char *clr_metrics_render(const struct clr_metrics *m, unsigned long db_errors)
 	}
 	fputs("# HELP clearance_db_errors_total Database errors since start.\n"
 	      "# TYPE clearance_db_errors_total counter\n"
-	      "clearance_db_errors_total{service=\"", f);
+	      "clearance_db_errors_total{service=\"",
+	      f);
 	put_label(f, m->service);
 	fprintf(f, "\"} %lu\n", db_errors);
 	if (fclose(f) != 0) {

@@ -241,7 +241,8 @@ enum clr_rc clr_seal(const struct clr_sealer *s, const char *table_col, const ch
 		rc = CLR_ERR_NOMEM;
 		goto out;
 	}
-	if (snprintf(res, total, "v1.%s.%s.%s.%s", k->kid, b_nonce, b_ct, b_tag) != (int)(total - 1)) {
+	if (snprintf(res, total, "v1.%s.%s.%s.%s", k->kid, b_nonce, b_ct, b_tag) !=
+	    (int)(total - 1)) {
 		free(res);
 		rc = CLR_ERR_INTERNAL;
 		goto out;

@@ -22,8 +22,7 @@
 
 #define EXIT_USAGE 2
 
-static void
-usage(FILE *f)
+static void usage(FILE *f)
 {
 	fputs("usage: clearance-ctl COMMAND\n"
 	      "\n"
@@ -43,15 +42,13 @@ usage(FILE *f)
 }
 
 /* Prints s with control characters replaced, so names cannot drive a terminal. */
-static void
-print_clean(const char *s)
+static void print_clean(const char *s)
 {
 	for (; *s; s++)
 		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
 }
 
-static int
-cmd_migrate(struct clr_db *db, int argc, char **argv)
+static int cmd_migrate(struct clr_db *db, int argc, char **argv)
 {
 	char buf[4096];
 	const char *dir = NULL;
@@ -66,43 +63,42 @@ cmd_migrate(struct clr_db *db, int argc, char **argv)
 		dir = clr_ctl_sql_dir(buf, sizeof(buf));
 		if (dir == NULL) {
 			fputs("clearance-ctl: no migrations directory found; set "
-			      "CLEARANCE_SQL_DIR or use --dir\n", stderr);
+			      "CLEARANCE_SQL_DIR or use --dir\n",
+			      stderr);
 			return EXIT_FAILURE;
 		}
 	}
 	if (clr_ctl_migrate(db, dir, stdout, &napplied) != CLR_OK) {
-		fprintf(stderr, "clearance-ctl: migrate failed after %d "
-			"migration(s)\n", napplied);
+		fprintf(stderr,
+			"clearance-ctl: migrate failed after %d "
+			"migration(s)\n",
+			napplied);
 		return EXIT_FAILURE;
 	}
 	return EXIT_SUCCESS;
 }
 
-static int
-token_create(struct clr_db *db, const char *name)
+static int token_create(struct clr_db *db, const char *name)
 {
 	char *token = NULL, id[37];
 	enum clr_rc rc;
 
 	rc = clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, name, 0, &token, id);
 	if (rc != CLR_OK) {
-		fprintf(stderr, "clearance-ctl: cannot create token: %s%s\n",
-			clr_rc_name(rc),
+		fprintf(stderr, "clearance-ctl: cannot create token: %s%s\n", clr_rc_name(rc),
 			rc == CLR_ERR_PARAM ? " (name must be 1..127 bytes)" : "");
 		return EXIT_FAILURE;
 	}
 	/* The only time the token exists outside the caller's hands. */
 	printf("%s\n", token);
 	fflush(stdout);
-	fprintf(stderr, "created admin token %s; it is shown once, store it now\n",
-		id);
+	fprintf(stderr, "created admin token %s; it is shown once, store it now\n", id);
 	OPENSSL_cleanse(token, strlen(token));
 	free(token);
 	return EXIT_SUCCESS;
 }
 
-static int
-token_list(struct clr_db *db)
+static int token_list(struct clr_db *db)
 {
 	PGresult *r = NULL;
 	int i;
@@ -129,8 +125,7 @@ token_list(struct clr_db *db)
 	return EXIT_SUCCESS;
 }
 
-static int
-token_revoke(struct clr_db *db, const char *id)
+static int token_revoke(struct clr_db *db, const char *id)
 {
 	enum clr_rc rc = clr_auth_token_revoke(db, id);
 
@@ -144,8 +139,7 @@ token_revoke(struct clr_db *db, const char *id)
 	return EXIT_FAILURE;
 }
 
-static int
-cmd_token(struct clr_db *db, int argc, char **argv)
+static int cmd_token(struct clr_db *db, int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[0], "create") == 0)
 		return token_create(db, argv[1]);
@@ -160,8 +154,7 @@ cmd_token(struct clr_db *db, int argc, char **argv)
 /* ---- create-admin (access service accounts) ---- */
 
 /* Reads the first line of f (at most CLR_PASSWORD_MAX bytes) into buf. */
-static int
-read_password(FILE *f, char *buf, size_t cap, size_t *len)
+static int read_password(FILE *f, char *buf, size_t cap, size_t *len)
 {
 	size_t n;
 
@@ -179,12 +172,11 @@ read_password(FILE *f, char *buf, size_t cap, size_t *len)
 	return 1;
 }
 
-static int
-cmd_create_admin(struct clr_db *db, int argc, char **argv)
+static int cmd_create_admin(struct clr_db *db, int argc, char **argv)
 {
 	const char *email = NULL, *name = "", *file = NULL, *p[3];
 	char pw[CLR_PASSWORD_MAX + 2], *hash = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	PGresult *r = NULL;
 	FILE *f = stdin;
 	size_t len = 0;
@@ -222,8 +214,10 @@ cmd_create_admin(struct clr_db *db, int argc, char **argv)
 	p[0] = email;
 	p[1] = name;
 	p[2] = hash;
-	rc = clr_db_exec_sql(db, "INSERT INTO accounts (role, email, name, password_hash)"
-			     " VALUES ('admin', $1, $2, $3) RETURNING id::text", 3, p, &r);
+	rc = clr_db_exec_sql(db,
+			     "INSERT INTO accounts (role, email, name, password_hash)"
+			     " VALUES ('admin', $1, $2, $3) RETURNING id::text",
+			     3, p, &r);
 	if (rc != CLR_OK) {
 		fprintf(stderr, "clearance-ctl: cannot create the admin: %s\n",
 			rc == CLR_ERR_CONFLICT ? "an account with this e-mail exists"
@@ -242,8 +236,7 @@ out:
 }
 
 /* Shape of the command line, checked before any connection is made. */
-static int
-args_ok(int argc, char **argv)
+static int args_ok(int argc, char **argv)
 {
 	int i;
 
@@ -263,12 +256,10 @@ args_ok(int argc, char **argv)
 		return 0;
 	if (strcmp(argv[1], "list") == 0)
 		return argc == 2;
-	return argc == 3 && (strcmp(argv[1], "create") == 0 ||
-			     strcmp(argv[1], "revoke") == 0);
+	return argc == 3 && (strcmp(argv[1], "create") == 0 || strcmp(argv[1], "revoke") == 0);
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
 	struct clr_config *cfg = NULL;
 	struct clr_db *db = NULL;
@@ -289,16 +280,12 @@ main(int argc, char **argv)
 	}
 	clr_log_init("ctl", CLR_LOG_WARN);
 	if (clr_config_load(CLR_CFG_NEED_DB, &cfg) != CLR_OK) {
-		fputs("clearance-ctl: configuration invalid (see messages above)\n",
-		      stderr);
+		fputs("clearance-ctl: configuration invalid (see messages above)\n", stderr);
 		return EXIT_FAILURE;
 	}
-	clr_log_init("ctl", cfg->log_level > CLR_LOG_WARN ? cfg->log_level :
-							   CLR_LOG_WARN);
-	if (clr_db_open(cfg->database_url, NULL, 0, &db) != CLR_OK ||
-	    clr_db_ping(db) != CLR_OK) {
-		fputs("clearance-ctl: cannot connect to PostgreSQL (see log above)\n",
-		      stderr);
+	clr_log_init("ctl", cfg->log_level > CLR_LOG_WARN ? cfg->log_level : CLR_LOG_WARN);
+	if (clr_db_open(cfg->database_url, NULL, 0, &db) != CLR_OK || clr_db_ping(db) != CLR_OK) {
+		fputs("clearance-ctl: cannot connect to PostgreSQL (see log above)\n", stderr);
 		goto out;
 	}
 	if (strcmp(argv[1], "migrate") == 0)

@@ -22,8 +22,7 @@
 #define MIGRATE_LOCK_KEY "18930318591215975"
 #define MIGRATION_MAX_BYTES (8L * 1024 * 1024)
 
-static int
-migration_name(const char *n)
+static int migration_name(const char *n)
 {
 	size_t i = 0, len = strlen(n);
 
@@ -32,20 +31,17 @@ migration_name(const char *n)
 	if (i < 3 || n[i] != '_' || len < 5 || strcmp(n + len - 4, ".sql") != 0)
 		return 0;
 	for (i++; i < len - 4; i++)
-		if (!islower((unsigned char)n[i]) && !isdigit((unsigned char)n[i]) &&
-		    n[i] != '_')
+		if (!islower((unsigned char)n[i]) && !isdigit((unsigned char)n[i]) && n[i] != '_')
 			return 0;
 	return 1;
 }
 
-static int
-cmp_names(const void *a, const void *b)
+static int cmp_names(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void
-free_names(char **names, size_t n)
+static void free_names(char **names, size_t n)
 {
 	size_t i;
 
@@ -55,8 +51,7 @@ free_names(char **names, size_t n)
 }
 
 /* *names new (free_names), sorted. */
-static enum clr_rc
-list_migrations(const char *dir, char ***names, size_t *n)
+static enum clr_rc list_migrations(const char *dir, char ***names, size_t *n)
 {
 	struct dirent *de;
 	size_t cap = 0;
@@ -99,8 +94,7 @@ nomem:
 }
 
 /* *out new (free()), NUL-terminated. */
-static enum clr_rc
-read_file(const char *path, char **out)
+static enum clr_rc read_file(const char *path, char **out)
 {
 	enum clr_rc rc = CLR_ERR_PARAM;
 	char *buf = NULL;
@@ -110,8 +104,7 @@ read_file(const char *path, char **out)
 	*out = NULL;
 	f = fopen(path, "rb");
 	if (f == NULL || fstat(fileno(f), &st) != 0) {
-		fprintf(stderr, "migrate: cannot read %s: %s\n", path,
-			strerror(errno));
+		fprintf(stderr, "migrate: cannot read %s: %s\n", path, strerror(errno));
 		goto out;
 	}
 	if (st.st_size > MIGRATION_MAX_BYTES) {
@@ -142,17 +135,14 @@ out:
 	return rc;
 }
 
-static enum clr_rc
-lock(struct clr_db *db)
+static enum clr_rc lock(struct clr_db *db)
 {
-	const char *p[1] = { MIGRATE_LOCK_KEY };
+	const char *p[1] = {MIGRATE_LOCK_KEY};
 
-	return clr_db_exec_sql(db, "SELECT pg_advisory_xact_lock($1::bigint)", 1,
-			       p, NULL);
+	return clr_db_exec_sql(db, "SELECT pg_advisory_xact_lock($1::bigint)", 1, p, NULL);
 }
 
-static enum clr_rc
-ensure_table(struct clr_db *db)
+static enum clr_rc ensure_table(struct clr_db *db)
 {
 	enum clr_rc rc = clr_db_begin(db);
 
@@ -172,11 +162,10 @@ ensure_table(struct clr_db *db)
 }
 
 /* Applies one file unless recorded; *applied says whether it ran. */
-static enum clr_rc
-apply_one(struct clr_db *db, const char *dir, const char *file, int *applied)
+static enum clr_rc apply_one(struct clr_db *db, const char *dir, const char *file, int *applied)
 {
 	char version[256], path[4096];
-	const char *p[1] = { version };
+	const char *p[1] = {version};
 	PGresult *r = NULL;
 	char *sql = NULL;
 	enum clr_rc rc;
@@ -192,8 +181,7 @@ apply_one(struct clr_db *db, const char *dir, const char *file, int *applied)
 	rc = lock(db);
 	if (rc != CLR_OK)
 		goto out;
-	rc = clr_db_exec_sql(db, "SELECT 1 FROM schema_migrations WHERE version = $1",
-			     1, p, &r);
+	rc = clr_db_exec_sql(db, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, p, &r);
 	if (rc != CLR_OK || PQntuples(r) > 0)
 		goto out;
 	PQclear(r);
@@ -207,15 +195,13 @@ apply_one(struct clr_db *db, const char *dir, const char *file, int *applied)
 	}
 	r = PQexec(clr_db_conn(db), sql);
 	st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
-	    st != PGRES_EMPTY_QUERY) {
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
 		fprintf(stderr, "migrate: %s failed: %s", file,
 			r ? PQresultErrorMessage(r) : PQerrorMessage(clr_db_conn(db)));
 		rc = CLR_ERR_DB;
 		goto out;
 	}
-	rc = clr_db_exec_sql(db, "INSERT INTO schema_migrations (version) VALUES ($1)",
-			     1, p, NULL);
+	rc = clr_db_exec_sql(db, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, p, NULL);
 	if (rc != CLR_OK)
 		goto out;
 	rc = clr_db_commit(db);
@@ -228,8 +214,7 @@ out:
 	return rc;
 }
 
-enum clr_rc
-clr_ctl_migrate(struct clr_db *db, const char *dir, FILE *out, int *napplied)
+enum clr_rc clr_ctl_migrate(struct clr_db *db, const char *dir, FILE *out, int *napplied)
 {
 	char **names = NULL;
 	size_t n = 0, i;
@@ -243,15 +228,13 @@ clr_ctl_migrate(struct clr_db *db, const char *dir, FILE *out, int *napplied)
 		return rc;
 	rc = ensure_table(db);
 	if (rc != CLR_OK) {
-		fprintf(stderr, "migrate: cannot create schema_migrations (%s)\n",
-			clr_rc_name(rc));
+		fprintf(stderr, "migrate: cannot create schema_migrations (%s)\n", clr_rc_name(rc));
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		rc = apply_one(db, dir, names[i], &applied);
 		if (rc != CLR_OK) {
-			fprintf(stderr, "migrate: stopped at %s (%s)\n", names[i],
-				clr_rc_name(rc));
+			fprintf(stderr, "migrate: stopped at %s (%s)\n", names[i], clr_rc_name(rc));
 			goto out;
 		}
 		if (applied && out)
@@ -267,16 +250,14 @@ out:
 	return rc;
 }
 
-static int
-is_dir(const char *p)
+static int is_dir(const char *p)
 {
 	struct stat st;
 
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-const char *
-clr_ctl_sql_dir(char *buf, size_t cap)
+const char *clr_ctl_sql_dir(char *buf, size_t cap)
 {
 	const char *env = getenv("CLEARANCE_SQL_DIR");
 	char exe[4096];
@@ -294,8 +275,7 @@ clr_ctl_sql_dir(char *buf, size_t cap)
 	if (n <= 0)
 		return NULL;
 	exe[n] = '\0';
-	if (snprintf(buf, cap, "%s/../share/clearance/sql", dirname(exe)) >=
-	    (int)cap)
+	if (snprintf(buf, cap, "%s/../share/clearance/sql", dirname(exe)) >= (int)cap)
 		return NULL;
 	return is_dir(buf) ? buf : NULL;
 }

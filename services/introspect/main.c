@@ -35,12 +35,14 @@ static const struct clr_db_stmt stmts[] = {
     /* timestamps in RFC 3339 UTC, like the registrar's */
     {"ix_isc_insert",
      "INSERT INTO introspection_clients (name, secret_hash) VALUES ($1, $2) RETURNING"
-     " id::text, name, to_char((created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+     " id::text, name, to_char((created_at) AT TIME ZONE 'UTC', "
+     "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
      " to_char((revoked_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
      2},
     {"ix_isc_list",
      "SELECT"
-     " id::text, name, to_char((created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+     " id::text, name, to_char((created_at) AT TIME ZONE 'UTC', "
+     "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
      " to_char((revoked_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
      " FROM introspection_clients ORDER BY created_at, id",
      0},

@@ -53,7 +53,7 @@ struct clr_client_type {
 	const json_t *grant_types;    /* array of strings */
 	const char *token_endpoint_auth_method;
 	const char *okta_application_type; /* "web", "service", "browser", "native" or NULL */
-	const char *id;                    /* the client type's uuid, or NULL */
+	const char *id;			   /* the client type's uuid, or NULL */
 };
 
 /* What a registration asks for (borrowed). */

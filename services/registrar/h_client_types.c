@@ -17,12 +17,12 @@
 #include "validate.h"
 
 static const struct reg_field ct_fields[] = {
-	{ "display_name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
-	{ "description", REG_FT_STR, 0, 1, 0, 2000, 0, 1 },
-	{ "response_types", REG_FT_STRARR, 0, 0, 1, 64, 8, 0 },
-	{ "grant_types", REG_FT_STRARR, 1, 0, 1, 128, 9, 0 },
-	{ "token_endpoint_auth_method", REG_FT_STR, 1, 0, 1, 64, 0, 0 },
-	{ "okta_application_type", REG_FT_STR, 0, 1, 1, 16, 0, 0 },
+    {"display_name", REG_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"description", REG_FT_STR, 0, 1, 0, 2000, 0, 1},
+    {"response_types", REG_FT_STRARR, 0, 0, 1, 64, 8, 0},
+    {"grant_types", REG_FT_STRARR, 1, 0, 1, 128, 9, 0},
+    {"token_endpoint_auth_method", REG_FT_STR, 1, 0, 1, 64, 0, 0},
+    {"okta_application_type", REG_FT_STR, 0, 1, 1, 16, 0, 0},
 };
 #define NCT_FIELDS (sizeof(ct_fields) / sizeof(ct_fields[0]))
 
@@ -35,11 +35,10 @@ static void reply_row(struct clr_req *r, int status, PGresult *res)
 }
 
 /* Runs a statement returning one client type row and answers with it. */
-static void write_ct(struct clr_req *r, const char *stmt, const char *const *p,
-		     int status)
+static void write_ct(struct clr_req *r, const char *stmt, const char *const *p, int status)
 {
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	enum clr_rc rc = clr_db_exec(r->db, stmt, 7, p, &res);
 
 	if (rc == CLR_ERR_CONFLICT) {
@@ -60,7 +59,7 @@ void reg_h_ctypes_create(struct clr_req *r)
 {
 	const char *pid = reg_param_id(r, 0, "provider");
 	const json_t *b = r->json;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	json_t *rt = NULL;
 	char *rts = NULL, *gts = NULL;
 	const char *v[1], *p[7];
@@ -73,8 +72,9 @@ void reg_h_ctypes_create(struct clr_req *r)
 	rt = json_object_get(b, "response_types");
 	rt = rt != NULL ? json_incref(rt) : json_array();
 	if (reg_ctype_validate(rt, json_object_get(b, "grant_types"),
-			json_string_value(json_object_get(b, "token_endpoint_auth_method")),
-			json_string_value(json_object_get(b, "okta_application_type")), &e) != CLR_OK)
+			       json_string_value(json_object_get(b, "token_endpoint_auth_method")),
+			       json_string_value(json_object_get(b, "okta_application_type")),
+			       &e) != CLR_OK)
 		goto fail;
 	v[0] = pid;
 	if ((e.rc = clr_db_exec(r->db, "reg_pv_get", 1, v, &res)) != CLR_OK) {
@@ -116,7 +116,7 @@ void reg_h_ctypes_list(struct clr_req *r)
 	const char *pid = reg_param_id(r, 0, "provider");
 	const char *v[1];
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	if (pid == NULL)
 		return;
@@ -145,7 +145,7 @@ void reg_h_ctypes_get(struct clr_req *r)
 	const char *id = reg_param_id(r, 0, "client type");
 	const char *v[1];
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	if (id == NULL)
 		return;
@@ -165,7 +165,7 @@ void reg_h_ctypes_patch(struct clr_req *r)
 	const json_t *b = r->json;
 	const char *v[1], *p[7];
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	json_t *cur = NULL, *rt, *gt, *j;
 	char *rts = NULL, *gts = NULL;
 	const char *auth, *okta;
@@ -225,9 +225,9 @@ void reg_h_ctypes_patch(struct clr_req *r)
 	res = NULL;
 	if ((e.rc = clr_db_exec(r->db, "reg_ct_update", 7, p, &res)) != CLR_OK) {
 		clr_err_set(&e, e.rc, e.rc == CLR_ERR_CONFLICT ? "conflict" : NULL, NULL,
-			    e.rc == CLR_ERR_CONFLICT ?
-			    "the provider already has a client type with this display_name" :
-			    "storing the client type failed");
+			    e.rc == CLR_ERR_CONFLICT
+				? "the provider already has a client type with this display_name"
+				: "storing the client type failed");
 		goto fail;
 	}
 	if ((e.rc = clr_db_commit(r->db)) != CLR_OK) {
@@ -252,7 +252,7 @@ void reg_h_ctypes_delete(struct clr_req *r)
 	const char *id = reg_param_id(r, 0, "client type");
 	const char *v[1];
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	long live;
 
 	if (id == NULL)
@@ -275,7 +275,8 @@ void reg_h_ctypes_delete(struct clr_req *r)
 	live = atol(PQgetvalue(res, 0, 0));
 	if (live > 0) {
 		clr_err_set(&e, CLR_ERR_CONFLICT, "conflict", NULL,
-			    "%ld pending, active or orphaned registrations use this client type", live);
+			    "%ld pending, active or orphaned registrations use this client type",
+			    live);
 		goto fail;
 	}
 	if ((e.rc = clr_db_exec(r->db, "reg_ct_delete", 1, v, NULL)) != CLR_OK ||

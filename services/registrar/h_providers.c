@@ -23,24 +23,24 @@
 #include "validate.h"
 
 static const struct reg_field pv_fields[] = {
-	{ "name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
-	{ "kind", REG_FT_STR, 1, 0, 1, 32, 0, 0 },
-	{ "well_known_url", REG_FT_STR, 1, 0, 1, 2048, 0, 0 },
-	{ "registration_endpoint", REG_FT_STR, 0, 1, 1, 2048, 0, 0 },
-	{ "initial_access_token", REG_FT_STR, 0, 1, 1, 8192, 0, 0 },
-	{ "tls_skip_verify", REG_FT_BOOL, 0, 0, 0, 0, 0, 0 },
-	{ "ca_bundle_pem", REG_FT_STR, 0, 1, 1, 32768, 0, 1 },
-	{ "audience", REG_FT_STR, 0, 1, 1, 1024, 0, 0 },
-	{ "initial_client_id", REG_FT_STR, 0, 1, 1, 512, 0, 0 },
-	{ "initial_client_secret", REG_FT_STR, 0, 1, 1, 4096, 0, 0 },
-	{ "allow_insecure_http", REG_FT_BOOL, 0, 0, 0, 0, 0, 0 },
+    {"name", REG_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"kind", REG_FT_STR, 1, 0, 1, 32, 0, 0},
+    {"well_known_url", REG_FT_STR, 1, 0, 1, 2048, 0, 0},
+    {"registration_endpoint", REG_FT_STR, 0, 1, 1, 2048, 0, 0},
+    {"initial_access_token", REG_FT_STR, 0, 1, 1, 8192, 0, 0},
+    {"tls_skip_verify", REG_FT_BOOL, 0, 0, 0, 0, 0, 0},
+    {"ca_bundle_pem", REG_FT_STR, 0, 1, 1, 32768, 0, 1},
+    {"audience", REG_FT_STR, 0, 1, 1, 1024, 0, 0},
+    {"initial_client_id", REG_FT_STR, 0, 1, 1, 512, 0, 0},
+    {"initial_client_secret", REG_FT_STR, 0, 1, 1, 4096, 0, 0},
+    {"allow_insecure_http", REG_FT_BOOL, 0, 0, 0, 0, 0, 0},
 };
 #define NPV_FIELDS (sizeof(pv_fields) / sizeof(pv_fields[0]))
 
 /* Body keys whose change means the stored discovery may no longer hold. */
 static const char *const rediscover_keys[] = {
-	"well_known_url", "registration_endpoint", "tls_skip_verify", "ca_bundle_pem",
-	"allow_insecure_http", "kind",
+    "well_known_url", "registration_endpoint", "tls_skip_verify",
+    "ca_bundle_pem",  "allow_insecure_http",   "kind",
 };
 
 /* All values of one provider row as written; strings borrowed. */
@@ -66,11 +66,11 @@ static void disco_clear(struct disco *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static enum clr_rc disco_url(json_t *doc, const char *key, int required,
-			     int allow_http, const char **out, struct clr_err *e)
+static enum clr_rc disco_url(json_t *doc, const char *key, int required, int allow_http,
+			     const char **out, struct clr_err *e)
 {
 	json_t *v = json_object_get(doc, key);
-	struct clr_err ue = { 0 };
+	struct clr_err ue = {0};
 
 	*out = NULL;
 	if (v == NULL || json_is_null(v)) {
@@ -94,12 +94,11 @@ static enum clr_rc disco_url(json_t *doc, const char *key, int required,
  * or CLR_ERR_TIMEOUT with e->error "discovery_failed" and a reason.
  */
 static enum clr_rc discover(struct clr_http_client *c, const struct clr_http_opts *o,
-			    const char *wk, int need_reg, struct disco *out,
-			    struct clr_err *e)
+			    const char *wk, int need_reg, struct disco *out, struct clr_err *e)
 {
-	static const struct clr_http_header h[] = { { "Accept", "application/json" } };
-	struct clr_http_resp resp = { 0 };
-	struct clr_err he = { 0 };
+	static const struct clr_http_header h[] = {{"Accept", "application/json"}};
+	struct clr_http_resp resp = {0};
+	struct clr_err he = {0};
 	json_error_t jerr;
 	enum clr_rc rc;
 	const char *iss;
@@ -135,7 +134,8 @@ static enum clr_rc discover(struct clr_http_client *c, const struct clr_http_opt
 		goto out;
 	}
 	if (disco_url(out->doc, "issuer", 1, o->allow_http, &out->issuer, e) != CLR_OK ||
-	    disco_url(out->doc, "token_endpoint", 1, o->allow_http, &out->token_endpoint, e) != CLR_OK ||
+	    disco_url(out->doc, "token_endpoint", 1, o->allow_http, &out->token_endpoint, e) !=
+		CLR_OK ||
 	    disco_url(out->doc, "jwks_uri", 1, o->allow_http, &out->jwks_uri, e) != CLR_OK ||
 	    disco_url(out->doc, "registration_endpoint", need_reg, o->allow_http,
 		      &out->registration_endpoint, e) != CLR_OK ||
@@ -143,9 +143,10 @@ static enum clr_rc discover(struct clr_http_client *c, const struct clr_http_opt
 		      &out->introspection_endpoint, e) != CLR_OK)
 		goto out;
 	if (!reg_issuer_matches(wk, iss)) {
-		clr_err_set(e, rc, "discovery_failed", "issuer",
-			    "the discovery document's issuer %.120s does not match the well-known URL",
-			    iss);
+		clr_err_set(
+		    e, rc, "discovery_failed", "issuer",
+		    "the discovery document's issuer %.120s does not match the well-known URL",
+		    iss);
 		goto out;
 	}
 	out->text = json_dumps(out->doc, JSON_COMPACT);
@@ -172,15 +173,15 @@ static void reply_discovery_failed(struct clr_req *r, const struct clr_err *e)
 }
 
 /* Checks what discovery cannot: the combination of the admin's values. */
-static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics,
-			    struct clr_err *e)
+static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics, struct clr_err *e)
 {
 	enum clr_idp_kind k;
 	const struct clr_driver *d;
 
 	if (clr_idp_kind_parse(v->kind, &k) != CLR_OK)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "kind",
-				   "kind must be one of other, keycloak, okta, gluu, curity, http_bridge");
+		return clr_err_set(
+		    e, CLR_ERR_PARAM, "invalid_request", "kind",
+		    "kind must be one of other, keycloak, okta, gluu, curity, http_bridge");
 	d = clr_driver_get(k);
 	if (reg_url_check(v->wk, v->allow_http, "well_known_url", "invalid_request", e) != CLR_OK)
 		return CLR_ERR_PARAM;
@@ -189,12 +190,13 @@ static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics,
 			  "invalid_request", e) != CLR_OK)
 		return CLR_ERR_PARAM;
 	if (k == CLR_IDP_HTTP_BRIDGE && v->reg_override == NULL)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "registration_endpoint",
-				   "an http_bridge provider needs registration_endpoint (the bridge's base URL)");
+		return clr_err_set(
+		    e, CLR_ERR_PARAM, "invalid_request", "registration_endpoint",
+		    "an http_bridge provider needs registration_endpoint (the bridge's base URL)");
 	if (d->build_initial_token != NULL && (v->icid == NULL || !has_ics) && !has_iat)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_client_id",
-				   "a %s provider needs initial_client_id and initial_client_secret",
-				   v->kind);
+		return clr_err_set(
+		    e, CLR_ERR_PARAM, "invalid_request", "initial_client_id",
+		    "a %s provider needs initial_client_id and initial_client_secret", v->kind);
 	if (d->build_initial_token == NULL && d->needs_initial_token && !has_iat)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_access_token",
 				   "a %s provider needs initial_access_token", v->kind);
@@ -205,23 +207,39 @@ static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics,
 }
 
 /* Writes the row (insert when revision == 0) and answers with it. */
-static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
-		     int revision, int rediscovered, int created)
+static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v, int revision,
+		     int rediscovered, int created)
 {
 	char revs[16];
 	const char *p[20] = {
-		id, v->name, v->kind, v->wk, v->issuer, v->reg_ep, v->reg_override,
-		v->token_ep, v->jwks, v->intro, v->disco_text, v->iat_sealed, v->icid,
-		v->ics_sealed, v->tls_skip ? "true" : "false", v->ca, v->audience,
-		v->allow_http ? "true" : "false", revs, rediscovered ? "true" : "false",
+	    id,
+	    v->name,
+	    v->kind,
+	    v->wk,
+	    v->issuer,
+	    v->reg_ep,
+	    v->reg_override,
+	    v->token_ep,
+	    v->jwks,
+	    v->intro,
+	    v->disco_text,
+	    v->iat_sealed,
+	    v->icid,
+	    v->ics_sealed,
+	    v->tls_skip ? "true" : "false",
+	    v->ca,
+	    v->audience,
+	    v->allow_http ? "true" : "false",
+	    revs,
+	    rediscovered ? "true" : "false",
 	};
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	enum clr_rc rc;
 
 	snprintf(revs, sizeof(revs), "%d", revision);
-	rc = clr_db_exec(r->db, created ? "reg_pv_insert" : "reg_pv_update",
-			 created ? 18 : 20, p, &res);
+	rc = clr_db_exec(r->db, created ? "reg_pv_insert" : "reg_pv_update", created ? 18 : 20, p,
+			 &res);
 	if (rc == CLR_ERR_CONFLICT) {
 		clr_resp_error(r, 409, "conflict", "a provider with this name already exists");
 		return;
@@ -237,8 +255,8 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 			       "the provider was changed or deleted meanwhile; read it and retry");
 		return;
 	}
-	clr_log(r->reqid, CLR_LOG_INFO, "provider %s %s by %s", id,
-		created ? "created" : "updated", r->who.name);
+	clr_log(r->reqid, CLR_LOG_INFO, "provider %s %s by %s", id, created ? "created" : "updated",
+		r->who.name);
 	clr_resp_json(r, created ? 201 : 200, reg_row_json(res, 0));
 	PQclear(res);
 }
@@ -251,9 +269,9 @@ static const char *jstr(const json_t *o, const char *k)
 void reg_h_providers_create(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
-	struct clr_err e = { 0 };
-	struct pv_vals v = { 0 };
-	struct disco d = { 0 };
+	struct clr_err e = {0};
+	struct pv_vals v = {0};
+	struct disco d = {0};
 	struct clr_http_opts o;
 	char id[37];
 	char *iat_s = NULL, *ics_s = NULL;
@@ -274,8 +292,9 @@ void reg_h_providers_create(struct clr_req *r)
 	if (pv_check(&v, iat != NULL, ics != NULL, &e) != CLR_OK)
 		goto fail;
 	reg_provider_http_opts(app->cfg, v.allow_http, v.tls_skip, v.ca, &o);
-	if (discover(r->http, &o, v.wk, v.reg_override == NULL &&
-		     strcmp(v.kind, "http_bridge") != 0, &d, &e) != CLR_OK) {
+	if (discover(r->http, &o, v.wk,
+		     v.reg_override == NULL && strcmp(v.kind, "http_bridge") != 0, &d,
+		     &e) != CLR_OK) {
 		reply_discovery_failed(r, &e);
 		goto out;
 	}
@@ -307,7 +326,7 @@ out:
 void reg_h_providers_list(struct clr_req *r)
 {
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	enum clr_rc rc = clr_db_exec(r->db, "reg_pv_list", 0, NULL, &res);
 
 	if (rc != CLR_OK) {
@@ -324,7 +343,7 @@ void reg_h_providers_get(struct clr_req *r)
 	const char *id = reg_param_id(r, 0, "provider");
 	const char *v[1];
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	enum clr_rc rc;
 
 	if (id == NULL)
@@ -349,17 +368,17 @@ static void patch_str(const json_t *body, const char *key, const char **dst)
 	json_t *j = json_object_get(body, key);
 
 	if (j != NULL)
-		*dst = json_string_value(j);  /* NULL for JSON null: cleared */
+		*dst = json_string_value(j); /* NULL for JSON null: cleared */
 }
 
 void reg_h_providers_patch(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
 	const char *id = reg_param_id(r, 0, "provider");
-	struct reg_provider pv = { 0 };
-	struct clr_err e = { 0 };
-	struct pv_vals v = { 0 };
-	struct disco d = { 0 };
+	struct reg_provider pv = {0};
+	struct clr_err e = {0};
+	struct pv_vals v = {0};
+	struct disco d = {0};
 	struct clr_http_opts o;
 	char *iat_s = NULL, *ics_s = NULL;
 	json_t *j;
@@ -425,8 +444,9 @@ void reg_h_providers_patch(struct clr_req *r)
 			rediscover = 1;
 	if (rediscover) {
 		reg_provider_http_opts(app->cfg, v.allow_http, v.tls_skip, v.ca, &o);
-		if (discover(r->http, &o, v.wk, v.reg_override == NULL &&
-			     strcmp(v.kind, "http_bridge") != 0, &d, &e) != CLR_OK) {
+		if (discover(r->http, &o, v.wk,
+			     v.reg_override == NULL && strcmp(v.kind, "http_bridge") != 0, &d,
+			     &e) != CLR_OK) {
 			reply_discovery_failed(r, &e);
 			goto out;
 		}
@@ -453,8 +473,8 @@ void reg_h_providers_delete(struct clr_req *r)
 	const struct reg_app *app = r->app;
 	const char *id = reg_param_id(r, 0, "provider");
 	const char *v[1];
-	struct reg_provider pv = { 0 };
-	struct clr_err e = { 0 };
+	struct reg_provider pv = {0};
+	struct clr_err e = {0};
 	PGresult *res = NULL;
 	long live;
 
@@ -475,7 +495,8 @@ void reg_h_providers_delete(struct clr_req *r)
 	if (live > 0) {
 		clr_err_set(&e, CLR_ERR_CONFLICT, "conflict", NULL,
 			    "the provider still has %ld pending, active or orphaned registrations; "
-			    "delete them first", live);
+			    "delete them first",
+			    live);
 		goto fail;
 	}
 	if ((e.rc = clr_db_exec(r->db, "reg_pv_delete", 1, v, NULL)) != CLR_OK)
@@ -498,10 +519,10 @@ void reg_h_providers_discover(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
 	const char *id = reg_param_id(r, 0, "provider");
-	struct reg_provider pv = { 0 };
-	struct clr_err e = { 0 };
-	struct pv_vals v = { 0 };
-	struct disco d = { 0 };
+	struct reg_provider pv = {0};
+	struct clr_err e = {0};
+	struct pv_vals v = {0};
+	struct disco d = {0};
 
 	if (id == NULL)
 		return;
@@ -510,8 +531,8 @@ void reg_h_providers_discover(struct clr_req *r)
 		return;
 	}
 	if (discover(r->http, &pv.p.http, pv.well_known_url,
-		     pv.registration_endpoint_override == NULL &&
-		     pv.p.kind != CLR_IDP_HTTP_BRIDGE, &d, &e) != CLR_OK) {
+		     pv.registration_endpoint_override == NULL && pv.p.kind != CLR_IDP_HTTP_BRIDGE,
+		     &d, &e) != CLR_OK) {
 		reply_discovery_failed(r, &e);
 		goto out;
 	}
@@ -550,14 +571,14 @@ static int add_check(json_t *checks, const char *name, int ok, const char *detai
 	return ok;
 }
 
-static int check_jwks(struct clr_http_client *c, const struct clr_http_opts *o,
-		      const char *url, char *detail, size_t dlen)
+static int check_jwks(struct clr_http_client *c, const struct clr_http_opts *o, const char *url,
+		      char *detail, size_t dlen)
 {
 	static const struct clr_http_header h[] = {
-		{ "Accept", "application/jwk-set+json, application/json" },
+	    {"Accept", "application/jwk-set+json, application/json"},
 	};
-	struct clr_http_resp resp = { 0 };
-	struct clr_err he = { 0 };
+	struct clr_http_resp resp = {0};
+	struct clr_err he = {0};
 	json_t *doc = NULL, *keys;
 	int ok = 0;
 
@@ -604,12 +625,12 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 			       json_t *checks)
 {
 	const struct clr_driver *d = clr_driver_get(pv->p.kind);
-	struct clr_wire_req w = { 0 }, tw = { 0 };
-	struct clr_http_resp resp = { 0 }, tresp = { 0 };
-	struct clr_reg_result res = { 0 };
-	struct clr_err e = { 0 };
-	struct clr_client_type ct = { 0 };
-	struct clr_reg_input in = { 0 };
+	struct clr_wire_req w = {0}, tw = {0};
+	struct clr_http_resp resp = {0}, tresp = {0};
+	struct clr_reg_result res = {0};
+	struct clr_err e = {0};
+	struct clr_client_type ct = {0};
+	struct clr_reg_input in = {0};
 	struct clr_http_header h[3];
 	json_t *gt = json_pack("[s]", "client_credentials"), *rt = json_array();
 	char *token = NULL, *body = NULL, detail[300];
@@ -625,8 +646,9 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 		tname = "initial_client_credentials";
 		if (d->build_initial_token(&pv->p, &tw, &e) != CLR_OK ||
 		    clr_http_do(c, &pv->p.http, tw.method, tw.url,
-				(struct clr_http_header[]){ { "Content-Type",
-				"application/x-www-form-urlencoded" }, { tw.auth_name, tw.auth_value } },
+				(struct clr_http_header[]){
+				    {"Content-Type", "application/x-www-form-urlencoded"},
+				    {tw.auth_name, tw.auth_value}},
 				tw.auth_name != NULL ? 2 : 1, tw.form,
 				tw.form != NULL ? strlen(tw.form) : 0, &tresp, &e) != CLR_OK ||
 		    d->parse_initial_token(&tresp, &token, &e) != CLR_OK) {
@@ -650,12 +672,12 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 	json_decref(w.json);
 	w.json = json_pack("{s:s}", "redirect_uris", "clearance verify probe: not a list");
 	body = w.json != NULL ? json_dumps(w.json, JSON_COMPACT) : NULL;
-	h[nh++] = (struct clr_http_header){ "Accept", "application/json" };
-	h[nh++] = (struct clr_http_header){ "Content-Type", "application/json" };
+	h[nh++] = (struct clr_http_header){"Accept", "application/json"};
+	h[nh++] = (struct clr_http_header){"Content-Type", "application/json"};
 	if (w.auth_name != NULL)
-		h[nh++] = (struct clr_http_header){ w.auth_name, w.auth_value };
-	if (body == NULL || clr_http_do(c, &pv->p.http, "POST", w.url, h, nh, body,
-					strlen(body), &resp, &e) != CLR_OK) {
+		h[nh++] = (struct clr_http_header){w.auth_name, w.auth_value};
+	if (body == NULL || clr_http_do(c, &pv->p.http, "POST", w.url, h, nh, body, strlen(body),
+					&resp, &e) != CLR_OK) {
 		add_check(checks, "registration_endpoint", 0,
 			  body == NULL ? "out of memory" : e.msg);
 		goto out;
@@ -670,23 +692,30 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 	if (resp.status == 401 || resp.status == 403) {
 		(void)clr_drv_parse_error(&resp, &e);
 		probe_redact(&e, pv, bearer);
-		snprintf(detail, sizeof(detail), "%s: %s", bearer != NULL ?
-			 "the IdP refused the credentials" :
-			 "the IdP requires an initial access token", e.msg);
+		snprintf(detail, sizeof(detail), "%s: %s",
+			 bearer != NULL ? "the IdP refused the credentials"
+					: "the IdP requires an initial access token",
+			 e.msg);
 		add_check(checks, tname, 0, detail);
 	} else if (resp.status >= 200 && resp.status < 300) {
 		/* A lax IdP created a client from the probe: remove it again. */
-		int gone = d->parse(CLR_OP_REGISTER, &pv->p, &resp, &res, &e) == CLR_OK &&
-			   clr_drv_delete(c, &pv->p, &(struct clr_reg_ref){ res.client_id,
-					  res.registration_client_uri,
-					  res.registration_access_token }, &e) == CLR_OK;
-		add_check(checks, tname, 1, gone ?
-			  "accepted (the IdP created a probe client despite invalid metadata; it was deleted)" :
-			  "accepted (the IdP created a probe client despite invalid metadata and it could not be deleted)");
+		int gone =
+		    d->parse(CLR_OP_REGISTER, &pv->p, &resp, &res, &e) == CLR_OK &&
+		    clr_drv_delete(c, &pv->p,
+				   &(struct clr_reg_ref){res.client_id, res.registration_client_uri,
+							 res.registration_access_token},
+				   &e) == CLR_OK;
+		add_check(checks, tname, 1,
+			  gone ? "accepted (the IdP created a probe client despite invalid "
+				 "metadata; it was deleted)"
+			       : "accepted (the IdP created a probe client despite invalid "
+				 "metadata and it could not be deleted)");
 	} else {
-		snprintf(detail, sizeof(detail), bearer != NULL ?
-			 "accepted (a deliberately invalid request got HTTP %ld; nothing was created)" :
-			 "open registration works without a token (HTTP %ld to a deliberately invalid request)",
+		snprintf(detail, sizeof(detail),
+			 bearer != NULL ? "accepted (a deliberately invalid request got HTTP %ld; "
+					  "nothing was created)"
+					: "open registration works without a token (HTTP %ld to a "
+					  "deliberately invalid request)",
 			 resp.status);
 		add_check(checks, tname, 1, detail);
 	}
@@ -707,9 +736,9 @@ void reg_h_providers_verify(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
 	const char *id = reg_param_id(r, 0, "provider");
-	struct reg_provider pv = { 0 };
-	struct clr_err e = { 0 };
-	struct disco d = { 0 };
+	struct reg_provider pv = {0};
+	struct clr_err e = {0};
+	struct disco d = {0};
 	json_t *checks = NULL;
 	char detail[300];
 	const char *jwks;
@@ -740,8 +769,8 @@ void reg_h_providers_verify(struct clr_req *r)
 	for (i = 0; i < json_array_size(checks); i++)
 		if (!json_is_true(json_object_get(json_array_get(checks, i), "ok")))
 			all = 0;
-	clr_resp_json(r, 200, json_pack("{s:s, s:b, s:o}", "provider_id", id, "ok", all,
-					 "checks", checks));
+	clr_resp_json(r, 200,
+		      json_pack("{s:s, s:b, s:o}", "provider_id", id, "ok", all, "checks", checks));
 	disco_clear(&d);
 	reg_provider_release(&pv);
 }

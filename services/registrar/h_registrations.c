@@ -25,14 +25,14 @@
 #include "validate.h"
 
 static const struct reg_field rg_fields[] = {
-	{ "client_type_id", REG_FT_STR, 1, 0, 1, 64, 0, 0 },
-	{ "client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
-	{ "redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0 },
-	{ "scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0 },
+    {"client_type_id", REG_FT_STR, 1, 0, 1, 64, 0, 0},
+    {"client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
+    {"scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0},
 };
 #define NRG_FIELDS (sizeof(rg_fields) / sizeof(rg_fields[0]))
 
-static const char *const statuses[] = { "pending", "active", "failed", "deleted", "orphaned" };
+static const char *const statuses[] = {"pending", "active", "failed", "deleted", "orphaned"};
 
 /* ---- validation -------------------------------------------------------- */
 
@@ -47,8 +47,9 @@ static enum clr_rc idp_fail(const char *what, const struct clr_err *de, struct c
 				   "the IdP refused %s: %s", what, de->msg);
 	case CLR_ERR_PARAM:
 		return clr_err_set(e, CLR_ERR_PARAM,
-				   strcmp(de->error, "invalid_redirect_uri") == 0 ?
-				   "invalid_redirect_uri" : "invalid_client_metadata",
+				   strcmp(de->error, "invalid_redirect_uri") == 0
+				       ? "invalid_redirect_uri"
+				       : "invalid_client_metadata",
 				   de->field[0] != '\0' ? de->field : NULL,
 				   "the IdP refused the client metadata: %s", de->msg);
 	case CLR_ERR_NOTFOUND:
@@ -88,8 +89,8 @@ static enum clr_rc seal_result(const struct reg_app *app, const char *id,
 			       struct clr_err *e)
 {
 	memset(s, 0, sizeof(*s));
-	if (reg_seal(app, "registrations.client_secret", id, res->client_secret,
-		     &s->secret, e) != CLR_OK ||
+	if (reg_seal(app, "registrations.client_secret", id, res->client_secret, &s->secret, e) !=
+		CLR_OK ||
 	    reg_seal(app, "registrations.registration_access_token", id,
 		     res->registration_access_token, &s->rat, e) != CLR_OK)
 		goto fail;
@@ -120,24 +121,27 @@ static char *dup_secret(const char *s)
 static void compensate(struct clr_http_client *http, const struct clr_provider *p,
 		       const struct clr_reg_result *res)
 {
-	struct clr_reg_ref ref = { res->client_id, res->registration_client_uri,
-				   res->registration_access_token };
-	struct clr_err ce = { 0 };
+	struct clr_reg_ref ref = {res->client_id, res->registration_client_uri,
+				  res->registration_access_token};
+	struct clr_err ce = {0};
 
 	if (clr_drv_delete(http, p, &ref, &ce) == CLR_OK)
-		clr_log(NULL, CLR_LOG_WARN, "client %s at provider %s deleted again: it could not "
-			"be stored", res->client_id, p->id);
+		clr_log(NULL, CLR_LOG_WARN,
+			"client %s at provider %s deleted again: it could not "
+			"be stored",
+			res->client_id, p->id);
 	else
-		clr_log(NULL, CLR_LOG_ERROR, "client %s at provider %s could not be stored nor "
-			"deleted at the IdP (%s): remove it there by hand", res->client_id, p->id,
-			ce.msg);
+		clr_log(NULL, CLR_LOG_ERROR,
+			"client %s at provider %s could not be stored nor "
+			"deleted at the IdP (%s): remove it there by hand",
+			res->client_id, p->id, ce.msg);
 }
 
 /* ---- operations ---------------------------------------------------------- */
 
 static json_t *view_of(struct clr_db *db, const char *id)
 {
-	const char *v[1] = { id };
+	const char *v[1] = {id};
 	PGresult *res = NULL;
 	json_t *o = NULL;
 
@@ -149,16 +153,16 @@ static json_t *view_of(struct clr_db *db, const char *id)
 
 enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 			    struct clr_http_client *http, const char *pending_id,
-			    const struct reg_request *req, json_t **view,
-			    char **secret, struct clr_err *e)
+			    const struct reg_request *req, json_t **view, char **secret,
+			    struct clr_err *e)
 {
-	struct reg_ctype ct = { 0 };
-	struct reg_provider pv = { 0 };
-	struct reg_row row = { 0 };
-	struct clr_reg_result res = { 0 };
-	struct sealed_result s = { 0 };
-	struct clr_reg_input in = { 0 };
-	struct clr_err de = { 0 };
+	struct reg_ctype ct = {0};
+	struct reg_provider pv = {0};
+	struct reg_row row = {0};
+	struct clr_reg_result res = {0};
+	struct sealed_result s = {0};
+	struct clr_reg_input in = {0};
+	struct clr_err de = {0};
 	json_t *uris = NULL;
 	char *uris_s = NULL, *owner_s = NULL, id[37];
 	PGresult *pr = NULL;
@@ -181,7 +185,8 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 		goto out;
 	if ((rc = reg_provider_load(app, db, ct.provider_id, 0, 1, &pv, e)) != CLR_OK)
 		goto out;
-	uris = req->redirect_uris != NULL ? json_incref((json_t *)req->redirect_uris) : json_array();
+	uris =
+	    req->redirect_uris != NULL ? json_incref((json_t *)req->redirect_uris) : json_array();
 	uris_s = uris != NULL ? json_dumps(uris, JSON_COMPACT) : NULL;
 	owner_s = req->owner != NULL ? json_dumps(req->owner, JSON_COMPACT) : NULL;
 	if (uris_s == NULL || (req->owner != NULL && owner_s == NULL)) {
@@ -224,8 +229,8 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	if (rc != CLR_OK) {
 		rc = idp_fail("the initial access token", &de, e);
 		if (de.rc != CLR_ERR_DENIED && (rc == CLR_ERR_UPSTREAM || rc == CLR_ERR_TIMEOUT))
-			snprintf(e->msg, sizeof(e->msg), "the IdP could not register the client: %.190s",
-				 de.msg);
+			snprintf(e->msg, sizeof(e->msg),
+				 "the IdP could not register the client: %.190s", de.msg);
 		goto out;
 	}
 	registered = 1;
@@ -253,7 +258,8 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 		in_tx = 0;
 	}
 	if (rc != CLR_OK) {
-		clr_err_set(e, rc, NULL, NULL, "the client was registered at the IdP but could not be stored");
+		clr_err_set(e, rc, NULL, NULL,
+			    "the client was registered at the IdP but could not be stored");
 		goto out;
 	}
 	*view = reg_row_json(pr, 0);
@@ -269,8 +275,8 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 		goto out;
 	}
 	registered = 0;
-	clr_log(NULL, CLR_LOG_INFO, "registration %s: client %s registered at provider %s",
-		id, res.client_id, pv.p.id);
+	clr_log(NULL, CLR_LOG_INFO, "registration %s: client %s registered at provider %s", id,
+		res.client_id, pv.p.id);
 out:
 	if (in_tx)
 		clr_db_rollback(db);
@@ -281,8 +287,10 @@ out:
 	if (registered && rc != CLR_ERR_CONFLICT)
 		compensate(http, &pv.p, &res);
 	else if (registered)
-		clr_log(NULL, CLR_LOG_ERROR, "provider %s returned client_id %s that is already "
-			"registered; not stored and not deleted", pv.p.id, res.client_id);
+		clr_log(NULL, CLR_LOG_ERROR,
+			"provider %s returned client_id %s that is already "
+			"registered; not stored and not deleted",
+			pv.p.id, res.client_id);
 	PQclear(pr);
 	sealed_clear(&s);
 	clr_reg_result_clear(&res);
@@ -296,14 +304,14 @@ out:
 }
 
 enum clr_rc reg_op_delete(const struct reg_app *app, struct clr_db *db,
-			  struct clr_http_client *http, const char *id,
-			  int *orphaned, json_t **view, struct clr_err *e)
+			  struct clr_http_client *http, const char *id, int *orphaned,
+			  json_t **view, struct clr_err *e)
 {
-	struct reg_row row = { 0 };
-	struct reg_provider pv = { 0 };
-	struct clr_err de = { 0 };
+	struct reg_row row = {0};
+	struct reg_provider pv = {0};
+	struct clr_err de = {0};
 	PGresult *pr = NULL;
-	const char *p[2] = { id, NULL };
+	const char *p[2] = {id, NULL};
 	char why[sizeof(de.msg) + 40];
 	enum clr_rc rc;
 
@@ -339,15 +347,17 @@ enum clr_rc reg_op_delete(const struct reg_app *app, struct clr_db *db,
 	} else {
 		rc = idp_fail("the registration access token", &de, e);
 		if (rc == CLR_ERR_UPSTREAM || rc == CLR_ERR_TIMEOUT)
-			snprintf(e->msg, sizeof(e->msg), "the IdP could not delete the client: %.190s",
-				 de.msg);
+			snprintf(e->msg, sizeof(e->msg),
+				 "the IdP could not delete the client: %.190s", de.msg);
 		goto out;
 	}
 	if (rc == CLR_OK)
 		rc = clr_db_commit(db);
 	if (rc != CLR_OK) {
-		clr_log(NULL, CLR_LOG_ERROR, "registration %s: the IdP call succeeded but the "
-			"new state could not be stored", id);
+		clr_log(NULL, CLR_LOG_ERROR,
+			"registration %s: the IdP call succeeded but the "
+			"new state could not be stored",
+			id);
 		clr_err_set(e, rc, NULL, NULL, "the new state could not be stored");
 		goto out;
 	}
@@ -363,14 +373,14 @@ out:
 }
 
 enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
-			  struct clr_http_client *http, const char *id,
-			  json_t **view, char **secret, struct clr_err *e)
+			  struct clr_http_client *http, const char *id, json_t **view,
+			  char **secret, struct clr_err *e)
 {
-	struct reg_row row = { 0 };
-	struct reg_provider pv = { 0 };
-	struct clr_reg_result res = { 0 };
-	struct sealed_result s = { 0 };
-	struct clr_err de = { 0 };
+	struct reg_row row = {0};
+	struct reg_provider pv = {0};
+	struct clr_reg_result res = {0};
+	struct sealed_result s = {0};
+	struct clr_err de = {0};
 	PGresult *pr = NULL;
 	const char *p[5];
 	enum clr_rc rc;
@@ -414,9 +424,12 @@ enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
 		rc = clr_db_commit(db);
 	if (rc != CLR_OK) {
 		/* The old secret is already dead at the IdP: the log must say what happened. */
-		clr_log(NULL, CLR_LOG_ERROR, "registration %s: secret rotated at the IdP but "
-			"not stored; rotate again", id);
-		clr_err_set(e, rc, NULL, NULL, "the secret was rotated at the IdP but could not "
+		clr_log(NULL, CLR_LOG_ERROR,
+			"registration %s: secret rotated at the IdP but "
+			"not stored; rotate again",
+			id);
+		clr_err_set(e, rc, NULL, NULL,
+			    "the secret was rotated at the IdP but could not "
 			    "be stored; rotate again");
 		goto out;
 	}
@@ -443,7 +456,7 @@ out:
 
 void reg_op_note_failure(struct clr_db *db, const char *id, const char *msg, int final)
 {
-	const char *p[3] = { id, msg, final ? "true" : "false" };
+	const char *p[3] = {id, msg, final ? "true" : "false"};
 
 	if (clr_db_exec(db, "reg_rg_note_error", 3, p, NULL) != CLR_OK)
 		clr_log(NULL, CLR_LOG_WARN, "registration %s: could not record its last error", id);
@@ -464,13 +477,13 @@ static void reply_with_secret(struct clr_req *r, int status, json_t *view, char 
 void reg_h_regs_create(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
-	struct clr_err e = { 0 };
-	struct reg_request req = { 0 };
+	struct clr_err e = {0};
+	struct reg_request req = {0};
 	json_t *view = NULL;
 	char *secret = NULL;
 
-	if (reg_fields_check(r->json, rg_fields, NRG_FIELDS, 0, "invalid_client_metadata",
-			     &e) != CLR_OK) {
+	if (reg_fields_check(r->json, rg_fields, NRG_FIELDS, 0, "invalid_client_metadata", &e) !=
+	    CLR_OK) {
 		reg_reply_err(r, &e);
 		return;
 	}
@@ -489,14 +502,14 @@ void reg_h_regs_create(struct clr_req *r)
 
 void reg_h_regs_list(struct clr_req *r)
 {
-	char *q[5] = { NULL };
+	char *q[5] = {NULL};
 	static const char *const names[5] = {
-		"provider_id", "status", "client_type_id", "limit", "offset",
+	    "provider_id", "status", "client_type_id", "limit", "offset",
 	};
 	char lim[16] = "100", off[16] = "0";
 	const char *p[5];
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	size_t i;
 	long n;
 	char *end;
@@ -560,7 +573,7 @@ void reg_h_regs_get(struct clr_req *r)
 	const char *id = reg_param_id(r, 0, "registration");
 	const char *v[1];
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	if (id == NULL)
 		return;
@@ -578,24 +591,24 @@ void reg_h_regs_get(struct clr_req *r)
 }
 
 static const struct reg_field put_fields[] = {
-	{ "client_type_id", REG_FT_STR, 0, 0, 1, 64, 0, 0 },
-	{ "client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0 },
-	{ "redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0 },
-	{ "scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0 },
+    {"client_type_id", REG_FT_STR, 0, 0, 1, 64, 0, 0},
+    {"client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
+    {"scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0},
 };
 
 void reg_h_regs_put(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
 	const char *id = reg_param_id(r, 0, "registration");
-	struct reg_row row = { 0 };
-	struct reg_ctype ct = { 0 };
-	struct reg_provider pv = { 0 };
-	struct clr_reg_result res = { 0 };
-	struct sealed_result s = { 0 };
-	struct clr_reg_input in = { 0 };
-	struct reg_request req = { 0 };
-	struct clr_err e = { 0 }, de = { 0 };
+	struct reg_row row = {0};
+	struct reg_ctype ct = {0};
+	struct reg_provider pv = {0};
+	struct clr_reg_result res = {0};
+	struct sealed_result s = {0};
+	struct clr_reg_input in = {0};
+	struct reg_request req = {0};
+	struct clr_err e = {0}, de = {0};
 	json_t *uris = NULL;
 	char *uris_s = NULL;
 	PGresult *pr = NULL;
@@ -675,7 +688,8 @@ void reg_h_regs_put(struct clr_req *r)
 	p[9] = s.meta;
 	if ((e.rc = clr_db_exec(r->db, "reg_rg_updated", 10, p, &pr)) != CLR_OK ||
 	    (e.rc = clr_db_commit(r->db)) != CLR_OK) {
-		clr_err_set(&e, e.rc, NULL, NULL, "the IdP accepted the update but it could not be stored");
+		clr_err_set(&e, e.rc, NULL, NULL,
+			    "the IdP accepted the update but it could not be stored");
 		goto lost;
 	}
 	clr_log(r->reqid, CLR_LOG_INFO, "registration %s (client %s) updated by %s", id,
@@ -684,8 +698,10 @@ void reg_h_regs_put(struct clr_req *r)
 	goto out;
 lost:
 	/* The IdP may have rotated the registration access token with that update. */
-	clr_log(r->reqid, CLR_LOG_ERROR, "registration %s: updated at the IdP but not stored; "
-		"its registration access token may now be stale", id);
+	clr_log(r->reqid, CLR_LOG_ERROR,
+		"registration %s: updated at the IdP but not stored; "
+		"its registration access token may now be stale",
+		id);
 fail:
 	clr_db_rollback(r->db);
 	reg_reply_err(r, &e);
@@ -703,7 +719,7 @@ out:
 void reg_h_regs_delete(struct clr_req *r)
 {
 	const char *id = reg_param_id(r, 0, "registration");
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	json_t *view = NULL;
 	int orphaned = 0;
 
@@ -725,7 +741,7 @@ void reg_h_regs_delete(struct clr_req *r)
 void reg_h_regs_rotate(struct clr_req *r)
 {
 	const char *id = reg_param_id(r, 0, "registration");
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	json_t *view = NULL;
 	char *secret = NULL;
 

@@ -35,8 +35,7 @@ static const char *payload_id(const struct clr_job *job, struct clr_err *e)
 }
 
 /* Optional string member: absent and null both mean "not given". */
-static enum clr_rc opt_str(const json_t *o, const char *k, const char **out,
-			   struct clr_err *e)
+static enum clr_rc opt_str(const json_t *o, const char *k, const char **out, struct clr_err *e)
 {
 	json_t *v = json_object_get(o, k);
 
@@ -55,7 +54,7 @@ static enum clr_rc job_register(void *appv, struct clr_db *db, const struct clr_
 {
 	const struct reg_app *app = appv;
 	struct clr_http_client *http = NULL;
-	struct reg_request req = { 0 };
+	struct reg_request req = {0};
 	const char *id = payload_id(job, e);
 	json_t *view = NULL, *v;
 	char *secret = NULL;
@@ -139,9 +138,9 @@ static enum clr_rc job_rotate(void *appv, struct clr_db *db, const struct clr_jo
 }
 
 const struct clr_job_kind reg_job_kinds[] = {
-	{ "register", job_register },
-	{ "deregister", job_deregister },
-	{ "rotate", job_rotate },
+    {"register", job_register},
+    {"deregister", job_deregister},
+    {"rotate", job_rotate},
 };
 const size_t reg_njob_kinds = sizeof(reg_job_kinds) / sizeof(reg_job_kinds[0]);
 
@@ -149,12 +148,12 @@ const size_t reg_njob_kinds = sizeof(reg_job_kinds) / sizeof(reg_job_kinds[0]);
 
 void reg_h_jobs_list(struct clr_req *r)
 {
-	static const char *const states[] = { "queued", "running", "done", "failed" };
+	static const char *const states[] = {"queued", "running", "done", "failed"};
 	char *state = NULL, *kind = NULL, *limit = NULL, *offset = NULL, *end;
 	char lim[16] = "100", off[16] = "0";
 	const char *p[4];
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	size_t i;
 	long n;
 
@@ -181,7 +180,8 @@ void reg_h_jobs_list(struct clr_req *r)
 	if (limit != NULL) {
 		n = strtol(limit, &end, 10);
 		if (limit[0] == '\0' || *end != '\0' || n < 1 || n > 1000) {
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "limit", "limit must be 1..1000");
+			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "limit",
+				    "limit must be 1..1000");
 			goto fail;
 		}
 		snprintf(lim, sizeof(lim), "%ld", n);
@@ -220,7 +220,7 @@ void reg_h_jobs_get(struct clr_req *r)
 	const char *id = reg_param_id(r, 0, "job");
 	const char *v[1];
 	PGresult *res = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	if (id == NULL)
 		return;

@@ -18,9 +18,9 @@ int main(void)
 	struct clr_config *cfg = NULL;
 	struct clr_sealer *sealer = NULL;
 	struct clr_jobs_worker *worker = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	struct reg_app app;
-	struct clr_server srv = { 0 };
+	struct clr_server srv = {0};
 	int rc = 1;
 	size_t nkinds;
 	const struct clr_job_kind *kinds = reg_all_job_kinds(&nkinds); /* access issue */
@@ -35,8 +35,8 @@ int main(void)
 	}
 	app.cfg = cfg;
 	app.sealer = sealer;
-	if (cfg->worker && clr_jobs_worker_start(cfg, kinds, nkinds, reg_stmts,
-						 reg_nstmts, &app, &worker) != CLR_OK) {
+	if (cfg->worker && clr_jobs_worker_start(cfg, kinds, nkinds, reg_stmts, reg_nstmts, &app,
+						 &worker) != CLR_OK) {
 		clr_log(NULL, CLR_LOG_ERROR, "the job worker could not start");
 		goto out;
 	}

@@ -55,9 +55,9 @@ struct reg_provider {
 	const char *jwks_uri;
 	const char *registration_endpoint_override;
 	const char *audience;
-	const char *initial_access_token_sealed;   /* as stored, may be NULL */
-	const char *initial_client_secret_sealed;  /* as stored, may be NULL */
-	const char *discovery;                     /* jsonb text */
+	const char *initial_access_token_sealed;  /* as stored, may be NULL */
+	const char *initial_client_secret_sealed; /* as stored, may be NULL */
+	const char *discovery;			  /* jsonb text */
 	const char *introspection_endpoint;
 	int revision;
 	char *iat;
@@ -71,15 +71,14 @@ struct reg_provider {
  * has a transaction open).  unseal=0 skips unsealing (p.initial_* NULL).
  * CLR_ERR_NOTFOUND with e filled when there is no such row.
  */
-enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db,
-			      const char *id, int for_update, int unseal,
-			      struct reg_provider *out, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db, const char *id,
+			      int for_update, int unseal, struct reg_provider *out,
+			      struct clr_err *e) CLR_MUSTCHECK;
 void reg_provider_release(struct reg_provider *p);
 
 /* The http options every outgoing call for this provider uses. */
-void reg_provider_http_opts(const struct clr_config *cfg, int allow_http,
-			    int tls_skip_verify, const char *ca_pem,
-			    struct clr_http_opts *out);
+void reg_provider_http_opts(const struct clr_config *cfg, int allow_http, int tls_skip_verify,
+			    const char *ca_pem, struct clr_http_opts *out);
 
 /* A client type; arrays are new references, strings point into res. */
 struct reg_ctype {
@@ -90,8 +89,8 @@ struct reg_ctype {
 	json_t *grant_types;
 	struct clr_client_type ct;
 };
-enum clr_rc reg_ctype_load(struct clr_db *db, const char *id,
-			   struct reg_ctype *out, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc reg_ctype_load(struct clr_db *db, const char *id, struct reg_ctype *out,
+			   struct clr_err *e) CLR_MUSTCHECK;
 void reg_ctype_release(struct reg_ctype *c);
 
 /* A registration with its secrets unsealed (when asked). */
@@ -99,23 +98,23 @@ struct reg_row {
 	PGresult *res;
 	const char *id;
 	const char *provider_id;
-	const char *client_type_id;     /* NULL if the type was deleted */
+	const char *client_type_id; /* NULL if the type was deleted */
 	const char *client_name;
 	const char *scope;
 	const char *status;
 	const char *client_id;
 	const char *registration_client_uri;
-	json_t *redirect_uris;          /* new reference */
+	json_t *redirect_uris; /* new reference */
 	int revision;
 	char *secret;
 	size_t secret_len;
 	char *rat;
 	size_t rat_len;
-	struct clr_reg_ref ref;         /* points at the above */
+	struct clr_reg_ref ref; /* points at the above */
 };
-enum clr_rc reg_row_load(const struct reg_app *app, struct clr_db *db,
-			 const char *id, int for_update, int unseal,
-			 struct reg_row *out, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc reg_row_load(const struct reg_app *app, struct clr_db *db, const char *id,
+			 int for_update, int unseal, struct reg_row *out,
+			 struct clr_err *e) CLR_MUSTCHECK;
 void reg_row_release(struct reg_row *r);
 
 /*
@@ -128,9 +127,8 @@ json_t *reg_row_json(const PGresult *res, int row);
 json_t *reg_rows_json(const PGresult *res);
 
 /* Seals plaintext for table_col of row id into *out (new). */
-enum clr_rc reg_seal(const struct reg_app *app, const char *table_col,
-		     const char *id, const char *pt, char **out,
-		     struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc reg_seal(const struct reg_app *app, const char *table_col, const char *id,
+		     const char *pt, char **out, struct clr_err *e) CLR_MUSTCHECK;
 
 /* ---- routes.c: request helpers ------------------------------------------ */
 
@@ -140,12 +138,12 @@ enum reg_ftype { REG_FT_STR, REG_FT_BOOL, REG_FT_STRARR, REG_FT_OBJ };
 struct reg_field {
 	const char *name;
 	enum reg_ftype type;
-	int required;     /* on create (ignored when partial) */
-	int nullable;     /* JSON null accepted (clears an optional value) */
-	size_t minlen;    /* strings / array items */
+	int required;  /* on create (ignored when partial) */
+	int nullable;  /* JSON null accepted (clears an optional value) */
+	size_t minlen; /* strings / array items */
 	size_t maxlen;
-	size_t maxitems;  /* arrays */
-	int multiline;    /* line breaks allowed (PEM, descriptions) */
+	size_t maxitems; /* arrays */
+	int multiline;	 /* line breaks allowed (PEM, descriptions) */
 };
 
 /*
@@ -154,9 +152,8 @@ struct reg_field {
  * CLR_ERR_PARAM with e naming the field.  error_code is the "error" to
  * report ("invalid_request", "invalid_client_metadata").
  */
-enum clr_rc reg_fields_check(const json_t *obj, const struct reg_field *spec,
-			     size_t n, int partial, const char *error_code,
-			     struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc reg_fields_check(const json_t *obj, const struct reg_field *spec, size_t n, int partial,
+			     const char *error_code, struct clr_err *e) CLR_MUSTCHECK;
 
 /* Path parameter i if it is a uuid; otherwise answers 404 and returns NULL. */
 const char *reg_param_id(struct clr_req *r, int i, const char *what);
@@ -206,14 +203,14 @@ void reg_h_jobs_get(struct clr_req *r);
 struct reg_request {
 	const char *client_type_id;
 	const char *client_name;
-	const json_t *redirect_uris;   /* array or NULL */
-	const char *scope;             /* NULL or space separated */
-	const json_t *owner;           /* object or NULL (jobs only) */
+	const json_t *redirect_uris; /* array or NULL */
+	const char *scope;	     /* NULL or space separated */
+	const json_t *owner;	     /* object or NULL (jobs only) */
 };
 
 /* Validates req against the RFC 7591 rules and its client type. */
-enum clr_rc reg_request_check(const struct reg_request *req,
-			      const struct reg_ctype *ct, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc reg_request_check(const struct reg_request *req, const struct reg_ctype *ct,
+			      struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * Registers a client at the IdP and stores it as 'active'.  pending_id
@@ -227,8 +224,8 @@ enum clr_rc reg_request_check(const struct reg_request *req,
  */
 enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 			    struct clr_http_client *http, const char *pending_id,
-			    const struct reg_request *req, json_t **view,
-			    char **secret, struct clr_err *e) CLR_MUSTCHECK;
+			    const struct reg_request *req, json_t **view, char **secret,
+			    struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * Deletes the client at the IdP (RFC 7592) and marks the row deleted; an
@@ -236,16 +233,15 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
  * down: error, row unchanged.  *view (may be NULL) gets the row (new).
  */
 enum clr_rc reg_op_delete(const struct reg_app *app, struct clr_db *db,
-			  struct clr_http_client *http, const char *id,
-			  int *orphaned, json_t **view, struct clr_err *e) CLR_MUSTCHECK;
+			  struct clr_http_client *http, const char *id, int *orphaned,
+			  json_t **view, struct clr_err *e) CLR_MUSTCHECK;
 
 /* Rotates the client secret; *secret new (see reg_op_register). */
 enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
-			  struct clr_http_client *http, const char *id,
-			  json_t **view, char **secret, struct clr_err *e) CLR_MUSTCHECK;
+			  struct clr_http_client *http, const char *id, json_t **view,
+			  char **secret, struct clr_err *e) CLR_MUSTCHECK;
 
 /* Records a pending registration's failure (final: status failed). */
-void reg_op_note_failure(struct clr_db *db, const char *id, const char *msg,
-			 int final);
+void reg_op_note_failure(struct clr_db *db, const char *id, const char *msg, int final);
 
 #endif

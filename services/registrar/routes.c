@@ -15,36 +15,40 @@
 #define ADM CLR_AUTH_ADMIN
 
 const struct clr_route reg_routes[] = {
-	{ "POST", "/v1/providers", reg_h_providers_create, ADM, 1 },
-	{ "GET", "/v1/providers", reg_h_providers_list, ADM, 0 },
-	{ "GET", "/v1/providers/{}", reg_h_providers_get, ADM, 0 },
-	{ "PATCH", "/v1/providers/{}", reg_h_providers_patch, ADM, 1 },
-	{ "DELETE", "/v1/providers/{}", reg_h_providers_delete, ADM, 0 },
-	{ "POST", "/v1/providers/{}/discover", reg_h_providers_discover, ADM, 0 },
-	{ "POST", "/v1/providers/{}/verify", reg_h_providers_verify, ADM, 0 },
-	{ "POST", "/v1/providers/{}/client-types", reg_h_ctypes_create, ADM, 1 },
-	{ "GET", "/v1/providers/{}/client-types", reg_h_ctypes_list, ADM, 0 },
-	{ "GET", "/v1/client-types/{}", reg_h_ctypes_get, ADM, 0 },
-	{ "PATCH", "/v1/client-types/{}", reg_h_ctypes_patch, ADM, 1 },
-	{ "DELETE", "/v1/client-types/{}", reg_h_ctypes_delete, ADM, 0 },
-	{ "POST", "/v1/registrations", reg_h_regs_create, ADM, 1 },
-	{ "GET", "/v1/registrations", reg_h_regs_list, ADM, 0 },
-	{ "GET", "/v1/registrations/{}", reg_h_regs_get, ADM, 0 },
-	{ "PUT", "/v1/registrations/{}", reg_h_regs_put, ADM, 1 },
-	{ "DELETE", "/v1/registrations/{}", reg_h_regs_delete, ADM, 0 },
-	{ "POST", "/v1/registrations/{}/rotate-secret", reg_h_regs_rotate, ADM, 0 },
-	{ "GET", "/v1/jobs", reg_h_jobs_list, ADM, 0 },
-	{ "GET", "/v1/jobs/{}", reg_h_jobs_get, ADM, 0 },
+    {"POST", "/v1/providers", reg_h_providers_create, ADM, 1},
+    {"GET", "/v1/providers", reg_h_providers_list, ADM, 0},
+    {"GET", "/v1/providers/{}", reg_h_providers_get, ADM, 0},
+    {"PATCH", "/v1/providers/{}", reg_h_providers_patch, ADM, 1},
+    {"DELETE", "/v1/providers/{}", reg_h_providers_delete, ADM, 0},
+    {"POST", "/v1/providers/{}/discover", reg_h_providers_discover, ADM, 0},
+    {"POST", "/v1/providers/{}/verify", reg_h_providers_verify, ADM, 0},
+    {"POST", "/v1/providers/{}/client-types", reg_h_ctypes_create, ADM, 1},
+    {"GET", "/v1/providers/{}/client-types", reg_h_ctypes_list, ADM, 0},
+    {"GET", "/v1/client-types/{}", reg_h_ctypes_get, ADM, 0},
+    {"PATCH", "/v1/client-types/{}", reg_h_ctypes_patch, ADM, 1},
+    {"DELETE", "/v1/client-types/{}", reg_h_ctypes_delete, ADM, 0},
+    {"POST", "/v1/registrations", reg_h_regs_create, ADM, 1},
+    {"GET", "/v1/registrations", reg_h_regs_list, ADM, 0},
+    {"GET", "/v1/registrations/{}", reg_h_regs_get, ADM, 0},
+    {"PUT", "/v1/registrations/{}", reg_h_regs_put, ADM, 1},
+    {"DELETE", "/v1/registrations/{}", reg_h_regs_delete, ADM, 0},
+    {"POST", "/v1/registrations/{}/rotate-secret", reg_h_regs_rotate, ADM, 0},
+    {"GET", "/v1/jobs", reg_h_jobs_list, ADM, 0},
+    {"GET", "/v1/jobs/{}", reg_h_jobs_get, ADM, 0},
 };
 const size_t reg_nroutes = sizeof(reg_routes) / sizeof(reg_routes[0]);
 
 static const char *ftype_name(enum reg_ftype t)
 {
 	switch (t) {
-	case REG_FT_STR: return "a string";
-	case REG_FT_BOOL: return "a boolean";
-	case REG_FT_STRARR: return "an array of strings";
-	case REG_FT_OBJ: return "an object";
+	case REG_FT_STR:
+		return "a string";
+	case REG_FT_BOOL:
+		return "a boolean";
+	case REG_FT_STRARR:
+		return "an array of strings";
+	case REG_FT_OBJ:
+		return "an object";
 	}
 	return "?";
 }
@@ -62,15 +66,15 @@ static int has_ctl(const char *s, size_t len)
 	return 0;
 }
 
-static enum clr_rc str_check(const json_t *v, const struct reg_field *f,
-			     const char *error_code, struct clr_err *e)
+static enum clr_rc str_check(const json_t *v, const struct reg_field *f, const char *error_code,
+			     struct clr_err *e)
 {
 	size_t len = json_string_length(v);
 
 	if (len < f->minlen)
 		return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
-				   f->minlen == 1 ? "%s must not be empty" :
-				   "%s is too short", f->name);
+				   f->minlen == 1 ? "%s must not be empty" : "%s is too short",
+				   f->name);
 	if (len > f->maxlen)
 		return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
 				   "%s is longer than %zu bytes", f->name, f->maxlen);
@@ -80,8 +84,8 @@ static enum clr_rc str_check(const json_t *v, const struct reg_field *f,
 	return CLR_OK;
 }
 
-static enum clr_rc field_check(const json_t *v, const struct reg_field *f,
-			       const char *error_code, struct clr_err *e)
+static enum clr_rc field_check(const json_t *v, const struct reg_field *f, const char *error_code,
+			       struct clr_err *e)
 {
 	size_t i;
 	json_t *it;
@@ -89,8 +93,8 @@ static enum clr_rc field_check(const json_t *v, const struct reg_field *f,
 	if (json_is_null(v)) {
 		if (f->nullable)
 			return CLR_OK;
-		return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
-				   "%s must be %s, not null", f->name, ftype_name(f->type));
+		return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name, "%s must be %s, not null",
+				   f->name, ftype_name(f->type));
 	}
 	switch (f->type) {
 	case REG_FT_STR:
@@ -111,7 +115,8 @@ static enum clr_rc field_check(const json_t *v, const struct reg_field *f,
 		if (json_array_size(v) > f->maxitems)
 			return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
 					   "%s has more than %zu entries", f->name, f->maxitems);
-		json_array_foreach(v, i, it) {
+		json_array_foreach(v, i, it)
+		{
 			if (!json_is_string(it))
 				return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
 						   "%s must contain only strings", f->name);
@@ -120,13 +125,12 @@ static enum clr_rc field_check(const json_t *v, const struct reg_field *f,
 		}
 		return CLR_OK;
 	}
-	return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name, "%s must be %s",
-			   f->name, ftype_name(f->type));
+	return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name, "%s must be %s", f->name,
+			   ftype_name(f->type));
 }
 
-enum clr_rc reg_fields_check(const json_t *obj, const struct reg_field *spec,
-			     size_t n, int partial, const char *error_code,
-			     struct clr_err *e)
+enum clr_rc reg_fields_check(const json_t *obj, const struct reg_field *spec, size_t n, int partial,
+			     const char *error_code, struct clr_err *e)
 {
 	const char *key;
 	json_t *v;
@@ -135,7 +139,8 @@ enum clr_rc reg_fields_check(const json_t *obj, const struct reg_field *spec,
 	if (!json_is_object(obj))
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", NULL,
 				   "the body must be a JSON object");
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		for (i = 0; i < n; i++)
 			if (strcmp(spec[i].name, key) == 0)
 				break;
@@ -200,10 +205,12 @@ enum clr_rc reg_url_check(const char *url, int allow_http, const char *field,
 		goto out;
 	}
 	if (strcmp(scheme, "https") != 0 && !(allow_http && strcmp(scheme, "http") == 0)) {
-		clr_err_set(e, rc, error_code, field, allow_http ?
-			    "%s must be an https or http URL" :
-			    "%s must be an https URL (set allow_insecure_http for a development IdP)",
-			    field);
+		clr_err_set(
+		    e, rc, error_code, field,
+		    allow_http
+			? "%s must be an https or http URL"
+			: "%s must be an https URL (set allow_insecure_http for a development IdP)",
+		    field);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_USER, &part, 0) == CURLUE_OK) {
@@ -238,8 +245,7 @@ int reg_strarr_has(const json_t *arr, const char *v)
 
 	if (!json_is_array(arr))
 		return 0;
-	json_array_foreach(arr, i, it)
-		if (json_is_string(it) && strcmp(json_string_value(it), v) == 0)
-			return 1;
+	json_array_foreach(arr, i, it) if (json_is_string(it) &&
+					   strcmp(json_string_value(it), v) == 0) return 1;
 	return 0;
 }

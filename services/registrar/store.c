@@ -13,143 +13,211 @@
 #include "clearance/log.h"
 #include "registrar.h"
 
-#define PV_VIEW "id, name, kind, well_known_url, issuer, registration_endpoint, " \
-	"registration_endpoint_override, token_endpoint, jwks_uri, introspection_endpoint, " \
-	"initial_access_token_sealed IS NOT NULL AS initial_access_token_set, " \
-	"initial_client_id, initial_client_secret_sealed IS NOT NULL AS initial_client_secret_set, " \
-	"tls_skip_verify, ca_bundle_pem, audience, allow_insecure_http, alg_allowlist, " \
-	"identity_claim, revision, " CLR_SQL_TS_AS("discovered_at") ", " \
-	CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at")
+#define PV_VIEW                                                                                    \
+	"id, name, kind, well_known_url, issuer, registration_endpoint, "                          \
+	"registration_endpoint_override, token_endpoint, jwks_uri, introspection_endpoint, "       \
+	"initial_access_token_sealed IS NOT NULL AS initial_access_token_set, "                    \
+	"initial_client_id, initial_client_secret_sealed IS NOT NULL AS "                          \
+	"initial_client_secret_set, "                                                              \
+	"tls_skip_verify, ca_bundle_pem, audience, allow_insecure_http, alg_allowlist, "           \
+	"identity_claim, revision, " CLR_SQL_TS_AS("discovered_at") ", " CLR_SQL_TS_AS(            \
+	    "created_at") ", " CLR_SQL_TS_AS("updated_at")
 
 /* Column order is the PV_* index enum below. */
-#define PV_FULL "SELECT id, kind, issuer, registration_endpoint, token_endpoint, " \
-	"initial_access_token_sealed, initial_client_id, initial_client_secret_sealed, " \
-	"tls_skip_verify, ca_bundle_pem, allow_insecure_http, name, well_known_url, jwks_uri, " \
-	"registration_endpoint_override, audience, discovery::text, introspection_endpoint, " \
+#define PV_FULL                                                                                    \
+	"SELECT id, kind, issuer, registration_endpoint, token_endpoint, "                         \
+	"initial_access_token_sealed, initial_client_id, initial_client_secret_sealed, "           \
+	"tls_skip_verify, ca_bundle_pem, allow_insecure_http, name, well_known_url, jwks_uri, "    \
+	"registration_endpoint_override, audience, discovery::text, introspection_endpoint, "      \
 	"revision FROM providers WHERE id = $1"
 enum {
-	PV_ID, PV_KIND, PV_ISSUER, PV_REG_EP, PV_TOKEN_EP, PV_IAT, PV_ICID, PV_ICS,
-	PV_TLS_SKIP, PV_CA, PV_ALLOW_HTTP, PV_NAME, PV_WK, PV_JWKS, PV_REG_OVR,
-	PV_AUD, PV_DISCO, PV_INTRO, PV_REV
+	PV_ID,
+	PV_KIND,
+	PV_ISSUER,
+	PV_REG_EP,
+	PV_TOKEN_EP,
+	PV_IAT,
+	PV_ICID,
+	PV_ICS,
+	PV_TLS_SKIP,
+	PV_CA,
+	PV_ALLOW_HTTP,
+	PV_NAME,
+	PV_WK,
+	PV_JWKS,
+	PV_REG_OVR,
+	PV_AUD,
+	PV_DISCO,
+	PV_INTRO,
+	PV_REV
 };
 
-#define PV_COLS "name, kind, well_known_url, issuer, registration_endpoint, " \
-	"registration_endpoint_override, token_endpoint, jwks_uri, introspection_endpoint, " \
-	"discovery, initial_access_token_sealed, initial_client_id, " \
-	"initial_client_secret_sealed, tls_skip_verify, ca_bundle_pem, audience, allow_insecure_http"
+#define PV_COLS                                                                                    \
+	"name, kind, well_known_url, issuer, registration_endpoint, "                              \
+	"registration_endpoint_override, token_endpoint, jwks_uri, introspection_endpoint, "       \
+	"discovery, initial_access_token_sealed, initial_client_id, "                              \
+	"initial_client_secret_sealed, tls_skip_verify, ca_bundle_pem, audience, "                 \
+	"allow_insecure_http"
 
-#define CT_VIEW "id, provider_id, display_name, description, response_types, grant_types, " \
-	"token_endpoint_auth_method, okta_application_type, revision, " \
-	CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at")
+#define CT_VIEW                                                                                    \
+	"id, provider_id, display_name, description, response_types, grant_types, "                \
+	"token_endpoint_auth_method, okta_application_type, revision, " CLR_SQL_TS_AS(             \
+	    "created_at") ", " CLR_SQL_TS_AS("updated_at")
 enum { CT_ID, CT_PROVIDER, CT_NAME, CT_DESC, CT_RT, CT_GT, CT_AUTH, CT_OKTA };
 
-#define RG_VIEW "id, provider_id, client_type_id, client_name, redirect_uris, scope, owner, " \
-	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, " \
-	"registration_client_uri, client_secret_expires_at, metadata, last_error, revision, " \
-	CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at") ", " \
-	CLR_SQL_TS_AS("deleted_at")
+#define RG_VIEW                                                                                    \
+	"id, provider_id, client_type_id, client_name, redirect_uris, scope, owner, "              \
+	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, "               \
+	"registration_client_uri, client_secret_expires_at, metadata, last_error, "                \
+	"revision, " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS(                               \
+	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at")
 
-#define RG_FULL "SELECT id, provider_id, client_type_id, client_name, scope, status, " \
-	"client_id, registration_client_uri, redirect_uris::text, revision, " \
+#define RG_FULL                                                                                    \
+	"SELECT id, provider_id, client_type_id, client_name, scope, status, "                     \
+	"client_id, registration_client_uri, redirect_uris::text, revision, "                      \
 	"client_secret_sealed, registration_access_token_sealed FROM registrations WHERE id = $1"
 enum {
-	RG_ID, RG_PROVIDER, RG_CTYPE, RG_NAME, RG_SCOPE, RG_STATUS, RG_CLIENT_ID,
-	RG_RCU, RG_URIS, RG_REV, RG_SECRET, RG_RAT
+	RG_ID,
+	RG_PROVIDER,
+	RG_CTYPE,
+	RG_NAME,
+	RG_SCOPE,
+	RG_STATUS,
+	RG_CLIENT_ID,
+	RG_RCU,
+	RG_URIS,
+	RG_REV,
+	RG_SECRET,
+	RG_RAT
 };
 
-#define JB_VIEW "id, kind, state, attempts, max_attempts, " CLR_SQL_TS_AS("run_at") ", " \
-	CLR_SQL_TS_AS("locked_until") ", last_error, payload, " CLR_SQL_TS_AS("created_at") \
-	", " CLR_SQL_TS_AS("updated_at")
+#define JB_VIEW                                                                                    \
+	"id, kind, state, attempts, max_attempts, " CLR_SQL_TS_AS("run_at") ", " CLR_SQL_TS_AS(    \
+	    "locked_until") ", last_error, payload, " CLR_SQL_TS_AS("created_at") ","              \
+										  " " CLR_SQL_TS_AS("updated_at")
 
 #define LIVE_STATUSES "('pending', 'active', 'orphaned')"
 
 const struct clr_db_stmt reg_stmts[] = {
-	/* providers */
-	{ "reg_pv_list", "SELECT " PV_VIEW " FROM providers ORDER BY providers.created_at, providers.id", 0 },
-	{ "reg_pv_get", "SELECT " PV_VIEW " FROM providers WHERE id = $1", 1 },
-	{ "reg_pv_full", PV_FULL, 1 },
-	{ "reg_pv_full_lock", PV_FULL " FOR UPDATE", 1 },
-	{ "reg_pv_insert", "INSERT INTO providers (id, " PV_COLS ") VALUES ($1, $2, $3, $4, $5, "
-	  "$6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::boolean, $16, $17, $18::boolean) "
-	  "RETURNING " PV_VIEW, 18 },
-	{ "reg_pv_update", "UPDATE providers SET name = $2, kind = $3, well_known_url = $4, "
-	  "issuer = $5, registration_endpoint = $6, registration_endpoint_override = $7, "
-	  "token_endpoint = $8, jwks_uri = $9, introspection_endpoint = $10, discovery = $11::jsonb, "
-	  "initial_access_token_sealed = $12, initial_client_id = $13, "
-	  "initial_client_secret_sealed = $14, tls_skip_verify = $15::boolean, ca_bundle_pem = $16, "
-	  "audience = $17, allow_insecure_http = $18::boolean, "
-	  "discovered_at = CASE WHEN $20::boolean THEN now() ELSE discovered_at END, "
-	  "revision = revision + 1, updated_at = now() WHERE id = $1 AND revision = $19::int "
-	  "RETURNING " PV_VIEW, 20 },
-	{ "reg_pv_live_regs", "SELECT count(*) FROM registrations WHERE provider_id = $1 "
-	  "AND status IN " LIVE_STATUSES, 1 },
-	{ "reg_pv_delete", "DELETE FROM providers WHERE id = $1", 1 },
+    /* providers */
+    {"reg_pv_list", "SELECT " PV_VIEW " FROM providers ORDER BY providers.created_at, providers.id",
+     0},
+    {"reg_pv_get", "SELECT " PV_VIEW " FROM providers WHERE id = $1", 1},
+    {"reg_pv_full", PV_FULL, 1},
+    {"reg_pv_full_lock", PV_FULL " FOR UPDATE", 1},
+    {"reg_pv_insert",
+     "INSERT INTO providers (id, " PV_COLS ") VALUES ($1, $2, $3, $4, $5, "
+     "$6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::boolean, $16, $17, $18::boolean) "
+     "RETURNING " PV_VIEW,
+     18},
+    {"reg_pv_update",
+     "UPDATE providers SET name = $2, kind = $3, well_known_url = $4, "
+     "issuer = $5, registration_endpoint = $6, registration_endpoint_override = $7, "
+     "token_endpoint = $8, jwks_uri = $9, introspection_endpoint = $10, discovery = $11::jsonb, "
+     "initial_access_token_sealed = $12, initial_client_id = $13, "
+     "initial_client_secret_sealed = $14, tls_skip_verify = $15::boolean, ca_bundle_pem = $16, "
+     "audience = $17, allow_insecure_http = $18::boolean, "
+     "discovered_at = CASE WHEN $20::boolean THEN now() ELSE discovered_at END, "
+     "revision = revision + 1, updated_at = now() WHERE id = $1 AND revision = $19::int "
+     "RETURNING " PV_VIEW,
+     20},
+    {"reg_pv_live_regs",
+     "SELECT count(*) FROM registrations WHERE provider_id = $1 "
+     "AND status IN " LIVE_STATUSES,
+     1},
+    {"reg_pv_delete", "DELETE FROM providers WHERE id = $1", 1},
 
-	/* client types */
-	{ "reg_ct_insert", "INSERT INTO client_types (provider_id, display_name, description, "
-	  "response_types, grant_types, token_endpoint_auth_method, okta_application_type) "
-	  "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7) RETURNING " CT_VIEW, 7 },
-	{ "reg_ct_get", "SELECT " CT_VIEW " FROM client_types WHERE id = $1", 1 },
-	{ "reg_ct_get_lock", "SELECT " CT_VIEW " FROM client_types WHERE id = $1 FOR UPDATE", 1 },
-	{ "reg_ct_list", "SELECT " CT_VIEW " FROM client_types WHERE provider_id = $1 "
-	  "ORDER BY client_types.created_at, client_types.id", 1 },
-	{ "reg_ct_update", "UPDATE client_types SET display_name = $2, description = $3, "
-	  "response_types = $4::jsonb, grant_types = $5::jsonb, token_endpoint_auth_method = $6, "
-	  "okta_application_type = $7, revision = revision + 1, updated_at = now() "
-	  "WHERE id = $1 RETURNING " CT_VIEW, 7 },
-	{ "reg_ct_in_use", "SELECT count(*) FROM registrations WHERE client_type_id = $1 "
-	  "AND status IN " LIVE_STATUSES, 1 },
-	{ "reg_ct_delete", "DELETE FROM client_types WHERE id = $1", 1 },
+    /* client types */
+    {"reg_ct_insert",
+     "INSERT INTO client_types (provider_id, display_name, description, "
+     "response_types, grant_types, token_endpoint_auth_method, okta_application_type) "
+     "VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, $7) RETURNING " CT_VIEW,
+     7},
+    {"reg_ct_get", "SELECT " CT_VIEW " FROM client_types WHERE id = $1", 1},
+    {"reg_ct_get_lock", "SELECT " CT_VIEW " FROM client_types WHERE id = $1 FOR UPDATE", 1},
+    {"reg_ct_list",
+     "SELECT " CT_VIEW " FROM client_types WHERE provider_id = $1 "
+     "ORDER BY client_types.created_at, client_types.id",
+     1},
+    {"reg_ct_update",
+     "UPDATE client_types SET display_name = $2, description = $3, "
+     "response_types = $4::jsonb, grant_types = $5::jsonb, token_endpoint_auth_method = $6, "
+     "okta_application_type = $7, revision = revision + 1, updated_at = now() "
+     "WHERE id = $1 RETURNING " CT_VIEW,
+     7},
+    {"reg_ct_in_use",
+     "SELECT count(*) FROM registrations WHERE client_type_id = $1 "
+     "AND status IN " LIVE_STATUSES,
+     1},
+    {"reg_ct_delete", "DELETE FROM client_types WHERE id = $1", 1},
 
-	/* registrations */
-	{ "reg_rg_get", "SELECT " RG_VIEW " FROM registrations WHERE id = $1", 1 },
-	{ "reg_rg_full", RG_FULL, 1 },
-	{ "reg_rg_full_lock", RG_FULL " FOR UPDATE", 1 },
-	{ "reg_rg_list", "SELECT " RG_VIEW " FROM registrations "
-	  "WHERE ($1::uuid IS NULL OR provider_id = $1::uuid) "
-	  "AND ($2::text IS NULL OR status = $2::text) "
-	  "AND ($3::uuid IS NULL OR client_type_id = $3::uuid) "
-	  "ORDER BY registrations.created_at, registrations.id LIMIT $4::int OFFSET $5::int", 5 },
-	{ "reg_rg_insert", "INSERT INTO registrations (id, provider_id, client_type_id, "
-	  "client_name, redirect_uris, scope, owner, status, client_id, client_secret_sealed, "
-	  "registration_access_token_sealed, registration_client_uri, client_secret_expires_at, "
-	  "metadata) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, 'active', $8, $9, $10, $11, "
-	  "$12::bigint, $13::jsonb) RETURNING " RG_VIEW, 13 },
-	{ "reg_rg_activate", "UPDATE registrations SET provider_id = $2, client_type_id = $3, "
-	  "client_name = $4, redirect_uris = $5::jsonb, scope = $6, "
-	  "owner = coalesce($7::jsonb, owner), status = 'active', client_id = $8, "
-	  "client_secret_sealed = $9, registration_access_token_sealed = $10, "
-	  "registration_client_uri = $11, client_secret_expires_at = $12::bigint, "
-	  "metadata = $13::jsonb, last_error = NULL, revision = revision + 1, updated_at = now() "
-	  "WHERE id = $1 AND status = 'pending' RETURNING " RG_VIEW, 13 },
-	{ "reg_rg_updated", "UPDATE registrations SET client_type_id = $2, client_name = $3, "
-	  "redirect_uris = $4::jsonb, scope = $5, "
-	  "client_secret_sealed = coalesce($6, client_secret_sealed), "
-	  "registration_access_token_sealed = coalesce($7, registration_access_token_sealed), "
-	  "registration_client_uri = coalesce($8, registration_client_uri), "
-	  "client_secret_expires_at = coalesce($9::bigint, client_secret_expires_at), "
-	  "metadata = coalesce($10::jsonb, metadata), last_error = NULL, revision = revision + 1, "
-	  "updated_at = now() WHERE id = $1 RETURNING " RG_VIEW, 10 },
-	{ "reg_rg_rotated", "UPDATE registrations SET client_secret_sealed = $2, "
-	  "client_secret_expires_at = $3::bigint, "
-	  "registration_access_token_sealed = coalesce($4, registration_access_token_sealed), "
-	  "metadata = coalesce($5::jsonb, metadata), last_error = NULL, "
-	  "revision = revision + 1, updated_at = now() WHERE id = $1 RETURNING " RG_VIEW, 5 },
-	{ "reg_rg_deleted", "UPDATE registrations SET status = 'deleted', "
-	  "client_secret_sealed = NULL, registration_access_token_sealed = NULL, "
-	  "last_error = NULL, deleted_at = now(), revision = revision + 1, updated_at = now() "
-	  "WHERE id = $1 RETURNING " RG_VIEW, 1 },
-	{ "reg_rg_orphaned", "UPDATE registrations SET status = 'orphaned', last_error = $2, "
-	  "revision = revision + 1, updated_at = now() WHERE id = $1 RETURNING " RG_VIEW, 2 },
-	{ "reg_rg_note_error", "UPDATE registrations SET last_error = $2, "
-	  "status = CASE WHEN $3::boolean THEN 'failed' ELSE status END, "
-	  "revision = revision + 1, updated_at = now() WHERE id = $1 AND status = 'pending'", 3 },
+    /* registrations */
+    {"reg_rg_get", "SELECT " RG_VIEW " FROM registrations WHERE id = $1", 1},
+    {"reg_rg_full", RG_FULL, 1},
+    {"reg_rg_full_lock", RG_FULL " FOR UPDATE", 1},
+    {"reg_rg_list",
+     "SELECT " RG_VIEW " FROM registrations "
+     "WHERE ($1::uuid IS NULL OR provider_id = $1::uuid) "
+     "AND ($2::text IS NULL OR status = $2::text) "
+     "AND ($3::uuid IS NULL OR client_type_id = $3::uuid) "
+     "ORDER BY registrations.created_at, registrations.id LIMIT $4::int OFFSET $5::int",
+     5},
+    {"reg_rg_insert",
+     "INSERT INTO registrations (id, provider_id, client_type_id, "
+     "client_name, redirect_uris, scope, owner, status, client_id, client_secret_sealed, "
+     "registration_access_token_sealed, registration_client_uri, client_secret_expires_at, "
+     "metadata) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb, 'active', $8, $9, $10, $11, "
+     "$12::bigint, $13::jsonb) RETURNING " RG_VIEW,
+     13},
+    {"reg_rg_activate",
+     "UPDATE registrations SET provider_id = $2, client_type_id = $3, "
+     "client_name = $4, redirect_uris = $5::jsonb, scope = $6, "
+     "owner = coalesce($7::jsonb, owner), status = 'active', client_id = $8, "
+     "client_secret_sealed = $9, registration_access_token_sealed = $10, "
+     "registration_client_uri = $11, client_secret_expires_at = $12::bigint, "
+     "metadata = $13::jsonb, last_error = NULL, revision = revision + 1, updated_at = now() "
+     "WHERE id = $1 AND status = 'pending' RETURNING " RG_VIEW,
+     13},
+    {"reg_rg_updated",
+     "UPDATE registrations SET client_type_id = $2, client_name = $3, "
+     "redirect_uris = $4::jsonb, scope = $5, "
+     "client_secret_sealed = coalesce($6, client_secret_sealed), "
+     "registration_access_token_sealed = coalesce($7, registration_access_token_sealed), "
+     "registration_client_uri = coalesce($8, registration_client_uri), "
+     "client_secret_expires_at = coalesce($9::bigint, client_secret_expires_at), "
+     "metadata = coalesce($10::jsonb, metadata), last_error = NULL, revision = revision + 1, "
+     "updated_at = now() WHERE id = $1 RETURNING " RG_VIEW,
+     10},
+    {"reg_rg_rotated",
+     "UPDATE registrations SET client_secret_sealed = $2, "
+     "client_secret_expires_at = $3::bigint, "
+     "registration_access_token_sealed = coalesce($4, registration_access_token_sealed), "
+     "metadata = coalesce($5::jsonb, metadata), last_error = NULL, "
+     "revision = revision + 1, updated_at = now() WHERE id = $1 RETURNING " RG_VIEW,
+     5},
+    {"reg_rg_deleted",
+     "UPDATE registrations SET status = 'deleted', "
+     "client_secret_sealed = NULL, registration_access_token_sealed = NULL, "
+     "last_error = NULL, deleted_at = now(), revision = revision + 1, updated_at = now() "
+     "WHERE id = $1 RETURNING " RG_VIEW,
+     1},
+    {"reg_rg_orphaned",
+     "UPDATE registrations SET status = 'orphaned', last_error = $2, "
+     "revision = revision + 1, updated_at = now() WHERE id = $1 RETURNING " RG_VIEW,
+     2},
+    {"reg_rg_note_error",
+     "UPDATE registrations SET last_error = $2, "
+     "status = CASE WHEN $3::boolean THEN 'failed' ELSE status END, "
+     "revision = revision + 1, updated_at = now() WHERE id = $1 AND status = 'pending'",
+     3},
 
-	/* jobs (read-only visibility for admins) */
-	{ "reg_jb_list", "SELECT " JB_VIEW " FROM jobs "
-	  "WHERE ($1::text IS NULL OR state = $1::text) AND ($2::text IS NULL OR kind = $2::text) "
-	  "ORDER BY jobs.created_at DESC, jobs.id LIMIT $3::int OFFSET $4::int", 4 },
-	{ "reg_jb_get", "SELECT " JB_VIEW " FROM jobs WHERE id = $1", 1 },
+    /* jobs (read-only visibility for admins) */
+    {"reg_jb_list",
+     "SELECT " JB_VIEW " FROM jobs "
+     "WHERE ($1::text IS NULL OR state = $1::text) AND ($2::text IS NULL OR kind = $2::text) "
+     "ORDER BY jobs.created_at DESC, jobs.id LIMIT $3::int OFFSET $4::int",
+     4},
+    {"reg_jb_get", "SELECT " JB_VIEW " FROM jobs WHERE id = $1", 1},
 };
 const size_t reg_nstmts = sizeof(reg_stmts) / sizeof(reg_stmts[0]);
 
@@ -223,8 +291,8 @@ json_t *reg_rows_json(const PGresult *res)
 	return a;
 }
 
-enum clr_rc reg_seal(const struct reg_app *app, const char *table_col,
-		     const char *id, const char *pt, char **out, struct clr_err *e)
+enum clr_rc reg_seal(const struct reg_app *app, const char *table_col, const char *id,
+		     const char *pt, char **out, struct clr_err *e)
 {
 	enum clr_rc rc;
 
@@ -237,9 +305,8 @@ enum clr_rc reg_seal(const struct reg_app *app, const char *table_col,
 	return CLR_OK;
 }
 
-static enum clr_rc unseal_col(const struct reg_app *app, const char *table_col,
-			      const char *id, const char *sealed, char **pt,
-			      size_t *len, struct clr_err *e)
+static enum clr_rc unseal_col(const struct reg_app *app, const char *table_col, const char *id,
+			      const char *sealed, char **pt, size_t *len, struct clr_err *e)
 {
 	enum clr_rc rc;
 
@@ -250,18 +317,17 @@ static enum clr_rc unseal_col(const struct reg_app *app, const char *table_col,
 	rc = clr_unseal(app->sealer, table_col, id, sealed, pt, len);
 	if (rc != CLR_OK) {
 		/* Wrong key set or a tampered row: the operator must act, retrying won't help. */
-		clr_log(NULL, CLR_LOG_ERROR, "security: cannot unseal %s of row %s (%s)",
-			table_col, id, clr_rc_name(rc));
-		return clr_err_set(e, CLR_ERR_INTERNAL, "server_error", NULL,
-				   "a stored secret (%s) cannot be unsealed with the configured keys",
-				   table_col);
+		clr_log(NULL, CLR_LOG_ERROR, "security: cannot unseal %s of row %s (%s)", table_col,
+			id, clr_rc_name(rc));
+		return clr_err_set(
+		    e, CLR_ERR_INTERNAL, "server_error", NULL,
+		    "a stored secret (%s) cannot be unsealed with the configured keys", table_col);
 	}
 	return CLR_OK;
 }
 
-void reg_provider_http_opts(const struct clr_config *cfg, int allow_http,
-			    int tls_skip_verify, const char *ca_pem,
-			    struct clr_http_opts *out)
+void reg_provider_http_opts(const struct clr_config *cfg, int allow_http, int tls_skip_verify,
+			    const char *ca_pem, struct clr_http_opts *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->allow_http = allow_http;
@@ -273,11 +339,11 @@ void reg_provider_http_opts(const struct clr_config *cfg, int allow_http,
 	out->proxy = cfg->http_proxy;
 }
 
-enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db,
-			      const char *id, int for_update, int unseal,
-			      struct reg_provider *out, struct clr_err *e)
+enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db, const char *id,
+			      int for_update, int unseal, struct reg_provider *out,
+			      struct clr_err *e)
 {
-	const char *v[1] = { id };
+	const char *v[1] = {id};
 	PGresult *res = NULL;
 	enum clr_rc rc;
 	struct clr_provider *p = &out->p;
@@ -344,7 +410,7 @@ void reg_provider_release(struct reg_provider *p)
 enum clr_rc reg_ctype_load(struct clr_db *db, const char *id, struct reg_ctype *out,
 			   struct clr_err *e)
 {
-	const char *v[1] = { id };
+	const char *v[1] = {id};
 	PGresult *res = NULL;
 	enum clr_rc rc;
 
@@ -384,11 +450,10 @@ void reg_ctype_release(struct reg_ctype *c)
 	memset(c, 0, sizeof(*c));
 }
 
-enum clr_rc reg_row_load(const struct reg_app *app, struct clr_db *db,
-			 const char *id, int for_update, int unseal,
-			 struct reg_row *out, struct clr_err *e)
+enum clr_rc reg_row_load(const struct reg_app *app, struct clr_db *db, const char *id,
+			 int for_update, int unseal, struct reg_row *out, struct clr_err *e)
 {
-	const char *v[1] = { id };
+	const char *v[1] = {id};
 	PGresult *res = NULL;
 	enum clr_rc rc;
 
@@ -416,8 +481,8 @@ enum clr_rc reg_row_load(const struct reg_app *app, struct clr_db *db,
 		return clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
 	}
 	if (unseal) {
-		rc = unseal_col(app, "registrations.client_secret", out->id,
-				col(res, 0, RG_SECRET), &out->secret, &out->secret_len, e);
+		rc = unseal_col(app, "registrations.client_secret", out->id, col(res, 0, RG_SECRET),
+				&out->secret, &out->secret_len, e);
 		if (rc == CLR_OK)
 			rc = unseal_col(app, "registrations.registration_access_token", out->id,
 					col(res, 0, RG_RAT), &out->rat, &out->rat_len, e);

@@ -17,21 +17,30 @@
 /* ---- client types ------------------------------------------------------- */
 
 static const char *const grant_types[] = {
-	"authorization_code", "implicit", "password", "client_credentials", "refresh_token",
-	"urn:ietf:params:oauth:grant-type:jwt-bearer",
-	"urn:ietf:params:oauth:grant-type:saml2-bearer",
-	"urn:ietf:params:oauth:grant-type:device_code",
-	"urn:openid:params:grant-type:ciba",
+    "authorization_code",
+    "implicit",
+    "password",
+    "client_credentials",
+    "refresh_token",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "urn:ietf:params:oauth:grant-type:saml2-bearer",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:openid:params:grant-type:ciba",
 };
 static const char *const response_types[] = {
-	"code", "token", "id_token", "code id_token", "code token", "code id_token token",
-	"id_token token", "none",
+    "code",	      "token", "id_token", "code id_token", "code token", "code id_token token",
+    "id_token token", "none",
 };
 static const char *const auth_methods[] = {
-	"none", "client_secret_post", "client_secret_basic", "client_secret_jwt",
-	"private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth",
+    "none",
+    "client_secret_post",
+    "client_secret_basic",
+    "client_secret_jwt",
+    "private_key_jwt",
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
 };
-static const char *const okta_types[] = { "web", "native", "browser", "service" };
+static const char *const okta_types[] = {"web", "native", "browser", "service"};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -59,8 +68,8 @@ static int rt_has(const char *rt, const char *w)
 	return 0;
 }
 
-static enum clr_rc arr_check(const json_t *a, const char *field,
-			     const char *const *list, size_t n, struct clr_err *e)
+static enum clr_rc arr_check(const json_t *a, const char *field, const char *const *list, size_t n,
+			     struct clr_err *e)
 {
 	size_t i, j;
 
@@ -73,7 +82,8 @@ static enum clr_rc arr_check(const json_t *a, const char *field,
 		for (j = 0; j < i; j++)
 			if (strcmp(s, json_string_value(json_array_get(a, j))) == 0)
 				return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-						   field, "%s: \"%.64s\" is listed twice", field, s);
+						   field, "%s: \"%.64s\" is listed twice", field,
+						   s);
 	}
 	return CLR_OK;
 }
@@ -95,9 +105,9 @@ enum clr_rc reg_ctype_validate(const json_t *rt, const json_t *gt, const char *a
 	    arr_check(rt, "response_types", response_types, NELEM(response_types), e) != CLR_OK)
 		return CLR_ERR_PARAM;
 	if (!in_list(auth, auth_methods, NELEM(auth_methods)))
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-				   "token_endpoint_auth_method",
-				   "token_endpoint_auth_method \"%.64s\" is not a registered value", auth);
+		return clr_err_set(
+		    e, CLR_ERR_PARAM, "invalid_client_metadata", "token_endpoint_auth_method",
+		    "token_endpoint_auth_method \"%.64s\" is not a registered value", auth);
 	if (okta != NULL && !in_list(okta, okta_types, NELEM(okta_types)))
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
 				   "okta_application_type",
@@ -108,39 +118,43 @@ enum clr_rc reg_ctype_validate(const json_t *rt, const json_t *gt, const char *a
 		if (rt_has(s, "code")) {
 			rt_code = 1;
 			if (!ac)
-				return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-						   "response_types",
-						   "response type \"%s\" needs the authorization_code grant", s);
+				return clr_err_set(
+				    e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
+				    "response type \"%s\" needs the authorization_code grant", s);
 		}
 		if (rt_has(s, "token") || rt_has(s, "id_token")) {
 			rt_front = 1;
 			if (!imp)
-				return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-						   "response_types",
-						   "response type \"%s\" needs the implicit grant", s);
+				return clr_err_set(
+				    e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
+				    "response type \"%s\" needs the implicit grant", s);
 		}
 	}
 	if (ac && !rt_code)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
-				   "the authorization_code grant needs a response type with \"code\"");
+		return clr_err_set(
+		    e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
+		    "the authorization_code grant needs a response type with \"code\"");
 	if (imp && !rt_front)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
-				   "the implicit grant needs a response type with \"token\" or \"id_token\"");
+		return clr_err_set(
+		    e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
+		    "the implicit grant needs a response type with \"token\" or \"id_token\"");
 	if (!ac && !imp && json_array_size(rt) > 0)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
-				   "response_types must be empty without authorization_code or implicit");
+		return clr_err_set(
+		    e, CLR_ERR_PARAM, "invalid_client_metadata", "response_types",
+		    "response_types must be empty without authorization_code or implicit");
 	if (reg_strarr_has(gt, "refresh_token")) {
 		size_t others = json_array_size(gt) - 1 - (size_t)cc - (size_t)imp;
 
 		if (others == 0)
-			return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "grant_types",
+			return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
+					   "grant_types",
 					   "refresh_token needs a grant that issues refresh tokens "
 					   "(authorization_code, password, device code, ...)");
 	}
 	if (cc && strcmp(auth, "none") == 0)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
-				   "token_endpoint_auth_method",
-				   "client_credentials needs a confidential client, not auth method none");
+		return clr_err_set(
+		    e, CLR_ERR_PARAM, "invalid_client_metadata", "token_endpoint_auth_method",
+		    "client_credentials needs a confidential client, not auth method none");
 	if (okta != NULL && strcmp(okta, "service") == 0 && (!cc || ac || imp))
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata",
 				   "okta_application_type",
@@ -162,7 +176,8 @@ enum clr_rc reg_ctype_validate(const json_t *rt, const json_t *gt, const char *a
 int reg_issuer_matches(const char *wk, const char *issuer)
 {
 	static const char *const suffixes[] = {
-		"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server",
+	    "/.well-known/openid-configuration",
+	    "/.well-known/oauth-authorization-server",
 	};
 	size_t ilen = strlen(issuer), i;
 	const char *path;
@@ -183,8 +198,8 @@ int reg_issuer_matches(const char *wk, const char *issuer)
 	if (path == NULL || (size_t)(path - issuer) >= ilen)
 		return 0;
 	for (i = 0; i < 2; i++) {
-		snprintf(buf, sizeof(buf), "%.*s%s%.*s", (int)(path - issuer), issuer,
-			 suffixes[i], (int)(ilen - (size_t)(path - issuer)), path);
+		snprintf(buf, sizeof(buf), "%.*s%s%.*s", (int)(path - issuer), issuer, suffixes[i],
+			 (int)(ilen - (size_t)(path - issuer)), path);
 		if (strcmp(buf, wk) == 0)
 			return 1;
 	}
@@ -267,11 +282,13 @@ enum clr_rc reg_request_check(const struct reg_request *req, const struct reg_ct
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
 				   "redirect_uris must be an array");
 	if (front && n == 0)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
-				   "this client type (authorization_code or implicit) needs redirect_uris");
+		return clr_err_set(
+		    e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
+		    "this client type (authorization_code or implicit) needs redirect_uris");
 	if (!front && n > 0)
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
-				   "this client type has no redirect-based grant: redirect_uris must be empty");
+		return clr_err_set(
+		    e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
+		    "this client type has no redirect-based grant: redirect_uris must be empty");
 	if (n > REG_MAX_REDIRECT_URIS)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
 				   "at most %d redirect_uris", REG_MAX_REDIRECT_URIS);
@@ -279,15 +296,17 @@ enum clr_rc reg_request_check(const struct reg_request *req, const struct reg_ct
 		const char *u = json_string_value(json_array_get(req->redirect_uris, i));
 
 		if (u == NULL)
-			return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
+			return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri",
+					   "redirect_uris",
 					   "redirect_uris must contain only strings");
 		if (reg_redirect_check(u, e) != CLR_OK)
 			return e->rc;
 		for (j = 0; j < i; j++)
-			if (strcmp(u, json_string_value(json_array_get(req->redirect_uris, j))) == 0)
+			if (strcmp(u, json_string_value(json_array_get(req->redirect_uris, j))) ==
+			    0)
 				return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri",
-						   "redirect_uris", "a redirect URI is listed twice");
+						   "redirect_uris",
+						   "a redirect URI is listed twice");
 	}
 	return CLR_OK;
 }
-

@@ -11,7 +11,7 @@
 
 /* Limits every registration keeps, whoever asks (route or job). */
 #define REG_MAX_REDIRECT_URIS 20
-#define REG_MAX_SCOPE 2000   /* registrations.scope CHECK */
+#define REG_MAX_SCOPE 2000 /* registrations.scope CHECK */
 
 /*
  * RFC 7591 s.2 / 2.1: every value from the IANA registries, no duplicate,

@@ -28,25 +28,22 @@
 #include "clearance/db.h"
 #include "../../services/ctl/migrate.h"
 
-static const char *pgt_url;   /* NULL: PostgreSQL tests skip */
+static const char *pgt_url; /* NULL: PostgreSQL tests skip */
 static char pgt_schema[64];
 
-static __attribute__((unused)) void
-pgt_skip_note(void)
+static __attribute__((unused)) void pgt_skip_note(void)
 {
 	printf("skipped: CLEARANCE_TEST_DATABASE_URL not set\n");
 }
 
-static __attribute__((unused)) void
-pgt_quiet(void *arg, const char *msg)
+static __attribute__((unused)) void pgt_quiet(void *arg, const char *msg)
 {
 	(void)arg;
 	(void)msg;
 }
 
 /* Runs sql (no parameters; fixed test DDL) on a fresh connection. */
-static __attribute__((unused)) int
-pgt_exec(const char *sql)
+static __attribute__((unused)) int pgt_exec(const char *sql)
 {
 	PGconn *c = PQconnectdb(pgt_url);
 	PGresult *r;
@@ -59,8 +56,7 @@ pgt_exec(const char *sql)
 	}
 	PQsetNoticeProcessor(c, pgt_quiet, NULL);
 	r = PQexec(c, sql);
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK ||
-	     PQresultStatus(r) == PGRES_TUPLES_OK;
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 	if (!ok)
 		fprintf(stderr, "pgtest: %s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
@@ -70,8 +66,7 @@ pgt_exec(const char *sql)
 
 /* A directory holding only a link to sql/001_core.sql, so the tests of
  * this module do not depend on other modules' migrations. */
-static __attribute__((unused)) int
-pgt_core_dir(char *out, size_t cap)
+static __attribute__((unused)) int pgt_core_dir(char *out, size_t cap)
 {
 	char src[4096], exe[4096], buf[4096];
 	const char *dir = clr_ctl_sql_dir(buf, sizeof(buf));
@@ -97,8 +92,7 @@ pgt_core_dir(char *out, size_t cap)
 	return symlink(exe, buf) == 0;
 }
 
-static __attribute__((unused)) void
-pgt_remove_dir(const char *dir)
+static __attribute__((unused)) void pgt_remove_dir(const char *dir)
 {
 	char buf[4200];
 
@@ -108,8 +102,7 @@ pgt_remove_dir(const char *dir)
 }
 
 /* 1: schema ready; 0: skipped (note printed); exits on setup failure. */
-static __attribute__((unused)) int
-pgt_setup(const char *name)
+static __attribute__((unused)) int pgt_setup(const char *name)
 {
 	char sql[160], opts[128], dir[256];
 	struct clr_db *db = NULL;
@@ -121,8 +114,7 @@ pgt_setup(const char *name)
 		pgt_skip_note();
 		return 0;
 	}
-	snprintf(pgt_schema, sizeof(pgt_schema), "clrtest_%s_%d", name,
-		 (int)getpid());
+	snprintf(pgt_schema, sizeof(pgt_schema), "clrtest_%s_%d", name, (int)getpid());
 	snprintf(opts, sizeof(opts), "-c search_path=%s", pgt_schema);
 	setenv("PGOPTIONS", opts, 1);
 	setenv("PGAPPNAME", pgt_schema, 1);
@@ -143,8 +135,7 @@ pgt_setup(const char *name)
 	return 1;
 }
 
-static __attribute__((unused)) void
-pgt_teardown(void)
+static __attribute__((unused)) void pgt_teardown(void)
 {
 	char sql[160];
 
@@ -155,13 +146,11 @@ pgt_teardown(void)
 }
 
 /* First value of a one-row query with up to 2 text params, new (free()). */
-static __attribute__((unused)) char *
-pgt_value(const char *sql, const char *p1, const char *p2)
+static __attribute__((unused)) char *pgt_value(const char *sql, const char *p1, const char *p2)
 {
-	const char *params[2] = { p1, p2 };
+	const char *params[2] = {p1, p2};
 	PGconn *c = PQconnectdb(pgt_url);
-	PGresult *r = PQexecParams(c, sql, p2 ? 2 : (p1 ? 1 : 0), NULL, params,
-				   NULL, NULL, 0);
+	PGresult *r = PQexecParams(c, sql, p2 ? 2 : (p1 ? 1 : 0), NULL, params, NULL, NULL, 0);
 	char *v = NULL;
 
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
@@ -173,8 +162,7 @@ pgt_value(const char *sql, const char *p1, const char *p2)
 	return v;
 }
 
-static __attribute__((unused)) long
-pgt_long(const char *sql, const char *p1, const char *p2)
+static __attribute__((unused)) long pgt_long(const char *sql, const char *p1, const char *p2)
 {
 	char *v = pgt_value(sql, p1, p2);
 	long n = v ? strtol(v, NULL, 10) : -1;
@@ -184,8 +172,7 @@ pgt_long(const char *sql, const char *p1, const char *p2)
 }
 
 /* Terminates backend pid and waits (up to 5 s) until it is gone. */
-static __attribute__((unused)) int
-pgt_kill_backend(int pid)
+static __attribute__((unused)) int pgt_kill_backend(int pid)
 {
 	char p[16];
 	int i;
@@ -194,8 +181,8 @@ pgt_kill_backend(int pid)
 	if (pgt_long("SELECT pg_terminate_backend($1::int)::int", p, NULL) != 1)
 		return 0;
 	for (i = 0; i < 500; i++) {
-		if (pgt_long("SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int",
-			     p, NULL) == 0)
+		if (pgt_long("SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int", p,
+			     NULL) == 0)
 			return 1;
 		usleep(10000);
 	}

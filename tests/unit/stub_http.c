@@ -89,8 +89,7 @@ static char *stub_dup(const char *p, size_t n)
 	return s;
 }
 
-int stub_http_header(const char *headers, const char *name, char *out,
-		     size_t outlen)
+int stub_http_header(const char *headers, const char *name, char *out, size_t outlen)
 {
 	size_t nl = strlen(name);
 	const char *line = headers;
@@ -124,17 +123,28 @@ int stub_http_header(const char *headers, const char *name, char *out,
 static const char *stub_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 404: return "Not Found";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 302:
+		return "Found";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 404:
+		return "Not Found";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Status";
 	}
 }
 

@@ -16,25 +16,25 @@
 
 struct stub_http_req {
 	const char *method;
-	const char *path;     /* request target as sent, with query */
-	const char *headers;  /* raw header lines, each ending in "\r\n" */
-	const char *body;     /* NUL-terminated too */
+	const char *path;    /* request target as sent, with query */
+	const char *headers; /* raw header lines, each ending in "\r\n" */
+	const char *body;    /* NUL-terminated too */
 	size_t body_len;
 };
 
 struct stub_http_resp {
-	int status;           /* default 200 */
-	const char *headers;  /* extra raw lines, each ending in "\r\n", or NULL */
-	const char *body;     /* borrowed until sent; NULL = empty */
-	size_t body_len;      /* 0 with body != NULL means strlen(body) */
-	int free_body;        /* free(body) after sending */
-	long delay_ms;        /* sleep before answering (interruptible by stop) */
-	int no_length;        /* omit Content-Length (body ends at close) */
+	int status;	     /* default 200 */
+	const char *headers; /* extra raw lines, each ending in "\r\n", or NULL */
+	const char *body;    /* borrowed until sent; NULL = empty */
+	size_t body_len;     /* 0 with body != NULL means strlen(body) */
+	int free_body;	     /* free(body) after sending */
+	long delay_ms;	     /* sleep before answering (interruptible by stop) */
+	int no_length;	     /* omit Content-Length (body ends at close) */
 };
 
 /* Called on the server thread for every request. */
-typedef void (*stub_http_handler)(const struct stub_http_req *req,
-				  struct stub_http_resp *resp, void *arg);
+typedef void (*stub_http_handler)(const struct stub_http_req *req, struct stub_http_resp *resp,
+				  void *arg);
 
 struct stub_http;
 
@@ -65,7 +65,6 @@ void stub_http_record_free(struct stub_http_record *r);
  * Value of header `name` (case-insensitive) in raw header lines, copied
  * into out (truncated to outlen); 1 if found.
  */
-int stub_http_header(const char *headers, const char *name, char *out,
-		     size_t outlen);
+int stub_http_header(const char *headers, const char *name, char *out, size_t outlen);
 
 #endif

@@ -13,22 +13,19 @@
 
 static struct clr_db *db;
 
-static void
-db_setup(void)
+static void db_setup(void)
 {
 	ck_assert_int_eq(clr_db_open(pgt_url, NULL, 0, &db), CLR_OK);
 }
 
-static void
-db_teardown(void)
+static void db_teardown(void)
 {
 	clr_db_close(db);
 	db = NULL;
 }
 
 /* "Bearer " + token, new (free()). */
-static char *
-hdr(const char *scheme, const char *token)
+static char *hdr(const char *scheme, const char *token)
 {
 	size_t n = strlen(scheme) + strlen(token) + 1;
 	char *h = malloc(n);
@@ -38,8 +35,7 @@ hdr(const char *scheme, const char *token)
 	return h;
 }
 
-static enum clr_rc
-bearer(const char *scheme, const char *token, struct clr_principal *p)
+static enum clr_rc bearer(const char *scheme, const char *token, struct clr_principal *p)
 {
 	char *h = hdr(scheme, token);
 	enum clr_rc rc = clr_auth_bearer(db, h, p);
@@ -53,19 +49,19 @@ bearer(const char *scheme, const char *token, struct clr_principal *p)
  * lookup would crash.
  */
 static const char *const malformed[] = {
-	"",
-	"Bearer",
-	"Bearer ",
-	"Bearer  ",
-	"Basic dXNlcjpwYXNz",
-	"Bearerclr_adm_abc",
-	"Bearer\tclr_adm_abc",
-	"Bearer clr_adm_abc extra",
-	"Bearer clr_adm_abc ",
-	"Bearer clr_adm_a+c",
-	"Bearer clr_adm_abc=",
-	"Bearer clr_adm_ab\xc3\xa9",
-	"Token clr_adm_abc",
+    "",
+    "Bearer",
+    "Bearer ",
+    "Bearer  ",
+    "Basic dXNlcjpwYXNz",
+    "Bearerclr_adm_abc",
+    "Bearer\tclr_adm_abc",
+    "Bearer clr_adm_abc extra",
+    "Bearer clr_adm_abc ",
+    "Bearer clr_adm_a+c",
+    "Bearer clr_adm_abc=",
+    "Bearer clr_adm_ab\xc3\xa9",
+    "Token clr_adm_abc",
 };
 
 START_TEST(malformed_header_denied)
@@ -108,8 +104,8 @@ START_TEST(create_then_lookup)
 	struct clr_principal p;
 	char *tok = NULL, id[37], hash[65];
 
-	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "ops-1", 0,
-					       &tok, id), CLR_OK);
+	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "ops-1", 0, &tok, id),
+			 CLR_OK);
 	ck_assert_ptr_nonnull(tok);
 	ck_assert(strncmp(tok, "clr_adm_", 8) == 0);
 	ck_assert_uint_ge(strlen(tok), 8 + 43);
@@ -117,9 +113,13 @@ START_TEST(create_then_lookup)
 	/* Stored only as its hash. */
 	clr_sha256_hex(tok, strlen(tok), hash);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM api_tokens WHERE id = $1"
-				  " AND token_hash = $2", id, hash), 1);
+				  " AND token_hash = $2",
+				  id, hash),
+			 1);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM api_tokens t WHERE"
-				  " strpos(t::text, $1) > 0", tok, NULL), 0);
+				  " strpos(t::text, $1) > 0",
+				  tok, NULL),
+			 0);
 
 	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
 	ck_assert_int_eq(p.role, CLR_ROLE_ADMIN);
@@ -130,7 +130,9 @@ START_TEST(create_then_lookup)
 	ck_assert_int_eq(bearer("bearer ", tok, &p), CLR_OK);
 	ck_assert_int_eq(bearer("BEARER   ", tok, &p), CLR_OK);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM api_tokens WHERE id = $1"
-				  " AND last_used_at IS NOT NULL", id, NULL), 1);
+				  " AND last_used_at IS NOT NULL",
+				  id, NULL),
+			 1);
 	free(tok);
 }
 END_TEST
@@ -141,9 +143,9 @@ START_TEST(developer_token_with_subject)
 	char *tok = NULL, id[37], subj[37];
 
 	ck_assert_int_eq(clr_uuid_new(subj), CLR_OK);
-	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_DEVELOPER, subj,
-					       "dev@example.com", 3600, &tok, id),
-			 CLR_OK);
+	ck_assert_int_eq(
+	    clr_auth_token_create(db, CLR_ROLE_DEVELOPER, subj, "dev@example.com", 3600, &tok, id),
+	    CLR_OK);
 	ck_assert(strncmp(tok, "clr_ses_", 8) == 0);
 	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
 	ck_assert_int_eq(p.role, CLR_ROLE_DEVELOPER);
@@ -151,7 +153,9 @@ START_TEST(developer_token_with_subject)
 	ck_assert_str_eq(p.name, "dev@example.com");
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM api_tokens WHERE id = $1"
 				  " AND expires_at BETWEEN now() + interval '3590 s'"
-				  " AND now() + interval '3610 s'", id, NULL), 1);
+				  " AND now() + interval '3610 s'",
+				  id, NULL),
+			 1);
 	free(tok);
 }
 END_TEST
@@ -160,13 +164,13 @@ START_TEST(create_rejects_bad_input)
 {
 	char *tok = (char *)1, id[37];
 
-	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_NONE, NULL, "x", 0,
-					       &tok, id), CLR_ERR_PARAM);
+	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_NONE, NULL, "x", 0, &tok, id),
+			 CLR_ERR_PARAM);
 	ck_assert_ptr_null(tok);
-	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "", 0,
-					       &tok, id), CLR_ERR_PARAM);
-	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, "not-a-uuid",
-					       "x", 0, &tok, id), CLR_ERR_PARAM);
+	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "", 0, &tok, id),
+			 CLR_ERR_PARAM);
+	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, "not-a-uuid", "x", 0, &tok, id),
+			 CLR_ERR_PARAM);
 	ck_assert_ptr_null(tok);
 }
 END_TEST
@@ -176,8 +180,8 @@ START_TEST(wrong_token_denied)
 	struct clr_principal p;
 	char *tok = NULL, id[37];
 
-	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "ops-2", 0,
-					       &tok, id), CLR_OK);
+	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "ops-2", 0, &tok, id),
+			 CLR_OK);
 	/* Same shape, one character changed. */
 	tok[strlen(tok) - 1] = tok[strlen(tok) - 1] == 'A' ? 'B' : 'A';
 	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_ERR_DENIED);
@@ -192,16 +196,15 @@ START_TEST(revoked_denied)
 	struct clr_principal p;
 	char *tok = NULL, id[37];
 
-	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "ops-3", 0,
-					       &tok, id), CLR_OK);
+	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "ops-3", 0, &tok, id),
+			 CLR_OK);
 	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
 	ck_assert_int_eq(clr_auth_token_revoke(db, id), CLR_OK);
 	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_ERR_DENIED);
 	ck_assert_str_eq(p.token_id, "");
 	/* Revoking twice is fine; unknown and malformed ids are not. */
 	ck_assert_int_eq(clr_auth_token_revoke(db, id), CLR_OK);
-	ck_assert_int_eq(clr_auth_token_revoke(db,
-					       "00000000-0000-4000-8000-000000000000"),
+	ck_assert_int_eq(clr_auth_token_revoke(db, "00000000-0000-4000-8000-000000000000"),
 			 CLR_ERR_NOTFOUND);
 	ck_assert_int_eq(clr_auth_token_revoke(db, "nope"), CLR_ERR_PARAM);
 	free(tok);
@@ -213,8 +216,8 @@ START_TEST(expired_denied)
 	struct clr_principal p;
 	char *tok = NULL, id[37];
 
-	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_DEVELOPER, NULL, "ses",
-					       60, &tok, id), CLR_OK);
+	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_DEVELOPER, NULL, "ses", 60, &tok, id),
+			 CLR_OK);
 	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
 	ck_assert(pgt_exec("UPDATE api_tokens SET expires_at = now() - interval '1 second'"
 			   " WHERE name = 'ses'"));
@@ -239,18 +242,17 @@ START_TEST(last_used_stamp_never_blocks_or_fails)
 	PGconn *holder;
 	PGresult *r;
 
-	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "locked", 0,
-					       &tok, id), CLR_OK);
-	ck_assert_int_eq(clr_db_exec_sql(db, "SET lock_timeout = '1s'", 0, NULL, NULL),
+	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "locked", 0, &tok, id),
 			 CLR_OK);
+	ck_assert_int_eq(clr_db_exec_sql(db, "SET lock_timeout = '1s'", 0, NULL, NULL), CLR_OK);
 	holder = PQconnectdb(pgt_url);
 	ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
 	r = PQexec(holder, "BEGIN");
 	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
 	params[0] = id;
-	r = PQexecParams(holder, "SELECT 1 FROM api_tokens WHERE id = $1 FOR UPDATE", 1,
-			 NULL, params, NULL, NULL, 0);
+	r = PQexecParams(holder, "SELECT 1 FROM api_tokens WHERE id = $1 FOR UPDATE", 1, NULL,
+			 params, NULL, NULL, 0);
 	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
 	ck_assert_int_eq(PQntuples(r), 1);
 	PQclear(r);
@@ -264,16 +266,20 @@ START_TEST(last_used_stamp_never_blocks_or_fails)
 
 	/* Not stamped while locked, so the next request stamps it. */
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM api_tokens WHERE id = $1"
-				  " AND last_used_at IS NULL", id, NULL), 1);
-	ck_assert_int_eq(clr_db_exec_sql(db, "SET default_transaction_read_only = on",
-					 0, NULL, NULL), CLR_OK);
+				  " AND last_used_at IS NULL",
+				  id, NULL),
+			 1);
+	ck_assert_int_eq(
+	    clr_db_exec_sql(db, "SET default_transaction_read_only = on", 0, NULL, NULL), CLR_OK);
 	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
 	ck_assert_str_eq(p.token_id, id);
-	ck_assert_int_eq(clr_db_exec_sql(db, "SET default_transaction_read_only = off",
-					 0, NULL, NULL), CLR_OK);
+	ck_assert_int_eq(
+	    clr_db_exec_sql(db, "SET default_transaction_read_only = off", 0, NULL, NULL), CLR_OK);
 	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM api_tokens WHERE id = $1"
-				  " AND last_used_at IS NOT NULL", id, NULL), 1);
+				  " AND last_used_at IS NOT NULL",
+				  id, NULL),
+			 1);
 	free(tok);
 }
 END_TEST
@@ -283,15 +289,14 @@ START_TEST(database_down_is_db_error)
 	struct clr_db *down = NULL;
 	struct clr_principal p;
 
-	ck_assert_int_eq(clr_db_open("host=/nonexistent-clearance-dir dbname=x",
-				     NULL, 0, &down), CLR_OK);
+	ck_assert_int_eq(clr_db_open("host=/nonexistent-clearance-dir dbname=x", NULL, 0, &down),
+			 CLR_OK);
 	ck_assert_int_eq(clr_auth_bearer(down, "Bearer clr_adm_abc", &p), CLR_ERR_DB);
 	clr_db_close(down);
 }
 END_TEST
 
-static Suite *
-auth_suite(int have_pg)
+static Suite *auth_suite(int have_pg)
 {
 	Suite *s = suite_create("auth");
 	TCase *tc;
@@ -318,8 +323,7 @@ auth_suite(int have_pg)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	int have_pg = pgt_setup("auth"), failed;
 	SRunner *sr = srunner_create(auth_suite(have_pg));

@@ -12,8 +12,7 @@
 static char dir[128];
 static struct clr_db *db;
 
-static void
-put(const char *name, const char *body)
+static void put(const char *name, const char *body)
 {
 	char path[256];
 	FILE *f;
@@ -25,8 +24,7 @@ put(const char *name, const char *body)
 	fclose(f);
 }
 
-static void
-rm(const char *name)
+static void rm(const char *name)
 {
 	char path[256];
 
@@ -34,20 +32,17 @@ rm(const char *name)
 	unlink(path);
 }
 
-static void
-setup(void)
+static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/%s.mig", pgt_schema);
 	mkdir(dir, 0700);
 	ck_assert_int_eq(clr_db_open(pgt_url, NULL, 0, &db), CLR_OK);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
-	static const char *const names[] = { "010_a.sql", "011_b.sql", "020_a.sql",
-					     "021_b.sql", "022_c.sql", "README",
-					     "9_short.sql", "013_Up.sql" };
+	static const char *const names[] = {"010_a.sql", "011_b.sql", "020_a.sql",   "021_b.sql",
+					    "022_c.sql", "README",    "9_short.sql", "013_Up.sql"};
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -57,8 +52,7 @@ teardown(void)
 }
 
 /* Runs the migrator, capturing what it prints. */
-static enum clr_rc
-migrate(int *n, char *outbuf, size_t cap)
+static enum clr_rc migrate(int *n, char *outbuf, size_t cap)
 {
 	FILE *out = fmemopen(outbuf, cap, "w");
 	enum clr_rc rc;
@@ -85,7 +79,9 @@ START_TEST(applies_in_order_once)
 	ck_assert_str_eq(out, "applied 010_a.sql\napplied 011_b.sql\n");
 	ck_assert_int_eq(pgt_long("SELECT sum(x) FROM m_a", NULL, NULL), 3);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM schema_migrations WHERE"
-				  " version IN ('010_a', '011_b')", NULL, NULL), 2);
+				  " version IN ('010_a', '011_b')",
+				  NULL, NULL),
+			 2);
 	/* Second run: nothing to do. */
 	ck_assert_int_eq(migrate(&n, out, sizeof(out)), CLR_OK);
 	ck_assert_int_eq(n, 0);
@@ -107,9 +103,12 @@ START_TEST(failing_file_is_undone)
 	ck_assert_int_eq(n, 1);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM pg_tables WHERE tablename"
 				  " IN ('m_half', 'm_after') AND schemaname = $1",
-				  pgt_schema, NULL), 0);
+				  pgt_schema, NULL),
+			 0);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM schema_migrations WHERE"
-				  " version IN ('021_b', '022_c')", NULL, NULL), 0);
+				  " version IN ('021_b', '022_c')",
+				  NULL, NULL),
+			 0);
 	/* Fixed file: the rest goes through. */
 	put("021_b.sql", "CREATE TABLE m_half (x int);\n");
 	ck_assert_int_eq(migrate(&n, out, sizeof(out)), CLR_OK);
@@ -122,14 +121,12 @@ START_TEST(missing_dir_is_error)
 {
 	int n = -1;
 
-	ck_assert_int_ne(clr_ctl_migrate(db, "/nonexistent/clearance/sql", NULL, &n),
-			 CLR_OK);
+	ck_assert_int_ne(clr_ctl_migrate(db, "/nonexistent/clearance/sql", NULL, &n), CLR_OK);
 	ck_assert_int_eq(n, 0);
 }
 END_TEST
 
-int
-main(void)
+int main(void)
 {
 	Suite *s;
 	TCase *tc;

@@ -10,32 +10,29 @@
 #include "pgtest.h"
 
 static const struct clr_db_stmt stmts[] = {
-	{ "ins", "INSERT INTO t_db (id, v, n) VALUES ($1, $2, $3)", 3 },
-	{ "sel", "SELECT v, n FROM t_db WHERE id = $1", 1 },
-	{ "count_v", "SELECT count(*) FROM t_db WHERE v = $1", 1 },
-	{ "pid", "SELECT pg_backend_pid()", 0 },
+    {"ins", "INSERT INTO t_db (id, v, n) VALUES ($1, $2, $3)", 3},
+    {"sel", "SELECT v, n FROM t_db WHERE id = $1", 1},
+    {"count_v", "SELECT count(*) FROM t_db WHERE v = $1", 1},
+    {"pid", "SELECT pg_backend_pid()", 0},
 };
 #define NSTMTS (sizeof(stmts) / sizeof(stmts[0]))
 
 static struct clr_db *db;
 
-static void
-db_setup(void)
+static void db_setup(void)
 {
 	ck_assert_int_eq(clr_db_open(pgt_url, stmts, NSTMTS, &db), CLR_OK);
 	ck_assert_ptr_nonnull(clr_db_conn(db));
 }
 
-static void
-db_teardown(void)
+static void db_teardown(void)
 {
 	clr_db_close(db);
 	db = NULL;
 }
 
 /* Inserts a row with a fresh uuid (written to id) and value v. */
-static enum clr_rc
-ins(const char *v, const char *n, char id[37])
+static enum clr_rc ins(const char *v, const char *n, char id[37])
 {
 	char *u = pgt_value("SELECT gen_random_uuid()::text", NULL, NULL);
 	const char *p[3];
@@ -51,10 +48,9 @@ ins(const char *v, const char *n, char id[37])
 	return rc;
 }
 
-static long
-count_v(const char *v)
+static long count_v(const char *v)
 {
-	const char *p[1] = { v };
+	const char *p[1] = {v};
 	PGresult *r = NULL;
 	long n;
 
@@ -64,8 +60,7 @@ count_v(const char *v)
 	return n;
 }
 
-static int
-backend_pid(void)
+static int backend_pid(void)
 {
 	PGresult *r = NULL;
 	int pid;
@@ -79,14 +74,15 @@ backend_pid(void)
 START_TEST(prepared_statements_run)
 {
 	char id[37];
-	const char *p[1] = { id };
+	const char *p[1] = {id};
 	PGresult *r = NULL;
 
 	/* The whole table is prepared when the connection opens. */
 	ck_assert_int_eq(clr_db_exec_sql(db,
 					 "SELECT count(*) FROM pg_prepared_statements"
 					 " WHERE name IN ('ins', 'sel', 'count_v', 'pid')",
-					 0, NULL, &r), CLR_OK);
+					 0, NULL, &r),
+			 CLR_OK);
 	ck_assert_str_eq(PQgetvalue(r, 0, 0), "4");
 	PQclear(r);
 
@@ -103,7 +99,7 @@ END_TEST
 
 START_TEST(unknown_statement_or_arity)
 {
-	const char *p[2] = { "a", "b" };
+	const char *p[2] = {"a", "b"};
 	PGresult *r = (PGresult *)1;
 
 	ck_assert_int_eq(clr_db_exec(db, "nope", 0, NULL, &r), CLR_ERR_INTERNAL);
@@ -144,8 +140,8 @@ START_TEST(sqlstate_mapping)
 	/* Input errors are not database failures. */
 	ck_assert_uint_eq(clr_db_error_count(), errs);
 	/* Anything else is CLR_ERR_DB and counted. */
-	ck_assert_int_eq(clr_db_exec_sql(db, "SELECT * FROM no_such_table", 0,
-					 NULL, NULL), CLR_ERR_DB);
+	ck_assert_int_eq(clr_db_exec_sql(db, "SELECT * FROM no_such_table", 0, NULL, NULL),
+			 CLR_ERR_DB);
 	ck_assert_uint_eq(clr_db_error_count(), errs + 1);
 	ck_assert_int_eq(count_v("dup-1"), 1);
 }
@@ -206,8 +202,7 @@ START_TEST(transaction_rollback_and_commit)
 	ck_assert_int_eq(ins("txn-ok", "1", id), CLR_OK);
 	ck_assert_int_eq(clr_db_commit(db), CLR_OK);
 	ck_assert_int_eq(count_v("txn-ok"), 1);
-	ck_assert_int_eq(pgt_long("SELECT count(*) FROM t_db WHERE v = $1",
-				  "txn-ok", NULL), 1);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM t_db WHERE v = $1", "txn-ok", NULL), 1);
 }
 END_TEST
 
@@ -239,7 +234,9 @@ START_TEST(open_while_server_down)
 	PGresult *r = (PGresult *)1;
 
 	ck_assert_int_eq(clr_db_open("host=/nonexistent-clearance-dir dbname=x "
-				     "connect_timeout=2", stmts, NSTMTS, &d), CLR_OK);
+				     "connect_timeout=2",
+				     stmts, NSTMTS, &d),
+			 CLR_OK);
 	ck_assert_ptr_nonnull(d);
 	ck_assert_ptr_null(clr_db_conn(d));
 	ck_assert_int_eq(clr_db_exec(d, "pid", 0, NULL, &r), CLR_ERR_DB);
@@ -251,8 +248,7 @@ START_TEST(open_while_server_down)
 }
 END_TEST
 
-static Suite *
-db_suite(int have_pg)
+static Suite *db_suite(int have_pg)
 {
 	Suite *s = suite_create("db");
 	TCase *tc;
@@ -284,15 +280,13 @@ db_suite(int have_pg)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	int have_pg = pgt_setup("db"), failed;
 	SRunner *sr;
 
-	if (have_pg &&
-	    !pgt_exec("CREATE TABLE t_db (id uuid PRIMARY KEY,"
-		      " v varchar(20) NOT NULL UNIQUE, n int CHECK (n >= 0))")) {
+	if (have_pg && !pgt_exec("CREATE TABLE t_db (id uuid PRIMARY KEY,"
+				 " v varchar(20) NOT NULL UNIQUE, n int CHECK (n >= 0))")) {
 		pgt_teardown();
 		return 1;
 	}

@@ -42,7 +42,7 @@ static void types_setup(void)
 	ck_assert_ptr_nonnull(ru_code);
 	cts[CT_CC] = (struct clr_client_type){rt_cc, gt_cc, "client_secret_basic", NULL, NULL};
 	cts[CT_CODE] = (struct clr_client_type){rt_code, gt_code, "client_secret_post", NULL,
-							"7c9e6679-7425-40de-944b-e07fc1f90ae7"};
+						"7c9e6679-7425-40de-944b-e07fc1f90ae7"};
 	ins[CT_CC] =
 	    (struct clr_reg_input){"Payments backend", ru_none, "product_payments free_plan"};
 	ins[CT_CODE] =
@@ -118,21 +118,23 @@ static const struct clr_reg_ref ref42 = {"client-42", NULL, "rat-xyz"};
  * application_description and five uuids (see drv_http_bridge.c).
  */
 #define BRIDGE_NIL "\"00000000-0000-0000-0000-000000000000\""
-#define BRIDGE_IDS(desc, strategy)                                                                         \
-	"\"application_description\":\"" desc "\",\"portal_id\":" BRIDGE_NIL                        \
-	",\"organization_id\":" BRIDGE_NIL ",\"developer_id\":" BRIDGE_NIL                          \
-	",\"auth_strategy_id\":" strategy                                                           \
+#define BRIDGE_IDS(desc, strategy)                                                                 \
+	"\"application_description\":\"" desc "\",\"portal_id\":" BRIDGE_NIL                       \
+	",\"organization_id\":" BRIDGE_NIL ",\"developer_id\":" BRIDGE_NIL                         \
+	",\"auth_strategy_id\":" strategy                                                          \
 	",\"dcr_provider_id\":\"5f0c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5\""
 #define BRIDGE_CC                                                                                  \
 	"{\"client_name\":\"Payments backend\",\"redirect_uris\":[],"                              \
 	"\"grant_types\":[\"client_credentials\"],\"token_endpoint_auth_method\":\"client_secret_" \
 	"basic\","                                                                                 \
-	"\"scopes\":[\"product_payments\",\"free_plan\"]," BRIDGE_IDS("Payments backend", BRIDGE_NIL) "}"
+	"\"scopes\":[\"product_payments\",\"free_plan\"]," BRIDGE_IDS("Payments backend",          \
+								      BRIDGE_NIL) "}"
 #define BRIDGE_CODE                                                                                \
 	"{\"client_name\":\"Payments web\",\"redirect_uris\":[\"https://app.example.com/cb\"],"    \
 	"\"grant_types\":[\"authorization_code\",\"refresh_token\"],"                              \
 	"\"token_endpoint_auth_method\":\"client_secret_post\","                                   \
-	"\"scopes\":[\"product_payments\",\"free_plan\"]," BRIDGE_IDS("Payments web", "\"7c9e6679-7425-40de-944b-e07fc1f90ae7\"") "}"
+	"\"scopes\":[\"product_payments\",\"free_plan\"]," BRIDGE_IDS(                             \
+	    "Payments web", "\"7c9e6679-7425-40de-944b-e07fc1f90ae7\"") "}"
 #define WITH_ID ",\"client_id\":\"client-42\"}"
 
 #define KC_REG "https://kc.example.com/realms/dcr/clients-registrations/openid-connect"
@@ -1101,7 +1103,8 @@ START_TEST(test_redact_cut_secret)
 	snprintf(body, sizeof(body),
 		 "{\"error\":\"invalid_token\",\"error_description\":\"%.*s%s\"}", 120,
 		 "the token you sent is not valid here, and we tell you so at great length, "
-		 "including the token itself which is: ", tok);
+		 "including the token itself which is: ",
+		 tok);
 	r = mkresp(401, "application/json", body);
 	ck_assert_int_eq(clr_drv_parse_error(&r, &e), CLR_ERR_DENIED);
 	/* The copy holds only the token's start... */

@@ -32,19 +32,19 @@ START_TEST(route_match_cases)
 		int match, n;
 		const char *p0, *p1;
 	} v[] = {
-		{ "/v1/providers", "/v1/providers", 1, 0, NULL, NULL },
-		{ "/v1/providers", "/v1/providers/", 0, 0, NULL, NULL },
-		{ "/v1/providers", "/v1/provider", 0, 0, NULL, NULL },
-		{ "/v1/providers", "/v1/providersx", 0, 0, NULL, NULL },
-		{ "/v1/providers/{}", "/v1/providers/abc", 1, 1, "abc", NULL },
-		{ "/v1/providers/{}", "/v1/providers/", 0, 0, NULL, NULL },
-		{ "/v1/providers/{}", "/v1/providers/a/b", 0, 0, NULL, NULL },
-		{ "/v1/providers/{}/client-types", "/v1/providers/p1/client-types", 1, 1, "p1", NULL },
-		{ "/v1/providers/{}/client-types", "/v1/providers//client-types", 0, 0, NULL, NULL },
-		{ "/v1/a/{}/b/{}", "/v1/a/x/b/y", 1, 2, "x", "y" },
-		{ "/v1/a/{}/b/{}", "/v1/a/x/b/", 0, 0, NULL, NULL },
-		{ "/{}", "/..", 1, 1, "..", NULL }, /* rejected later by decode_params */
-		{ "/{}/{}/{}/{}/{}", "/a/b/c/d/e", 0, 0, NULL, NULL }, /* > CLR_REQ_MAX_PARAMS */
+	    {"/v1/providers", "/v1/providers", 1, 0, NULL, NULL},
+	    {"/v1/providers", "/v1/providers/", 0, 0, NULL, NULL},
+	    {"/v1/providers", "/v1/provider", 0, 0, NULL, NULL},
+	    {"/v1/providers", "/v1/providersx", 0, 0, NULL, NULL},
+	    {"/v1/providers/{}", "/v1/providers/abc", 1, 1, "abc", NULL},
+	    {"/v1/providers/{}", "/v1/providers/", 0, 0, NULL, NULL},
+	    {"/v1/providers/{}", "/v1/providers/a/b", 0, 0, NULL, NULL},
+	    {"/v1/providers/{}/client-types", "/v1/providers/p1/client-types", 1, 1, "p1", NULL},
+	    {"/v1/providers/{}/client-types", "/v1/providers//client-types", 0, 0, NULL, NULL},
+	    {"/v1/a/{}/b/{}", "/v1/a/x/b/y", 1, 2, "x", "y"},
+	    {"/v1/a/{}/b/{}", "/v1/a/x/b/", 0, 0, NULL, NULL},
+	    {"/{}", "/..", 1, 1, "..", NULL}, /* rejected later by decode_params */
+	    {"/{}/{}/{}/{}/{}", "/a/b/c/d/e", 0, 0, NULL, NULL}, /* > CLR_REQ_MAX_PARAMS */
 	};
 	struct clr_in_span sp[CLR_REQ_MAX_PARAMS];
 	size_t i;
@@ -191,7 +191,7 @@ START_TEST(rc_status_table)
 	ck_assert_int_eq(clr_rc_status(CLR_ERR_TIMEOUT), 504);
 	ck_assert_int_eq(clr_rc_status(CLR_ERR_INTERNAL), 500);
 	ck_assert_int_eq(clr_rc_status(CLR_RC__MAX), 500);
-	ck_assert_int_eq(clr_rc_status((enum clr_rc)-1), 500);
+	ck_assert_int_eq(clr_rc_status((enum clr_rc) - 1), 500);
 }
 END_TEST
 
@@ -199,44 +199,45 @@ END_TEST
 
 START_TEST(metrics_render)
 {
-	static const char *const names[] = { "/v1/a/{}", "/auth", "unmatched" };
+	static const char *const names[] = {"/v1/a/{}", "/auth", "unmatched"};
 	struct clr_metrics *m;
 	char *t;
 
 	ck_assert_int_eq(clr_metrics_new("svc", names, 3, &m), CLR_OK);
-	clr_metrics_observe(m, 0, CLR_IN_GET, 200, 300);      /* 0.0003 s */
-	clr_metrics_observe(m, 0, CLR_IN_GET, 200, 2000);     /* 0.002 s */
+	clr_metrics_observe(m, 0, CLR_IN_GET, 200, 300);  /* 0.0003 s */
+	clr_metrics_observe(m, 0, CLR_IN_GET, 200, 2000); /* 0.002 s */
 	clr_metrics_observe(m, 0, CLR_IN_POST, 409, 10);
-	clr_metrics_observe(m, 1, CLR_IN_GET, 204, 3000000);  /* 3 s: only +Inf */
-	clr_metrics_observe(m, 1, CLR_IN_GET, 299, 1);        /* odd code -> 2xx */
-	clr_metrics_observe(m, 99, CLR_IN_OTHER, 700, 1);     /* clamped */
+	clr_metrics_observe(m, 1, CLR_IN_GET, 204, 3000000); /* 3 s: only +Inf */
+	clr_metrics_observe(m, 1, CLR_IN_GET, 299, 1);	     /* odd code -> 2xx */
+	clr_metrics_observe(m, 99, CLR_IN_OTHER, 700, 1);    /* clamped */
 	t = clr_metrics_render(m, 7);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_ptr_nonnull(strstr(t, "# TYPE clearance_http_requests_total counter\n"));
-	ck_assert_ptr_nonnull(strstr(t,
-		"clearance_http_requests_total{service=\"svc\",route=\"/v1/a/{}\",method=\"GET\",status=\"200\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(t,
-		"clearance_http_requests_total{service=\"svc\",route=\"/v1/a/{}\",method=\"POST\",status=\"409\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(t,
-		"clearance_http_requests_total{service=\"svc\",route=\"/auth\",method=\"GET\",status=\"2xx\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(t,
-		"clearance_http_requests_total{service=\"svc\",route=\"unmatched\",method=\"OTHER\",status=\"other\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(t, "clearance_http_requests_total{service=\"svc\",route=\"/v1/"
+					"a/{}\",method=\"GET\",status=\"200\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(t, "clearance_http_requests_total{service=\"svc\",route=\"/v1/"
+					"a/{}\",method=\"POST\",status=\"409\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(t, "clearance_http_requests_total{service=\"svc\",route=\"/"
+					"auth\",method=\"GET\",status=\"2xx\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(t, "clearance_http_requests_total{service=\"svc\",route="
+					"\"unmatched\",method=\"OTHER\",status=\"other\"} 1\n"));
 	ck_assert_ptr_null(strstr(t, "status=\"404\""));
-	ck_assert_ptr_nonnull(strstr(t, "# TYPE clearance_http_request_duration_seconds histogram\n"));
-	ck_assert_ptr_nonnull(strstr(t,
-		"clearance_http_request_duration_seconds_bucket{service=\"svc\",route=\"/v1/a/{}\",le=\"0.0005\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(t,
-		"clearance_http_request_duration_seconds_bucket{service=\"svc\",route=\"/v1/a/{}\",le=\"0.001\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(t,
-		"clearance_http_request_duration_seconds_bucket{service=\"svc\",route=\"/v1/a/{}\",le=\"0.0025\"} 3\n"));
-	ck_assert_ptr_nonnull(strstr(t,
-		"clearance_http_request_duration_seconds_bucket{service=\"svc\",route=\"/auth\",le=\"2.5\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(t,
-		"clearance_http_request_duration_seconds_bucket{service=\"svc\",route=\"/auth\",le=\"+Inf\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(t,
-		"clearance_http_request_duration_seconds_sum{service=\"svc\",route=\"/v1/a/{}\"} 0.002310\n"));
-	ck_assert_ptr_nonnull(strstr(t,
-		"clearance_http_request_duration_seconds_count{service=\"svc\",route=\"/v1/a/{}\"} 3\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(t, "# TYPE clearance_http_request_duration_seconds histogram\n"));
+	ck_assert_ptr_nonnull(strstr(t, "clearance_http_request_duration_seconds_bucket{service="
+					"\"svc\",route=\"/v1/a/{}\",le=\"0.0005\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(t, "clearance_http_request_duration_seconds_bucket{service="
+					"\"svc\",route=\"/v1/a/{}\",le=\"0.001\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(t, "clearance_http_request_duration_seconds_bucket{service="
+					"\"svc\",route=\"/v1/a/{}\",le=\"0.0025\"} 3\n"));
+	ck_assert_ptr_nonnull(strstr(t, "clearance_http_request_duration_seconds_bucket{service="
+					"\"svc\",route=\"/auth\",le=\"2.5\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(t, "clearance_http_request_duration_seconds_bucket{service="
+					"\"svc\",route=\"/auth\",le=\"+Inf\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(t, "clearance_http_request_duration_seconds_sum{service="
+					"\"svc\",route=\"/v1/a/{}\"} 0.002310\n"));
+	ck_assert_ptr_nonnull(strstr(t, "clearance_http_request_duration_seconds_count{service="
+					"\"svc\",route=\"/v1/a/{}\"} 3\n"));
 	ck_assert_ptr_nonnull(strstr(t, "clearance_db_errors_total{service=\"svc\"} 7\n"));
 	free(t);
 	clr_metrics_free(m);
@@ -299,12 +300,12 @@ static void h_query(struct clr_req *r)
 }
 
 static const struct clr_route routes[] = {
-	{ "GET", "/v1/things/{}", h_thing, CLR_AUTH_NONE, 0 },
-	{ "DELETE", "/v1/things/{}", h_admin, CLR_AUTH_ADMIN, 0 },
-	{ "POST", "/v1/things", h_create, CLR_AUTH_NONE, 1 },
-	{ "GET", "/v1/noresp", h_noresp, CLR_AUTH_NONE, 0 },
-	{ "GET", "/v1/admin", h_admin, CLR_AUTH_ADMIN, 0 },
-	{ "GET", "/v1/query", h_query, CLR_AUTH_NONE, 0 },
+    {"GET", "/v1/things/{}", h_thing, CLR_AUTH_NONE, 0},
+    {"DELETE", "/v1/things/{}", h_admin, CLR_AUTH_ADMIN, 0},
+    {"POST", "/v1/things", h_create, CLR_AUTH_NONE, 1},
+    {"GET", "/v1/noresp", h_noresp, CLR_AUTH_NONE, 0},
+    {"GET", "/v1/admin", h_admin, CLR_AUTH_ADMIN, 0},
+    {"GET", "/v1/query", h_query, CLR_AUTH_NONE, 0},
 };
 
 static char sock_dir[64];
@@ -396,8 +397,8 @@ static void buf_add(struct buf *b, const void *p, size_t n)
 
 static void rec(struct buf *b, int type, const void *p, size_t n)
 {
-	unsigned char h[8] = { 1, (unsigned char)type, 0, 1, (unsigned char)(n >> 8),
-			       (unsigned char)n, 0, 0 };
+	unsigned char h[8] = {
+	    1, (unsigned char)type, 0, 1, (unsigned char)(n >> 8), (unsigned char)n, 0, 0};
 
 	buf_add(b, h, 8);
 	if (n > 0)
@@ -436,11 +437,10 @@ struct resp {
  * One FastCGI request: env is NULL-terminated name/value pairs.  Returns
  * the parsed CGI response (Status, headers, body).
  */
-static void fcgi_request(const char *const *env, const char *body, size_t blen,
-			 struct resp *out)
+static void fcgi_request(const char *const *env, const char *body, size_t blen, struct resp *out)
 {
-	static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 };
-	struct buf req = { 0 }, pr = { 0 }, so = { 0 }, in = { 0 };
+	static const unsigned char begin[8] = {0, 1, 0, 0, 0, 0, 0, 0};
+	struct buf req = {0}, pr = {0}, so = {0}, in = {0};
 	size_t i, off = 0;
 	char *sep;
 	int fd, done = 0;
@@ -459,7 +459,7 @@ static void fcgi_request(const char *const *env, const char *body, size_t blen,
 	ck_assert_int_eq(write(fd, req.p, req.len), (ssize_t)req.len);
 	while (!done) {
 		char tmp[4096];
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 
 		ck_assert_int_eq(poll(&p, 1, 5000), 1);
@@ -516,7 +516,7 @@ static const char *jstr(const struct resp *r, const char *key)
 	return json_string_value(json_object_get(r->json, key));
 }
 
-#define GET(path) ((const char *const[]){ "REQUEST_METHOD", "GET", "REQUEST_URI", path, NULL })
+#define GET(path) ((const char *const[]){"REQUEST_METHOD", "GET", "REQUEST_URI", path, NULL})
 
 START_TEST(loop_builtins)
 {
@@ -542,9 +542,9 @@ START_TEST(loop_builtins)
 	ck_assert_str_eq(jstr(&r, "status"), "unavailable");
 	resp_free(&r);
 
-	fcgi_request((const char *const[]){ "REQUEST_METHOD", "POST", "REQUEST_URI", "/healthz",
-					    NULL },
-		     NULL, 0, &r);
+	fcgi_request(
+	    (const char *const[]){"REQUEST_METHOD", "POST", "REQUEST_URI", "/healthz", NULL}, NULL,
+	    0, &r);
 	ck_assert_int_eq(r.status, 405);
 	ck_assert(has_header(&r, "Allow: GET"));
 	resp_free(&r);
@@ -575,9 +575,9 @@ START_TEST(loop_routing)
 	ck_assert_int_eq(r.status, 404);
 	resp_free(&r);
 
-	fcgi_request((const char *const[]){ "REQUEST_METHOD", "PUT", "REQUEST_URI", "/v1/things/x",
-					    NULL },
-		     NULL, 0, &r);
+	fcgi_request(
+	    (const char *const[]){"REQUEST_METHOD", "PUT", "REQUEST_URI", "/v1/things/x", NULL},
+	    NULL, 0, &r);
 	ck_assert_int_eq(r.status, 405);
 	ck_assert(has_header(&r, "Allow: GET, DELETE"));
 	resp_free(&r);
@@ -599,8 +599,8 @@ START_TEST(loop_auth_without_db)
 	struct resp r;
 
 	/* database_url is NULL here, so the token cannot be checked: 503. */
-	fcgi_request((const char *const[]){ "REQUEST_METHOD", "GET", "REQUEST_URI", "/v1/admin",
-					    "HTTP_AUTHORIZATION", "Bearer abc", NULL },
+	fcgi_request((const char *const[]){"REQUEST_METHOD", "GET", "REQUEST_URI", "/v1/admin",
+					   "HTTP_AUTHORIZATION", "Bearer abc", NULL},
 		     NULL, 0, &r);
 	ck_assert_int_eq(r.status, 503);
 	ck_assert_str_eq(jstr(&r, "error"), "temporarily_unavailable");
@@ -609,9 +609,9 @@ START_TEST(loop_auth_without_db)
 }
 END_TEST
 
-#define POST(ctype, clen)                                                                 \
-	((const char *const[]){ "REQUEST_METHOD", "POST", "REQUEST_URI", "/v1/things",     \
-				"CONTENT_TYPE", ctype, "CONTENT_LENGTH", clen, NULL })
+#define POST(ctype, clen)                                                                          \
+	((const char *const[]){"REQUEST_METHOD", "POST", "REQUEST_URI", "/v1/things",              \
+			       "CONTENT_TYPE", ctype, "CONTENT_LENGTH", clen, NULL})
 
 START_TEST(loop_bodies)
 {
@@ -668,9 +668,9 @@ END_TEST
  */
 static int stalled_post(const char *ctype, int *ended, int *closed)
 {
-	static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 };
+	static const unsigned char begin[8] = {0, 1, 0, 0, 0, 0, 0, 0};
 	const char *const *env = POST(ctype, "40");
-	struct buf req = { 0 }, pr = { 0 }, in = { 0 };
+	struct buf req = {0}, pr = {0}, in = {0};
 	size_t i, off = 0;
 	int fd, status = 0, tries;
 
@@ -685,7 +685,7 @@ static int stalled_post(const char *ctype, int *ended, int *closed)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, req.p, req.len), (ssize_t)req.len);
 	for (tries = 0; tries < 50 && !*closed; tries++) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		char tmp[4096];
 		ssize_t n;
 
@@ -770,12 +770,13 @@ START_TEST(loop_metrics)
 	fcgi_request(GET("/metrics"), NULL, 0, &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert(has_header(&r, "Content-Type: text/plain; version=0.0.4; charset=utf-8"));
-	ck_assert_ptr_nonnull(strstr(r.body,
-		"clearance_http_requests_total{service=\"test\",route=\"/v1/things/{}\",method=\"GET\",status=\"200\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(r.body,
-		"clearance_http_requests_total{service=\"test\",route=\"unmatched\",method=\"GET\",status=\"404\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(r.body,
-		"clearance_http_request_duration_seconds_count{service=\"test\",route=\"/v1/things/{}\"} 2\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(r.body, "clearance_http_requests_total{service=\"test\",route=\"/v1/things/"
+			   "{}\",method=\"GET\",status=\"200\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "clearance_http_requests_total{service=\"test\",route="
+					     "\"unmatched\",method=\"GET\",status=\"404\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(r.body, "clearance_http_request_duration_seconds_count{"
+					     "service=\"test\",route=\"/v1/things/{}\"} 2\n"));
 	ck_assert_ptr_nonnull(strstr(r.body, "clearance_db_errors_total{service=\"test\"} "));
 	resp_free(&r);
 }

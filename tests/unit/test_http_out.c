@@ -24,8 +24,7 @@ static struct clr_http_client *cli;
 static struct clr_http_opts opts;
 
 /* The handler picks its behaviour from the request path. */
-static void handler(const struct stub_http_req *req, struct stub_http_resp *resp,
-		    void *arg)
+static void handler(const struct stub_http_req *req, struct stub_http_resp *resp, void *arg)
 {
 	(void)arg;
 	if (strcmp(req->path, "/json") == 0) {
@@ -176,7 +175,7 @@ END_TEST
 
 START_TEST(oversize_refused)
 {
-	static const char *const paths[] = { "/big", "/big-nolen" };
+	static const char *const paths[] = {"/big", "/big-nolen"};
 	struct clr_http_resp r;
 	struct clr_err e;
 	char u[128];
@@ -235,9 +234,9 @@ START_TEST(http_refused_without_allow_http)
 
 	/* Other schemes are refused even with allow_http. */
 	opts.allow_http = 1;
-	ck_assert_int_eq(clr_http_do(cli, &opts, "GET", "file:///etc/passwd", NULL, 0, NULL, 0,
-				     &r, &e),
-			 CLR_ERR_UPSTREAM);
+	ck_assert_int_eq(
+	    clr_http_do(cli, &opts, "GET", "file:///etc/passwd", NULL, 0, NULL, 0, &r, &e),
+	    CLR_ERR_UPSTREAM);
 	ck_assert_ptr_nonnull(strstr(e.msg, "scheme not allowed"));
 }
 END_TEST
@@ -277,8 +276,8 @@ END_TEST
 START_TEST(headers_and_body_sent)
 {
 	static const struct clr_http_header hs[] = {
-		{ "Content-Type", "application/json" },
-		{ "X-Test", "one two" },
+	    {"Content-Type", "application/json"},
+	    {"X-Test", "one two"},
 	};
 	static const char body[] = "{\"redirect_uris\":[\"https://a.example/cb\"]}";
 	struct stub_http_record rec;
@@ -320,14 +319,13 @@ END_TEST
 
 START_TEST(header_injection_refused)
 {
-	static const struct clr_http_header bad[] = { { "X-A", "v\r\nX-Evil: 1" } };
+	static const struct clr_http_header bad[] = {{"X-A", "v\r\nX-Evil: 1"}};
 	struct clr_http_resp r;
 	struct clr_err e;
 	char u[128];
 
 	url(u, sizeof(u), "/echo");
-	ck_assert_int_eq(clr_http_do(cli, &opts, "GET", u, bad, 1, NULL, 0, &r, &e),
-			 CLR_ERR_PARAM);
+	ck_assert_int_eq(clr_http_do(cli, &opts, "GET", u, bad, 1, NULL, 0, &r, &e), CLR_ERR_PARAM);
 	ck_assert_uint_eq(stub_http_count(srv), 0);
 }
 END_TEST
@@ -338,14 +336,14 @@ START_TEST(is_json_types)
 		const char *ct;
 		int json;
 	} v[] = {
-		{ "application/json", 1 },
-		{ "application/json; charset=utf-8", 1 },
-		{ "application/jwk-set+json", 1 },
-		{ "application/problem+json ; x=y", 1 },
-		{ "application/jsonp", 0 },
-		{ "text/html", 0 },
-		{ "+json", 0 },
-		{ "application/x-json-ish", 0 },
+	    {"application/json", 1},
+	    {"application/json; charset=utf-8", 1},
+	    {"application/jwk-set+json", 1},
+	    {"application/problem+json ; x=y", 1},
+	    {"application/jsonp", 0},
+	    {"text/html", 0},
+	    {"+json", 0},
+	    {"application/x-json-ish", 0},
 	};
 	struct clr_http_resp r;
 	size_t i;
@@ -365,8 +363,7 @@ END_TEST
  * environment by default, so a stray variable would route IdP calls (with
  * their bearer tokens) through whatever it names.  Only opts.proxy counts.
  */
-static void proxy_handler(const struct stub_http_req *req, struct stub_http_resp *resp,
-			  void *arg)
+static void proxy_handler(const struct stub_http_req *req, struct stub_http_resp *resp, void *arg)
 {
 	(void)req;
 	(void)arg;
@@ -377,8 +374,8 @@ static void proxy_handler(const struct stub_http_req *req, struct stub_http_resp
 
 START_TEST(proxy_env_ignored)
 {
-	struct clr_http_resp r = { 0 };
-	struct clr_err e = { 0 };
+	struct clr_http_resp r = {0};
+	struct clr_err e = {0};
 	struct stub_http *px;
 	char u[128], pu[64];
 	int pport;

@@ -25,15 +25,14 @@ static struct clr_config cfg;
 
 struct app {
 	atomic_int calls;
-	int fail_first;          /* fail this many attempts, then succeed */
+	int fail_first; /* fail this many attempts, then succeed */
 	enum clr_rc fail_rc;
 	atomic_int runs[NJOBS_RACE];
 	atomic_int by_worker[2];
-	atomic_int bad;          /* handler saw something wrong (checked later) */
+	atomic_int bad; /* handler saw something wrong (checked later) */
 };
 
-static void
-setup(void)
+static void setup(void)
 {
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.database_url = (char *)pgt_url;
@@ -43,15 +42,13 @@ setup(void)
 	ck_assert_int_eq(clr_db_open(pgt_url, NULL, 0, &db), CLR_OK);
 }
 
-static void
-teardown(void)
+static void teardown(void)
 {
 	clr_db_close(db);
 	db = NULL;
 }
 
-static void
-enqueue(const char *kind, json_t *payload, char id[37])
+static void enqueue(const char *kind, json_t *payload, char id[37])
 {
 	ck_assert_int_eq(clr_db_begin(db), CLR_OK);
 	ck_assert_int_eq(clr_jobs_enqueue(db, kind, payload, id), CLR_OK);
@@ -60,31 +57,28 @@ enqueue(const char *kind, json_t *payload, char id[37])
 }
 
 /* Waits up to 15 s for job id to reach state; returns 1 when it did. */
-static int
-wait_state(const char *id, const char *state)
+static int wait_state(const char *id, const char *state)
 {
 	int i;
 
 	for (i = 0; i < 1500; i++) {
-		if (pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND state = $2",
-			     id, state) == 1)
+		if (pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND state = $2", id, state) ==
+		    1)
 			return 1;
 		usleep(10000);
 	}
 	return 0;
 }
 
-static enum clr_rc
-flaky(void *app, struct clr_db *hdb, const struct clr_job *job,
-      struct clr_err *e)
+static enum clr_rc flaky(void *app, struct clr_db *hdb, const struct clr_job *job,
+			 struct clr_err *e)
 {
 	struct app *a = app;
 	int n = atomic_fetch_add(&a->calls, 1) + 1;
 	const char *who = json_string_value(json_object_get(job->payload, "who"));
 
 	/* No ck_assert here: this runs on the worker thread. */
-	if (hdb == NULL || job->attempt != n || who == NULL ||
-	    strcmp(who, "flaky") != 0)
+	if (hdb == NULL || job->attempt != n || who == NULL || strcmp(who, "flaky") != 0)
 		atomic_fetch_add(&a->bad, 1);
 	if (n <= a->fail_first)
 		return clr_err_set(e, a->fail_rc, "", "", "boom %d", n);
@@ -102,8 +96,8 @@ START_TEST(enqueue_follows_transaction)
 	json_decref(p);
 	ck_assert(clr_uuid_valid(id));
 	clr_db_rollback(db);
-	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE kind = $1",
-				  "t_rollback", NULL), 0);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE kind = $1", "t_rollback", NULL),
+			 0);
 	/* Outside any transaction: refused. */
 	ck_assert_int_ne(clr_jobs_enqueue(db, "t_rollback", NULL, id), CLR_OK);
 	ck_assert_int_eq(clr_jobs_enqueue(db, "", NULL, id), CLR_ERR_PARAM);
@@ -113,7 +107,9 @@ START_TEST(enqueue_follows_transaction)
 	ck_assert_int_eq(clr_db_commit(db), CLR_OK);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND"
 				  " kind = 't_commit' AND state = 'queued' AND"
-				  " attempts = 0 AND payload = '{}'::jsonb", id, NULL), 1);
+				  " attempts = 0 AND payload = '{}'::jsonb",
+				  id, NULL),
+			 1);
 	ck_assert(pgt_exec("DELETE FROM jobs WHERE kind = 't_commit'"));
 }
 END_TEST
@@ -152,7 +148,7 @@ END_TEST
 
 START_TEST(retry_then_success)
 {
-	static const struct clr_job_kind kinds[] = { { "t_flaky", flaky } };
+	static const struct clr_job_kind kinds[] = {{"t_flaky", flaky}};
 	struct clr_jobs_worker *w = NULL;
 	struct app a;
 	char id[37];
@@ -160,26 +156,25 @@ START_TEST(retry_then_success)
 	memset(&a, 0, sizeof(a));
 	a.fail_first = 2;
 	a.fail_rc = CLR_ERR_UPSTREAM;
-	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w),
-			 CLR_OK);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w), CLR_OK);
 	enqueue("t_flaky", json_pack("{s:s}", "who", "flaky"), id);
 	ck_assert(wait_state(id, "done"));
 	clr_jobs_worker_stop(w);
 	ck_assert_int_eq(atomic_load(&a.calls), 3);
 	ck_assert_int_eq(atomic_load(&a.bad), 0);
-	ck_assert_int_eq(pgt_long("SELECT attempts FROM jobs WHERE id = $1", id,
-				  NULL), 3);
+	ck_assert_int_eq(pgt_long("SELECT attempts FROM jobs WHERE id = $1", id, NULL), 3);
 	/* Backoff 50 ms then 100 ms: done no sooner than 150 ms after creation. */
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND"
 				  " updated_at - created_at >= interval '150 ms'"
 				  " AND last_error = 'boom 2' AND locked_until IS NULL",
-				  id, NULL), 1);
+				  id, NULL),
+			 1);
 }
 END_TEST
 
 START_TEST(gives_up_after_max_attempts)
 {
-	static const struct clr_job_kind kinds[] = { { "t_doomed", flaky } };
+	static const struct clr_job_kind kinds[] = {{"t_doomed", flaky}};
 	struct clr_jobs_worker *w = NULL;
 	struct app a;
 	char id[37];
@@ -188,8 +183,7 @@ START_TEST(gives_up_after_max_attempts)
 	a.fail_first = 100;
 	a.fail_rc = CLR_ERR_TIMEOUT;
 	cfg.job_max_attempts = 2;
-	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w),
-			 CLR_OK);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w), CLR_OK);
 	enqueue("t_doomed", json_pack("{s:s}", "who", "flaky"), id);
 	ck_assert(wait_state(id, "failed"));
 	usleep(300000); /* a wrong retry would happen within this */
@@ -199,13 +193,14 @@ START_TEST(gives_up_after_max_attempts)
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND"
 				  " state = 'failed' AND attempts = 2 AND"
 				  " max_attempts = 2 AND last_error = 'boom 2'",
-				  id, NULL), 1);
+				  id, NULL),
+			 1);
 }
 END_TEST
 
 START_TEST(param_error_fails_at_once)
 {
-	static const struct clr_job_kind kinds[] = { { "t_bad", flaky } };
+	static const struct clr_job_kind kinds[] = {{"t_bad", flaky}};
 	struct clr_jobs_worker *w = NULL;
 	struct app a;
 	char id[37], id2[37];
@@ -213,8 +208,7 @@ START_TEST(param_error_fails_at_once)
 	memset(&a, 0, sizeof(a));
 	a.fail_first = 100;
 	a.fail_rc = CLR_ERR_PARAM;
-	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w),
-			 CLR_OK);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w), CLR_OK);
 	enqueue("t_bad", json_pack("{s:s}", "who", "flaky"), id);
 	/* A kind no handler knows fails at once too. */
 	enqueue("t_nobody", NULL, id2);
@@ -222,11 +216,11 @@ START_TEST(param_error_fails_at_once)
 	ck_assert(wait_state(id2, "failed"));
 	clr_jobs_worker_stop(w);
 	ck_assert_int_eq(atomic_load(&a.calls), 1);
-	ck_assert_int_eq(pgt_long("SELECT attempts FROM jobs WHERE id = $1", id,
-				  NULL), 1);
+	ck_assert_int_eq(pgt_long("SELECT attempts FROM jobs WHERE id = $1", id, NULL), 1);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND"
 				  " attempts = 1 AND last_error = 'unknown job kind'",
-				  id2, NULL), 1);
+				  id2, NULL),
+			 1);
 }
 END_TEST
 
@@ -235,9 +229,8 @@ struct racer {
 	int worker;
 };
 
-static enum clr_rc
-count_run(void *app, struct clr_db *hdb, const struct clr_job *job,
-	  struct clr_err *e)
+static enum clr_rc count_run(void *app, struct clr_db *hdb, const struct clr_job *job,
+			     struct clr_err *e)
 {
 	struct racer *r = app;
 	json_int_t n = json_integer_value(json_object_get(job->payload, "n"));
@@ -256,7 +249,7 @@ count_run(void *app, struct clr_db *hdb, const struct clr_job *job,
 
 START_TEST(two_workers_never_share_a_job)
 {
-	static const struct clr_job_kind kinds[] = { { "t_race", count_run } };
+	static const struct clr_job_kind kinds[] = {{"t_race", count_run}};
 	struct clr_jobs_worker *w1 = NULL, *w2 = NULL;
 	struct racer r1, r2;
 	struct app a;
@@ -276,13 +269,12 @@ START_TEST(two_workers_never_share_a_job)
 		json_decref(p);
 	}
 	ck_assert_int_eq(clr_db_commit(db), CLR_OK);
-	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &r1, &w1),
-			 CLR_OK);
-	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &r2, &w2),
-			 CLR_OK);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &r1, &w1), CLR_OK);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &r2, &w2), CLR_OK);
 	for (i = 0; i < 1500; i++) {
 		if (pgt_long("SELECT count(*) FROM jobs WHERE kind = 't_race' AND"
-			     " state = 'done'", NULL, NULL) == NJOBS_RACE)
+			     " state = 'done'",
+			     NULL, NULL) == NJOBS_RACE)
 			break;
 		usleep(10000);
 	}
@@ -291,10 +283,10 @@ START_TEST(two_workers_never_share_a_job)
 	ck_assert_int_eq(atomic_load(&a.bad), 0);
 	for (i = 0; i < NJOBS_RACE; i++)
 		ck_assert_int_eq(atomic_load(&a.runs[i]), 1);
-	ck_assert_int_eq(atomic_load(&a.by_worker[0]) +
-			 atomic_load(&a.by_worker[1]), NJOBS_RACE);
+	ck_assert_int_eq(atomic_load(&a.by_worker[0]) + atomic_load(&a.by_worker[1]), NJOBS_RACE);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE kind = 't_race'"
-				  " AND state = 'done' AND attempts = 1", NULL, NULL),
+				  " AND state = 'done' AND attempts = 1",
+				  NULL, NULL),
 			 NJOBS_RACE);
 }
 END_TEST
@@ -305,8 +297,7 @@ START_TEST(stop_is_prompt)
 	long long t0;
 
 	cfg.job_poll_ms = 60000;
-	ck_assert_int_eq(clr_jobs_worker_start(&cfg, NULL, 0, NULL, 0, NULL, &w),
-			 CLR_OK);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, NULL, 0, NULL, 0, NULL, &w), CLR_OK);
 	usleep(300000); /* let it settle into its wait */
 	t0 = clr_now_ms();
 	clr_jobs_worker_stop(w);
@@ -315,9 +306,8 @@ START_TEST(stop_is_prompt)
 }
 END_TEST
 
-static enum clr_rc
-ok_run(void *app, struct clr_db *hdb, const struct clr_job *job,
-       struct clr_err *e)
+static enum clr_rc ok_run(void *app, struct clr_db *hdb, const struct clr_job *job,
+			  struct clr_err *e)
 {
 	(void)hdb;
 	(void)job;
@@ -328,7 +318,7 @@ ok_run(void *app, struct clr_db *hdb, const struct clr_job *job,
 
 START_TEST(worker_survives_lost_connection)
 {
-	static const struct clr_job_kind kinds[] = { { "t_reconnect", ok_run } };
+	static const struct clr_job_kind kinds[] = {{"t_reconnect", ok_run}};
 	struct clr_jobs_worker *w = NULL;
 	struct app a;
 	char id[37], mypid[16];
@@ -336,15 +326,15 @@ START_TEST(worker_survives_lost_connection)
 	memset(&a, 0, sizeof(a));
 	/* A long poll interval: only a re-LISTEN gets the job done quickly. */
 	cfg.job_poll_ms = 60000;
-	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w),
-			 CLR_OK);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w), CLR_OK);
 	usleep(300000);
 	snprintf(mypid, sizeof(mypid), "%d", PQbackendPID(clr_db_conn(db)));
 	/* Kill every backend of this program except the test's own. */
 	ck_assert_int_ge(pgt_long("SELECT count(pg_terminate_backend(pid))"
 				  " FROM pg_stat_activity WHERE application_name = $1"
 				  " AND pid <> $2::int AND pid <> pg_backend_pid()",
-				  pgt_schema, mypid), 1);
+				  pgt_schema, mypid),
+			 1);
 	usleep(300000);
 	enqueue("t_reconnect", NULL, id);
 	ck_assert(wait_state(id, "done"));
@@ -361,7 +351,7 @@ END_TEST
  */
 START_TEST(expired_last_attempt_fails_without_running)
 {
-	static const struct clr_job_kind kinds[] = { { "t_zombie", ok_run } };
+	static const struct clr_job_kind kinds[] = {{"t_zombie", ok_run}};
 	static const char id[] = "6f1c2a9e-0d4b-4c7e-9a51-3b8e2f7d1c04";
 	struct clr_jobs_worker *w = NULL;
 	struct app a;
@@ -371,15 +361,16 @@ START_TEST(expired_last_attempt_fails_without_running)
 	ck_assert(pgt_exec("INSERT INTO jobs (id, kind, state, attempts, max_attempts,"
 			   " locked_until) VALUES ('6f1c2a9e-0d4b-4c7e-9a51-3b8e2f7d1c04',"
 			   " 't_zombie', 'running', 2, 2, now() - interval '1 second')"));
-	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w),
-			 CLR_OK);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w), CLR_OK);
 	ck_assert(wait_state(id, "failed"));
 	usleep(300000); /* a wrong retry would happen within this */
 	clr_jobs_worker_stop(w);
 	ck_assert_int_eq(atomic_load(&a.calls), 0);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND"
 				  " state = 'failed' AND attempts = 3 AND locked_until IS NULL"
-				  " AND last_error LIKE 'lease expired%'", id, NULL), 1);
+				  " AND last_error LIKE 'lease expired%'",
+				  id, NULL),
+			 1);
 }
 END_TEST
 
@@ -400,8 +391,7 @@ START_TEST(metrics_lines)
 }
 END_TEST
 
-static Suite *
-jobs_suite(void)
+static Suite *jobs_suite(void)
 {
 	Suite *s = suite_create("jobs");
 	TCase *tc;
@@ -426,8 +416,7 @@ jobs_suite(void)
 	return s;
 }
 
-int
-main(void)
+int main(void)
 {
 	int failed;
 	SRunner *sr;

@@ -17,56 +17,59 @@
 /* ---- reg_ctype_validate ----------------------------------------------- */
 
 struct ct_case {
-	const char *rt;    /* JSON array */
-	const char *gt;    /* JSON array */
+	const char *rt; /* JSON array */
+	const char *gt; /* JSON array */
 	const char *auth;
-	const char *okta;  /* NULL: none */
+	const char *okta; /* NULL: none */
 	int ok;
 	const char *field; /* expected e.field on refusal */
 };
 
 static const struct ct_case ct_cases[] = {
-	/* Accepted combinations. */
-	{ "[]", "[\"client_credentials\"]", "client_secret_basic", NULL, 1, NULL },
-	{ "[\"code\"]", "[\"authorization_code\",\"refresh_token\"]", "client_secret_post", NULL, 1, NULL },
-	{ "[\"code\"]", "[\"authorization_code\"]", "none", "browser", 1, NULL },
-	{ "[]", "[\"client_credentials\"]", "private_key_jwt", "service", 1, NULL },
-	{ "[\"code id_token\"]", "[\"authorization_code\",\"implicit\"]", "client_secret_basic", NULL, 1, NULL },
-	{ "[\"id_token token\"]", "[\"implicit\"]", "none", NULL, 1, NULL },
-	{ "[]", "[\"urn:ietf:params:oauth:grant-type:device_code\",\"refresh_token\"]", "none", NULL, 1, NULL },
-	/* Not in the IANA registries. */
-	{ "[]", "[\"client-credentials\"]", "client_secret_basic", NULL, 0, "grant_types" },
-	{ "[\"code\"]", "[\"authorization_code\"]", "client_secret_basic_x", NULL, 0,
-	  "token_endpoint_auth_method" },
-	{ "[\"cod\"]", "[\"authorization_code\"]", "client_secret_basic", NULL, 0, "response_types" },
-	{ "[]", "[\"client_credentials\"]", "client_secret_basic", "server", 0, "okta_application_type" },
-	/* Duplicates and emptiness. */
-	{ "[]", "[]", "client_secret_basic", NULL, 0, "grant_types" },
-	{ "[]", "[\"client_credentials\",\"client_credentials\"]", "client_secret_basic", NULL, 0,
-	  "grant_types" },
-	/* RFC 7591 s.2.1 grant / response type relations. */
-	{ "[\"code\"]", "[\"client_credentials\"]", "client_secret_basic", NULL, 0, "response_types" },
-	{ "[]", "[\"authorization_code\"]", "client_secret_basic", NULL, 0, "response_types" },
-	{ "[\"token\"]", "[\"authorization_code\"]", "client_secret_basic", NULL, 0, "response_types" },
-	{ "[\"code\"]", "[\"authorization_code\",\"implicit\"]", "client_secret_basic", NULL, 0,
-	  "response_types" },
-	{ "[]", "[\"refresh_token\"]", "client_secret_basic", NULL, 0, "grant_types" },
-	{ "[]", "[\"client_credentials\",\"refresh_token\"]", "client_secret_basic", NULL, 0,
-	  "grant_types" },
-	{ "[]", "[\"client_credentials\"]", "none", NULL, 0, "token_endpoint_auth_method" },
-	/* Okta application types. */
-	{ "[\"code\"]", "[\"authorization_code\",\"client_credentials\"]", "client_secret_basic",
-	  "service", 0, "okta_application_type" },
-	{ "[]", "[\"client_credentials\"]", "client_secret_basic", "web", 0, "okta_application_type" },
-	{ "[\"code\"]", "[\"authorization_code\"]", "client_secret_basic", "browser", 0,
-	  "token_endpoint_auth_method" },
+    /* Accepted combinations. */
+    {"[]", "[\"client_credentials\"]", "client_secret_basic", NULL, 1, NULL},
+    {"[\"code\"]", "[\"authorization_code\",\"refresh_token\"]", "client_secret_post", NULL, 1,
+     NULL},
+    {"[\"code\"]", "[\"authorization_code\"]", "none", "browser", 1, NULL},
+    {"[]", "[\"client_credentials\"]", "private_key_jwt", "service", 1, NULL},
+    {"[\"code id_token\"]", "[\"authorization_code\",\"implicit\"]", "client_secret_basic", NULL, 1,
+     NULL},
+    {"[\"id_token token\"]", "[\"implicit\"]", "none", NULL, 1, NULL},
+    {"[]", "[\"urn:ietf:params:oauth:grant-type:device_code\",\"refresh_token\"]", "none", NULL, 1,
+     NULL},
+    /* Not in the IANA registries. */
+    {"[]", "[\"client-credentials\"]", "client_secret_basic", NULL, 0, "grant_types"},
+    {"[\"code\"]", "[\"authorization_code\"]", "client_secret_basic_x", NULL, 0,
+     "token_endpoint_auth_method"},
+    {"[\"cod\"]", "[\"authorization_code\"]", "client_secret_basic", NULL, 0, "response_types"},
+    {"[]", "[\"client_credentials\"]", "client_secret_basic", "server", 0, "okta_application_type"},
+    /* Duplicates and emptiness. */
+    {"[]", "[]", "client_secret_basic", NULL, 0, "grant_types"},
+    {"[]", "[\"client_credentials\",\"client_credentials\"]", "client_secret_basic", NULL, 0,
+     "grant_types"},
+    /* RFC 7591 s.2.1 grant / response type relations. */
+    {"[\"code\"]", "[\"client_credentials\"]", "client_secret_basic", NULL, 0, "response_types"},
+    {"[]", "[\"authorization_code\"]", "client_secret_basic", NULL, 0, "response_types"},
+    {"[\"token\"]", "[\"authorization_code\"]", "client_secret_basic", NULL, 0, "response_types"},
+    {"[\"code\"]", "[\"authorization_code\",\"implicit\"]", "client_secret_basic", NULL, 0,
+     "response_types"},
+    {"[]", "[\"refresh_token\"]", "client_secret_basic", NULL, 0, "grant_types"},
+    {"[]", "[\"client_credentials\",\"refresh_token\"]", "client_secret_basic", NULL, 0,
+     "grant_types"},
+    {"[]", "[\"client_credentials\"]", "none", NULL, 0, "token_endpoint_auth_method"},
+    /* Okta application types. */
+    {"[\"code\"]", "[\"authorization_code\",\"client_credentials\"]", "client_secret_basic",
+     "service", 0, "okta_application_type"},
+    {"[]", "[\"client_credentials\"]", "client_secret_basic", "web", 0, "okta_application_type"},
+    {"[\"code\"]", "[\"authorization_code\"]", "client_secret_basic", "browser", 0,
+     "token_endpoint_auth_method"},
 };
 
 START_TEST(ctype_rules)
 {
 	const struct ct_case *c = &ct_cases[_i];
 	json_t *rt = json_loads(c->rt, 0, NULL), *gt = json_loads(c->gt, 0, NULL);
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	enum clr_rc rc;
 
 	ck_assert_ptr_nonnull(rt);
@@ -93,33 +96,33 @@ struct iss_case {
 };
 
 static const struct iss_case iss_cases[] = {
-	{ "https://idp.example.com/.well-known/openid-configuration", "https://idp.example.com", 1 },
-	{ "https://idp.example.com/.well-known/openid-configuration", "https://idp.example.com/", 1 },
-	{ "https://kc.example.com/realms/dcr/.well-known/openid-configuration",
-	  "https://kc.example.com/realms/dcr", 1 },
-	{ "https://idp.example.com/.well-known/oauth-authorization-server",
-	  "https://idp.example.com", 1 },
-	/* RFC 8414 s.3: the well-known part goes between host and path. */
-	{ "https://as.example.com/.well-known/oauth-authorization-server/tenant1",
-	  "https://as.example.com/tenant1", 1 },
-	{ "https://as.example.com/.well-known/openid-configuration/tenant1",
-	  "https://as.example.com/tenant1", 1 },
-	/* Another issuer's document, or a look-alike. */
-	{ "https://idp.example.com/.well-known/openid-configuration", "https://evil.example.com", 0 },
-	{ "https://idp.example.com/.well-known/openid-configuration", "https://idp.example.co", 0 },
-	{ "https://idp.example.com/realms/a/.well-known/openid-configuration",
-	  "https://idp.example.com/realms/b", 0 },
-	{ "http://idp.example.com/.well-known/openid-configuration", "https://idp.example.com", 0 },
-	{ "https://idp.example.com/.well-known/openid-configuration?x=1", "https://idp.example.com", 0 },
-	{ "https://idp.example.com/x/.well-known/openid-configuration", "https://idp.example.com", 0 },
+    {"https://idp.example.com/.well-known/openid-configuration", "https://idp.example.com", 1},
+    {"https://idp.example.com/.well-known/openid-configuration", "https://idp.example.com/", 1},
+    {"https://kc.example.com/realms/dcr/.well-known/openid-configuration",
+     "https://kc.example.com/realms/dcr", 1},
+    {"https://idp.example.com/.well-known/oauth-authorization-server", "https://idp.example.com",
+     1},
+    /* RFC 8414 s.3: the well-known part goes between host and path. */
+    {"https://as.example.com/.well-known/oauth-authorization-server/tenant1",
+     "https://as.example.com/tenant1", 1},
+    {"https://as.example.com/.well-known/openid-configuration/tenant1",
+     "https://as.example.com/tenant1", 1},
+    /* Another issuer's document, or a look-alike. */
+    {"https://idp.example.com/.well-known/openid-configuration", "https://evil.example.com", 0},
+    {"https://idp.example.com/.well-known/openid-configuration", "https://idp.example.co", 0},
+    {"https://idp.example.com/realms/a/.well-known/openid-configuration",
+     "https://idp.example.com/realms/b", 0},
+    {"http://idp.example.com/.well-known/openid-configuration", "https://idp.example.com", 0},
+    {"https://idp.example.com/.well-known/openid-configuration?x=1", "https://idp.example.com", 0},
+    {"https://idp.example.com/x/.well-known/openid-configuration", "https://idp.example.com", 0},
 };
 
 START_TEST(issuer_match)
 {
 	const struct iss_case *c = &iss_cases[_i];
 
-	ck_assert_msg(reg_issuer_matches(c->wk, c->issuer) == c->ok, "case %d: %s vs %s", _i,
-		      c->wk, c->issuer);
+	ck_assert_msg(reg_issuer_matches(c->wk, c->issuer) == c->ok, "case %d: %s vs %s", _i, c->wk,
+		      c->issuer);
 }
 END_TEST
 
@@ -165,27 +168,27 @@ struct uri_case {
 };
 
 static const struct uri_case uri_cases[] = {
-	{ "https://app.example.com/cb", 1 },
-	{ "https://app.example.com:8443/cb?x=1", 1 },
-	{ "http://127.0.0.1:8080/cb", 1 },
-	{ "http://localhost/cb", 1 },
-	{ "http://[::1]:9000/cb", 1 },
-	{ "http://app.example.com/cb", 0 },
-	{ "http://127.0.0.1.example.com/cb", 0 },
-	{ "https://app.example.com/cb#frag", 0 },
-	{ "https://user:pw@app.example.com/cb", 0 },
-	{ "/relative/cb", 0 },
-	{ "javascript:alert(1)", 0 },
-	{ "ftp://app.example.com/cb", 0 },
-	{ "https://app.example.com/c b", 0 },
-	{ "https://app.example.com/\r\nX: y", 0 },
-	{ "", 0 },
+    {"https://app.example.com/cb", 1},
+    {"https://app.example.com:8443/cb?x=1", 1},
+    {"http://127.0.0.1:8080/cb", 1},
+    {"http://localhost/cb", 1},
+    {"http://[::1]:9000/cb", 1},
+    {"http://app.example.com/cb", 0},
+    {"http://127.0.0.1.example.com/cb", 0},
+    {"https://app.example.com/cb#frag", 0},
+    {"https://user:pw@app.example.com/cb", 0},
+    {"/relative/cb", 0},
+    {"javascript:alert(1)", 0},
+    {"ftp://app.example.com/cb", 0},
+    {"https://app.example.com/c b", 0},
+    {"https://app.example.com/\r\nX: y", 0},
+    {"", 0},
 };
 
 START_TEST(redirect_rules)
 {
 	const struct uri_case *c = &uri_cases[_i];
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	enum clr_rc rc = reg_redirect_check(c->uri, &e);
 
 	if (c->ok) {
@@ -201,7 +204,7 @@ END_TEST
 START_TEST(redirect_too_long)
 {
 	char uri[2100];
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	memset(uri, 'a', sizeof(uri) - 1);
 	uri[sizeof(uri) - 1] = '\0';
@@ -236,8 +239,8 @@ START_TEST(request_redirect_combination)
 	json_t *none = json_array(), *one = json_pack("[s]", "https://app.example.com/cb");
 	json_t *dup = json_pack("[ss]", "https://app.example.com/cb", "https://app.example.com/cb");
 	json_t *notstr = json_pack("[i]", 3), *many = json_array(), *str = json_string("x");
-	struct reg_request rq = { 0 };
-	struct clr_err e = { 0 };
+	struct reg_request rq = {0};
+	struct clr_err e = {0};
 	int i;
 
 	for (i = 0; i < REG_MAX_REDIRECT_URIS + 1; i++) {
@@ -285,8 +288,8 @@ END_TEST
 START_TEST(request_name_and_scope)
 {
 	struct reg_ctype cc = mk_ct("[\"client_credentials\"]");
-	struct reg_request rq = { 0 };
-	struct clr_err e = { 0 };
+	struct reg_request rq = {0};
+	struct clr_err e = {0};
 	char name[202], *scope;
 
 	rq.client_name = NULL;
@@ -330,7 +333,7 @@ END_TEST
 
 START_TEST(url_schemes)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	ck_assert_int_eq(reg_url_check("https://idp.example.com/x", 0, "f", "invalid_request", &e),
 			 CLR_OK);
@@ -344,25 +347,27 @@ START_TEST(url_schemes)
 			 CLR_ERR_PARAM);
 	ck_assert_int_eq(reg_url_check("gopher://idp.example.com/", 1, "f", "invalid_request", &e),
 			 CLR_ERR_PARAM);
-	ck_assert_int_eq(reg_url_check("https://u:p@idp.example.com/", 0, "f", "invalid_request", &e),
-			 CLR_ERR_PARAM);
+	ck_assert_int_eq(
+	    reg_url_check("https://u:p@idp.example.com/", 0, "f", "invalid_request", &e),
+	    CLR_ERR_PARAM);
 	ck_assert_int_eq(reg_url_check("https://idp.example.com/#x", 0, "f", "invalid_request", &e),
 			 CLR_ERR_PARAM);
 	ck_assert_int_eq(reg_url_check("idp.example.com/x", 0, "f", "invalid_request", &e),
 			 CLR_ERR_PARAM);
 	ck_assert_int_eq(reg_url_check(NULL, 0, "f", "invalid_request", &e), CLR_ERR_PARAM);
-	ck_assert_int_eq(reg_url_check("https://idp.example.com/a b", 0, "f", "invalid_request", &e),
-			 CLR_ERR_PARAM);
+	ck_assert_int_eq(
+	    reg_url_check("https://idp.example.com/a b", 0, "f", "invalid_request", &e),
+	    CLR_ERR_PARAM);
 }
 END_TEST
 
 /* ---- reg_fields_check ---------------------------------------------------- */
 
 static const struct reg_field spec[] = {
-	{ "name", REG_FT_STR, 1, 0, 1, 8, 0, 0 },
-	{ "note", REG_FT_STR, 0, 1, 0, 20, 0, 1 },
-	{ "flag", REG_FT_BOOL, 0, 0, 0, 0, 0, 0 },
-	{ "uris", REG_FT_STRARR, 0, 1, 1, 10, 2, 0 },
+    {"name", REG_FT_STR, 1, 0, 1, 8, 0, 0},
+    {"note", REG_FT_STR, 0, 1, 0, 20, 0, 1},
+    {"flag", REG_FT_BOOL, 0, 0, 0, 0, 0, 0},
+    {"uris", REG_FT_STRARR, 0, 1, 1, 10, 2, 0},
 };
 
 static enum clr_rc fields(const char *json, int partial, struct clr_err *e)
@@ -383,7 +388,9 @@ START_TEST(body_fields)
 
 	ck_assert_int_eq(fields("{\"name\":\"abc\"}", 0, &e), CLR_OK);
 	ck_assert_int_eq(fields("{\"name\":\"abc\",\"note\":\"a\\nb\",\"flag\":true,"
-				"\"uris\":[\"x\",\"y\"]}", 0, &e), CLR_OK);
+				"\"uris\":[\"x\",\"y\"]}",
+				0, &e),
+			 CLR_OK);
 	ck_assert_int_eq(fields("{\"note\":null}", 1, &e), CLR_OK);
 	/* Missing, null, wrong type, too long, control characters. */
 	ck_assert_int_eq(fields("{}", 0, &e), CLR_ERR_PARAM);
@@ -407,8 +414,9 @@ START_TEST(body_fields)
 	ck_assert_ptr_nonnull(strstr(e.msg, "unknown field \"nmae\""));
 	ck_assert_int_eq(fields("{\"name\":\"a\",\"k\\u0001\":1}", 0, &e), CLR_ERR_PARAM);
 	ck_assert_ptr_nonnull(strstr(e.msg, "(unprintable)"));
-	ck_assert_int_eq(fields("{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":1}", 0, &e),
-			 CLR_ERR_PARAM);
+	ck_assert_int_eq(
+	    fields("{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":1}", 0, &e),
+	    CLR_ERR_PARAM);
 	ck_assert_ptr_nonnull(strstr(e.msg, "...\""));
 	ck_assert_int_lt((int)strlen(e.msg), 80);
 	/* Not an object at all. */

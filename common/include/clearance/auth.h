@@ -11,18 +11,13 @@
 #include "clearance/rc.h"
 #include "clearance/db.h"
 
-enum clr_role {
-	CLR_ROLE_NONE = 0,
-	CLR_ROLE_DEVELOPER,
-	CLR_ROLE_ADMIN,
-	CLR_ROLE__MAX
-};
+enum clr_role { CLR_ROLE_NONE = 0, CLR_ROLE_DEVELOPER, CLR_ROLE_ADMIN, CLR_ROLE__MAX };
 
 struct clr_principal {
 	enum clr_role role;
-	char token_id[37];    /* api_tokens.id */
-	char subject_id[37];  /* developers/admins row id, "" for ctl-made admin tokens */
-	char name[128];       /* token name or account e-mail, for audit */
+	char token_id[37];   /* api_tokens.id */
+	char subject_id[37]; /* developers/admins row id, "" for ctl-made admin tokens */
+	char name[128];	     /* token name or account e-mail, for audit */
 };
 
 /*
@@ -41,14 +36,12 @@ enum clr_rc clr_auth_bearer(struct clr_db *db, const char *authorization,
  * subject_id may be NULL; ttl_s <= 0 means no expiry.  Admin tokens start
  * with "clr_adm_", developer sessions with "clr_ses_".
  */
-enum clr_rc clr_auth_token_create(struct clr_db *db, enum clr_role role,
-				  const char *subject_id, const char *name,
-				  long ttl_s, char **token,
+enum clr_rc clr_auth_token_create(struct clr_db *db, enum clr_role role, const char *subject_id,
+				  const char *name, long ttl_s, char **token,
 				  char token_id[37]) CLR_MUSTCHECK;
 
 /* Marks a token revoked (logout).  Unknown id: CLR_ERR_NOTFOUND. */
-enum clr_rc clr_auth_token_revoke(struct clr_db *db,
-				  const char *token_id) CLR_MUSTCHECK;
+enum clr_rc clr_auth_token_revoke(struct clr_db *db, const char *token_id) CLR_MUSTCHECK;
 
 const char *clr_role_name(enum clr_role r);
 

@@ -32,8 +32,8 @@ struct clr_db;
  * service can start while PostgreSQL is still coming up.  stmts is borrowed
  * for the life of the handle (use a static table).
  */
-enum clr_rc clr_db_open(const char *conninfo, const struct clr_db_stmt *stmts,
-			size_t nstmts, struct clr_db **out) CLR_MUSTCHECK;
+enum clr_rc clr_db_open(const char *conninfo, const struct clr_db_stmt *stmts, size_t nstmts,
+			struct clr_db **out) CLR_MUSTCHECK;
 void clr_db_close(struct clr_db *db);
 
 /*
@@ -46,8 +46,8 @@ void clr_db_close(struct clr_db *db);
  * parameter values are logged).  res may be NULL when the rows are not
  * needed.
  */
-enum clr_rc clr_db_exec(struct clr_db *db, const char *name, int nparams,
-			const char *const *values, PGresult **res) CLR_MUSTCHECK;
+enum clr_rc clr_db_exec(struct clr_db *db, const char *name, int nparams, const char *const *values,
+			PGresult **res) CLR_MUSTCHECK;
 
 /* Same for ad-hoc parameterized SQL (module-internal queries, migrations). */
 enum clr_rc clr_db_exec_sql(struct clr_db *db, const char *sql, int nparams,
@@ -74,8 +74,7 @@ unsigned long clr_db_error_count(void);
  * its times with this, so all services answer in one format:
  *   "SELECT " CLR_SQL_TS("created_at") " AS created_at FROM ..."
  */
-#define CLR_SQL_TS(col) \
-	"to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define CLR_SQL_TS(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 /* The same, keeping the column's name. */
 #define CLR_SQL_TS_AS(col) CLR_SQL_TS(col) " AS " col
 

@@ -27,28 +27,28 @@
 struct clr_req_priv;
 
 struct clr_req {
-	char reqid[33];              /* random hex, also sent as X-Request-Id */
-	const char *method;          /* borrowed from the FastCGI env */
-	const char *path;            /* path without query, NUL-terminated copy */
-	const char *query;           /* "" if none */
-	const char *route;           /* the matched route pattern, for metrics */
-	struct clr_str body;         /* raw body (NUL-terminated too) */
-	json_t *json;                /* parsed body for json_body routes, borrowed */
+	char reqid[33];				/* random hex, also sent as X-Request-Id */
+	const char *method;			/* borrowed from the FastCGI env */
+	const char *path;			/* path without query, NUL-terminated copy */
+	const char *query;			/* "" if none */
+	const char *route;			/* the matched route pattern, for metrics */
+	struct clr_str body;			/* raw body (NUL-terminated too) */
+	json_t *json;				/* parsed body for json_body routes, borrowed */
 	const char *params[CLR_REQ_MAX_PARAMS]; /* values of {} path segments */
 	int nparams;
-	struct clr_principal who;    /* filled when the route needs auth */
-	struct clr_db *db;           /* this thread's connection, borrowed */
-	struct clr_http_client *http;/* this thread's outgoing client, borrowed */
+	struct clr_principal who;     /* filled when the route needs auth */
+	struct clr_db *db;	      /* this thread's connection, borrowed */
+	struct clr_http_client *http; /* this thread's outgoing client, borrowed */
 	const struct clr_config *cfg;
-	void *app;                   /* the service's shared context, borrowed */
-	void *tctx;                  /* the service's per-thread context */
-	struct clr_req_priv *priv;   /* response state, internal */
+	void *app;		   /* the service's shared context, borrowed */
+	void *tctx;		   /* the service's per-thread context */
+	struct clr_req_priv *priv; /* response state, internal */
 };
 
 enum clr_route_auth {
-	CLR_AUTH_NONE,      /* public */
-	CLR_AUTH_ANY,       /* any valid bearer token (developer or admin) */
-	CLR_AUTH_ADMIN,     /* admin token; developer gets 403 */
+	CLR_AUTH_NONE,	/* public */
+	CLR_AUTH_ANY,	/* any valid bearer token (developer or admin) */
+	CLR_AUTH_ADMIN, /* admin token; developer gets 403 */
 	CLR_AUTH__MAX
 };
 
@@ -71,8 +71,7 @@ struct clr_route {
 const char *clr_req_env(const struct clr_req *r, const char *name);
 
 /* Value of query parameter `name` (URL-decoded) or NULL; *out new (free()). */
-enum clr_rc clr_req_query(const struct clr_req *r, const char *name,
-			  char **out) CLR_MUSTCHECK;
+enum clr_rc clr_req_query(const struct clr_req *r, const char *name, char **out) CLR_MUSTCHECK;
 
 /* Adds a response header; call before any clr_resp_* that writes a body. */
 void clr_resp_header(struct clr_req *r, const char *name, const char *value);
@@ -84,15 +83,13 @@ void clr_resp_json(struct clr_req *r, int status, json_t *body);
 void clr_resp_empty(struct clr_req *r, int status);
 
 /* Sends plain text (metrics).  text borrowed. */
-void clr_resp_text(struct clr_req *r, int status, const char *ctype,
-		   const char *text, size_t len);
+void clr_resp_text(struct clr_req *r, int status, const char *ctype, const char *text, size_t len);
 
 /*
  * Sends {"error": error, "error_description": desc} with `status`.
  * desc must not contain a secret.
  */
-void clr_resp_error(struct clr_req *r, int status, const char *error,
-		    const char *desc);
+void clr_resp_error(struct clr_req *r, int status, const char *error, const char *desc);
 
 /*
  * Sends the error in e with the status from the one rc -> status table
@@ -108,11 +105,11 @@ int clr_rc_status(enum clr_rc rc);
 typedef char *(*clr_metrics_fn)(void *app);
 
 struct clr_server {
-	const char *service;                 /* "registrar", ... */
+	const char *service; /* "registrar", ... */
 	const struct clr_config *cfg;
 	const struct clr_route *routes;
 	size_t nroutes;
-	const struct clr_db_stmt *stmts;     /* prepared on each thread's conn */
+	const struct clr_db_stmt *stmts; /* prepared on each thread's conn */
 	size_t nstmts;
 	void *app;
 	/* optional per-thread context set-up/tear-down */

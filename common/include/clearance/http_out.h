@@ -19,10 +19,10 @@ struct clr_http_client;
 struct clr_http_opts {
 	int allow_http;
 	int tls_skip_verify;
-	const char *ca_pem;           /* PEM text or NULL */
-	long connect_timeout_ms;      /* 0 = 3000 */
-	long timeout_ms;              /* 0 = 10000 */
-	long max_response;            /* 0 = 1 MiB */
+	const char *ca_pem;	 /* PEM text or NULL */
+	long connect_timeout_ms; /* 0 = 3000 */
+	long timeout_ms;	 /* 0 = 10000 */
+	long max_response;	 /* 0 = 1 MiB */
 	/*
 	 * Proxy URL, or NULL for none.  libcurl would otherwise obey
 	 * http_proxy/https_proxy/ALL_PROXY from the environment, sending our
@@ -39,12 +39,12 @@ struct clr_http_header {
 
 struct clr_http_resp {
 	long status;
-	char *body;                   /* new, NUL-terminated, may be "" */
+	char *body; /* new, NUL-terminated, may be "" */
 	size_t body_len;
-	char *content_type;           /* new or NULL, lower-cased, params kept */
-	char *etag;                   /* new or NULL */
-	long max_age;                 /* Cache-Control max-age, -1 if absent */
-	char *www_authenticate;       /* new or NULL */
+	char *content_type;	/* new or NULL, lower-cased, params kept */
+	char *etag;		/* new or NULL */
+	long max_age;		/* Cache-Control max-age, -1 if absent */
+	char *www_authenticate; /* new or NULL */
 };
 
 enum clr_rc clr_http_client_new(struct clr_http_client **out) CLR_MUSTCHECK;
@@ -58,9 +58,8 @@ void clr_http_client_free(struct clr_http_client *c);
  * TLS verify failed, scheme not allowed, response too large...).  *out is
  * filled on CLR_OK; release with clr_http_resp_clear.
  */
-enum clr_rc clr_http_do(struct clr_http_client *c,
-			const struct clr_http_opts *opts, const char *method,
-			const char *url, const struct clr_http_header *headers,
+enum clr_rc clr_http_do(struct clr_http_client *c, const struct clr_http_opts *opts,
+			const char *method, const char *url, const struct clr_http_header *headers,
 			size_t nheaders, const char *body, size_t body_len,
 			struct clr_http_resp *out, struct clr_err *e) CLR_MUSTCHECK;
 void clr_http_resp_clear(struct clr_http_resp *r);

@@ -24,14 +24,14 @@
  * inside a transaction the caller commits.  id_out (may be NULL) gets the
  * job id.
  */
-enum clr_rc clr_jobs_enqueue(struct clr_db *db, const char *kind,
-			     const json_t *payload, char id_out[37]) CLR_MUSTCHECK;
+enum clr_rc clr_jobs_enqueue(struct clr_db *db, const char *kind, const json_t *payload,
+			     char id_out[37]) CLR_MUSTCHECK;
 
 struct clr_job {
 	const char *id;
 	const char *kind;
-	const json_t *payload;       /* borrowed for the call */
-	int attempt;                 /* 1 on the first run */
+	const json_t *payload; /* borrowed for the call */
+	int attempt;	       /* 1 on the first run */
 	int max_attempts;
 };
 
@@ -41,8 +41,8 @@ struct clr_job {
  * as last_error and schedules a retry.  CLR_ERR_PARAM (the job can never
  * succeed) fails it at once without retries.
  */
-typedef enum clr_rc (*clr_job_fn)(void *app, struct clr_db *db,
-				  const struct clr_job *job, struct clr_err *e);
+typedef enum clr_rc (*clr_job_fn)(void *app, struct clr_db *db, const struct clr_job *job,
+				  struct clr_err *e);
 
 struct clr_job_kind {
 	const char *kind;
@@ -56,9 +56,8 @@ struct clr_jobs_worker;
  * handlers can use the service's statements).  *out new; stop it with
  * clr_jobs_worker_stop, which waits for the running job to finish.
  */
-enum clr_rc clr_jobs_worker_start(const struct clr_config *cfg,
-				  const struct clr_job_kind *kinds, size_t nkinds,
-				  const struct clr_db_stmt *stmts, size_t nstmts,
+enum clr_rc clr_jobs_worker_start(const struct clr_config *cfg, const struct clr_job_kind *kinds,
+				  size_t nkinds, const struct clr_db_stmt *stmts, size_t nstmts,
 				  void *app, struct clr_jobs_worker **out) CLR_MUSTCHECK;
 void clr_jobs_worker_stop(struct clr_jobs_worker *w);
 

@@ -14,13 +14,7 @@
 
 #include "clearance/rc.h"
 
-enum clr_log_level {
-	CLR_LOG_DEBUG,
-	CLR_LOG_INFO,
-	CLR_LOG_WARN,
-	CLR_LOG_ERROR,
-	CLR_LOG_LEVEL__MAX
-};
+enum clr_log_level { CLR_LOG_DEBUG, CLR_LOG_INFO, CLR_LOG_WARN, CLR_LOG_ERROR, CLR_LOG_LEVEL__MAX };
 
 /* Set once at start-up, before threads; service is borrowed (a literal). */
 void clr_log_init(const char *service, enum clr_log_level min_level);
@@ -38,7 +32,6 @@ enum clr_rc clr_log_level_parse(const char *s, enum clr_log_level *out) CLR_MUST
  * Writes one line.  reqid may be NULL (start-up, worker).  The message is
  * formatted with vsnprintf into a bounded buffer (truncated at 2 KiB).
  */
-void clr_log(const char *reqid, enum clr_log_level level, const char *fmt, ...)
-	CLR_PRINTF(3, 4);
+void clr_log(const char *reqid, enum clr_log_level level, const char *fmt, ...) CLR_PRINTF(3, 4);
 
 #endif

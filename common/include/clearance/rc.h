@@ -16,17 +16,17 @@
 
 enum clr_rc {
 	CLR_OK = 0,
-	CLR_ERR_PARAM,    /* caller's input is wrong: 400 */
-	CLR_ERR_NOMEM,    /* allocation failed: 500 */
-	CLR_ERR_NOTFOUND, /* no such object: 404 */
-	CLR_ERR_DENIED,   /* authentication missing or wrong: 401 */
-	CLR_ERR_FORBIDDEN,/* authenticated but not allowed: 403 */
-	CLR_ERR_CONFLICT, /* state does not allow it: 409 */
-	CLR_ERR_TOOBIG,   /* body or field over its cap: 413 */
-	CLR_ERR_DB,       /* PostgreSQL failed: 503 */
-	CLR_ERR_UPSTREAM, /* IdP or other remote answered wrongly: 502 */
-	CLR_ERR_TIMEOUT,  /* remote did not answer in time: 504 */
-	CLR_ERR_INTERNAL, /* a bug or an impossible state: 500 */
+	CLR_ERR_PARAM,	   /* caller's input is wrong: 400 */
+	CLR_ERR_NOMEM,	   /* allocation failed: 500 */
+	CLR_ERR_NOTFOUND,  /* no such object: 404 */
+	CLR_ERR_DENIED,	   /* authentication missing or wrong: 401 */
+	CLR_ERR_FORBIDDEN, /* authenticated but not allowed: 403 */
+	CLR_ERR_CONFLICT,  /* state does not allow it: 409 */
+	CLR_ERR_TOOBIG,	   /* body or field over its cap: 413 */
+	CLR_ERR_DB,	   /* PostgreSQL failed: 503 */
+	CLR_ERR_UPSTREAM,  /* IdP or other remote answered wrongly: 502 */
+	CLR_ERR_TIMEOUT,   /* remote did not answer in time: 504 */
+	CLR_ERR_INTERNAL,  /* a bug or an impossible state: 500 */
 	CLR_RC__MAX
 };
 
@@ -47,8 +47,8 @@ struct clr_err {
 };
 
 /* Set *e (if e is not NULL) and return rc, for `return clr_err_set(...)`. */
-enum clr_rc clr_err_set(struct clr_err *e, enum clr_rc rc, const char *error,
-			const char *field, const char *fmt, ...) CLR_PRINTF(5, 6);
+enum clr_rc clr_err_set(struct clr_err *e, enum clr_rc rc, const char *error, const char *field,
+			const char *fmt, ...) CLR_PRINTF(5, 6);
 
 /* Length-carrying byte string for wire data; p is borrowed. */
 struct clr_str {

@@ -25,18 +25,16 @@ enum clr_rc clr_sealer_new(const char *spec, struct clr_sealer **out,
 void clr_sealer_free(struct clr_sealer *s);
 
 /* table_col e.g. "registrations.client_secret"; row_id the row's id. *out new. */
-enum clr_rc clr_seal(const struct clr_sealer *s, const char *table_col,
-		     const char *row_id, const void *pt, size_t ptlen,
-		     char **out) CLR_MUSTCHECK;
+enum clr_rc clr_seal(const struct clr_sealer *s, const char *table_col, const char *row_id,
+		     const void *pt, size_t ptlen, char **out) CLR_MUSTCHECK;
 
 /*
  * *pt is new, with a NUL after *ptlen bytes (so text secrets can be used as
  * C strings); free it with clr_unsealed_free, which wipes it first.
  * Wrong key, unknown kid, tampering or a different AAD: CLR_ERR_PARAM.
  */
-enum clr_rc clr_unseal(const struct clr_sealer *s, const char *table_col,
-		       const char *row_id, const char *sealed, char **pt,
-		       size_t *ptlen) CLR_MUSTCHECK;
+enum clr_rc clr_unseal(const struct clr_sealer *s, const char *table_col, const char *row_id,
+		       const char *sealed, char **pt, size_t *ptlen) CLR_MUSTCHECK;
 void clr_unsealed_free(char *pt, size_t ptlen);
 
 #endif
