@@ -128,6 +128,12 @@ fuzz: fuzz-build
 	    echo "fuzz: $$t failed, input in $(FUZZ_B)/artifacts/"; exit 1; fi; \
 	done
 
+# The committed .clang-format is the layout; CI fails on any drift.
+FORMAT_FILES = $(wildcard common/src/*.[ch] common/include/clearance/*.h services/*/*.[ch] \
+	tests/unit/*.[ch] tests/fuzz/*.[ch] tests/bench/*.c)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
 clean:
 	rm -rf build
 

@@ -57,8 +57,7 @@ static int name_valid(const char *name)
 	return n >= 1 && n <= 64 && strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
 
-static enum clr_rc read_template(const char *dir, const char *name, char **out,
-				 struct clr_err *e)
+static enum clr_rc read_template(const char *dir, const char *name, char **out, struct clr_err *e)
 {
 	char path[1024];
 	FILE *f;
@@ -75,7 +74,8 @@ static enum clr_rc read_template(const char *dir, const char *name, char **out,
 	f = fopen(path, "rb");
 	if (f == NULL)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "template",
-				   "mail template %.200s cannot be opened: %s", path, strerror(errno));
+				   "mail template %.200s cannot be opened: %s", path,
+				   strerror(errno));
 	buf = malloc(TPL_MAX + 1);
 	if (buf == NULL) {
 		fclose(f);
@@ -145,10 +145,10 @@ static enum clr_rc expand(struct buf *b, const char *text, size_t len, const jso
 		      : CLR_OK;
 }
 
-enum clr_rc clr_mail_render(const char *dir, const char *name, const json_t *vars,
-			    char **subject, char **body, struct clr_err *e)
+enum clr_rc clr_mail_render(const char *dir, const char *name, const json_t *vars, char **subject,
+			    char **body, struct clr_err *e)
 {
-	struct buf s = { 0 }, bd = { 0 };
+	struct buf s = {0}, bd = {0};
 	char *tpl = NULL, *nl, *rest;
 	enum clr_rc rc;
 
@@ -274,7 +274,7 @@ enum clr_rc clr_mail_send(const struct clr_config *cfg, const char *to, const ch
 {
 	const char *from = cfg->mail_from != NULL ? cfg->mail_from : CLR_MAIL_DEFAULT_FROM;
 	struct curl_slist *rcpt = NULL;
-	struct buf m = { 0 };
+	struct buf m = {0};
 	struct reader rd;
 	char addr[300];
 	CURL *c = NULL;
@@ -312,8 +312,8 @@ enum clr_rc clr_mail_send(const struct clr_config *cfg, const char *to, const ch
 	    (cc = curl_easy_setopt(c, CURLOPT_READDATA, &rd)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(c, CURLOPT_UPLOAD, 1L)) != CURLE_OK ||
 	    (cc = curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
-	    (cc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-				   cfg->http_connect_timeout_ms)) != CURLE_OK ||
+	    (cc = curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cfg->http_connect_timeout_ms)) !=
+		CURLE_OK ||
 	    (cc = curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, cfg->http_timeout_ms)) != CURLE_OK) {
 		rc = clr_err_set(e, CLR_ERR_INTERNAL, NULL, NULL, "libcurl option failed: %s",
 				 curl_easy_strerror(cc));
@@ -338,8 +338,8 @@ out:
 	return rc;
 }
 
-enum clr_rc clr_mail_send_template(const struct clr_config *cfg, const char *to,
-				   const char *name, const json_t *vars, struct clr_err *e)
+enum clr_rc clr_mail_send_template(const struct clr_config *cfg, const char *to, const char *name,
+				   const json_t *vars, struct clr_err *e)
 {
 	const char *dir = cfg->mail_templates != NULL ? cfg->mail_templates : CLR_MAIL_DEFAULT_DIR;
 	char *subject = NULL, *body = NULL;

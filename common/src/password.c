@@ -38,10 +38,9 @@
 /* OpenSSL's own cap, with room for its B buffer and the XY scratch. */
 #define PW_MAXMEM (PW_MEM_MAX + 16ULL * 1024 * 1024)
 
-enum clr_rc clr_password_check(const char *pw, size_t len, const char *email,
-			       struct clr_err *e)
+enum clr_rc clr_password_check(const char *pw, size_t len, const char *email, struct clr_err *e)
 {
-	unsigned char seen[256] = { 0 };
+	unsigned char seen[256] = {0};
 	size_t i, distinct = 0;
 
 	if (pw == NULL || len == 0)
@@ -74,9 +73,8 @@ enum clr_rc clr_password_check(const char *pw, size_t len, const char *email,
 	return CLR_OK;
 }
 
-static enum clr_rc derive(const char *pw, size_t len, const unsigned char *salt,
-			  size_t saltlen, unsigned ln, unsigned r, unsigned p,
-			  unsigned char key[PW_KEY])
+static enum clr_rc derive(const char *pw, size_t len, const unsigned char *salt, size_t saltlen,
+			  unsigned ln, unsigned r, unsigned p, unsigned char key[PW_KEY])
 {
 	EVP_KDF *kdf = NULL;
 	EVP_KDF_CTX *ctx = NULL;
@@ -186,8 +184,8 @@ enum clr_rc clr_password_verify(const char *pw, size_t len, const char *encoded,
 	if (pw == NULL || len > CLR_PASSWORD_MAX)
 		len = 0;
 	if (encoded == NULL) {
-		rc = derive(pw != NULL ? pw : "", len, dummy_salt, sizeof(dummy_salt), PW_LN,
-			    PW_R, PW_P, key);
+		rc = derive(pw != NULL ? pw : "", len, dummy_salt, sizeof(dummy_salt), PW_LN, PW_R,
+			    PW_P, key);
 		OPENSSL_cleanse(key, sizeof(key));
 		return rc;
 	}

@@ -41,11 +41,11 @@ enum acc_ftype { ACC_FT_STR, ACC_FT_BOOL, ACC_FT_STRARR, ACC_FT_INT, ACC_FT_OBJ 
 struct acc_field {
 	const char *name;
 	enum acc_ftype type;
-	int required;     /* on create (ignored when partial) */
-	int nullable;     /* JSON null accepted */
-	size_t minlen;    /* strings / array items; minimum for ints */
-	size_t maxlen;    /* strings / array items; maximum for ints */
-	size_t maxitems;  /* arrays */
+	int required;	 /* on create (ignored when partial) */
+	int nullable;	 /* JSON null accepted */
+	size_t minlen;	 /* strings / array items; minimum for ints */
+	size_t maxlen;	 /* strings / array items; maximum for ints */
+	size_t maxitems; /* arrays */
 };
 
 /*
@@ -53,8 +53,8 @@ struct acc_field {
  * can never be smuggled in), right types, lengths, no control characters
  * (except in "description"), required ones present unless partial.
  */
-enum clr_rc acc_fields_check(const json_t *obj, const struct acc_field *spec, size_t n,
-			     int partial, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc acc_fields_check(const json_t *obj, const struct acc_field *spec, size_t n, int partial,
+			     struct clr_err *e) CLR_MUSTCHECK;
 
 /* Path parameter i when it is a uuid; otherwise answers 404, returns NULL. */
 const char *acc_param_id(struct clr_req *r, int i, const char *what);
@@ -71,8 +71,8 @@ enum clr_rc acc_db_json(struct clr_db *db, const char *name, int n, const char *
 			json_t **out, struct clr_err *e) CLR_MUSTCHECK;
 
 /* Same, for a statement that returns one JSON array (json_agg) row. */
-enum clr_rc acc_db_json_list(struct clr_db *db, const char *name, int n,
-			     const char *const *v, json_t **out, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc acc_db_json_list(struct clr_db *db, const char *name, int n, const char *const *v,
+			     json_t **out, struct clr_err *e) CLR_MUSTCHECK;
 
 /* Runs a statement, ignoring rows; maps failures into e with msg `what`. */
 enum clr_rc acc_db_do(struct clr_db *db, const char *name, int n, const char *const *v,

@@ -26,23 +26,22 @@
 #define ADMIN_SESSION_TTL_S (8 * 3600L)
 
 static const struct acc_field signup_fields[] = {
-	{ "email", ACC_FT_STR, 1, 0, 3, 254, 0 },
-	{ "password", ACC_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0 },
-	{ "name", ACC_FT_STR, 1, 0, 1, 200, 0 },
+    {"email", ACC_FT_STR, 1, 0, 3, 254, 0},
+    {"password", ACC_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0},
+    {"name", ACC_FT_STR, 1, 0, 1, 200, 0},
 };
 
 static const struct acc_field login_fields[] = {
-	{ "email", ACC_FT_STR, 1, 0, 1, 254, 0 },
-	{ "password", ACC_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0 },
+    {"email", ACC_FT_STR, 1, 0, 1, 254, 0},
+    {"password", ACC_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0},
 };
 
 static const struct acc_field dev_patch_fields[] = {
-	{ "blocked", ACC_FT_BOOL, 0, 0, 0, 0, 0 },
+    {"blocked", ACC_FT_BOOL, 0, 0, 0, 0, 0},
 };
 
 /* Password checks run before the generic field check mentions its value type. */
-static enum clr_rc password_of(const json_t *body, const char **pw, size_t *len,
-			       struct clr_err *e)
+static enum clr_rc password_of(const json_t *body, const char **pw, size_t *len, struct clr_err *e)
 {
 	const json_t *v = json_object_get(body, "password");
 
@@ -59,7 +58,7 @@ static enum clr_rc password_of(const json_t *body, const char **pw, size_t *len,
 
 void acc_h_signup(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *pw = NULL, *email, *p[4];
 	char *hash = NULL;
 	json_t *out = NULL;
@@ -111,7 +110,7 @@ static void iso_in(long ttl_s, char out[32])
 
 void acc_h_login(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *pw = NULL, *email, *ip, *p[2];
 	const char *hash = NULL, *role = NULL, *id = NULL;
 	char *token = NULL, token_id[37], exp[32];
@@ -188,8 +187,9 @@ void acc_h_login(struct clr_req *r)
 	iso_in(ttl, exp);
 	clr_log(r->reqid, CLR_LOG_INFO, "%s %s logged in (session %s)", role, id, token_id);
 	clr_resp_header(r, "Cache-Control", "no-store");
-	clr_resp_json(r, 201, json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token, "token_type",
-					"Bearer", "expires_at", exp, "role", role, "account_id", id));
+	clr_resp_json(r, 201,
+		      json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token, "token_type", "Bearer",
+				"expires_at", exp, "role", role, "account_id", id));
 	goto out;
 fail:
 	clr_db_rollback(r->db);
@@ -206,7 +206,7 @@ out:
 
 void acc_h_logout(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	if ((e.rc = clr_auth_token_revoke(r->db, r->who.token_id)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "the session could not be ended");
@@ -218,15 +218,15 @@ void acc_h_logout(struct clr_req *r)
 
 void acc_h_me(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
-	const char *p[1] = { r->who.subject_id };
+	struct clr_err e = {0};
+	const char *p[1] = {r->who.subject_id};
 	json_t *out = NULL;
 
 	if (r->who.subject_id[0] == '\0') {
 		/* A token made with clearance-ctl belongs to no account. */
-		clr_resp_json(r, 200, json_pack("{s:s, s:s, s:n}", "role",
-						clr_role_name(r->who.role), "name", r->who.name,
-						"id"));
+		clr_resp_json(r, 200,
+			      json_pack("{s:s, s:s, s:n}", "role", clr_role_name(r->who.role),
+					"name", r->who.name, "id"));
 		return;
 	}
 	if (acc_db_json(r->db, "acc_account_get", 1, p, &out, &e) != CLR_OK) {
@@ -238,9 +238,9 @@ void acc_h_me(struct clr_req *r)
 
 void acc_h_devs_list(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	char lim[16], off[16];
-	const char *p[2] = { lim, off };
+	const char *p[2] = {lim, off};
 	json_t *out = NULL;
 
 	if (!acc_paging(r, lim, off))
@@ -254,7 +254,7 @@ void acc_h_devs_list(struct clr_req *r)
 
 void acc_h_devs_get(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, "developer");
 	json_t *out = NULL;
 
@@ -269,7 +269,7 @@ void acc_h_devs_get(struct clr_req *r)
 
 void acc_h_devs_patch(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, "developer");
 	const char *p[2];
 	json_t *out = NULL;
@@ -292,8 +292,8 @@ void acc_h_devs_patch(struct clr_req *r)
 	if (blocked && acc_db_do(r->db, "acc_tokens_revoke_subject", 1, p, NULL,
 				 "ending the sessions", &e) != CLR_OK)
 		goto fail;
-	if ((e.rc = acc_audit(r, blocked ? "developer.block" : "developer.unblock", "developer",
-			      id, NULL)) != CLR_OK ||
+	if ((e.rc = acc_audit(r, blocked ? "developer.block" : "developer.unblock", "developer", id,
+			      NULL)) != CLR_OK ||
 	    (e.rc = clr_db_commit(r->db)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "the change could not be stored");
 		goto fail;

@@ -17,9 +17,9 @@
 #include "access.h"
 
 static const struct acc_field app_fields[] = {
-	{ "name", ACC_FT_STR, 1, 0, 1, 200, 0 },
-	{ "description", ACC_FT_STR, 0, 0, 0, 2000, 0 },
-	{ "redirect_uris", ACC_FT_STRARR, 0, 0, 1, 2048, 20 },
+    {"name", ACC_FT_STR, 1, 0, 1, 200, 0},
+    {"description", ACC_FT_STR, 0, 0, 0, 2000, 0},
+    {"redirect_uris", ACC_FT_STRARR, 0, 0, 1, 2048, 20},
 };
 
 static enum clr_rc uris_check(const json_t *body, struct clr_err *e)
@@ -28,14 +28,16 @@ static enum clr_rc uris_check(const json_t *body, struct clr_err *e)
 	size_t i, j;
 	enum clr_rc rc;
 
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		if ((rc = acc_redirect_uri_check(json_string_value(v), "redirect_uris", e)) !=
 		    CLR_OK)
 			return rc;
 		for (j = 0; j < i; j++) {
 			if (json_equal(v, json_array_get(a, j)))
 				return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri",
-						   "redirect_uris", "a redirect URI is listed twice");
+						   "redirect_uris",
+						   "a redirect URI is listed twice");
 		}
 	}
 	return CLR_OK;
@@ -49,8 +51,7 @@ static int dev_only(struct clr_req *r)
 	return 0;
 }
 
-enum clr_rc acc_app_insert(struct clr_req *r, const json_t *body, json_t **out,
-			   struct clr_err *e)
+enum clr_rc acc_app_insert(struct clr_req *r, const json_t *body, json_t **out, struct clr_err *e)
 {
 	const char *p[4];
 	char *uris = NULL;
@@ -78,7 +79,7 @@ enum clr_rc acc_app_insert(struct clr_req *r, const json_t *body, json_t **out,
 
 void acc_h_apps_create(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	json_t *out = NULL;
 
 	if (!dev_only(r))
@@ -92,7 +93,7 @@ void acc_h_apps_create(struct clr_req *r)
 
 void acc_h_apps_list(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	char lim[16], off[16];
 	const char *p[3];
 	json_t *out = NULL;
@@ -117,7 +118,7 @@ void acc_h_apps_list(struct clr_req *r)
 static enum clr_rc app_load(struct clr_req *r, const char *id, const char *stmt, json_t **out,
 			    struct clr_err *e)
 {
-	const char *p[2] = { id, acc_dev_id(r) };
+	const char *p[2] = {id, acc_dev_id(r)};
 	enum clr_rc rc;
 
 	if (!acc_is_admin(r) && p[1] == NULL)
@@ -130,7 +131,7 @@ static enum clr_rc app_load(struct clr_req *r, const char *id, const char *stmt,
 
 void acc_h_apps_get(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, "app");
 	json_t *out = NULL;
 
@@ -169,7 +170,7 @@ static enum clr_rc update_clients(struct clr_req *r, const char *app_id, const j
 
 void acc_h_apps_patch(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, "app");
 	const char *p[5];
 	char *uris = NULL;
@@ -219,7 +220,7 @@ out:
 
 void acc_h_apps_delete(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, "app");
 	const char *p[2];
 	PGresult *res = NULL;
@@ -240,7 +241,8 @@ void acc_h_apps_delete(struct clr_req *r)
 		goto fail;
 	}
 	for (i = 0; i < PQntuples(res); i++) {
-		if (acc_revoke_locked(r, PQgetvalue(res, i, 0), "the app was deleted", &e) != CLR_OK)
+		if (acc_revoke_locked(r, PQgetvalue(res, i, 0), "the app was deleted", &e) !=
+		    CLR_OK)
 			goto fail;
 	}
 	p[0] = id;
@@ -266,7 +268,7 @@ out:
 void acc_h_creds_get(struct clr_req *r)
 {
 	const struct acc_app *app = r->app;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, "app");
 	const char *p[2];
 	json_t *list = NULL, *cur = NULL, *c;
@@ -277,7 +279,8 @@ void acc_h_creds_get(struct clr_req *r)
 	if (id == NULL)
 		return;
 	if (!acc_is_dev(r)) {
-		clr_resp_error(r, 403, "forbidden", "credentials are shown only to the app's owner");
+		clr_resp_error(r, 403, "forbidden",
+			       "credentials are shown only to the app's owner");
 		return;
 	}
 	if (app_load(r, id, "acc_app_get", &cur, &e) != CLR_OK)
@@ -286,7 +289,8 @@ void acc_h_creds_get(struct clr_req *r)
 	p[1] = acc_dev_id(r);
 	if (acc_db_json_list(r->db, "acc_creds", 2, p, &list, &e) != CLR_OK)
 		goto fail;
-	json_array_foreach(list, i, c) {
+	json_array_foreach(list, i, c)
+	{
 		sealed = json_string_value(json_object_get(c, "client_secret_sealed"));
 		reg_id = json_string_value(json_object_get(c, "registration_id"));
 		if (sealed != NULL && reg_id != NULL) {
@@ -324,7 +328,7 @@ out:
 
 void acc_h_creds_rotate(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, "app");
 	const char *req_id = id != NULL ? acc_param_id(r, 1, "credential") : NULL;
 	const char *p[3];
@@ -335,7 +339,8 @@ void acc_h_creds_rotate(struct clr_req *r)
 	if (req_id == NULL)
 		return;
 	if (!acc_is_dev(r)) {
-		clr_resp_error(r, 403, "forbidden", "credentials are rotated only by the app's owner");
+		clr_resp_error(r, 403, "forbidden",
+			       "credentials are rotated only by the app's owner");
 		return;
 	}
 	if ((e.rc = clr_db_begin(r->db)) != CLR_OK) {
@@ -358,8 +363,8 @@ void acc_h_creds_rotate(struct clr_req *r)
 		goto fail;
 	}
 	payload = json_pack("{s:s}", "access_request_id", req_id);
-	if (payload == NULL || (e.rc = clr_jobs_enqueue(r->db, "access_rotate", payload,
-							 job_id)) != CLR_OK) {
+	if (payload == NULL ||
+	    (e.rc = clr_jobs_enqueue(r->db, "access_rotate", payload, job_id)) != CLR_OK) {
 		clr_err_set(&e, payload == NULL ? CLR_ERR_NOMEM : e.rc, NULL, NULL,
 			    "queueing the rotation failed");
 		goto fail;
@@ -370,8 +375,9 @@ void acc_h_creds_rotate(struct clr_req *r)
 		clr_err_set(&e, e.rc, NULL, NULL, "the rotation could not be queued");
 		goto fail;
 	}
-	clr_resp_json(r, 202, json_pack("{s:s, s:s, s:s}", "job_id", job_id, "access_request_id",
-					req_id, "status", "queued"));
+	clr_resp_json(r, 202,
+		      json_pack("{s:s, s:s, s:s}", "job_id", job_id, "access_request_id", req_id,
+				"status", "queued"));
 	goto out;
 fail:
 	clr_db_rollback(r->db);

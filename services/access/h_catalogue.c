@@ -15,24 +15,24 @@
 #include "access.h"
 
 static const struct acc_field product_fields[] = {
-	{ "name", ACC_FT_STR, 1, 0, 1, 200, 0 },
-	{ "description", ACC_FT_STR, 0, 0, 0, 4000, 0 },
-	{ "path_prefixes", ACC_FT_STRARR, 0, 0, 1, 512, 32 },
-	{ "dcr_enabled", ACC_FT_BOOL, 0, 0, 0, 0, 0 },
-	{ "scopes", ACC_FT_STR, 0, 0, 0, 2000, 0 },
-	{ "client_type_ids", ACC_FT_STRARR, 0, 0, 36, 36, 64 },
-	{ "plan_ids", ACC_FT_STRARR, 0, 0, 36, 36, 64 },
-	{ "auto_approve", ACC_FT_BOOL, 0, 0, 0, 0, 0 },
+    {"name", ACC_FT_STR, 1, 0, 1, 200, 0},
+    {"description", ACC_FT_STR, 0, 0, 0, 4000, 0},
+    {"path_prefixes", ACC_FT_STRARR, 0, 0, 1, 512, 32},
+    {"dcr_enabled", ACC_FT_BOOL, 0, 0, 0, 0, 0},
+    {"scopes", ACC_FT_STR, 0, 0, 0, 2000, 0},
+    {"client_type_ids", ACC_FT_STRARR, 0, 0, 36, 36, 64},
+    {"plan_ids", ACC_FT_STRARR, 0, 0, 36, 36, 64},
+    {"auto_approve", ACC_FT_BOOL, 0, 0, 0, 0, 0},
 };
 #define NPRODUCT (sizeof(product_fields) / sizeof(product_fields[0]))
 
 static const struct acc_field plan_fields[] = {
-	{ "name", ACC_FT_STR, 1, 0, 1, 200, 0 },
-	{ "description", ACC_FT_STR, 0, 0, 0, 4000, 0 },
-	{ "scopes", ACC_FT_STR, 0, 0, 0, 2000, 0 },
-	{ "rate_limit_requests", ACC_FT_INT, 0, 1, 1, 1000000000, 0 },
-	{ "rate_limit_window_seconds", ACC_FT_INT, 0, 1, 1, 31L * 86400, 0 },
-	{ "monthly_quota", ACC_FT_INT, 0, 1, 1, 1000000000000L, 0 },
+    {"name", ACC_FT_STR, 1, 0, 1, 200, 0},
+    {"description", ACC_FT_STR, 0, 0, 0, 4000, 0},
+    {"scopes", ACC_FT_STR, 0, 0, 0, 2000, 0},
+    {"rate_limit_requests", ACC_FT_INT, 0, 1, 1, 1000000000, 0},
+    {"rate_limit_window_seconds", ACC_FT_INT, 0, 1, 1, 31L * 86400, 0},
+    {"monthly_quota", ACC_FT_INT, 0, 1, 1, 1000000000000L, 0},
 };
 #define NPLAN (sizeof(plan_fields) / sizeof(plan_fields[0]))
 
@@ -74,7 +74,8 @@ static enum clr_rc ids_check(const json_t *body, const char *field, struct clr_e
 	const json_t *a = json_object_get(body, field), *v;
 	size_t i;
 
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		if (!clr_uuid_valid(json_string_value(v)))
 			return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", field,
 					   "%s must hold ids", field);
@@ -88,7 +89,8 @@ static enum clr_rc prefixes_check(const json_t *body, struct clr_err *e)
 	const char *s;
 	size_t i;
 
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		s = json_string_value(v);
 		if (s[0] != '/' || strstr(s, "..") != NULL || strstr(s, "//") != NULL ||
 		    strpbrk(s, "?# ") != NULL)
@@ -120,7 +122,7 @@ static enum clr_rc product_links(struct clr_db *db, const char *id, const json_t
 {
 	char *ct = dump_member(body, "client_type_ids");
 	char *pl = dump_member(body, "plan_ids");
-	const char *p[2] = { id, NULL };
+	const char *p[2] = {id, NULL};
 	enum clr_rc rc = CLR_OK;
 
 	if (ct != NULL) {
@@ -151,7 +153,7 @@ static enum clr_rc product_links(struct clr_db *db, const char *id, const json_t
 
 static void product_write(struct clr_req *r, const char *id)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *p[7];
 	char *prefixes = NULL, newid[37];
 	json_t *out = NULL, *cur = NULL;
@@ -177,8 +179,8 @@ static void product_write(struct clr_req *r, const char *id)
 	}
 	/* The rule spans two fields, old and new: check the result. */
 	dcr = json_object_get(r->json, "dcr_enabled") != NULL
-		      ? json_is_true(json_object_get(r->json, "dcr_enabled"))
-		      : json_is_true(json_object_get(cur, "dcr_enabled"));
+		  ? json_is_true(json_object_get(r->json, "dcr_enabled"))
+		  : json_is_true(json_object_get(cur, "dcr_enabled"));
 	scopes = json_string_value(json_object_get(r->json, "scopes"));
 	if (scopes == NULL)
 		scopes = json_string_value(json_object_get(cur, "scopes"));
@@ -195,8 +197,8 @@ static void product_write(struct clr_req *r, const char *id)
 	p[4] = bool_member(r->json, "dcr_enabled");
 	p[5] = json_string_value(json_object_get(r->json, "scopes"));
 	p[6] = bool_member(r->json, "auto_approve");
-	if (acc_db_do(r->db, cur != NULL ? "acc_product_update" : "acc_product_insert", 7, p,
-		      NULL, "storing the product", &e) != CLR_OK) {
+	if (acc_db_do(r->db, cur != NULL ? "acc_product_update" : "acc_product_insert", 7, p, NULL,
+		      "storing the product", &e) != CLR_OK) {
 		if (e.rc == CLR_ERR_CONFLICT)
 			clr_err_set(&e, CLR_ERR_CONFLICT, "conflict", "name",
 				    "a product with this name exists");
@@ -239,7 +241,7 @@ void acc_h_products_patch(struct clr_req *r)
 
 static void get_one(struct clr_req *r, const char *what, const char *stmt)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, what);
 	json_t *out = NULL;
 
@@ -256,9 +258,9 @@ static void get_one(struct clr_req *r, const char *what, const char *stmt)
 
 static void list_all(struct clr_req *r, const char *key, const char *stmt)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	char lim[16], off[16];
-	const char *p[2] = { lim, off };
+	const char *p[2] = {lim, off};
 	json_t *out = NULL;
 
 	if (!acc_paging(r, lim, off))
@@ -284,7 +286,7 @@ void acc_h_products_list(struct clr_req *r)
 static void delete_one(struct clr_req *r, const char *what, const char *stmt_busy,
 		       const char *stmt_delete, const char *action)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, what);
 	int n = 0;
 
@@ -297,9 +299,10 @@ static void delete_one(struct clr_req *r, const char *what, const char *stmt_bus
 	if (acc_db_do(r->db, stmt_busy, 1, &id, &n, "checking requests", &e) != CLR_OK)
 		goto fail;
 	if (n > 0) {
-		clr_err_set(&e, CLR_ERR_CONFLICT, "conflict", NULL,
-			    "the %s has pending or active access requests; revoke or reject them first",
-			    what);
+		clr_err_set(
+		    &e, CLR_ERR_CONFLICT, "conflict", NULL,
+		    "the %s has pending or active access requests; revoke or reject them first",
+		    what);
 		goto fail;
 	}
 	if (acc_db_do(r->db, stmt_delete, 1, &id, &n, "deleting", &e) != CLR_OK)
@@ -327,11 +330,11 @@ void acc_h_products_delete(struct clr_req *r)
 
 static void plan_write(struct clr_req *r, const char *id)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *p[10];
 	char newid[37], nums[3][24];
-	static const char *const numf[3] = { "rate_limit_requests", "rate_limit_window_seconds",
-					     "monthly_quota" };
+	static const char *const numf[3] = {"rate_limit_requests", "rate_limit_window_seconds",
+					    "monthly_quota"};
 	json_t *out = NULL, *cur = NULL, *v, *rq, *rw;
 	int i, has_rq, has_rw;
 
@@ -353,14 +356,15 @@ static void plan_write(struct clr_req *r, const char *id)
 	/* A rate limit is a number of requests per window: both or neither. */
 	rq = json_object_get(r->json, "rate_limit_requests");
 	rw = json_object_get(r->json, "rate_limit_window_seconds");
-	has_rq = rq != NULL ? !json_is_null(rq)
-			    : !json_is_null(json_object_get(cur, "rate_limit_requests")) && cur != NULL;
+	has_rq = rq != NULL
+		     ? !json_is_null(rq)
+		     : !json_is_null(json_object_get(cur, "rate_limit_requests")) && cur != NULL;
 	has_rw = rw != NULL ? !json_is_null(rw)
 			    : !json_is_null(json_object_get(cur, "rate_limit_window_seconds")) &&
-				      cur != NULL;
+				  cur != NULL;
 	if (has_rq != has_rw) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", has_rq ? "rate_limit_window_seconds"
-									 : "rate_limit_requests",
+		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request",
+			    has_rq ? "rate_limit_window_seconds" : "rate_limit_requests",
 			    "rate_limit_requests and rate_limit_window_seconds go together");
 		goto fail;
 	}
@@ -436,7 +440,7 @@ void acc_h_plans_delete(struct clr_req *r)
 
 void acc_h_catalogue(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	json_t *out = NULL;
 
 	if (acc_db_json_list(r->db, "acc_catalogue", 0, NULL, &out, &e) != CLR_OK) {

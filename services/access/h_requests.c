@@ -21,19 +21,19 @@
 #include "access.h"
 
 static const struct acc_field create_fields[] = {
-	{ "product_id", ACC_FT_STR, 1, 0, 36, 36, 0 },
-	{ "plan_id", ACC_FT_STR, 1, 0, 36, 36, 0 },
-	{ "client_type_id", ACC_FT_STR, 1, 0, 36, 36, 0 },
-	{ "app_id", ACC_FT_STR, 0, 0, 36, 36, 0 },
-	{ "app", ACC_FT_OBJ, 0, 0, 0, 0, 0 },
+    {"product_id", ACC_FT_STR, 1, 0, 36, 36, 0},
+    {"plan_id", ACC_FT_STR, 1, 0, 36, 36, 0},
+    {"client_type_id", ACC_FT_STR, 1, 0, 36, 36, 0},
+    {"app_id", ACC_FT_STR, 0, 0, 36, 36, 0},
+    {"app", ACC_FT_OBJ, 0, 0, 0, 0, 0},
 };
 
 static const struct acc_field reject_fields[] = {
-	{ "reason", ACC_FT_STR, 1, 0, 1, 2000, 0 },
+    {"reason", ACC_FT_STR, 1, 0, 1, 2000, 0},
 };
 
 static const struct acc_field revoke_fields[] = {
-	{ "reason", ACC_FT_STR, 0, 0, 1, 2000, 0 },
+    {"reason", ACC_FT_STR, 0, 0, 1, 2000, 0},
 };
 
 static const char *str_of(const json_t *o, const char *k)
@@ -55,8 +55,8 @@ static json_t *mail_vars(const json_t *rq, const char *reason)
 }
 
 /* Mail to the developer and webhook event, both queued in the caller's tx. */
-static enum clr_rc notify(struct clr_db *db, const json_t *rq, const char *tpl,
-			  const char *event, const char *reason)
+static enum clr_rc notify(struct clr_db *db, const json_t *rq, const char *tpl, const char *event,
+			  const char *reason)
 {
 	json_t *vars = mail_vars(rq, reason);
 	enum clr_rc rc = vars != NULL ? CLR_OK : CLR_ERR_NOMEM;
@@ -72,11 +72,12 @@ static enum clr_rc notify(struct clr_db *db, const json_t *rq, const char *tpl,
 /* Locks request id as the caller may see it; *out its view (new). */
 static enum clr_rc req_lock(struct clr_req *r, const char *id, json_t **out, struct clr_err *e)
 {
-	const char *p[2] = { id, acc_dev_id(r) };
+	const char *p[2] = {id, acc_dev_id(r)};
 	enum clr_rc rc;
 
 	if (!acc_is_admin(r) && p[1] == NULL)
-		return clr_err_set(e, CLR_ERR_NOTFOUND, "not_found", NULL, "no such access request");
+		return clr_err_set(e, CLR_ERR_NOTFOUND, "not_found", NULL,
+				   "no such access request");
 	rc = acc_db_json(r->db, "acc_req_lock", 2, p, out, e);
 	if (rc == CLR_ERR_NOTFOUND)
 		clr_err_set(e, rc, "not_found", NULL, "no such access request");
@@ -85,7 +86,7 @@ static enum clr_rc req_lock(struct clr_req *r, const char *id, json_t **out, str
 
 static enum clr_rc req_view(struct clr_req *r, const char *id, json_t **out, struct clr_err *e)
 {
-	const char *p[2] = { id, acc_dev_id(r) };
+	const char *p[2] = {id, acc_dev_id(r)};
 
 	return acc_db_json(r->db, "acc_req_get", 2, p, out, e);
 }
@@ -129,7 +130,7 @@ static enum clr_rc start_provisioning(struct clr_req *r, const char *id, const c
 
 void acc_h_reqs_create(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const json_t *appo = json_object_get(r->json, "app");
 	const char *app_id = json_string_value(json_object_get(r->json, "app_id"));
 	const char *p[5];
@@ -150,7 +151,8 @@ void acc_h_reqs_create(struct clr_req *r)
 		goto fail;
 	}
 	for (i = 0; i < 4; i++) {
-		static const char *const f[4] = { "product_id", "plan_id", "client_type_id", "app_id" };
+		static const char *const f[4] = {"product_id", "plan_id", "client_type_id",
+						 "app_id"};
 		const char *v = json_string_value(json_object_get(r->json, f[i]));
 
 		if (v != NULL && !clr_uuid_valid(v)) {
@@ -178,7 +180,8 @@ void acc_h_reqs_create(struct clr_req *r)
 		p[1] = acc_dev_id(r);
 		if (acc_db_json(r->db, "acc_app_lock", 2, p, &app, &e) != CLR_OK) {
 			if (e.rc == CLR_ERR_NOTFOUND)
-				clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", "app_id", "no such app");
+				clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", "app_id",
+					    "no such app");
 			goto fail;
 		}
 	}
@@ -206,7 +209,7 @@ void acc_h_reqs_create(struct clr_req *r)
 	if ((e.rc = clr_uuid_new(id)) != CLR_OK)
 		goto fail;
 	{
-		const char *q[6] = { id, acc_dev_id(r), app_id, p[0], p[1], p[2] };
+		const char *q[6] = {id, acc_dev_id(r), app_id, p[0], p[1], p[2]};
 
 		if (acc_db_do(r->db, "acc_req_insert", 6, q, NULL, "storing the request", &e) !=
 		    CLR_OK) {
@@ -221,7 +224,7 @@ void acc_h_reqs_create(struct clr_req *r)
 			goto fail;
 	}
 	{
-		const char *q[2] = { id, NULL };
+		const char *q[2] = {id, NULL};
 
 		if (acc_db_json(r->db, "acc_req_get", 2, q, &rq, &e) != CLR_OK)
 			goto fail;
@@ -263,9 +266,9 @@ out:
 
 void acc_h_reqs_list(struct clr_req *r)
 {
-	static const char *const states[] = { "pending", "provisioning", "active",
-					      "failed", "rejected", "revoked" };
-	struct clr_err e = { 0 };
+	static const char *const states[] = {"pending", "provisioning", "active",
+					     "failed",	"rejected",	"revoked"};
+	struct clr_err e = {0};
 	char lim[16], off[16], *status = NULL, *app = NULL;
 	const char *p[5];
 	json_t *out = NULL;
@@ -287,7 +290,8 @@ void acc_h_reqs_list(struct clr_req *r)
 			;
 		if (i == 6) {
 			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "status",
-				    "status must be pending, provisioning, active, failed, rejected or revoked");
+				    "status must be pending, provisioning, active, failed, "
+				    "rejected or revoked");
 			goto fail;
 		}
 	}
@@ -313,7 +317,7 @@ out:
 
 void acc_h_reqs_get(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, "access request");
 	json_t *out = NULL;
 
@@ -325,7 +329,8 @@ void acc_h_reqs_get(struct clr_req *r)
 	}
 	if (req_view(r, id, &out, &e) != CLR_OK) {
 		if (e.rc == CLR_ERR_NOTFOUND)
-			clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", NULL, "no such access request");
+			clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", NULL,
+				    "no such access request");
 		acc_reply_err(r, &e);
 		return;
 	}
@@ -339,10 +344,10 @@ void acc_h_reqs_get(struct clr_req *r)
 typedef enum clr_rc (*transition_fn)(struct clr_req *r, const char *id, json_t *rq,
 				     const json_t *body, struct clr_err *e);
 
-static void transition(struct clr_req *r, const char *from, const char *action,
-		       const json_t *body, transition_fn step)
+static void transition(struct clr_req *r, const char *from, const char *action, const json_t *body,
+		       transition_fn step)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, "access request");
 	json_t *rq = NULL, *out = NULL;
 	const char *status;
@@ -371,8 +376,7 @@ static void transition(struct clr_req *r, const char *from, const char *action,
 		clr_err_set(&e, e.rc, NULL, NULL, "the change could not be stored");
 		goto fail;
 	}
-	clr_log(r->reqid, CLR_LOG_INFO, "access request %s: %s by %s", id, action,
-		r->who.token_id);
+	clr_log(r->reqid, CLR_LOG_INFO, "access request %s: %s by %s", id, action, r->who.token_id);
 	clr_resp_json(r, 200, out);
 	out = NULL;
 	goto out;
@@ -384,8 +388,8 @@ out:
 	json_decref(out);
 }
 
-static enum clr_rc step_approve(struct clr_req *r, const char *id, json_t *rq,
-				const json_t *body, struct clr_err *e)
+static enum clr_rc step_approve(struct clr_req *r, const char *id, json_t *rq, const json_t *body,
+				struct clr_err *e)
 {
 	enum clr_rc rc;
 
@@ -397,10 +401,10 @@ static enum clr_rc step_approve(struct clr_req *r, const char *id, json_t *rq,
 	return CLR_OK;
 }
 
-static enum clr_rc step_reject(struct clr_req *r, const char *id, json_t *rq,
-			       const json_t *body, struct clr_err *e)
+static enum clr_rc step_reject(struct clr_req *r, const char *id, json_t *rq, const json_t *body,
+			       struct clr_err *e)
 {
-	const char *p[3] = { id, str_of(body, "reason"), r->who.name };
+	const char *p[3] = {id, str_of(body, "reason"), r->who.name};
 	enum clr_rc rc;
 
 	if ((rc = acc_db_do(r->db, "acc_req_reject", 3, p, NULL, "rejecting", e)) != CLR_OK)
@@ -412,15 +416,15 @@ static enum clr_rc step_reject(struct clr_req *r, const char *id, json_t *rq,
 	return CLR_OK;
 }
 
-static enum clr_rc step_revoke(struct clr_req *r, const char *id, json_t *rq,
-			       const json_t *body, struct clr_err *e)
+static enum clr_rc step_revoke(struct clr_req *r, const char *id, json_t *rq, const json_t *body,
+			       struct clr_err *e)
 {
 	(void)rq;
 	return acc_revoke_locked(r, id, body != NULL ? str_of(body, "reason") : NULL, e);
 }
 
-static enum clr_rc step_retry(struct clr_req *r, const char *id, json_t *rq,
-			      const json_t *body, struct clr_err *e)
+static enum clr_rc step_retry(struct clr_req *r, const char *id, json_t *rq, const json_t *body,
+			      struct clr_err *e)
 {
 	(void)rq;
 	(void)body;
@@ -434,7 +438,7 @@ void acc_h_reqs_approve(struct clr_req *r)
 
 void acc_h_reqs_reject(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	if (acc_fields_check(r->json, reject_fields, 1, 0, &e) != CLR_OK) {
 		acc_reply_err(r, &e);
@@ -445,7 +449,7 @@ void acc_h_reqs_reject(struct clr_req *r)
 
 void acc_h_reqs_revoke(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	json_t *body = NULL;
 
 	if (acc_optional_body(r, &body, &e) != CLR_OK ||
@@ -468,7 +472,7 @@ enum clr_rc acc_revoke_locked(struct clr_req *r, const char *req_id, const char 
 {
 	PGresult *res = NULL;
 	json_t *rq = NULL, *payload = NULL;
-	const char *p[3] = { req_id, reason, r->who.name };
+	const char *p[3] = {req_id, reason, r->who.name};
 	const char *reg_id;
 	enum clr_rc rc;
 	int was_active;
@@ -497,7 +501,7 @@ enum clr_rc acc_revoke_locked(struct clr_req *r, const char *req_id, const char 
 			goto out;
 	}
 	{
-		const char *q[2] = { req_id, NULL };
+		const char *q[2] = {req_id, NULL};
 
 		if ((rc = acc_db_json(r->db, "acc_req_get", 2, q, &rq, e)) != CLR_OK)
 			goto out;

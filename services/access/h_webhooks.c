@@ -17,20 +17,20 @@
 #include "access.h"
 
 static const char *const acc_events[] = {
-	"access_request.created", "access_request.approved", "access_request.rejected",
-	"access_request.revoked", "credential.created",      "credential.rotated",
+    "access_request.created", "access_request.approved", "access_request.rejected",
+    "access_request.revoked", "credential.created",	 "credential.rotated",
 };
 #define NEVENTS (sizeof(acc_events) / sizeof(acc_events[0]))
 
 static const struct acc_field webhook_fields[] = {
-	{ "url", ACC_FT_STR, 1, 0, 1, 2048, 0 },
-	{ "events", ACC_FT_STRARR, 1, 0, 1, 64, NEVENTS },
+    {"url", ACC_FT_STR, 1, 0, 1, 2048, 0},
+    {"events", ACC_FT_STRARR, 1, 0, 1, 64, NEVENTS},
 };
 
 void acc_h_webhooks_create(struct clr_req *r)
 {
 	const struct acc_app *app = r->app;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const json_t *events = json_object_get(r->json, "events"), *v;
 	const char *p[4];
 	char id[37], *secret = NULL, *sealed = NULL, *ev = NULL;
@@ -44,7 +44,8 @@ void acc_h_webhooks_create(struct clr_req *r)
 			    "events must name at least one event");
 		goto fail;
 	}
-	json_array_foreach(events, i, v) {
+	json_array_foreach(events, i, v)
+	{
 		for (j = 0; j < NEVENTS && strcmp(acc_events[j], json_string_value(v)) != 0; j++)
 			;
 		if (j == NEVENTS) {
@@ -54,8 +55,8 @@ void acc_h_webhooks_create(struct clr_req *r)
 		}
 	}
 	/* Same rule as redirect URIs: https, or http to a loopback receiver. */
-	if (acc_redirect_uri_check(json_string_value(json_object_get(r->json, "url")), "url",
-				   &e) != CLR_OK) {
+	if (acc_redirect_uri_check(json_string_value(json_object_get(r->json, "url")), "url", &e) !=
+	    CLR_OK) {
 		snprintf(e.error, sizeof(e.error), "invalid_request");
 		goto fail;
 	}
@@ -108,7 +109,7 @@ out:
 
 void acc_h_webhooks_list(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	json_t *out = NULL;
 
 	if (acc_db_json_list(r->db, "acc_webhooks_list", 0, NULL, &out, &e) != CLR_OK) {
@@ -120,7 +121,7 @@ void acc_h_webhooks_list(struct clr_req *r)
 
 void acc_h_webhooks_get(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, "webhook");
 	json_t *out = NULL;
 
@@ -135,7 +136,7 @@ void acc_h_webhooks_get(struct clr_req *r)
 
 void acc_h_webhooks_delete(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	const char *id = acc_param_id(r, 0, "webhook");
 	int n = 0;
 
@@ -145,7 +146,8 @@ void acc_h_webhooks_delete(struct clr_req *r)
 		clr_err_set(&e, e.rc, NULL, NULL, "database unavailable");
 		goto fail;
 	}
-	if (acc_db_do(r->db, "acc_webhook_delete", 1, &id, &n, "deleting the webhook", &e) != CLR_OK)
+	if (acc_db_do(r->db, "acc_webhook_delete", 1, &id, &n, "deleting the webhook", &e) !=
+	    CLR_OK)
 		goto fail;
 	if (n == 0) {
 		clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", NULL, "no such webhook");
@@ -165,7 +167,7 @@ fail:
 
 void acc_h_audit_list(struct clr_req *r)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	char lim[16], off[16], *action = NULL, *target = NULL;
 	const char *p[4];
 	json_t *out = NULL;

@@ -14,9 +14,9 @@ int main(void)
 {
 	struct clr_config *cfg = NULL;
 	struct clr_sealer *sealer = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	struct acc_app app;
-	struct clr_server srv = { 0 };
+	struct clr_server srv = {0};
 	int rc = 1;
 
 	clr_log_init("access", CLR_LOG_INFO);

@@ -16,11 +16,16 @@
 static const char *ftype_name(enum acc_ftype t)
 {
 	switch (t) {
-	case ACC_FT_STR: return "a string";
-	case ACC_FT_BOOL: return "a boolean";
-	case ACC_FT_STRARR: return "an array of strings";
-	case ACC_FT_INT: return "an integer";
-	case ACC_FT_OBJ: return "an object";
+	case ACC_FT_STR:
+		return "a string";
+	case ACC_FT_BOOL:
+		return "a boolean";
+	case ACC_FT_STRARR:
+		return "an array of strings";
+	case ACC_FT_INT:
+		return "an integer";
+	case ACC_FT_OBJ:
+		return "an object";
 	}
 	return "?";
 }
@@ -58,8 +63,8 @@ static enum clr_rc str_check(const json_t *v, const struct acc_field *f, struct 
 	return CLR_OK;
 }
 
-enum clr_rc acc_fields_check(const json_t *obj, const struct acc_field *spec, size_t n,
-			     int partial, struct clr_err *e)
+enum clr_rc acc_fields_check(const json_t *obj, const struct acc_field *spec, size_t n, int partial,
+			     struct clr_err *e)
 {
 	const char *key;
 	json_t *v, *it;
@@ -70,7 +75,8 @@ enum clr_rc acc_fields_check(const json_t *obj, const struct acc_field *spec, si
 	if (!json_is_object(obj))
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", NULL,
 				   "the body must be a JSON object");
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		for (i = 0; i < n && strcmp(spec[i].name, key) != 0; i++)
 			;
 		if (i == n)
@@ -113,7 +119,8 @@ enum clr_rc acc_fields_check(const json_t *obj, const struct acc_field *spec, si
 				return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", key,
 						   "%s has more than %zu items", key,
 						   spec[i].maxitems);
-			json_array_foreach(v, j, it) {
+			json_array_foreach(v, j, it)
+			{
 				if (!json_is_string(it))
 					goto type;
 				if ((rc = str_check(it, &spec[i], e)) != CLR_OK)
@@ -122,15 +129,15 @@ enum clr_rc acc_fields_check(const json_t *obj, const struct acc_field *spec, si
 			break;
 		}
 		continue;
-type:
+	type:
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", key, "%s must be %s", key,
 				   ftype_name(spec[i].type));
 	}
 	if (!partial) {
 		for (i = 0; i < n; i++) {
 			if (spec[i].required && json_object_get(obj, spec[i].name) == NULL)
-				return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", spec[i].name,
-						   "%s is required", spec[i].name);
+				return clr_err_set(e, CLR_ERR_PARAM, "invalid_request",
+						   spec[i].name, "%s is required", spec[i].name);
 		}
 	} else if (json_object_size(obj) == 0) {
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", NULL,
@@ -198,14 +205,15 @@ enum clr_rc acc_db_json(struct clr_db *db, const char *name, int n, const char *
 	return rc;
 }
 
-enum clr_rc acc_db_json_list(struct clr_db *db, const char *name, int n,
-			     const char *const *v, json_t **out, struct clr_err *e)
+enum clr_rc acc_db_json_list(struct clr_db *db, const char *name, int n, const char *const *v,
+			     json_t **out, struct clr_err *e)
 {
 	enum clr_rc rc = acc_db_json(db, name, n, v, out, e);
 
 	if (rc == CLR_ERR_NOTFOUND) {
 		*out = json_array();
-		rc = *out != NULL ? CLR_OK : clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		rc = *out != NULL ? CLR_OK
+				  : clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
 	}
 	return rc;
 }
@@ -283,8 +291,34 @@ static int host_is_loopback(const char *h)
 	       strcmp(h, "127.0.0.1") == 0;
 }
 
-enum clr_rc acc_redirect_uri_check(const char *uri, const char *field,
-				   struct clr_err *e)
+/*
+ * libcurl parses leniently and normalises ("https:/h", "https:///h",
+ * "HTTP://127.1" and "http://0x7f000001" all parse), but the URI is stored
+ * and sent to the IdP as written, where it would be matched literally or
+ * parsed differently.  So the text itself must read "https://<host>" or
+ * "http://<loopback host>" exactly as the checks below understood it.
+ */
+static int raw_form_ok(const char *uri, int https)
+{
+	static const char *const loop[] = {"localhost", "127.0.0.1", "[::1]"};
+	const char *h;
+	size_t i, n;
+
+	if (https)
+		return strncmp(uri, "https://", 8) == 0 && uri[8] != '\0' && uri[8] != '/';
+	if (strncmp(uri, "http://", 7) != 0)
+		return 0;
+	h = uri + 7;
+	for (i = 0; i < sizeof(loop) / sizeof(loop[0]); i++) {
+		n = strlen(loop[i]);
+		if (strncasecmp(h, loop[i], n) == 0 &&
+		    (h[n] == '\0' || h[n] == ':' || h[n] == '/' || h[n] == '?'))
+			return 1;
+	}
+	return 0;
+}
+
+enum clr_rc acc_redirect_uri_check(const char *uri, const char *field, struct clr_err *e)
 {
 	CURLU *u = NULL;
 	char *scheme = NULL, *host = NULL, *user = NULL, *frag = NULL;
@@ -311,8 +345,9 @@ enum clr_rc acc_redirect_uri_check(const char *uri, const char *field,
 			    "%s must have no user info and no fragment", field);
 		goto out;
 	}
-	if (strcmp(scheme, "https") != 0 &&
-	    !(strcmp(scheme, "http") == 0 && host_is_loopback(host))) {
+	if ((strcmp(scheme, "https") != 0 &&
+	     !(strcmp(scheme, "http") == 0 && host_is_loopback(host))) ||
+	    !raw_form_ok(uri, strcmp(scheme, "https") == 0)) {
 		clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", field,
 			    "%s must use https (http only on a loopback host)", field);
 		goto out;
@@ -357,7 +392,7 @@ enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_
 enum clr_rc acc_emit(struct clr_db *db, const char *event, const json_t *data)
 {
 	PGresult *res = NULL;
-	const char *p[1] = { event };
+	const char *p[1] = {event};
 	json_t *payload = NULL;
 	enum clr_rc rc;
 	int i;
@@ -365,9 +400,10 @@ enum clr_rc acc_emit(struct clr_db *db, const char *event, const json_t *data)
 	if ((rc = clr_db_exec(db, "acc_webhooks_for_event", 1, p, &res)) != CLR_OK)
 		return rc;
 	for (i = 0; i < PQntuples(res) && rc == CLR_OK; i++) {
-		payload = json_pack("{s:s, s:s, s:O}", "webhook_id", PQgetvalue(res, i, 0),
-				    "event", event, "data", data);
-		rc = payload != NULL ? clr_jobs_enqueue(db, "webhook", payload, NULL) : CLR_ERR_NOMEM;
+		payload = json_pack("{s:s, s:s, s:O}", "webhook_id", PQgetvalue(res, i, 0), "event",
+				    event, "data", data);
+		rc = payload != NULL ? clr_jobs_enqueue(db, "webhook", payload, NULL)
+				     : CLR_ERR_NOMEM;
 		json_decref(payload);
 	}
 	PQclear(res);
@@ -409,7 +445,7 @@ int acc_kind_can_rotate(const char *kind)
 	 * Mirrors can_rotate of the registrar's drivers (drv_*.c), which this
 	 * binary does not link; test_access.c holds the two lists equal.
 	 */
-	static const char *const rotating[] = { "okta", "http_bridge" };
+	static const char *const rotating[] = {"okta", "http_bridge"};
 	size_t i;
 
 	for (i = 0; kind != NULL && i < sizeof(rotating) / sizeof(rotating[0]); i++) {

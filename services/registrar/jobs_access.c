@@ -32,8 +32,8 @@ static const char *payload_uuid(const struct clr_job *job, const char *k, struct
 	const char *id = json_string_value(json_object_get(job->payload, k));
 
 	if (id == NULL || !clr_uuid_valid(id)) {
-		clr_err_set(e, CLR_ERR_PARAM, "invalid_request", k, "%s job: payload has no valid %s",
-			    job->kind, k);
+		clr_err_set(e, CLR_ERR_PARAM, "invalid_request", k,
+			    "%s job: payload has no valid %s", job->kind, k);
 		return NULL;
 	}
 	return id;
@@ -70,8 +70,8 @@ static enum clr_rc job_webhook(void *appv, struct clr_db *db, const struct clr_j
 	const char *event = json_string_value(json_object_get(job->payload, "event"));
 	const json_t *data = json_object_get(job->payload, "data");
 	struct clr_http_client *http = NULL;
-	struct clr_http_opts opts = { 0 };
-	struct clr_http_resp resp = { 0 };
+	struct clr_http_opts opts = {0};
+	struct clr_http_resp resp = {0};
 	struct clr_http_header h[4];
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	char sig[7 + 2 * EVP_MAX_MD_SIZE + 1], *secret = NULL, *body = NULL;
@@ -115,10 +115,10 @@ static enum clr_rc job_webhook(void *appv, struct clr_db *db, const struct clr_j
 	memcpy(sig, "sha256=", 7);
 	for (i = 0; i < maclen; i++)
 		snprintf(sig + 7 + 2 * i, 3, "%02x", mac[i]);
-	h[0] = (struct clr_http_header){ "Content-Type", "application/json" };
-	h[1] = (struct clr_http_header){ "X-Clearance-Event", event };
-	h[2] = (struct clr_http_header){ "X-Clearance-Delivery", job->id };
-	h[3] = (struct clr_http_header){ "X-Clearance-Signature", sig };
+	h[0] = (struct clr_http_header){"Content-Type", "application/json"};
+	h[1] = (struct clr_http_header){"X-Clearance-Event", event};
+	h[2] = (struct clr_http_header){"X-Clearance-Delivery", job->id};
+	h[3] = (struct clr_http_header){"X-Clearance-Signature", sig};
 	/* http is allowed only because the URL passed the loopback rule when stored. */
 	opts.allow_http = strncmp(url, "http://", 7) == 0;
 	opts.connect_timeout_ms = app->cfg->http_connect_timeout_ms;
@@ -163,7 +163,8 @@ static enum clr_rc emit(struct clr_db *db, const char *event, const json_t *data
 	for (i = 0; i < PQntuples(res) && rc == CLR_OK; i++) {
 		payload = json_pack("{s:s, s:s, s:O}", "webhook_id", PQgetvalue(res, i, 0), "event",
 				    event, "data", data);
-		rc = payload != NULL ? clr_jobs_enqueue(db, "webhook", payload, NULL) : CLR_ERR_NOMEM;
+		rc = payload != NULL ? clr_jobs_enqueue(db, "webhook", payload, NULL)
+				     : CLR_ERR_NOMEM;
 		json_decref(payload);
 	}
 	PQclear(res);
@@ -172,15 +173,15 @@ static enum clr_rc emit(struct clr_db *db, const char *event, const json_t *data
 
 /* The request as events and mails describe it (no secrets). */
 static const char req_view_sql[] =
-	"SELECT json_build_object('id', r.id, 'status', r.status, 'developer_id', r.developer_id,"
-	" 'developer_email', d.email, 'developer_name', d.name, 'app_id', r.app_id,"
-	" 'app_name', a.name, 'product_id', r.product_id, 'product_name', p.name,"
-	" 'plan_id', r.plan_id, 'plan_name', l.name, 'client_type_id', r.client_type_id,"
-	" 'client_id', g.client_id, 'reason', r.reason, 'last_error', r.last_error)"
-	" FROM access_requests r JOIN accounts d ON d.id = r.developer_id"
-	" JOIN apps a ON a.id = r.app_id JOIN products p ON p.id = r.product_id"
-	" JOIN plans l ON l.id = r.plan_id LEFT JOIN registrations g ON g.id = r.registration_id"
-	" WHERE r.id = $1::uuid";
+    "SELECT json_build_object('id', r.id, 'status', r.status, 'developer_id', r.developer_id,"
+    " 'developer_email', d.email, 'developer_name', d.name, 'app_id', r.app_id,"
+    " 'app_name', a.name, 'product_id', r.product_id, 'product_name', p.name,"
+    " 'plan_id', r.plan_id, 'plan_name', l.name, 'client_type_id', r.client_type_id,"
+    " 'client_id', g.client_id, 'reason', r.reason, 'last_error', r.last_error)"
+    " FROM access_requests r JOIN accounts d ON d.id = r.developer_id"
+    " JOIN apps a ON a.id = r.app_id JOIN products p ON p.id = r.product_id"
+    " JOIN plans l ON l.id = r.plan_id LEFT JOIN registrations g ON g.id = r.registration_id"
+    " WHERE r.id = $1::uuid";
 
 static json_t *req_view(struct clr_db *db, const char *id)
 {
@@ -205,13 +206,15 @@ static const char *s_of(const json_t *o, const char *k)
 /* Records err on the request; final also marks it failed. */
 static void note_request(struct clr_db *db, const char *id, const char *msg, int final)
 {
-	const char *p[3] = { id, msg, final ? "true" : "false" };
+	const char *p[3] = {id, msg, final ? "true" : "false"};
 
-	if (clr_db_exec_sql(db, "UPDATE access_requests SET last_error = $2,"
+	if (clr_db_exec_sql(db,
+			    "UPDATE access_requests SET last_error = $2,"
 			    " status = CASE WHEN $3::boolean THEN 'failed' ELSE status END,"
 			    " updated_at = now() WHERE id = $1::uuid AND status = 'provisioning'",
 			    3, p, NULL) != CLR_OK)
-		clr_log(NULL, CLR_LOG_WARN, "access request %s: its error could not be recorded", id);
+		clr_log(NULL, CLR_LOG_WARN, "access request %s: its error could not be recorded",
+			id);
 }
 
 /* The client exists: the request becomes active, the developer hears of it. */
@@ -224,9 +227,11 @@ static enum clr_rc provision_done(struct clr_db *db, const char *id, const char 
 
 	if ((rc = clr_db_begin(db)) != CLR_OK)
 		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
-	rc = clr_db_exec_sql(db, "UPDATE access_requests SET status = 'active', last_error = NULL,"
+	rc = clr_db_exec_sql(db,
+			     "UPDATE access_requests SET status = 'active', last_error = NULL,"
 			     " updated_at = now() WHERE id = $1::uuid AND status = 'provisioning'"
-			     " RETURNING id", 1, &id, &res);
+			     " RETURNING id",
+			     1, &id, &res);
 	if (rc != CLR_OK)
 		goto out;
 	if (PQntuples(res) != 1) {
@@ -236,8 +241,10 @@ static enum clr_rc provision_done(struct clr_db *db, const char *id, const char 
 				     : CLR_ERR_NOMEM;
 		if (rc == CLR_OK)
 			rc = clr_db_commit(db);
-		clr_log(NULL, CLR_LOG_INFO, "access request %s was withdrawn; its client is "
-			"deregistered", id);
+		clr_log(NULL, CLR_LOG_INFO,
+			"access request %s was withdrawn; its client is "
+			"deregistered",
+			id);
 		goto out;
 	}
 	rq = req_view(db, id);
@@ -245,11 +252,11 @@ static enum clr_rc provision_done(struct clr_db *db, const char *id, const char 
 		rc = CLR_ERR_DB;
 		goto out;
 	}
-	vars = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "request_id", id,
-			 "developer_email", s_of(rq, "developer_email"), "developer_name",
-			 s_of(rq, "developer_name"), "product_name", s_of(rq, "product_name"),
-			 "plan_name", s_of(rq, "plan_name"), "app_name", s_of(rq, "app_name"),
-			 "app_id", s_of(rq, "app_id"));
+	vars =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "request_id", id, "developer_email",
+		      s_of(rq, "developer_email"), "developer_name", s_of(rq, "developer_name"),
+		      "product_name", s_of(rq, "product_name"), "plan_name", s_of(rq, "plan_name"),
+		      "app_name", s_of(rq, "app_name"), "app_id", s_of(rq, "app_id"));
 	payload = vars != NULL ? json_pack("{s:s, s:s, s:O}", "to", s_of(rq, "developer_email"),
 					   "template", "request_approved", "vars", vars)
 			       : NULL;
@@ -280,7 +287,7 @@ static enum clr_rc job_provision(void *appv, struct clr_db *db, const struct clr
 	const struct reg_app *app = appv;
 	const char *id = payload_uuid(job, "access_request_id", e);
 	struct clr_http_client *http = NULL;
-	struct reg_request req = { 0 };
+	struct reg_request req = {0};
 	json_t *uris = NULL, *owner = NULL, *view = NULL;
 	char *secret = NULL, reg_id[37] = "";
 	const char *rstatus, *gstatus;
@@ -290,10 +297,12 @@ static enum clr_rc job_provision(void *appv, struct clr_db *db, const struct clr
 
 	if (id == NULL)
 		return CLR_ERR_PARAM;
-	rc = clr_db_exec_sql(db, "SELECT r.status, g.id::text, g.status, g.client_type_id::text,"
+	rc = clr_db_exec_sql(db,
+			     "SELECT r.status, g.id::text, g.status, g.client_type_id::text,"
 			     " g.client_name, g.redirect_uris::text, g.scope, g.owner::text"
 			     " FROM access_requests r LEFT JOIN registrations g"
-			     " ON g.id = r.registration_id WHERE r.id = $1::uuid", 1, &id, &res);
+			     " ON g.id = r.registration_id WHERE r.id = $1::uuid",
+			     1, &id, &res);
 	if (rc != CLR_OK)
 		return clr_err_set(e, rc, NULL, NULL, "reading the access request failed");
 	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 1)) {
@@ -330,8 +339,10 @@ static enum clr_rc job_provision(void *appv, struct clr_db *db, const struct clr
 			final = rc == CLR_ERR_PARAM || job->attempt >= job->max_attempts;
 			reg_op_note_failure(db, reg_id, e->msg, final);
 			note_request(db, id, e->msg, final);
-			clr_log(NULL, CLR_LOG_WARN, "access request %s: provisioning attempt %d/%d "
-				"failed: %s", id, job->attempt, job->max_attempts, e->msg);
+			clr_log(NULL, CLR_LOG_WARN,
+				"access request %s: provisioning attempt %d/%d "
+				"failed: %s",
+				id, job->attempt, job->max_attempts, e->msg);
 			goto out;
 		}
 	} else if (strcmp(gstatus, "active") != 0) {
@@ -366,9 +377,11 @@ static enum clr_rc job_access_rotate(void *appv, struct clr_db *db, const struct
 
 	if (id == NULL)
 		return CLR_ERR_PARAM;
-	if ((rc = clr_db_exec_sql(db, "SELECT registration_id::text FROM access_requests"
+	if ((rc = clr_db_exec_sql(db,
+				  "SELECT registration_id::text FROM access_requests"
 				  " WHERE id = $1::uuid AND status = 'active'"
-				  " AND registration_id IS NOT NULL", 1, &id, &res)) != CLR_OK)
+				  " AND registration_id IS NOT NULL",
+				  1, &id, &res)) != CLR_OK)
 		return clr_err_set(e, rc, NULL, NULL, "reading the access request failed");
 	if (PQntuples(res) != 1) {
 		PQclear(res);
@@ -392,8 +405,8 @@ static enum clr_rc job_access_rotate(void *appv, struct clr_db *db, const struct
 	rq = req_view(db, id);
 	if (rq != NULL && clr_db_begin(db) == CLR_OK) {
 		if (emit(db, "credential.rotated", rq) != CLR_OK || clr_db_commit(db) != CLR_OK)
-			clr_log(NULL, CLR_LOG_WARN, "access request %s: the rotation event was lost",
-				id);
+			clr_log(NULL, CLR_LOG_WARN,
+				"access request %s: the rotation event was lost", id);
 		clr_db_rollback(db);
 	}
 	json_decref(rq);
@@ -409,13 +422,13 @@ static enum clr_rc job_client_update(void *appv, struct clr_db *db, const struct
 	const char *id = payload_uuid(job, "registration_id", e);
 	const json_t *uris = json_object_get(job->payload, "redirect_uris");
 	struct clr_http_client *http = NULL;
-	struct reg_row row = { 0 };
-	struct reg_ctype ct = { 0 };
-	struct reg_provider pv = { 0 };
-	struct reg_request req = { 0 };
-	struct clr_reg_input in = { 0 };
-	struct clr_reg_result res = { 0 };
-	struct clr_err de = { 0 };
+	struct reg_row row = {0};
+	struct reg_ctype ct = {0};
+	struct reg_provider pv = {0};
+	struct reg_request req = {0};
+	struct clr_reg_input in = {0};
+	struct clr_reg_result res = {0};
+	struct clr_err de = {0};
 	char *sec = NULL, *rat = NULL, *meta = NULL, *uris_s = NULL, exp[24];
 	const char *p[10];
 	enum clr_rc rc;
@@ -454,7 +467,7 @@ static enum clr_rc job_client_update(void *appv, struct clr_db *db, const struct
 		goto out;
 	}
 	if ((rc = reg_seal(app, "registrations.client_secret", id, res.client_secret, &sec, e)) !=
-		    CLR_OK ||
+		CLR_OK ||
 	    (rc = reg_seal(app, "registrations.registration_access_token", id,
 			   res.registration_access_token, &rat, e)) != CLR_OK)
 		goto lost;
@@ -502,11 +515,11 @@ out:
 }
 
 const struct clr_job_kind acc_job_kinds[] = {
-	{ "email", job_email },
-	{ "webhook", job_webhook },
-	{ "provision", job_provision },
-	{ "access_rotate", job_access_rotate },
-	{ "client_update", job_client_update },
+    {"email", job_email},
+    {"webhook", job_webhook},
+    {"provision", job_provision},
+    {"access_rotate", job_access_rotate},
+    {"client_update", job_client_update},
 };
 const size_t acc_njob_kinds = sizeof(acc_job_kinds) / sizeof(acc_job_kinds[0]);
 

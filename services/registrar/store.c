@@ -91,10 +91,12 @@ enum {
 	RG_RAT
 };
 
-#define JB_VIEW                                                                                    \
-	"id, kind, state, attempts, max_attempts, " CLR_SQL_TS_AS("run_at") ", " CLR_SQL_TS_AS(    \
-	    "locked_until") ", last_error, payload, " CLR_SQL_TS_AS("created_at") ","              \
-										  " " CLR_SQL_TS_AS("updated_at")
+/* clang-format off */
+#define JB_VIEW                                                                 \
+	"id, kind, state, attempts, max_attempts, " CLR_SQL_TS_AS("run_at") ", " \
+	CLR_SQL_TS_AS("locked_until") ", last_error, payload, "                 \
+	CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at")
+/* clang-format on */
 
 #define LIVE_STATUSES "('pending', 'active', 'orphaned')"
 

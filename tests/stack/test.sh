@@ -18,6 +18,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 main() {
 	stack_step "deps" 900 bash tests/stack/deps.sh || return 1
 	stack_step "build" 600 "$MAKE" -j"$JOBS" all || return 1
+	stack_step "format (clang-format)" 120 "$MAKE" format-check || true
 	stack_step "start PostgreSQL" 60 stack_pg_start "$STACK_PG" || return 1
 	stack_step "migrate" 60 stack_migrate || return 1
 	export CLEARANCE_TEST_DATABASE_URL=$CLEARANCE_DATABASE_URL

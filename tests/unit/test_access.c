@@ -44,22 +44,34 @@ END_TEST
  * http://<loopback>.
  */
 static const char *const uri_bad[] = {
-	"https:/a.test/cb",	   "https:///a.test/cb",	   "HTTPS://a.test/cb",
-	"HTTP://127.0.0.1/cb",	   "http://127.1/cb",		   "http://0x7f000001/cb",
-	"http://2130706433/cb",	   "http://localhost.evil.test/", "http://127.0.0.1.evil.test/",
-	"http://evil.test/cb",	   "https://a.test/cb#frag",	   "https://a.test/cb#",
-	"https://user@a.test/cb",  "https://u:p@a.test/cb",	   "https://a.test/ cb",
-	"ftp://a.test/cb",	   "a.test/cb",			   "",
+    "https:/a.test/cb",
+    "https:///a.test/cb",
+    "HTTPS://a.test/cb",
+    "HTTP://127.0.0.1/cb",
+    "http://127.1/cb",
+    "http://0x7f000001/cb",
+    "http://2130706433/cb",
+    "http://localhost.evil.test/",
+    "http://127.0.0.1.evil.test/",
+    "http://evil.test/cb",
+    "https://a.test/cb#frag",
+    "https://a.test/cb#",
+    "https://user@a.test/cb",
+    "https://u:p@a.test/cb",
+    "https://a.test/ cb",
+    "ftp://a.test/cb",
+    "a.test/cb",
+    "",
 };
 static const char *const uri_good[] = {
-	"https://a.test/cb",	     "https://a.test:8443/cb?x=1", "http://127.0.0.1:8080/cb",
-	"http://localhost/cb",	     "http://[::1]:9/cb",	   "http://LOCALHOST:3000",
-	"https://a.test",
+    "https://a.test/cb",   "https://a.test:8443/cb?x=1", "http://127.0.0.1:8080/cb",
+    "http://localhost/cb", "http://[::1]:9/cb",		 "http://LOCALHOST:3000",
+    "https://a.test",
 };
 
 START_TEST(redirect_uri_refused)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	ck_assert_msg(acc_redirect_uri_check(uri_bad[_i], "redirect_uris", &e) == CLR_ERR_PARAM,
 		      "accepted: \"%s\"", uri_bad[_i]);
@@ -69,7 +81,7 @@ END_TEST
 
 START_TEST(redirect_uri_accepted)
 {
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	ck_assert_msg(acc_redirect_uri_check(uri_good[_i], "redirect_uris", &e) == CLR_OK,
 		      "refused: \"%s\": %s", uri_good[_i], e.msg);

@@ -40,7 +40,8 @@ static void setup(void)
 {
 	snprintf(tdir, sizeof(tdir), "/tmp/clr-mail-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tdir));
-	write_file("hello.txt", "Subject: Hello {{name}}\n\nDear {{name}},\nyou have {{n}} apps.\n");
+	write_file("hello.txt",
+		   "Subject: Hello {{name}}\n\nDear {{name}},\nyou have {{n}} apps.\n");
 	write_file("typo.txt", "Subject: Hi\n\nDear {{nme}}\n");
 	write_file("nosubject.txt", "Hello\n\nbody\n");
 	write_file("noblank.txt", "Subject: x\nbody\n");
@@ -49,8 +50,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	static const char *const files[] = { "hello.txt", "typo.txt", "nosubject.txt",
-					     "noblank.txt", "open.txt" };
+	static const char *const files[] = {"hello.txt", "typo.txt", "nosubject.txt", "noblank.txt",
+					    "open.txt"};
 	char path[128];
 	size_t i;
 
@@ -65,7 +66,7 @@ START_TEST(render_substitutes)
 {
 	json_t *vars = json_pack("{s:s, s:i}", "name", "Ann", "n", 3);
 	char *subject = NULL, *body = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	ck_assert_int_eq(clr_mail_render(tdir, "hello", vars, &subject, &body, &e), CLR_OK);
 	ck_assert_str_eq(subject, "Hello Ann");
@@ -80,7 +81,7 @@ START_TEST(render_subject_cannot_add_headers)
 {
 	json_t *vars = json_pack("{s:s, s:i}", "name", "x\r\nBcc: victim@evil.test", "n", 1);
 	char *subject = NULL, *body = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	ck_assert_int_eq(clr_mail_render(tdir, "hello", vars, &subject, &body, &e), CLR_OK);
 	ck_assert_ptr_null(strpbrk(subject, "\r\n"));
@@ -95,7 +96,7 @@ START_TEST(render_errors)
 {
 	json_t *vars = json_pack("{s:s}", "name", "Ann");
 	char *subject = NULL, *body = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 
 	ck_assert_int_eq(clr_mail_render(tdir, "typo", vars, &subject, &body, &e), CLR_ERR_PARAM);
 	ck_assert_ptr_nonnull(strstr(e.msg, "nme"));
@@ -104,9 +105,11 @@ START_TEST(render_errors)
 	ck_assert_ptr_nonnull(strstr(e.msg, "{{n}}"));
 	ck_assert_int_eq(clr_mail_render(tdir, "nosubject", vars, &subject, &body, &e),
 			 CLR_ERR_PARAM);
-	ck_assert_int_eq(clr_mail_render(tdir, "noblank", vars, &subject, &body, &e), CLR_ERR_PARAM);
+	ck_assert_int_eq(clr_mail_render(tdir, "noblank", vars, &subject, &body, &e),
+			 CLR_ERR_PARAM);
 	ck_assert_int_eq(clr_mail_render(tdir, "open", vars, &subject, &body, &e), CLR_ERR_PARAM);
-	ck_assert_int_eq(clr_mail_render(tdir, "missing", vars, &subject, &body, &e), CLR_ERR_PARAM);
+	ck_assert_int_eq(clr_mail_render(tdir, "missing", vars, &subject, &body, &e),
+			 CLR_ERR_PARAM);
 	ck_assert_int_eq(clr_mail_render(tdir, "../etc/passwd", vars, &subject, &body, &e),
 			 CLR_ERR_PARAM);
 	ck_assert_int_eq(clr_mail_render(tdir, "Hello", vars, &subject, &body, &e), CLR_ERR_PARAM);
@@ -120,14 +123,14 @@ END_TEST
 START_TEST(render_shipped_templates)
 {
 	/* The defaults in deploy/mail use only the variables the jobs provide. */
-	static const char *const names[] = { "request_submitted", "request_approved",
-					     "request_rejected", "request_revoked" };
-	json_t *vars = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "request_id", "r",
-				 "developer_email", "d@x.test", "developer_name", "D",
-				 "product_name", "P", "plan_name", "L", "app_name", "A", "app_id",
-				 "a", "reason", "why");
+	static const char *const names[] = {"request_submitted", "request_approved",
+					    "request_rejected", "request_revoked"};
+	json_t *vars =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "request_id", "r",
+		      "developer_email", "d@x.test", "developer_name", "D", "product_name", "P",
+		      "plan_name", "L", "app_name", "A", "app_id", "a", "reason", "why");
 	char *subject = NULL, *body = NULL;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	size_t i;
 
 	if (access("deploy/mail/request_approved.txt", R_OK) != 0) {
@@ -137,7 +140,8 @@ START_TEST(render_shipped_templates)
 	}
 	for (i = 0; i < 4; i++) {
 		ck_assert_msg(clr_mail_render("deploy/mail", names[i], vars, &subject, &body, &e) ==
-				      CLR_OK, "%s: %s", names[i], e.msg);
+				  CLR_OK,
+			      "%s: %s", names[i], e.msg);
 		ck_assert_ptr_null(strstr(body, "{{"));
 		free(subject);
 		free(body);
@@ -262,7 +266,7 @@ START_TEST(send_through_smtp)
 {
 	struct smtp_srv s;
 	struct clr_config c;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	char url[64];
 
 	smtp_start(&s);
@@ -286,7 +290,7 @@ START_TEST(send_errors)
 {
 	struct smtp_srv s;
 	struct clr_config c;
-	struct clr_err e = { 0 };
+	struct clr_err e = {0};
 	char url[64];
 	int port;
 

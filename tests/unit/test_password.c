@@ -12,7 +12,7 @@
 
 /* RFC 7914 s.12, vector 3 (N = 16384, r = 8, p = 1), first 32 bytes of the key. */
 static const char rfc7914[] =
-	"$scrypt$ln=14,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI";
+    "$scrypt$ln=14,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI";
 
 START_TEST(verify_rfc7914_vector)
 {
@@ -60,25 +60,30 @@ END_TEST
 START_TEST(verify_refuses_malformed)
 {
 	static const char *const bad[] = {
-		"",
-		"plain",
-		"$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
-		"$scrypt$ln=14,r=8,p=1$U29kaXVtQ2hsb3JpZGU",			/* no key */
-		"$scrypt$ln=14,r=8$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
-		"$scrypt$ln=30,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
-		"$scrypt$ln=14,r=900,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
-		"$scrypt$ln=14,r=8,p=99$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
-		"$scrypt$ln=1234,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
-		"$scrypt$ln=14,r=8,p=1$U29k!XVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
-		"$scrypt$ln=14,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046",	/* short key */
-		"$scrypt$ln=14,r=8,p=1$U29k$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI", /* short salt */
+	    "",
+	    "plain",
+	    "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+	    "$scrypt$ln=14,r=8,p=1$U29kaXVtQ2hsb3JpZGU", /* no key */
+	    "$scrypt$ln=14,r=8$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+	    "$scrypt$ln=30,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+	    "$scrypt$ln=14,r=900,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-"
+	    "qbVD9lRdofI",
+	    "$scrypt$ln=14,r=8,p=99$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-"
+	    "qbVD9lRdofI",
+	    "$scrypt$ln=1234,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-"
+	    "qbVD9lRdofI",
+	    "$scrypt$ln=14,r=8,p=1$U29k!XVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+	    "$scrypt$ln=14,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046", /* short key */
+	    "$scrypt$ln=14,r=8,p=1$U29k$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI", /* short salt
+										       */
 	};
 	size_t i;
 	int ok;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ok = -1;
-		ck_assert_msg(clr_password_verify("pleaseletmein", 13, bad[i], &ok) == CLR_ERR_PARAM,
+		ck_assert_msg(clr_password_verify("pleaseletmein", 13, bad[i], &ok) ==
+				  CLR_ERR_PARAM,
 			      "accepted: %s", bad[i]);
 		ck_assert_int_eq(ok, 0);
 	}
@@ -94,12 +99,15 @@ END_TEST
 START_TEST(verify_refuses_costly_parameters)
 {
 	static const char *const costly[] = {
-		"$scrypt$ln=20,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
-		"$scrypt$ln=18,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
-		"$scrypt$ln=17,r=16,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
-		"$scrypt$ln=14,r=32,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
-		"$scrypt$ln=14,r=8,p=16$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
-		"$scrypt$ln=14,r=8,p=5$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+	    "$scrypt$ln=20,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+	    "$scrypt$ln=18,r=8,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
+	    "$scrypt$ln=17,r=16,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-"
+	    "qbVD9lRdofI",
+	    "$scrypt$ln=14,r=32,p=1$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-"
+	    "qbVD9lRdofI",
+	    "$scrypt$ln=14,r=8,p=16$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-"
+	    "qbVD9lRdofI",
+	    "$scrypt$ln=14,r=8,p=5$U29kaXVtQ2hsb3JpZGU$cCO9yzr9c0hGHAbNgf046_2o-7qQT44-qbVD9lRdofI",
 	};
 	size_t i;
 	int ok;
@@ -107,7 +115,7 @@ START_TEST(verify_refuses_costly_parameters)
 	for (i = 0; i < sizeof(costly) / sizeof(costly[0]); i++) {
 		ok = -1;
 		ck_assert_msg(clr_password_verify("pleaseletmein", 13, costly[i], &ok) ==
-				      CLR_ERR_PARAM,
+				  CLR_ERR_PARAM,
 			      "accepted: %s", costly[i]);
 		ck_assert_int_eq(ok, 0);
 	}

@@ -28,8 +28,8 @@
  * add a header.  No such template, unknown key, malformed file:
  * CLR_ERR_PARAM (e says which).
  */
-enum clr_rc clr_mail_render(const char *dir, const char *name, const json_t *vars,
-			    char **subject, char **body, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc clr_mail_render(const char *dir, const char *name, const json_t *vars, char **subject,
+			    char **body, struct clr_err *e) CLR_MUSTCHECK;
 
 /* 1 if addr looks like a deliverable address (no spaces, CR/LF, <>, one '@'). */
 int clr_mail_addr_valid(const char *addr);
@@ -40,13 +40,11 @@ int clr_mail_addr_valid(const char *addr);
  * HTTP timeouts.  No SMTP_URL: CLR_ERR_PARAM.  Server down or refusing:
  * CLR_ERR_UPSTREAM / CLR_ERR_TIMEOUT with e->msg (no message content).
  */
-enum clr_rc clr_mail_send(const struct clr_config *cfg, const char *to,
-			  const char *subject, const char *body,
-			  struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc clr_mail_send(const struct clr_config *cfg, const char *to, const char *subject,
+			  const char *body, struct clr_err *e) CLR_MUSTCHECK;
 
 /* Renders template `name` from the configured directory and sends it. */
-enum clr_rc clr_mail_send_template(const struct clr_config *cfg, const char *to,
-				   const char *name, const json_t *vars,
-				   struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc clr_mail_send_template(const struct clr_config *cfg, const char *to, const char *name,
+				   const json_t *vars, struct clr_err *e) CLR_MUSTCHECK;
 
 #endif

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include "clearance/rc.h"
 
-#define CLR_PASSWORD_MIN 12    /* bytes */
-#define CLR_PASSWORD_MAX 1024  /* bytes: scrypt cost must stay bounded */
+#define CLR_PASSWORD_MIN 12   /* bytes */
+#define CLR_PASSWORD_MAX 1024 /* bytes: scrypt cost must stay bounded */
 
 /*
  * Strength check for a new password: length between the bounds, no
