@@ -142,21 +142,7 @@ out:
 
 void reg_h_ctypes_get(struct clr_req *r)
 {
-	const char *id = reg_param_id(r, 0, "client type");
-	const char *v[1];
-	PGresult *res = NULL;
-	struct clr_err e = {0};
-
-	if (id == NULL)
-		return;
-	v[0] = id;
-	if ((e.rc = clr_db_exec(r->db, "reg_ct_get", 1, v, &res)) != CLR_OK) {
-		clr_err_set(&e, e.rc, NULL, NULL, "reading the client type failed");
-		reg_reply_err(r, &e);
-		return;
-	}
-	reply_row(r, 200, res);
-	PQclear(res);
+	reg_get_one(r, "client type", "reg_ct_get");
 }
 
 void reg_h_ctypes_patch(struct clr_req *r)

@@ -340,26 +340,7 @@ void reg_h_providers_list(struct clr_req *r)
 
 void reg_h_providers_get(struct clr_req *r)
 {
-	const char *id = reg_param_id(r, 0, "provider");
-	const char *v[1];
-	PGresult *res = NULL;
-	struct clr_err e = {0};
-	enum clr_rc rc;
-
-	if (id == NULL)
-		return;
-	v[0] = id;
-	rc = clr_db_exec(r->db, "reg_pv_get", 1, v, &res);
-	if (rc != CLR_OK) {
-		clr_err_set(&e, rc, NULL, NULL, "reading the provider failed");
-		reg_reply_err(r, &e);
-		return;
-	}
-	if (PQntuples(res) != 1)
-		clr_resp_error(r, 404, "not_found", "no such provider");
-	else
-		clr_resp_json(r, 200, reg_row_json(res, 0));
-	PQclear(res);
+	reg_get_one(r, "provider", "reg_pv_get");
 }
 
 /* Applies a nullable string field of the PATCH body. */

@@ -217,22 +217,5 @@ out:
 
 void reg_h_jobs_get(struct clr_req *r)
 {
-	const char *id = reg_param_id(r, 0, "job");
-	const char *v[1];
-	PGresult *res = NULL;
-	struct clr_err e = {0};
-
-	if (id == NULL)
-		return;
-	v[0] = id;
-	if ((e.rc = clr_db_exec(r->db, "reg_jb_get", 1, v, &res)) != CLR_OK) {
-		clr_err_set(&e, e.rc, NULL, NULL, "reading the job failed");
-		reg_reply_err(r, &e);
-		return;
-	}
-	if (PQntuples(res) != 1)
-		clr_resp_error(r, 404, "not_found", "no such job");
-	else
-		clr_resp_json(r, 200, reg_row_json(res, 0));
-	PQclear(res);
+	reg_get_one(r, "job", "reg_jb_get");
 }

@@ -165,6 +165,12 @@ const char *reg_param_id(struct clr_req *r, int i, const char *what);
 enum clr_rc reg_url_check(const char *url, int allow_http, const char *field,
 			  const char *error_code, struct clr_err *e) CLR_MUSTCHECK;
 
+/*
+ * GET of one row by the uuid in path parameter 0: runs `stmt` (one
+ * parameter, the id) and answers 200 with the row, or 404 "no such <what>".
+ */
+void reg_get_one(struct clr_req *r, const char *what, const char *stmt);
+
 /* Answers e (rc -> status table), logging 5xx once. */
 void reg_reply_err(struct clr_req *r, const struct clr_err *e);
 

@@ -181,6 +181,29 @@ const char *reg_param_id(struct clr_req *r, int i, const char *what)
 	return NULL;
 }
 
+void reg_get_one(struct clr_req *r, const char *what, const char *stmt)
+{
+	const char *id = reg_param_id(r, 0, what);
+	PGresult *res = NULL;
+	struct clr_err e = {0};
+	char msg[64];
+
+	if (id == NULL)
+		return;
+	if ((e.rc = clr_db_exec(r->db, stmt, 1, &id, &res)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "reading the %s failed", what);
+		reg_reply_err(r, &e);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		snprintf(msg, sizeof(msg), "no such %s", what);
+		clr_resp_error(r, 404, "not_found", msg);
+	} else {
+		clr_resp_json(r, 200, reg_row_json(res, 0));
+	}
+	PQclear(res);
+}
+
 enum clr_rc reg_url_check(const char *url, int allow_http, const char *field,
 			  const char *error_code, struct clr_err *e)
 {
