@@ -18,6 +18,7 @@
 #include "clearance/mail.h"
 #include "clearance/password.h"
 #include "clearance/util.h"
+#include "apply.h"
 #include "migrate.h"
 
 #define EXIT_USAGE 2
@@ -34,10 +35,18 @@ static void usage(FILE *f)
 	      "                             create an admin account that logs in with\n"
 	      "                             POST /v1/sessions (password from F, else\n"
 	      "                             the first line of stdin)\n"
+	      "  apply -f FILE [--dry-run] [--prune] [--set-secrets]\n"
+	      "                             make providers, client types, plans,\n"
+	      "                             products and webhooks what FILE says\n"
+	      "                             (through the admin API; see\n"
+	      "                             deploy/catalogue.schema.json)\n"
+	      "  export [-o FILE]           write the catalogue in apply's format\n"
 	      "  help                       this text\n"
 	      "\n"
 	      "Environment: CLEARANCE_DATABASE_URL (or CLEARANCE_DATABASE_URL_FILE),\n"
-	      "CLEARANCE_SQL_DIR (default ./sql or <prefix>/share/clearance/sql).\n",
+	      "CLEARANCE_SQL_DIR (default ./sql or <prefix>/share/clearance/sql);\n"
+	      "apply and export: CLEARANCE_API_URL (default http://127.0.0.1:8080) and\n"
+	      "CLEARANCE_ADMIN_TOKEN (or CLEARANCE_ADMIN_TOKEN_FILE).\n",
 	      f);
 }
 
@@ -273,6 +282,12 @@ int main(int argc, char **argv)
 	    strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return EXIT_SUCCESS;
+	}
+	/* These two speak to the admin API, not to the database. */
+	if (strcmp(argv[1], "apply") == 0 || strcmp(argv[1], "export") == 0) {
+		clr_log_init("ctl", CLR_LOG_WARN);
+		return strcmp(argv[1], "apply") == 0 ? ctl_apply(argc - 2, argv + 2)
+						     : ctl_export(argc - 2, argv + 2);
 	}
 	if (!args_ok(argc - 1, argv + 1)) {
 		usage(stderr);
