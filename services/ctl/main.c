@@ -5,9 +5,12 @@
  * Configuration comes from the environment like every Clearance program
  * (CLEARANCE_DATABASE_URL or CLEARANCE_DATABASE_URL_FILE).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -27,14 +30,19 @@ static void usage(FILE *f)
 {
 	fputs("usage: clearance-ctl COMMAND\n"
 	      "\n"
-	      "  migrate [--dir DIR]        apply pending sql/NNN_*.sql migrations\n"
+	      "  migrate [--dir DIR] [--wait SECONDS]\n"
+	      "                             apply pending sql/NNN_*.sql migrations\n"
+	      "                             (--wait: retry the connection that long,\n"
+	      "                             for init containers started before the\n"
+	      "                             database)\n"
 	      "  admin-token create NAME    create an admin token (printed once)\n"
 	      "  admin-token list           list admin tokens\n"
 	      "  admin-token revoke ID      revoke a token\n"
-	      "  create-admin --email E [--name N] [--password-file F]\n"
+	      "  create-admin --email E [--name N] [--password-file F] [--if-absent]\n"
 	      "                             create an admin account that logs in with\n"
 	      "                             POST /v1/sessions (password from F, else\n"
-	      "                             the first line of stdin)\n"
+	      "                             the first line of stdin; --if-absent: an\n"
+	      "                             existing account is success, not an error)\n"
 	      "  apply -f FILE [--dry-run] [--prune] [--set-secrets]\n"
 	      "                             make providers, client types, plans,\n"
 	      "                             products and webhooks what FILE says\n"
@@ -189,16 +197,18 @@ static int cmd_create_admin(struct clr_db *db, int argc, char **argv)
 	PGresult *r = NULL;
 	FILE *f = stdin;
 	size_t len = 0;
-	int i, status = EXIT_FAILURE;
+	int i, status = EXIT_FAILURE, if_absent = 0;
 	enum clr_rc rc;
 
-	for (i = 0; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--email") == 0)
-			email = argv[i + 1];
-		else if (strcmp(argv[i], "--name") == 0)
-			name = argv[i + 1];
-		else if (strcmp(argv[i], "--password-file") == 0)
-			file = argv[i + 1];
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--if-absent") == 0)
+			if_absent = 1;
+		else if (strcmp(argv[i], "--email") == 0 && i + 1 < argc)
+			email = argv[++i];
+		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else if (strcmp(argv[i], "--password-file") == 0 && i + 1 < argc)
+			file = argv[++i];
 	}
 	if (!clr_mail_addr_valid(email)) {
 		fputs("clearance-ctl: --email must be an e-mail address\n", stderr);
@@ -227,6 +237,12 @@ static int cmd_create_admin(struct clr_db *db, int argc, char **argv)
 			     "INSERT INTO accounts (role, email, name, password_hash)"
 			     " VALUES ('admin', $1, $2, $3) RETURNING id::text",
 			     3, p, &r);
+	if (rc == CLR_ERR_CONFLICT && if_absent) {
+		/* A bootstrap step run on every start (docker compose) finds it made. */
+		printf("an account with this e-mail exists; nothing to do\n");
+		status = EXIT_SUCCESS;
+		goto out;
+	}
 	if (rc != CLR_OK) {
 		fprintf(stderr, "clearance-ctl: cannot create the admin: %s\n",
 			rc == CLR_ERR_CONFLICT ? "an account with this e-mail exists"
@@ -244,18 +260,67 @@ out:
 	return status;
 }
 
+/*
+ * Removes "--wait SECONDS" from a migrate command line, so the rest is
+ * checked as before.  Returns the new argc, or -1 if SECONDS is not 1..3600.
+ */
+static int take_wait(int argc, char **argv, long *wait_s)
+{
+	int i, j;
+	char *end;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--wait") != 0)
+			continue;
+		if (i + 1 >= argc)
+			return -1;
+		errno = 0;
+		*wait_s = strtol(argv[i + 1], &end, 10);
+		if (errno != 0 || *end != '\0' || *wait_s < 1 || *wait_s > 3600)
+			return -1;
+		for (j = i; j + 2 <= argc; j++)
+			argv[j] = argv[j + 2];
+		return argc - 2;
+	}
+	return argc;
+}
+
+/*
+ * Connects, retrying once a second for wait_s seconds: a migration that
+ * starts with the database (an init container, a compose service) waits for
+ * it instead of failing the rollout on the first refused connection.
+ */
+static enum clr_rc connect_db(const struct clr_config *cfg, long wait_s, struct clr_db **db)
+{
+	time_t deadline = time(NULL) + wait_s;
+
+	for (;;) {
+		if (clr_db_open(cfg->database_url, NULL, 0, db) == CLR_OK &&
+		    clr_db_ping(*db) == CLR_OK)
+			return CLR_OK;
+		clr_db_close(*db);
+		*db = NULL;
+		if (time(NULL) >= deadline)
+			return CLR_ERR_DB;
+		fputs("clearance-ctl: waiting for PostgreSQL\n", stderr);
+		sleep(1);
+	}
+}
+
 /* Shape of the command line, checked before any connection is made. */
 static int args_ok(int argc, char **argv)
 {
 	int i;
 
 	if (strcmp(argv[0], "create-admin") == 0) {
-		if (argc % 2 != 1)
-			return 0;
-		for (i = 1; i < argc; i += 2) {
-			if (strcmp(argv[i], "--email") != 0 && strcmp(argv[i], "--name") != 0 &&
-			    strcmp(argv[i], "--password-file") != 0)
+		for (i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--if-absent") == 0)
+				continue;
+			if ((strcmp(argv[i], "--email") != 0 && strcmp(argv[i], "--name") != 0 &&
+			     strcmp(argv[i], "--password-file") != 0) ||
+			    i + 1 >= argc)
 				return 0;
+			i++;
 		}
 		return 1;
 	}
@@ -273,6 +338,7 @@ int main(int argc, char **argv)
 	struct clr_config *cfg = NULL;
 	struct clr_db *db = NULL;
 	int status = EXIT_FAILURE;
+	long wait_s = 0;
 
 	if (argc < 2) {
 		usage(stderr);
@@ -289,6 +355,10 @@ int main(int argc, char **argv)
 		return strcmp(argv[1], "apply") == 0 ? ctl_apply(argc - 2, argv + 2)
 						     : ctl_export(argc - 2, argv + 2);
 	}
+	if (strcmp(argv[1], "migrate") == 0 && (argc = take_wait(argc, argv, &wait_s)) < 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
 	if (!args_ok(argc - 1, argv + 1)) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -299,7 +369,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	clr_log_init("ctl", cfg->log_level > CLR_LOG_WARN ? cfg->log_level : CLR_LOG_WARN);
-	if (clr_db_open(cfg->database_url, NULL, 0, &db) != CLR_OK || clr_db_ping(db) != CLR_OK) {
+	if (connect_db(cfg, wait_s, &db) != CLR_OK) {
 		fputs("clearance-ctl: cannot connect to PostgreSQL (see log above)\n", stderr);
 		goto out;
 	}

@@ -16,7 +16,7 @@
 // script used by the container health checks answers for real.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import Ajv2020 from 'ajv/dist/2020.js';
-import { api, haveStack, STACK_DIR } from './lib/api.mjs';
+import { api, haveStack, STACK_DIR, freePort, waitFor } from './lib/api.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const D = (...p) => path.join(ROOT, 'deploy', ...p);
@@ -144,7 +144,7 @@ describe('docker-compose', { skip: staticSkip }, () => {
     });
     assert.equal(r.status, 0, r.stderr);
     const cfg = YAML.parse(r.stdout);
-    for (const s of ['postgres', 'keycloak', 'mailpit', 'nginx', 'migrate', 'registrar', 'introspect', 'access']) {
+    for (const s of ['postgres', 'keycloak', 'mailpit', 'nginx', 'migrate', 'bootstrap', 'registrar', 'introspect', 'access']) {
       assert.ok(cfg.services[s], `service ${s}`);
     }
     for (const s of ['registrar', 'introspect', 'access']) {
@@ -159,6 +159,14 @@ describe('docker-compose', { skip: staticSkip }, () => {
       assert.ok(cfg.services[s].healthcheck, `${s} has a health check`);
     }
     assert.match(cfg.services.keycloak.command.join(' '), /--import-realm/);
+    // The first admin, from a secret file, idempotent on every start.
+    const boot = cfg.services.bootstrap;
+    assert.ok(boot, 'a bootstrap service');
+    assert.deepEqual(boot.command.slice(0, 2), ['clearance-ctl', 'create-admin']);
+    assert.ok(boot.command.includes('--if-absent') && boot.command.includes('/run/secrets/admin_password'));
+    assert.equal(boot.depends_on.migrate.condition, 'service_completed_successfully');
+    assert.ok(cfg.secrets.admin_password, 'the admin password is a compose secret');
+    assert.deepEqual(cfg.services.migrate.command, ['clearance-ctl', 'migrate', '--wait', '60']);
   });
 
   test('the Dockerfile is multi-stage on bookworm, runs as non-root, copies files that exist', () => {
@@ -270,11 +278,24 @@ function checkCnpgCluster(o) {
   assert.equal(typeof o.spec?.bootstrap?.initdb?.owner, 'string');
 }
 
+// The Prometheus Operator's ServiceMonitor is a CRD too: the fields we use.
+function checkServiceMonitor(o) {
+  assert.equal(o.apiVersion, 'monitoring.coreos.com/v1');
+  assert.match(o.metadata?.name || '', /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  assert.equal(typeof o.spec?.selector?.matchLabels, 'object', 'spec.selector.matchLabels');
+  assert.ok(Array.isArray(o.spec?.endpoints) && o.spec.endpoints.length >= 1, 'spec.endpoints');
+  for (const e of o.spec.endpoints) {
+    assert.equal(typeof e.port, 'string', 'endpoint port by name');
+    assert.match(e.interval || '30s', /^[0-9]+(s|m)$/);
+  }
+}
+
 async function validateAll(objs) {
   const seen = [];
   for (const o of objs) {
     const key = `${o.apiVersion}/${o.kind}`;
     if (key === 'postgresql.cnpg.io/v1/Cluster') { checkCnpgCluster(o); seen.push(key); continue; }
+    if (key === 'monitoring.coreos.com/v1/ServiceMonitor') { checkServiceMonitor(o); seen.push(key); continue; }
     const mod = SCHEMA_MODULES[key];
     assert.ok(mod, `no schema for ${key} (${o.metadata?.name}): add it to SCHEMA_MODULES`);
     const m = await import(`kubernetes-models/${mod}`);
@@ -296,7 +317,7 @@ function checkWorkloads(objs, { expectSecretsFromOutside = [] } = {}) {
   const pods = [...deps.map((d) => d.spec.template.spec), ...by('Job').map((j) => j.spec.template.spec)];
   for (const spec of pods) {
     assert.equal(spec.securityContext?.runAsNonRoot, true, 'pod runAsNonRoot');
-    for (const c of spec.containers) {
+    for (const c of [...(spec.initContainers || []), ...spec.containers]) {
       assert.equal(c.securityContext?.allowPrivilegeEscalation, false, `${c.name}: no privilege escalation`);
       assert.equal(c.securityContext?.readOnlyRootFilesystem, true, `${c.name}: read-only root`);
       assert.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory, `${c.name}: resource requests`);
@@ -327,7 +348,23 @@ function checkWorkloads(objs, { expectSecretsFromOutside = [] } = {}) {
     assert.ok(by('Service').some((s) => matches(s.spec.selector)), `${svc}: a Service selects it`);
     assert.ok(by('PodDisruptionBudget').some((p) => matches(p.spec.selector.matchLabels)), `${svc}: a PDB`);
     assert.ok(by('HorizontalPodAutoscaler').some((h) => h.spec.scaleTargetRef.name === d.metadata.name), `${svc}: an HPA`);
+    // Migrations run on every rollout (init container, advisory lock), not
+    // from an immutable Job.
+    const init = d.spec.template.spec.initContainers?.[0];
+    assert.deepEqual(init?.command, ['clearance-ctl', 'migrate', '--wait', '120'], `${svc}: migrate init container`);
+    assert.ok((init.env || []).some((e) => e.name === 'CLEARANCE_DATABASE_URL' && e.valueFrom?.secretKeyRef));
+    // Metrics over HTTP on :9102 from a sidecar, announced for scrapers.
+    const ann = d.spec.template.metadata.annotations || {};
+    assert.equal(ann['prometheus.io/scrape'], 'true', `${svc}: scrape annotation`);
+    assert.equal(ann['prometheus.io/port'], '9102');
+    assert.equal(ann['prometheus.io/path'], '/metrics');
+    assert.ok(d.spec.template.spec.containers.some((c) => (c.ports || []).some((p) => p.name === 'metrics' && p.containerPort === 9102)),
+      `${svc}: a container serves metrics on 9102`);
+    const service = by('Service').find((x) => matches(x.spec.selector));
+    assert.ok(service.spec.ports.some((p) => p.name === 'metrics' && p.port === 9102), `${svc}: Service exposes metrics`);
   }
+  assert.ok(names('ConfigMap').has('clearance-ops-bridge'), 'the ops bridge configuration');
+  assert.equal(by('Job').length, 0, 'no migration Job (immutable: an upgrade could not re-run it)');
   const ings = by('Ingress');
   const fcgi = ings.filter((i) => i.metadata.annotations?.['nginx.ingress.kubernetes.io/backend-protocol'] === 'FCGI');
   assert.equal(fcgi.length, 3, 'one FCGI Ingress per service');
@@ -342,8 +379,6 @@ function checkWorkloads(objs, { expectSecretsFromOutside = [] } = {}) {
   assert.ok(gw, 'a gateway Ingress with auth-url');
   assert.match(gw.metadata.annotations['nginx.ingress.kubernetes.io/auth-url'],
     /^http:\/\/clearance-introspect\.[a-z0-9-]+\.svc\.cluster\.local:8080\/auth$/);
-  const job = by('Job').find((j) => j.metadata.name === 'clearance-migrate');
-  assert.deepEqual(job.spec.template.spec.containers[0].command, ['clearance-ctl', 'migrate']);
 }
 
 describe('Kubernetes manifests', { skip: staticSkip }, () => {
@@ -351,7 +386,7 @@ describe('Kubernetes manifests', { skip: staticSkip }, () => {
     const objs = kustomize(D('k8s', 'base'));
     const kinds = await validateAll(objs);
     for (const k of ['apps/v1/Deployment', 'v1/Service', 'autoscaling/v2/HorizontalPodAutoscaler',
-      'policy/v1/PodDisruptionBudget', 'batch/v1/Job', 'networking.k8s.io/v1/Ingress', 'v1/Secret']) {
+      'policy/v1/PodDisruptionBudget', 'networking.k8s.io/v1/Ingress', 'v1/Secret']) {
       assert.ok(kinds.includes(k), `base has a ${k}`);
     }
     checkWorkloads(objs);
@@ -372,6 +407,18 @@ describe('Kubernetes manifests', { skip: staticSkip }, () => {
     assert.deepEqual(db.valueFrom.secretKeyRef, { name: `${cluster.metadata.name}-app`, key: 'uri' });
     assert.ok(!objs.some((o) => o.kind === 'Secret' && o.metadata.name === 'clearance-database'));
     assert.ok(objs.every((o) => o.kind !== 'Ingress' || o.spec.tls?.length === 1), 'TLS on every Ingress');
+    for (const d of objs.filter((o) => o.kind === 'Deployment')) {
+      assert.deepEqual(d.spec.template.spec.initContainers[0].env[0].valueFrom.secretKeyRef,
+        { name: `${cluster.metadata.name}-app`, key: 'uri' }, 'the migration uses the CNPG Secret too');
+    }
+    const sm = objs.filter((o) => o.kind === 'ServiceMonitor');
+    assert.equal(sm.length, 1, 'the monitoring component adds a ServiceMonitor');
+    const sel = Object.entries(sm[0].spec.selector.matchLabels);
+    const scraped = objs.filter((o) => o.kind === 'Service'
+      && sel.every(([k, v]) => o.metadata.labels?.[k] === v)
+      && o.spec.ports.some((p) => p.name === sm[0].spec.endpoints[0].port));
+    assert.deepEqual(scraped.map((o) => o.metadata.name).sort(),
+      ['clearance-access', 'clearance-introspect', 'clearance-registrar'], 'it scrapes the three services');
   });
 
   test('the validator does catch a bad object (the check above can fail)', async () => {
@@ -457,5 +504,38 @@ describe('against the running stack', { skip: liveSkip }, () => {
     }
     assert.equal(run1(['/metrics', path.join(STACK_DIR, 'run', 'access.sock')]).status, 2, 'only health paths');
     assert.notEqual(run1(['/healthz', path.join(STACK_DIR, 'run', 'no-such.sock')]).status, 0, 'nothing there');
+  });
+
+  test('the Kubernetes ops bridge serves a pod\'s /metrics, /healthz, /readyz over HTTP (real nginx)', async () => {
+    const cm = YAML.parseAllDocuments(read(D('k8s', 'base', 'config.yaml'))).map((d) => d.toJS())
+      .find((o) => o?.metadata?.name === 'clearance-ops-bridge');
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clr-ops-'));
+    const sock = path.join(STACK_DIR, 'run', 'registrar.sock');
+    const conf = cm.data['ops.conf'].replace('listen 9102;', `listen 127.0.0.1:${port};`)
+      .replace('fastcgi_pass 127.0.0.1:9000;', `fastcgi_pass unix:${sock};`);
+    assert.notEqual(conf, cm.data['ops.conf']);
+    fs.writeFileSync(path.join(dir, 'ops.conf'), conf);
+    fs.writeFileSync(path.join(dir, 'nginx.conf'), `${process.getuid?.() === 0 ? 'user root;\n' : ''}`
+      + `daemon off;\nworker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\n`
+      + `events { worker_connections 64; }\nhttp {\n  client_body_temp_path ${dir}/cb;\n  proxy_temp_path ${dir}/px;\n`
+      + `  fastcgi_temp_path ${dir}/fc;\n  uwsgi_temp_path ${dir}/uw;\n  scgi_temp_path ${dir}/sc;\n`
+      + `  include ${dir}/ops.conf;\n}\n`);
+    const ngx = spawn('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: 'ignore' });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await fetch(`${base}/bridge-healthz`)).ok, { timeoutMs: 10000, what: 'ops bridge nginx' });
+      const m = await fetch(`${base}/metrics`);
+      assert.equal(m.status, 200);
+      assert.match(await m.text(), /^# (HELP|TYPE) clearance_/m, 'Prometheus text from the service');
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      assert.equal((await fetch(`${base}/readyz`)).status, 200);
+      assert.equal((await fetch(`${base}/v1/providers`)).status, 404, 'nothing but the three paths');
+      assert.equal((await fetch(`${base}/metrics`, { method: 'POST' })).status, 403, 'GET only');
+    } finally {
+      ngx.kill('SIGTERM');
+      await new Promise((r) => { ngx.once('exit', r); setTimeout(r, 3000); });
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,75 @@
+// clearance-ctl's operator switches used by the deployments: create-admin
+// --if-absent (the docker compose bootstrap step, run on every start) and
+// migrate --wait (the Kubernetes init container, started with the database).
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { api, haveStack, DATABASE_URL } from './lib/api.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = process.env.CLEARANCE_BIN_DIR;
+const skip = !haveStack() ? 'CLEARANCE_BASE_URL not set: run via make integration'
+  : !BIN ? 'CLEARANCE_BIN_DIR not set' : false;
+
+function ctl(args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(path.join(BIN, 'clearance-ctl'), args, {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH, CLEARANCE_DATABASE_URL: DATABASE_URL, ...env },
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), 60000);
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('error', (e) => { clearTimeout(timer); reject(e); });
+    p.on('close', (status) => { clearTimeout(timer); resolve({ status, out, err }); });
+  });
+}
+
+describe('clearance-ctl for deployments', { skip }, () => {
+  test('create-admin --if-absent makes the admin once and succeeds again without a change', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clr-ctl-'));
+    const pwFile = path.join(dir, 'pw');
+    const password = `Bootstrap-${crypto.randomBytes(8).toString('hex')}`;
+    fs.writeFileSync(pwFile, `${password}\n`);
+    const email = `bootstrap-${crypto.randomBytes(4).toString('hex')}@example.test`;
+    try {
+      const args = ['create-admin', '--email', email, '--password-file', pwFile, '--if-absent'];
+      const first = await ctl(args);
+      assert.equal(first.status, 0, first.err);
+      assert.match(first.out, /created admin/);
+      const again = await ctl(args);
+      assert.equal(again.status, 0, again.err);
+      assert.match(again.out, /exists; nothing to do/);
+      const strict = await ctl(args.filter((a) => a !== '--if-absent'));
+      assert.equal(strict.status, 1, 'without --if-absent an existing account is an error');
+      assert.match(strict.err, /exists/);
+      const login = await api('POST', '/v1/sessions', { email, password }, { token: null });
+      assert.equal(login.status, 201, login.text);
+      assert.equal(login.json.role, 'admin');
+      assert.equal((await ctl(['create-admin', '--if-absent', '--email'])).status, 2, 'usage');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('migrate --wait retries a database that is not there yet, then gives up', async () => {
+    const ok = await ctl(['migrate', '--wait', '5']);
+    assert.equal(ok.status, 0, ok.err);
+    const down = await ctl(['migrate', '--wait', '2'], {
+      CLEARANCE_DATABASE_URL: `host=${path.join(os.tmpdir(), 'clr-no-such-pg-dir')} dbname=x user=x`,
+    });
+    assert.equal(down.status, 1);
+    assert.ok((down.err.match(/waiting for PostgreSQL/g) || []).length >= 2, down.err);
+    assert.match(down.err, /cannot connect to PostgreSQL/);
+    for (const bad of [['--wait', '0'], ['--wait', 'soon'], ['--wait'], ['--wait', '5', '--bogus']]) {
+      assert.equal((await ctl(['migrate', ...bad])).status, 2, `usage: ${bad.join(' ')}`);
+    }
+  });
+});
