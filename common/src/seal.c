@@ -168,6 +168,11 @@ void clr_sealer_free(struct clr_sealer *s)
 }
 
 /* "<table_col>:<row_id>", new.  A ':' in table_col would make it ambiguous. */
+const char *clr_sealer_kid(const struct clr_sealer *s)
+{
+	return s->keys[0].kid;
+}
+
 static enum clr_rc make_aad(const char *table_col, const char *row_id, char **out, size_t *outlen)
 {
 	size_t tl, rl;

@@ -23,6 +23,7 @@
 #include "clearance/util.h"
 #include "apply.h"
 #include "migrate.h"
+#include "reseal.h"
 
 #define EXIT_USAGE 2
 
@@ -49,6 +50,9 @@ static void usage(FILE *f)
 	      "                             (through the admin API; see\n"
 	      "                             deploy/catalogue.schema.json)\n"
 	      "  export [-o FILE]           write the catalogue in apply's format\n"
+	      "  reseal [--check]           re-encrypt every sealed secret under the\n"
+	      "                             first key of CLEARANCE_SEAL_KEYS (--check:\n"
+	      "                             only verify every one opens; change nothing)\n"
 	      "  help                       this text\n"
 	      "\n"
 	      "Environment: CLEARANCE_DATABASE_URL (or CLEARANCE_DATABASE_URL_FILE),\n"
@@ -260,6 +264,49 @@ out:
 	return status;
 }
 
+/* ---- reseal (seal key rotation) ---- */
+
+static int cmd_reseal(const struct clr_config *cfg, struct clr_db *db, int check_only)
+{
+	struct clr_sealer *s = NULL;
+	struct clr_err e = {0};
+	char kid[64];
+	long unreadable = 0;
+	enum clr_rc rc;
+
+	if (cfg->seal_keys == NULL || clr_sealer_new(cfg->seal_keys, &s, &e) != CLR_OK) {
+		fprintf(stderr, "clearance-ctl: reseal needs CLEARANCE_SEAL_KEYS%s%s\n",
+			e.msg[0] ? ": " : "", e.msg);
+		return EXIT_FAILURE;
+	}
+	rc = ctl_reseal(db, s, check_only, stdout, &unreadable);
+	snprintf(kid, sizeof(kid), "%s", clr_sealer_kid(s));
+	clr_sealer_free(s);
+	if (rc == CLR_ERR_PARAM) {
+		fprintf(stderr,
+			"clearance-ctl: %ld value(s) open with none of the keys given; keep the "
+			"key that sealed them\n",
+			unreadable);
+		return EXIT_FAILURE;
+	}
+	if (rc == CLR_ERR_CONFLICT) {
+		fputs("clearance-ctl: the schema has sealed columns reseal does not know; nothing "
+		      "was changed\n",
+		      stderr);
+		return EXIT_FAILURE;
+	}
+	if (rc != CLR_OK) {
+		fprintf(stderr, "clearance-ctl: reseal stopped: %s (run it again to resume)\n",
+			clr_rc_name(rc));
+		return EXIT_FAILURE;
+	}
+	if (check_only)
+		printf("check: every sealed value opens with the keys given\n");
+	else
+		printf("reseal: every sealed value is under key %s\n", kid);
+	return EXIT_SUCCESS;
+}
+
 /*
  * Removes "--wait SECONDS" from a migrate command line, so the rest is
  * checked as before.  Returns the new argc, or -1 if SECONDS is not 1..3600.
@@ -326,6 +373,8 @@ static int args_ok(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "migrate") == 0)
 		return argc == 1 || (argc == 3 && strcmp(argv[1], "--dir") == 0);
+	if (strcmp(argv[0], "reseal") == 0)
+		return argc == 1 || (argc == 2 && strcmp(argv[1], "--check") == 0);
 	if (strcmp(argv[0], "admin-token") != 0 || argc < 2)
 		return 0;
 	if (strcmp(argv[1], "list") == 0)
@@ -377,6 +426,8 @@ int main(int argc, char **argv)
 		status = cmd_migrate(db, argc - 2, argv + 2);
 	else if (strcmp(argv[1], "create-admin") == 0)
 		status = cmd_create_admin(db, argc - 2, argv + 2);
+	else if (strcmp(argv[1], "reseal") == 0)
+		status = cmd_reseal(cfg, db, argc == 3);
 	else
 		status = cmd_token(db, argc - 2, argv + 2);
 out:

@@ -24,6 +24,12 @@ enum clr_rc clr_sealer_new(const char *spec, struct clr_sealer **out,
 			   struct clr_err *e) CLR_MUSTCHECK;
 void clr_sealer_free(struct clr_sealer *s);
 
+/*
+ * The kid of the key that seals (the first one listed); borrowed, valid
+ * while s lives.  A value sealed under another kid is due for resealing.
+ */
+const char *clr_sealer_kid(const struct clr_sealer *s);
+
 /* table_col e.g. "registrations.client_secret"; row_id the row's id. *out new. */
 enum clr_rc clr_seal(const struct clr_sealer *s, const char *table_col, const char *row_id,
 		     const void *pt, size_t ptlen, char **out) CLR_MUSTCHECK;
