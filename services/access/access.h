@@ -90,12 +90,6 @@ int acc_paging(struct clr_req *r, char lim[16], char off[16]);
 enum clr_rc acc_redirect_uri_check(const char *uri, const char *field,
 				   struct clr_err *e) CLR_MUSTCHECK;
 
-/*
- * 1 when the registrar's driver for provider kind `kind` ("okta", ...) can
- * rotate a client secret; 0 for the others, an unknown kind or NULL.
- */
-int acc_kind_can_rotate(const char *kind);
-
 /* Audit row (inside the caller's transaction when one is open). */
 enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_type,
 		      const char *target_id, json_t *detail_take) CLR_MUSTCHECK;
@@ -153,17 +147,5 @@ void acc_h_webhooks_list(struct clr_req *r);
 void acc_h_webhooks_get(struct clr_req *r);
 void acc_h_webhooks_delete(struct clr_req *r);
 void acc_h_audit_list(struct clr_req *r);
-
-/* h_apps.c: validates an app body and inserts it for the caller (in a tx). */
-enum clr_rc acc_app_insert(struct clr_req *r, const json_t *body, json_t **out,
-			   struct clr_err *e) CLR_MUSTCHECK;
-
-/*
- * h_requests.c: ends a live request (in the caller's tx, row not yet
- * locked): active -> revoked with its client deregistered; pending,
- * provisioning or failed -> revoked.  Mails and events follow.
- */
-enum clr_rc acc_revoke_locked(struct clr_req *r, const char *req_id, const char *reason,
-			      struct clr_err *e) CLR_MUSTCHECK;
 
 #endif

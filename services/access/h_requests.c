@@ -1,15 +1,12 @@
 /*
- * h_requests.c - access requests and their workflow.
- *
- *   pending -> provisioning -> active -> revoked
- *                          \-> failed -> (retry) provisioning
- *   pending -> rejected
+ * h_requests.c - the /v1/access-requests routes (the state machine itself
+ * is in requests.c).
  *
  * Every transition locks the row (SELECT ... FOR UPDATE) and checks the
  * state inside one transaction, so a replayed or skipped transition is a
  * 409 and two admins clicking at once cannot both win.  The IdP work is
- * queued in the same transaction (a `provision` job that the registrar's
- * worker runs), so the job exists exactly when the approval committed.
+ * queued in the same transaction (the registrar's `provision` job), so the
+ * job exists exactly when the approval committed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +16,8 @@
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "access.h"
+#include "apps.h"
+#include "requests.h"
 
 static const struct acc_field create_fields[] = {
     {"product_id", ACC_FT_STR, 1, 0, 36, 36, 0},
@@ -43,32 +42,6 @@ static const char *str_of(const json_t *o, const char *k)
 	return s != NULL ? s : "";
 }
 
-/* Template variables for the mails about request `rq` (its JSON view). */
-static json_t *mail_vars(const json_t *rq, const char *reason)
-{
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "request_id", str_of(rq, "id"),
-			 "developer_email", str_of(rq, "developer_email"), "developer_name",
-			 str_of(rq, "developer_name"), "product_name", str_of(rq, "product_name"),
-			 "plan_name", str_of(rq, "plan_name"), "app_name", str_of(rq, "app_name"),
-			 "app_id", str_of(rq, "app_id"), "reason",
-			 reason != NULL && *reason ? reason : "no reason given");
-}
-
-/* Mail to the developer and webhook event, both queued in the caller's tx. */
-static enum clr_rc notify(struct clr_db *db, const json_t *rq, const char *tpl, const char *event,
-			  const char *reason)
-{
-	json_t *vars = mail_vars(rq, reason);
-	enum clr_rc rc = vars != NULL ? CLR_OK : CLR_ERR_NOMEM;
-
-	if (rc == CLR_OK && tpl != NULL && *str_of(rq, "developer_email"))
-		rc = acc_mail(db, str_of(rq, "developer_email"), tpl, vars);
-	if (rc == CLR_OK && event != NULL)
-		rc = acc_emit(db, event, rq);
-	json_decref(vars);
-	return rc;
-}
-
 /* Locks request id as the caller may see it; *out its view (new). */
 static enum clr_rc req_lock(struct clr_req *r, const char *id, json_t **out, struct clr_err *e)
 {
@@ -89,43 +62,6 @@ static enum clr_rc req_view(struct clr_req *r, const char *id, json_t **out, str
 	const char *p[2] = {id, acc_dev_id(r)};
 
 	return acc_db_json(r->db, "acc_req_get", 2, p, out, e);
-}
-
-/*
- * Pre-creates the pending registration (client type's provider, the app's
- * redirect URIs, scope = product scopes + plan scopes), moves the request
- * to provisioning and queues the provision job.  In the caller's tx.
- */
-static enum clr_rc start_provisioning(struct clr_req *r, const char *id, const char *by,
-				      struct clr_err *e)
-{
-	PGresult *res = NULL;
-	json_t *payload = NULL;
-	const char *p[3];
-	enum clr_rc rc;
-
-	if ((rc = clr_db_exec(r->db, "acc_reg_pending_insert", 1, &id, &res)) != CLR_OK)
-		return clr_err_set(e, rc, NULL, NULL, "the registration could not be prepared");
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return clr_err_set(e, CLR_ERR_CONFLICT, "conflict", "client_type_id",
-				   "the request's client type no longer exists");
-	}
-	p[0] = id;
-	p[1] = PQgetvalue(res, 0, 0);
-	p[2] = by;
-	rc = acc_db_do(r->db, "acc_req_provisioning", 3, p, NULL, "updating the request", e);
-	PQclear(res);
-	if (rc != CLR_OK)
-		return rc;
-	payload = json_pack("{s:s}", "access_request_id", id);
-	if (payload == NULL)
-		return clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
-	rc = clr_jobs_enqueue(r->db, "provision", payload, NULL);
-	json_decref(payload);
-	if (rc != CLR_OK)
-		clr_err_set(e, rc, NULL, NULL, "queueing the provisioning failed");
-	return rc;
 }
 
 void acc_h_reqs_create(struct clr_req *r)
@@ -166,7 +102,7 @@ void acc_h_reqs_create(struct clr_req *r)
 		goto fail;
 	}
 	if (appo != NULL) {
-		if (acc_app_insert(r, appo, &app, &e) != CLR_OK)
+		if (acc_app_insert(r->db, acc_dev_id(r), appo, &app, &e) != CLR_OK)
 			goto fail;
 		app_id = json_string_value(json_object_get(app, "id"));
 	} else {
@@ -220,7 +156,7 @@ void acc_h_reqs_create(struct clr_req *r)
 		}
 	}
 	if (autoapp) {
-		if (start_provisioning(r, id, "auto_approve", &e) != CLR_OK)
+		if (acc_req_provision(r->db, id, "auto_approve", &e) != CLR_OK)
 			goto fail;
 	}
 	{
@@ -237,7 +173,7 @@ void acc_h_reqs_create(struct clr_req *r)
 	} else {
 		if ((e.rc = clr_db_exec(r->db, "acc_admin_emails", 0, NULL, &admins)) != CLR_OK)
 			goto store;
-		vars = mail_vars(rq, NULL);
+		vars = acc_req_mail_vars(rq, NULL);
 		for (i = 0; vars != NULL && i < PQntuples(admins); i++) {
 			if ((e.rc = acc_mail(r->db, PQgetvalue(admins, i, 0), "request_submitted",
 					     vars)) != CLR_OK)
@@ -394,7 +330,7 @@ static enum clr_rc step_approve(struct clr_req *r, const char *id, json_t *rq, c
 	enum clr_rc rc;
 
 	(void)body;
-	if ((rc = start_provisioning(r, id, r->who.name, e)) != CLR_OK)
+	if ((rc = acc_req_provision(r->db, id, r->who.name, e)) != CLR_OK)
 		return rc;
 	if ((rc = acc_emit(r->db, "access_request.approved", rq)) != CLR_OK)
 		return clr_err_set(e, rc, NULL, NULL, "queueing the event failed");
@@ -411,7 +347,8 @@ static enum clr_rc step_reject(struct clr_req *r, const char *id, json_t *rq, co
 		return rc;
 	json_object_set_new(rq, "status", json_string("rejected"));
 	json_object_set_new(rq, "reason", json_string(p[1]));
-	if ((rc = notify(r->db, rq, "request_rejected", "access_request.rejected", p[1])) != CLR_OK)
+	if ((rc = acc_req_notify(r->db, rq, "request_rejected", "access_request.rejected", p[1])) !=
+	    CLR_OK)
 		return clr_err_set(e, rc, NULL, NULL, "queueing the notifications failed");
 	return CLR_OK;
 }
@@ -420,7 +357,8 @@ static enum clr_rc step_revoke(struct clr_req *r, const char *id, json_t *rq, co
 			       struct clr_err *e)
 {
 	(void)rq;
-	return acc_revoke_locked(r, id, body != NULL ? str_of(body, "reason") : NULL, e);
+	return acc_req_revoke(r->db, id, body != NULL ? str_of(body, "reason") : NULL, r->who.name,
+			      e);
 }
 
 static enum clr_rc step_retry(struct clr_req *r, const char *id, json_t *rq, const json_t *body,
@@ -428,7 +366,7 @@ static enum clr_rc step_retry(struct clr_req *r, const char *id, json_t *rq, con
 {
 	(void)rq;
 	(void)body;
-	return start_provisioning(r, id, r->who.name, e);
+	return acc_req_provision(r->db, id, r->who.name, e);
 }
 
 void acc_h_reqs_approve(struct clr_req *r)
@@ -465,54 +403,4 @@ void acc_h_reqs_revoke(struct clr_req *r)
 void acc_h_reqs_retry(struct clr_req *r)
 {
 	transition(r, "failed", "access_request.retry", NULL, step_retry);
-}
-
-enum clr_rc acc_revoke_locked(struct clr_req *r, const char *req_id, const char *reason,
-			      struct clr_err *e)
-{
-	PGresult *res = NULL;
-	json_t *rq = NULL, *payload = NULL;
-	const char *p[3] = {req_id, reason, r->who.name};
-	const char *reg_id;
-	enum clr_rc rc;
-	int was_active;
-
-	if ((rc = clr_db_exec(r->db, "acc_req_revoke", 3, p, &res)) != CLR_OK)
-		return clr_err_set(e, rc, NULL, NULL, "revoking failed");
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return clr_err_set(e, CLR_ERR_CONFLICT, "conflict", "status",
-				   "the request is no longer live");
-	}
-	was_active = strcmp(PQgetvalue(res, 0, 0), "active") == 0;
-	reg_id = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
-	if (reg_id != NULL) {
-		/*
-		 * The client stops being 'active' now (the trigger tells the
-		 * gateway at commit), even if the IdP is down and the
-		 * deregister job has to wait for it.
-		 */
-		if ((rc = clr_db_exec(r->db, "acc_reg_revoked", 1, &reg_id, NULL)) != CLR_OK)
-			goto out;
-		payload = json_pack("{s:s}", "registration_id", reg_id);
-		rc = payload != NULL ? clr_jobs_enqueue(r->db, "deregister", payload, NULL)
-				     : CLR_ERR_NOMEM;
-		if (rc != CLR_OK)
-			goto out;
-	}
-	{
-		const char *q[2] = {req_id, NULL};
-
-		if ((rc = acc_db_json(r->db, "acc_req_get", 2, q, &rq, e)) != CLR_OK)
-			goto out;
-	}
-	rc = notify(r->db, rq, was_active ? "request_revoked" : NULL, "access_request.revoked",
-		    reason);
-out:
-	if (rc != CLR_OK && e->rc == CLR_OK)
-		clr_err_set(e, rc, NULL, NULL, "revoking failed");
-	PQclear(res);
-	json_decref(rq);
-	json_decref(payload);
-	return rc;
 }

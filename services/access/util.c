@@ -438,19 +438,3 @@ enum clr_rc acc_optional_body(struct clr_req *r, json_t **out, struct clr_err *e
 	}
 	return CLR_OK;
 }
-
-int acc_kind_can_rotate(const char *kind)
-{
-	/*
-	 * Mirrors can_rotate of the registrar's drivers (drv_*.c), which this
-	 * binary does not link; test_access.c holds the two lists equal.
-	 */
-	static const char *const rotating[] = {"okta", "http_bridge"};
-	size_t i;
-
-	for (i = 0; kind != NULL && i < sizeof(rotating) / sizeof(rotating[0]); i++) {
-		if (strcmp(kind, rotating[i]) == 0)
-			return 1;
-	}
-	return 0;
-}

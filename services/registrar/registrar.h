@@ -1,8 +1,8 @@
 /*
  * registrar.h - internals of the registrar service shared by its files:
  * the application context, the statement table, the loaders of stored
- * rows, request helpers, the handlers and the registration operations that
- * the HTTP routes and the job worker both run.
+ * rows, request helpers and the handlers.  The registration operations
+ * that the routes and the job worker both run are in registrations.h.
  *
  * Nothing here is part of libclearance; symbols are hidden like every other.
  */
@@ -36,9 +36,15 @@ extern const size_t reg_nstmts;
 extern const struct clr_route reg_routes[];
 extern const size_t reg_nroutes;
 
-/* jobs_registrar.c */
+/* jobs.c: the kinds the registrar's worker runs (see jobs.c). */
 extern const struct clr_job_kind reg_job_kinds[];
 extern const size_t reg_njob_kinds;
+
+/*
+ * kinds.c: writes one provider_kinds row per driver (kind, can_rotate), so
+ * other services read the drivers' capabilities as data.  Own connection.
+ */
+enum clr_rc reg_kinds_publish(const struct clr_config *cfg) CLR_MUSTCHECK;
 
 /* ---- store.c: rows ------------------------------------------------------ */
 
@@ -202,52 +208,5 @@ void reg_h_regs_rotate(struct clr_req *r);
 
 void reg_h_jobs_list(struct clr_req *r);
 void reg_h_jobs_get(struct clr_req *r);
-
-/* ---- h_registrations.c: operations shared with the job worker ---------- */
-
-/* What to register. */
-struct reg_request {
-	const char *client_type_id;
-	const char *client_name;
-	const json_t *redirect_uris; /* array or NULL */
-	const char *scope;	     /* NULL or space separated */
-	const json_t *owner;	     /* object or NULL (jobs only) */
-};
-
-/* Validates req against the RFC 7591 rules and its client type. */
-enum clr_rc reg_request_check(const struct reg_request *req, const struct reg_ctype *ct,
-			      struct clr_err *e) CLR_MUSTCHECK;
-
-/*
- * Registers a client at the IdP and stores it as 'active'.  pending_id
- * NULL: a new row is inserted (the HTTP route); otherwise the 'pending'
- * row of that id is completed (the register job).  If the row cannot be
- * stored after the IdP created the client, the client is deleted at the
- * IdP again.  On CLR_OK *view is the stored row as JSON (new) and
- * *secret the client secret (new, wipe with clr_unsealed_free(secret,
- * strlen)) or NULL.  e->error is one of idp_rejected, invalid_client_metadata,
- * idp_error, not_found, invalid_request...
- */
-enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
-			    struct clr_http_client *http, const char *pending_id,
-			    const struct reg_request *req, json_t **view, char **secret,
-			    struct clr_err *e) CLR_MUSTCHECK;
-
-/*
- * Deletes the client at the IdP (RFC 7592) and marks the row deleted; an
- * IdP 401/403 marks it orphaned instead (CLR_OK, *orphaned = 1).  IdP
- * down: error, row unchanged.  *view (may be NULL) gets the row (new).
- */
-enum clr_rc reg_op_delete(const struct reg_app *app, struct clr_db *db,
-			  struct clr_http_client *http, const char *id, int *orphaned,
-			  json_t **view, struct clr_err *e) CLR_MUSTCHECK;
-
-/* Rotates the client secret; *secret new (see reg_op_register). */
-enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
-			  struct clr_http_client *http, const char *id, json_t **view,
-			  char **secret, struct clr_err *e) CLR_MUSTCHECK;
-
-/* Records a pending registration's failure (final: status failed). */
-void reg_op_note_failure(struct clr_db *db, const char *id, const char *msg, int final);
 
 #endif

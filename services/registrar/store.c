@@ -180,6 +180,17 @@ const struct clr_db_stmt reg_stmts[] = {
      "metadata = $13::jsonb, last_error = NULL, revision = revision + 1, updated_at = now() "
      "WHERE id = $1 AND status = 'pending' RETURNING " RG_VIEW,
      13},
+    /* A provision job's row: created once, under the id its caller chose. */
+    {"reg_rg_pending_insert",
+     "INSERT INTO registrations (id, provider_id, client_type_id, client_name, redirect_uris,"
+     " scope, owner, status) SELECT $1::uuid, t.provider_id, t.id, $3, $4::jsonb, $5,"
+     " $6::jsonb, 'pending' FROM client_types t WHERE t.id = $2::uuid"
+     " ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id RETURNING id::text",
+     6},
+    {"reg_rg_withdraw",
+     "UPDATE registrations SET status = 'orphaned', last_error = $2, revision = revision + 1,"
+     " updated_at = now() WHERE id = $1::uuid AND status = 'active'",
+     2},
     {"reg_rg_updated",
      "UPDATE registrations SET client_type_id = $2, client_name = $3, "
      "redirect_uris = $4::jsonb, scope = $5, "

@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <curl/curl.h>
 
-#include "registrar.h"
+#include "registrations.h"
 #include "validate.h"
 
 /* ---- client types ------------------------------------------------------- */

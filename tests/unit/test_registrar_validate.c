@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "clearance/rc.h"
-#include "../../services/registrar/registrar.h"
+#include "../../services/registrar/registrations.h"
 #include "../../services/registrar/validate.h"
 
 /* ---- reg_ctype_validate ----------------------------------------------- */

@@ -1,0 +1,82 @@
+/*
+ * h_jobs.c - the admin's read-only view of the job queue (GET /v1/jobs).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registrar.h"
+
+void reg_h_jobs_list(struct clr_req *r)
+{
+	static const char *const states[] = {"queued", "running", "done", "failed"};
+	char *state = NULL, *kind = NULL, *limit = NULL, *offset = NULL, *end;
+	char lim[16] = "100", off[16] = "0";
+	const char *p[4];
+	PGresult *res = NULL;
+	struct clr_err e = {0};
+	size_t i;
+	long n;
+
+	if (clr_req_query(r, "state", &state) != CLR_OK ||
+	    clr_req_query(r, "kind", &kind) != CLR_OK ||
+	    clr_req_query(r, "limit", &limit) != CLR_OK ||
+	    clr_req_query(r, "offset", &offset) != CLR_OK) {
+		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "malformed query string");
+		goto fail;
+	}
+	if (state != NULL) {
+		for (i = 0; i < 4 && strcmp(state, states[i]) != 0; i++)
+			;
+		if (i == 4) {
+			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "state",
+				    "state must be queued, running, done or failed");
+			goto fail;
+		}
+	}
+	if (kind != NULL && strlen(kind) > 64) {
+		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "kind", "kind is too long");
+		goto fail;
+	}
+	if (limit != NULL) {
+		n = strtol(limit, &end, 10);
+		if (limit[0] == '\0' || *end != '\0' || n < 1 || n > 1000) {
+			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "limit",
+				    "limit must be 1..1000");
+			goto fail;
+		}
+		snprintf(lim, sizeof(lim), "%ld", n);
+	}
+	if (offset != NULL) {
+		n = strtol(offset, &end, 10);
+		if (offset[0] == '\0' || *end != '\0' || n < 0 || n > 1000000) {
+			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "offset",
+				    "offset must be 0..1000000");
+			goto fail;
+		}
+		snprintf(off, sizeof(off), "%ld", n);
+	}
+	p[0] = state;
+	p[1] = kind;
+	p[2] = lim;
+	p[3] = off;
+	if ((e.rc = clr_db_exec(r->db, "reg_jb_list", 4, p, &res)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "listing jobs failed");
+		goto fail;
+	}
+	clr_resp_json(r, 200, json_pack("{s:o}", "jobs", reg_rows_json(res)));
+	goto out;
+fail:
+	reg_reply_err(r, &e);
+out:
+	PQclear(res);
+	free(state);
+	free(kind);
+	free(limit);
+	free(offset);
+}
+
+void reg_h_jobs_get(struct clr_req *r)
+{
+	reg_get_one(r, "job", "reg_jb_get");
+}
