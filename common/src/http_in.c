@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,9 @@
 #include <openssl/rand.h>
 
 #include "clearance/http_in.h"
+#include "clearance/form.h"
 #include "clearance/log.h"
+#include "clearance/util.h"
 #include "http_in_internal.h"
 
 #define IN_PATH_MAX 2048 /* longest request path we route */
@@ -234,48 +237,6 @@ int clr_in_ctype_is_json(const char *ct)
 	ct += 16;
 	n = strspn(ct, " \t");
 	return ct[n] == '\0' || ct[n] == ';';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int clr_in_pct_decode(const char *p, size_t n, char *out, size_t *outlen, int plus_space)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (i + 2 >= n)
-				return -1;
-			hi = hexval(p[i + 1]);
-			lo = hexval(p[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				return -1;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (c == '+' && plus_space) {
-			c = ' ';
-		} else if (c == '\0') {
-			return -1;
-		}
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	if (outlen != NULL)
-		*outlen = o;
-	return 0;
 }
 
 /* ---- responses ---- */
@@ -501,43 +462,81 @@ void clr_resp_err(struct clr_req *r, const struct clr_err *e)
 
 enum clr_rc clr_req_query(const struct clr_req *r, const char *name, char **out)
 {
-	const char *q, *amp, *eq;
-	size_t nlen, klen, vlen;
-	char kbuf[128];
+	const char *q;
 
 	*out = NULL;
 	if (r == NULL || name == NULL)
 		return CLR_ERR_PARAM;
 	q = r->query ? r->query : "";
-	nlen = strlen(name);
-	while (*q) {
-		amp = strchr(q, '&');
-		if (amp == NULL)
-			amp = q + strlen(q);
-		eq = memchr(q, '=', (size_t)(amp - q));
-		klen = (size_t)((eq ? eq : amp) - q);
-		if (klen < sizeof(kbuf)) {
-			if (clr_in_pct_decode(q, klen, kbuf, &klen, 1) != 0)
-				return CLR_ERR_PARAM;
-			if (klen == nlen && memcmp(kbuf, name, nlen) == 0) {
-				const char *v = eq ? eq + 1 : amp;
-				char *s;
+	/* The first occurrence, as before; a malformed pair before it is a 400. */
+	return clr_form_value(q, strlen(q), name, out, NULL);
+}
 
-				vlen = (size_t)(amp - v);
-				s = malloc(vlen + 1);
-				if (s == NULL)
-					return CLR_ERR_NOMEM;
-				if (clr_in_pct_decode(v, vlen, s, NULL, 1) != 0) {
-					free(s);
-					return CLR_ERR_PARAM;
-				}
-				*out = s;
-				return CLR_OK;
-			}
-		}
-		q = *amp ? amp + 1 : amp;
-	}
-	return CLR_OK;
+const char *clr_req_param_id(struct clr_req *r, int i, const char *what)
+{
+	char msg[96];
+
+	if (i >= 0 && i < r->nparams && r->params[i] != NULL && clr_uuid_valid(r->params[i]))
+		return r->params[i];
+	/* A malformed id names nothing that exists: the same answer as an unknown one. */
+	snprintf(msg, sizeof(msg), "no such %.80s", what);
+	clr_resp_error(r, 404, "not_found", msg);
+	return NULL;
+}
+
+/* One bounded decimal query value; absent keeps *out's default. */
+static enum clr_rc query_long(const struct clr_req *r, const char *name, long lo, long hi,
+			      char out[16], struct clr_err *e)
+{
+	char *s = NULL, *end;
+	enum clr_rc rc;
+	long n;
+
+	if ((rc = clr_req_query(r, name, &s)) != CLR_OK)
+		return clr_err_set(e, rc, "invalid_request", name,
+				   "query parameter %s is malformed", name);
+	if (s == NULL)
+		return CLR_OK;
+	n = strtol(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || n < lo || n > hi)
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", name, "%s must be %ld..%ld",
+				 name, lo, hi);
+	else
+		snprintf(out, 16, "%ld", n);
+	free(s);
+	return rc;
+}
+
+enum clr_rc clr_req_paging(const struct clr_req *r, char lim[16], char off[16], struct clr_err *e)
+{
+	enum clr_rc rc;
+
+	snprintf(lim, 16, "100");
+	snprintf(off, 16, "0");
+	if ((rc = query_long(r, "limit", 1, 1000, lim, e)) != CLR_OK)
+		return rc;
+	return query_long(r, "offset", 0, 1000000, off, e);
+}
+
+void clr_log_req(const struct clr_req *r, enum clr_log_level level, const char *fmt, ...)
+{
+	char msg[2048], route[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(route, sizeof(route), "%s %s", r->method != NULL ? r->method : "-",
+		 r->route != NULL ? r->route : "-");
+	clr_log_ctx(r->reqid, clr_req_env(r, "REMOTE_ADDR"), route, level, "%s", msg);
+}
+
+void clr_resp_fail(struct clr_req *r, const struct clr_err *e)
+{
+	/* The caller's 5xx is logged here, once, and nowhere else. */
+	if (clr_rc_status(e->rc) >= 500)
+		clr_log_req(r, CLR_LOG_ERROR, "failed: %s: %s", clr_rc_name(e->rc), e->msg);
+	clr_resp_err(r, e);
 }
 
 /* ---- request processing ---- */
@@ -611,7 +610,7 @@ static int decode_params(struct worker *w, struct clr_req *r, const struct clr_i
 	for (i = 0; i < n; i++) {
 		char *d = w->pbuf + o;
 
-		if (clr_in_pct_decode(r->path + sp[i].off, sp[i].len, d, &len, 0) != 0)
+		if (clr_pct_decode(r->path + sp[i].off, sp[i].len, d, &len, 0) != 0)
 			return 0;
 		if (memchr(d, '/', len) != NULL || strcmp(d, ".") == 0 || strcmp(d, "..") == 0 ||
 		    len == 0)
@@ -721,8 +720,21 @@ static void builtin(struct worker *w, struct clr_req *r, int which)
 }
 
 /* Sets *route_idx for metrics and answers, one way or another. */
+/* The field table declared for route rt, or NULL. */
+static const struct clr_body *route_body(const struct clr_server *srv, const struct clr_route *rt)
+{
+	size_t i;
+
+	for (i = 0; i < srv->nbodies; i++)
+		if (strcmp(srv->bodies[i].pattern, rt->pattern) == 0 &&
+		    strcmp(srv->bodies[i].method, rt->method) == 0)
+			return srv->bodies[i].body;
+	return NULL;
+}
+
 static void dispatch(struct worker *w, struct clr_req *r, size_t *route_idx, int *body_unread)
 {
+	const struct clr_body *body;
 	const struct clr_server *srv = w->sv->srv;
 	const struct clr_route *rt = NULL;
 	struct clr_in_span sp[CLR_REQ_MAX_PARAMS], tsp[CLR_REQ_MAX_PARAMS];
@@ -866,6 +878,15 @@ static void dispatch(struct worker *w, struct clr_req *r, size_t *route_idx, int
 		if (!json_is_object(r->json)) {
 			clr_resp_error(r, 400, "invalid_request", "the body must be a JSON object");
 			return;
+		}
+		/* The route's field table, before any of the handler's code. */
+		if ((body = route_body(srv, rt)) != NULL) {
+			struct clr_err fe = {0};
+
+			if (clr_fields_check(r->json, body, &fe) != CLR_OK) {
+				clr_resp_err(r, &fe);
+				return;
+			}
 		}
 	}
 	rt->fn(r);
@@ -1090,6 +1111,29 @@ static int open_listener(const char *listen_spec, const char **unix_path)
 	return fd;
 }
 
+/* Every field table names a json_body route: a typo must not disable a check. */
+static int bodies_ok(const struct clr_server *srv)
+{
+	size_t i, j;
+
+	if (srv->nbodies > 0 && srv->bodies == NULL)
+		return 0;
+	for (i = 0; i < srv->nbodies; i++) {
+		for (j = 0; j < srv->nroutes; j++)
+			if (srv->routes[j].json_body &&
+			    strcmp(srv->routes[j].pattern, srv->bodies[i].pattern) == 0 &&
+			    strcmp(srv->routes[j].method, srv->bodies[i].method) == 0)
+				break;
+		if (j == srv->nroutes) {
+			clr_log(NULL, CLR_LOG_ERROR,
+				"clr_server_run: field table for %s %s names no json_body route",
+				srv->bodies[i].method, srv->bodies[i].pattern);
+			return 0;
+		}
+	}
+	return 1;
+}
+
 int clr_server_run(const struct clr_server *srv)
 {
 	struct sigaction sa, old_term, old_int;
@@ -1108,6 +1152,8 @@ int clr_server_run(const struct clr_server *srv)
 		clr_log(NULL, CLR_LOG_ERROR, "clr_server_run: bad server description");
 		goto out;
 	}
+	if (!bodies_ok(srv))
+		goto out;
 	atomic_store(&in_stopping, 0);
 	if (FCGX_Init() != 0) {
 		clr_log(NULL, CLR_LOG_ERROR, "FCGX_Init failed");

@@ -30,37 +30,21 @@ struct acc_app {
 extern const struct clr_db_stmt acc_stmts[];
 extern const size_t acc_nstmts;
 
-/* routes.c */
+/* routes.c: the routes and the field tables dispatch checks first */
 extern const struct clr_route acc_routes[];
 extern const size_t acc_nroutes;
+extern const struct clr_route_body acc_route_bodies[];
+extern const size_t acc_nroute_bodies;
 
-/* ---- util.c -------------------------------------------------------------- */
+/* The bodies of the json_body routes (next to each handler's field table). */
+extern const struct clr_body acc_body_signup, acc_body_login, acc_body_dev_patch;
+extern const struct clr_body acc_body_product_create, acc_body_product_patch;
+extern const struct clr_body acc_body_plan_create, acc_body_plan_patch;
+extern const struct clr_body acc_body_app_create, acc_body_app_patch;
+extern const struct clr_body acc_body_request_create, acc_body_request_reject;
+extern const struct clr_body acc_body_webhook_create;
 
-enum acc_ftype { ACC_FT_STR, ACC_FT_BOOL, ACC_FT_STRARR, ACC_FT_INT, ACC_FT_OBJ };
-
-struct acc_field {
-	const char *name;
-	enum acc_ftype type;
-	int required;	 /* on create (ignored when partial) */
-	int nullable;	 /* JSON null accepted */
-	size_t minlen;	 /* strings / array items; minimum for ints */
-	size_t maxlen;	 /* strings / array items; maximum for ints */
-	size_t maxitems; /* arrays */
-};
-
-/*
- * Checks obj: no unknown field (so status, owner, developer_id or secrets
- * can never be smuggled in), right types, lengths, no control characters
- * (except in "description"), required ones present unless partial.
- */
-enum clr_rc acc_fields_check(const json_t *obj, const struct acc_field *spec, size_t n, int partial,
-			     struct clr_err *e) CLR_MUSTCHECK;
-
-/* Path parameter i when it is a uuid; otherwise answers 404, returns NULL. */
-const char *acc_param_id(struct clr_req *r, int i, const char *what);
-
-/* Answers e; 5xx are logged once here. */
-void acc_reply_err(struct clr_req *r, const struct clr_err *e);
+/* ---- util.c: the database and audit helpers the handlers share ---------- */
 
 /*
  * Runs statement `name` whose single column is JSON text (built by
@@ -82,13 +66,6 @@ int acc_is_admin(const struct clr_req *r);
 int acc_is_dev(const struct clr_req *r);
 /* The developer's account id, or NULL for admins. */
 const char *acc_dev_id(const struct clr_req *r);
-
-/* Optional query parameter limit/offset with bounds; answers 400 itself on error. */
-int acc_paging(struct clr_req *r, char lim[16], char off[16]);
-
-/* https, or http on a loopback host; no fragment, no user info; <= 2048. */
-enum clr_rc acc_redirect_uri_check(const char *uri, const char *field,
-				   struct clr_err *e) CLR_MUSTCHECK;
 
 /* Audit row (inside the caller's transaction when one is open). */
 enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_type,

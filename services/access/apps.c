@@ -4,13 +4,14 @@
 #include <stdlib.h>
 
 #include "clearance/jobs.h"
+#include "clearance/oauth.h"
 #include "access.h"
 #include "apps.h"
 
-static const struct acc_field app_fields[] = {
-    {"name", ACC_FT_STR, 1, 0, 1, 200, 0},
-    {"description", ACC_FT_STR, 0, 0, 0, 2000, 0},
-    {"redirect_uris", ACC_FT_STRARR, 0, 0, 1, 2048, 20},
+static const struct clr_field app_fields[] = {
+    {"name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"description", CLR_FT_STR, 0, 0, 0, 2000, 0, 1},
+    {"redirect_uris", CLR_FT_STRARR, 0, 0, 1, 2048, 20, 0},
 };
 
 static enum clr_rc uris_check(const json_t *body, struct clr_err *e)
@@ -21,7 +22,7 @@ static enum clr_rc uris_check(const json_t *body, struct clr_err *e)
 
 	json_array_foreach(a, i, v)
 	{
-		if ((rc = acc_redirect_uri_check(json_string_value(v), "redirect_uris", e)) !=
+		if ((rc = clr_redirect_uri_check(json_string_value(v), "redirect_uris", e)) !=
 		    CLR_OK)
 			return rc;
 		for (j = 0; j < i; j++) {
@@ -34,11 +35,15 @@ static enum clr_rc uris_check(const json_t *body, struct clr_err *e)
 	return CLR_OK;
 }
 
+const struct clr_body acc_body_app_create = CLR_BODY(app_fields, 0, NULL);
+const struct clr_body acc_body_app_patch = CLR_BODY(app_fields, 1, NULL);
+
 enum clr_rc acc_app_check(const json_t *body, int partial, struct clr_err *e)
 {
 	enum clr_rc rc;
 
-	if ((rc = acc_fields_check(body, app_fields, 3, partial, e)) != CLR_OK)
+	if ((rc = clr_fields_check(body, partial ? &acc_body_app_patch : &acc_body_app_create,
+				   e)) != CLR_OK)
 		return rc;
 	return uris_check(body, e);
 }

@@ -25,20 +25,24 @@
 #define DEV_SESSION_TTL_S (12 * 3600L)
 #define ADMIN_SESSION_TTL_S (8 * 3600L)
 
-static const struct acc_field signup_fields[] = {
-    {"email", ACC_FT_STR, 1, 0, 3, 254, 0},
-    {"password", ACC_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0},
-    {"name", ACC_FT_STR, 1, 0, 1, 200, 0},
+static const struct clr_field signup_fields[] = {
+    {"email", CLR_FT_STR, 1, 0, 3, 254, 0, 0},
+    {"password", CLR_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0, 0},
+    {"name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
 };
 
-static const struct acc_field login_fields[] = {
-    {"email", ACC_FT_STR, 1, 0, 1, 254, 0},
-    {"password", ACC_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0},
+static const struct clr_field login_fields[] = {
+    {"email", CLR_FT_STR, 1, 0, 1, 254, 0, 0},
+    {"password", CLR_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0, 0},
 };
 
-static const struct acc_field dev_patch_fields[] = {
-    {"blocked", ACC_FT_BOOL, 0, 0, 0, 0, 0},
+static const struct clr_field dev_patch_fields[] = {
+    {"blocked", CLR_FT_BOOL, 0, 0, 0, 0, 0, 0},
 };
+
+const struct clr_body acc_body_signup = CLR_BODY(signup_fields, 0, NULL);
+const struct clr_body acc_body_login = CLR_BODY(login_fields, 0, NULL);
+const struct clr_body acc_body_dev_patch = CLR_BODY(dev_patch_fields, 1, NULL);
 
 /* Password checks run before the generic field check mentions its value type. */
 static enum clr_rc password_of(const json_t *body, const char **pw, size_t *len, struct clr_err *e)
@@ -64,8 +68,7 @@ void acc_h_signup(struct clr_req *r)
 	json_t *out = NULL;
 	size_t pwlen = 0;
 
-	if (password_of(r->json, &pw, &pwlen, &e) != CLR_OK ||
-	    acc_fields_check(r->json, signup_fields, 3, 0, &e) != CLR_OK)
+	if (password_of(r->json, &pw, &pwlen, &e) != CLR_OK)
 		goto fail;
 	email = json_string_value(json_object_get(r->json, "email"));
 	if (!clr_mail_addr_valid(email)) {
@@ -94,7 +97,7 @@ void acc_h_signup(struct clr_req *r)
 	clr_resp_json(r, 201, out);
 	goto out;
 fail:
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	free(hash);
 }
@@ -120,8 +123,7 @@ void acc_h_login(struct clr_req *r)
 	long ttl;
 	enum clr_role rl;
 
-	if (password_of(r->json, &pw, &pwlen, &e) != CLR_OK ||
-	    acc_fields_check(r->json, login_fields, 2, 0, &e) != CLR_OK)
+	if (password_of(r->json, &pw, &pwlen, &e) != CLR_OK)
 		goto fail;
 	email = json_string_value(json_object_get(r->json, "email"));
 	ip = clr_req_env(r, "REMOTE_ADDR");
@@ -193,7 +195,7 @@ void acc_h_login(struct clr_req *r)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	if (token != NULL) {
 		OPENSSL_cleanse(token, strlen(token));
@@ -210,7 +212,7 @@ void acc_h_logout(struct clr_req *r)
 
 	if ((e.rc = clr_auth_token_revoke(r->db, r->who.token_id)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "the session could not be ended");
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_empty(r, 204);
@@ -230,7 +232,7 @@ void acc_h_me(struct clr_req *r)
 		return;
 	}
 	if (acc_db_json(r->db, "acc_account_get", 1, p, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, out);
@@ -243,10 +245,12 @@ void acc_h_devs_list(struct clr_req *r)
 	const char *p[2] = {lim, off};
 	json_t *out = NULL;
 
-	if (!acc_paging(r, lim, off))
+	if (clr_req_paging(r, lim, off, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
 		return;
+	}
 	if (acc_db_json_list(r->db, "acc_devs_list", 2, p, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, json_pack("{s:o}", "developers", out));
@@ -255,13 +259,13 @@ void acc_h_devs_list(struct clr_req *r)
 void acc_h_devs_get(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "developer");
+	const char *id = clr_req_param_id(r, 0, "developer");
 	json_t *out = NULL;
 
 	if (id == NULL)
 		return;
 	if (acc_db_json(r->db, "acc_dev_get", 1, &id, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, out);
@@ -270,15 +274,13 @@ void acc_h_devs_get(struct clr_req *r)
 void acc_h_devs_patch(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "developer");
+	const char *id = clr_req_param_id(r, 0, "developer");
 	const char *p[2];
 	json_t *out = NULL;
 	int blocked;
 
 	if (id == NULL)
 		return;
-	if (acc_fields_check(r->json, dev_patch_fields, 1, 1, &e) != CLR_OK)
-		goto fail;
 	blocked = json_is_true(json_object_get(r->json, "blocked"));
 	p[0] = id;
 	p[1] = blocked ? "true" : "false";
@@ -303,5 +305,5 @@ void acc_h_devs_patch(struct clr_req *r)
 fail:
 	clr_db_rollback(r->db);
 	json_decref(out);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 }

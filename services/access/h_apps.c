@@ -34,7 +34,7 @@ void acc_h_apps_create(struct clr_req *r)
 	if (!dev_only(r))
 		return;
 	if (acc_app_insert(r->db, acc_dev_id(r), r->json, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 201, out);
@@ -47,8 +47,10 @@ void acc_h_apps_list(struct clr_req *r)
 	const char *p[3];
 	json_t *out = NULL;
 
-	if (!acc_paging(r, lim, off))
+	if (clr_req_paging(r, lim, off, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
 		return;
+	}
 	p[0] = acc_dev_id(r);
 	p[1] = lim;
 	p[2] = off;
@@ -57,7 +59,7 @@ void acc_h_apps_list(struct clr_req *r)
 		return;
 	}
 	if (acc_db_json_list(r->db, "acc_apps_list", 3, p, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, json_pack("{s:o}", "apps", out));
@@ -81,13 +83,13 @@ static enum clr_rc app_load(struct clr_req *r, const char *id, const char *stmt,
 void acc_h_apps_get(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "app");
+	const char *id = clr_req_param_id(r, 0, "app");
 	json_t *out = NULL;
 
 	if (id == NULL)
 		return;
 	if (app_load(r, id, "acc_app_get", &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, out);
@@ -96,7 +98,7 @@ void acc_h_apps_get(struct clr_req *r)
 void acc_h_apps_patch(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "app");
+	const char *id = clr_req_param_id(r, 0, "app");
 	const char *p[5];
 	char *uris = NULL;
 	json_t *out = NULL, *cur = NULL, *nu;
@@ -135,7 +137,7 @@ void acc_h_apps_patch(struct clr_req *r)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	json_decref(out);
 	json_decref(cur);
@@ -145,7 +147,7 @@ out:
 void acc_h_apps_delete(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "app");
+	const char *id = clr_req_param_id(r, 0, "app");
 	const char *p[2];
 	PGresult *res = NULL;
 	json_t *cur = NULL;
@@ -181,7 +183,7 @@ void acc_h_apps_delete(struct clr_req *r)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	PQclear(res);
 	json_decref(cur);
@@ -193,7 +195,7 @@ void acc_h_creds_get(struct clr_req *r)
 {
 	const struct acc_app *app = r->app;
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "app");
+	const char *id = clr_req_param_id(r, 0, "app");
 	const char *p[2];
 	json_t *list = NULL, *cur = NULL, *c;
 	char *secret = NULL;
@@ -244,7 +246,7 @@ void acc_h_creds_get(struct clr_req *r)
 	list = NULL;
 	goto out;
 fail:
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	json_decref(list);
 	json_decref(cur);
@@ -253,8 +255,8 @@ out:
 void acc_h_creds_rotate(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "app");
-	const char *req_id = id != NULL ? acc_param_id(r, 1, "credential") : NULL;
+	const char *id = clr_req_param_id(r, 0, "app");
+	const char *req_id = id != NULL ? clr_req_param_id(r, 1, "credential") : NULL;
 	const char *p[3];
 	char job_id[37];
 	json_t *cur = NULL, *payload = NULL;
@@ -305,7 +307,7 @@ void acc_h_creds_rotate(struct clr_req *r)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	json_decref(cur);
 	json_decref(payload);

@@ -19,21 +19,25 @@
 #include "apps.h"
 #include "requests.h"
 
-static const struct acc_field create_fields[] = {
-    {"product_id", ACC_FT_STR, 1, 0, 36, 36, 0},
-    {"plan_id", ACC_FT_STR, 1, 0, 36, 36, 0},
-    {"client_type_id", ACC_FT_STR, 1, 0, 36, 36, 0},
-    {"app_id", ACC_FT_STR, 0, 0, 36, 36, 0},
-    {"app", ACC_FT_OBJ, 0, 0, 0, 0, 0},
+static const struct clr_field create_fields[] = {
+    {"product_id", CLR_FT_STR, 1, 0, 36, 36, 0, 0},
+    {"plan_id", CLR_FT_STR, 1, 0, 36, 36, 0, 0},
+    {"client_type_id", CLR_FT_STR, 1, 0, 36, 36, 0, 0},
+    {"app_id", CLR_FT_STR, 0, 0, 36, 36, 0, 0},
+    {"app", CLR_FT_OBJ, 0, 0, 0, 0, 0, 0},
 };
 
-static const struct acc_field reject_fields[] = {
-    {"reason", ACC_FT_STR, 1, 0, 1, 2000, 0},
+static const struct clr_field reject_fields[] = {
+    {"reason", CLR_FT_STR, 1, 0, 1, 2000, 0, 0},
 };
 
-static const struct acc_field revoke_fields[] = {
-    {"reason", ACC_FT_STR, 0, 0, 1, 2000, 0},
+static const struct clr_field revoke_fields[] = {
+    {"reason", CLR_FT_STR, 0, 0, 1, 2000, 0, 0},
 };
+static const struct clr_body revoke_body = CLR_BODY(revoke_fields, 0, NULL);
+
+const struct clr_body acc_body_request_create = CLR_BODY(create_fields, 0, NULL);
+const struct clr_body acc_body_request_reject = CLR_BODY(reject_fields, 0, NULL);
 
 static const char *str_of(const json_t *o, const char *k)
 {
@@ -79,8 +83,6 @@ void acc_h_reqs_create(struct clr_req *r)
 		clr_resp_error(r, 403, "forbidden", "only developers request access");
 		return;
 	}
-	if (acc_fields_check(r->json, create_fields, 5, 0, &e) != CLR_OK)
-		goto fail;
 	if ((app_id == NULL) == (appo == NULL)) {
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "app_id",
 			    "give exactly one of app_id and app");
@@ -191,7 +193,7 @@ store:
 	clr_err_set(&e, e.rc ? e.rc : CLR_ERR_NOMEM, NULL, NULL, "the request could not be stored");
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	PQclear(combo);
 	PQclear(admins);
@@ -214,8 +216,10 @@ void acc_h_reqs_list(struct clr_req *r)
 		clr_resp_error(r, 403, "forbidden", "no account behind this token");
 		return;
 	}
-	if (!acc_paging(r, lim, off))
+	if (clr_req_paging(r, lim, off, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
 		return;
+	}
 	if (clr_req_query(r, "status", &status) != CLR_OK ||
 	    clr_req_query(r, "app_id", &app) != CLR_OK) {
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "malformed query string");
@@ -245,7 +249,7 @@ void acc_h_reqs_list(struct clr_req *r)
 	clr_resp_json(r, 200, json_pack("{s:o}", "access_requests", out));
 	goto out;
 fail:
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	free(status);
 	free(app);
@@ -254,7 +258,7 @@ out:
 void acc_h_reqs_get(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "access request");
+	const char *id = clr_req_param_id(r, 0, "access request");
 	json_t *out = NULL;
 
 	if (id == NULL)
@@ -267,7 +271,7 @@ void acc_h_reqs_get(struct clr_req *r)
 		if (e.rc == CLR_ERR_NOTFOUND)
 			clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", NULL,
 				    "no such access request");
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, out);
@@ -284,7 +288,7 @@ static void transition(struct clr_req *r, const char *from, const char *action, 
 		       transition_fn step)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "access request");
+	const char *id = clr_req_param_id(r, 0, "access request");
 	json_t *rq = NULL, *out = NULL;
 	const char *status;
 
@@ -318,7 +322,7 @@ static void transition(struct clr_req *r, const char *from, const char *action, 
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	json_decref(rq);
 	json_decref(out);
@@ -376,12 +380,6 @@ void acc_h_reqs_approve(struct clr_req *r)
 
 void acc_h_reqs_reject(struct clr_req *r)
 {
-	struct clr_err e = {0};
-
-	if (acc_fields_check(r->json, reject_fields, 1, 0, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
-		return;
-	}
 	transition(r, "pending", "access_request.reject", r->json, step_reject);
 }
 
@@ -391,9 +389,9 @@ void acc_h_reqs_revoke(struct clr_req *r)
 	json_t *body = NULL;
 
 	if (acc_optional_body(r, &body, &e) != CLR_OK ||
-	    (body != NULL && acc_fields_check(body, revoke_fields, 1, 0, &e) != CLR_OK)) {
+	    (body != NULL && clr_fields_check(body, &revoke_body, &e) != CLR_OK)) {
 		json_decref(body);
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	transition(r, "active", "access_request.revoke", body, step_revoke);

@@ -43,6 +43,8 @@ int main(void)
 	srv.cfg = cfg;
 	srv.routes = acc_routes;
 	srv.nroutes = acc_nroutes;
+	srv.bodies = acc_route_bodies;
+	srv.nbodies = acc_nroute_bodies;
 	srv.stmts = acc_stmts;
 	srv.nstmts = acc_nstmts;
 	srv.app = &app;

@@ -10,18 +10,15 @@
 void reg_h_jobs_list(struct clr_req *r)
 {
 	static const char *const states[] = {"queued", "running", "done", "failed"};
-	char *state = NULL, *kind = NULL, *limit = NULL, *offset = NULL, *end;
-	char lim[16] = "100", off[16] = "0";
+	char *state = NULL, *kind = NULL;
+	char lim[16], off[16];
 	const char *p[4];
 	PGresult *res = NULL;
 	struct clr_err e = {0};
 	size_t i;
-	long n;
 
 	if (clr_req_query(r, "state", &state) != CLR_OK ||
-	    clr_req_query(r, "kind", &kind) != CLR_OK ||
-	    clr_req_query(r, "limit", &limit) != CLR_OK ||
-	    clr_req_query(r, "offset", &offset) != CLR_OK) {
+	    clr_req_query(r, "kind", &kind) != CLR_OK) {
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "malformed query string");
 		goto fail;
 	}
@@ -38,24 +35,8 @@ void reg_h_jobs_list(struct clr_req *r)
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "kind", "kind is too long");
 		goto fail;
 	}
-	if (limit != NULL) {
-		n = strtol(limit, &end, 10);
-		if (limit[0] == '\0' || *end != '\0' || n < 1 || n > 1000) {
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "limit",
-				    "limit must be 1..1000");
-			goto fail;
-		}
-		snprintf(lim, sizeof(lim), "%ld", n);
-	}
-	if (offset != NULL) {
-		n = strtol(offset, &end, 10);
-		if (offset[0] == '\0' || *end != '\0' || n < 0 || n > 1000000) {
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "offset",
-				    "offset must be 0..1000000");
-			goto fail;
-		}
-		snprintf(off, sizeof(off), "%ld", n);
-	}
+	if (clr_req_paging(r, lim, off, &e) != CLR_OK)
+		goto fail;
 	p[0] = state;
 	p[1] = kind;
 	p[2] = lim;
@@ -67,13 +48,11 @@ void reg_h_jobs_list(struct clr_req *r)
 	clr_resp_json(r, 200, json_pack("{s:o}", "jobs", reg_rows_json(res)));
 	goto out;
 fail:
-	reg_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	PQclear(res);
 	free(state);
 	free(kind);
-	free(limit);
-	free(offset);
 }
 
 void reg_h_jobs_get(struct clr_req *r)

@@ -13,13 +13,14 @@
 #include "registrations.h"
 #include "validate.h"
 
-static const struct reg_field rg_fields[] = {
-    {"client_type_id", REG_FT_STR, 1, 0, 1, 64, 0, 0},
-    {"client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0},
-    {"redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
-    {"scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0},
+static const struct clr_field rg_fields[] = {
+    {"client_type_id", CLR_FT_STR, 1, 0, 1, 64, 0, 0},
+    {"client_name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"redirect_uris", CLR_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
+    {"scope", CLR_FT_STR, 0, 1, 0, 1000, 0, 0},
 };
-#define NRG_FIELDS (sizeof(rg_fields) / sizeof(rg_fields[0]))
+const struct clr_body reg_body_registration_create =
+    CLR_BODY(rg_fields, 0, "invalid_client_metadata");
 
 static const char *const statuses[] = {"pending", "active", "failed", "deleted", "orphaned"};
 
@@ -43,11 +44,6 @@ void reg_h_regs_create(struct clr_req *r)
 	json_t *view = NULL;
 	char *secret = NULL;
 
-	if (reg_fields_check(r->json, rg_fields, NRG_FIELDS, 0, "invalid_client_metadata", &e) !=
-	    CLR_OK) {
-		reg_reply_err(r, &e);
-		return;
-	}
 	req.client_type_id = json_string_value(json_object_get(r->json, "client_type_id"));
 	req.client_name = json_string_value(json_object_get(r->json, "client_name"));
 	req.redirect_uris = json_object_get(r->json, "redirect_uris");
@@ -55,7 +51,7 @@ void reg_h_regs_create(struct clr_req *r)
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
 	if (reg_op_register(app, r->db, r->http, NULL, &req, &view, &secret, &e) != CLR_OK) {
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	reply_with_secret(r, 201, view, secret);
@@ -63,19 +59,14 @@ void reg_h_regs_create(struct clr_req *r)
 
 void reg_h_regs_list(struct clr_req *r)
 {
-	char *q[5] = {NULL};
-	static const char *const names[5] = {
-	    "provider_id", "status", "client_type_id", "limit", "offset",
-	};
-	char lim[16] = "100", off[16] = "0";
+	static const char *const names[3] = {"provider_id", "status", "client_type_id"};
+	char *q[3] = {NULL}, lim[16], off[16];
 	const char *p[5];
 	PGresult *res = NULL;
 	struct clr_err e = {0};
 	size_t i;
-	long n;
-	char *end;
 
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 3; i++) {
 		if (clr_req_query(r, names[i], &q[i]) != CLR_OK) {
 			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", names[i],
 				    "query parameter %s is malformed", names[i]);
@@ -98,18 +89,8 @@ void reg_h_regs_list(struct clr_req *r)
 			goto fail;
 		}
 	}
-	for (i = 3; i < 5; i++) {
-		if (q[i] == NULL)
-			continue;
-		n = strtol(q[i], &end, 10);
-		if (q[i][0] == '\0' || *end != '\0' || n < (i == 3 ? 1 : 0) ||
-		    n > (i == 3 ? 1000 : 1000000)) {
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", names[i],
-				    i == 3 ? "limit must be 1..1000" : "offset must be 0..1000000");
-			goto fail;
-		}
-		snprintf(i == 3 ? lim : off, 16, "%ld", n);
-	}
+	if (clr_req_paging(r, lim, off, &e) != CLR_OK)
+		goto fail;
 	p[0] = q[0];
 	p[1] = q[1];
 	p[2] = q[2];
@@ -122,10 +103,10 @@ void reg_h_regs_list(struct clr_req *r)
 	clr_resp_json(r, 200, json_pack("{s:o}", "registrations", reg_rows_json(res)));
 	goto out;
 fail:
-	reg_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	PQclear(res);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 3; i++)
 		free(q[i]);
 }
 
@@ -134,26 +115,25 @@ void reg_h_regs_get(struct clr_req *r)
 	reg_get_one(r, "registration", "reg_rg_get");
 }
 
-static const struct reg_field put_fields[] = {
-    {"client_type_id", REG_FT_STR, 0, 0, 1, 64, 0, 0},
-    {"client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0},
-    {"redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
-    {"scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0},
+static const struct clr_field put_fields[] = {
+    {"client_type_id", CLR_FT_STR, 0, 0, 1, 64, 0, 0},
+    {"client_name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"redirect_uris", CLR_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
+    {"scope", CLR_FT_STR, 0, 1, 0, 1000, 0, 0},
 };
+
+const struct clr_body reg_body_registration_put =
+    CLR_BODY(put_fields, 0, "invalid_client_metadata");
 
 void reg_h_regs_put(struct clr_req *r)
 {
-	const char *id = reg_param_id(r, 0, "registration");
+	const char *id = clr_req_param_id(r, 0, "registration");
 	struct reg_request req = {0};
 	struct clr_err e = {0};
 	json_t *view = NULL;
 
 	if (id == NULL)
 		return;
-	if (reg_fields_check(r->json, put_fields, 4, 0, "invalid_client_metadata", &e) != CLR_OK) {
-		reg_reply_err(r, &e);
-		return;
-	}
 	/* RFC 7592 replaces the metadata: what is absent is cleared. */
 	req.client_type_id = json_string_value(json_object_get(r->json, "client_type_id"));
 	req.client_name = json_string_value(json_object_get(r->json, "client_name"));
@@ -162,7 +142,7 @@ void reg_h_regs_put(struct clr_req *r)
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
 	if (reg_op_update(r->app, r->db, r->http, id, &req, 0, &view, &e) != CLR_OK) {
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_log(r->reqid, CLR_LOG_INFO, "registration %s updated by %s", id, r->who.name);
@@ -171,7 +151,7 @@ void reg_h_regs_put(struct clr_req *r)
 
 void reg_h_regs_delete(struct clr_req *r)
 {
-	const char *id = reg_param_id(r, 0, "registration");
+	const char *id = clr_req_param_id(r, 0, "registration");
 	struct clr_err e = {0};
 	json_t *view = NULL;
 	int orphaned = 0;
@@ -179,7 +159,7 @@ void reg_h_regs_delete(struct clr_req *r)
 	if (id == NULL)
 		return;
 	if (reg_op_delete(r->app, r->db, r->http, id, &orphaned, &view, &e) != CLR_OK) {
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	if (orphaned) {
@@ -193,7 +173,7 @@ void reg_h_regs_delete(struct clr_req *r)
 
 void reg_h_regs_rotate(struct clr_req *r)
 {
-	const char *id = reg_param_id(r, 0, "registration");
+	const char *id = clr_req_param_id(r, 0, "registration");
 	struct clr_err e = {0};
 	json_t *view = NULL;
 	char *secret = NULL;
@@ -201,7 +181,7 @@ void reg_h_regs_rotate(struct clr_req *r)
 	if (id == NULL)
 		return;
 	if (reg_op_rotate(r->app, r->db, r->http, id, &view, &secret, &e) != CLR_OK) {
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	reply_with_secret(r, 200, view, secret);

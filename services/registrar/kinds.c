@@ -17,9 +17,9 @@ enum clr_rc reg_kinds_publish(const struct clr_config *cfg)
 		return rc;
 	if ((rc = clr_db_begin(db)) != CLR_OK)
 		goto out;
-	for (k = 0; k < CLR_IDP__MAX && rc == CLR_OK; k++) {
-		p[0] = clr_idp_kind_name((enum clr_idp_kind)k);
-		p[1] = clr_driver_get((enum clr_idp_kind)k)->can_rotate ? "true" : "false";
+	for (k = 0; k < DRV_IDP__MAX && rc == CLR_OK; k++) {
+		p[0] = drv_idp_kind_name((enum drv_idp_kind)k);
+		p[1] = drv_get((enum drv_idp_kind)k)->can_rotate ? "true" : "false";
 		rc = clr_db_exec_sql(
 		    db,
 		    "INSERT INTO provider_kinds (kind, can_rotate) VALUES ($1, $2::boolean)"

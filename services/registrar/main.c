@@ -45,6 +45,8 @@ int main(void)
 	srv.cfg = cfg;
 	srv.routes = reg_routes;
 	srv.nroutes = reg_nroutes;
+	srv.bodies = reg_route_bodies;
+	srv.nbodies = reg_nroute_bodies;
 	srv.stmts = reg_stmts;
 	srv.nstmts = reg_nstmts;
 	srv.app = &app;

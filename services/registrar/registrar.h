@@ -32,9 +32,16 @@ struct reg_app {
 extern const struct clr_db_stmt reg_stmts[];
 extern const size_t reg_nstmts;
 
-/* routes.c */
+/* routes.c: the routes and the field tables dispatch checks first */
 extern const struct clr_route reg_routes[];
 extern const size_t reg_nroutes;
+extern const struct clr_route_body reg_route_bodies[];
+extern const size_t reg_nroute_bodies;
+
+/* The bodies of the json_body routes (next to each handler's field table). */
+extern const struct clr_body reg_body_provider_create, reg_body_provider_patch;
+extern const struct clr_body reg_body_ctype_create, reg_body_ctype_patch;
+extern const struct clr_body reg_body_registration_create, reg_body_registration_put;
 
 /* jobs.c: the kinds the registrar's worker runs (see jobs.c). */
 extern const struct clr_job_kind reg_job_kinds[];
@@ -55,7 +62,7 @@ enum clr_rc reg_kinds_publish(const struct clr_config *cfg) CLR_MUSTCHECK;
  */
 struct reg_provider {
 	PGresult *res;
-	struct clr_provider p;
+	struct drv_provider p;
 	const char *name;
 	const char *well_known_url;
 	const char *jwks_uri;
@@ -93,7 +100,7 @@ struct reg_ctype {
 	const char *provider_id;
 	json_t *response_types;
 	json_t *grant_types;
-	struct clr_client_type ct;
+	struct drv_client_type ct;
 };
 enum clr_rc reg_ctype_load(struct clr_db *db, const char *id, struct reg_ctype *out,
 			   struct clr_err *e) CLR_MUSTCHECK;
@@ -116,7 +123,7 @@ struct reg_row {
 	size_t secret_len;
 	char *rat;
 	size_t rat_len;
-	struct clr_reg_ref ref; /* points at the above */
+	struct drv_reg_ref ref; /* points at the above */
 };
 enum clr_rc reg_row_load(const struct reg_app *app, struct clr_db *db, const char *id,
 			 int for_update, int unseal, struct reg_row *out,
@@ -138,32 +145,6 @@ enum clr_rc reg_seal(const struct reg_app *app, const char *table_col, const cha
 
 /* ---- routes.c: request helpers ------------------------------------------ */
 
-enum reg_ftype { REG_FT_STR, REG_FT_BOOL, REG_FT_STRARR, REG_FT_OBJ };
-
-/* One accepted body field. */
-struct reg_field {
-	const char *name;
-	enum reg_ftype type;
-	int required;  /* on create (ignored when partial) */
-	int nullable;  /* JSON null accepted (clears an optional value) */
-	size_t minlen; /* strings / array items */
-	size_t maxlen;
-	size_t maxitems; /* arrays */
-	int multiline;	 /* line breaks allowed (PEM, descriptions) */
-};
-
-/*
- * Checks obj against the spec: no unknown field, right types, lengths,
- * no control characters in strings, required present unless partial.
- * CLR_ERR_PARAM with e naming the field.  error_code is the "error" to
- * report ("invalid_request", "invalid_client_metadata").
- */
-enum clr_rc reg_fields_check(const json_t *obj, const struct reg_field *spec, size_t n, int partial,
-			     const char *error_code, struct clr_err *e) CLR_MUSTCHECK;
-
-/* Path parameter i if it is a uuid; otherwise answers 404 and returns NULL. */
-const char *reg_param_id(struct clr_req *r, int i, const char *what);
-
 /*
  * Checks an endpoint URL: parses with libcurl's URL API, https (or http when
  * allow_http), a host, no user info, no fragment, at most 2048 bytes.
@@ -176,9 +157,6 @@ enum clr_rc reg_url_check(const char *url, int allow_http, const char *field,
  * parameter, the id) and answers 200 with the row, or 404 "no such <what>".
  */
 void reg_get_one(struct clr_req *r, const char *what, const char *stmt);
-
-/* Answers e (rc -> status table), logging 5xx once. */
-void reg_reply_err(struct clr_req *r, const struct clr_err *e);
 
 /* 1 if s (nullable) is a JSON string array containing v. */
 int reg_strarr_has(const json_t *arr, const char *v);

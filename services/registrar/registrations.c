@@ -70,7 +70,7 @@ static void sealed_clear(struct sealed_result *s)
 }
 
 static enum clr_rc seal_result(const struct reg_app *app, const char *id,
-			       struct clr_reg_result *res, struct sealed_result *s,
+			       struct drv_reg_result *res, struct sealed_result *s,
 			       struct clr_err *e)
 {
 	memset(s, 0, sizeof(*s));
@@ -103,14 +103,14 @@ static char *dup_secret(const char *s)
 }
 
 /* Deletes a client the IdP just created but we could not keep. */
-static void compensate(struct clr_http_client *http, const struct clr_provider *p,
-		       const struct clr_reg_result *res)
+static void compensate(struct clr_http_client *http, const struct drv_provider *p,
+		       const struct drv_reg_result *res)
 {
-	struct clr_reg_ref ref = {res->client_id, res->registration_client_uri,
+	struct drv_reg_ref ref = {res->client_id, res->registration_client_uri,
 				  res->registration_access_token};
 	struct clr_err ce = {0};
 
-	if (clr_drv_delete(http, p, &ref, &ce) == CLR_OK)
+	if (drv_delete(http, p, &ref, &ce) == CLR_OK)
 		clr_log(NULL, CLR_LOG_WARN,
 			"client %s at provider %s deleted again: it could not "
 			"be stored",
@@ -144,9 +144,9 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	struct reg_ctype ct = {0};
 	struct reg_provider pv = {0};
 	struct reg_row row = {0};
-	struct clr_reg_result res = {0};
+	struct drv_reg_result res = {0};
 	struct sealed_result s = {0};
-	struct clr_reg_input in = {0};
+	struct drv_reg_input in = {0};
 	struct clr_err de = {0};
 	json_t *uris = NULL;
 	char *uris_s = NULL, *owner_s = NULL, id[37];
@@ -210,7 +210,7 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	in.client_name = req->client_name;
 	in.redirect_uris = uris;
 	in.scope = req->scope;
-	rc = clr_drv_register(http, &pv.p, &ct.ct, &in, &res, &de);
+	rc = drv_register(http, &pv.p, &ct.ct, &in, &res, &de);
 	if (rc != CLR_OK) {
 		rc = idp_fail("the initial access token", &de, e);
 		if (de.rc != CLR_ERR_DENIED && (rc == CLR_ERR_UPSTREAM || rc == CLR_ERR_TIMEOUT))
@@ -278,7 +278,7 @@ out:
 			pv.p.id, res.client_id);
 	PQclear(pr);
 	sealed_clear(&s);
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 	json_decref(uris);
 	free(uris_s);
 	free(owner_s);
@@ -315,7 +315,7 @@ enum clr_rc reg_op_delete(const struct reg_app *app, struct clr_db *db,
 	if (row.client_id != NULL) {
 		if ((rc = reg_provider_load(app, db, row.provider_id, 0, 1, &pv, e)) != CLR_OK)
 			goto out;
-		rc = clr_drv_delete(http, &pv.p, &row.ref, &de);
+		rc = drv_delete(http, &pv.p, &row.ref, &de);
 	}
 	if (rc == CLR_ERR_DENIED) {
 		/* The IdP will not take our word any more; retrying would loop forever. */
@@ -363,7 +363,7 @@ enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
 {
 	struct reg_row row = {0};
 	struct reg_provider pv = {0};
-	struct clr_reg_result res = {0};
+	struct drv_reg_result res = {0};
 	struct sealed_result s = {0};
 	struct clr_err de = {0};
 	PGresult *pr = NULL;
@@ -383,12 +383,12 @@ enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
 	}
 	if ((rc = reg_provider_load(app, db, row.provider_id, 0, 1, &pv, e)) != CLR_OK)
 		goto out;
-	if (!clr_driver_get(pv.p.kind)->can_rotate) {
+	if (!drv_get(pv.p.kind)->can_rotate) {
 		rc = clr_err_set(e, CLR_ERR_CONFLICT, "unsupported", NULL,
-				 "%s cannot rotate client secrets", clr_idp_kind_name(pv.p.kind));
+				 "%s cannot rotate client secrets", drv_idp_kind_name(pv.p.kind));
 		goto out;
 	}
-	if ((rc = clr_drv_rotate(http, &pv.p, &row.ref, &res, &de)) != CLR_OK) {
+	if ((rc = drv_rotate(http, &pv.p, &row.ref, &res, &de)) != CLR_OK) {
 		rc = idp_fail("the registration access token", &de, e);
 		goto out;
 	}
@@ -433,7 +433,7 @@ out:
 	clr_db_rollback(db);
 	PQclear(pr);
 	sealed_clear(&s);
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 	reg_provider_release(&pv);
 	reg_row_release(&row);
 	return rc;
@@ -455,9 +455,9 @@ enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
 	struct reg_row row = {0};
 	struct reg_ctype ct = {0};
 	struct reg_provider pv = {0};
-	struct clr_reg_result res = {0};
+	struct drv_reg_result res = {0};
 	struct sealed_result s = {0};
-	struct clr_reg_input in = {0};
+	struct drv_reg_input in = {0};
 	struct reg_request req = *given;
 	struct clr_err de = {0};
 	json_t *uris = NULL;
@@ -511,7 +511,7 @@ enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
 	in.client_name = req.client_name;
 	in.redirect_uris = uris;
 	in.scope = req.scope;
-	if (clr_drv_update(http, &pv.p, &ct.ct, &in, &row.ref, &res, &de) != CLR_OK) {
+	if (drv_update(http, &pv.p, &ct.ct, &in, &row.ref, &res, &de) != CLR_OK) {
 		rc = idp_fail("the registration access token", &de, e);
 		goto out;
 	}
@@ -557,7 +557,7 @@ out:
 	free(uris_s);
 	json_decref(uris);
 	sealed_clear(&s);
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 	reg_provider_release(&pv);
 	reg_ctype_release(&ct);
 	reg_row_release(&row);

@@ -359,7 +359,7 @@ enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db, cons
 	const char *v[1] = {id};
 	PGresult *res = NULL;
 	enum clr_rc rc;
-	struct clr_provider *p = &out->p;
+	struct drv_provider *p = &out->p;
 
 	memset(out, 0, sizeof(*out));
 	rc = clr_db_exec(db, for_update ? "reg_pv_full_lock" : "reg_pv_full", 1, v, &res);
@@ -371,7 +371,7 @@ enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db, cons
 	}
 	out->res = res;
 	p->id = col(res, 0, PV_ID);
-	if (clr_idp_kind_parse(col(res, 0, PV_KIND), &p->kind) != CLR_OK) {
+	if (drv_idp_kind_parse(col(res, 0, PV_KIND), &p->kind) != CLR_OK) {
 		reg_provider_release(out);
 		return clr_err_set(e, CLR_ERR_INTERNAL, "server_error", NULL,
 				   "provider has an unknown kind");

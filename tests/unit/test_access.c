@@ -16,6 +16,7 @@
 
 #include "../../services/access/access.h"
 #include "../../services/registrar/registrar.h"
+#include "clearance/oauth.h"
 #include "pgtest.h"
 
 START_TEST(published_kinds_match_drivers)
@@ -37,12 +38,12 @@ START_TEST(published_kinds_match_drivers)
 			   " ON CONFLICT (kind) DO UPDATE SET can_rotate = false"));
 	ck_assert_int_eq(reg_kinds_publish(&cfg), CLR_OK);
 	ck_assert_int_eq(reg_kinds_publish(&cfg), CLR_OK); /* idempotent */
-	ck_assert_int_eq(pgt_long("SELECT count(*) FROM provider_kinds", NULL, NULL), CLR_IDP__MAX);
-	for (k = 0; k < CLR_IDP__MAX; k++) {
-		const char *name = clr_idp_kind_name((enum clr_idp_kind)k);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM provider_kinds", NULL, NULL), DRV_IDP__MAX);
+	for (k = 0; k < DRV_IDP__MAX; k++) {
+		const char *name = drv_idp_kind_name((enum drv_idp_kind)k);
 
 		snprintf(want, sizeof(want), "%s",
-			 clr_driver_get((enum clr_idp_kind)k)->can_rotate ? "t" : "f");
+			 drv_get((enum drv_idp_kind)k)->can_rotate ? "t" : "f");
 		ck_assert_int_eq(pgt_long("SELECT count(*) FROM provider_kinds WHERE kind = $1"
 					  " AND can_rotate::text = CASE $2 WHEN 't' THEN 'true'"
 					  " ELSE 'false' END",
@@ -89,7 +90,7 @@ START_TEST(redirect_uri_refused)
 {
 	struct clr_err e = {0};
 
-	ck_assert_msg(acc_redirect_uri_check(uri_bad[_i], "redirect_uris", &e) == CLR_ERR_PARAM,
+	ck_assert_msg(clr_redirect_uri_check(uri_bad[_i], "redirect_uris", &e) == CLR_ERR_PARAM,
 		      "accepted: \"%s\"", uri_bad[_i]);
 	ck_assert_str_eq(e.field, "redirect_uris");
 }
@@ -99,7 +100,7 @@ START_TEST(redirect_uri_accepted)
 {
 	struct clr_err e = {0};
 
-	ck_assert_msg(acc_redirect_uri_check(uri_good[_i], "redirect_uris", &e) == CLR_OK,
+	ck_assert_msg(clr_redirect_uri_check(uri_good[_i], "redirect_uris", &e) == CLR_OK,
 		      "refused: \"%s\": %s", uri_good[_i], e.msg);
 }
 END_TEST
@@ -111,7 +112,7 @@ static Suite *access_suite(void)
 
 	tcase_add_test(tc, published_kinds_match_drivers);
 	suite_add_tcase(s, tc);
-	tc = tcase_create("acc_redirect_uri_check");
+	tc = tcase_create("clr_redirect_uri_check");
 	tcase_add_loop_test(tc, redirect_uri_refused, 0, sizeof(uri_bad) / sizeof(uri_bad[0]));
 	tcase_add_loop_test(tc, redirect_uri_accepted, 0, sizeof(uri_good) / sizeof(uri_good[0]));
 	suite_add_tcase(s, tc);
