@@ -92,8 +92,8 @@ void acc_h_signup(struct clr_req *r)
 				    "an account with this e-mail address exists");
 		goto fail;
 	}
-	clr_log(r->reqid, CLR_LOG_INFO, "developer %s signed up",
-		json_string_value(json_object_get(out, "id")));
+	clr_log_req(r, CLR_LOG_INFO, "developer %s signed up",
+		    json_string_value(json_object_get(out, "id")));
 	clr_resp_json(r, 201, out);
 	goto out;
 fail:
@@ -135,7 +135,7 @@ void acc_h_login(struct clr_req *r)
 		goto fail;
 	}
 	if (PQntuples(thr) == 1 && strcmp(PQgetvalue(thr, 0, 0), "t") == 0) {
-		clr_log(r->reqid, CLR_LOG_WARN, "security: login throttled for a locked address");
+		clr_log_req(r, CLR_LOG_WARN, "security: login throttled for a locked address");
 		clr_resp_header(r, "Retry-After", "900");
 		clr_resp_error(r, 429, "too_many_requests",
 			       "too many failed logins; try again later");
@@ -155,13 +155,13 @@ void acc_h_login(struct clr_req *r)
 	if (clr_password_verify(pw, pwlen, hash, &ok) != CLR_OK)
 		ok = 0;
 	if (!ok) {
-		clr_log(r->reqid, CLR_LOG_WARN, "security: failed login%s",
-			id != NULL ? " for an existing account" : "");
+		clr_log_req(r, CLR_LOG_WARN, "security: failed login%s",
+			    id != NULL ? " for an existing account" : "");
 		clr_resp_error(r, 401, "invalid_grant", "wrong e-mail address or password");
 		goto out;
 	}
 	if (clr_db_exec(r->db, "acc_throttle_clear", 2, p, NULL) != CLR_OK)
-		clr_log(r->reqid, CLR_LOG_WARN, "the login throttle could not be cleared");
+		clr_log_req(r, CLR_LOG_WARN, "the login throttle could not be cleared");
 	/*
 	 * `blocked` above was read before the password check, which takes
 	 * tens of milliseconds: a block committed during it revoked the
@@ -175,7 +175,7 @@ void acc_h_login(struct clr_req *r)
 	}
 	if (blocked || PQntuples(lk) != 1 || strcmp(PQgetvalue(lk, 0, 0), "f") != 0) {
 		clr_db_rollback(r->db);
-		clr_log(r->reqid, CLR_LOG_WARN, "security: blocked account %s tried to log in", id);
+		clr_log_req(r, CLR_LOG_WARN, "security: blocked account %s tried to log in", id);
 		clr_resp_error(r, 403, "account_blocked", "this account is blocked");
 		goto out;
 	}
@@ -187,7 +187,7 @@ void acc_h_login(struct clr_req *r)
 		goto fail;
 	}
 	iso_in(ttl, exp);
-	clr_log(r->reqid, CLR_LOG_INFO, "%s %s logged in (session %s)", role, id, token_id);
+	clr_log_req(r, CLR_LOG_INFO, "%s %s logged in (session %s)", role, id, token_id);
 	clr_resp_header(r, "Cache-Control", "no-store");
 	clr_resp_json(r, 201,
 		      json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token, "token_type", "Bearer",

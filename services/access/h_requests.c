@@ -184,8 +184,8 @@ void acc_h_reqs_create(struct clr_req *r)
 	}
 	if ((e.rc = clr_db_commit(r->db)) != CLR_OK)
 		goto store;
-	clr_log(r->reqid, CLR_LOG_INFO, "access request %s created by developer %s%s", id,
-		acc_dev_id(r), autoapp ? " (auto-approved)" : "");
+	clr_log_req(r, CLR_LOG_INFO, "access request %s created by developer %s%s", id,
+		    acc_dev_id(r), autoapp ? " (auto-approved)" : "");
 	clr_resp_json(r, 201, rq);
 	rq = NULL;
 	goto out;
@@ -210,7 +210,6 @@ void acc_h_reqs_list(struct clr_req *r)
 	char lim[16], off[16], *status = NULL, *app = NULL;
 	const char *p[5];
 	json_t *out = NULL;
-	size_t i;
 
 	if (!acc_is_admin(r) && acc_dev_id(r) == NULL) {
 		clr_resp_error(r, 403, "forbidden", "no account behind this token");
@@ -220,20 +219,12 @@ void acc_h_reqs_list(struct clr_req *r)
 		clr_resp_fail(r, &e);
 		return;
 	}
-	if (clr_req_query(r, "status", &status) != CLR_OK ||
-	    clr_req_query(r, "app_id", &app) != CLR_OK) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "malformed query string");
+	if (clr_req_query_enum(r, "status", states, 6, &status, &e) != CLR_OK)
 		goto fail;
-	}
-	if (status != NULL) {
-		for (i = 0; i < 6 && strcmp(status, states[i]) != 0; i++)
-			;
-		if (i == 6) {
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "status",
-				    "status must be pending, provisioning, active, failed, "
-				    "rejected or revoked");
-			goto fail;
-		}
+	if (clr_req_query(r, "app_id", &app) != CLR_OK) {
+		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "app_id",
+			    "malformed query string");
+		goto fail;
 	}
 	if (app != NULL && !clr_uuid_valid(app)) {
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "app_id", "app_id must be an id");
@@ -316,7 +307,7 @@ static void transition(struct clr_req *r, const char *from, const char *action, 
 		clr_err_set(&e, e.rc, NULL, NULL, "the change could not be stored");
 		goto fail;
 	}
-	clr_log(r->reqid, CLR_LOG_INFO, "access request %s: %s by %s", id, action, r->who.token_id);
+	clr_log_req(r, CLR_LOG_INFO, "access request %s: %s by %s", id, action, r->who.token_id);
 	clr_resp_json(r, 200, out);
 	out = NULL;
 	goto out;

@@ -116,7 +116,7 @@ enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_
 	p[6] = d != NULL ? d : "{}";
 	rc = clr_db_exec(r->db, "acc_audit_insert", 7, p, NULL);
 	if (rc != CLR_OK)
-		clr_log(r->reqid, CLR_LOG_ERROR, "audit row for %s could not be written", action);
+		clr_log_req(r, CLR_LOG_ERROR, "audit row for %s could not be written", action);
 	free(d);
 	return rc;
 }

@@ -265,7 +265,7 @@ void reg_h_ctypes_delete(struct clr_req *r)
 	if ((e.rc = clr_db_exec(r->db, "reg_ct_delete", 1, v, NULL)) != CLR_OK ||
 	    (e.rc = clr_db_commit(r->db)) != CLR_OK)
 		goto dbfail;
-	clr_log(r->reqid, CLR_LOG_INFO, "client type %s deleted by %s", id, r->who.name);
+	clr_log_req(r, CLR_LOG_INFO, "client type %s deleted by %s", id, r->who.name);
 	clr_resp_empty(r, 204);
 	goto out;
 dbfail:

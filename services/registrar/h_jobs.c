@@ -15,21 +15,12 @@ void reg_h_jobs_list(struct clr_req *r)
 	const char *p[4];
 	PGresult *res = NULL;
 	struct clr_err e = {0};
-	size_t i;
 
-	if (clr_req_query(r, "state", &state) != CLR_OK ||
-	    clr_req_query(r, "kind", &kind) != CLR_OK) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "malformed query string");
+	if (clr_req_query_enum(r, "state", states, 4, &state, &e) != CLR_OK)
 		goto fail;
-	}
-	if (state != NULL) {
-		for (i = 0; i < 4 && strcmp(state, states[i]) != 0; i++)
-			;
-		if (i == 4) {
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "state",
-				    "state must be queued, running, done or failed");
-			goto fail;
-		}
+	if (clr_req_query(r, "kind", &kind) != CLR_OK) {
+		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "kind", "malformed query string");
+		goto fail;
 	}
 	if (kind != NULL && strlen(kind) > 64) {
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "kind", "kind is too long");

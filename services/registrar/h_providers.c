@@ -169,7 +169,7 @@ static void reply_discovery_failed(struct clr_req *r, const struct clr_err *e)
 		clr_resp_fail(r, e);
 		return;
 	}
-	clr_log(r->reqid, CLR_LOG_INFO, "provider discovery failed: %s", e->msg);
+	clr_log_req(r, CLR_LOG_INFO, "provider discovery failed: %s", e->msg);
 	clr_resp_error(r, 502, "discovery_failed", e->msg);
 }
 
@@ -256,8 +256,8 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 			       "the provider was changed or deleted meanwhile; read it and retry");
 		return;
 	}
-	clr_log(r->reqid, CLR_LOG_INFO, "provider %s %s by %s", id, created ? "created" : "updated",
-		r->who.name);
+	clr_log_req(r, CLR_LOG_INFO, "provider %s %s by %s", id, created ? "created" : "updated",
+		    r->who.name);
 	clr_resp_json(r, created ? 201 : 200, reg_row_json(res, 0));
 	PQclear(res);
 }
@@ -481,7 +481,7 @@ void reg_h_providers_delete(struct clr_req *r)
 		goto dbfail;
 	if ((e.rc = clr_db_commit(r->db)) != CLR_OK)
 		goto dbfail;
-	clr_log(r->reqid, CLR_LOG_INFO, "provider %s deleted by %s", id, r->who.name);
+	clr_log_req(r, CLR_LOG_INFO, "provider %s deleted by %s", id, r->who.name);
 	clr_resp_empty(r, 204);
 	goto out;
 dbfail:

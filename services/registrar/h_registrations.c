@@ -22,8 +22,6 @@ static const struct clr_field rg_fields[] = {
 const struct clr_body reg_body_registration_create =
     CLR_BODY(rg_fields, 0, "invalid_client_metadata");
 
-static const char *const statuses[] = {"pending", "active", "failed", "deleted", "orphaned"};
-
 /* ---- handlers ------------------------------------------------------------ */
 
 /* Adds the secret to view and answers; wipes the secret. */
@@ -60,13 +58,17 @@ void reg_h_regs_create(struct clr_req *r)
 void reg_h_regs_list(struct clr_req *r)
 {
 	static const char *const names[3] = {"provider_id", "status", "client_type_id"};
+	static const char *const statuses[] = {"pending", "active", "failed", "deleted",
+					       "orphaned"};
 	char *q[3] = {NULL}, lim[16], off[16];
 	const char *p[5];
 	PGresult *res = NULL;
 	struct clr_err e = {0};
 	size_t i;
 
-	for (i = 0; i < 3; i++) {
+	if (clr_req_query_enum(r, "status", statuses, 5, &q[1], &e) != CLR_OK)
+		goto fail;
+	for (i = 0; i < 3; i += 2) {
 		if (clr_req_query(r, names[i], &q[i]) != CLR_OK) {
 			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", names[i],
 				    "query parameter %s is malformed", names[i]);
@@ -77,15 +79,6 @@ void reg_h_regs_list(struct clr_req *r)
 		if (q[i] != NULL && !clr_uuid_valid(q[i])) {
 			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", names[i],
 				    "%s must be a uuid", names[i]);
-			goto fail;
-		}
-	}
-	if (q[1] != NULL) {
-		for (i = 0; i < 5 && strcmp(q[1], statuses[i]) != 0; i++)
-			;
-		if (i == 5) {
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "status",
-				    "status must be pending, active, failed, deleted or orphaned");
 			goto fail;
 		}
 	}
@@ -145,7 +138,7 @@ void reg_h_regs_put(struct clr_req *r)
 		clr_resp_fail(r, &e);
 		return;
 	}
-	clr_log(r->reqid, CLR_LOG_INFO, "registration %s updated by %s", id, r->who.name);
+	clr_log_req(r, CLR_LOG_INFO, "registration %s updated by %s", id, r->who.name);
 	clr_resp_json(r, 200, view);
 }
 

@@ -357,6 +357,26 @@ out:
 	return rc;
 }
 
+/*
+ * Opens a transaction and locks registration id, unsealed, which must be
+ * active (else CLR_ERR_CONFLICT): what every RFC 7592 call starts with.
+ * The caller rolls back or commits, and releases *row, on every path.
+ */
+static enum clr_rc lock_active(const struct reg_app *app, struct clr_db *db, const char *id,
+			       struct reg_row *row, struct clr_err *e)
+{
+	enum clr_rc rc;
+
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = reg_row_load(app, db, id, 1, 1, row, e)) != CLR_OK)
+		return rc;
+	if (strcmp(row->status, "active") != 0)
+		return clr_err_set(e, CLR_ERR_CONFLICT, "conflict", NULL,
+				   "the registration is %s, not active", row->status);
+	return CLR_OK;
+}
+
 enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
 			  struct clr_http_client *http, const char *id, json_t **view,
 			  char **secret, struct clr_err *e)
@@ -372,15 +392,8 @@ enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
 
 	*view = NULL;
 	*secret = NULL;
-	if ((rc = clr_db_begin(db)) != CLR_OK)
-		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
-	if ((rc = reg_row_load(app, db, id, 1, 1, &row, e)) != CLR_OK)
+	if ((rc = lock_active(app, db, id, &row, e)) != CLR_OK)
 		goto out;
-	if (strcmp(row.status, "active") != 0) {
-		rc = clr_err_set(e, CLR_ERR_CONFLICT, "conflict", NULL,
-				 "the registration is %s, not active", row.status);
-		goto out;
-	}
 	if ((rc = reg_provider_load(app, db, row.provider_id, 0, 1, &pv, e)) != CLR_OK)
 		goto out;
 	if (!drv_get(pv.p.kind)->can_rotate) {
@@ -467,15 +480,8 @@ enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
 	enum clr_rc rc;
 
 	*view = NULL;
-	if ((rc = clr_db_begin(db)) != CLR_OK)
-		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
-	if ((rc = reg_row_load(app, db, id, 1, 1, &row, e)) != CLR_OK)
+	if ((rc = lock_active(app, db, id, &row, e)) != CLR_OK)
 		goto out;
-	if (strcmp(row.status, "active") != 0) {
-		rc = clr_err_set(e, CLR_ERR_CONFLICT, "conflict", NULL,
-				 "the registration is %s, not active", row.status);
-		goto out;
-	}
 	if (req.client_type_id == NULL)
 		req.client_type_id = row.client_type_id;
 	if (keep & REG_KEEP_NAME)

@@ -101,6 +101,15 @@ enum clr_rc clr_req_paging(const struct clr_req *r, char lim[16], char off[16],
 			   struct clr_err *e) CLR_MUSTCHECK;
 
 /*
+ * Query parameter `name` (*out new, NULL when absent) that must be one of
+ * the n strings in allowed; CLR_ERR_PARAM with e naming it (and listing
+ * the allowed values) otherwise.
+ */
+enum clr_rc clr_req_query_enum(const struct clr_req *r, const char *name,
+			       const char *const *allowed, size_t n, char **out,
+			       struct clr_err *e) CLR_MUSTCHECK;
+
+/*
  * clr_log with the request's id, client address (REMOTE_ADDR) and route
  * ("PATCH /v1/apps/{}") on the line.
  */
