@@ -5,8 +5,8 @@
 
 #include "clearance/jobs.h"
 #include "clearance/oauth.h"
-#include "access.h"
 #include "apps.h"
+#include "util.h"
 
 static const struct clr_field app_fields[] = {
     {"name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},

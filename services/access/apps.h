@@ -7,7 +7,11 @@
 
 #include <jansson.h>
 #include "clearance/db.h"
+#include "clearance/fields.h"
 #include "clearance/rc.h"
+
+/* Field tables of POST and PATCH /v1/apps (routes.c lists them). */
+extern const struct clr_body acc_body_app_create, acc_body_app_patch;
 
 /*
  * Checks an app body: known fields only (name, description,

@@ -20,7 +20,8 @@
 #include "clearance/mail.h"
 #include "clearance/password.h"
 #include "clearance/util.h"
-#include "access.h"
+#include "h_accounts.h"
+#include "util.h"
 
 #define DEV_SESSION_TTL_S (12 * 3600L)
 #define ADMIN_SESSION_TTL_S (8 * 3600L)

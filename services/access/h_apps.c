@@ -16,7 +16,9 @@
 #include "clearance/util.h"
 #include "access.h"
 #include "apps.h"
+#include "h_apps.h"
 #include "requests.h"
+#include "util.h"
 
 static int dev_only(struct clr_req *r)
 {

@@ -13,7 +13,8 @@
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "clearance/oauth.h"
-#include "access.h"
+#include "h_catalogue.h"
+#include "util.h"
 
 static const struct clr_field product_fields[] = {
     {"name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},

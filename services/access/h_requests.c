@@ -15,9 +15,10 @@
 #include "clearance/jobs.h"
 #include "clearance/log.h"
 #include "clearance/util.h"
-#include "access.h"
 #include "apps.h"
+#include "h_requests.h"
 #include "requests.h"
+#include "util.h"
 
 static const struct clr_field create_fields[] = {
     {"product_id", CLR_FT_STR, 1, 0, 36, 36, 0, 0},

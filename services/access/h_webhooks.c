@@ -16,6 +16,8 @@
 #include "clearance/util.h"
 #include "clearance/oauth.h"
 #include "access.h"
+#include "h_webhooks.h"
+#include "util.h"
 
 static const char *const acc_events[] = {
     "access_request.created", "access_request.approved", "access_request.rejected",

@@ -12,6 +12,8 @@
 #include "clearance/seal.h"
 #include "access.h"
 #include "jobs.h"
+#include "routes.h"
+#include "store.h"
 
 int main(void)
 {

@@ -7,8 +7,8 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
-#include "access.h"
 #include "requests.h"
+#include "util.h"
 
 static const char *str_of(const json_t *o, const char *k)
 {

@@ -4,7 +4,13 @@
  * webhooks and the audit log need an admin; everything else takes either
  * role and the handler scopes what a developer sees to their own rows.
  */
-#include "access.h"
+#include "apps.h"
+#include "h_accounts.h"
+#include "h_apps.h"
+#include "h_catalogue.h"
+#include "h_requests.h"
+#include "h_webhooks.h"
+#include "routes.h"
 
 #define PUB CLR_AUTH_NONE
 #define ANY CLR_AUTH_ANY

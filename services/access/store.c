@@ -6,7 +6,7 @@
  * Developer-scoped statements take the developer id as a parameter that is
  * NULL for admins ("$n::uuid IS NULL OR developer_id = $n").
  */
-#include "access.h"
+#include "store.h"
 
 #define ACCOUNT_JSON(a)                                                                            \
 	"json_build_object('id', " a ".id, 'role', " a ".role, 'email', " a ".email, 'name', " a   \

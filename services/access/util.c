@@ -11,7 +11,7 @@
 #include "clearance/jobs.h"
 #include "clearance/log.h"
 #include "clearance/util.h"
-#include "access.h"
+#include "util.h"
 
 static enum clr_rc db_fail(enum clr_rc rc, const char *what, struct clr_err *e)
 {

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include <curl/curl.h>
-
 #include "driver.h"
 
 /* Gluu's own layout when no registration_client_uri was stored. */

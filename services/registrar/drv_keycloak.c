@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include "driver.h"
 
 #define KC_SUFFIX "/clients-registrations/openid-connect"

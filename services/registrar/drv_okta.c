@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include "driver.h"
 
 #define OKTA_CLIENTS "/oauth2/v1/clients"

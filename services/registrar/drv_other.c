@@ -3,7 +3,6 @@
  * any IdP without a driver of its own (oidc-provider in our tests).
  */
 #include <stdlib.h>
-
 #include "driver.h"
 
 static enum clr_rc build(enum drv_op op, const struct drv_provider *p,

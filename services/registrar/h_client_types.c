@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "clearance/log.h"
-#include "registrar.h"
+#include "h_client_types.h"
+#include "routes.h"
+#include "store.h"
 #include "validate.h"
 
 static const struct clr_field ct_fields[] = {

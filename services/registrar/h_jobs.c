@@ -4,8 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "registrar.h"
+#include "h_jobs.h"
+#include "routes.h"
+#include "store.h"
 
 void reg_h_jobs_list(struct clr_req *r)
 {

@@ -19,7 +19,12 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
+#include "driver.h"
+#include "h_providers.h"
 #include "registrar.h"
+#include "registrations.h"
+#include "routes.h"
+#include "store.h"
 #include "validate.h"
 
 static const struct clr_field pv_fields[] = {

@@ -9,8 +9,11 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
+#include "h_registrations.h"
 #include "registrar.h"
 #include "registrations.h"
+#include "routes.h"
+#include "store.h"
 #include "validate.h"
 
 static const struct clr_field rg_fields[] = {

@@ -29,7 +29,10 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
+#include "jobs.h"
+#include "registrar.h"
 #include "registrations.h"
+#include "store.h"
 
 static const char *payload_id(const struct clr_job *job, struct clr_err *e)
 {

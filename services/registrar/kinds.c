@@ -3,8 +3,10 @@
  * provider kind (sql/010), so other services read the capability instead
  * of keeping a copy of the driver table.
  */
+#include "clearance/db.h"
 #include "clearance/log.h"
-#include "registrar.h"
+#include "driver.h"
+#include "kinds.h"
 
 enum clr_rc reg_kinds_publish(const struct clr_config *cfg)
 {

@@ -10,7 +10,12 @@
 #include "clearance/jobs.h"
 #include "clearance/log.h"
 #include "clearance/seal.h"
+#include "jobs.h"
+#include "kinds.h"
 #include "registrar.h"
+#include "registrations.h"
+#include "routes.h"
+#include "store.h"
 
 int main(void)
 {

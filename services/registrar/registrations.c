@@ -18,8 +18,10 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
+#include "driver.h"
+#include "registrar.h"
 #include "registrations.h"
-#include "validate.h"
+#include "store.h"
 
 /* ---- IdP error translation ------------------------------------------- */
 

@@ -6,7 +6,12 @@
 #ifndef CLEARANCE_REG_REGISTRATIONS_H
 #define CLEARANCE_REG_REGISTRATIONS_H
 
+#include <jansson.h>
+#include "clearance/db.h"
+#include "clearance/http_out.h"
+#include "clearance/rc.h"
 #include "registrar.h"
+#include "store.h"
 
 /* What to register. */
 struct reg_request {

@@ -11,7 +11,12 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
-#include "registrar.h"
+#include "h_client_types.h"
+#include "h_jobs.h"
+#include "h_providers.h"
+#include "h_registrations.h"
+#include "routes.h"
+#include "store.h"
 
 #define ADM CLR_AUTH_ADMIN
 

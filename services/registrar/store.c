@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "clearance/log.h"
+#include "driver.h"
 #include "registrar.h"
+#include "registrations.h"
+#include "store.h"
 
 #define PV_VIEW                                                                                    \
 	"id, name, kind, well_known_url, issuer, registration_endpoint, "                          \

@@ -13,6 +13,8 @@
 
 #include "clearance/oauth.h"
 #include "registrations.h"
+#include "routes.h"
+#include "store.h"
 #include "validate.h"
 
 /* ---- client types ------------------------------------------------------- */

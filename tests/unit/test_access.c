@@ -14,10 +14,10 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "../../services/access/access.h"
-#include "../../services/registrar/registrar.h"
 #include "clearance/oauth.h"
 #include "pgtest.h"
+#include "../../services/registrar/driver.h"
+#include "../../services/registrar/kinds.h"
 
 START_TEST(published_kinds_match_drivers)
 {

@@ -18,8 +18,8 @@
 #include <jansson.h>
 
 #include "clearance/http_out.h"
-#include "../../services/registrar/driver.h"
 #include "stub_http.h"
+#include "../../services/registrar/driver.h"
 
 /* ---- fixtures: two client types, two inputs, one provider per kind ---- */
 

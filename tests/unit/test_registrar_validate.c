@@ -11,10 +11,12 @@
 #include <string.h>
 
 #include "clearance/rc.h"
-#include "../../services/registrar/registrations.h"
-#include "../../services/registrar/validate.h"
 #include "clearance/fields.h"
 #include "clearance/oauth.h"
+#include "../../services/registrar/registrations.h"
+#include "../../services/registrar/routes.h"
+#include "../../services/registrar/store.h"
+#include "../../services/registrar/validate.h"
 
 /* ---- reg_ctype_validate ----------------------------------------------- */
 
