@@ -164,8 +164,8 @@ static void timestamp(char out[48])
 }
 
 /* Writes one line; client and route may be NULL. */
-static void log_v(const char *reqid, const char *client, const char *route,
-		  enum clr_log_level level, const char *fmt, va_list ap)
+static void CLR_PRINTF(5, 0) log_v(const char *reqid, const char *client, const char *route,
+				   enum clr_log_level level, const char *fmt, va_list ap)
 {
 	static const char oom_line[] = "{\"level\":\"error\",\"msg\":\"log: out of memory\"}\n";
 	char msg[LOG_MSG_MAX];
