@@ -145,7 +145,7 @@ START_TEST(issuer_overlong)
 }
 END_TEST
 
-/* ---- reg_scope_valid ----------------------------------------------------- */
+/* ---- clr_scope_valid ----------------------------------------------------- */
 
 START_TEST(scope_syntax)
 {
@@ -164,7 +164,7 @@ START_TEST(scope_syntax)
 }
 END_TEST
 
-/* ---- reg_redirect_check -------------------------------------------------- */
+/* ---- clr_redirect_uri_check ---------------------------------------------- */
 
 struct uri_case {
 	const char *uri;
@@ -365,7 +365,7 @@ START_TEST(url_schemes)
 }
 END_TEST
 
-/* ---- reg_fields_check ---------------------------------------------------- */
+/* ---- clr_fields_check ---------------------------------------------------- */
 
 static const struct clr_field spec[] = {
     {"name", CLR_FT_STR, 1, 0, 1, 8, 0, 0},
@@ -452,11 +452,11 @@ static Suite *validate_suite(void)
 	tcase_add_test(tc, issuer_overlong);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("reg_scope_valid");
+	tc = tcase_create("clr_scope_valid");
 	tcase_add_test(tc, scope_syntax);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("reg_redirect_check");
+	tc = tcase_create("clr_redirect_uri_check");
 	tcase_add_loop_test(tc, redirect_rules, 0, (int)(sizeof(uri_cases) / sizeof(uri_cases[0])));
 	tcase_add_test(tc, redirect_too_long);
 	suite_add_tcase(s, tc);
@@ -470,7 +470,7 @@ static Suite *validate_suite(void)
 	tcase_add_test(tc, url_schemes);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("reg_fields_check");
+	tc = tcase_create("clr_fields_check");
 	tcase_add_test(tc, body_fields);
 	suite_add_tcase(s, tc);
 	return s;
