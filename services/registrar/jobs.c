@@ -74,8 +74,11 @@ static enum clr_rc pending_insert(struct clr_db *db, const char *id, const struc
 	    req->client_name == NULL)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
 				   "provision job: client_type_id and client_name are required");
-	uris = json_dumps(req->redirect_uris != NULL ? req->redirect_uris : json_array(),
-			  JSON_COMPACT | JSON_ENCODE_ANY);
+	if (req->redirect_uris != NULL && !json_is_array(req->redirect_uris))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "redirect_uris",
+				   "provision job: redirect_uris must be an array");
+	uris = req->redirect_uris != NULL ? json_dumps(req->redirect_uris, JSON_COMPACT)
+					  : strdup("[]");
 	owner = req->owner != NULL ? json_dumps(req->owner, JSON_COMPACT) : NULL;
 	if (uris == NULL || (req->owner != NULL && owner == NULL)) {
 		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
