@@ -34,6 +34,7 @@ struct clr_jobs_worker {
 	const struct clr_config *cfg; /* borrowed */
 	const struct clr_job_kind *kinds;
 	size_t nkinds;
+	char *kinds_sql; /* the kinds as a PostgreSQL text[] literal: what we claim */
 	void *app;
 	struct clr_db *db;
 	pthread_t thread;
@@ -230,7 +231,7 @@ done:
 static int claim_and_run(struct clr_jobs_worker *w)
 {
 	char maxa[16];
-	const char *params[1];
+	const char *params[2];
 	PGresult *r = NULL;
 	enum clr_rc rc;
 	int n;
@@ -238,18 +239,20 @@ static int claim_and_run(struct clr_jobs_worker *w)
 	snprintf(maxa, sizeof(maxa), "%d",
 		 w->cfg->job_max_attempts > 0 ? w->cfg->job_max_attempts : 1);
 	params[0] = maxa;
+	params[1] = w->kinds_sql;
 	rc = clr_db_exec_sql(w->db,
 			     "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
 			     " max_attempts = coalesce(max_attempts, $1::int),"
 			     " locked_until = now() + interval '5 minutes',"
 			     " updated_at = now()"
 			     " WHERE id = (SELECT id FROM jobs"
-			     " WHERE (state = 'queued' AND run_at <= now())"
-			     " OR (state = 'running' AND locked_until < now())"
+			     " WHERE kind = ANY ($2::text[])"
+			     " AND ((state = 'queued' AND run_at <= now())"
+			     " OR (state = 'running' AND locked_until < now()))"
 			     " ORDER BY run_at FOR UPDATE SKIP LOCKED LIMIT 1)"
 			     " RETURNING id::text, kind, payload::text, attempts,"
 			     " max_attempts",
-			     1, params, &r);
+			     2, params, &r);
 	if (rc != CLR_OK)
 		return -1;
 	n = PQntuples(r);
@@ -263,14 +266,16 @@ static int claim_and_run(struct clr_jobs_worker *w)
 static long next_due_ms(struct clr_jobs_worker *w, long cap)
 {
 	PGresult *r = NULL;
+	const char *params[1] = {w->kinds_sql};
 	long ms = cap;
 
 	if (clr_db_exec_sql(w->db,
 			    "SELECT ceil(extract(epoch FROM min(t) - clock_timestamp())"
 			    " * 1000)::bigint FROM (SELECT min(run_at) AS t FROM jobs"
-			    " WHERE state = 'queued' UNION ALL SELECT min(locked_until)"
-			    " FROM jobs WHERE state = 'running') s",
-			    0, NULL, &r) == CLR_OK &&
+			    " WHERE state = 'queued' AND kind = ANY ($1::text[])"
+			    " UNION ALL SELECT min(locked_until) FROM jobs"
+			    " WHERE state = 'running' AND kind = ANY ($1::text[])) s",
+			    1, params, &r) == CLR_OK &&
 	    !PQgetisnull(r, 0, 0)) {
 		long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 
@@ -344,6 +349,42 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The kinds as a text[] literal, "{a,b}", sent as one parameter.  Kind
+ * names are checked to [a-z0-9_.-] so no quoting is ever needed.
+ */
+static enum clr_rc kinds_literal(const struct clr_job_kind *kinds, size_t n, char **out)
+{
+	size_t i, len = 3;
+	char *s, *p;
+
+	for (i = 0; i < n; i++) {
+		const char *k = kinds[i].kind;
+
+		if (k == NULL || k[0] == '\0' || strlen(k) > 64 ||
+		    strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(k) ||
+		    kinds[i].fn == NULL)
+			return CLR_ERR_PARAM;
+		len += strlen(k) + 1;
+	}
+	if ((s = malloc(len)) == NULL)
+		return CLR_ERR_NOMEM;
+	p = s;
+	*p++ = '{';
+	for (i = 0; i < n; i++) {
+		size_t kl = strlen(kinds[i].kind);
+
+		if (i > 0)
+			*p++ = ',';
+		memcpy(p, kinds[i].kind, kl);
+		p += kl;
+	}
+	*p++ = '}';
+	*p = '\0';
+	*out = s;
+	return CLR_OK;
+}
+
 enum clr_rc clr_jobs_worker_start(const struct clr_config *cfg, const struct clr_job_kind *kinds,
 				  size_t nkinds, const struct clr_db_stmt *stmts, size_t nstmts,
 				  void *app, struct clr_jobs_worker **out)
@@ -361,6 +402,8 @@ enum clr_rc clr_jobs_worker_start(const struct clr_config *cfg, const struct clr
 	w->kinds = kinds;
 	w->nkinds = nkinds;
 	w->app = app;
+	if ((rc = kinds_literal(kinds, nkinds, &w->kinds_sql)) != CLR_OK)
+		goto out;
 	w->listen_pid = -1;
 	atomic_init(&w->stop, 0);
 	rc = clr_db_open(cfg->database_url, stmts, nstmts, &w->db);
@@ -376,6 +419,7 @@ enum clr_rc clr_jobs_worker_start(const struct clr_config *cfg, const struct clr
 out:
 	if (w != NULL) {
 		clr_db_close(w->db);
+		free(w->kinds_sql);
 		free(w);
 	}
 	return rc;
@@ -388,35 +432,6 @@ void clr_jobs_worker_stop(struct clr_jobs_worker *w)
 	atomic_store(&w->stop, 1);
 	pthread_join(w->thread, NULL);
 	clr_db_close(w->db);
+	free(w->kinds_sql);
 	free(w);
-}
-
-char *clr_jobs_metrics(struct clr_db *db)
-{
-	static const char *const states[] = {"queued", "running", "done", "failed"};
-	PGresult *r = NULL;
-	char *buf = NULL;
-	size_t cap = 64 + 4 * 64, len = 0;
-	size_t i;
-	int j;
-
-	if (clr_db_exec_sql(db, "SELECT state, count(*) FROM jobs GROUP BY state", 0, NULL, &r) !=
-	    CLR_OK)
-		return NULL;
-	buf = malloc(cap);
-	if (buf == NULL)
-		goto out;
-	len = (size_t)snprintf(buf, cap, "# TYPE clearance_jobs gauge\n");
-	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-		const char *count = "0";
-
-		for (j = 0; j < PQntuples(r); j++)
-			if (strcmp(PQgetvalue(r, j, 0), states[i]) == 0)
-				count = PQgetvalue(r, j, 1);
-		len += (size_t)snprintf(buf + len, cap - len, "clearance_jobs{state=\"%s\"} %s\n",
-					states[i], count);
-	}
-out:
-	PQclear(r);
-	return buf;
 }

@@ -163,7 +163,9 @@ static void timestamp(char out[48])
 	snprintf(out, 48, "%s.%03dZ", base, (int)(ts.tv_nsec / 1000000L) % 1000);
 }
 
-void clr_log(const char *reqid, enum clr_log_level level, const char *fmt, ...)
+/* Writes one line; client and route may be NULL. */
+static void CLR_PRINTF(5, 0) log_v(const char *reqid, const char *client, const char *route,
+				   enum clr_log_level level, const char *fmt, va_list ap)
 {
 	static const char oom_line[] = "{\"level\":\"error\",\"msg\":\"log: out of memory\"}\n";
 	char msg[LOG_MSG_MAX];
@@ -171,7 +173,6 @@ void clr_log(const char *reqid, enum clr_log_level level, const char *fmt, ...)
 	char stackline[LOG_LINE_STACK];
 	char *line = stackline;
 	size_t msglen, need;
-	va_list ap;
 	json_t *o = NULL;
 	int n, ok;
 
@@ -180,9 +181,7 @@ void clr_log(const char *reqid, enum clr_log_level level, const char *fmt, ...)
 	if ((int)level < atomic_load_explicit(&log_min_level, memory_order_relaxed))
 		return;
 
-	va_start(ap, fmt);
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (n < 0) {
 		snprintf(msg, sizeof(msg), "log: bad format");
 		n = (int)strlen(msg);
@@ -203,6 +202,8 @@ void clr_log(const char *reqid, enum clr_log_level level, const char *fmt, ...)
 	     json_object_set_new(o, "level", json_string(level_names[level])) == 0 &&
 	     json_object_set_new(o, "service", json_text(log_service)) == 0 &&
 	     (reqid == NULL || json_object_set_new(o, "req", json_text(reqid)) == 0) &&
+	     (client == NULL || json_object_set_new(o, "client", json_text(client)) == 0) &&
+	     (route == NULL || json_object_set_new(o, "route", json_text(route)) == 0) &&
 	     json_object_set_new(o, "msg", json_stringn(msg, msglen)) == 0;
 	if (!ok)
 		goto oom;
@@ -226,4 +227,23 @@ out:
 	if (line != stackline)
 		free(line);
 	json_decref(o);
+}
+
+void clr_log(const char *reqid, enum clr_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_v(reqid, NULL, NULL, level, fmt, ap);
+	va_end(ap);
+}
+
+void clr_log_ctx(const char *reqid, const char *client, const char *route, enum clr_log_level level,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_v(reqid, client, route, level, fmt, ap);
+	va_end(ap);
 }

@@ -1,7 +1,8 @@
 /*
- * access.h - internals of the access service shared by its files: the
- * application context, the statement table, request helpers and the
- * handlers.  Nothing here is part of libclearance.
+ * access.h - the access service's application context, shared by its
+ * handlers and its job worker.  Each module has its own header: store.h,
+ * routes.h, util.h, the h_*.h handler files, and the operations apps.h,
+ * requests.h and jobs.h.
  *
  * Visibility rule every handler keeps: a developer's lookups always carry
  * the developer's id in the WHERE clause, so another developer's object is
@@ -11,159 +12,13 @@
 #ifndef CLEARANCE_ACCESS_H
 #define CLEARANCE_ACCESS_H
 
-#include <stddef.h>
-#include <jansson.h>
-#include <libpq-fe.h>
-
-#include "clearance/rc.h"
 #include "clearance/config.h"
-#include "clearance/db.h"
-#include "clearance/http_in.h"
 #include "clearance/seal.h"
 
+/* Shared by all threads, immutable after start-up. */
 struct acc_app {
 	const struct clr_config *cfg;
 	const struct clr_sealer *sealer;
 };
-
-/* store.c */
-extern const struct clr_db_stmt acc_stmts[];
-extern const size_t acc_nstmts;
-
-/* routes.c */
-extern const struct clr_route acc_routes[];
-extern const size_t acc_nroutes;
-
-/* ---- util.c -------------------------------------------------------------- */
-
-enum acc_ftype { ACC_FT_STR, ACC_FT_BOOL, ACC_FT_STRARR, ACC_FT_INT, ACC_FT_OBJ };
-
-struct acc_field {
-	const char *name;
-	enum acc_ftype type;
-	int required;	 /* on create (ignored when partial) */
-	int nullable;	 /* JSON null accepted */
-	size_t minlen;	 /* strings / array items; minimum for ints */
-	size_t maxlen;	 /* strings / array items; maximum for ints */
-	size_t maxitems; /* arrays */
-};
-
-/*
- * Checks obj: no unknown field (so status, owner, developer_id or secrets
- * can never be smuggled in), right types, lengths, no control characters
- * (except in "description"), required ones present unless partial.
- */
-enum clr_rc acc_fields_check(const json_t *obj, const struct acc_field *spec, size_t n, int partial,
-			     struct clr_err *e) CLR_MUSTCHECK;
-
-/* Path parameter i when it is a uuid; otherwise answers 404, returns NULL. */
-const char *acc_param_id(struct clr_req *r, int i, const char *what);
-
-/* Answers e; 5xx are logged once here. */
-void acc_reply_err(struct clr_req *r, const struct clr_err *e);
-
-/*
- * Runs statement `name` whose single column is JSON text (built by
- * PostgreSQL).  One row expected: *out is the parsed value (new).
- * No row: CLR_ERR_NOTFOUND.
- */
-enum clr_rc acc_db_json(struct clr_db *db, const char *name, int n, const char *const *v,
-			json_t **out, struct clr_err *e) CLR_MUSTCHECK;
-
-/* Same, for a statement that returns one JSON array (json_agg) row. */
-enum clr_rc acc_db_json_list(struct clr_db *db, const char *name, int n, const char *const *v,
-			     json_t **out, struct clr_err *e) CLR_MUSTCHECK;
-
-/* Runs a statement, ignoring rows; maps failures into e with msg `what`. */
-enum clr_rc acc_db_do(struct clr_db *db, const char *name, int n, const char *const *v,
-		      int *affected, const char *what, struct clr_err *e) CLR_MUSTCHECK;
-
-int acc_is_admin(const struct clr_req *r);
-int acc_is_dev(const struct clr_req *r);
-/* The developer's account id, or NULL for admins. */
-const char *acc_dev_id(const struct clr_req *r);
-
-/* Optional query parameter limit/offset with bounds; answers 400 itself on error. */
-int acc_paging(struct clr_req *r, char lim[16], char off[16]);
-
-/* https, or http on a loopback host; no fragment, no user info; <= 2048. */
-enum clr_rc acc_redirect_uri_check(const char *uri, const char *field,
-				   struct clr_err *e) CLR_MUSTCHECK;
-
-/*
- * 1 when the registrar's driver for provider kind `kind` ("okta", ...) can
- * rotate a client secret; 0 for the others, an unknown kind or NULL.
- */
-int acc_kind_can_rotate(const char *kind);
-
-/* Audit row (inside the caller's transaction when one is open). */
-enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_type,
-		      const char *target_id, json_t *detail_take) CLR_MUSTCHECK;
-
-/* Enqueues one `webhook` job per webhook subscribed to event (in a tx). */
-enum clr_rc acc_emit(struct clr_db *db, const char *event, const json_t *data) CLR_MUSTCHECK;
-
-/* Enqueues one `email` job (in a tx).  vars borrowed. */
-enum clr_rc acc_mail(struct clr_db *db, const char *to, const char *tpl,
-		     const json_t *vars) CLR_MUSTCHECK;
-
-/* Parses an optional JSON object body of a route declared without json_body. */
-enum clr_rc acc_optional_body(struct clr_req *r, json_t **out, struct clr_err *e) CLR_MUSTCHECK;
-
-/* ---- handlers ------------------------------------------------------------ */
-
-void acc_h_signup(struct clr_req *r);
-void acc_h_devs_list(struct clr_req *r);
-void acc_h_devs_get(struct clr_req *r);
-void acc_h_devs_patch(struct clr_req *r);
-void acc_h_login(struct clr_req *r);
-void acc_h_logout(struct clr_req *r);
-void acc_h_me(struct clr_req *r);
-
-void acc_h_products_create(struct clr_req *r);
-void acc_h_products_list(struct clr_req *r);
-void acc_h_products_get(struct clr_req *r);
-void acc_h_products_patch(struct clr_req *r);
-void acc_h_products_delete(struct clr_req *r);
-void acc_h_plans_create(struct clr_req *r);
-void acc_h_plans_list(struct clr_req *r);
-void acc_h_plans_get(struct clr_req *r);
-void acc_h_plans_patch(struct clr_req *r);
-void acc_h_plans_delete(struct clr_req *r);
-void acc_h_catalogue(struct clr_req *r);
-
-void acc_h_apps_create(struct clr_req *r);
-void acc_h_apps_list(struct clr_req *r);
-void acc_h_apps_get(struct clr_req *r);
-void acc_h_apps_patch(struct clr_req *r);
-void acc_h_apps_delete(struct clr_req *r);
-void acc_h_creds_get(struct clr_req *r);
-void acc_h_creds_rotate(struct clr_req *r);
-
-void acc_h_reqs_create(struct clr_req *r);
-void acc_h_reqs_list(struct clr_req *r);
-void acc_h_reqs_get(struct clr_req *r);
-void acc_h_reqs_approve(struct clr_req *r);
-void acc_h_reqs_reject(struct clr_req *r);
-void acc_h_reqs_revoke(struct clr_req *r);
-void acc_h_reqs_retry(struct clr_req *r);
-
-void acc_h_webhooks_create(struct clr_req *r);
-void acc_h_webhooks_list(struct clr_req *r);
-void acc_h_webhooks_get(struct clr_req *r);
-void acc_h_webhooks_delete(struct clr_req *r);
-void acc_h_audit_list(struct clr_req *r);
-
-/* h_apps.c: validates an app body and inserts it for the caller (in a tx). */
-enum clr_rc acc_app_insert(struct clr_req *r, const json_t *body, json_t **out,
-			   struct clr_err *e) CLR_MUSTCHECK;
-
-/*
- * h_requests.c: ends a live request (in the caller's tx, row not yet
- * locked): active -> revoked with its client deregistered; pending,
- * provisioning or failed -> revoked.  Mails and events follow.
- */
-enum clr_rc acc_revoke_locked(struct clr_req *r, const char *req_id, const char *reason,
-			      struct clr_err *e) CLR_MUSTCHECK;
 
 #endif

@@ -20,25 +20,30 @@
 #include "clearance/mail.h"
 #include "clearance/password.h"
 #include "clearance/util.h"
-#include "access.h"
+#include "h_accounts.h"
+#include "util.h"
 
 #define DEV_SESSION_TTL_S (12 * 3600L)
 #define ADMIN_SESSION_TTL_S (8 * 3600L)
 
-static const struct acc_field signup_fields[] = {
-    {"email", ACC_FT_STR, 1, 0, 3, 254, 0},
-    {"password", ACC_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0},
-    {"name", ACC_FT_STR, 1, 0, 1, 200, 0},
+static const struct clr_field signup_fields[] = {
+    {"email", CLR_FT_STR, 1, 0, 3, 254, 0, 0},
+    {"password", CLR_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0, 0},
+    {"name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
 };
 
-static const struct acc_field login_fields[] = {
-    {"email", ACC_FT_STR, 1, 0, 1, 254, 0},
-    {"password", ACC_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0},
+static const struct clr_field login_fields[] = {
+    {"email", CLR_FT_STR, 1, 0, 1, 254, 0, 0},
+    {"password", CLR_FT_STR, 1, 0, 0, CLR_PASSWORD_MAX, 0, 0},
 };
 
-static const struct acc_field dev_patch_fields[] = {
-    {"blocked", ACC_FT_BOOL, 0, 0, 0, 0, 0},
+static const struct clr_field dev_patch_fields[] = {
+    {"blocked", CLR_FT_BOOL, 0, 0, 0, 0, 0, 0},
 };
+
+const struct clr_body acc_body_signup = CLR_BODY(signup_fields, 0, NULL);
+const struct clr_body acc_body_login = CLR_BODY(login_fields, 0, NULL);
+const struct clr_body acc_body_dev_patch = CLR_BODY(dev_patch_fields, 1, NULL);
 
 /* Password checks run before the generic field check mentions its value type. */
 static enum clr_rc password_of(const json_t *body, const char **pw, size_t *len, struct clr_err *e)
@@ -64,8 +69,7 @@ void acc_h_signup(struct clr_req *r)
 	json_t *out = NULL;
 	size_t pwlen = 0;
 
-	if (password_of(r->json, &pw, &pwlen, &e) != CLR_OK ||
-	    acc_fields_check(r->json, signup_fields, 3, 0, &e) != CLR_OK)
+	if (password_of(r->json, &pw, &pwlen, &e) != CLR_OK)
 		goto fail;
 	email = json_string_value(json_object_get(r->json, "email"));
 	if (!clr_mail_addr_valid(email)) {
@@ -89,12 +93,12 @@ void acc_h_signup(struct clr_req *r)
 				    "an account with this e-mail address exists");
 		goto fail;
 	}
-	clr_log(r->reqid, CLR_LOG_INFO, "developer %s signed up",
-		json_string_value(json_object_get(out, "id")));
+	clr_log_req(r, CLR_LOG_INFO, "developer %s signed up",
+		    json_string_value(json_object_get(out, "id")));
 	clr_resp_json(r, 201, out);
 	goto out;
 fail:
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	free(hash);
 }
@@ -120,8 +124,7 @@ void acc_h_login(struct clr_req *r)
 	long ttl;
 	enum clr_role rl;
 
-	if (password_of(r->json, &pw, &pwlen, &e) != CLR_OK ||
-	    acc_fields_check(r->json, login_fields, 2, 0, &e) != CLR_OK)
+	if (password_of(r->json, &pw, &pwlen, &e) != CLR_OK)
 		goto fail;
 	email = json_string_value(json_object_get(r->json, "email"));
 	ip = clr_req_env(r, "REMOTE_ADDR");
@@ -133,7 +136,7 @@ void acc_h_login(struct clr_req *r)
 		goto fail;
 	}
 	if (PQntuples(thr) == 1 && strcmp(PQgetvalue(thr, 0, 0), "t") == 0) {
-		clr_log(r->reqid, CLR_LOG_WARN, "security: login throttled for a locked address");
+		clr_log_req(r, CLR_LOG_WARN, "security: login throttled for a locked address");
 		clr_resp_header(r, "Retry-After", "900");
 		clr_resp_error(r, 429, "too_many_requests",
 			       "too many failed logins; try again later");
@@ -153,13 +156,13 @@ void acc_h_login(struct clr_req *r)
 	if (clr_password_verify(pw, pwlen, hash, &ok) != CLR_OK)
 		ok = 0;
 	if (!ok) {
-		clr_log(r->reqid, CLR_LOG_WARN, "security: failed login%s",
-			id != NULL ? " for an existing account" : "");
+		clr_log_req(r, CLR_LOG_WARN, "security: failed login%s",
+			    id != NULL ? " for an existing account" : "");
 		clr_resp_error(r, 401, "invalid_grant", "wrong e-mail address or password");
 		goto out;
 	}
 	if (clr_db_exec(r->db, "acc_throttle_clear", 2, p, NULL) != CLR_OK)
-		clr_log(r->reqid, CLR_LOG_WARN, "the login throttle could not be cleared");
+		clr_log_req(r, CLR_LOG_WARN, "the login throttle could not be cleared");
 	/*
 	 * `blocked` above was read before the password check, which takes
 	 * tens of milliseconds: a block committed during it revoked the
@@ -173,7 +176,7 @@ void acc_h_login(struct clr_req *r)
 	}
 	if (blocked || PQntuples(lk) != 1 || strcmp(PQgetvalue(lk, 0, 0), "f") != 0) {
 		clr_db_rollback(r->db);
-		clr_log(r->reqid, CLR_LOG_WARN, "security: blocked account %s tried to log in", id);
+		clr_log_req(r, CLR_LOG_WARN, "security: blocked account %s tried to log in", id);
 		clr_resp_error(r, 403, "account_blocked", "this account is blocked");
 		goto out;
 	}
@@ -185,7 +188,7 @@ void acc_h_login(struct clr_req *r)
 		goto fail;
 	}
 	iso_in(ttl, exp);
-	clr_log(r->reqid, CLR_LOG_INFO, "%s %s logged in (session %s)", role, id, token_id);
+	clr_log_req(r, CLR_LOG_INFO, "%s %s logged in (session %s)", role, id, token_id);
 	clr_resp_header(r, "Cache-Control", "no-store");
 	clr_resp_json(r, 201,
 		      json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token, "token_type", "Bearer",
@@ -193,7 +196,7 @@ void acc_h_login(struct clr_req *r)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	if (token != NULL) {
 		OPENSSL_cleanse(token, strlen(token));
@@ -210,7 +213,7 @@ void acc_h_logout(struct clr_req *r)
 
 	if ((e.rc = clr_auth_token_revoke(r->db, r->who.token_id)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "the session could not be ended");
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_empty(r, 204);
@@ -230,7 +233,7 @@ void acc_h_me(struct clr_req *r)
 		return;
 	}
 	if (acc_db_json(r->db, "acc_account_get", 1, p, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, out);
@@ -243,10 +246,12 @@ void acc_h_devs_list(struct clr_req *r)
 	const char *p[2] = {lim, off};
 	json_t *out = NULL;
 
-	if (!acc_paging(r, lim, off))
+	if (clr_req_paging(r, lim, off, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
 		return;
+	}
 	if (acc_db_json_list(r->db, "acc_devs_list", 2, p, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, json_pack("{s:o}", "developers", out));
@@ -255,13 +260,13 @@ void acc_h_devs_list(struct clr_req *r)
 void acc_h_devs_get(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "developer");
+	const char *id = clr_req_param_id(r, 0, "developer");
 	json_t *out = NULL;
 
 	if (id == NULL)
 		return;
 	if (acc_db_json(r->db, "acc_dev_get", 1, &id, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, out);
@@ -270,15 +275,13 @@ void acc_h_devs_get(struct clr_req *r)
 void acc_h_devs_patch(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "developer");
+	const char *id = clr_req_param_id(r, 0, "developer");
 	const char *p[2];
 	json_t *out = NULL;
 	int blocked;
 
 	if (id == NULL)
 		return;
-	if (acc_fields_check(r->json, dev_patch_fields, 1, 1, &e) != CLR_OK)
-		goto fail;
 	blocked = json_is_true(json_object_get(r->json, "blocked"));
 	p[0] = id;
 	p[1] = blocked ? "true" : "false";
@@ -303,5 +306,5 @@ void acc_h_devs_patch(struct clr_req *r)
 fail:
 	clr_db_rollback(r->db);
 	json_decref(out);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 }

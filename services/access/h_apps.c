@@ -15,33 +15,10 @@
 #include "clearance/seal.h"
 #include "clearance/util.h"
 #include "access.h"
-
-static const struct acc_field app_fields[] = {
-    {"name", ACC_FT_STR, 1, 0, 1, 200, 0},
-    {"description", ACC_FT_STR, 0, 0, 0, 2000, 0},
-    {"redirect_uris", ACC_FT_STRARR, 0, 0, 1, 2048, 20},
-};
-
-static enum clr_rc uris_check(const json_t *body, struct clr_err *e)
-{
-	const json_t *a = json_object_get(body, "redirect_uris"), *v;
-	size_t i, j;
-	enum clr_rc rc;
-
-	json_array_foreach(a, i, v)
-	{
-		if ((rc = acc_redirect_uri_check(json_string_value(v), "redirect_uris", e)) !=
-		    CLR_OK)
-			return rc;
-		for (j = 0; j < i; j++) {
-			if (json_equal(v, json_array_get(a, j)))
-				return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri",
-						   "redirect_uris",
-						   "a redirect URI is listed twice");
-		}
-	}
-	return CLR_OK;
-}
+#include "apps.h"
+#include "h_apps.h"
+#include "requests.h"
+#include "util.h"
 
 static int dev_only(struct clr_req *r)
 {
@@ -51,32 +28,6 @@ static int dev_only(struct clr_req *r)
 	return 0;
 }
 
-enum clr_rc acc_app_insert(struct clr_req *r, const json_t *body, json_t **out, struct clr_err *e)
-{
-	const char *p[4];
-	char *uris = NULL;
-	json_t *empty = NULL;
-	enum clr_rc rc;
-
-	if ((rc = acc_fields_check(body, app_fields, 3, 0, e)) != CLR_OK ||
-	    (rc = uris_check(body, e)) != CLR_OK)
-		return rc;
-	if (json_object_get(body, "redirect_uris") != NULL)
-		uris = json_dumps(json_object_get(body, "redirect_uris"), JSON_COMPACT);
-	else if ((empty = json_array()) != NULL)
-		uris = json_dumps(empty, JSON_COMPACT);
-	json_decref(empty);
-	if (uris == NULL)
-		return clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
-	p[0] = acc_dev_id(r);
-	p[1] = json_string_value(json_object_get(body, "name"));
-	p[2] = json_string_value(json_object_get(body, "description"));
-	p[3] = uris;
-	rc = acc_db_json(r->db, "acc_app_insert", 4, p, out, e);
-	free(uris);
-	return rc;
-}
-
 void acc_h_apps_create(struct clr_req *r)
 {
 	struct clr_err e = {0};
@@ -84,8 +35,8 @@ void acc_h_apps_create(struct clr_req *r)
 
 	if (!dev_only(r))
 		return;
-	if (acc_app_insert(r, r->json, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+	if (acc_app_insert(r->db, acc_dev_id(r), r->json, &out, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 201, out);
@@ -98,8 +49,10 @@ void acc_h_apps_list(struct clr_req *r)
 	const char *p[3];
 	json_t *out = NULL;
 
-	if (!acc_paging(r, lim, off))
+	if (clr_req_paging(r, lim, off, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
 		return;
+	}
 	p[0] = acc_dev_id(r);
 	p[1] = lim;
 	p[2] = off;
@@ -108,7 +61,7 @@ void acc_h_apps_list(struct clr_req *r)
 		return;
 	}
 	if (acc_db_json_list(r->db, "acc_apps_list", 3, p, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, json_pack("{s:o}", "apps", out));
@@ -132,54 +85,29 @@ static enum clr_rc app_load(struct clr_req *r, const char *id, const char *stmt,
 void acc_h_apps_get(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "app");
+	const char *id = clr_req_param_id(r, 0, "app");
 	json_t *out = NULL;
 
 	if (id == NULL)
 		return;
 	if (app_load(r, id, "acc_app_get", &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, out);
 }
 
-/* One client_update job per live client of the app, after a redirect URI edit. */
-static enum clr_rc update_clients(struct clr_req *r, const char *app_id, const json_t *uris,
-				  struct clr_err *e)
-{
-	PGresult *res = NULL;
-	json_t *payload;
-	enum clr_rc rc;
-	int i;
-
-	if ((rc = clr_db_exec(r->db, "acc_app_live_regs", 1, &app_id, &res)) != CLR_OK)
-		return clr_err_set(e, rc, NULL, NULL, "listing the app's clients failed");
-	for (i = 0; i < PQntuples(res) && rc == CLR_OK; i++) {
-		payload = json_pack("{s:s, s:O}", "registration_id", PQgetvalue(res, i, 0),
-				    "redirect_uris", uris);
-		rc = payload != NULL ? clr_jobs_enqueue(r->db, "client_update", payload, NULL)
-				     : CLR_ERR_NOMEM;
-		json_decref(payload);
-	}
-	PQclear(res);
-	if (rc != CLR_OK)
-		clr_err_set(e, rc, NULL, NULL, "queueing the client updates failed");
-	return rc;
-}
-
 void acc_h_apps_patch(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "app");
+	const char *id = clr_req_param_id(r, 0, "app");
 	const char *p[5];
 	char *uris = NULL;
 	json_t *out = NULL, *cur = NULL, *nu;
 
 	if (id == NULL || !dev_only(r))
 		return;
-	if (acc_fields_check(r->json, app_fields, 3, 1, &e) != CLR_OK ||
-	    uris_check(r->json, &e) != CLR_OK)
+	if (acc_app_check(r->json, 1, &e) != CLR_OK)
 		goto fail;
 	if ((e.rc = clr_db_begin(r->db)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "database unavailable");
@@ -200,7 +128,7 @@ void acc_h_apps_patch(struct clr_req *r)
 	if (acc_db_json(r->db, "acc_app_update", 5, p, &out, &e) != CLR_OK)
 		goto fail;
 	if (nu != NULL && !json_equal(nu, json_object_get(cur, "redirect_uris")) &&
-	    update_clients(r, id, nu, &e) != CLR_OK)
+	    acc_app_update_clients(r->db, id, nu, &e) != CLR_OK)
 		goto fail;
 	if ((e.rc = clr_db_commit(r->db)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "the app could not be stored");
@@ -211,7 +139,7 @@ void acc_h_apps_patch(struct clr_req *r)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	json_decref(out);
 	json_decref(cur);
@@ -221,7 +149,7 @@ out:
 void acc_h_apps_delete(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "app");
+	const char *id = clr_req_param_id(r, 0, "app");
 	const char *p[2];
 	PGresult *res = NULL;
 	json_t *cur = NULL;
@@ -241,8 +169,8 @@ void acc_h_apps_delete(struct clr_req *r)
 		goto fail;
 	}
 	for (i = 0; i < PQntuples(res); i++) {
-		if (acc_revoke_locked(r, PQgetvalue(res, i, 0), "the app was deleted", &e) !=
-		    CLR_OK)
+		if (acc_req_revoke(r->db, PQgetvalue(res, i, 0), "the app was deleted", r->who.name,
+				   &e) != CLR_OK)
 			goto fail;
 	}
 	p[0] = id;
@@ -257,7 +185,7 @@ void acc_h_apps_delete(struct clr_req *r)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	PQclear(res);
 	json_decref(cur);
@@ -269,7 +197,7 @@ void acc_h_creds_get(struct clr_req *r)
 {
 	const struct acc_app *app = r->app;
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "app");
+	const char *id = clr_req_param_id(r, 0, "app");
 	const char *p[2];
 	json_t *list = NULL, *cur = NULL, *c;
 	char *secret = NULL;
@@ -320,7 +248,7 @@ void acc_h_creds_get(struct clr_req *r)
 	list = NULL;
 	goto out;
 fail:
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	json_decref(list);
 	json_decref(cur);
@@ -329,11 +257,10 @@ out:
 void acc_h_creds_rotate(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "app");
-	const char *req_id = id != NULL ? acc_param_id(r, 1, "credential") : NULL;
+	const char *id = clr_req_param_id(r, 0, "app");
+	const char *req_id = id != NULL ? clr_req_param_id(r, 1, "credential") : NULL;
 	const char *p[3];
 	char job_id[37];
-	const char *kind;
 	json_t *cur = NULL, *payload = NULL;
 
 	if (req_id == NULL)
@@ -356,15 +283,16 @@ void acc_h_creds_rotate(struct clr_req *r)
 		goto fail;
 	}
 	/* The job checks again; this only spares the developer a job bound to fail. */
-	kind = json_string_value(json_object_get(cur, "provider_kind"));
-	if (!acc_kind_can_rotate(kind)) {
+	if (!json_is_true(json_object_get(cur, "can_rotate"))) {
 		clr_err_set(&e, CLR_ERR_CONFLICT, "unsupported", NULL,
 			    "this client's identity provider does not support secret rotation");
 		goto fail;
 	}
-	payload = json_pack("{s:s}", "access_request_id", req_id);
+	/* The registrar rotates; the new secret's trigger settles credential.rotated. */
+	payload = json_pack("{s:s}", "registration_id",
+			    json_string_value(json_object_get(cur, "registration_id")));
 	if (payload == NULL ||
-	    (e.rc = clr_jobs_enqueue(r->db, "access_rotate", payload, job_id)) != CLR_OK) {
+	    (e.rc = clr_jobs_enqueue(r->db, "rotate", payload, job_id)) != CLR_OK) {
 		clr_err_set(&e, payload == NULL ? CLR_ERR_NOMEM : e.rc, NULL, NULL,
 			    "queueing the rotation failed");
 		goto fail;
@@ -381,7 +309,7 @@ void acc_h_creds_rotate(struct clr_req *r)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	json_decref(cur);
 	json_decref(payload);

@@ -12,58 +12,42 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
-#include "access.h"
+#include "clearance/oauth.h"
+#include "h_catalogue.h"
+#include "util.h"
 
-static const struct acc_field product_fields[] = {
-    {"name", ACC_FT_STR, 1, 0, 1, 200, 0},
-    {"description", ACC_FT_STR, 0, 0, 0, 4000, 0},
-    {"path_prefixes", ACC_FT_STRARR, 0, 0, 1, 512, 32},
-    {"dcr_enabled", ACC_FT_BOOL, 0, 0, 0, 0, 0},
-    {"scopes", ACC_FT_STR, 0, 0, 0, 2000, 0},
-    {"client_type_ids", ACC_FT_STRARR, 0, 0, 36, 36, 64},
-    {"plan_ids", ACC_FT_STRARR, 0, 0, 36, 36, 64},
-    {"auto_approve", ACC_FT_BOOL, 0, 0, 0, 0, 0},
+static const struct clr_field product_fields[] = {
+    {"name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"description", CLR_FT_STR, 0, 0, 0, 4000, 0, 1},
+    {"path_prefixes", CLR_FT_STRARR, 0, 0, 1, 512, 32, 0},
+    {"dcr_enabled", CLR_FT_BOOL, 0, 0, 0, 0, 0, 0},
+    {"scopes", CLR_FT_STR, 0, 0, 0, 2000, 0, 0},
+    {"client_type_ids", CLR_FT_STRARR, 0, 0, 36, 36, 64, 0},
+    {"plan_ids", CLR_FT_STRARR, 0, 0, 36, 36, 64, 0},
+    {"auto_approve", CLR_FT_BOOL, 0, 0, 0, 0, 0, 0},
 };
 #define NPRODUCT (sizeof(product_fields) / sizeof(product_fields[0]))
 
-static const struct acc_field plan_fields[] = {
-    {"name", ACC_FT_STR, 1, 0, 1, 200, 0},
-    {"description", ACC_FT_STR, 0, 0, 0, 4000, 0},
-    {"scopes", ACC_FT_STR, 0, 0, 0, 2000, 0},
-    {"rate_limit_requests", ACC_FT_INT, 0, 1, 1, 1000000000, 0},
-    {"rate_limit_window_seconds", ACC_FT_INT, 0, 1, 1, 31L * 86400, 0},
-    {"monthly_quota", ACC_FT_INT, 0, 1, 1, 1000000000000L, 0},
+static const struct clr_field plan_fields[] = {
+    {"name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"description", CLR_FT_STR, 0, 0, 0, 4000, 0, 1},
+    {"scopes", CLR_FT_STR, 0, 0, 0, 2000, 0, 0},
+    {"rate_limit_requests", CLR_FT_INT, 0, 1, 1, 1000000000, 0, 0},
+    {"rate_limit_window_seconds", CLR_FT_INT, 0, 1, 1, 31L * 86400, 0, 0},
+    {"monthly_quota", CLR_FT_INT, 0, 1, 1, 1000000000000L, 0, 0},
 };
 #define NPLAN (sizeof(plan_fields) / sizeof(plan_fields[0]))
 
-/* RFC 6749 s.3.3 scope tokens, separated by single spaces; "" allowed. */
-static int scopes_valid(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0)
-		return 1;
-	if (s[0] == ' ' || s[n - 1] == ' ')
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == ' ') {
-			if (s[i + 1] == ' ')
-				return 0;
-			continue;
-		}
-		if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e)
-			return 0;
-	}
-	return 1;
-}
+const struct clr_body acc_body_product_create = CLR_BODY(product_fields, 0, NULL);
+const struct clr_body acc_body_product_patch = CLR_BODY(product_fields, 1, NULL);
+const struct clr_body acc_body_plan_create = CLR_BODY(plan_fields, 0, NULL);
+const struct clr_body acc_body_plan_patch = CLR_BODY(plan_fields, 1, NULL);
 
 static enum clr_rc scopes_check(const json_t *body, struct clr_err *e)
 {
 	const char *s = json_string_value(json_object_get(body, "scopes"));
 
-	if (s != NULL && !scopes_valid(s))
+	if (s != NULL && !clr_scope_valid(s))
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_scope", "scopes",
 				   "scopes must be scope tokens separated by single spaces");
 	return CLR_OK;
@@ -160,8 +144,7 @@ static void product_write(struct clr_req *r, const char *id)
 	const char *scopes;
 	int dcr;
 
-	if (acc_fields_check(r->json, product_fields, NPRODUCT, id != NULL, &e) != CLR_OK ||
-	    scopes_check(r->json, &e) != CLR_OK || prefixes_check(r->json, &e) != CLR_OK ||
+	if (scopes_check(r->json, &e) != CLR_OK || prefixes_check(r->json, &e) != CLR_OK ||
 	    ids_check(r->json, "client_type_ids", &e) != CLR_OK ||
 	    ids_check(r->json, "plan_ids", &e) != CLR_OK)
 		goto fail;
@@ -219,7 +202,7 @@ static void product_write(struct clr_req *r, const char *id)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	json_decref(out);
 	json_decref(cur);
@@ -233,7 +216,7 @@ void acc_h_products_create(struct clr_req *r)
 
 void acc_h_products_patch(struct clr_req *r)
 {
-	const char *id = acc_param_id(r, 0, "product");
+	const char *id = clr_req_param_id(r, 0, "product");
 
 	if (id != NULL)
 		product_write(r, id);
@@ -242,7 +225,7 @@ void acc_h_products_patch(struct clr_req *r)
 static void get_one(struct clr_req *r, const char *what, const char *stmt)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, what);
+	const char *id = clr_req_param_id(r, 0, what);
 	json_t *out = NULL;
 
 	if (id == NULL)
@@ -250,7 +233,7 @@ static void get_one(struct clr_req *r, const char *what, const char *stmt)
 	if (acc_db_json(r->db, stmt, 1, &id, &out, &e) != CLR_OK) {
 		if (e.rc == CLR_ERR_NOTFOUND)
 			clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", NULL, "no such %s", what);
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, out);
@@ -263,10 +246,12 @@ static void list_all(struct clr_req *r, const char *key, const char *stmt)
 	const char *p[2] = {lim, off};
 	json_t *out = NULL;
 
-	if (!acc_paging(r, lim, off))
+	if (clr_req_paging(r, lim, off, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
 		return;
+	}
 	if (acc_db_json_list(r->db, stmt, 2, p, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, json_pack("{s:o}", key, out));
@@ -287,7 +272,7 @@ static void delete_one(struct clr_req *r, const char *what, const char *stmt_bus
 		       const char *stmt_delete, const char *action)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, what);
+	const char *id = clr_req_param_id(r, 0, what);
 	int n = 0;
 
 	if (id == NULL)
@@ -320,7 +305,7 @@ static void delete_one(struct clr_req *r, const char *what, const char *stmt_bus
 	return;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 }
 
 void acc_h_products_delete(struct clr_req *r)
@@ -338,8 +323,7 @@ static void plan_write(struct clr_req *r, const char *id)
 	json_t *out = NULL, *cur = NULL, *v, *rq, *rw;
 	int i, has_rq, has_rw;
 
-	if (acc_fields_check(r->json, plan_fields, NPLAN, id != NULL, &e) != CLR_OK ||
-	    scopes_check(r->json, &e) != CLR_OK)
+	if (scopes_check(r->json, &e) != CLR_OK)
 		goto fail;
 	if ((e.rc = clr_db_begin(r->db)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "database unavailable");
@@ -404,7 +388,7 @@ static void plan_write(struct clr_req *r, const char *id)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	json_decref(out);
 	json_decref(cur);
@@ -417,7 +401,7 @@ void acc_h_plans_create(struct clr_req *r)
 
 void acc_h_plans_patch(struct clr_req *r)
 {
-	const char *id = acc_param_id(r, 0, "plan");
+	const char *id = clr_req_param_id(r, 0, "plan");
 
 	if (id != NULL)
 		plan_write(r, id);
@@ -444,7 +428,7 @@ void acc_h_catalogue(struct clr_req *r)
 	json_t *out = NULL;
 
 	if (acc_db_json_list(r->db, "acc_catalogue", 0, NULL, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, json_pack("{s:o}", "products", out));

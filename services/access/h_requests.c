@@ -1,15 +1,12 @@
 /*
- * h_requests.c - access requests and their workflow.
- *
- *   pending -> provisioning -> active -> revoked
- *                          \-> failed -> (retry) provisioning
- *   pending -> rejected
+ * h_requests.c - the /v1/access-requests routes (the state machine itself
+ * is in requests.c).
  *
  * Every transition locks the row (SELECT ... FOR UPDATE) and checks the
  * state inside one transaction, so a replayed or skipped transition is a
  * 409 and two admins clicking at once cannot both win.  The IdP work is
- * queued in the same transaction (a `provision` job that the registrar's
- * worker runs), so the job exists exactly when the approval committed.
+ * queued in the same transaction (the registrar's `provision` job), so the
+ * job exists exactly when the approval committed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,55 +15,36 @@
 #include "clearance/jobs.h"
 #include "clearance/log.h"
 #include "clearance/util.h"
-#include "access.h"
+#include "apps.h"
+#include "h_requests.h"
+#include "requests.h"
+#include "util.h"
 
-static const struct acc_field create_fields[] = {
-    {"product_id", ACC_FT_STR, 1, 0, 36, 36, 0},
-    {"plan_id", ACC_FT_STR, 1, 0, 36, 36, 0},
-    {"client_type_id", ACC_FT_STR, 1, 0, 36, 36, 0},
-    {"app_id", ACC_FT_STR, 0, 0, 36, 36, 0},
-    {"app", ACC_FT_OBJ, 0, 0, 0, 0, 0},
+static const struct clr_field create_fields[] = {
+    {"product_id", CLR_FT_STR, 1, 0, 36, 36, 0, 0},
+    {"plan_id", CLR_FT_STR, 1, 0, 36, 36, 0, 0},
+    {"client_type_id", CLR_FT_STR, 1, 0, 36, 36, 0, 0},
+    {"app_id", CLR_FT_STR, 0, 0, 36, 36, 0, 0},
+    {"app", CLR_FT_OBJ, 0, 0, 0, 0, 0, 0},
 };
 
-static const struct acc_field reject_fields[] = {
-    {"reason", ACC_FT_STR, 1, 0, 1, 2000, 0},
+static const struct clr_field reject_fields[] = {
+    {"reason", CLR_FT_STR, 1, 0, 1, 2000, 0, 0},
 };
 
-static const struct acc_field revoke_fields[] = {
-    {"reason", ACC_FT_STR, 0, 0, 1, 2000, 0},
+static const struct clr_field revoke_fields[] = {
+    {"reason", CLR_FT_STR, 0, 0, 1, 2000, 0, 0},
 };
+static const struct clr_body revoke_body = CLR_BODY(revoke_fields, 0, NULL);
+
+const struct clr_body acc_body_request_create = CLR_BODY(create_fields, 0, NULL);
+const struct clr_body acc_body_request_reject = CLR_BODY(reject_fields, 0, NULL);
 
 static const char *str_of(const json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 
 	return s != NULL ? s : "";
-}
-
-/* Template variables for the mails about request `rq` (its JSON view). */
-static json_t *mail_vars(const json_t *rq, const char *reason)
-{
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "request_id", str_of(rq, "id"),
-			 "developer_email", str_of(rq, "developer_email"), "developer_name",
-			 str_of(rq, "developer_name"), "product_name", str_of(rq, "product_name"),
-			 "plan_name", str_of(rq, "plan_name"), "app_name", str_of(rq, "app_name"),
-			 "app_id", str_of(rq, "app_id"), "reason",
-			 reason != NULL && *reason ? reason : "no reason given");
-}
-
-/* Mail to the developer and webhook event, both queued in the caller's tx. */
-static enum clr_rc notify(struct clr_db *db, const json_t *rq, const char *tpl, const char *event,
-			  const char *reason)
-{
-	json_t *vars = mail_vars(rq, reason);
-	enum clr_rc rc = vars != NULL ? CLR_OK : CLR_ERR_NOMEM;
-
-	if (rc == CLR_OK && tpl != NULL && *str_of(rq, "developer_email"))
-		rc = acc_mail(db, str_of(rq, "developer_email"), tpl, vars);
-	if (rc == CLR_OK && event != NULL)
-		rc = acc_emit(db, event, rq);
-	json_decref(vars);
-	return rc;
 }
 
 /* Locks request id as the caller may see it; *out its view (new). */
@@ -91,43 +69,6 @@ static enum clr_rc req_view(struct clr_req *r, const char *id, json_t **out, str
 	return acc_db_json(r->db, "acc_req_get", 2, p, out, e);
 }
 
-/*
- * Pre-creates the pending registration (client type's provider, the app's
- * redirect URIs, scope = product scopes + plan scopes), moves the request
- * to provisioning and queues the provision job.  In the caller's tx.
- */
-static enum clr_rc start_provisioning(struct clr_req *r, const char *id, const char *by,
-				      struct clr_err *e)
-{
-	PGresult *res = NULL;
-	json_t *payload = NULL;
-	const char *p[3];
-	enum clr_rc rc;
-
-	if ((rc = clr_db_exec(r->db, "acc_reg_pending_insert", 1, &id, &res)) != CLR_OK)
-		return clr_err_set(e, rc, NULL, NULL, "the registration could not be prepared");
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return clr_err_set(e, CLR_ERR_CONFLICT, "conflict", "client_type_id",
-				   "the request's client type no longer exists");
-	}
-	p[0] = id;
-	p[1] = PQgetvalue(res, 0, 0);
-	p[2] = by;
-	rc = acc_db_do(r->db, "acc_req_provisioning", 3, p, NULL, "updating the request", e);
-	PQclear(res);
-	if (rc != CLR_OK)
-		return rc;
-	payload = json_pack("{s:s}", "access_request_id", id);
-	if (payload == NULL)
-		return clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
-	rc = clr_jobs_enqueue(r->db, "provision", payload, NULL);
-	json_decref(payload);
-	if (rc != CLR_OK)
-		clr_err_set(e, rc, NULL, NULL, "queueing the provisioning failed");
-	return rc;
-}
-
 void acc_h_reqs_create(struct clr_req *r)
 {
 	struct clr_err e = {0};
@@ -143,8 +84,6 @@ void acc_h_reqs_create(struct clr_req *r)
 		clr_resp_error(r, 403, "forbidden", "only developers request access");
 		return;
 	}
-	if (acc_fields_check(r->json, create_fields, 5, 0, &e) != CLR_OK)
-		goto fail;
 	if ((app_id == NULL) == (appo == NULL)) {
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "app_id",
 			    "give exactly one of app_id and app");
@@ -166,7 +105,7 @@ void acc_h_reqs_create(struct clr_req *r)
 		goto fail;
 	}
 	if (appo != NULL) {
-		if (acc_app_insert(r, appo, &app, &e) != CLR_OK)
+		if (acc_app_insert(r->db, acc_dev_id(r), appo, &app, &e) != CLR_OK)
 			goto fail;
 		app_id = json_string_value(json_object_get(app, "id"));
 	} else {
@@ -220,7 +159,7 @@ void acc_h_reqs_create(struct clr_req *r)
 		}
 	}
 	if (autoapp) {
-		if (start_provisioning(r, id, "auto_approve", &e) != CLR_OK)
+		if (acc_req_provision(r->db, id, "auto_approve", &e) != CLR_OK)
 			goto fail;
 	}
 	{
@@ -237,7 +176,7 @@ void acc_h_reqs_create(struct clr_req *r)
 	} else {
 		if ((e.rc = clr_db_exec(r->db, "acc_admin_emails", 0, NULL, &admins)) != CLR_OK)
 			goto store;
-		vars = mail_vars(rq, NULL);
+		vars = acc_req_mail_vars(rq, NULL);
 		for (i = 0; vars != NULL && i < PQntuples(admins); i++) {
 			if ((e.rc = acc_mail(r->db, PQgetvalue(admins, i, 0), "request_submitted",
 					     vars)) != CLR_OK)
@@ -246,8 +185,8 @@ void acc_h_reqs_create(struct clr_req *r)
 	}
 	if ((e.rc = clr_db_commit(r->db)) != CLR_OK)
 		goto store;
-	clr_log(r->reqid, CLR_LOG_INFO, "access request %s created by developer %s%s", id,
-		acc_dev_id(r), autoapp ? " (auto-approved)" : "");
+	clr_log_req(r, CLR_LOG_INFO, "access request %s created by developer %s%s", id,
+		    acc_dev_id(r), autoapp ? " (auto-approved)" : "");
 	clr_resp_json(r, 201, rq);
 	rq = NULL;
 	goto out;
@@ -255,7 +194,7 @@ store:
 	clr_err_set(&e, e.rc ? e.rc : CLR_ERR_NOMEM, NULL, NULL, "the request could not be stored");
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	PQclear(combo);
 	PQclear(admins);
@@ -272,28 +211,21 @@ void acc_h_reqs_list(struct clr_req *r)
 	char lim[16], off[16], *status = NULL, *app = NULL;
 	const char *p[5];
 	json_t *out = NULL;
-	size_t i;
 
 	if (!acc_is_admin(r) && acc_dev_id(r) == NULL) {
 		clr_resp_error(r, 403, "forbidden", "no account behind this token");
 		return;
 	}
-	if (!acc_paging(r, lim, off))
+	if (clr_req_paging(r, lim, off, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
 		return;
-	if (clr_req_query(r, "status", &status) != CLR_OK ||
-	    clr_req_query(r, "app_id", &app) != CLR_OK) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "malformed query string");
-		goto fail;
 	}
-	if (status != NULL) {
-		for (i = 0; i < 6 && strcmp(status, states[i]) != 0; i++)
-			;
-		if (i == 6) {
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "status",
-				    "status must be pending, provisioning, active, failed, "
-				    "rejected or revoked");
-			goto fail;
-		}
+	if (clr_req_query_enum(r, "status", states, 6, &status, &e) != CLR_OK)
+		goto fail;
+	if (clr_req_query(r, "app_id", &app) != CLR_OK) {
+		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "app_id",
+			    "malformed query string");
+		goto fail;
 	}
 	if (app != NULL && !clr_uuid_valid(app)) {
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "app_id", "app_id must be an id");
@@ -309,7 +241,7 @@ void acc_h_reqs_list(struct clr_req *r)
 	clr_resp_json(r, 200, json_pack("{s:o}", "access_requests", out));
 	goto out;
 fail:
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	free(status);
 	free(app);
@@ -318,7 +250,7 @@ out:
 void acc_h_reqs_get(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "access request");
+	const char *id = clr_req_param_id(r, 0, "access request");
 	json_t *out = NULL;
 
 	if (id == NULL)
@@ -331,7 +263,7 @@ void acc_h_reqs_get(struct clr_req *r)
 		if (e.rc == CLR_ERR_NOTFOUND)
 			clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", NULL,
 				    "no such access request");
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, out);
@@ -348,7 +280,7 @@ static void transition(struct clr_req *r, const char *from, const char *action, 
 		       transition_fn step)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "access request");
+	const char *id = clr_req_param_id(r, 0, "access request");
 	json_t *rq = NULL, *out = NULL;
 	const char *status;
 
@@ -376,13 +308,13 @@ static void transition(struct clr_req *r, const char *from, const char *action, 
 		clr_err_set(&e, e.rc, NULL, NULL, "the change could not be stored");
 		goto fail;
 	}
-	clr_log(r->reqid, CLR_LOG_INFO, "access request %s: %s by %s", id, action, r->who.token_id);
+	clr_log_req(r, CLR_LOG_INFO, "access request %s: %s by %s", id, action, r->who.token_id);
 	clr_resp_json(r, 200, out);
 	out = NULL;
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	json_decref(rq);
 	json_decref(out);
@@ -394,7 +326,7 @@ static enum clr_rc step_approve(struct clr_req *r, const char *id, json_t *rq, c
 	enum clr_rc rc;
 
 	(void)body;
-	if ((rc = start_provisioning(r, id, r->who.name, e)) != CLR_OK)
+	if ((rc = acc_req_provision(r->db, id, r->who.name, e)) != CLR_OK)
 		return rc;
 	if ((rc = acc_emit(r->db, "access_request.approved", rq)) != CLR_OK)
 		return clr_err_set(e, rc, NULL, NULL, "queueing the event failed");
@@ -411,7 +343,8 @@ static enum clr_rc step_reject(struct clr_req *r, const char *id, json_t *rq, co
 		return rc;
 	json_object_set_new(rq, "status", json_string("rejected"));
 	json_object_set_new(rq, "reason", json_string(p[1]));
-	if ((rc = notify(r->db, rq, "request_rejected", "access_request.rejected", p[1])) != CLR_OK)
+	if ((rc = acc_req_notify(r->db, rq, "request_rejected", "access_request.rejected", p[1])) !=
+	    CLR_OK)
 		return clr_err_set(e, rc, NULL, NULL, "queueing the notifications failed");
 	return CLR_OK;
 }
@@ -420,7 +353,8 @@ static enum clr_rc step_revoke(struct clr_req *r, const char *id, json_t *rq, co
 			       struct clr_err *e)
 {
 	(void)rq;
-	return acc_revoke_locked(r, id, body != NULL ? str_of(body, "reason") : NULL, e);
+	return acc_req_revoke(r->db, id, body != NULL ? str_of(body, "reason") : NULL, r->who.name,
+			      e);
 }
 
 static enum clr_rc step_retry(struct clr_req *r, const char *id, json_t *rq, const json_t *body,
@@ -428,7 +362,7 @@ static enum clr_rc step_retry(struct clr_req *r, const char *id, json_t *rq, con
 {
 	(void)rq;
 	(void)body;
-	return start_provisioning(r, id, r->who.name, e);
+	return acc_req_provision(r->db, id, r->who.name, e);
 }
 
 void acc_h_reqs_approve(struct clr_req *r)
@@ -438,12 +372,6 @@ void acc_h_reqs_approve(struct clr_req *r)
 
 void acc_h_reqs_reject(struct clr_req *r)
 {
-	struct clr_err e = {0};
-
-	if (acc_fields_check(r->json, reject_fields, 1, 0, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
-		return;
-	}
 	transition(r, "pending", "access_request.reject", r->json, step_reject);
 }
 
@@ -453,9 +381,9 @@ void acc_h_reqs_revoke(struct clr_req *r)
 	json_t *body = NULL;
 
 	if (acc_optional_body(r, &body, &e) != CLR_OK ||
-	    (body != NULL && acc_fields_check(body, revoke_fields, 1, 0, &e) != CLR_OK)) {
+	    (body != NULL && clr_fields_check(body, &revoke_body, &e) != CLR_OK)) {
 		json_decref(body);
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	transition(r, "active", "access_request.revoke", body, step_revoke);
@@ -465,54 +393,4 @@ void acc_h_reqs_revoke(struct clr_req *r)
 void acc_h_reqs_retry(struct clr_req *r)
 {
 	transition(r, "failed", "access_request.retry", NULL, step_retry);
-}
-
-enum clr_rc acc_revoke_locked(struct clr_req *r, const char *req_id, const char *reason,
-			      struct clr_err *e)
-{
-	PGresult *res = NULL;
-	json_t *rq = NULL, *payload = NULL;
-	const char *p[3] = {req_id, reason, r->who.name};
-	const char *reg_id;
-	enum clr_rc rc;
-	int was_active;
-
-	if ((rc = clr_db_exec(r->db, "acc_req_revoke", 3, p, &res)) != CLR_OK)
-		return clr_err_set(e, rc, NULL, NULL, "revoking failed");
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return clr_err_set(e, CLR_ERR_CONFLICT, "conflict", "status",
-				   "the request is no longer live");
-	}
-	was_active = strcmp(PQgetvalue(res, 0, 0), "active") == 0;
-	reg_id = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
-	if (reg_id != NULL) {
-		/*
-		 * The client stops being 'active' now (the trigger tells the
-		 * gateway at commit), even if the IdP is down and the
-		 * deregister job has to wait for it.
-		 */
-		if ((rc = clr_db_exec(r->db, "acc_reg_revoked", 1, &reg_id, NULL)) != CLR_OK)
-			goto out;
-		payload = json_pack("{s:s}", "registration_id", reg_id);
-		rc = payload != NULL ? clr_jobs_enqueue(r->db, "deregister", payload, NULL)
-				     : CLR_ERR_NOMEM;
-		if (rc != CLR_OK)
-			goto out;
-	}
-	{
-		const char *q[2] = {req_id, NULL};
-
-		if ((rc = acc_db_json(r->db, "acc_req_get", 2, q, &rq, e)) != CLR_OK)
-			goto out;
-	}
-	rc = notify(r->db, rq, was_active ? "request_revoked" : NULL, "access_request.revoked",
-		    reason);
-out:
-	if (rc != CLR_OK && e->rc == CLR_OK)
-		clr_err_set(e, rc, NULL, NULL, "revoking failed");
-	PQclear(res);
-	json_decref(rq);
-	json_decref(payload);
-	return rc;
 }

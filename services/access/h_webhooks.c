@@ -14,7 +14,10 @@
 #include "clearance/log.h"
 #include "clearance/seal.h"
 #include "clearance/util.h"
+#include "clearance/oauth.h"
 #include "access.h"
+#include "h_webhooks.h"
+#include "util.h"
 
 static const char *const acc_events[] = {
     "access_request.created", "access_request.approved", "access_request.rejected",
@@ -22,10 +25,12 @@ static const char *const acc_events[] = {
 };
 #define NEVENTS (sizeof(acc_events) / sizeof(acc_events[0]))
 
-static const struct acc_field webhook_fields[] = {
-    {"url", ACC_FT_STR, 1, 0, 1, 2048, 0},
-    {"events", ACC_FT_STRARR, 1, 0, 1, 64, NEVENTS},
+static const struct clr_field webhook_fields[] = {
+    {"url", CLR_FT_STR, 1, 0, 1, 2048, 0, 0},
+    {"events", CLR_FT_STRARR, 1, 0, 1, 64, NEVENTS, 0},
 };
+
+const struct clr_body acc_body_webhook_create = CLR_BODY(webhook_fields, 0, NULL);
 
 void acc_h_webhooks_create(struct clr_req *r)
 {
@@ -37,8 +42,6 @@ void acc_h_webhooks_create(struct clr_req *r)
 	json_t *out = NULL;
 	size_t i, j;
 
-	if (acc_fields_check(r->json, webhook_fields, 2, 0, &e) != CLR_OK)
-		goto fail;
 	if (json_array_size(events) == 0) {
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "events",
 			    "events must name at least one event");
@@ -55,7 +58,7 @@ void acc_h_webhooks_create(struct clr_req *r)
 		}
 	}
 	/* Same rule as redirect URIs: https, or http to a loopback receiver. */
-	if (acc_redirect_uri_check(json_string_value(json_object_get(r->json, "url")), "url", &e) !=
+	if (clr_redirect_uri_check(json_string_value(json_object_get(r->json, "url")), "url", &e) !=
 	    CLR_OK) {
 		snprintf(e.error, sizeof(e.error), "invalid_request");
 		goto fail;
@@ -96,7 +99,7 @@ void acc_h_webhooks_create(struct clr_req *r)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	json_decref(out);
 	if (secret != NULL) {
@@ -113,7 +116,7 @@ void acc_h_webhooks_list(struct clr_req *r)
 	json_t *out = NULL;
 
 	if (acc_db_json_list(r->db, "acc_webhooks_list", 0, NULL, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, json_pack("{s:o}", "webhooks", out));
@@ -122,13 +125,13 @@ void acc_h_webhooks_list(struct clr_req *r)
 void acc_h_webhooks_get(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "webhook");
+	const char *id = clr_req_param_id(r, 0, "webhook");
 	json_t *out = NULL;
 
 	if (id == NULL)
 		return;
 	if (acc_db_json(r->db, "acc_webhook_get", 1, &id, &out, &e) != CLR_OK) {
-		acc_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, out);
@@ -137,7 +140,7 @@ void acc_h_webhooks_get(struct clr_req *r)
 void acc_h_webhooks_delete(struct clr_req *r)
 {
 	struct clr_err e = {0};
-	const char *id = acc_param_id(r, 0, "webhook");
+	const char *id = clr_req_param_id(r, 0, "webhook");
 	int n = 0;
 
 	if (id == NULL)
@@ -162,7 +165,7 @@ void acc_h_webhooks_delete(struct clr_req *r)
 	return;
 fail:
 	clr_db_rollback(r->db);
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 }
 
 void acc_h_audit_list(struct clr_req *r)
@@ -172,8 +175,10 @@ void acc_h_audit_list(struct clr_req *r)
 	const char *p[4];
 	json_t *out = NULL;
 
-	if (!acc_paging(r, lim, off))
+	if (clr_req_paging(r, lim, off, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
 		return;
+	}
 	if (clr_req_query(r, "action", &action) != CLR_OK ||
 	    clr_req_query(r, "target_id", &target) != CLR_OK) {
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "malformed query string");
@@ -192,7 +197,7 @@ void acc_h_audit_list(struct clr_req *r)
 	clr_resp_json(r, 200, json_pack("{s:o}", "audit", out));
 	goto out;
 fail:
-	acc_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	free(action);
 	free(target);

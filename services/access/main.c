@@ -1,19 +1,25 @@
 /*
  * main.c - clearance-access: developers and admins, sessions, the
  * catalogue, apps, access requests and their approval workflow,
- * credentials, webhooks and the audit log.  The IdP work itself is done by
- * jobs that the registrar's worker runs (services/registrar/jobs_access.c).
+ * credentials, webhooks and the audit log, plus the job worker thread that
+ * runs the access service's own job kinds (jobs.c: mail, webhooks,
+ * settling requests).  The IdP work is the registrar's, through its jobs.
  */
 #include "clearance/config.h"
 #include "clearance/http_in.h"
+#include "clearance/jobs.h"
 #include "clearance/log.h"
 #include "clearance/seal.h"
 #include "access.h"
+#include "jobs.h"
+#include "routes.h"
+#include "store.h"
 
 int main(void)
 {
 	struct clr_config *cfg = NULL;
 	struct clr_sealer *sealer = NULL;
+	struct clr_jobs_worker *worker = NULL;
 	struct clr_err e = {0};
 	struct acc_app app;
 	struct clr_server srv = {0};
@@ -30,15 +36,24 @@ int main(void)
 	}
 	app.cfg = cfg;
 	app.sealer = sealer;
+	if (cfg->worker && clr_jobs_worker_start(cfg, acc_job_kinds, acc_njob_kinds, acc_stmts,
+						 acc_nstmts, &app, &worker) != CLR_OK) {
+		clr_log(NULL, CLR_LOG_ERROR, "the job worker could not start");
+		goto out;
+	}
 	srv.service = "access";
 	srv.cfg = cfg;
 	srv.routes = acc_routes;
 	srv.nroutes = acc_nroutes;
+	srv.bodies = acc_route_bodies;
+	srv.nbodies = acc_nroute_bodies;
 	srv.stmts = acc_stmts;
 	srv.nstmts = acc_nstmts;
 	srv.app = &app;
 	rc = clr_server_run(&srv);
 out:
+	if (worker != NULL)
+		clr_jobs_worker_stop(worker);
 	clr_sealer_free(sealer);
 	clr_config_free(cfg);
 	return rc;

@@ -4,7 +4,13 @@
  * webhooks and the audit log need an admin; everything else takes either
  * role and the handler scopes what a developer sees to their own rows.
  */
-#include "access.h"
+#include "apps.h"
+#include "h_accounts.h"
+#include "h_apps.h"
+#include "h_catalogue.h"
+#include "h_requests.h"
+#include "h_webhooks.h"
+#include "routes.h"
 
 #define PUB CLR_AUTH_NONE
 #define ANY CLR_AUTH_ANY
@@ -54,3 +60,20 @@ const struct clr_route acc_routes[] = {
     {"GET", "/v1/audit", acc_h_audit_list, ADM, 0},
 };
 const size_t acc_nroutes = sizeof(acc_routes) / sizeof(acc_routes[0]);
+
+/* The field tables dispatch checks before the handlers (fields.h). */
+const struct clr_route_body acc_route_bodies[] = {
+    {"POST", "/v1/developers", &acc_body_signup},
+    {"PATCH", "/v1/developers/{}", &acc_body_dev_patch},
+    {"POST", "/v1/sessions", &acc_body_login},
+    {"POST", "/v1/products", &acc_body_product_create},
+    {"PATCH", "/v1/products/{}", &acc_body_product_patch},
+    {"POST", "/v1/plans", &acc_body_plan_create},
+    {"PATCH", "/v1/plans/{}", &acc_body_plan_patch},
+    {"POST", "/v1/apps", &acc_body_app_create},
+    {"PATCH", "/v1/apps/{}", &acc_body_app_patch},
+    {"POST", "/v1/access-requests", &acc_body_request_create},
+    {"POST", "/v1/access-requests/{}/reject", &acc_body_request_reject},
+    {"POST", "/v1/webhooks", &acc_body_webhook_create},
+};
+const size_t acc_nroute_bodies = sizeof(acc_route_bodies) / sizeof(acc_route_bodies[0]);

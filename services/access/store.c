@@ -6,7 +6,7 @@
  * Developer-scoped statements take the developer id as a parameter that is
  * NULL for admins ("$n::uuid IS NULL OR developer_id = $n").
  */
-#include "access.h"
+#include "store.h"
 
 #define ACCOUNT_JSON(a)                                                                            \
 	"json_build_object('id', " a ".id, 'role', " a ".role, 'email', " a ".email, 'name', " a   \
@@ -301,10 +301,13 @@ const struct clr_db_stmt acc_stmts[] = {
      " WHERE r.app_id = $1::uuid AND a.developer_id = $2::uuid AND a.deleted_at IS NULL"
      " AND r.status = 'active' AND g.status = 'active'",
      2},
+    /* can_rotate: what the registrar's driver for the provider's kind says (sql/010). */
     {"acc_cred_lock",
-     "SELECT json_build_object('id', r.id, 'provider_kind', v.kind) FROM access_requests r"
+     "SELECT json_build_object('id', r.id, 'registration_id', g.id, 'provider_kind', v.kind,"
+     " 'can_rotate', coalesce(k.can_rotate, false)) FROM access_requests r"
      " JOIN apps a ON a.id = r.app_id JOIN registrations g ON g.id = r.registration_id"
-     " JOIN providers v ON v.id = g.provider_id WHERE a.id = $1::uuid AND a.developer_id = "
+     " JOIN providers v ON v.id = g.provider_id LEFT JOIN provider_kinds k ON k.kind = v.kind"
+     " WHERE a.id = $1::uuid AND a.developer_id = "
      "$2::uuid AND a.deleted_at IS NULL"
      " AND r.id = $3::uuid AND r.status = 'active' FOR UPDATE OF r",
      3},
@@ -341,21 +344,25 @@ const struct clr_db_stmt acc_stmts[] = {
     {"acc_admin_emails",
      "SELECT email FROM accounts WHERE role = 'admin' AND NOT blocked ORDER BY email", 0},
     /* scope = product scopes + plan scopes, each once, in a stable order. */
-    {"acc_reg_pending_insert",
-     "INSERT INTO registrations (provider_id, client_type_id, client_name, redirect_uris,"
-     " scope, owner, status)"
-     " SELECT t.provider_id, t.id, left(a.name || ' - ' || p.name, 200),"
-     " CASE WHEN " FRONT(
+    /*
+     * What the registrar's provision job registers for request $1: the
+     * client type's provider, the app's redirect URIs (front-channel types
+     * only), scope = product scopes + plan scopes, each once, in a stable
+     * order.  No row: the client type is gone.
+     */
+    {"acc_req_client_meta",
+     "SELECT json_build_object('client_type_id', t.id,"
+     " 'client_name', left(a.name || ' - ' || p.name, 200),"
+     " 'redirect_uris', CASE WHEN " FRONT(
 	 "t") " THEN a.redirect_uris ELSE '[]'::jsonb END,"
-	      " (SELECT string_agg(s, ' ' ORDER BY s) FROM (SELECT DISTINCT s FROM"
+	      " 'scope', (SELECT string_agg(s, ' ' ORDER BY s) FROM (SELECT DISTINCT s FROM"
 	      "  unnest(string_to_array(p.scopes, ' ') || string_to_array(l.scopes, ' ')) s"
 	      "  WHERE s <> '') u),"
-	      " jsonb_build_object('service', 'access', 'access_request_id', r.id, 'app_id', a.id,"
-	      "  'developer_id', r.developer_id), 'pending'"
+	      " 'owner', json_build_object('service', 'access', 'access_request_id', r.id,"
+	      "  'app_id', a.id, 'developer_id', r.developer_id))"
 	      " FROM access_requests r JOIN apps a ON a.id = r.app_id"
 	      " JOIN products p ON p.id = r.product_id JOIN plans l ON l.id = r.plan_id"
-	      " JOIN client_types t ON t.id = r.client_type_id WHERE r.id = $1::uuid"
-	      " RETURNING id::text",
+	      " JOIN client_types t ON t.id = r.client_type_id WHERE r.id = $1::uuid",
      1},
     {"acc_req_provisioning",
      "UPDATE access_requests SET status = 'provisioning', registration_id = $2::uuid,"
@@ -381,11 +388,20 @@ const struct clr_db_stmt acc_stmts[] = {
      " decided_by = $3, updated_at = now() FROM o"
      " WHERE n.id = o.id AND o.status IN " LIVE " RETURNING o.status, o.registration_id::text",
      3},
-    {"acc_reg_revoked",
-     "UPDATE registrations SET status = 'orphaned',"
-     " last_error = 'access revoked; deletion at the IdP queued', revision = revision + 1,"
-     " updated_at = now() WHERE id = $1::uuid AND status = 'active'",
-     1},
+    /*
+     * The request and the registration a request_settle job is about; the
+     * request row is locked so settling and an admin's transition never
+     * interleave.
+     */
+    {"acc_settle_lock",
+     "SELECT r.status, r.registration_id::text, g.status, g.last_error"
+     " FROM access_requests r LEFT JOIN registrations g ON g.id = $2::uuid"
+     " WHERE r.id = $1::uuid FOR UPDATE OF r",
+     2},
+    {"acc_req_settled",
+     "UPDATE access_requests SET status = $2, last_error = $3, updated_at = now()"
+     " WHERE id = $1::uuid AND status = 'provisioning'",
+     3},
 
     /* ---- webhooks ----------------------------------------------------------- */
     {"acc_webhook_insert",

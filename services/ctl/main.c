@@ -81,7 +81,7 @@ static int cmd_migrate(struct clr_db *db, int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	} else {
-		dir = clr_ctl_sql_dir(buf, sizeof(buf));
+		dir = ctl_sql_dir(buf, sizeof(buf));
 		if (dir == NULL) {
 			fputs("clearance-ctl: no migrations directory found; set "
 			      "CLEARANCE_SQL_DIR or use --dir\n",
@@ -89,7 +89,7 @@ static int cmd_migrate(struct clr_db *db, int argc, char **argv)
 			return EXIT_FAILURE;
 		}
 	}
-	if (clr_ctl_migrate(db, dir, stdout, &napplied) != CLR_OK) {
+	if (ctl_migrate(db, dir, stdout, &napplied) != CLR_OK) {
 		fprintf(stderr,
 			"clearance-ctl: migrate failed after %d "
 			"migration(s)\n",

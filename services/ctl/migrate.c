@@ -214,7 +214,7 @@ out:
 	return rc;
 }
 
-enum clr_rc clr_ctl_migrate(struct clr_db *db, const char *dir, FILE *out, int *napplied)
+enum clr_rc ctl_migrate(struct clr_db *db, const char *dir, FILE *out, int *napplied)
 {
 	char **names = NULL;
 	size_t n = 0, i;
@@ -257,7 +257,7 @@ static int is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-const char *clr_ctl_sql_dir(char *buf, size_t cap)
+const char *ctl_sql_dir(char *buf, size_t cap)
 {
 	const char *env = getenv("CLEARANCE_SQL_DIR");
 	char exe[4096];

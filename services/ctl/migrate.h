@@ -18,14 +18,13 @@
  * "up to date", to out (may be NULL); errors go to stderr.  *napplied
  * (may be NULL) gets the count.  Stops at the first failing file.
  */
-enum clr_rc clr_ctl_migrate(struct clr_db *db, const char *dir, FILE *out,
-			    int *napplied) CLR_MUSTCHECK;
+enum clr_rc ctl_migrate(struct clr_db *db, const char *dir, FILE *out, int *napplied) CLR_MUSTCHECK;
 
 /*
  * Finds the migrations directory when none was given: $CLEARANCE_SQL_DIR,
  * else ./sql, else <binary dir>/../share/clearance/sql.  Returns a pointer
  * to buf (filled) or NULL when none exists.
  */
-const char *clr_ctl_sql_dir(char *buf, size_t cap);
+const char *ctl_sql_dir(char *buf, size_t cap);
 
 #endif

@@ -15,46 +15,46 @@
 #include "clearance/http_out.h"
 #include "driver.h"
 
-/* Parallel to enum clr_idp_kind; stored in the database, so stable. */
-static const char *const kind_names[CLR_IDP__MAX] = {
-    [CLR_IDP_OTHER] = "other",	 [CLR_IDP_KEYCLOAK] = "keycloak",
-    [CLR_IDP_OKTA] = "okta",	 [CLR_IDP_GLUU] = "gluu",
-    [CLR_IDP_CURITY] = "curity", [CLR_IDP_HTTP_BRIDGE] = "http_bridge",
+/* Parallel to enum drv_idp_kind; stored in the database, so stable. */
+static const char *const kind_names[DRV_IDP__MAX] = {
+    [DRV_IDP_OTHER] = "other",	 [DRV_IDP_KEYCLOAK] = "keycloak",
+    [DRV_IDP_OKTA] = "okta",	 [DRV_IDP_GLUU] = "gluu",
+    [DRV_IDP_CURITY] = "curity", [DRV_IDP_HTTP_BRIDGE] = "http_bridge",
 };
 
-static const struct clr_driver *const drivers[CLR_IDP__MAX] = {
-    [CLR_IDP_OTHER] = &clr_drv_other,	[CLR_IDP_KEYCLOAK] = &clr_drv_keycloak,
-    [CLR_IDP_OKTA] = &clr_drv_okta,	[CLR_IDP_GLUU] = &clr_drv_gluu,
-    [CLR_IDP_CURITY] = &clr_drv_curity, [CLR_IDP_HTTP_BRIDGE] = &clr_drv_http_bridge,
+static const struct drv_driver *const drivers[DRV_IDP__MAX] = {
+    [DRV_IDP_OTHER] = &drv_other,   [DRV_IDP_KEYCLOAK] = &drv_keycloak,
+    [DRV_IDP_OKTA] = &drv_okta,	    [DRV_IDP_GLUU] = &drv_gluu,
+    [DRV_IDP_CURITY] = &drv_curity, [DRV_IDP_HTTP_BRIDGE] = &drv_http_bridge,
 };
 
 /* How much of the IdP's own words we quote: enough to act on, bounded. */
 #define IDP_CODE_MAX 40
 #define IDP_DESC_MAX 150
 
-const char *clr_idp_kind_name(enum clr_idp_kind k)
+const char *drv_idp_kind_name(enum drv_idp_kind k)
 {
-	if ((unsigned)k >= CLR_IDP__MAX)
+	if ((unsigned)k >= DRV_IDP__MAX)
 		return NULL;
 	return kind_names[k];
 }
 
-enum clr_rc clr_idp_kind_parse(const char *s, enum clr_idp_kind *out)
+enum clr_rc drv_idp_kind_parse(const char *s, enum drv_idp_kind *out)
 {
 	if (s == NULL)
 		return CLR_ERR_PARAM;
-	for (int k = 0; k < CLR_IDP__MAX; k++) {
+	for (int k = 0; k < DRV_IDP__MAX; k++) {
 		if (strcmp(s, kind_names[k]) == 0) {
-			*out = (enum clr_idp_kind)k;
+			*out = (enum drv_idp_kind)k;
 			return CLR_OK;
 		}
 	}
 	return CLR_ERR_PARAM;
 }
 
-const struct clr_driver *clr_driver_get(enum clr_idp_kind k)
+const struct drv_driver *drv_get(enum drv_idp_kind k)
 {
-	if ((unsigned)k >= CLR_IDP__MAX)
+	if ((unsigned)k >= DRV_IDP__MAX)
 		return NULL;
 	return drivers[k];
 }
@@ -67,7 +67,7 @@ static void free_secret(char *s)
 	free(s);
 }
 
-void clr_wire_req_clear(struct clr_wire_req *w)
+void drv_wire_req_clear(struct drv_wire_req *w)
 {
 	if (w == NULL)
 		return;
@@ -80,7 +80,7 @@ void clr_wire_req_clear(struct clr_wire_req *w)
 	memset(w, 0, sizeof(*w));
 }
 
-void clr_reg_result_clear(struct clr_reg_result *r)
+void drv_reg_result_clear(struct drv_reg_result *r)
 {
 	if (r == NULL)
 		return;
@@ -109,8 +109,8 @@ static int is_string_array(const json_t *a)
 	return 1;
 }
 
-enum clr_rc clr_drv_rfc7591_body(const struct clr_client_type *ct, const struct clr_reg_input *in,
-				 const char *client_id, json_t **out, struct clr_err *e)
+enum clr_rc drv_rfc7591_body(const struct drv_client_type *ct, const struct drv_reg_input *in,
+			     const char *client_id, json_t **out, struct clr_err *e)
 {
 	json_t *o = NULL;
 	int bad = 0;
@@ -169,8 +169,8 @@ static int has_ctl(const char *s)
 	return 0;
 }
 
-enum clr_rc clr_drv_set_auth(struct clr_wire_req *w, const char *name, const char *scheme,
-			     const char *token, struct clr_err *e)
+enum clr_rc drv_set_auth(struct drv_wire_req *w, const char *name, const char *scheme,
+			 const char *token, struct clr_err *e)
 {
 	char *v = NULL;
 	int n;
@@ -195,8 +195,8 @@ enum clr_rc clr_drv_set_auth(struct clr_wire_req *w, const char *name, const cha
 	return CLR_OK;
 }
 
-enum clr_rc clr_drv_url_seg(const char *base, const char *seg, const char *suffix, char **out,
-			    struct clr_err *e)
+enum clr_rc drv_url_seg(const char *base, const char *seg, const char *suffix, char **out,
+			struct clr_err *e)
 {
 	char *esc = NULL;
 	size_t blen;
@@ -225,8 +225,8 @@ enum clr_rc clr_drv_url_seg(const char *base, const char *seg, const char *suffi
 	return CLR_OK;
 }
 
-enum clr_rc clr_drv_client_uri(const struct clr_provider *p, const struct clr_reg_ref *ref,
-			       char **out, struct clr_err *e)
+enum clr_rc drv_client_uri(const struct drv_provider *p, const struct drv_reg_ref *ref, char **out,
+			   struct clr_err *e)
 {
 	*out = NULL;
 	if (ref == NULL || ref->client_id == NULL || ref->client_id[0] == '\0')
@@ -238,7 +238,7 @@ enum clr_rc clr_drv_client_uri(const struct clr_provider *p, const struct clr_re
 			return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
 		return CLR_OK;
 	}
-	return clr_drv_url_seg(p->registration_endpoint, ref->client_id, NULL, out, e);
+	return drv_url_seg(p->registration_endpoint, ref->client_id, NULL, out, e);
 }
 
 /* ---- parsing ---- */
@@ -299,7 +299,7 @@ static int is_code_token(const char *s)
 	return 1;
 }
 
-enum clr_rc clr_drv_parse_error(const struct clr_http_resp *resp, struct clr_err *e)
+enum clr_rc drv_parse_error(const struct clr_http_resp *resp, struct clr_err *e)
 {
 	enum clr_rc rc = status_rc(resp->status);
 	const char *code, *desc, *cause = NULL;
@@ -339,11 +339,11 @@ enum clr_rc clr_drv_parse_error(const struct clr_http_resp *resp, struct clr_err
 	return rc;
 }
 
-enum clr_rc clr_drv_parse_no_content(const struct clr_http_resp *resp, struct clr_err *e)
+enum clr_rc drv_parse_no_content(const struct clr_http_resp *resp, struct clr_err *e)
 {
 	if (resp->status == 204 || resp->status == 200)
 		return CLR_OK;
-	return clr_drv_parse_error(resp, e);
+	return drv_parse_error(resp, e);
 }
 
 static enum clr_rc dup_opt(json_t *o, const char *key, char **out, struct clr_err *e)
@@ -362,15 +362,15 @@ static enum clr_rc dup_opt(json_t *o, const char *key, char **out, struct clr_er
 	return CLR_OK;
 }
 
-enum clr_rc clr_drv_parse_rfc7591(const struct clr_http_resp *resp, struct clr_reg_result *out,
-				  struct clr_err *e)
+enum clr_rc drv_parse_rfc7591(const struct clr_http_resp *resp, struct drv_reg_result *out,
+			      struct clr_err *e)
 {
 	enum clr_rc rc;
 	json_t *o = NULL, *exp;
 
 	memset(out, 0, sizeof(*out));
 	if (resp->status < 200 || resp->status >= 300)
-		return clr_drv_parse_error(resp, e);
+		return drv_parse_error(resp, e);
 	o = load_object(resp);
 	if (o == NULL)
 		return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", NULL,
@@ -402,7 +402,7 @@ enum clr_rc clr_drv_parse_rfc7591(const struct clr_http_resp *resp, struct clr_r
 out:
 	json_decref(o);
 	if (rc != CLR_OK)
-		clr_reg_result_clear(out);
+		drv_reg_result_clear(out);
 	return rc;
 }
 
@@ -416,7 +416,7 @@ out:
  */
 #define REDACT_PREFIX 8
 
-void clr_drv_redact(struct clr_err *e, const char *secret)
+void drv_redact(struct clr_err *e, const char *secret)
 {
 	char buf[sizeof(e->msg)];
 	size_t slen, mlen, i = 0, used = 0, k, min;
@@ -441,18 +441,18 @@ void clr_drv_redact(struct clr_err *e, const char *secret)
 	memcpy(e->msg, buf, sizeof(buf));
 }
 
-static void redact_all(struct clr_err *e, const struct clr_provider *p,
-		       const struct clr_reg_ref *ref, const char *bearer)
+static void redact_all(struct clr_err *e, const struct drv_provider *p,
+		       const struct drv_reg_ref *ref, const char *bearer)
 {
-	clr_drv_redact(e, p->initial_access_token);
-	clr_drv_redact(e, p->initial_client_secret);
-	clr_drv_redact(e, bearer);
+	drv_redact(e, p->initial_access_token);
+	drv_redact(e, p->initial_client_secret);
+	drv_redact(e, bearer);
 	if (ref != NULL)
-		clr_drv_redact(e, ref->registration_access_token);
+		drv_redact(e, ref->registration_access_token);
 }
 
-static enum clr_rc exchange(struct clr_http_client *c, const struct clr_provider *p,
-			    const struct clr_wire_req *w, struct clr_http_resp *resp,
+static enum clr_rc exchange(struct clr_http_client *c, const struct drv_provider *p,
+			    const struct drv_wire_req *w, struct clr_http_resp *resp,
 			    struct clr_err *e)
 {
 	struct clr_http_header h[3];
@@ -481,10 +481,10 @@ static enum clr_rc exchange(struct clr_http_client *c, const struct clr_provider
 }
 
 /* Runs the pre-step when the driver has one and the provider is set up for it. */
-static enum clr_rc initial_token(struct clr_http_client *c, const struct clr_provider *p,
-				 const struct clr_driver *d, char **token, struct clr_err *e)
+static enum clr_rc initial_token(struct clr_http_client *c, const struct drv_provider *p,
+				 const struct drv_driver *d, char **token, struct clr_err *e)
 {
-	struct clr_wire_req w = {0};
+	struct drv_wire_req w = {0};
 	struct clr_http_resp resp = {0};
 	enum clr_rc rc;
 
@@ -495,7 +495,7 @@ static enum clr_rc initial_token(struct clr_http_client *c, const struct clr_pro
 			return clr_err_set(
 			    e, CLR_ERR_CONFLICT, "invalid_request", "initial_access_token",
 			    "a %s provider needs an initial access token to register clients",
-			    clr_idp_kind_name(p->kind));
+			    drv_idp_kind_name(p->kind));
 		return CLR_OK;
 	}
 	if ((rc = d->build_initial_token(p, &w, e)) != CLR_OK)
@@ -505,34 +505,34 @@ static enum clr_rc initial_token(struct clr_http_client *c, const struct clr_pro
 	rc = d->parse_initial_token(&resp, token, e);
 out:
 	clr_http_resp_clear(&resp);
-	clr_wire_req_clear(&w);
+	drv_wire_req_clear(&w);
 	return rc;
 }
 
-static enum clr_rc run(struct clr_http_client *c, const struct clr_provider *p, enum clr_drv_op op,
-		       const struct clr_client_type *ct, const struct clr_reg_input *in,
-		       const struct clr_reg_ref *ref, struct clr_reg_result *out, struct clr_err *e)
+static enum clr_rc run(struct clr_http_client *c, const struct drv_provider *p, enum drv_op op,
+		       const struct drv_client_type *ct, const struct drv_reg_input *in,
+		       const struct drv_reg_ref *ref, struct drv_reg_result *out, struct clr_err *e)
 {
-	const struct clr_driver *d;
-	struct clr_wire_req w = {0};
+	const struct drv_driver *d;
+	struct drv_wire_req w = {0};
 	struct clr_http_resp resp = {0};
-	struct clr_reg_result tmp = {0};
+	struct drv_reg_result tmp = {0};
 	char *token = NULL;
 	enum clr_rc rc;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
-	if (p == NULL || (d = clr_driver_get(p->kind)) == NULL)
+	if (p == NULL || (d = drv_get(p->kind)) == NULL)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "kind",
 				   "unknown identity provider kind");
-	if (op == CLR_OP_ROTATE && !d->can_rotate)
+	if (op == DRV_OP_ROTATE && !d->can_rotate)
 		return clr_err_set(e, CLR_ERR_CONFLICT, "unsupported_operation", NULL,
 				   "a %s provider offers no client secret rotation",
-				   clr_idp_kind_name(p->kind));
-	if (op == CLR_OP_REGISTER && (rc = initial_token(c, p, d, &token, e)) != CLR_OK)
+				   drv_idp_kind_name(p->kind));
+	if (op == DRV_OP_REGISTER && (rc = initial_token(c, p, d, &token, e)) != CLR_OK)
 		goto out;
 	rc = d->build(op, p, ct, in, ref,
-		      op == CLR_OP_REGISTER ? (token != NULL ? token : p->initial_access_token)
+		      op == DRV_OP_REGISTER ? (token != NULL ? token : p->initial_access_token)
 					    : NULL,
 		      &w, e);
 	if (rc != CLR_OK)
@@ -547,44 +547,42 @@ static enum clr_rc run(struct clr_http_client *c, const struct clr_provider *p, 
 out:
 	if (rc != CLR_OK)
 		redact_all(e, p, ref, token);
-	clr_reg_result_clear(&tmp);
+	drv_reg_result_clear(&tmp);
 	clr_http_resp_clear(&resp);
-	clr_wire_req_clear(&w);
+	drv_wire_req_clear(&w);
 	free_secret(token);
 	return rc;
 }
 
-enum clr_rc clr_drv_register(struct clr_http_client *c, const struct clr_provider *p,
-			     const struct clr_client_type *ct, const struct clr_reg_input *in,
-			     struct clr_reg_result *out, struct clr_err *e)
+enum clr_rc drv_register(struct clr_http_client *c, const struct drv_provider *p,
+			 const struct drv_client_type *ct, const struct drv_reg_input *in,
+			 struct drv_reg_result *out, struct clr_err *e)
 {
-	return run(c, p, CLR_OP_REGISTER, ct, in, NULL, out, e);
+	return run(c, p, DRV_OP_REGISTER, ct, in, NULL, out, e);
 }
 
-enum clr_rc clr_drv_update(struct clr_http_client *c, const struct clr_provider *p,
-			   const struct clr_client_type *ct, const struct clr_reg_input *in,
-			   const struct clr_reg_ref *ref, struct clr_reg_result *out,
-			   struct clr_err *e)
+enum clr_rc drv_update(struct clr_http_client *c, const struct drv_provider *p,
+		       const struct drv_client_type *ct, const struct drv_reg_input *in,
+		       const struct drv_reg_ref *ref, struct drv_reg_result *out, struct clr_err *e)
 {
-	return run(c, p, CLR_OP_UPDATE, ct, in, ref, out, e);
+	return run(c, p, DRV_OP_UPDATE, ct, in, ref, out, e);
 }
 
-enum clr_rc clr_drv_delete(struct clr_http_client *c, const struct clr_provider *p,
-			   const struct clr_reg_ref *ref, struct clr_err *e)
+enum clr_rc drv_delete(struct clr_http_client *c, const struct drv_provider *p,
+		       const struct drv_reg_ref *ref, struct clr_err *e)
 {
-	return run(c, p, CLR_OP_DELETE, NULL, NULL, ref, NULL, e);
+	return run(c, p, DRV_OP_DELETE, NULL, NULL, ref, NULL, e);
 }
 
-enum clr_rc clr_drv_rotate(struct clr_http_client *c, const struct clr_provider *p,
-			   const struct clr_reg_ref *ref, struct clr_reg_result *out,
-			   struct clr_err *e)
+enum clr_rc drv_rotate(struct clr_http_client *c, const struct drv_provider *p,
+		       const struct drv_reg_ref *ref, struct drv_reg_result *out, struct clr_err *e)
 {
-	return run(c, p, CLR_OP_ROTATE, NULL, NULL, ref, out, e);
+	return run(c, p, DRV_OP_ROTATE, NULL, NULL, ref, out, e);
 }
 
 /* ---- plain RFC 7591/7592, wrapped by most drivers ---- */
 
-static enum clr_rc set_method_url(struct clr_wire_req *w, const char *method, const char *url,
+static enum clr_rc set_method_url(struct drv_wire_req *w, const char *method, const char *url,
 				  struct clr_err *e)
 {
 	if (url == NULL || url[0] == '\0')
@@ -597,27 +595,27 @@ static enum clr_rc set_method_url(struct clr_wire_req *w, const char *method, co
 	return CLR_OK;
 }
 
-enum clr_rc clr_drv_build_rfc7592(enum clr_drv_op op, const struct clr_provider *p,
-				  const struct clr_client_type *ct, const struct clr_reg_input *in,
-				  const struct clr_reg_ref *ref, const char *bearer,
-				  const char *reg_url, const char *client_uri,
-				  struct clr_wire_req *out, struct clr_err *e)
+enum clr_rc drv_build_rfc7592(enum drv_op op, const struct drv_provider *p,
+			      const struct drv_client_type *ct, const struct drv_reg_input *in,
+			      const struct drv_reg_ref *ref, const char *bearer,
+			      const char *reg_url, const char *client_uri, struct drv_wire_req *out,
+			      struct clr_err *e)
 {
 	enum clr_rc rc;
 
 	(void)p;
 	memset(out, 0, sizeof(*out));
 	switch (op) {
-	case CLR_OP_REGISTER:
+	case DRV_OP_REGISTER:
 		if ((rc = set_method_url(out, "POST", reg_url, e)) != CLR_OK)
 			goto out;
 		if (bearer != NULL && bearer[0] != '\0' &&
-		    (rc = clr_drv_set_auth(out, "Authorization", "Bearer", bearer, e)) != CLR_OK)
+		    (rc = drv_set_auth(out, "Authorization", "Bearer", bearer, e)) != CLR_OK)
 			goto out;
-		rc = clr_drv_rfc7591_body(ct, in, NULL, &out->json, e);
+		rc = drv_rfc7591_body(ct, in, NULL, &out->json, e);
 		goto out;
-	case CLR_OP_UPDATE:
-	case CLR_OP_DELETE:
+	case DRV_OP_UPDATE:
+	case DRV_OP_DELETE:
 		if (ref == NULL || ref->registration_access_token == NULL ||
 		    ref->registration_access_token[0] == '\0') {
 			rc = clr_err_set(e, CLR_ERR_CONFLICT, "invalid_request",
@@ -626,15 +624,15 @@ enum clr_rc clr_drv_build_rfc7592(enum clr_drv_op op, const struct clr_provider 
 					 "so the IdP does not let us manage it");
 			goto out;
 		}
-		rc = set_method_url(out, op == CLR_OP_UPDATE ? "PUT" : "DELETE", client_uri, e);
+		rc = set_method_url(out, op == DRV_OP_UPDATE ? "PUT" : "DELETE", client_uri, e);
 		if (rc != CLR_OK)
 			goto out;
-		rc = clr_drv_set_auth(out, "Authorization", "Bearer",
-				      ref->registration_access_token, e);
-		if (rc != CLR_OK || op == CLR_OP_DELETE)
+		rc =
+		    drv_set_auth(out, "Authorization", "Bearer", ref->registration_access_token, e);
+		if (rc != CLR_OK || op == DRV_OP_DELETE)
 			goto out;
 		/* RFC 7592 2.2: a full replacement that names the client. */
-		rc = clr_drv_rfc7591_body(ct, in, ref->client_id, &out->json, e);
+		rc = drv_rfc7591_body(ct, in, ref->client_id, &out->json, e);
 		goto out;
 	default:
 		rc = clr_err_set(e, CLR_ERR_CONFLICT, "unsupported_operation", NULL,
@@ -643,22 +641,22 @@ enum clr_rc clr_drv_build_rfc7592(enum clr_drv_op op, const struct clr_provider 
 	}
 out:
 	if (rc != CLR_OK)
-		clr_wire_req_clear(out);
+		drv_wire_req_clear(out);
 	return rc;
 }
 
-enum clr_rc clr_drv_parse_rfc7592(enum clr_drv_op op, const struct clr_provider *p,
-				  const struct clr_http_resp *resp, struct clr_reg_result *out,
-				  struct clr_err *e)
+enum clr_rc drv_parse_rfc7592(enum drv_op op, const struct drv_provider *p,
+			      const struct clr_http_resp *resp, struct drv_reg_result *out,
+			      struct clr_err *e)
 {
 	(void)p;
 	memset(out, 0, sizeof(*out));
 	switch (op) {
-	case CLR_OP_REGISTER:
-	case CLR_OP_UPDATE:
-		return clr_drv_parse_rfc7591(resp, out, e);
-	case CLR_OP_DELETE:
-		return clr_drv_parse_no_content(resp, e);
+	case DRV_OP_REGISTER:
+	case DRV_OP_UPDATE:
+		return drv_parse_rfc7591(resp, out, e);
+	case DRV_OP_DELETE:
+		return drv_parse_no_content(resp, e);
 	default:
 		return clr_err_set(e, CLR_ERR_CONFLICT, "unsupported_operation", NULL,
 				   "RFC 7592 defines no client secret rotation");

@@ -2,12 +2,12 @@
  * driver.h - one driver per IdP family behind one interface.
  *
  * A driver never does I/O itself: it builds the exact wire request for an
- * operation (struct clr_wire_req) and parses the IdP's response into a
- * struct clr_reg_result.  driver.c runs the exchange with http_out.  That
+ * operation (struct drv_wire_req) and parses the IdP's response into a
+ * struct drv_reg_result.  driver.c runs the exchange with http_out.  That
  * split is what lets the unit tests check each vendor's exact request and
  * its parsing of the vendor's documented responses without a network, and
  * lets the HTTP routes and the job worker share one code path
- * (clr_drv_register & co. below).
+ * (drv_register & co. below).
  *
  * Families: other (plain RFC 7591/7592), keycloak, okta, gluu, curity,
  * http_bridge (Kong's DCR bridge contract).
@@ -19,25 +19,25 @@
 #include "clearance/rc.h"
 #include "clearance/http_out.h"
 
-enum clr_idp_kind {
-	CLR_IDP_OTHER,
-	CLR_IDP_KEYCLOAK,
-	CLR_IDP_OKTA,
-	CLR_IDP_GLUU,
-	CLR_IDP_CURITY,
-	CLR_IDP_HTTP_BRIDGE,
-	CLR_IDP__MAX
+enum drv_idp_kind {
+	DRV_IDP_OTHER,
+	DRV_IDP_KEYCLOAK,
+	DRV_IDP_OKTA,
+	DRV_IDP_GLUU,
+	DRV_IDP_CURITY,
+	DRV_IDP_HTTP_BRIDGE,
+	DRV_IDP__MAX
 };
 
 /* "other", "keycloak", ...; NULL for an out-of-range kind. */
-const char *clr_idp_kind_name(enum clr_idp_kind k);
+const char *drv_idp_kind_name(enum drv_idp_kind k);
 /* CLR_ERR_PARAM for an unknown name. */
-enum clr_rc clr_idp_kind_parse(const char *s, enum clr_idp_kind *out) CLR_MUSTCHECK;
+enum clr_rc drv_idp_kind_parse(const char *s, enum drv_idp_kind *out) CLR_MUSTCHECK;
 
 /* A provider as the drivers see it: all strings borrowed, secrets unsealed. */
-struct clr_provider {
+struct drv_provider {
 	const char *id;
-	enum clr_idp_kind kind;
+	enum drv_idp_kind kind;
 	const char *issuer;
 	const char *registration_endpoint; /* for http_bridge: the bridge base URL */
 	const char *token_endpoint;
@@ -48,7 +48,7 @@ struct clr_provider {
 };
 
 /* The client type's metadata (borrowed). */
-struct clr_client_type {
+struct drv_client_type {
 	const json_t *response_types; /* array of strings, may be empty */
 	const json_t *grant_types;    /* array of strings */
 	const char *token_endpoint_auth_method;
@@ -57,21 +57,21 @@ struct clr_client_type {
 };
 
 /* What a registration asks for (borrowed). */
-struct clr_reg_input {
+struct drv_reg_input {
 	const char *client_name;
 	const json_t *redirect_uris; /* array, may be empty */
 	const char *scope;	     /* space separated, may be NULL */
 };
 
 /* A stored registration, for update / delete / rotate (borrowed, unsealed). */
-struct clr_reg_ref {
+struct drv_reg_ref {
 	const char *client_id;
 	const char *registration_client_uri;   /* may be NULL: driver derives it */
 	const char *registration_access_token; /* may be NULL */
 };
 
-/* One request on the wire.  All members new; clr_wire_req_clear frees. */
-struct clr_wire_req {
+/* One request on the wire.  All members new; drv_wire_req_clear frees. */
+struct drv_wire_req {
 	const char *method; /* static string */
 	char *url;
 	char *auth_name;  /* "Authorization" or "X-API-KEY"; NULL = none */
@@ -79,14 +79,14 @@ struct clr_wire_req {
 	json_t *json;	  /* JSON body or NULL */
 	char *form;	  /* application/x-www-form-urlencoded body or NULL */
 };
-void clr_wire_req_clear(struct clr_wire_req *w);
+void drv_wire_req_clear(struct drv_wire_req *w);
 
 /*
- * What the IdP returned.  All members new or NULL; clr_reg_result_clear
+ * What the IdP returned.  All members new or NULL; drv_reg_result_clear
  * frees them (secrets are wiped).  metadata is the IdP's response with
  * client_secret and registration_access_token removed: what is stored.
  */
-struct clr_reg_result {
+struct drv_reg_result {
 	char *client_id;
 	char *client_secret;
 	char *registration_access_token;
@@ -94,12 +94,12 @@ struct clr_reg_result {
 	long long client_secret_expires_at; /* 0 = never */
 	json_t *metadata;
 };
-void clr_reg_result_clear(struct clr_reg_result *r);
+void drv_reg_result_clear(struct drv_reg_result *r);
 
-enum clr_drv_op { CLR_OP_REGISTER, CLR_OP_UPDATE, CLR_OP_DELETE, CLR_OP_ROTATE, CLR_OP__MAX };
+enum drv_op { DRV_OP_REGISTER, DRV_OP_UPDATE, DRV_OP_DELETE, DRV_OP_ROTATE, DRV_OP__MAX };
 
-struct clr_driver {
-	enum clr_idp_kind kind;
+struct drv_driver {
+	enum drv_idp_kind kind;
 	int can_rotate; /* 0: rotate is a 409 */
 	/*
 	 * 1: registration without an initial token (or, with a pre-step, its
@@ -110,19 +110,19 @@ struct clr_driver {
 	 * Optional pre-step (Curity): builds the request for the token that is
 	 * then used as the initial access token, and parses it into *token (new).
 	 */
-	enum clr_rc (*build_initial_token)(const struct clr_provider *p, struct clr_wire_req *out,
+	enum clr_rc (*build_initial_token)(const struct drv_provider *p, struct drv_wire_req *out,
 					   struct clr_err *e);
 	enum clr_rc (*parse_initial_token)(const struct clr_http_resp *resp, char **token,
 					   struct clr_err *e);
 	/*
 	 * Builds the request of op.  bearer is the initial access token to use
-	 * for CLR_OP_REGISTER (already obtained by the pre-step when there is
+	 * for DRV_OP_REGISTER (already obtained by the pre-step when there is
 	 * one); ref is NULL for REGISTER.  ct and in are NULL for DELETE/ROTATE.
 	 */
-	enum clr_rc (*build)(enum clr_drv_op op, const struct clr_provider *p,
-			     const struct clr_client_type *ct, const struct clr_reg_input *in,
-			     const struct clr_reg_ref *ref, const char *bearer,
-			     struct clr_wire_req *out, struct clr_err *e);
+	enum clr_rc (*build)(enum drv_op op, const struct drv_provider *p,
+			     const struct drv_client_type *ct, const struct drv_reg_input *in,
+			     const struct drv_reg_ref *ref, const char *bearer,
+			     struct drv_wire_req *out, struct clr_err *e);
 	/*
 	 * Parses the response of op.  For DELETE success returns CLR_OK with
 	 * *out empty.  IdP errors become: 400 -> CLR_ERR_PARAM, 401/403 ->
@@ -130,13 +130,13 @@ struct clr_driver {
 	 * CLR_ERR_UPSTREAM, with e->msg quoting the IdP's error and
 	 * error_description (bounded, never a secret).
 	 */
-	enum clr_rc (*parse)(enum clr_drv_op op, const struct clr_provider *p,
-			     const struct clr_http_resp *resp, struct clr_reg_result *out,
+	enum clr_rc (*parse)(enum drv_op op, const struct drv_provider *p,
+			     const struct clr_http_resp *resp, struct drv_reg_result *out,
 			     struct clr_err *e);
 };
 
 /* The driver of kind k; never NULL for a valid kind. */
-const struct clr_driver *clr_driver_get(enum clr_idp_kind k);
+const struct drv_driver *drv_get(enum drv_idp_kind k);
 
 /*
  * The whole exchanges, used by the HTTP routes and the job worker alike:
@@ -159,22 +159,22 @@ const struct clr_driver *clr_driver_get(enum clr_idp_kind k);
  * no registration access token.  Delete: a 404 is CLR_ERR_NOTFOUND, which
  * the caller may treat as already gone.
  */
-enum clr_rc clr_drv_register(struct clr_http_client *c, const struct clr_provider *p,
-			     const struct clr_client_type *ct, const struct clr_reg_input *in,
-			     struct clr_reg_result *out, struct clr_err *e) CLR_MUSTCHECK;
-enum clr_rc clr_drv_update(struct clr_http_client *c, const struct clr_provider *p,
-			   const struct clr_client_type *ct, const struct clr_reg_input *in,
-			   const struct clr_reg_ref *ref, struct clr_reg_result *out,
-			   struct clr_err *e) CLR_MUSTCHECK;
-enum clr_rc clr_drv_delete(struct clr_http_client *c, const struct clr_provider *p,
-			   const struct clr_reg_ref *ref, struct clr_err *e) CLR_MUSTCHECK;
-enum clr_rc clr_drv_rotate(struct clr_http_client *c, const struct clr_provider *p,
-			   const struct clr_reg_ref *ref, struct clr_reg_result *out,
-			   struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_register(struct clr_http_client *c, const struct drv_provider *p,
+			 const struct drv_client_type *ct, const struct drv_reg_input *in,
+			 struct drv_reg_result *out, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_update(struct clr_http_client *c, const struct drv_provider *p,
+		       const struct drv_client_type *ct, const struct drv_reg_input *in,
+		       const struct drv_reg_ref *ref, struct drv_reg_result *out,
+		       struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_delete(struct clr_http_client *c, const struct drv_provider *p,
+		       const struct drv_reg_ref *ref, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_rotate(struct clr_http_client *c, const struct drv_provider *p,
+		       const struct drv_reg_ref *ref, struct drv_reg_result *out,
+		       struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * ---- Shared by the drivers (drv_*.c) and their unit tests. ----
- * Not for the routes or the worker: they use clr_drv_register & co.
+ * Not for the routes or the worker: they use drv_register & co.
  */
 
 /*
@@ -185,19 +185,18 @@ enum clr_rc clr_drv_rotate(struct clr_http_client *c, const struct clr_provider 
  * set).  client_id is added when not NULL (RFC 7592 PUT).  *out new.
  * CLR_ERR_PARAM for a malformed client type or input.
  */
-enum clr_rc clr_drv_rfc7591_body(const struct clr_client_type *ct, const struct clr_reg_input *in,
-				 const char *client_id, json_t **out,
-				 struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_rfc7591_body(const struct drv_client_type *ct, const struct drv_reg_input *in,
+			     const char *client_id, json_t **out, struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * Parses an RFC 7591/7592 client information response (2xx).  client_id is
  * required; client_secret, registration_access_token,
  * registration_client_uri and client_secret_expires_at are optional.  A
- * non-2xx status goes through clr_drv_parse_error.  On error *out is left
+ * non-2xx status goes through drv_parse_error.  On error *out is left
  * empty.
  */
-enum clr_rc clr_drv_parse_rfc7591(const struct clr_http_resp *resp, struct clr_reg_result *out,
-				  struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_parse_rfc7591(const struct clr_http_resp *resp, struct drv_reg_result *out,
+			      struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * Turns an IdP error response into *e and returns its rc (never CLR_OK):
@@ -206,34 +205,33 @@ enum clr_rc clr_drv_parse_rfc7591(const struct clr_http_resp *resp, struct clr_r
  * {"errorCode","errorSummary","errorCauses"}; the IdP's words are bounded
  * and reduced to printable ASCII; a non-JSON body is never quoted.
  */
-enum clr_rc clr_drv_parse_error(const struct clr_http_resp *resp, struct clr_err *e);
+enum clr_rc drv_parse_error(const struct clr_http_resp *resp, struct clr_err *e);
 
-/* DELETE: 200/204 -> CLR_OK, else clr_drv_parse_error. */
-enum clr_rc clr_drv_parse_no_content(const struct clr_http_resp *resp,
-				     struct clr_err *e) CLR_MUSTCHECK;
+/* DELETE: 200/204 -> CLR_OK, else drv_parse_error. */
+enum clr_rc drv_parse_no_content(const struct clr_http_resp *resp, struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * Sets w->auth_name = name and w->auth_value = "<scheme> <token>" (or just
  * token when scheme is NULL).  CLR_ERR_PARAM when the token holds control
  * characters (header injection) or is empty.
  */
-enum clr_rc clr_drv_set_auth(struct clr_wire_req *w, const char *name, const char *scheme,
-			     const char *token, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_set_auth(struct drv_wire_req *w, const char *name, const char *scheme,
+			 const char *token, struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * *out = base + "/" + percent-encoded seg + suffix (suffix may be NULL);
  * one trailing '/' of base is dropped first.  *out new.
  */
-enum clr_rc clr_drv_url_seg(const char *base, const char *seg, const char *suffix, char **out,
-			    struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_url_seg(const char *base, const char *seg, const char *suffix, char **out,
+			struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * The URL that manages ref's client: ref->registration_client_uri when
  * stored, else registration_endpoint + "/" + client_id (the layout of
  * oidc-provider, Keycloak and Curity).  *out new.
  */
-enum clr_rc clr_drv_client_uri(const struct clr_provider *p, const struct clr_reg_ref *ref,
-			       char **out, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_client_uri(const struct drv_provider *p, const struct drv_reg_ref *ref, char **out,
+			   struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * The plain RFC 7591/7592 request of op, which most drivers wrap:
@@ -244,15 +242,15 @@ enum clr_rc clr_drv_client_uri(const struct clr_provider *p, const struct clr_re
  * CLR_ERR_CONFLICT: RFC 7592 has no secret rotation.  client_uri may be NULL
  * for REGISTER.
  */
-enum clr_rc clr_drv_build_rfc7592(enum clr_drv_op op, const struct clr_provider *p,
-				  const struct clr_client_type *ct, const struct clr_reg_input *in,
-				  const struct clr_reg_ref *ref, const char *bearer,
-				  const char *reg_url, const char *client_uri,
-				  struct clr_wire_req *out, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_build_rfc7592(enum drv_op op, const struct drv_provider *p,
+			      const struct drv_client_type *ct, const struct drv_reg_input *in,
+			      const struct drv_reg_ref *ref, const char *bearer,
+			      const char *reg_url, const char *client_uri, struct drv_wire_req *out,
+			      struct clr_err *e) CLR_MUSTCHECK;
 /* Its parse: client information for REGISTER/UPDATE, 204 for DELETE. */
-enum clr_rc clr_drv_parse_rfc7592(enum clr_drv_op op, const struct clr_provider *p,
-				  const struct clr_http_resp *resp, struct clr_reg_result *out,
-				  struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_parse_rfc7592(enum drv_op op, const struct drv_provider *p,
+			      const struct clr_http_resp *resp, struct drv_reg_result *out,
+			      struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * Removes secret from e->msg, also where a bounded copy cut it short (a
@@ -260,14 +258,14 @@ enum clr_rc clr_drv_parse_rfc7592(enum clr_drv_op op, const struct clr_provider 
  * left alone.  Every error text that quoted an IdP answer to a request
  * carrying secret goes through this before anyone sees it.
  */
-void clr_drv_redact(struct clr_err *e, const char *secret);
+void drv_redact(struct clr_err *e, const char *secret);
 
 /* The driver tables, one per drv_*.c. */
-extern const struct clr_driver clr_drv_other;
-extern const struct clr_driver clr_drv_keycloak;
-extern const struct clr_driver clr_drv_okta;
-extern const struct clr_driver clr_drv_gluu;
-extern const struct clr_driver clr_drv_curity;
-extern const struct clr_driver clr_drv_http_bridge;
+extern const struct drv_driver drv_other;
+extern const struct drv_driver drv_keycloak;
+extern const struct drv_driver drv_okta;
+extern const struct drv_driver drv_gluu;
+extern const struct drv_driver drv_curity;
+extern const struct drv_driver drv_http_bridge;
 
 #endif

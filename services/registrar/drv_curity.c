@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "clearance/form.h"
 #include "driver.h"
 
 static void free_secret(char *s)
@@ -37,8 +37,9 @@ static enum clr_rc basic_credentials(const char *id, const char *secret, char **
 	enum clr_rc rc = CLR_ERR_NOMEM;
 
 	*out = NULL;
-	eid = curl_easy_escape(NULL, id, 0);
-	esec = curl_easy_escape(NULL, secret, 0);
+	/* The one form encoder (form.h): a space is '+', as RFC 6749 appendix B says. */
+	eid = clr_form_escape(id, strlen(id));
+	esec = clr_form_escape(secret, strlen(secret));
 	if (eid == NULL || esec == NULL)
 		goto out;
 	n = asprintf(&pair, "%s:%s", eid, esec);
@@ -59,9 +60,9 @@ static enum clr_rc basic_credentials(const char *id, const char *secret, char **
 out:
 	if (esec != NULL) {
 		OPENSSL_cleanse(esec, strlen(esec));
-		curl_free(esec);
+		free(esec);
 	}
-	curl_free(eid);
+	free(eid);
 	free_secret(pair);
 	free(b64);
 	if (rc != CLR_OK)
@@ -69,7 +70,7 @@ out:
 	return CLR_OK;
 }
 
-static enum clr_rc build_initial_token(const struct clr_provider *p, struct clr_wire_req *out,
+static enum clr_rc build_initial_token(const struct drv_provider *p, struct drv_wire_req *out,
 				       struct clr_err *e)
 {
 	char *cred = NULL;
@@ -93,11 +94,11 @@ static enum clr_rc build_initial_token(const struct clr_provider *p, struct clr_
 	if ((rc = basic_credentials(p->initial_client_id, p->initial_client_secret, &cred, e)) !=
 	    CLR_OK)
 		goto out;
-	rc = clr_drv_set_auth(out, "Authorization", "Basic", cred, e);
+	rc = drv_set_auth(out, "Authorization", "Basic", cred, e);
 out:
 	free_secret(cred);
 	if (rc != CLR_OK)
-		clr_wire_req_clear(out);
+		drv_wire_req_clear(out);
 	return rc;
 }
 
@@ -112,7 +113,7 @@ static enum clr_rc parse_initial_token(const struct clr_http_resp *resp, char **
 
 	*token = NULL;
 	if (resp->status != 200) {
-		rc = clr_drv_parse_error(resp, e);
+		rc = drv_parse_error(resp, e);
 		if (e != NULL) {
 			/* Say which step failed: the admin fixes the DCR client, not the input. */
 			snprintf(msg, sizeof(msg), "%s", e->msg);
@@ -137,32 +138,31 @@ out:
 	return rc;
 }
 
-static enum clr_rc build(enum clr_drv_op op, const struct clr_provider *p,
-			 const struct clr_client_type *ct, const struct clr_reg_input *in,
-			 const struct clr_reg_ref *ref, const char *bearer,
-			 struct clr_wire_req *out, struct clr_err *e)
+static enum clr_rc build(enum drv_op op, const struct drv_provider *p,
+			 const struct drv_client_type *ct, const struct drv_reg_input *in,
+			 const struct drv_reg_ref *ref, const char *bearer,
+			 struct drv_wire_req *out, struct clr_err *e)
 {
 	char *uri = NULL;
 	enum clr_rc rc;
 
-	if (op == CLR_OP_REGISTER && (bearer == NULL || bearer[0] == '\0'))
+	if (op == DRV_OP_REGISTER && (bearer == NULL || bearer[0] == '\0'))
 		return clr_err_set(e, CLR_ERR_CONFLICT, "invalid_request", "initial_access_token",
 				   "Curity registration needs a token with the dcr scope");
-	if ((op == CLR_OP_UPDATE || op == CLR_OP_DELETE) &&
-	    (rc = clr_drv_client_uri(p, ref, &uri, e)) != CLR_OK)
+	if ((op == DRV_OP_UPDATE || op == DRV_OP_DELETE) &&
+	    (rc = drv_client_uri(p, ref, &uri, e)) != CLR_OK)
 		return rc;
-	rc = clr_drv_build_rfc7592(op, p, ct, in, ref, bearer, p->registration_endpoint, uri, out,
-				   e);
+	rc = drv_build_rfc7592(op, p, ct, in, ref, bearer, p->registration_endpoint, uri, out, e);
 	free(uri);
 	return rc;
 }
 
-const struct clr_driver clr_drv_curity = {
-    .kind = CLR_IDP_CURITY,
+const struct drv_driver drv_curity = {
+    .kind = DRV_IDP_CURITY,
     .can_rotate = 0,
     .needs_initial_token = 1,
     .build_initial_token = build_initial_token,
     .parse_initial_token = parse_initial_token,
     .build = build,
-    .parse = clr_drv_parse_rfc7592,
+    .parse = drv_parse_rfc7592,
 };

@@ -11,11 +11,10 @@
 #include <string.h>
 
 #include <curl/curl.h>
-
 #include "driver.h"
 
 /* Gluu's own layout when no registration_client_uri was stored. */
-static enum clr_rc client_uri(const struct clr_provider *p, const struct clr_reg_ref *ref,
+static enum clr_rc client_uri(const struct drv_provider *p, const struct drv_reg_ref *ref,
 			      char **out, struct clr_err *e)
 {
 	char *esc;
@@ -24,7 +23,7 @@ static enum clr_rc client_uri(const struct clr_provider *p, const struct clr_reg
 	*out = NULL;
 	if (ref != NULL && ref->registration_client_uri != NULL &&
 	    ref->registration_client_uri[0] != '\0')
-		return clr_drv_client_uri(p, ref, out, e);
+		return drv_client_uri(p, ref, out, e);
 	if (ref == NULL || ref->client_id == NULL || ref->client_id[0] == '\0')
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_id",
 				   "client_id is required");
@@ -43,27 +42,26 @@ static enum clr_rc client_uri(const struct clr_provider *p, const struct clr_reg
 	return CLR_OK;
 }
 
-static enum clr_rc build(enum clr_drv_op op, const struct clr_provider *p,
-			 const struct clr_client_type *ct, const struct clr_reg_input *in,
-			 const struct clr_reg_ref *ref, const char *bearer,
-			 struct clr_wire_req *out, struct clr_err *e)
+static enum clr_rc build(enum drv_op op, const struct drv_provider *p,
+			 const struct drv_client_type *ct, const struct drv_reg_input *in,
+			 const struct drv_reg_ref *ref, const char *bearer,
+			 struct drv_wire_req *out, struct clr_err *e)
 {
 	char *uri = NULL;
 	enum clr_rc rc;
 
-	if ((op == CLR_OP_UPDATE || op == CLR_OP_DELETE) &&
+	if ((op == DRV_OP_UPDATE || op == DRV_OP_DELETE) &&
 	    (rc = client_uri(p, ref, &uri, e)) != CLR_OK)
 		return rc;
-	rc = clr_drv_build_rfc7592(op, p, ct, in, ref, bearer, p->registration_endpoint, uri, out,
-				   e);
+	rc = drv_build_rfc7592(op, p, ct, in, ref, bearer, p->registration_endpoint, uri, out, e);
 	free(uri);
 	return rc;
 }
 
-const struct clr_driver clr_drv_gluu = {
-    .kind = CLR_IDP_GLUU,
+const struct drv_driver drv_gluu = {
+    .kind = DRV_IDP_GLUU,
     .can_rotate = 0,
     .needs_initial_token = 0,
     .build = build,
-    .parse = clr_drv_parse_rfc7592,
+    .parse = drv_parse_rfc7592,
 };

@@ -59,14 +59,14 @@ static enum clr_rc split_scopes(const char *scope, json_t **out)
 	return CLR_OK;
 }
 
-static enum clr_rc bridge_body(const struct clr_provider *p, const struct clr_client_type *ct,
-			       const struct clr_reg_input *in, json_t **out, struct clr_err *e)
+static enum clr_rc bridge_body(const struct drv_provider *p, const struct drv_client_type *ct,
+			       const struct drv_reg_input *in, json_t **out, struct clr_err *e)
 {
 	enum clr_rc rc;
 	json_t *o, *scopes = NULL;
 	int bad = 0;
 
-	if ((rc = clr_drv_rfc7591_body(ct, in, NULL, &o, e)) != CLR_OK)
+	if ((rc = drv_rfc7591_body(ct, in, NULL, &o, e)) != CLR_OK)
 		return rc;
 	/* The bridge schema is closed (additionalProperties: false). */
 	json_object_del(o, "response_types");
@@ -95,19 +95,19 @@ static enum clr_rc bridge_body(const struct clr_provider *p, const struct clr_cl
 	return CLR_OK;
 }
 
-static enum clr_rc build(enum clr_drv_op op, const struct clr_provider *p,
-			 const struct clr_client_type *ct, const struct clr_reg_input *in,
-			 const struct clr_reg_ref *ref, const char *bearer,
-			 struct clr_wire_req *out, struct clr_err *e)
+static enum clr_rc build(enum drv_op op, const struct drv_provider *p,
+			 const struct drv_client_type *ct, const struct drv_reg_input *in,
+			 const struct drv_reg_ref *ref, const char *bearer,
+			 struct drv_wire_req *out, struct clr_err *e)
 {
 	const char *base = p->registration_endpoint;
-	const char *key = op == CLR_OP_REGISTER ? bearer : p->initial_access_token;
+	const char *key = op == DRV_OP_REGISTER ? bearer : p->initial_access_token;
 	const char *cid = ref != NULL ? ref->client_id : NULL;
 	size_t n;
 	enum clr_rc rc;
 
 	memset(out, 0, sizeof(*out));
-	if (op == CLR_OP_UPDATE)
+	if (op == DRV_OP_UPDATE)
 		return clr_err_set(e, CLR_ERR_CONFLICT, "unsupported_operation", NULL,
 				   "the HTTP DCR bridge contract has no update operation; "
 				   "delete and register the client again");
@@ -117,10 +117,10 @@ static enum clr_rc build(enum clr_drv_op op, const struct clr_provider *p,
 	if (key == NULL || key[0] == '\0')
 		return clr_err_set(e, CLR_ERR_CONFLICT, "invalid_request", "initial_access_token",
 				   "the bridge provider has no API key");
-	if ((rc = clr_drv_set_auth(out, "X-API-KEY", NULL, key, e)) != CLR_OK)
+	if ((rc = drv_set_auth(out, "X-API-KEY", NULL, key, e)) != CLR_OK)
 		goto out;
 	switch (op) {
-	case CLR_OP_REGISTER:
+	case DRV_OP_REGISTER:
 		out->method = "POST";
 		n = strlen(base);
 		if (asprintf(&out->url, "%s%s", base, base[n - 1] == '/' ? "" : "/") < 0) {
@@ -130,13 +130,13 @@ static enum clr_rc build(enum clr_drv_op op, const struct clr_provider *p,
 		}
 		rc = bridge_body(p, ct, in, &out->json, e);
 		break;
-	case CLR_OP_DELETE:
+	case DRV_OP_DELETE:
 		out->method = "DELETE";
-		rc = clr_drv_url_seg(base, cid, NULL, &out->url, e);
+		rc = drv_url_seg(base, cid, NULL, &out->url, e);
 		break;
-	case CLR_OP_ROTATE:
+	case DRV_OP_ROTATE:
 		out->method = "POST";
-		rc = clr_drv_url_seg(base, cid, "/new-secret", &out->url, e);
+		rc = drv_url_seg(base, cid, "/new-secret", &out->url, e);
 		break;
 	default:
 		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", NULL, "unknown operation");
@@ -144,7 +144,7 @@ static enum clr_rc build(enum clr_drv_op op, const struct clr_provider *p,
 	}
 out:
 	if (rc != CLR_OK)
-		clr_wire_req_clear(out);
+		drv_wire_req_clear(out);
 	return rc;
 }
 
@@ -170,8 +170,8 @@ static long long rfc3339_utc(const char *s)
 	return t > 0 ? (long long)t : 0;
 }
 
-static enum clr_rc parse(enum clr_drv_op op, const struct clr_provider *p,
-			 const struct clr_http_resp *resp, struct clr_reg_result *out,
+static enum clr_rc parse(enum drv_op op, const struct drv_provider *p,
+			 const struct clr_http_resp *resp, struct drv_reg_result *out,
 			 struct clr_err *e)
 {
 	json_error_t jerr;
@@ -181,13 +181,13 @@ static enum clr_rc parse(enum clr_drv_op op, const struct clr_provider *p,
 
 	(void)p;
 	memset(out, 0, sizeof(*out));
-	if (op == CLR_OP_DELETE)
-		return clr_drv_parse_no_content(resp, e);
-	if (op == CLR_OP_UPDATE)
+	if (op == DRV_OP_DELETE)
+		return drv_parse_no_content(resp, e);
+	if (op == DRV_OP_UPDATE)
 		return clr_err_set(e, CLR_ERR_CONFLICT, "unsupported_operation", NULL,
 				   "the HTTP DCR bridge contract has no update operation");
 	if (resp->status < 200 || resp->status >= 300)
-		return clr_drv_parse_error(resp, e);
+		return drv_parse_error(resp, e);
 	if (resp->body != NULL && (resp->content_type == NULL || clr_http_is_json(resp)))
 		root = json_loadb(resp->body, resp->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	o = root;
@@ -220,12 +220,12 @@ static enum clr_rc parse(enum clr_drv_op op, const struct clr_provider *p,
 out:
 	json_decref(root);
 	if (rc != CLR_OK)
-		clr_reg_result_clear(out);
+		drv_reg_result_clear(out);
 	return rc;
 }
 
-const struct clr_driver clr_drv_http_bridge = {
-    .kind = CLR_IDP_HTTP_BRIDGE,
+const struct drv_driver drv_http_bridge = {
+    .kind = DRV_IDP_HTTP_BRIDGE,
     .can_rotate = 1,
     .needs_initial_token = 1,
     .build = build,

@@ -12,12 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include "driver.h"
 
 #define KC_SUFFIX "/clients-registrations/openid-connect"
 
-static enum clr_rc reg_url(const struct clr_provider *p, char **out, struct clr_err *e)
+static enum clr_rc reg_url(const struct drv_provider *p, char **out, struct clr_err *e)
 {
 	size_t n;
 
@@ -40,37 +39,36 @@ static enum clr_rc reg_url(const struct clr_provider *p, char **out, struct clr_
 	return CLR_OK;
 }
 
-static enum clr_rc build(enum clr_drv_op op, const struct clr_provider *p,
-			 const struct clr_client_type *ct, const struct clr_reg_input *in,
-			 const struct clr_reg_ref *ref, const char *bearer,
-			 struct clr_wire_req *out, struct clr_err *e)
+static enum clr_rc build(enum drv_op op, const struct drv_provider *p,
+			 const struct drv_client_type *ct, const struct drv_reg_input *in,
+			 const struct drv_reg_ref *ref, const char *bearer,
+			 struct drv_wire_req *out, struct clr_err *e)
 {
 	char *reg = NULL, *uri = NULL;
 	enum clr_rc rc;
 
 	if ((rc = reg_url(p, &reg, e)) != CLR_OK)
 		return rc;
-	if (op == CLR_OP_UPDATE || op == CLR_OP_DELETE) {
+	if (op == DRV_OP_UPDATE || op == DRV_OP_DELETE) {
 		if (ref != NULL && ref->registration_client_uri != NULL &&
 		    ref->registration_client_uri[0] != '\0')
-			rc = clr_drv_client_uri(p, ref, &uri, e);
+			rc = drv_client_uri(p, ref, &uri, e);
 		else
-			rc = clr_drv_url_seg(reg, ref != NULL ? ref->client_id : NULL, NULL, &uri,
-					     e);
+			rc = drv_url_seg(reg, ref != NULL ? ref->client_id : NULL, NULL, &uri, e);
 		if (rc != CLR_OK)
 			goto out;
 	}
-	rc = clr_drv_build_rfc7592(op, p, ct, in, ref, bearer, reg, uri, out, e);
+	rc = drv_build_rfc7592(op, p, ct, in, ref, bearer, reg, uri, out, e);
 out:
 	free(reg);
 	free(uri);
 	return rc;
 }
 
-const struct clr_driver clr_drv_keycloak = {
-    .kind = CLR_IDP_KEYCLOAK,
+const struct drv_driver drv_keycloak = {
+    .kind = DRV_IDP_KEYCLOAK,
     .can_rotate = 0,
     .needs_initial_token = 0,
     .build = build,
-    .parse = clr_drv_parse_rfc7592,
+    .parse = drv_parse_rfc7592,
 };

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include "driver.h"
 
 #define OKTA_CLIENTS "/oauth2/v1/clients"
@@ -26,7 +25,7 @@ static int ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static enum clr_rc clients_url(const struct clr_provider *p, char **out, struct clr_err *e)
+static enum clr_rc clients_url(const struct drv_provider *p, char **out, struct clr_err *e)
 {
 	const char *iss = p->issuer, *cut;
 	size_t n;
@@ -56,7 +55,7 @@ static enum clr_rc clients_url(const struct clr_provider *p, char **out, struct 
 }
 
 /* "service" for a machine-to-machine type, "web" otherwise, unless set. */
-static const char *app_type(const struct clr_client_type *ct)
+static const char *app_type(const struct drv_client_type *ct)
 {
 	const char *g;
 
@@ -69,7 +68,7 @@ static const char *app_type(const struct clr_client_type *ct)
 	return "web";
 }
 
-static enum clr_rc okta_body(const struct clr_client_type *ct, const struct clr_reg_input *in,
+static enum clr_rc okta_body(const struct drv_client_type *ct, const struct drv_reg_input *in,
 			     const char *client_id, json_t **out, struct clr_err *e)
 {
 	enum clr_rc rc;
@@ -77,7 +76,7 @@ static enum clr_rc okta_body(const struct clr_client_type *ct, const struct clr_
 	json_t *o;
 	int bad = 0;
 
-	if ((rc = clr_drv_rfc7591_body(ct, in, client_id, &o, e)) != CLR_OK)
+	if ((rc = drv_rfc7591_body(ct, in, client_id, &o, e)) != CLR_OK)
 		return rc;
 	at = app_type(ct);
 	json_object_del(o, "scope");
@@ -99,13 +98,13 @@ static enum clr_rc okta_body(const struct clr_client_type *ct, const struct clr_
 	return CLR_OK;
 }
 
-static enum clr_rc build(enum clr_drv_op op, const struct clr_provider *p,
-			 const struct clr_client_type *ct, const struct clr_reg_input *in,
-			 const struct clr_reg_ref *ref, const char *bearer,
-			 struct clr_wire_req *out, struct clr_err *e)
+static enum clr_rc build(enum drv_op op, const struct drv_provider *p,
+			 const struct drv_client_type *ct, const struct drv_reg_input *in,
+			 const struct drv_reg_ref *ref, const char *bearer,
+			 struct drv_wire_req *out, struct clr_err *e)
 {
 	char *base = NULL;
-	const char *token = op == CLR_OP_REGISTER ? bearer : p->initial_access_token;
+	const char *token = op == DRV_OP_REGISTER ? bearer : p->initial_access_token;
 	enum clr_rc rc;
 
 	(void)bearer;
@@ -115,29 +114,29 @@ static enum clr_rc build(enum clr_drv_op op, const struct clr_provider *p,
 				   "the Okta provider has no API token");
 	if ((rc = clients_url(p, &base, e)) != CLR_OK)
 		return rc;
-	if ((rc = clr_drv_set_auth(out, "Authorization", "SSWS", token, e)) != CLR_OK)
+	if ((rc = drv_set_auth(out, "Authorization", "SSWS", token, e)) != CLR_OK)
 		goto out;
 	switch (op) {
-	case CLR_OP_REGISTER:
+	case DRV_OP_REGISTER:
 		out->method = "POST";
 		out->url = base;
 		base = NULL;
 		rc = okta_body(ct, in, NULL, &out->json, e);
 		break;
-	case CLR_OP_UPDATE:
+	case DRV_OP_UPDATE:
 		out->method = "PUT";
-		rc = clr_drv_url_seg(base, ref != NULL ? ref->client_id : NULL, NULL, &out->url, e);
+		rc = drv_url_seg(base, ref != NULL ? ref->client_id : NULL, NULL, &out->url, e);
 		if (rc == CLR_OK)
 			rc = okta_body(ct, in, ref->client_id, &out->json, e);
 		break;
-	case CLR_OP_DELETE:
+	case DRV_OP_DELETE:
 		out->method = "DELETE";
-		rc = clr_drv_url_seg(base, ref != NULL ? ref->client_id : NULL, NULL, &out->url, e);
+		rc = drv_url_seg(base, ref != NULL ? ref->client_id : NULL, NULL, &out->url, e);
 		break;
-	case CLR_OP_ROTATE:
+	case DRV_OP_ROTATE:
 		out->method = "POST";
-		rc = clr_drv_url_seg(base, ref != NULL ? ref->client_id : NULL,
-				     "/lifecycle/newSecret", &out->url, e);
+		rc = drv_url_seg(base, ref != NULL ? ref->client_id : NULL, "/lifecycle/newSecret",
+				 &out->url, e);
 		break;
 	default:
 		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", NULL, "unknown operation");
@@ -146,32 +145,32 @@ static enum clr_rc build(enum clr_drv_op op, const struct clr_provider *p,
 out:
 	free(base);
 	if (rc != CLR_OK)
-		clr_wire_req_clear(out);
+		drv_wire_req_clear(out);
 	return rc;
 }
 
-static enum clr_rc parse(enum clr_drv_op op, const struct clr_provider *p,
-			 const struct clr_http_resp *resp, struct clr_reg_result *out,
+static enum clr_rc parse(enum drv_op op, const struct drv_provider *p,
+			 const struct clr_http_resp *resp, struct drv_reg_result *out,
 			 struct clr_err *e)
 {
 	enum clr_rc rc;
 
 	(void)p;
 	memset(out, 0, sizeof(*out));
-	if (op == CLR_OP_DELETE)
-		return clr_drv_parse_no_content(resp, e);
-	if ((rc = clr_drv_parse_rfc7591(resp, out, e)) != CLR_OK)
+	if (op == DRV_OP_DELETE)
+		return drv_parse_no_content(resp, e);
+	if ((rc = drv_parse_rfc7591(resp, out, e)) != CLR_OK)
 		return rc;
-	if (op == CLR_OP_ROTATE && out->client_secret == NULL) {
-		clr_reg_result_clear(out);
+	if (op == DRV_OP_ROTATE && out->client_secret == NULL) {
+		drv_reg_result_clear(out);
 		return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", "client_secret",
 				   "Okta's newSecret answer has no client_secret");
 	}
 	return CLR_OK;
 }
 
-const struct clr_driver clr_drv_okta = {
-    .kind = CLR_IDP_OKTA,
+const struct drv_driver drv_okta = {
+    .kind = DRV_IDP_OKTA,
     .can_rotate = 1,
     .needs_initial_token = 1,
     .build = build,

@@ -13,18 +13,21 @@
 #include <string.h>
 
 #include "clearance/log.h"
-#include "registrar.h"
+#include "h_client_types.h"
+#include "routes.h"
+#include "store.h"
 #include "validate.h"
 
-static const struct reg_field ct_fields[] = {
-    {"display_name", REG_FT_STR, 1, 0, 1, 200, 0, 0},
-    {"description", REG_FT_STR, 0, 1, 0, 2000, 0, 1},
-    {"response_types", REG_FT_STRARR, 0, 0, 1, 64, 8, 0},
-    {"grant_types", REG_FT_STRARR, 1, 0, 1, 128, 9, 0},
-    {"token_endpoint_auth_method", REG_FT_STR, 1, 0, 1, 64, 0, 0},
-    {"okta_application_type", REG_FT_STR, 0, 1, 1, 16, 0, 0},
+static const struct clr_field ct_fields[] = {
+    {"display_name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"description", CLR_FT_STR, 0, 1, 0, 2000, 0, 1},
+    {"response_types", CLR_FT_STRARR, 0, 0, 1, 64, 8, 0},
+    {"grant_types", CLR_FT_STRARR, 1, 0, 1, 128, 9, 0},
+    {"token_endpoint_auth_method", CLR_FT_STR, 1, 0, 1, 64, 0, 0},
+    {"okta_application_type", CLR_FT_STR, 0, 1, 1, 16, 0, 0},
 };
-#define NCT_FIELDS (sizeof(ct_fields) / sizeof(ct_fields[0]))
+const struct clr_body reg_body_ctype_create = CLR_BODY(ct_fields, 0, "invalid_client_metadata");
+const struct clr_body reg_body_ctype_patch = CLR_BODY(ct_fields, 1, "invalid_client_metadata");
 
 static void reply_row(struct clr_req *r, int status, PGresult *res)
 {
@@ -48,7 +51,7 @@ static void write_ct(struct clr_req *r, const char *stmt, const char *const *p, 
 	}
 	if (rc != CLR_OK) {
 		clr_err_set(&e, rc, NULL, NULL, "storing the client type failed");
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	reply_row(r, status, res);
@@ -57,7 +60,7 @@ static void write_ct(struct clr_req *r, const char *stmt, const char *const *p, 
 
 void reg_h_ctypes_create(struct clr_req *r)
 {
-	const char *pid = reg_param_id(r, 0, "provider");
+	const char *pid = clr_req_param_id(r, 0, "provider");
 	const json_t *b = r->json;
 	struct clr_err e = {0};
 	json_t *rt = NULL;
@@ -67,8 +70,6 @@ void reg_h_ctypes_create(struct clr_req *r)
 
 	if (pid == NULL)
 		return;
-	if (reg_fields_check(b, ct_fields, NCT_FIELDS, 0, "invalid_client_metadata", &e) != CLR_OK)
-		goto fail;
 	rt = json_object_get(b, "response_types");
 	rt = rt != NULL ? json_incref(rt) : json_array();
 	if (reg_ctype_validate(rt, json_object_get(b, "grant_types"),
@@ -103,7 +104,7 @@ void reg_h_ctypes_create(struct clr_req *r)
 	write_ct(r, "reg_ct_insert", p, 201);
 	goto out;
 fail:
-	reg_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	PQclear(res);
 	json_decref(rt);
@@ -113,7 +114,7 @@ out:
 
 void reg_h_ctypes_list(struct clr_req *r)
 {
-	const char *pid = reg_param_id(r, 0, "provider");
+	const char *pid = clr_req_param_id(r, 0, "provider");
 	const char *v[1];
 	PGresult *res = NULL;
 	struct clr_err e = {0};
@@ -135,7 +136,7 @@ void reg_h_ctypes_list(struct clr_req *r)
 	goto out;
 dbfail:
 	clr_err_set(&e, e.rc, NULL, NULL, "listing client types failed");
-	reg_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	PQclear(res);
 }
@@ -147,7 +148,7 @@ void reg_h_ctypes_get(struct clr_req *r)
 
 void reg_h_ctypes_patch(struct clr_req *r)
 {
-	const char *id = reg_param_id(r, 0, "client type");
+	const char *id = clr_req_param_id(r, 0, "client type");
 	const json_t *b = r->json;
 	const char *v[1], *p[7];
 	PGresult *res = NULL;
@@ -158,8 +159,6 @@ void reg_h_ctypes_patch(struct clr_req *r)
 
 	if (id == NULL)
 		return;
-	if (reg_fields_check(b, ct_fields, NCT_FIELDS, 1, "invalid_client_metadata", &e) != CLR_OK)
-		goto fail;
 	if (json_is_null(json_object_get(b, "display_name"))) {
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_client_metadata", "display_name",
 			    "display_name cannot be removed");
@@ -225,7 +224,7 @@ void reg_h_ctypes_patch(struct clr_req *r)
 	goto out;
 fail:
 	clr_db_rollback(r->db);
-	reg_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	PQclear(res);
 	json_decref(cur);
@@ -235,7 +234,7 @@ out:
 
 void reg_h_ctypes_delete(struct clr_req *r)
 {
-	const char *id = reg_param_id(r, 0, "client type");
+	const char *id = clr_req_param_id(r, 0, "client type");
 	const char *v[1];
 	PGresult *res = NULL;
 	struct clr_err e = {0};
@@ -268,14 +267,14 @@ void reg_h_ctypes_delete(struct clr_req *r)
 	if ((e.rc = clr_db_exec(r->db, "reg_ct_delete", 1, v, NULL)) != CLR_OK ||
 	    (e.rc = clr_db_commit(r->db)) != CLR_OK)
 		goto dbfail;
-	clr_log(r->reqid, CLR_LOG_INFO, "client type %s deleted by %s", id, r->who.name);
+	clr_log_req(r, CLR_LOG_INFO, "client type %s deleted by %s", id, r->who.name);
 	clr_resp_empty(r, 204);
 	goto out;
 dbfail:
 	clr_err_set(&e, e.rc, NULL, NULL, "deleting the client type failed");
 fail:
 	clr_db_rollback(r->db);
-	reg_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	PQclear(res);
 }

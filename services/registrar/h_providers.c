@@ -19,23 +19,29 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
+#include "driver.h"
+#include "h_providers.h"
 #include "registrar.h"
+#include "registrations.h"
+#include "routes.h"
+#include "store.h"
 #include "validate.h"
 
-static const struct reg_field pv_fields[] = {
-    {"name", REG_FT_STR, 1, 0, 1, 200, 0, 0},
-    {"kind", REG_FT_STR, 1, 0, 1, 32, 0, 0},
-    {"well_known_url", REG_FT_STR, 1, 0, 1, 2048, 0, 0},
-    {"registration_endpoint", REG_FT_STR, 0, 1, 1, 2048, 0, 0},
-    {"initial_access_token", REG_FT_STR, 0, 1, 1, 8192, 0, 0},
-    {"tls_skip_verify", REG_FT_BOOL, 0, 0, 0, 0, 0, 0},
-    {"ca_bundle_pem", REG_FT_STR, 0, 1, 1, 32768, 0, 1},
-    {"audience", REG_FT_STR, 0, 1, 1, 1024, 0, 0},
-    {"initial_client_id", REG_FT_STR, 0, 1, 1, 512, 0, 0},
-    {"initial_client_secret", REG_FT_STR, 0, 1, 1, 4096, 0, 0},
-    {"allow_insecure_http", REG_FT_BOOL, 0, 0, 0, 0, 0, 0},
+static const struct clr_field pv_fields[] = {
+    {"name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"kind", CLR_FT_STR, 1, 0, 1, 32, 0, 0},
+    {"well_known_url", CLR_FT_STR, 1, 0, 1, 2048, 0, 0},
+    {"registration_endpoint", CLR_FT_STR, 0, 1, 1, 2048, 0, 0},
+    {"initial_access_token", CLR_FT_STR, 0, 1, 1, 8192, 0, 0},
+    {"tls_skip_verify", CLR_FT_BOOL, 0, 0, 0, 0, 0, 0},
+    {"ca_bundle_pem", CLR_FT_STR, 0, 1, 1, 32768, 0, 1},
+    {"audience", CLR_FT_STR, 0, 1, 1, 1024, 0, 0},
+    {"initial_client_id", CLR_FT_STR, 0, 1, 1, 512, 0, 0},
+    {"initial_client_secret", CLR_FT_STR, 0, 1, 1, 4096, 0, 0},
+    {"allow_insecure_http", CLR_FT_BOOL, 0, 0, 0, 0, 0, 0},
 };
-#define NPV_FIELDS (sizeof(pv_fields) / sizeof(pv_fields[0]))
+const struct clr_body reg_body_provider_create = CLR_BODY(pv_fields, 0, NULL);
+const struct clr_body reg_body_provider_patch = CLR_BODY(pv_fields, 1, NULL);
 
 /* Body keys whose change means the stored discovery may no longer hold. */
 static const char *const rediscover_keys[] = {
@@ -165,31 +171,31 @@ out:
 static void reply_discovery_failed(struct clr_req *r, const struct clr_err *e)
 {
 	if (e->rc == CLR_ERR_NOMEM || e->rc == CLR_ERR_INTERNAL) {
-		reg_reply_err(r, e);
+		clr_resp_fail(r, e);
 		return;
 	}
-	clr_log(r->reqid, CLR_LOG_INFO, "provider discovery failed: %s", e->msg);
+	clr_log_req(r, CLR_LOG_INFO, "provider discovery failed: %s", e->msg);
 	clr_resp_error(r, 502, "discovery_failed", e->msg);
 }
 
 /* Checks what discovery cannot: the combination of the admin's values. */
 static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics, struct clr_err *e)
 {
-	enum clr_idp_kind k;
-	const struct clr_driver *d;
+	enum drv_idp_kind k;
+	const struct drv_driver *d;
 
-	if (clr_idp_kind_parse(v->kind, &k) != CLR_OK)
+	if (drv_idp_kind_parse(v->kind, &k) != CLR_OK)
 		return clr_err_set(
 		    e, CLR_ERR_PARAM, "invalid_request", "kind",
 		    "kind must be one of other, keycloak, okta, gluu, curity, http_bridge");
-	d = clr_driver_get(k);
+	d = drv_get(k);
 	if (reg_url_check(v->wk, v->allow_http, "well_known_url", "invalid_request", e) != CLR_OK)
 		return CLR_ERR_PARAM;
 	if (v->reg_override != NULL &&
 	    reg_url_check(v->reg_override, v->allow_http, "registration_endpoint",
 			  "invalid_request", e) != CLR_OK)
 		return CLR_ERR_PARAM;
-	if (k == CLR_IDP_HTTP_BRIDGE && v->reg_override == NULL)
+	if (k == DRV_IDP_HTTP_BRIDGE && v->reg_override == NULL)
 		return clr_err_set(
 		    e, CLR_ERR_PARAM, "invalid_request", "registration_endpoint",
 		    "an http_bridge provider needs registration_endpoint (the bridge's base URL)");
@@ -246,7 +252,7 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 	}
 	if (rc != CLR_OK) {
 		clr_err_set(&e, rc, NULL, NULL, "storing the provider failed");
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	if (PQntuples(res) != 1) {
@@ -255,8 +261,8 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 			       "the provider was changed or deleted meanwhile; read it and retry");
 		return;
 	}
-	clr_log(r->reqid, CLR_LOG_INFO, "provider %s %s by %s", id, created ? "created" : "updated",
-		r->who.name);
+	clr_log_req(r, CLR_LOG_INFO, "provider %s %s by %s", id, created ? "created" : "updated",
+		    r->who.name);
 	clr_resp_json(r, created ? 201 : 200, reg_row_json(res, 0));
 	PQclear(res);
 }
@@ -278,8 +284,6 @@ void reg_h_providers_create(struct clr_req *r)
 	const char *iat = jstr(r->json, "initial_access_token");
 	const char *ics = jstr(r->json, "initial_client_secret");
 
-	if (reg_fields_check(r->json, pv_fields, NPV_FIELDS, 0, "invalid_request", &e) != CLR_OK)
-		goto fail;
 	v.name = jstr(r->json, "name");
 	v.kind = jstr(r->json, "kind");
 	v.wk = jstr(r->json, "well_known_url");
@@ -316,7 +320,7 @@ void reg_h_providers_create(struct clr_req *r)
 	pv_write(r, id, &v, 0, 1, 1);
 	goto out;
 fail:
-	reg_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	free(iat_s);
 	free(ics_s);
@@ -331,7 +335,7 @@ void reg_h_providers_list(struct clr_req *r)
 
 	if (rc != CLR_OK) {
 		clr_err_set(&e, rc, NULL, NULL, "listing providers failed");
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_resp_json(r, 200, json_pack("{s:o}", "providers", reg_rows_json(res)));
@@ -355,7 +359,7 @@ static void patch_str(const json_t *body, const char *key, const char **dst)
 void reg_h_providers_patch(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
-	const char *id = reg_param_id(r, 0, "provider");
+	const char *id = clr_req_param_id(r, 0, "provider");
 	struct reg_provider pv = {0};
 	struct clr_err e = {0};
 	struct pv_vals v = {0};
@@ -368,12 +372,10 @@ void reg_h_providers_patch(struct clr_req *r)
 
 	if (id == NULL)
 		return;
-	if (reg_fields_check(r->json, pv_fields, NPV_FIELDS, 1, "invalid_request", &e) != CLR_OK)
-		goto fail;
 	if (reg_provider_load(app, r->db, id, 0, 0, &pv, &e) != CLR_OK)
 		goto fail;
 	v.name = pv.name;
-	v.kind = clr_idp_kind_name(pv.p.kind);
+	v.kind = drv_idp_kind_name(pv.p.kind);
 	v.wk = pv.well_known_url;
 	v.issuer = pv.p.issuer;
 	v.reg_ep = pv.p.registration_endpoint;
@@ -441,7 +443,7 @@ void reg_h_providers_patch(struct clr_req *r)
 	pv_write(r, id, &v, pv.revision, rediscover, 0);
 	goto out;
 fail:
-	reg_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	free(iat_s);
 	free(ics_s);
@@ -452,7 +454,7 @@ out:
 void reg_h_providers_delete(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
-	const char *id = reg_param_id(r, 0, "provider");
+	const char *id = clr_req_param_id(r, 0, "provider");
 	const char *v[1];
 	struct reg_provider pv = {0};
 	struct clr_err e = {0};
@@ -484,14 +486,14 @@ void reg_h_providers_delete(struct clr_req *r)
 		goto dbfail;
 	if ((e.rc = clr_db_commit(r->db)) != CLR_OK)
 		goto dbfail;
-	clr_log(r->reqid, CLR_LOG_INFO, "provider %s deleted by %s", id, r->who.name);
+	clr_log_req(r, CLR_LOG_INFO, "provider %s deleted by %s", id, r->who.name);
 	clr_resp_empty(r, 204);
 	goto out;
 dbfail:
 	clr_err_set(&e, e.rc, NULL, NULL, "deleting the provider failed");
 fail:
 	clr_db_rollback(r->db);
-	reg_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	reg_provider_release(&pv);
 }
@@ -499,7 +501,7 @@ out:
 void reg_h_providers_discover(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
-	const char *id = reg_param_id(r, 0, "provider");
+	const char *id = clr_req_param_id(r, 0, "provider");
 	struct reg_provider pv = {0};
 	struct clr_err e = {0};
 	struct pv_vals v = {0};
@@ -508,17 +510,17 @@ void reg_h_providers_discover(struct clr_req *r)
 	if (id == NULL)
 		return;
 	if (reg_provider_load(app, r->db, id, 0, 0, &pv, &e) != CLR_OK) {
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	if (discover(r->http, &pv.p.http, pv.well_known_url,
-		     pv.registration_endpoint_override == NULL && pv.p.kind != CLR_IDP_HTTP_BRIDGE,
+		     pv.registration_endpoint_override == NULL && pv.p.kind != DRV_IDP_HTTP_BRIDGE,
 		     &d, &e) != CLR_OK) {
 		reply_discovery_failed(r, &e);
 		goto out;
 	}
 	v.name = pv.name;
-	v.kind = clr_idp_kind_name(pv.p.kind);
+	v.kind = drv_idp_kind_name(pv.p.kind);
 	v.wk = pv.well_known_url;
 	v.issuer = d.issuer;
 	v.reg_override = pv.registration_endpoint_override;
@@ -592,9 +594,9 @@ out:
 /* The verify answer quotes the IdP, which may echo the credentials we sent. */
 static void probe_redact(struct clr_err *e, const struct reg_provider *pv, const char *bearer)
 {
-	clr_drv_redact(e, pv->p.initial_access_token);
-	clr_drv_redact(e, pv->p.initial_client_secret);
-	clr_drv_redact(e, bearer);
+	drv_redact(e, pv->p.initial_access_token);
+	drv_redact(e, pv->p.initial_client_secret);
+	drv_redact(e, bearer);
 }
 
 /*
@@ -605,13 +607,13 @@ static void probe_redact(struct clr_err *e, const struct reg_provider *pv, const
 static void probe_registration(struct clr_http_client *c, const struct reg_provider *pv,
 			       json_t *checks)
 {
-	const struct clr_driver *d = clr_driver_get(pv->p.kind);
-	struct clr_wire_req w = {0}, tw = {0};
+	const struct drv_driver *d = drv_get(pv->p.kind);
+	struct drv_wire_req w = {0}, tw = {0};
 	struct clr_http_resp resp = {0}, tresp = {0};
-	struct clr_reg_result res = {0};
+	struct drv_reg_result res = {0};
 	struct clr_err e = {0};
-	struct clr_client_type ct = {0};
-	struct clr_reg_input in = {0};
+	struct drv_client_type ct = {0};
+	struct drv_reg_input in = {0};
 	struct clr_http_header h[3];
 	json_t *gt = json_pack("[s]", "client_credentials"), *rt = json_array();
 	char *token = NULL, *body = NULL, detail[300];
@@ -646,7 +648,7 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 	ct.okta_application_type = "service";
 	in.client_name = "clearance verify probe";
 	in.redirect_uris = rt;
-	if (d->build(CLR_OP_REGISTER, &pv->p, &ct, &in, NULL, bearer, &w, &e) != CLR_OK) {
+	if (d->build(DRV_OP_REGISTER, &pv->p, &ct, &in, NULL, bearer, &w, &e) != CLR_OK) {
 		add_check(checks, "registration_endpoint", 0, e.msg);
 		goto out;
 	}
@@ -671,7 +673,7 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 	}
 	add_check(checks, "registration_endpoint", 1, "reachable");
 	if (resp.status == 401 || resp.status == 403) {
-		(void)clr_drv_parse_error(&resp, &e);
+		(void)drv_parse_error(&resp, &e);
 		probe_redact(&e, pv, bearer);
 		snprintf(detail, sizeof(detail), "%s: %s",
 			 bearer != NULL ? "the IdP refused the credentials"
@@ -681,11 +683,11 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 	} else if (resp.status >= 200 && resp.status < 300) {
 		/* A lax IdP created a client from the probe: remove it again. */
 		int gone =
-		    d->parse(CLR_OP_REGISTER, &pv->p, &resp, &res, &e) == CLR_OK &&
-		    clr_drv_delete(c, &pv->p,
-				   &(struct clr_reg_ref){res.client_id, res.registration_client_uri,
-							 res.registration_access_token},
-				   &e) == CLR_OK;
+		    d->parse(DRV_OP_REGISTER, &pv->p, &resp, &res, &e) == CLR_OK &&
+		    drv_delete(c, &pv->p,
+			       &(struct drv_reg_ref){res.client_id, res.registration_client_uri,
+						     res.registration_access_token},
+			       &e) == CLR_OK;
 		add_check(checks, tname, 1,
 			  gone ? "accepted (the IdP created a probe client despite invalid "
 				 "metadata; it was deleted)"
@@ -706,17 +708,17 @@ out:
 	free(body);
 	if (token != NULL)
 		clr_unsealed_free(token, strlen(token));
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 	clr_http_resp_clear(&resp);
 	clr_http_resp_clear(&tresp);
-	clr_wire_req_clear(&w);
-	clr_wire_req_clear(&tw);
+	drv_wire_req_clear(&w);
+	drv_wire_req_clear(&tw);
 }
 
 void reg_h_providers_verify(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
-	const char *id = reg_param_id(r, 0, "provider");
+	const char *id = clr_req_param_id(r, 0, "provider");
 	struct reg_provider pv = {0};
 	struct clr_err e = {0};
 	struct disco d = {0};
@@ -729,7 +731,7 @@ void reg_h_providers_verify(struct clr_req *r)
 	if (id == NULL)
 		return;
 	if (reg_provider_load(app, r->db, id, 0, 1, &pv, &e) != CLR_OK) {
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	checks = json_array();

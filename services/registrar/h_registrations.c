@@ -1,466 +1,29 @@
 /*
- * h_registrations.c - clients registered at IdPs (RFC 7591), managed with
- * RFC 7592, and the operations the job worker shares with the routes.
- *
- * Rules the code keeps:
- *  - Nothing is stored when the IdP refuses or fails: the row is written
- *    only from what the IdP returned, after it returned it.  If that write
- *    fails, the new client is deleted at the IdP again (compensation).
- *  - Update, rotate and delete hold the row lock across the IdP call, so two
- *    requests never use the same registration access token concurrently
- *    (RFC 7592 IdPs rotate it on every use) and the newest one is committed
- *    in the same transaction as the metadata that came with it.
- *  - The client secret is shown in exactly two responses: creation and
- *    rotation.  Views never select a sealed column.
+ * h_registrations.c - the /v1/registrations routes: parse, call one
+ * operation of registrations.c, render.  The client secret is shown in
+ * exactly two responses: creation and rotation.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <curl/curl.h>
 
 #include "clearance/log.h"
 #include "clearance/util.h"
+#include "h_registrations.h"
 #include "registrar.h"
+#include "registrations.h"
+#include "routes.h"
+#include "store.h"
 #include "validate.h"
 
-static const struct reg_field rg_fields[] = {
-    {"client_type_id", REG_FT_STR, 1, 0, 1, 64, 0, 0},
-    {"client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0},
-    {"redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
-    {"scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0},
+static const struct clr_field rg_fields[] = {
+    {"client_type_id", CLR_FT_STR, 1, 0, 1, 64, 0, 0},
+    {"client_name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"redirect_uris", CLR_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
+    {"scope", CLR_FT_STR, 0, 1, 0, 1000, 0, 0},
 };
-#define NRG_FIELDS (sizeof(rg_fields) / sizeof(rg_fields[0]))
-
-static const char *const statuses[] = {"pending", "active", "failed", "deleted", "orphaned"};
-
-/* ---- validation -------------------------------------------------------- */
-
-/* ---- IdP error translation ------------------------------------------- */
-
-/* Turns a driver error into the answer for the admin (or the job's error). */
-static enum clr_rc idp_fail(const char *what, const struct clr_err *de, struct clr_err *e)
-{
-	switch (de->rc) {
-	case CLR_ERR_DENIED:
-		return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_rejected", NULL,
-				   "the IdP refused %s: %s", what, de->msg);
-	case CLR_ERR_PARAM:
-		return clr_err_set(e, CLR_ERR_PARAM,
-				   strcmp(de->error, "invalid_redirect_uri") == 0
-				       ? "invalid_redirect_uri"
-				       : "invalid_client_metadata",
-				   de->field[0] != '\0' ? de->field : NULL,
-				   "the IdP refused the client metadata: %s", de->msg);
-	case CLR_ERR_NOTFOUND:
-		return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", NULL,
-				   "the IdP has no such endpoint or client: %s", de->msg);
-	case CLR_ERR_TIMEOUT:
-		return clr_err_set(e, CLR_ERR_TIMEOUT, "idp_unavailable", NULL,
-				   "the IdP did not answer in time: %s", de->msg);
-	case CLR_ERR_UPSTREAM:
-		return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_unavailable", NULL,
-				   "the IdP failed: %s", de->msg);
-	default:
-		*e = *de;
-		return de->rc;
-	}
-}
-
-/* Stored values derived from an IdP result; all new. */
-struct sealed_result {
-	char *secret;
-	char *rat;
-	char *meta;
-	char expires[24];
-	int has_expires;
-};
-
-static void sealed_clear(struct sealed_result *s)
-{
-	free(s->secret);
-	free(s->rat);
-	free(s->meta);
-	memset(s, 0, sizeof(*s));
-}
-
-static enum clr_rc seal_result(const struct reg_app *app, const char *id,
-			       struct clr_reg_result *res, struct sealed_result *s,
-			       struct clr_err *e)
-{
-	memset(s, 0, sizeof(*s));
-	if (reg_seal(app, "registrations.client_secret", id, res->client_secret, &s->secret, e) !=
-		CLR_OK ||
-	    reg_seal(app, "registrations.registration_access_token", id,
-		     res->registration_access_token, &s->rat, e) != CLR_OK)
-		goto fail;
-	if (res->metadata != NULL) {
-		/* Drivers strip these already; a second look costs nothing. */
-		json_object_del(res->metadata, "client_secret");
-		json_object_del(res->metadata, "registration_access_token");
-		s->meta = json_dumps(res->metadata, JSON_COMPACT);
-		if (s->meta == NULL) {
-			clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
-			goto fail;
-		}
-	}
-	snprintf(s->expires, sizeof(s->expires), "%lld", res->client_secret_expires_at);
-	s->has_expires = res->client_secret_expires_at != 0;
-	return CLR_OK;
-fail:
-	sealed_clear(s);
-	return e->rc;
-}
-
-static char *dup_secret(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
-}
-
-/* Deletes a client the IdP just created but we could not keep. */
-static void compensate(struct clr_http_client *http, const struct clr_provider *p,
-		       const struct clr_reg_result *res)
-{
-	struct clr_reg_ref ref = {res->client_id, res->registration_client_uri,
-				  res->registration_access_token};
-	struct clr_err ce = {0};
-
-	if (clr_drv_delete(http, p, &ref, &ce) == CLR_OK)
-		clr_log(NULL, CLR_LOG_WARN,
-			"client %s at provider %s deleted again: it could not "
-			"be stored",
-			res->client_id, p->id);
-	else
-		clr_log(NULL, CLR_LOG_ERROR,
-			"client %s at provider %s could not be stored nor "
-			"deleted at the IdP (%s): remove it there by hand",
-			res->client_id, p->id, ce.msg);
-}
-
-/* ---- operations ---------------------------------------------------------- */
-
-static json_t *view_of(struct clr_db *db, const char *id)
-{
-	const char *v[1] = {id};
-	PGresult *res = NULL;
-	json_t *o = NULL;
-
-	if (clr_db_exec(db, "reg_rg_get", 1, v, &res) == CLR_OK && PQntuples(res) == 1)
-		o = reg_row_json(res, 0);
-	PQclear(res);
-	return o;
-}
-
-enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
-			    struct clr_http_client *http, const char *pending_id,
-			    const struct reg_request *req, json_t **view, char **secret,
-			    struct clr_err *e)
-{
-	struct reg_ctype ct = {0};
-	struct reg_provider pv = {0};
-	struct reg_row row = {0};
-	struct clr_reg_result res = {0};
-	struct sealed_result s = {0};
-	struct clr_reg_input in = {0};
-	struct clr_err de = {0};
-	json_t *uris = NULL;
-	char *uris_s = NULL, *owner_s = NULL, id[37];
-	PGresult *pr = NULL;
-	const char *p[13];
-	int in_tx = 0, registered = 0;
-	enum clr_rc rc;
-
-	*view = NULL;
-	*secret = NULL;
-	if (req->client_type_id == NULL || !clr_uuid_valid(req->client_type_id))
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-				   "client_type_id must be a client type's id");
-	rc = reg_ctype_load(db, req->client_type_id, &ct, e);
-	if (rc == CLR_ERR_NOTFOUND)
-		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-				 "client_type_id names no client type");
-	if (rc != CLR_OK)
-		goto out;
-	if ((rc = reg_request_check(req, &ct, e)) != CLR_OK)
-		goto out;
-	if ((rc = reg_provider_load(app, db, ct.provider_id, 0, 1, &pv, e)) != CLR_OK)
-		goto out;
-	uris =
-	    req->redirect_uris != NULL ? json_incref((json_t *)req->redirect_uris) : json_array();
-	uris_s = uris != NULL ? json_dumps(uris, JSON_COMPACT) : NULL;
-	owner_s = req->owner != NULL ? json_dumps(req->owner, JSON_COMPACT) : NULL;
-	if (uris_s == NULL || (req->owner != NULL && owner_s == NULL)) {
-		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
-		goto out;
-	}
-	if (pending_id != NULL) {
-		if ((rc = clr_db_begin(db)) != CLR_OK) {
-			clr_err_set(e, rc, NULL, NULL, "database unavailable");
-			goto out;
-		}
-		in_tx = 1;
-		rc = reg_row_load(app, db, pending_id, 1, 0, &row, e);
-		if (rc == CLR_ERR_NOTFOUND)
-			rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "registration_id",
-					 "the pending registration %s does not exist", pending_id);
-		if (rc != CLR_OK)
-			goto out;
-		if (strcmp(row.status, "active") == 0) {
-			/* A retried job whose earlier run committed: done already. */
-			*view = view_of(db, pending_id);
-			rc = CLR_OK;
-			goto out;
-		}
-		if (strcmp(row.status, "pending") != 0) {
-			rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "registration_id",
-					 "the registration is %s, not pending", row.status);
-			goto out;
-		}
-		snprintf(id, sizeof(id), "%s", pending_id);
-	} else if ((rc = clr_uuid_new(id)) != CLR_OK) {
-		clr_err_set(e, rc, NULL, NULL, "no randomness for an id");
-		goto out;
-	}
-
-	in.client_name = req->client_name;
-	in.redirect_uris = uris;
-	in.scope = req->scope;
-	rc = clr_drv_register(http, &pv.p, &ct.ct, &in, &res, &de);
-	if (rc != CLR_OK) {
-		rc = idp_fail("the initial access token", &de, e);
-		if (de.rc != CLR_ERR_DENIED && (rc == CLR_ERR_UPSTREAM || rc == CLR_ERR_TIMEOUT))
-			snprintf(e->msg, sizeof(e->msg),
-				 "the IdP could not register the client: %.190s", de.msg);
-		goto out;
-	}
-	registered = 1;
-	if ((rc = seal_result(app, id, &res, &s, e)) != CLR_OK)
-		goto out;
-	p[0] = id;
-	p[1] = pv.p.id;
-	p[2] = ct.id;
-	p[3] = req->client_name;
-	p[4] = uris_s;
-	p[5] = req->scope;
-	p[6] = owner_s;
-	p[7] = res.client_id;
-	p[8] = s.secret;
-	p[9] = s.rat;
-	p[10] = res.registration_client_uri;
-	p[11] = s.expires;
-	p[12] = s.meta;
-	rc = clr_db_exec(db, pending_id != NULL ? "reg_rg_activate" : "reg_rg_insert", 13, p, &pr);
-	/* Cannot happen while the row lock is held; still, never leave the client behind. */
-	if (rc == CLR_OK && PQntuples(pr) != 1)
-		rc = CLR_ERR_INTERNAL;
-	if (rc == CLR_OK && in_tx) {
-		rc = clr_db_commit(db);
-		in_tx = 0;
-	}
-	if (rc != CLR_OK) {
-		clr_err_set(e, rc, NULL, NULL,
-			    "the client was registered at the IdP but could not be stored");
-		goto out;
-	}
-	*view = reg_row_json(pr, 0);
-	*secret = dup_secret(res.client_secret);
-	if (*view == NULL || (res.client_secret != NULL && *secret == NULL)) {
-		/* Stored fine; only the answer is lost.  Say so rather than pretend. */
-		json_decref(*view);
-		*view = NULL;
-		free(*secret);
-		*secret = NULL;
-		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
-		registered = 0;
-		goto out;
-	}
-	registered = 0;
-	clr_log(NULL, CLR_LOG_INFO, "registration %s: client %s registered at provider %s", id,
-		res.client_id, pv.p.id);
-out:
-	if (in_tx)
-		clr_db_rollback(db);
-	/*
-	 * A unique violation means the IdP handed out a client_id we already
-	 * hold: deleting "it" would delete the other registration's client.
-	 */
-	if (registered && rc != CLR_ERR_CONFLICT)
-		compensate(http, &pv.p, &res);
-	else if (registered)
-		clr_log(NULL, CLR_LOG_ERROR,
-			"provider %s returned client_id %s that is already "
-			"registered; not stored and not deleted",
-			pv.p.id, res.client_id);
-	PQclear(pr);
-	sealed_clear(&s);
-	clr_reg_result_clear(&res);
-	json_decref(uris);
-	free(uris_s);
-	free(owner_s);
-	reg_row_release(&row);
-	reg_provider_release(&pv);
-	reg_ctype_release(&ct);
-	return rc;
-}
-
-enum clr_rc reg_op_delete(const struct reg_app *app, struct clr_db *db,
-			  struct clr_http_client *http, const char *id, int *orphaned,
-			  json_t **view, struct clr_err *e)
-{
-	struct reg_row row = {0};
-	struct reg_provider pv = {0};
-	struct clr_err de = {0};
-	PGresult *pr = NULL;
-	const char *p[2] = {id, NULL};
-	char why[sizeof(de.msg) + 40];
-	enum clr_rc rc;
-
-	*orphaned = 0;
-	if (view != NULL)
-		*view = NULL;
-	if ((rc = clr_db_begin(db)) != CLR_OK)
-		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
-	if ((rc = reg_row_load(app, db, id, 1, 1, &row, e)) != CLR_OK)
-		goto out;
-	if (strcmp(row.status, "deleted") == 0) {
-		if ((rc = clr_db_commit(db)) != CLR_OK)
-			clr_err_set(e, rc, NULL, NULL, "database error");
-		goto view;
-	}
-	if (row.client_id != NULL) {
-		if ((rc = reg_provider_load(app, db, row.provider_id, 0, 1, &pv, e)) != CLR_OK)
-			goto out;
-		rc = clr_drv_delete(http, &pv.p, &row.ref, &de);
-	}
-	if (rc == CLR_ERR_DENIED) {
-		/* The IdP will not take our word any more; retrying would loop forever. */
-		snprintf(why, sizeof(why), "the IdP refused the deletion: %s", de.msg);
-		p[1] = why;
-		rc = clr_db_exec(db, "reg_rg_orphaned", 2, p, &pr);
-		*orphaned = 1;
-		clr_log(NULL, CLR_LOG_WARN, "registration %s (client %s) orphaned: %s", id,
-			row.client_id, de.msg);
-	} else if (rc == CLR_OK || rc == CLR_ERR_NOTFOUND) {
-		rc = clr_db_exec(db, "reg_rg_deleted", 1, p, &pr);
-		clr_log(NULL, CLR_LOG_INFO, "registration %s (client %s) deleted", id,
-			row.client_id != NULL ? row.client_id : "none");
-	} else {
-		rc = idp_fail("the registration access token", &de, e);
-		if (rc == CLR_ERR_UPSTREAM || rc == CLR_ERR_TIMEOUT)
-			snprintf(e->msg, sizeof(e->msg),
-				 "the IdP could not delete the client: %.190s", de.msg);
-		goto out;
-	}
-	if (rc == CLR_OK)
-		rc = clr_db_commit(db);
-	if (rc != CLR_OK) {
-		clr_log(NULL, CLR_LOG_ERROR,
-			"registration %s: the IdP call succeeded but the "
-			"new state could not be stored",
-			id);
-		clr_err_set(e, rc, NULL, NULL, "the new state could not be stored");
-		goto out;
-	}
-view:
-	if (rc == CLR_OK && view != NULL)
-		*view = view_of(db, id);
-out:
-	clr_db_rollback(db);
-	PQclear(pr);
-	reg_provider_release(&pv);
-	reg_row_release(&row);
-	return rc;
-}
-
-enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
-			  struct clr_http_client *http, const char *id, json_t **view,
-			  char **secret, struct clr_err *e)
-{
-	struct reg_row row = {0};
-	struct reg_provider pv = {0};
-	struct clr_reg_result res = {0};
-	struct sealed_result s = {0};
-	struct clr_err de = {0};
-	PGresult *pr = NULL;
-	const char *p[5];
-	enum clr_rc rc;
-
-	*view = NULL;
-	*secret = NULL;
-	if ((rc = clr_db_begin(db)) != CLR_OK)
-		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
-	if ((rc = reg_row_load(app, db, id, 1, 1, &row, e)) != CLR_OK)
-		goto out;
-	if (strcmp(row.status, "active") != 0) {
-		rc = clr_err_set(e, CLR_ERR_CONFLICT, "conflict", NULL,
-				 "the registration is %s, not active", row.status);
-		goto out;
-	}
-	if ((rc = reg_provider_load(app, db, row.provider_id, 0, 1, &pv, e)) != CLR_OK)
-		goto out;
-	if (!clr_driver_get(pv.p.kind)->can_rotate) {
-		rc = clr_err_set(e, CLR_ERR_CONFLICT, "unsupported", NULL,
-				 "%s cannot rotate client secrets", clr_idp_kind_name(pv.p.kind));
-		goto out;
-	}
-	if ((rc = clr_drv_rotate(http, &pv.p, &row.ref, &res, &de)) != CLR_OK) {
-		rc = idp_fail("the registration access token", &de, e);
-		goto out;
-	}
-	if (res.client_secret == NULL) {
-		rc = clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", NULL,
-				 "the IdP's rotation answer holds no new client secret");
-		goto out;
-	}
-	if ((rc = seal_result(app, id, &res, &s, e)) != CLR_OK)
-		goto out;
-	p[0] = id;
-	p[1] = s.secret;
-	p[2] = s.expires;
-	p[3] = s.rat;
-	p[4] = s.meta;
-	rc = clr_db_exec(db, "reg_rg_rotated", 5, p, &pr);
-	if (rc == CLR_OK)
-		rc = clr_db_commit(db);
-	if (rc != CLR_OK) {
-		/* The old secret is already dead at the IdP: the log must say what happened. */
-		clr_log(NULL, CLR_LOG_ERROR,
-			"registration %s: secret rotated at the IdP but "
-			"not stored; rotate again",
-			id);
-		clr_err_set(e, rc, NULL, NULL,
-			    "the secret was rotated at the IdP but could not "
-			    "be stored; rotate again");
-		goto out;
-	}
-	*view = reg_row_json(pr, 0);
-	*secret = dup_secret(res.client_secret);
-	if (*view == NULL || *secret == NULL) {
-		json_decref(*view);
-		*view = NULL;
-		free(*secret);
-		*secret = NULL;
-		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
-		goto out;
-	}
-	clr_log(NULL, CLR_LOG_INFO, "registration %s: client secret rotated", id);
-out:
-	clr_db_rollback(db);
-	PQclear(pr);
-	sealed_clear(&s);
-	clr_reg_result_clear(&res);
-	reg_provider_release(&pv);
-	reg_row_release(&row);
-	return rc;
-}
-
-void reg_op_note_failure(struct clr_db *db, const char *id, const char *msg, int final)
-{
-	const char *p[3] = {id, msg, final ? "true" : "false"};
-
-	if (clr_db_exec(db, "reg_rg_note_error", 3, p, NULL) != CLR_OK)
-		clr_log(NULL, CLR_LOG_WARN, "registration %s: could not record its last error", id);
-}
+const struct clr_body reg_body_registration_create =
+    CLR_BODY(rg_fields, 0, "invalid_client_metadata");
 
 /* ---- handlers ------------------------------------------------------------ */
 
@@ -482,11 +45,6 @@ void reg_h_regs_create(struct clr_req *r)
 	json_t *view = NULL;
 	char *secret = NULL;
 
-	if (reg_fields_check(r->json, rg_fields, NRG_FIELDS, 0, "invalid_client_metadata", &e) !=
-	    CLR_OK) {
-		reg_reply_err(r, &e);
-		return;
-	}
 	req.client_type_id = json_string_value(json_object_get(r->json, "client_type_id"));
 	req.client_name = json_string_value(json_object_get(r->json, "client_name"));
 	req.redirect_uris = json_object_get(r->json, "redirect_uris");
@@ -494,7 +52,7 @@ void reg_h_regs_create(struct clr_req *r)
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
 	if (reg_op_register(app, r->db, r->http, NULL, &req, &view, &secret, &e) != CLR_OK) {
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	reply_with_secret(r, 201, view, secret);
@@ -502,19 +60,18 @@ void reg_h_regs_create(struct clr_req *r)
 
 void reg_h_regs_list(struct clr_req *r)
 {
-	char *q[5] = {NULL};
-	static const char *const names[5] = {
-	    "provider_id", "status", "client_type_id", "limit", "offset",
-	};
-	char lim[16] = "100", off[16] = "0";
+	static const char *const names[3] = {"provider_id", "status", "client_type_id"};
+	static const char *const statuses[] = {"pending", "active", "failed", "deleted",
+					       "orphaned"};
+	char *q[3] = {NULL}, lim[16], off[16];
 	const char *p[5];
 	PGresult *res = NULL;
 	struct clr_err e = {0};
 	size_t i;
-	long n;
-	char *end;
 
-	for (i = 0; i < 5; i++) {
+	if (clr_req_query_enum(r, "status", statuses, 5, &q[1], &e) != CLR_OK)
+		goto fail;
+	for (i = 0; i < 3; i += 2) {
 		if (clr_req_query(r, names[i], &q[i]) != CLR_OK) {
 			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", names[i],
 				    "query parameter %s is malformed", names[i]);
@@ -528,27 +85,8 @@ void reg_h_regs_list(struct clr_req *r)
 			goto fail;
 		}
 	}
-	if (q[1] != NULL) {
-		for (i = 0; i < 5 && strcmp(q[1], statuses[i]) != 0; i++)
-			;
-		if (i == 5) {
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "status",
-				    "status must be pending, active, failed, deleted or orphaned");
-			goto fail;
-		}
-	}
-	for (i = 3; i < 5; i++) {
-		if (q[i] == NULL)
-			continue;
-		n = strtol(q[i], &end, 10);
-		if (q[i][0] == '\0' || *end != '\0' || n < (i == 3 ? 1 : 0) ||
-		    n > (i == 3 ? 1000 : 1000000)) {
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", names[i],
-				    i == 3 ? "limit must be 1..1000" : "offset must be 0..1000000");
-			goto fail;
-		}
-		snprintf(i == 3 ? lim : off, 16, "%ld", n);
-	}
+	if (clr_req_paging(r, lim, off, &e) != CLR_OK)
+		goto fail;
 	p[0] = q[0];
 	p[1] = q[1];
 	p[2] = q[2];
@@ -561,10 +99,10 @@ void reg_h_regs_list(struct clr_req *r)
 	clr_resp_json(r, 200, json_pack("{s:o}", "registrations", reg_rows_json(res)));
 	goto out;
 fail:
-	reg_reply_err(r, &e);
+	clr_resp_fail(r, &e);
 out:
 	PQclear(res);
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 3; i++)
 		free(q[i]);
 }
 
@@ -573,135 +111,43 @@ void reg_h_regs_get(struct clr_req *r)
 	reg_get_one(r, "registration", "reg_rg_get");
 }
 
-static const struct reg_field put_fields[] = {
-    {"client_type_id", REG_FT_STR, 0, 0, 1, 64, 0, 0},
-    {"client_name", REG_FT_STR, 1, 0, 1, 200, 0, 0},
-    {"redirect_uris", REG_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
-    {"scope", REG_FT_STR, 0, 1, 0, 1000, 0, 0},
+static const struct clr_field put_fields[] = {
+    {"client_type_id", CLR_FT_STR, 0, 0, 1, 64, 0, 0},
+    {"client_name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
+    {"redirect_uris", CLR_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
+    {"scope", CLR_FT_STR, 0, 1, 0, 1000, 0, 0},
 };
+
+const struct clr_body reg_body_registration_put =
+    CLR_BODY(put_fields, 0, "invalid_client_metadata");
 
 void reg_h_regs_put(struct clr_req *r)
 {
-	const struct reg_app *app = r->app;
-	const char *id = reg_param_id(r, 0, "registration");
-	struct reg_row row = {0};
-	struct reg_ctype ct = {0};
-	struct reg_provider pv = {0};
-	struct clr_reg_result res = {0};
-	struct sealed_result s = {0};
-	struct clr_reg_input in = {0};
+	const char *id = clr_req_param_id(r, 0, "registration");
 	struct reg_request req = {0};
-	struct clr_err e = {0}, de = {0};
-	json_t *uris = NULL;
-	char *uris_s = NULL;
-	PGresult *pr = NULL;
-	const char *p[10];
+	struct clr_err e = {0};
+	json_t *view = NULL;
 
 	if (id == NULL)
 		return;
-	if (reg_fields_check(r->json, put_fields, 4, 0, "invalid_client_metadata", &e) != CLR_OK)
-		goto fail;
-	if ((e.rc = clr_db_begin(r->db)) != CLR_OK) {
-		clr_err_set(&e, e.rc, NULL, NULL, "database unavailable");
-		goto fail;
-	}
-	if (reg_row_load(app, r->db, id, 1, 1, &row, &e) != CLR_OK)
-		goto fail;
-	if (strcmp(row.status, "active") != 0) {
-		clr_err_set(&e, CLR_ERR_CONFLICT, "conflict", NULL,
-			    "the registration is %s, not active", row.status);
-		goto fail;
-	}
+	/* RFC 7592 replaces the metadata: what is absent is cleared. */
 	req.client_type_id = json_string_value(json_object_get(r->json, "client_type_id"));
-	if (req.client_type_id == NULL)
-		req.client_type_id = row.client_type_id;
-	if (req.client_type_id == NULL) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-			    "the registration's client type was deleted: give client_type_id");
-		goto fail;
-	}
-	if (!clr_uuid_valid(req.client_type_id)) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-			    "client_type_id must be a client type's id");
-		goto fail;
-	}
-	if (reg_ctype_load(r->db, req.client_type_id, &ct, &e) != CLR_OK) {
-		if (e.rc == CLR_ERR_NOTFOUND)
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-				    "client_type_id names no client type");
-		goto fail;
-	}
-	if (strcmp(ct.provider_id, row.provider_id) != 0) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-			    "the client type belongs to another provider");
-		goto fail;
-	}
 	req.client_name = json_string_value(json_object_get(r->json, "client_name"));
-	uris = json_object_get(r->json, "redirect_uris");
-	uris = json_is_array(uris) ? json_incref(uris) : json_array();
-	req.redirect_uris = uris;
+	req.redirect_uris = json_object_get(r->json, "redirect_uris");
+	if (!json_is_array(req.redirect_uris))
+		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
-	if (reg_request_check(&req, &ct, &e) != CLR_OK)
-		goto fail;
-	if (reg_provider_load(app, r->db, row.provider_id, 0, 1, &pv, &e) != CLR_OK)
-		goto fail;
-	in.client_name = req.client_name;
-	in.redirect_uris = uris;
-	in.scope = req.scope;
-	if (clr_drv_update(r->http, &pv.p, &ct.ct, &in, &row.ref, &res, &de) != CLR_OK) {
-		idp_fail("the registration access token", &de, &e);
-		goto fail;
+	if (reg_op_update(r->app, r->db, r->http, id, &req, 0, &view, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
+		return;
 	}
-	if (seal_result(app, id, &res, &s, &e) != CLR_OK)
-		goto lost;
-	uris_s = json_dumps(uris, JSON_COMPACT);
-	if (uris_s == NULL) {
-		clr_err_set(&e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
-		goto lost;
-	}
-	p[0] = id;
-	p[1] = ct.id;
-	p[2] = req.client_name;
-	p[3] = uris_s;
-	p[4] = req.scope;
-	p[5] = s.secret;
-	p[6] = s.rat;
-	p[7] = res.registration_client_uri;
-	p[8] = s.has_expires ? s.expires : NULL;
-	p[9] = s.meta;
-	if ((e.rc = clr_db_exec(r->db, "reg_rg_updated", 10, p, &pr)) != CLR_OK ||
-	    (e.rc = clr_db_commit(r->db)) != CLR_OK) {
-		clr_err_set(&e, e.rc, NULL, NULL,
-			    "the IdP accepted the update but it could not be stored");
-		goto lost;
-	}
-	clr_log(r->reqid, CLR_LOG_INFO, "registration %s (client %s) updated by %s", id,
-		row.client_id, r->who.name);
-	clr_resp_json(r, 200, reg_row_json(pr, 0));
-	goto out;
-lost:
-	/* The IdP may have rotated the registration access token with that update. */
-	clr_log(r->reqid, CLR_LOG_ERROR,
-		"registration %s: updated at the IdP but not stored; "
-		"its registration access token may now be stale",
-		id);
-fail:
-	clr_db_rollback(r->db);
-	reg_reply_err(r, &e);
-out:
-	PQclear(pr);
-	free(uris_s);
-	json_decref(uris);
-	sealed_clear(&s);
-	clr_reg_result_clear(&res);
-	reg_provider_release(&pv);
-	reg_ctype_release(&ct);
-	reg_row_release(&row);
+	clr_log_req(r, CLR_LOG_INFO, "registration %s updated by %s", id, r->who.name);
+	clr_resp_json(r, 200, view);
 }
 
 void reg_h_regs_delete(struct clr_req *r)
 {
-	const char *id = reg_param_id(r, 0, "registration");
+	const char *id = clr_req_param_id(r, 0, "registration");
 	struct clr_err e = {0};
 	json_t *view = NULL;
 	int orphaned = 0;
@@ -709,7 +155,7 @@ void reg_h_regs_delete(struct clr_req *r)
 	if (id == NULL)
 		return;
 	if (reg_op_delete(r->app, r->db, r->http, id, &orphaned, &view, &e) != CLR_OK) {
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	if (orphaned) {
@@ -723,7 +169,7 @@ void reg_h_regs_delete(struct clr_req *r)
 
 void reg_h_regs_rotate(struct clr_req *r)
 {
-	const char *id = reg_param_id(r, 0, "registration");
+	const char *id = clr_req_param_id(r, 0, "registration");
 	struct clr_err e = {0};
 	json_t *view = NULL;
 	char *secret = NULL;
@@ -731,7 +177,7 @@ void reg_h_regs_rotate(struct clr_req *r)
 	if (id == NULL)
 		return;
 	if (reg_op_rotate(r->app, r->db, r->http, id, &view, &secret, &e) != CLR_OK) {
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	reply_with_secret(r, 200, view, secret);

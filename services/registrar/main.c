@@ -1,7 +1,7 @@
 /*
  * main.c - clearance-registrar: IdP providers, client types and client
  * registrations (RFC 7591/7592) over FastCGI, plus the job worker thread
- * that runs register / deregister / rotate jobs.
+ * that runs the registrar's own job kinds (jobs.c) and no others.
  */
 #include <stdlib.h>
 
@@ -10,8 +10,12 @@
 #include "clearance/jobs.h"
 #include "clearance/log.h"
 #include "clearance/seal.h"
+#include "jobs.h"
+#include "kinds.h"
 #include "registrar.h"
-#include "jobs_access.h" /* access issue: its job kinds run here too */
+#include "registrations.h"
+#include "routes.h"
+#include "store.h"
 
 int main(void)
 {
@@ -22,8 +26,6 @@ int main(void)
 	struct reg_app app;
 	struct clr_server srv = {0};
 	int rc = 1;
-	size_t nkinds;
-	const struct clr_job_kind *kinds = reg_all_job_kinds(&nkinds); /* access issue */
 
 	clr_log_init("registrar", CLR_LOG_INFO);
 	if (clr_config_load(CLR_CFG_NEED_DB | CLR_CFG_NEED_SEAL, &cfg) != CLR_OK)
@@ -35,8 +37,12 @@ int main(void)
 	}
 	app.cfg = cfg;
 	app.sealer = sealer;
-	if (cfg->worker && clr_jobs_worker_start(cfg, kinds, nkinds, reg_stmts, reg_nstmts, &app,
-						 &worker) != CLR_OK) {
+	/* Not fatal: rotation is refused elsewhere until the next start says it may. */
+	if (reg_kinds_publish(cfg) != CLR_OK)
+		clr_log(NULL, CLR_LOG_ERROR,
+			"the provider kinds' capabilities could not be stored");
+	if (cfg->worker && clr_jobs_worker_start(cfg, reg_job_kinds, reg_njob_kinds, reg_stmts,
+						 reg_nstmts, &app, &worker) != CLR_OK) {
 		clr_log(NULL, CLR_LOG_ERROR, "the job worker could not start");
 		goto out;
 	}
@@ -44,6 +50,8 @@ int main(void)
 	srv.cfg = cfg;
 	srv.routes = reg_routes;
 	srv.nroutes = reg_nroutes;
+	srv.bodies = reg_route_bodies;
+	srv.nbodies = reg_nroute_bodies;
 	srv.stmts = reg_stmts;
 	srv.nstmts = reg_nstmts;
 	srv.app = &app;

@@ -1,6 +1,7 @@
 /*
- * routes.c - the registrar's route table and the request helpers its
- * handlers share (body field checks, path ids, URL checks, error replies).
+ * routes.c - the registrar's route table, the field tables dispatch checks
+ * before the handlers, and the helpers its handlers share (URL checks, GET
+ * of one row).
  *
  * Every route needs an admin token; /healthz, /readyz and /metrics are
  * answered by http_in itself.
@@ -10,7 +11,12 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
-#include "registrar.h"
+#include "h_client_types.h"
+#include "h_jobs.h"
+#include "h_providers.h"
+#include "h_registrations.h"
+#include "routes.h"
+#include "store.h"
 
 #define ADM CLR_AUTH_ADMIN
 
@@ -38,20 +44,16 @@ const struct clr_route reg_routes[] = {
 };
 const size_t reg_nroutes = sizeof(reg_routes) / sizeof(reg_routes[0]);
 
-static const char *ftype_name(enum reg_ftype t)
-{
-	switch (t) {
-	case REG_FT_STR:
-		return "a string";
-	case REG_FT_BOOL:
-		return "a boolean";
-	case REG_FT_STRARR:
-		return "an array of strings";
-	case REG_FT_OBJ:
-		return "an object";
-	}
-	return "?";
-}
+/* The field tables dispatch checks before the handlers (fields.h). */
+const struct clr_route_body reg_route_bodies[] = {
+    {"POST", "/v1/providers", &reg_body_provider_create},
+    {"PATCH", "/v1/providers/{}", &reg_body_provider_patch},
+    {"POST", "/v1/providers/{}/client-types", &reg_body_ctype_create},
+    {"PATCH", "/v1/client-types/{}", &reg_body_ctype_patch},
+    {"POST", "/v1/registrations", &reg_body_registration_create},
+    {"PUT", "/v1/registrations/{}", &reg_body_registration_put},
+};
+const size_t reg_nroute_bodies = sizeof(reg_route_bodies) / sizeof(reg_route_bodies[0]);
 
 /* Control characters have no business in names, URLs or tokens. */
 static int has_ctl(const char *s, size_t len)
@@ -66,124 +68,9 @@ static int has_ctl(const char *s, size_t len)
 	return 0;
 }
 
-static enum clr_rc str_check(const json_t *v, const struct reg_field *f, const char *error_code,
-			     struct clr_err *e)
-{
-	size_t len = json_string_length(v);
-
-	if (len < f->minlen)
-		return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
-				   f->minlen == 1 ? "%s must not be empty" : "%s is too short",
-				   f->name);
-	if (len > f->maxlen)
-		return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
-				   "%s is longer than %zu bytes", f->name, f->maxlen);
-	if (!f->multiline && has_ctl(json_string_value(v), len))
-		return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
-				   "%s contains control characters", f->name);
-	return CLR_OK;
-}
-
-static enum clr_rc field_check(const json_t *v, const struct reg_field *f, const char *error_code,
-			       struct clr_err *e)
-{
-	size_t i;
-	json_t *it;
-
-	if (json_is_null(v)) {
-		if (f->nullable)
-			return CLR_OK;
-		return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name, "%s must be %s, not null",
-				   f->name, ftype_name(f->type));
-	}
-	switch (f->type) {
-	case REG_FT_STR:
-		if (!json_is_string(v))
-			break;
-		return str_check(v, f, error_code, e);
-	case REG_FT_BOOL:
-		if (!json_is_boolean(v))
-			break;
-		return CLR_OK;
-	case REG_FT_OBJ:
-		if (!json_is_object(v))
-			break;
-		return CLR_OK;
-	case REG_FT_STRARR:
-		if (!json_is_array(v))
-			break;
-		if (json_array_size(v) > f->maxitems)
-			return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
-					   "%s has more than %zu entries", f->name, f->maxitems);
-		json_array_foreach(v, i, it)
-		{
-			if (!json_is_string(it))
-				return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name,
-						   "%s must contain only strings", f->name);
-			if (str_check(it, f, error_code, e) != CLR_OK)
-				return CLR_ERR_PARAM;
-		}
-		return CLR_OK;
-	}
-	return clr_err_set(e, CLR_ERR_PARAM, error_code, f->name, "%s must be %s", f->name,
-			   ftype_name(f->type));
-}
-
-enum clr_rc reg_fields_check(const json_t *obj, const struct reg_field *spec, size_t n, int partial,
-			     const char *error_code, struct clr_err *e)
-{
-	const char *key;
-	json_t *v;
-	size_t i;
-
-	if (!json_is_object(obj))
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", NULL,
-				   "the body must be a JSON object");
-	json_object_foreach((json_t *)obj, key, v)
-	{
-		for (i = 0; i < n; i++)
-			if (strcmp(spec[i].name, key) == 0)
-				break;
-		if (i == n) {
-			char shown[40];
-			size_t kl = strlen(key);
-
-			/* Echo at most a bounded, printable prefix of the caller's key. */
-			snprintf(shown, sizeof(shown), "%.32s", key);
-			if (has_ctl(shown, strlen(shown)))
-				snprintf(shown, sizeof(shown), "(unprintable)");
-			return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", NULL,
-					   "unknown field \"%s%s\"", shown, kl > 32 ? "..." : "");
-		}
-		if (field_check(v, &spec[i], error_code, e) != CLR_OK)
-			return CLR_ERR_PARAM;
-	}
-	if (partial)
-		return CLR_OK;
-	for (i = 0; i < n; i++) {
-		v = json_object_get(obj, spec[i].name);
-		if (spec[i].required && (v == NULL || json_is_null(v)))
-			return clr_err_set(e, CLR_ERR_PARAM, error_code, spec[i].name,
-					   "%s is required", spec[i].name);
-	}
-	return CLR_OK;
-}
-
-const char *reg_param_id(struct clr_req *r, int i, const char *what)
-{
-	char msg[96];
-
-	if (i < r->nparams && r->params[i] != NULL && clr_uuid_valid(r->params[i]))
-		return r->params[i];
-	/* A malformed id names nothing that exists: the same answer as an unknown one. */
-	snprintf(msg, sizeof(msg), "no such %s", what);
-	clr_resp_error(r, 404, "not_found", msg);
-	return NULL;
-}
-
 void reg_get_one(struct clr_req *r, const char *what, const char *stmt)
 {
-	const char *id = reg_param_id(r, 0, what);
+	const char *id = clr_req_param_id(r, 0, what);
 	PGresult *res = NULL;
 	struct clr_err e = {0};
 	char msg[64];
@@ -192,7 +79,7 @@ void reg_get_one(struct clr_req *r, const char *what, const char *stmt)
 		return;
 	if ((e.rc = clr_db_exec(r->db, stmt, 1, &id, &res)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "reading the %s failed", what);
-		reg_reply_err(r, &e);
+		clr_resp_fail(r, &e);
 		return;
 	}
 	if (PQntuples(res) != 1) {
@@ -251,14 +138,6 @@ out:
 	curl_free(part);
 	curl_url_cleanup(u);
 	return rc;
-}
-
-void reg_reply_err(struct clr_req *r, const struct clr_err *e)
-{
-	if (clr_rc_status(e->rc) >= 500)
-		clr_log(r->reqid, CLR_LOG_WARN, "%s %s failed: %s: %s", r->method, r->route,
-			clr_rc_name(e->rc), e->msg);
-	clr_resp_err(r, e);
 }
 
 int reg_strarr_has(const json_t *arr, const char *v)

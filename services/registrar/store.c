@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "clearance/log.h"
+#include "driver.h"
 #include "registrar.h"
+#include "registrations.h"
+#include "store.h"
 
 #define PV_VIEW                                                                                    \
 	"id, name, kind, well_known_url, issuer, registration_endpoint, "                          \
@@ -180,6 +183,17 @@ const struct clr_db_stmt reg_stmts[] = {
      "metadata = $13::jsonb, last_error = NULL, revision = revision + 1, updated_at = now() "
      "WHERE id = $1 AND status = 'pending' RETURNING " RG_VIEW,
      13},
+    /* A provision job's row: created once, under the id its caller chose. */
+    {"reg_rg_pending_insert",
+     "INSERT INTO registrations (id, provider_id, client_type_id, client_name, redirect_uris,"
+     " scope, owner, status) SELECT $1::uuid, t.provider_id, t.id, $3, $4::jsonb, $5,"
+     " $6::jsonb, 'pending' FROM client_types t WHERE t.id = $2::uuid"
+     " ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id RETURNING id::text",
+     6},
+    {"reg_rg_withdraw",
+     "UPDATE registrations SET status = 'orphaned', last_error = $2, revision = revision + 1,"
+     " updated_at = now() WHERE id = $1::uuid AND status = 'active'",
+     2},
     {"reg_rg_updated",
      "UPDATE registrations SET client_type_id = $2, client_name = $3, "
      "redirect_uris = $4::jsonb, scope = $5, "
@@ -348,7 +362,7 @@ enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db, cons
 	const char *v[1] = {id};
 	PGresult *res = NULL;
 	enum clr_rc rc;
-	struct clr_provider *p = &out->p;
+	struct drv_provider *p = &out->p;
 
 	memset(out, 0, sizeof(*out));
 	rc = clr_db_exec(db, for_update ? "reg_pv_full_lock" : "reg_pv_full", 1, v, &res);
@@ -360,7 +374,7 @@ enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db, cons
 	}
 	out->res = res;
 	p->id = col(res, 0, PV_ID);
-	if (clr_idp_kind_parse(col(res, 0, PV_KIND), &p->kind) != CLR_OK) {
+	if (drv_idp_kind_parse(col(res, 0, PV_KIND), &p->kind) != CLR_OK) {
 		reg_provider_release(out);
 		return clr_err_set(e, CLR_ERR_INTERNAL, "server_error", NULL,
 				   "provider has an unknown kind");

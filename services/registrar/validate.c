@@ -11,7 +11,10 @@
 #include <strings.h>
 #include <curl/curl.h>
 
-#include "registrar.h"
+#include "clearance/oauth.h"
+#include "registrations.h"
+#include "routes.h"
+#include "store.h"
 #include "validate.h"
 
 /* ---- client types ------------------------------------------------------- */
@@ -208,58 +211,6 @@ int reg_issuer_matches(const char *wk, const char *issuer)
 
 /* ---- registrations ------------------------------------------------------ */
 
-/* RFC 6749 s.3.3: scope-token = 1*NQCHAR, separated by single spaces. */
-int reg_scope_valid(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0)
-		return 1;
-	if (s[0] == ' ' || s[n - 1] == ' ')
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == ' ') {
-			if (s[i + 1] == ' ')
-				return 0;
-			continue;
-		}
-		if (c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e)
-			return 0;
-	}
-	return 1;
-}
-
-/* https anywhere, http only on loopback (RFC 8252 s.7.3); never a fragment. */
-enum clr_rc reg_redirect_check(const char *uri, struct clr_err *e)
-{
-	CURLU *u = NULL;
-	char *scheme = NULL, *host = NULL;
-	enum clr_rc rc;
-
-	rc = reg_url_check(uri, 1, "redirect_uris", "invalid_redirect_uri", e);
-	if (rc != CLR_OK)
-		return rc;
-	rc = CLR_ERR_NOMEM;
-	if ((u = curl_url()) == NULL || curl_url_set(u, CURLUPART_URL, uri, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-		clr_err_set(e, rc, NULL, NULL, "out of memory");
-		goto out;
-	}
-	rc = CLR_OK;
-	if (strcasecmp(scheme, "http") == 0 && strcmp(host, "127.0.0.1") != 0 &&
-	    strcmp(host, "[::1]") != 0 && strcasecmp(host, "localhost") != 0)
-		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", "redirect_uris",
-				 "redirect URIs must use https (http only on loopback)");
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
-	return rc;
-}
-
 enum clr_rc reg_request_check(const struct reg_request *req, const struct reg_ctype *ct,
 			      struct clr_err *e)
 {
@@ -275,7 +226,7 @@ enum clr_rc reg_request_check(const struct reg_request *req, const struct reg_ct
 	if (req->scope != NULL && strlen(req->scope) > REG_MAX_SCOPE)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "scope",
 				   "scope is longer than %d bytes", REG_MAX_SCOPE);
-	if (req->scope != NULL && !reg_scope_valid(req->scope))
+	if (req->scope != NULL && !clr_scope_valid(req->scope))
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_client_metadata", "scope",
 				   "scope must be scope tokens separated by single spaces");
 	if (req->redirect_uris != NULL && !json_is_array(req->redirect_uris))
@@ -299,7 +250,7 @@ enum clr_rc reg_request_check(const struct reg_request *req, const struct reg_ct
 			return clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri",
 					   "redirect_uris",
 					   "redirect_uris must contain only strings");
-		if (reg_redirect_check(u, e) != CLR_OK)
+		if (clr_redirect_uri_check(u, "redirect_uris", e) != CLR_OK)
 			return e->rc;
 		for (j = 0; j < i; j++)
 			if (strcmp(u, json_string_value(json_array_get(req->redirect_uris, j))) ==

@@ -31,10 +31,6 @@ enum clr_rc reg_ctype_validate(const json_t *rt, const json_t *gt, const char *a
  */
 int reg_issuer_matches(const char *wk, const char *issuer);
 
-/* 1 if s is RFC 6749 s.3.3 scope syntax: NQCHAR tokens, single spaces. */
-int reg_scope_valid(const char *s);
-
-/* A redirect URI: absolute, https (http only on loopback), no fragment. */
-enum clr_rc reg_redirect_check(const char *uri, struct clr_err *e) CLR_MUSTCHECK;
+/* Scope syntax and redirect URIs follow the common rules (clearance/oauth.h). */
 
 #endif

@@ -239,6 +239,21 @@ describe('access service', { skip: noStack }, () => {
     // Deregistered at the IdP (RFC 7592 DELETE) by the job.
     await waitFor(() => idp.requests.some((x) => x.method === 'DELETE' && x.path.includes(c.client_id)),
       { timeoutMs: 10000, what: 'RFC 7592 DELETE at the IdP' });
+    // Each service ran its own jobs: the registrar's provision and deregister
+    // (which took the registration out of service), and the access service's
+    // request_settle, queued by the trigger on registrations.
+    await waitFor(() => sql(`SELECT status FROM registrations WHERE owner->>'access_request_id' = :'id'`,
+      { id: rq.id }) === 'deleted', { timeoutMs: 10000, what: 'the registration deleted by the registrar' });
+    const kinds = () => sql(`SELECT string_agg(kind || ':' || state, ',' ORDER BY kind) FROM (SELECT DISTINCT kind, state
+      FROM jobs WHERE payload->>'access_request_id' = :'id' OR payload->>'registration_id' IN
+      (SELECT id::text FROM registrations WHERE owner->>'access_request_id' = :'id')) j`, { id: rq.id });
+    await waitFor(() => kinds() === 'deregister:done,provision:done,request_settle:done',
+      { timeoutMs: 10000, what: 'provision, request_settle and deregister all done' });
+  });
+
+  test('the drivers\' capabilities are data the registrar publishes', () => {
+    const rows = sql(`SELECT string_agg(kind || '=' || can_rotate, ',' ORDER BY kind) FROM provider_kinds`);
+    assert.equal(rows, 'curity=false,gluu=false,http_bridge=true,keycloak=false,okta=true,other=false');
   });
 
   test('rejection mails the reason; reject needs a reason and a pending request', async () => {

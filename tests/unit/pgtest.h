@@ -69,7 +69,7 @@ static __attribute__((unused)) int pgt_exec(const char *sql)
 static __attribute__((unused)) int pgt_core_dir(char *out, size_t cap)
 {
 	char src[4096], exe[4096], buf[4096];
-	const char *dir = clr_ctl_sql_dir(buf, sizeof(buf));
+	const char *dir = ctl_sql_dir(buf, sizeof(buf));
 	struct stat st;
 	ssize_t n;
 
@@ -124,7 +124,7 @@ static __attribute__((unused)) int pgt_setup(const char *name)
 		exit(1);
 	}
 	if (clr_db_open(pgt_url, NULL, 0, &db) != CLR_OK ||
-	    clr_ctl_migrate(db, dir, NULL, &n) != CLR_OK || n != 1) {
+	    ctl_migrate(db, dir, NULL, &n) != CLR_OK || n != 1) {
 		fprintf(stderr, "pgtest: migrating %s failed\n", pgt_schema);
 		clr_db_close(db);
 		pgt_remove_dir(dir);

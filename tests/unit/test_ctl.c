@@ -58,7 +58,7 @@ static enum clr_rc migrate(int *n, char *outbuf, size_t cap)
 	enum clr_rc rc;
 
 	ck_assert_ptr_nonnull(out);
-	rc = clr_ctl_migrate(db, dir, out, n);
+	rc = ctl_migrate(db, dir, out, n);
 	fclose(out);
 	return rc;
 }
@@ -121,7 +121,7 @@ START_TEST(missing_dir_is_error)
 {
 	int n = -1;
 
-	ck_assert_int_ne(clr_ctl_migrate(db, "/nonexistent/clearance/sql", NULL, &n), CLR_OK);
+	ck_assert_int_ne(ctl_migrate(db, "/nonexistent/clearance/sql", NULL, &n), CLR_OK);
 	ck_assert_int_eq(n, 0);
 }
 END_TEST

@@ -18,16 +18,16 @@
 #include <jansson.h>
 
 #include "clearance/http_out.h"
-#include "../../services/registrar/driver.h"
 #include "stub_http.h"
+#include "../../services/registrar/driver.h"
 
 /* ---- fixtures: two client types, two inputs, one provider per kind ---- */
 
 enum { CT_CC, CT_CODE, CT__MAX };
 
 static json_t *rt_cc, *gt_cc, *rt_code, *gt_code, *ru_none, *ru_code;
-static struct clr_client_type cts[CT__MAX];
-static struct clr_reg_input ins[CT__MAX];
+static struct drv_client_type cts[CT__MAX];
+static struct drv_reg_input ins[CT__MAX];
 
 static void types_setup(void)
 {
@@ -40,13 +40,13 @@ static void types_setup(void)
 	ck_assert_ptr_nonnull(rt_cc);
 	ck_assert_ptr_nonnull(gt_code);
 	ck_assert_ptr_nonnull(ru_code);
-	cts[CT_CC] = (struct clr_client_type){rt_cc, gt_cc, "client_secret_basic", NULL, NULL};
-	cts[CT_CODE] = (struct clr_client_type){rt_code, gt_code, "client_secret_post", NULL,
+	cts[CT_CC] = (struct drv_client_type){rt_cc, gt_cc, "client_secret_basic", NULL, NULL};
+	cts[CT_CODE] = (struct drv_client_type){rt_code, gt_code, "client_secret_post", NULL,
 						"7c9e6679-7425-40de-944b-e07fc1f90ae7"};
 	ins[CT_CC] =
-	    (struct clr_reg_input){"Payments backend", ru_none, "product_payments free_plan"};
+	    (struct drv_reg_input){"Payments backend", ru_none, "product_payments free_plan"};
 	ins[CT_CODE] =
-	    (struct clr_reg_input){"Payments web", ru_code, "product_payments free_plan"};
+	    (struct drv_reg_input){"Payments web", ru_code, "product_payments free_plan"};
 }
 
 static void types_teardown(void)
@@ -59,36 +59,36 @@ static void types_teardown(void)
 	json_decref(ru_code);
 }
 
-static const struct clr_provider provs[CLR_IDP__MAX] = {
-    [CLR_IDP_OTHER] = {.kind = CLR_IDP_OTHER,
+static const struct drv_provider provs[DRV_IDP__MAX] = {
+    [DRV_IDP_OTHER] = {.kind = DRV_IDP_OTHER,
 		       .issuer = "https://idp.example.com",
 		       .registration_endpoint = "https://idp.example.com/reg",
 		       .initial_access_token = "iat-other-123"},
     /* No registration_endpoint: the driver derives Keycloak's layout. */
-    [CLR_IDP_KEYCLOAK] = {.kind = CLR_IDP_KEYCLOAK,
+    [DRV_IDP_KEYCLOAK] = {.kind = DRV_IDP_KEYCLOAK,
 			  .issuer = "https://kc.example.com/realms/dcr",
 			  .initial_access_token = "kc-iat-456"},
     /* No registration_endpoint: the org URL comes from the issuer. */
-    [CLR_IDP_OKTA] = {.kind = CLR_IDP_OKTA,
+    [DRV_IDP_OKTA] = {.kind = DRV_IDP_OKTA,
 		      .issuer = "https://dev-123.okta.com/oauth2/default",
 		      .initial_access_token = "00okta-api-token"},
-    [CLR_IDP_GLUU] = {.kind = CLR_IDP_GLUU,
+    [DRV_IDP_GLUU] = {.kind = DRV_IDP_GLUU,
 		      .issuer = "https://gluu.example.com",
 		      .registration_endpoint = "https://gluu.example.com/oxauth/restv1/register"},
-    [CLR_IDP_CURITY] = {.kind = CLR_IDP_CURITY,
+    [DRV_IDP_CURITY] = {.kind = DRV_IDP_CURITY,
 			.issuer = "https://curity.example.com/oauth/v2/oauth-anonymous",
 			.registration_endpoint =
 			    "https://curity.example.com/token-service/oauth-registration",
 			.token_endpoint = "https://curity.example.com/oauth/v2/oauth-token",
 			.initial_client_id = "dcr-client",
 			.initial_client_secret = "s3cr:t&x y"},
-    [CLR_IDP_HTTP_BRIDGE] = {.kind = CLR_IDP_HTTP_BRIDGE,
+    [DRV_IDP_HTTP_BRIDGE] = {.kind = DRV_IDP_HTTP_BRIDGE,
 			     .id = "5f0c1d2e-3a4b-4c5d-8e9f-a0b1c2d3e4f5",
 			     .registration_endpoint = "https://bridge.example.com/dcr",
 			     .initial_access_token = "bridge-key-abc"},
 };
 
-static const struct clr_reg_ref ref42 = {"client-42", NULL, "rat-xyz"};
+static const struct drv_reg_ref ref42 = {"client-42", NULL, "rat-xyz"};
 
 /* ---- expected requests ---- */
 
@@ -141,9 +141,9 @@ static const struct clr_reg_ref ref42 = {"client-42", NULL, "rat-xyz"};
 #define OKTA_CLIENTS "https://dev-123.okta.com/oauth2/v1/clients"
 
 struct build_case {
-	enum clr_idp_kind kind;
+	enum drv_idp_kind kind;
 	int ct;
-	enum clr_drv_op op;
+	enum drv_op op;
 	enum clr_rc rc; /* CLR_OK, or the refusal expected */
 	const char *method;
 	const char *url;
@@ -154,84 +154,84 @@ struct build_case {
 
 static const struct build_case build_cases[] = {
     /* other: RFC 7591 / 7592 */
-    {CLR_IDP_OTHER, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST", "https://idp.example.com/reg",
+    {DRV_IDP_OTHER, CT_CC, DRV_OP_REGISTER, CLR_OK, "POST", "https://idp.example.com/reg",
      "Authorization", "Bearer iat-other-123", "{" RFC_CC "}"},
-    {CLR_IDP_OTHER, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST", "https://idp.example.com/reg",
+    {DRV_IDP_OTHER, CT_CODE, DRV_OP_REGISTER, CLR_OK, "POST", "https://idp.example.com/reg",
      "Authorization", "Bearer iat-other-123", "{" RFC_CODE "}"},
-    {CLR_IDP_OTHER, CT_CC, CLR_OP_UPDATE, CLR_OK, "PUT", "https://idp.example.com/reg/client-42",
+    {DRV_IDP_OTHER, CT_CC, DRV_OP_UPDATE, CLR_OK, "PUT", "https://idp.example.com/reg/client-42",
      "Authorization", "Bearer rat-xyz", "{" RFC_CC WITH_ID},
-    {CLR_IDP_OTHER, CT_CODE, CLR_OP_UPDATE, CLR_OK, "PUT", "https://idp.example.com/reg/client-42",
+    {DRV_IDP_OTHER, CT_CODE, DRV_OP_UPDATE, CLR_OK, "PUT", "https://idp.example.com/reg/client-42",
      "Authorization", "Bearer rat-xyz", "{" RFC_CODE WITH_ID},
-    {CLR_IDP_OTHER, CT_CC, CLR_OP_DELETE, CLR_OK, "DELETE", "https://idp.example.com/reg/client-42",
+    {DRV_IDP_OTHER, CT_CC, DRV_OP_DELETE, CLR_OK, "DELETE", "https://idp.example.com/reg/client-42",
      "Authorization", "Bearer rat-xyz", NULL},
-    {CLR_IDP_OTHER, CT_CC, CLR_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    {DRV_IDP_OTHER, CT_CC, DRV_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
     /* keycloak */
-    {CLR_IDP_KEYCLOAK, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST", KC_REG, "Authorization",
+    {DRV_IDP_KEYCLOAK, CT_CC, DRV_OP_REGISTER, CLR_OK, "POST", KC_REG, "Authorization",
      "Bearer kc-iat-456", "{" RFC_CC "}"},
-    {CLR_IDP_KEYCLOAK, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST", KC_REG, "Authorization",
+    {DRV_IDP_KEYCLOAK, CT_CODE, DRV_OP_REGISTER, CLR_OK, "POST", KC_REG, "Authorization",
      "Bearer kc-iat-456", "{" RFC_CODE "}"},
-    {CLR_IDP_KEYCLOAK, CT_CC, CLR_OP_UPDATE, CLR_OK, "PUT", KC_REG "/client-42", "Authorization",
+    {DRV_IDP_KEYCLOAK, CT_CC, DRV_OP_UPDATE, CLR_OK, "PUT", KC_REG "/client-42", "Authorization",
      "Bearer rat-xyz", "{" RFC_CC WITH_ID},
-    {CLR_IDP_KEYCLOAK, CT_CODE, CLR_OP_UPDATE, CLR_OK, "PUT", KC_REG "/client-42", "Authorization",
+    {DRV_IDP_KEYCLOAK, CT_CODE, DRV_OP_UPDATE, CLR_OK, "PUT", KC_REG "/client-42", "Authorization",
      "Bearer rat-xyz", "{" RFC_CODE WITH_ID},
-    {CLR_IDP_KEYCLOAK, CT_CODE, CLR_OP_DELETE, CLR_OK, "DELETE", KC_REG "/client-42",
+    {DRV_IDP_KEYCLOAK, CT_CODE, DRV_OP_DELETE, CLR_OK, "DELETE", KC_REG "/client-42",
      "Authorization", "Bearer rat-xyz", NULL},
-    {CLR_IDP_KEYCLOAK, CT_CC, CLR_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    {DRV_IDP_KEYCLOAK, CT_CC, DRV_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
     /* okta */
-    {CLR_IDP_OKTA, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST", OKTA_CLIENTS, "Authorization",
+    {DRV_IDP_OKTA, CT_CC, DRV_OP_REGISTER, CLR_OK, "POST", OKTA_CLIENTS, "Authorization",
      "SSWS 00okta-api-token", "{" OKTA_CC "}"},
-    {CLR_IDP_OKTA, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST", OKTA_CLIENTS, "Authorization",
+    {DRV_IDP_OKTA, CT_CODE, DRV_OP_REGISTER, CLR_OK, "POST", OKTA_CLIENTS, "Authorization",
      "SSWS 00okta-api-token", "{" OKTA_CODE "}"},
-    {CLR_IDP_OKTA, CT_CC, CLR_OP_UPDATE, CLR_OK, "PUT", OKTA_CLIENTS "/client-42", "Authorization",
+    {DRV_IDP_OKTA, CT_CC, DRV_OP_UPDATE, CLR_OK, "PUT", OKTA_CLIENTS "/client-42", "Authorization",
      "SSWS 00okta-api-token", "{" OKTA_CC WITH_ID},
-    {CLR_IDP_OKTA, CT_CODE, CLR_OP_UPDATE, CLR_OK, "PUT", OKTA_CLIENTS "/client-42",
+    {DRV_IDP_OKTA, CT_CODE, DRV_OP_UPDATE, CLR_OK, "PUT", OKTA_CLIENTS "/client-42",
      "Authorization", "SSWS 00okta-api-token", "{" OKTA_CODE WITH_ID},
-    {CLR_IDP_OKTA, CT_CC, CLR_OP_DELETE, CLR_OK, "DELETE", OKTA_CLIENTS "/client-42",
+    {DRV_IDP_OKTA, CT_CC, DRV_OP_DELETE, CLR_OK, "DELETE", OKTA_CLIENTS "/client-42",
      "Authorization", "SSWS 00okta-api-token", NULL},
-    {CLR_IDP_OKTA, CT_CC, CLR_OP_ROTATE, CLR_OK, "POST",
+    {DRV_IDP_OKTA, CT_CC, DRV_OP_ROTATE, CLR_OK, "POST",
      OKTA_CLIENTS "/client-42/lifecycle/newSecret", "Authorization", "SSWS 00okta-api-token", NULL},
     /* gluu: no initial token configured, so none is sent */
-    {CLR_IDP_GLUU, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST",
+    {DRV_IDP_GLUU, CT_CC, DRV_OP_REGISTER, CLR_OK, "POST",
      "https://gluu.example.com/oxauth/restv1/register", NULL, NULL, "{" RFC_CC "}"},
-    {CLR_IDP_GLUU, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST",
+    {DRV_IDP_GLUU, CT_CODE, DRV_OP_REGISTER, CLR_OK, "POST",
      "https://gluu.example.com/oxauth/restv1/register", NULL, NULL, "{" RFC_CODE "}"},
-    {CLR_IDP_GLUU, CT_CC, CLR_OP_UPDATE, CLR_OK, "PUT",
+    {DRV_IDP_GLUU, CT_CC, DRV_OP_UPDATE, CLR_OK, "PUT",
      "https://gluu.example.com/oxauth/restv1/register?client_id=client-42", "Authorization",
      "Bearer rat-xyz", "{" RFC_CC WITH_ID},
-    {CLR_IDP_GLUU, CT_CODE, CLR_OP_UPDATE, CLR_OK, "PUT",
+    {DRV_IDP_GLUU, CT_CODE, DRV_OP_UPDATE, CLR_OK, "PUT",
      "https://gluu.example.com/oxauth/restv1/register?client_id=client-42", "Authorization",
      "Bearer rat-xyz", "{" RFC_CODE WITH_ID},
-    {CLR_IDP_GLUU, CT_CC, CLR_OP_DELETE, CLR_OK, "DELETE",
+    {DRV_IDP_GLUU, CT_CC, DRV_OP_DELETE, CLR_OK, "DELETE",
      "https://gluu.example.com/oxauth/restv1/register?client_id=client-42", "Authorization",
      "Bearer rat-xyz", NULL},
-    {CLR_IDP_GLUU, CT_CC, CLR_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    {DRV_IDP_GLUU, CT_CC, DRV_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
     /* curity: the register bearer is the pre-step's token (see below) */
-    {CLR_IDP_CURITY, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST",
+    {DRV_IDP_CURITY, CT_CC, DRV_OP_REGISTER, CLR_OK, "POST",
      "https://curity.example.com/token-service/oauth-registration", "Authorization",
      "Bearer curity-at-789", "{" RFC_CC "}"},
-    {CLR_IDP_CURITY, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST",
+    {DRV_IDP_CURITY, CT_CODE, DRV_OP_REGISTER, CLR_OK, "POST",
      "https://curity.example.com/token-service/oauth-registration", "Authorization",
      "Bearer curity-at-789", "{" RFC_CODE "}"},
-    {CLR_IDP_CURITY, CT_CC, CLR_OP_UPDATE, CLR_OK, "PUT",
+    {DRV_IDP_CURITY, CT_CC, DRV_OP_UPDATE, CLR_OK, "PUT",
      "https://curity.example.com/token-service/oauth-registration/client-42", "Authorization",
      "Bearer rat-xyz", "{" RFC_CC WITH_ID},
-    {CLR_IDP_CURITY, CT_CODE, CLR_OP_UPDATE, CLR_OK, "PUT",
+    {DRV_IDP_CURITY, CT_CODE, DRV_OP_UPDATE, CLR_OK, "PUT",
      "https://curity.example.com/token-service/oauth-registration/client-42", "Authorization",
      "Bearer rat-xyz", "{" RFC_CODE WITH_ID},
-    {CLR_IDP_CURITY, CT_CC, CLR_OP_DELETE, CLR_OK, "DELETE",
+    {DRV_IDP_CURITY, CT_CC, DRV_OP_DELETE, CLR_OK, "DELETE",
      "https://curity.example.com/token-service/oauth-registration/client-42", "Authorization",
      "Bearer rat-xyz", NULL},
-    {CLR_IDP_CURITY, CT_CC, CLR_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    {DRV_IDP_CURITY, CT_CC, DRV_OP_ROTATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
     /* Kong HTTP DCR bridge */
-    {CLR_IDP_HTTP_BRIDGE, CT_CC, CLR_OP_REGISTER, CLR_OK, "POST", "https://bridge.example.com/dcr/",
+    {DRV_IDP_HTTP_BRIDGE, CT_CC, DRV_OP_REGISTER, CLR_OK, "POST", "https://bridge.example.com/dcr/",
      "X-API-KEY", "bridge-key-abc", BRIDGE_CC},
-    {CLR_IDP_HTTP_BRIDGE, CT_CODE, CLR_OP_REGISTER, CLR_OK, "POST",
+    {DRV_IDP_HTTP_BRIDGE, CT_CODE, DRV_OP_REGISTER, CLR_OK, "POST",
      "https://bridge.example.com/dcr/", "X-API-KEY", "bridge-key-abc", BRIDGE_CODE},
-    {CLR_IDP_HTTP_BRIDGE, CT_CC, CLR_OP_UPDATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
-    {CLR_IDP_HTTP_BRIDGE, CT_CODE, CLR_OP_UPDATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
-    {CLR_IDP_HTTP_BRIDGE, CT_CC, CLR_OP_DELETE, CLR_OK, "DELETE",
+    {DRV_IDP_HTTP_BRIDGE, CT_CC, DRV_OP_UPDATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    {DRV_IDP_HTTP_BRIDGE, CT_CODE, DRV_OP_UPDATE, CLR_ERR_CONFLICT, NULL, NULL, NULL, NULL, NULL},
+    {DRV_IDP_HTTP_BRIDGE, CT_CC, DRV_OP_DELETE, CLR_OK, "DELETE",
      "https://bridge.example.com/dcr/client-42", "X-API-KEY", "bridge-key-abc", NULL},
-    {CLR_IDP_HTTP_BRIDGE, CT_CC, CLR_OP_ROTATE, CLR_OK, "POST",
+    {DRV_IDP_HTTP_BRIDGE, CT_CC, DRV_OP_ROTATE, CLR_OK, "POST",
      "https://bridge.example.com/dcr/client-42/new-secret", "X-API-KEY", "bridge-key-abc", NULL},
 };
 
@@ -254,21 +254,21 @@ static void assert_json_text(const json_t *got, const char *want_text)
 START_TEST(test_build_exact)
 {
 	const struct build_case *bc = &build_cases[_i];
-	const struct clr_provider *p = &provs[bc->kind];
-	const struct clr_driver *d = clr_driver_get(bc->kind);
-	struct clr_wire_req w = {0};
+	const struct drv_provider *p = &provs[bc->kind];
+	const struct drv_driver *d = drv_get(bc->kind);
+	struct drv_wire_req w = {0};
 	struct clr_err e = {0};
-	const char *bearer = bc->kind == CLR_IDP_CURITY ? "curity-at-789" : p->initial_access_token;
+	const char *bearer = bc->kind == DRV_IDP_CURITY ? "curity-at-789" : p->initial_access_token;
 	enum clr_rc rc;
 
 	ck_assert_ptr_nonnull(d);
 	rc = d->build(bc->op, p,
-		      bc->op == CLR_OP_DELETE || bc->op == CLR_OP_ROTATE ? NULL : &cts[bc->ct],
-		      bc->op == CLR_OP_DELETE || bc->op == CLR_OP_ROTATE ? NULL : &ins[bc->ct],
-		      bc->op == CLR_OP_REGISTER ? NULL : &ref42,
-		      bc->op == CLR_OP_REGISTER ? bearer : NULL, &w, &e);
+		      bc->op == DRV_OP_DELETE || bc->op == DRV_OP_ROTATE ? NULL : &cts[bc->ct],
+		      bc->op == DRV_OP_DELETE || bc->op == DRV_OP_ROTATE ? NULL : &ins[bc->ct],
+		      bc->op == DRV_OP_REGISTER ? NULL : &ref42,
+		      bc->op == DRV_OP_REGISTER ? bearer : NULL, &w, &e);
 	ck_assert_msg(rc == bc->rc, "case %d (%s op %d): rc %s, want %s: %s", _i,
-		      clr_idp_kind_name(bc->kind), bc->op, clr_rc_name(rc), clr_rc_name(bc->rc),
+		      drv_idp_kind_name(bc->kind), bc->op, clr_rc_name(rc), clr_rc_name(bc->rc),
 		      e.msg);
 	if (bc->rc != CLR_OK) {
 		ck_assert_str_ne(e.msg, "");
@@ -289,28 +289,31 @@ START_TEST(test_build_exact)
 	else
 		assert_json_text(w.json, bc->body);
 	ck_assert_ptr_null(w.form);
-	clr_wire_req_clear(&w);
+	drv_wire_req_clear(&w);
 	ck_assert_ptr_null(w.url);
 }
 END_TEST
 
 START_TEST(test_curity_prestep)
 {
-	const struct clr_driver *d = clr_driver_get(CLR_IDP_CURITY);
-	struct clr_wire_req w = {0};
+	const struct drv_driver *d = drv_get(DRV_IDP_CURITY);
+	struct drv_wire_req w = {0};
 	struct clr_err e = {0};
-	struct clr_provider p = provs[CLR_IDP_CURITY];
+	struct drv_provider p = provs[DRV_IDP_CURITY];
 
 	ck_assert_ptr_nonnull(d->build_initial_token);
 	ck_assert_int_eq(d->build_initial_token(&p, &w, &e), CLR_OK);
 	ck_assert_str_eq(w.method, "POST");
 	ck_assert_str_eq(w.url, "https://curity.example.com/oauth/v2/oauth-token");
 	ck_assert_str_eq(w.auth_name, "Authorization");
-	/* base64("dcr-client:s3cr%3At%26x%20y"): both halves form-urlencoded first. */
-	ck_assert_str_eq(w.auth_value, "Basic ZGNyLWNsaWVudDpzM2NyJTNBdCUyNnglMjB5");
+	/*
+	 * base64("dcr-client:s3cr%3At%26x+y"): both halves form-urlencoded first
+	 * by the common encoder (form.h), a space as '+' (RFC 6749 appendix B).
+	 */
+	ck_assert_str_eq(w.auth_value, "Basic ZGNyLWNsaWVudDpzM2NyJTNBdCUyNngreQ==");
 	ck_assert_str_eq(w.form, "grant_type=client_credentials&scope=dcr");
 	ck_assert_ptr_null(w.json);
-	clr_wire_req_clear(&w);
+	drv_wire_req_clear(&w);
 
 	p.initial_client_secret = NULL;
 	ck_assert_int_eq(d->build_initial_token(&p, &w, &e), CLR_ERR_CONFLICT);
@@ -322,123 +325,123 @@ END_TEST
 
 START_TEST(test_urls)
 {
-	struct clr_provider p;
-	struct clr_wire_req w = {0};
+	struct drv_provider p;
+	struct drv_wire_req w = {0};
 	struct clr_err e = {0};
-	const struct clr_reg_ref odd = {"a/b c?d", NULL, "rat"};
-	const struct clr_reg_ref stored = {"client-42",
+	const struct drv_reg_ref odd = {"a/b c?d", NULL, "rat"};
+	const struct drv_reg_ref stored = {"client-42",
 					   "https://idp.example.com/manage/client-42?x=1", "rat"};
 
 	/* Okta: any custom authorization server suffix goes; an Okta registration_endpoint wins. */
-	p = provs[CLR_IDP_OKTA];
+	p = provs[DRV_IDP_OKTA];
 	p.issuer = "https://acme.okta.com/oauth2/aus1abcd/";
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)
-			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
-			 CLR_OK);
+	ck_assert_int_eq(
+	    drv_get(DRV_IDP_OKTA)->build(DRV_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
+	    CLR_OK);
 	ck_assert_str_eq(w.url, "https://acme.okta.com/oauth2/v1/clients/client-42");
-	clr_wire_req_clear(&w);
+	drv_wire_req_clear(&w);
 	p.issuer = "https://acme.okta.com";
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)
-			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
-			 CLR_OK);
+	ck_assert_int_eq(
+	    drv_get(DRV_IDP_OKTA)->build(DRV_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
+	    CLR_OK);
 	ck_assert_str_eq(w.url, "https://acme.okta.com/oauth2/v1/clients/client-42");
-	clr_wire_req_clear(&w);
+	drv_wire_req_clear(&w);
 	p.registration_endpoint = "https://login.acme.com/oauth2/v1/clients";
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)
-			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
-			 CLR_OK);
+	ck_assert_int_eq(
+	    drv_get(DRV_IDP_OKTA)->build(DRV_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
+	    CLR_OK);
 	ck_assert_str_eq(w.url, "https://login.acme.com/oauth2/v1/clients/client-42");
-	clr_wire_req_clear(&w);
+	drv_wire_req_clear(&w);
 	/* Okta without its API token is a configuration conflict, not a request. */
 	p.initial_access_token = NULL;
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)
-			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
-			 CLR_ERR_CONFLICT);
+	ck_assert_int_eq(
+	    drv_get(DRV_IDP_OKTA)->build(DRV_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
+	    CLR_ERR_CONFLICT);
 
 	/* Keycloak: discovery's registration_endpoint is used as given. */
-	p = provs[CLR_IDP_KEYCLOAK];
+	p = provs[DRV_IDP_KEYCLOAK];
 	p.registration_endpoint =
 	    "https://sso.example.com/auth/realms/x/clients-registrations/openid-connect";
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_KEYCLOAK)
-			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
-			 CLR_OK);
+	ck_assert_int_eq(
+	    drv_get(DRV_IDP_KEYCLOAK)->build(DRV_OP_DELETE, &p, NULL, NULL, &ref42, NULL, &w, &e),
+	    CLR_OK);
 	ck_assert_str_eq(
 	    w.url,
 	    "https://sso.example.com/auth/realms/x/clients-registrations/openid-connect/client-42");
-	clr_wire_req_clear(&w);
+	drv_wire_req_clear(&w);
 
 	/* A client_id never adds path segments or a query. */
-	p = provs[CLR_IDP_OTHER];
+	p = provs[DRV_IDP_OTHER];
 	ck_assert_int_eq(
-	    clr_driver_get(CLR_IDP_OTHER)->build(CLR_OP_DELETE, &p, NULL, NULL, &odd, NULL, &w, &e),
+	    drv_get(DRV_IDP_OTHER)->build(DRV_OP_DELETE, &p, NULL, NULL, &odd, NULL, &w, &e),
 	    CLR_OK);
 	ck_assert_str_eq(w.url, "https://idp.example.com/reg/a%2Fb%20c%3Fd");
-	clr_wire_req_clear(&w);
+	drv_wire_req_clear(&w);
 	/* A stored registration_client_uri is used as is. */
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_OTHER)
-			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &stored, NULL, &w, &e),
-			 CLR_OK);
+	ck_assert_int_eq(
+	    drv_get(DRV_IDP_OTHER)->build(DRV_OP_DELETE, &p, NULL, NULL, &stored, NULL, &w, &e),
+	    CLR_OK);
 	ck_assert_str_eq(w.url, "https://idp.example.com/manage/client-42?x=1");
-	clr_wire_req_clear(&w);
+	drv_wire_req_clear(&w);
 	/* Gluu's client ids look like "@!1736.179E!0001": escaped into the query. */
-	p = provs[CLR_IDP_GLUU];
+	p = provs[DRV_IDP_GLUU];
 	{
-		const struct clr_reg_ref g = {"@!1736.179E!0001", NULL, "rat"};
+		const struct drv_reg_ref g = {"@!1736.179E!0001", NULL, "rat"};
 
-		ck_assert_int_eq(clr_driver_get(CLR_IDP_GLUU)
-				     ->build(CLR_OP_DELETE, &p, NULL, NULL, &g, NULL, &w, &e),
-				 CLR_OK);
+		ck_assert_int_eq(
+		    drv_get(DRV_IDP_GLUU)->build(DRV_OP_DELETE, &p, NULL, NULL, &g, NULL, &w, &e),
+		    CLR_OK);
 		ck_assert_str_eq(w.url, "https://gluu.example.com/oxauth/restv1/register"
 					"?client_id=%40%211736.179E%210001");
-		clr_wire_req_clear(&w);
+		drv_wire_req_clear(&w);
 	}
 }
 END_TEST
 
 START_TEST(test_build_refusals)
 {
-	struct clr_provider p = provs[CLR_IDP_OTHER];
-	struct clr_wire_req w = {0};
+	struct drv_provider p = provs[DRV_IDP_OTHER];
+	struct drv_wire_req w = {0};
 	struct clr_err e = {0};
-	const struct clr_reg_ref norat = {"client-42", NULL, NULL};
-	struct clr_client_type bad = cts[CT_CC];
+	const struct drv_reg_ref norat = {"client-42", NULL, NULL};
+	struct drv_client_type bad = cts[CT_CC];
 	json_t *empty = json_array();
 
 	/* No registration access token: the IdP would refuse, so we do not ask. */
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_OTHER)
-			     ->build(CLR_OP_DELETE, &p, NULL, NULL, &norat, NULL, &w, &e),
-			 CLR_ERR_CONFLICT);
+	ck_assert_int_eq(
+	    drv_get(DRV_IDP_OTHER)->build(DRV_OP_DELETE, &p, NULL, NULL, &norat, NULL, &w, &e),
+	    CLR_ERR_CONFLICT);
 	ck_assert_str_eq(e.field, "registration_access_token");
 	/* A header-injection attempt in a stored token. */
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_OTHER)
-			     ->build(CLR_OP_REGISTER, &p, &cts[CT_CC], &ins[CT_CC], NULL,
+	ck_assert_int_eq(drv_get(DRV_IDP_OTHER)
+			     ->build(DRV_OP_REGISTER, &p, &cts[CT_CC], &ins[CT_CC], NULL,
 				     "abc\r\nX-Evil: 1", &w, &e),
 			 CLR_ERR_PARAM);
 	ck_assert_ptr_null(w.url);
 	/* A client type without grant types. */
 	bad.grant_types = empty;
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_OTHER)
-			     ->build(CLR_OP_REGISTER, &p, &bad, &ins[CT_CC], NULL, NULL, &w, &e),
+	ck_assert_int_eq(drv_get(DRV_IDP_OTHER)
+			     ->build(DRV_OP_REGISTER, &p, &bad, &ins[CT_CC], NULL, NULL, &w, &e),
 			 CLR_ERR_PARAM);
 	ck_assert_str_eq(e.field, "grant_types");
 	/* No registration endpoint. */
 	p.registration_endpoint = NULL;
 	ck_assert_int_eq(
-	    clr_driver_get(CLR_IDP_OTHER)
-		->build(CLR_OP_REGISTER, &p, &cts[CT_CC], &ins[CT_CC], NULL, NULL, &w, &e),
+	    drv_get(DRV_IDP_OTHER)
+		->build(DRV_OP_REGISTER, &p, &cts[CT_CC], &ins[CT_CC], NULL, NULL, &w, &e),
 	    CLR_ERR_PARAM);
 	/* Okta: an explicit application type wins over the default. */
 	{
-		struct clr_client_type t = cts[CT_CC];
+		struct drv_client_type t = cts[CT_CC];
 
 		t.okta_application_type = "browser";
-		ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)
-				     ->build(CLR_OP_REGISTER, &provs[CLR_IDP_OKTA], &t, &ins[CT_CC],
+		ck_assert_int_eq(drv_get(DRV_IDP_OKTA)
+				     ->build(DRV_OP_REGISTER, &provs[DRV_IDP_OKTA], &t, &ins[CT_CC],
 					     NULL, "tok", &w, &e),
 				 CLR_OK);
 		ck_assert_str_eq(json_string_value(json_object_get(w.json, "application_type")),
 				 "browser");
-		clr_wire_req_clear(&w);
+		drv_wire_req_clear(&w);
 	}
 	json_decref(empty);
 }
@@ -446,28 +449,28 @@ END_TEST
 
 START_TEST(test_kind_names)
 {
-	enum clr_idp_kind k;
+	enum drv_idp_kind k;
 
-	for (int i = 0; i < CLR_IDP__MAX; i++) {
-		ck_assert_ptr_nonnull(clr_idp_kind_name((enum clr_idp_kind)i));
-		ck_assert_int_eq(clr_idp_kind_parse(clr_idp_kind_name((enum clr_idp_kind)i), &k),
+	for (int i = 0; i < DRV_IDP__MAX; i++) {
+		ck_assert_ptr_nonnull(drv_idp_kind_name((enum drv_idp_kind)i));
+		ck_assert_int_eq(drv_idp_kind_parse(drv_idp_kind_name((enum drv_idp_kind)i), &k),
 				 CLR_OK);
 		ck_assert_int_eq(k, i);
-		ck_assert_ptr_nonnull(clr_driver_get((enum clr_idp_kind)i));
-		ck_assert_int_eq(clr_driver_get((enum clr_idp_kind)i)->kind, i);
+		ck_assert_ptr_nonnull(drv_get((enum drv_idp_kind)i));
+		ck_assert_int_eq(drv_get((enum drv_idp_kind)i)->kind, i);
 	}
-	ck_assert_str_eq(clr_idp_kind_name(CLR_IDP_OKTA), "okta");
-	ck_assert_int_eq(clr_idp_kind_parse("Okta", &k), CLR_ERR_PARAM);
-	ck_assert_int_eq(clr_idp_kind_parse("azure", &k), CLR_ERR_PARAM);
-	ck_assert_ptr_null(clr_idp_kind_name(CLR_IDP__MAX));
-	ck_assert_ptr_null(clr_driver_get(CLR_IDP__MAX));
+	ck_assert_str_eq(drv_idp_kind_name(DRV_IDP_OKTA), "okta");
+	ck_assert_int_eq(drv_idp_kind_parse("Okta", &k), CLR_ERR_PARAM);
+	ck_assert_int_eq(drv_idp_kind_parse("azure", &k), CLR_ERR_PARAM);
+	ck_assert_ptr_null(drv_idp_kind_name(DRV_IDP__MAX));
+	ck_assert_ptr_null(drv_get(DRV_IDP__MAX));
 	/* Only Okta and the bridge document a secret rotation. */
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_OKTA)->can_rotate, 1);
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_HTTP_BRIDGE)->can_rotate, 1);
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_OTHER)->can_rotate, 0);
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_KEYCLOAK)->can_rotate, 0);
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_GLUU)->can_rotate, 0);
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_CURITY)->can_rotate, 0);
+	ck_assert_int_eq(drv_get(DRV_IDP_OKTA)->can_rotate, 1);
+	ck_assert_int_eq(drv_get(DRV_IDP_HTTP_BRIDGE)->can_rotate, 1);
+	ck_assert_int_eq(drv_get(DRV_IDP_OTHER)->can_rotate, 0);
+	ck_assert_int_eq(drv_get(DRV_IDP_KEYCLOAK)->can_rotate, 0);
+	ck_assert_int_eq(drv_get(DRV_IDP_GLUU)->can_rotate, 0);
+	ck_assert_int_eq(drv_get(DRV_IDP_CURITY)->can_rotate, 0);
 }
 END_TEST
 
@@ -600,11 +603,11 @@ static void assert_no_secrets(const json_t *md)
 START_TEST(test_parse_oidc_provider)
 {
 	struct clr_http_resp r = mkresp(201, JSON_CT, oidc_provider_201);
-	struct clr_reg_result res;
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 
-	ck_assert_int_eq(
-	    clr_driver_get(CLR_IDP_OTHER)->parse(CLR_OP_REGISTER, &provs[0], &r, &res, &e), CLR_OK);
+	ck_assert_int_eq(drv_get(DRV_IDP_OTHER)->parse(DRV_OP_REGISTER, &provs[0], &r, &res, &e),
+			 CLR_OK);
 	ck_assert_str_eq(res.client_id, "9Qs2nV0lHk3tE1rA");
 	ck_assert_str_eq(res.client_secret, "Fx2jP0-test-secret-oidc");
 	ck_assert_str_eq(res.registration_access_token, "rat-test-0001");
@@ -617,14 +620,14 @@ START_TEST(test_parse_oidc_provider)
 	    json_string_value(json_object_get(res.metadata, "registration_client_uri")),
 	    "http://127.0.0.1:3000/reg/9Qs2nV0lHk3tE1rA");
 	ck_assert_int_eq(json_array_size(json_object_get(res.metadata, "response_types")), 0);
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 	ck_assert_ptr_null(res.client_secret);
 	ck_assert_ptr_null(res.metadata);
 
 	/* DELETE: 204 with no body. */
 	r = mkresp(204, NULL, NULL);
-	ck_assert_int_eq(
-	    clr_driver_get(CLR_IDP_OTHER)->parse(CLR_OP_DELETE, &provs[0], &r, &res, &e), CLR_OK);
+	ck_assert_int_eq(drv_get(DRV_IDP_OTHER)->parse(DRV_OP_DELETE, &provs[0], &r, &res, &e),
+			 CLR_OK);
 	ck_assert_ptr_null(res.client_id);
 }
 END_TEST
@@ -632,11 +635,11 @@ END_TEST
 START_TEST(test_parse_keycloak)
 {
 	struct clr_http_resp r = mkresp(201, "application/json", keycloak_201);
-	const struct clr_provider *p = &provs[CLR_IDP_KEYCLOAK];
-	struct clr_reg_result res;
+	const struct drv_provider *p = &provs[DRV_IDP_KEYCLOAK];
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_KEYCLOAK)->parse(CLR_OP_REGISTER, p, &r, &res, &e),
+	ck_assert_int_eq(drv_get(DRV_IDP_KEYCLOAK)->parse(DRV_OP_REGISTER, p, &r, &res, &e),
 			 CLR_OK);
 	ck_assert_str_eq(res.client_id, "0f6b2c3e-7d1a-4a52-9d62-6c0a4e1d2b77");
 	ck_assert_str_eq(res.client_secret, "kc-test-secret-GH7xq");
@@ -646,28 +649,27 @@ START_TEST(test_parse_keycloak)
 	assert_no_secrets(res.metadata);
 	ck_assert_str_eq(json_string_value(json_object_get(res.metadata, "scope")),
 			 "product_payments free_plan");
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 
 	/* An update hands back the new registration access token to persist. */
 	r = mkresp(200, "application/json", keycloak_put_200);
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_KEYCLOAK)->parse(CLR_OP_UPDATE, p, &r, &res, &e),
-			 CLR_OK);
+	ck_assert_int_eq(drv_get(DRV_IDP_KEYCLOAK)->parse(DRV_OP_UPDATE, p, &r, &res, &e), CLR_OK);
 	ck_assert_str_eq(res.registration_access_token, "eyJhbGciOiJIUzI1NiJ9.kc-rat-2.sig");
 	ck_assert_ptr_null(res.client_secret);
 	assert_no_secrets(res.metadata);
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 }
 END_TEST
 
 START_TEST(test_parse_okta)
 {
 	struct clr_http_resp r = mkresp(201, "application/json", okta_201);
-	const struct clr_provider *p = &provs[CLR_IDP_OKTA];
-	const struct clr_driver *d = clr_driver_get(CLR_IDP_OKTA);
-	struct clr_reg_result res;
+	const struct drv_provider *p = &provs[DRV_IDP_OKTA];
+	const struct drv_driver *d = drv_get(DRV_IDP_OKTA);
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 
-	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, p, &r, &res, &e), CLR_OK);
+	ck_assert_int_eq(d->parse(DRV_OP_REGISTER, p, &r, &res, &e), CLR_OK);
 	ck_assert_str_eq(res.client_id, "0oa1hm4POxgJM6CPu0g4");
 	ck_assert_str_eq(res.client_secret, "okta-test-secret-7Q8gX28R8VTR");
 	ck_assert_ptr_null(res.registration_access_token);
@@ -676,48 +678,48 @@ START_TEST(test_parse_okta)
 	ck_assert_ptr_nonnull(json_object_get(res.metadata, "_links"));
 	ck_assert_str_eq(json_string_value(json_object_get(res.metadata, "application_type")),
 			 "service");
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 
 	r = mkresp(200, "application/json", okta_newsecret_200);
-	ck_assert_int_eq(d->parse(CLR_OP_ROTATE, p, &r, &res, &e), CLR_OK);
+	ck_assert_int_eq(d->parse(DRV_OP_ROTATE, p, &r, &res, &e), CLR_OK);
 	ck_assert_str_eq(res.client_secret, "okta-test-secret-ROTATED-2");
 	assert_no_secrets(res.metadata);
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 
 	/* A rotation answer without a secret is the IdP's fault, not a success. */
 	r = mkresp(200, "application/json", "{\"client_id\":\"0oa1hm4POxgJM6CPu0g4\"}");
-	ck_assert_int_eq(d->parse(CLR_OP_ROTATE, p, &r, &res, &e), CLR_ERR_UPSTREAM);
+	ck_assert_int_eq(d->parse(DRV_OP_ROTATE, p, &r, &res, &e), CLR_ERR_UPSTREAM);
 	ck_assert_ptr_null(res.client_id);
 
 	r = mkresp(204, NULL, NULL);
-	ck_assert_int_eq(d->parse(CLR_OP_DELETE, p, &r, &res, &e), CLR_OK);
+	ck_assert_int_eq(d->parse(DRV_OP_DELETE, p, &r, &res, &e), CLR_OK);
 }
 END_TEST
 
 START_TEST(test_parse_gluu)
 {
 	struct clr_http_resp r = mkresp(200, "application/json", gluu_200);
-	struct clr_reg_result res;
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 
-	ck_assert_int_eq(clr_driver_get(CLR_IDP_GLUU)
-			     ->parse(CLR_OP_REGISTER, &provs[CLR_IDP_GLUU], &r, &res, &e),
-			 CLR_OK);
+	ck_assert_int_eq(
+	    drv_get(DRV_IDP_GLUU)->parse(DRV_OP_REGISTER, &provs[DRV_IDP_GLUU], &r, &res, &e),
+	    CLR_OK);
 	ck_assert_str_eq(res.client_id,
 			 "@!1736.179E.AA60.16B2!0001!8F7C.B9AB!0008!A2BB.9AE6.5F14.B387");
 	ck_assert_str_eq(res.client_secret, "gluu-test-secret-0c4a");
 	ck_assert_str_eq(res.registration_access_token, "gluu-rat-3e1c1d0f");
 	ck_assert_int_eq(res.client_secret_expires_at, 1525522973);
 	assert_no_secrets(res.metadata);
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 }
 END_TEST
 
 START_TEST(test_parse_curity)
 {
-	const struct clr_driver *d = clr_driver_get(CLR_IDP_CURITY);
+	const struct drv_driver *d = drv_get(DRV_IDP_CURITY);
 	struct clr_http_resp r = mkresp(200, "application/json", curity_token_200);
-	struct clr_reg_result res;
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 	char *tok = NULL;
 
@@ -733,57 +735,57 @@ START_TEST(test_parse_curity)
 	ck_assert_ptr_nonnull(strstr(e.msg, "invalid_client"));
 
 	r = mkresp(201, "application/json", curity_201);
-	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, &provs[CLR_IDP_CURITY], &r, &res, &e), CLR_OK);
+	ck_assert_int_eq(d->parse(DRV_OP_REGISTER, &provs[DRV_IDP_CURITY], &r, &res, &e), CLR_OK);
 	ck_assert_str_eq(res.client_id, "8ac9d5f6-2b7a-44e4-a5a4-6f2d1c9e0b11");
 	ck_assert_str_eq(res.client_secret, "curity-test-secret-Xk2");
 	ck_assert_str_eq(res.registration_access_token, "curity-rat-55");
 	assert_no_secrets(res.metadata);
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 }
 END_TEST
 
 START_TEST(test_parse_bridge)
 {
-	const struct clr_driver *d = clr_driver_get(CLR_IDP_HTTP_BRIDGE);
-	const struct clr_provider *p = &provs[CLR_IDP_HTTP_BRIDGE];
+	const struct drv_driver *d = drv_get(DRV_IDP_HTTP_BRIDGE);
+	const struct drv_provider *p = &provs[DRV_IDP_HTTP_BRIDGE];
 	struct clr_http_resp r = mkresp(201, "application/json", bridge_201);
-	struct clr_reg_result res;
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 
-	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, p, &r, &res, &e), CLR_OK);
+	ck_assert_int_eq(d->parse(DRV_OP_REGISTER, p, &r, &res, &e), CLR_OK);
 	ck_assert_str_eq(res.client_id, "cb9z3HSYhw");
 	ck_assert_str_eq(res.client_secret, "bridge-test-secret-8pNH");
 	ck_assert_int_eq(res.client_secret_expires_at, 1746093600); /* 2025-05-01T10:00:00Z */
 	assert_no_secrets(res.metadata);
 	ck_assert_str_eq(json_string_value(json_object_get(res.metadata, "client_id_issued_at")),
 			 "2024-05-01T10:00:00Z");
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 
 	r = mkresp(201, "application/json", bridge_wrapped_201);
-	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, p, &r, &res, &e), CLR_OK);
+	ck_assert_int_eq(d->parse(DRV_OP_REGISTER, p, &r, &res, &e), CLR_OK);
 	ck_assert_str_eq(res.client_id, "cb9z3HSYhw");
 	assert_no_secrets(res.metadata);
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 
 	r = mkresp(200, "application/json", bridge_newsecret_200);
-	ck_assert_int_eq(d->parse(CLR_OP_ROTATE, p, &r, &res, &e), CLR_OK);
+	ck_assert_int_eq(d->parse(DRV_OP_ROTATE, p, &r, &res, &e), CLR_OK);
 	ck_assert_str_eq(res.client_secret, "bridge-test-secret-NEW");
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 
 	/* No secret in a 201: the contract requires one. */
 	r = mkresp(201, "application/json", "{\"client_id\":\"cb9z3HSYhw\"}");
-	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, p, &r, &res, &e), CLR_ERR_UPSTREAM);
+	ck_assert_int_eq(d->parse(DRV_OP_REGISTER, p, &r, &res, &e), CLR_ERR_UPSTREAM);
 	ck_assert_ptr_null(res.client_id);
 
 	r = mkresp(
 	    400, "application/json",
 	    "{\"error\":\"invalid_request\",\"error_description\":\"redirect_uris is required\"}");
-	ck_assert_int_eq(d->parse(CLR_OP_REGISTER, p, &r, &res, &e), CLR_ERR_PARAM);
+	ck_assert_int_eq(d->parse(DRV_OP_REGISTER, p, &r, &res, &e), CLR_ERR_PARAM);
 	ck_assert_str_eq(e.msg,
 			 "IdP answered HTTP 400: invalid_request: redirect_uris is required");
 
 	r = mkresp(204, NULL, NULL);
-	ck_assert_int_eq(d->parse(CLR_OP_DELETE, p, &r, &res, &e), CLR_OK);
+	ck_assert_int_eq(d->parse(DRV_OP_DELETE, p, &r, &res, &e), CLR_OK);
 }
 END_TEST
 
@@ -854,15 +856,15 @@ START_TEST(test_errors)
 {
 	const struct err_case *ec = &err_cases[_i];
 	struct clr_http_resp r = mkresp(ec->status, ec->ctype, ec->body);
-	struct clr_reg_result res;
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 
 	/* The same through every driver's register parse. */
-	for (int k = 0; k < CLR_IDP__MAX; k++) {
+	for (int k = 0; k < DRV_IDP__MAX; k++) {
 		memset(&e, 0, sizeof(e));
-		ck_assert_int_eq(clr_driver_get((enum clr_idp_kind)k)
-				     ->parse(CLR_OP_REGISTER, &provs[k], &r, &res, &e),
-				 ec->rc);
+		ck_assert_int_eq(
+		    drv_get((enum drv_idp_kind)k)->parse(DRV_OP_REGISTER, &provs[k], &r, &res, &e),
+		    ec->rc);
 		ck_assert_int_eq(e.rc, ec->rc);
 		ck_assert_str_eq(e.error, ec->error);
 		ck_assert_str_eq(e.msg, ec->msg);
@@ -876,7 +878,7 @@ START_TEST(test_error_bounds)
 {
 	char body[4096];
 	struct clr_http_resp r;
-	struct clr_reg_result res;
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 
 	/* A 3 KB description fits in msg, truncated. */
@@ -884,39 +886,38 @@ START_TEST(test_error_bounds)
 	memset(body + 56, 'x', 3000);
 	memcpy(body + 3056, "\"}", 3);
 	r = mkresp(400, "application/json", body);
-	ck_assert_int_eq(clr_drv_parse_error(&r, &e), CLR_ERR_PARAM);
+	ck_assert_int_eq(drv_parse_error(&r, &e), CLR_ERR_PARAM);
 	ck_assert_uint_lt(strlen(e.msg), sizeof(e.msg));
 	ck_assert_uint_gt(strlen(e.msg), 100);
 
 	/* A 2xx without client_id, or not an object. */
 	r = mkresp(201, "application/json", "{\"client_secret\":\"leak-me-not\"}");
-	ck_assert_int_eq(clr_drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
+	ck_assert_int_eq(drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
 	ck_assert_ptr_null(strstr(e.msg, "leak-me-not"));
 	ck_assert_ptr_null(res.client_secret);
 	r = mkresp(201, "application/json", "[1,2]");
-	ck_assert_int_eq(clr_drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
+	ck_assert_int_eq(drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
 	r = mkresp(201, "application/json", "{\"client_id\":\"a\",\"client_id\":\"b\"}");
-	ck_assert_int_eq(clr_drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
+	ck_assert_int_eq(drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
 	r = mkresp(201, "application/json", "{\"client_id\":42}");
-	ck_assert_int_eq(clr_drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
+	ck_assert_int_eq(drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
 	/* A redirect is never followed, and never a success. */
 	r = mkresp(302, NULL, NULL);
-	ck_assert_int_eq(clr_drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
+	ck_assert_int_eq(drv_parse_rfc7591(&r, &res, &e), CLR_ERR_UPSTREAM);
 }
 END_TEST
 
 START_TEST(test_rotate_unsupported)
 {
-	struct clr_reg_result res;
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 
 	/* Refused before any I/O: no client needed. */
-	for (int k = 0; k < CLR_IDP__MAX; k++) {
-		if (clr_driver_get((enum clr_idp_kind)k)->can_rotate)
+	for (int k = 0; k < DRV_IDP__MAX; k++) {
+		if (drv_get((enum drv_idp_kind)k)->can_rotate)
 			continue;
 		memset(&e, 0, sizeof(e));
-		ck_assert_int_eq(clr_drv_rotate(NULL, &provs[k], &ref42, &res, &e),
-				 CLR_ERR_CONFLICT);
+		ck_assert_int_eq(drv_rotate(NULL, &provs[k], &ref42, &res, &e), CLR_ERR_CONFLICT);
 		ck_assert_ptr_nonnull(strstr(e.msg, "rotation"));
 		ck_assert_ptr_null(res.client_secret);
 	}
@@ -977,10 +978,10 @@ static void stub_teardown(void)
 	types_teardown();
 }
 
-static struct clr_provider stub_provider(enum clr_idp_kind k, char *reg, char *tok,
+static struct drv_provider stub_provider(enum drv_idp_kind k, char *reg, char *tok,
 					 const char *path)
 {
-	struct clr_provider p;
+	struct drv_provider p;
 
 	memset(&p, 0, sizeof(p));
 	p.kind = k;
@@ -998,20 +999,20 @@ static struct clr_provider stub_provider(enum clr_idp_kind k, char *reg, char *t
 START_TEST(test_e2e_register_delete)
 {
 	char reg[128], tok[128], hv[256];
-	struct clr_provider p = stub_provider(CLR_IDP_OTHER, reg, tok, "/reg");
-	struct clr_reg_result res;
+	struct drv_provider p = stub_provider(DRV_IDP_OTHER, reg, tok, "/reg");
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 	struct stub_http_record last;
 	json_error_t jerr;
 	json_t *sent, *want;
 
 	p.initial_access_token = "iat-e2e-1234";
-	ck_assert_int_eq(clr_drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e), CLR_OK);
+	ck_assert_int_eq(drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e), CLR_OK);
 	ck_assert_str_eq(res.client_id, "9Qs2nV0lHk3tE1rA");
 	ck_assert_str_eq(res.client_secret, "Fx2jP0-test-secret-oidc");
 	ck_assert_str_eq(res.registration_access_token, "rat-test-0001");
 	assert_no_secrets(res.metadata);
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 
 	stub_http_last(srv, &last);
 	ck_assert_str_eq(last.method, "POST");
@@ -1031,7 +1032,7 @@ START_TEST(test_e2e_register_delete)
 	json_decref(want);
 	stub_http_record_free(&last);
 
-	ck_assert_int_eq(clr_drv_delete(cli, &p, &ref42, &e), CLR_OK);
+	ck_assert_int_eq(drv_delete(cli, &p, &ref42, &e), CLR_OK);
 	stub_http_last(srv, &last);
 	ck_assert_str_eq(last.method, "DELETE");
 	ck_assert_str_eq(last.path, "/reg/client-42");
@@ -1045,16 +1046,16 @@ END_TEST
 START_TEST(test_e2e_curity_two_steps)
 {
 	char reg[128], tok[128], hv[256];
-	struct clr_provider p = stub_provider(CLR_IDP_CURITY, reg, tok, "/curity-reg");
-	struct clr_reg_result res;
+	struct drv_provider p = stub_provider(DRV_IDP_CURITY, reg, tok, "/curity-reg");
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 	struct stub_http_record last;
 
 	p.initial_client_id = "dcr-client";
 	p.initial_client_secret = "s3cr:t&x y";
-	ck_assert_int_eq(clr_drv_register(cli, &p, &cts[CT_CODE], &ins[CT_CODE], &res, &e), CLR_OK);
+	ck_assert_int_eq(drv_register(cli, &p, &cts[CT_CODE], &ins[CT_CODE], &res, &e), CLR_OK);
 	ck_assert_str_eq(res.client_id, "8ac9d5f6-2b7a-44e4-a5a4-6f2d1c9e0b11");
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 	ck_assert_uint_eq(stub_http_count(srv), 2);
 	stub_http_last(srv, &last);
 	ck_assert_str_eq(last.path, "/curity-reg");
@@ -1068,16 +1069,16 @@ END_TEST
 START_TEST(test_e2e_okta_rotate)
 {
 	char reg[128], tok[128], hv[256];
-	struct clr_provider p = stub_provider(CLR_IDP_OKTA, reg, tok, "/oauth2/v1/clients");
-	struct clr_reg_result res;
+	struct drv_provider p = stub_provider(DRV_IDP_OKTA, reg, tok, "/oauth2/v1/clients");
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 	struct stub_http_record last;
 
 	p.initial_access_token = "00okta-e2e";
-	ck_assert_int_eq(clr_drv_rotate(cli, &p, &ref42, &res, &e), CLR_OK);
+	ck_assert_int_eq(drv_rotate(cli, &p, &ref42, &res, &e), CLR_OK);
 	ck_assert_str_eq(res.client_secret, "okta-test-secret-ROTATED-2");
 	assert_no_secrets(res.metadata);
-	clr_reg_result_clear(&res);
+	drv_reg_result_clear(&res);
 	stub_http_last(srv, &last);
 	ck_assert_str_eq(last.method, "POST");
 	ck_assert_str_eq(last.path, "/oauth2/v1/clients/client-42/lifecycle/newSecret");
@@ -1106,11 +1107,11 @@ START_TEST(test_redact_cut_secret)
 		 "including the token itself which is: ",
 		 tok);
 	r = mkresp(401, "application/json", body);
-	ck_assert_int_eq(clr_drv_parse_error(&r, &e), CLR_ERR_DENIED);
+	ck_assert_int_eq(drv_parse_error(&r, &e), CLR_ERR_DENIED);
 	/* The copy holds only the token's start... */
 	ck_assert_ptr_null(strstr(e.msg, tok));
 	ck_assert_ptr_nonnull(strstr(e.msg, "eyJhbGciOiJSUzI1"));
-	clr_drv_redact(&e, tok);
+	drv_redact(&e, tok);
 	/* ...and that start is gone too. */
 	ck_assert_ptr_null(strstr(e.msg, "eyJhbGci"));
 	ck_assert_ptr_nonnull(strstr(e.msg, "[redacted]"));
@@ -1118,17 +1119,17 @@ START_TEST(test_redact_cut_secret)
 
 	/* Whole occurrences, several, and short secrets left alone. */
 	snprintf(e.msg, sizeof(e.msg), "a s3cret-value b s3cret-value c");
-	clr_drv_redact(&e, "s3cret-value");
+	drv_redact(&e, "s3cret-value");
 	ck_assert_str_eq(e.msg, "a [redacted] b [redacted] c");
 	snprintf(e.msg, sizeof(e.msg), "abc abc");
-	clr_drv_redact(&e, "abc");
+	drv_redact(&e, "abc");
 	ck_assert_str_eq(e.msg, "abc abc");
 	snprintf(e.msg, sizeof(e.msg), "x abcde y");
-	clr_drv_redact(&e, "abcde");
+	drv_redact(&e, "abcde");
 	ck_assert_str_eq(e.msg, "x [redacted] y");
 	/* A shorter run than 8 that starts like a long secret is ordinary text. */
 	snprintf(e.msg, sizeof(e.msg), "eyJhbG is fine");
-	clr_drv_redact(&e, tok);
+	drv_redact(&e, tok);
 	ck_assert_str_eq(e.msg, "eyJhbG is fine");
 }
 END_TEST
@@ -1136,27 +1137,26 @@ END_TEST
 START_TEST(test_e2e_errors_redacted)
 {
 	char reg[128], tok[128];
-	struct clr_provider p = stub_provider(CLR_IDP_OTHER, reg, tok, "/echo-reg");
-	struct clr_reg_result res;
+	struct drv_provider p = stub_provider(DRV_IDP_OTHER, reg, tok, "/echo-reg");
+	struct drv_reg_result res;
 	struct clr_err e = {0};
 
 	p.initial_access_token = "iat-echo-5678";
-	ck_assert_int_eq(clr_drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e),
-			 CLR_ERR_DENIED);
+	ck_assert_int_eq(drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e), CLR_ERR_DENIED);
 	ck_assert_ptr_null(strstr(e.msg, "iat-echo-5678"));
 	ck_assert_str_eq(e.msg,
 			 "IdP answered HTTP 401: invalid_token: token [redacted] is expired");
 	ck_assert_ptr_null(res.client_id);
 
 	/* A 404 HTML page on the registration endpoint. */
-	p = stub_provider(CLR_IDP_OTHER, reg, tok, "/nowhere");
-	ck_assert_int_eq(clr_drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e),
+	p = stub_provider(DRV_IDP_OTHER, reg, tok, "/nowhere");
+	ck_assert_int_eq(drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e),
 			 CLR_ERR_NOTFOUND);
 	ck_assert_str_eq(e.msg, "IdP answered HTTP 404 with a non-JSON body (text/html)");
 
 	/* Okta without an API token: refused before any request. */
-	p = stub_provider(CLR_IDP_OKTA, reg, tok, "/reg");
-	ck_assert_int_eq(clr_drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e),
+	p = stub_provider(DRV_IDP_OKTA, reg, tok, "/reg");
+	ck_assert_int_eq(drv_register(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &e),
 			 CLR_ERR_CONFLICT);
 	ck_assert_uint_eq(stub_http_count(srv), 2);
 }

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,10 +264,13 @@ static void h_thing(struct clr_req *r)
 	clr_resp_json(r, 200, json_pack("{s:s,s:s}", "id", r->params[0], "route", r->route));
 }
 
+static atomic_int create_calls;
+
 static void h_create(struct clr_req *r)
 {
 	json_t *name = json_object_get(r->json, "name");
 
+	atomic_fetch_add(&create_calls, 1);
 	if (!json_is_string(name)) {
 		struct clr_err e;
 
@@ -306,6 +310,15 @@ static const struct clr_route routes[] = {
     {"GET", "/v1/noresp", h_noresp, CLR_AUTH_NONE, 0},
     {"GET", "/v1/admin", h_admin, CLR_AUTH_ADMIN, 0},
     {"GET", "/v1/query", h_query, CLR_AUTH_NONE, 0},
+};
+
+/* POST /v1/things accepts a name of 1..8 bytes and nothing else. */
+static const struct clr_field thing_fields[] = {
+    {"name", CLR_FT_STR, 1, 0, 1, 8, 0, 0},
+};
+static const struct clr_body thing_body = CLR_BODY(thing_fields, 0, NULL);
+static const struct clr_route_body bodies[] = {
+    {"POST", "/v1/things", &thing_body},
 };
 
 static char sock_dir[64];
@@ -358,6 +371,8 @@ static void srv_setup(void)
 	srv.cfg = &cfg;
 	srv.routes = routes;
 	srv.nroutes = sizeof(routes) / sizeof(routes[0]);
+	srv.bodies = bodies;
+	srv.nbodies = 1;
 	srv_rc = -1;
 	ck_assert_int_eq(pthread_create(&srv_thr, NULL, srv_main, NULL), 0);
 	for (i = 0; i < 200 && fd < 0; i++) {
@@ -645,6 +660,18 @@ START_TEST(loop_bodies)
 	ck_assert_str_eq(jstr(&r, "error"), "invalid_request");
 	resp_free(&r);
 
+	/* The route's field table is checked before the handler runs. */
+	atomic_store(&create_calls, 0);
+	fcgi_request(POST("application/json", "25"), "{\"name\":\"a\",\"owner\":\"me\"}", 25, &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(jstr(&r, "error_description"), "\"owner\""));
+	resp_free(&r);
+	fcgi_request(POST("application/json", "20"), "{\"name\":\"123456789\"}", 20, &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(jstr(&r, "field"), "name");
+	resp_free(&r);
+	ck_assert_int_eq(atomic_load(&create_calls), 0);
+
 	memset(big, ' ', sizeof(big));
 	fcgi_request(POST("application/json", "2000"), big, sizeof(big), &r);
 	ck_assert_int_eq(r.status, 413);
@@ -727,6 +754,34 @@ static int stalled_post(const char *ctype, int *ended, int *closed)
  * SIGTERM's join with it).  Now a stalled body read fails after the body
  * timeout with a 400 and the connection is closed.
  */
+/* A field table that names no json_body route is a start-up error, not a silent no-op. */
+START_TEST(bodies_must_name_a_route)
+{
+	static const struct clr_route_body stray[] = {
+	    {"POST", "/v1/thingz", &thing_body},
+	};
+	static const struct clr_route_body not_json[] = {
+	    {"GET", "/v1/things/{}", &thing_body},
+	};
+	struct clr_config c;
+	struct clr_server bad;
+
+	memset(&c, 0, sizeof(c));
+	c.threads = 1;
+	c.max_body = 1024;
+	memset(&bad, 0, sizeof(bad));
+	bad.service = "test";
+	bad.cfg = &c;
+	bad.routes = routes;
+	bad.nroutes = sizeof(routes) / sizeof(routes[0]);
+	bad.bodies = stray;
+	bad.nbodies = 1;
+	ck_assert_int_ne(clr_server_run(&bad), 0);
+	bad.bodies = not_json;
+	ck_assert_int_ne(clr_server_run(&bad), 0);
+}
+END_TEST
+
 START_TEST(loop_stalled_body_times_out)
 {
 	int ended, closed, status;
@@ -804,6 +859,7 @@ static Suite *http_in_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("clr_rc_status");
 	tcase_add_test(tc, rc_status_table);
+	tcase_add_test(tc, bodies_must_name_a_route);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("clr_metrics");
 	tcase_add_test(tc, metrics_render);

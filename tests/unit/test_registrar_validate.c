@@ -11,7 +11,11 @@
 #include <string.h>
 
 #include "clearance/rc.h"
-#include "../../services/registrar/registrar.h"
+#include "clearance/fields.h"
+#include "clearance/oauth.h"
+#include "../../services/registrar/registrations.h"
+#include "../../services/registrar/routes.h"
+#include "../../services/registrar/store.h"
 #include "../../services/registrar/validate.h"
 
 /* ---- reg_ctype_validate ----------------------------------------------- */
@@ -141,26 +145,26 @@ START_TEST(issuer_overlong)
 }
 END_TEST
 
-/* ---- reg_scope_valid ----------------------------------------------------- */
+/* ---- clr_scope_valid ----------------------------------------------------- */
 
 START_TEST(scope_syntax)
 {
-	ck_assert_int_eq(reg_scope_valid(""), 1);
-	ck_assert_int_eq(reg_scope_valid("openid"), 1);
-	ck_assert_int_eq(reg_scope_valid("product_payments free_plan"), 1);
-	ck_assert_int_eq(reg_scope_valid("https://api.example.com/read a:b!#$%&'()*+,-./"), 1);
-	ck_assert_int_eq(reg_scope_valid(" openid"), 0);
-	ck_assert_int_eq(reg_scope_valid("openid "), 0);
-	ck_assert_int_eq(reg_scope_valid("a  b"), 0);
-	ck_assert_int_eq(reg_scope_valid("a\tb"), 0);
-	ck_assert_int_eq(reg_scope_valid("a\"b"), 0);
-	ck_assert_int_eq(reg_scope_valid("a\\b"), 0);
-	ck_assert_int_eq(reg_scope_valid("caf\xc3\xa9"), 0);
-	ck_assert_int_eq(reg_scope_valid("a\x7f"), 0);
+	ck_assert_int_eq(clr_scope_valid(""), 1);
+	ck_assert_int_eq(clr_scope_valid("openid"), 1);
+	ck_assert_int_eq(clr_scope_valid("product_payments free_plan"), 1);
+	ck_assert_int_eq(clr_scope_valid("https://api.example.com/read a:b!#$%&'()*+,-./"), 1);
+	ck_assert_int_eq(clr_scope_valid(" openid"), 0);
+	ck_assert_int_eq(clr_scope_valid("openid "), 0);
+	ck_assert_int_eq(clr_scope_valid("a  b"), 0);
+	ck_assert_int_eq(clr_scope_valid("a\tb"), 0);
+	ck_assert_int_eq(clr_scope_valid("a\"b"), 0);
+	ck_assert_int_eq(clr_scope_valid("a\\b"), 0);
+	ck_assert_int_eq(clr_scope_valid("caf\xc3\xa9"), 0);
+	ck_assert_int_eq(clr_scope_valid("a\x7f"), 0);
 }
 END_TEST
 
-/* ---- reg_redirect_check -------------------------------------------------- */
+/* ---- clr_redirect_uri_check ---------------------------------------------- */
 
 struct uri_case {
 	const char *uri;
@@ -189,7 +193,7 @@ START_TEST(redirect_rules)
 {
 	const struct uri_case *c = &uri_cases[_i];
 	struct clr_err e = {0};
-	enum clr_rc rc = reg_redirect_check(c->uri, &e);
+	enum clr_rc rc = clr_redirect_uri_check(c->uri, "redirect_uris", &e);
 
 	if (c->ok) {
 		ck_assert_msg(rc == CLR_OK, "%s refused: %s", c->uri, e.msg);
@@ -209,7 +213,7 @@ START_TEST(redirect_too_long)
 	memset(uri, 'a', sizeof(uri) - 1);
 	uri[sizeof(uri) - 1] = '\0';
 	memcpy(uri, "https://x.example.com/", 22);
-	ck_assert_int_eq(reg_redirect_check(uri, &e), CLR_ERR_PARAM);
+	ck_assert_int_eq(clr_redirect_uri_check(uri, "redirect_uris", &e), CLR_ERR_PARAM);
 }
 END_TEST
 
@@ -361,13 +365,13 @@ START_TEST(url_schemes)
 }
 END_TEST
 
-/* ---- reg_fields_check ---------------------------------------------------- */
+/* ---- clr_fields_check ---------------------------------------------------- */
 
-static const struct reg_field spec[] = {
-    {"name", REG_FT_STR, 1, 0, 1, 8, 0, 0},
-    {"note", REG_FT_STR, 0, 1, 0, 20, 0, 1},
-    {"flag", REG_FT_BOOL, 0, 0, 0, 0, 0, 0},
-    {"uris", REG_FT_STRARR, 0, 1, 1, 10, 2, 0},
+static const struct clr_field spec[] = {
+    {"name", CLR_FT_STR, 1, 0, 1, 8, 0, 0},
+    {"note", CLR_FT_STR, 0, 1, 0, 20, 0, 1},
+    {"flag", CLR_FT_BOOL, 0, 0, 0, 0, 0, 0},
+    {"uris", CLR_FT_STRARR, 0, 1, 1, 10, 2, 0},
 };
 
 static enum clr_rc fields(const char *json, int partial, struct clr_err *e)
@@ -377,7 +381,11 @@ static enum clr_rc fields(const char *json, int partial, struct clr_err *e)
 
 	ck_assert_ptr_nonnull(o);
 	memset(e, 0, sizeof(*e));
-	rc = reg_fields_check(o, spec, 4, partial, "invalid_request", e);
+	{
+		const struct clr_body b = {spec, 4, partial, "invalid_request"};
+
+		rc = clr_fields_check(o, &b, e);
+	}
 	json_decref(o);
 	return rc;
 }
@@ -392,6 +400,11 @@ START_TEST(body_fields)
 				0, &e),
 			 CLR_OK);
 	ck_assert_int_eq(fields("{\"note\":null}", 1, &e), CLR_OK);
+	/* A partial body (PATCH) must still change something. */
+	ck_assert_int_eq(fields("{}", 1, &e), CLR_ERR_PARAM);
+	/* Multi-line fields take line breaks and tabs, never other controls. */
+	ck_assert_int_eq(fields("{\"name\":\"a\",\"note\":\"a\\tb\\r\\n\"}", 0, &e), CLR_OK);
+	ck_assert_int_eq(fields("{\"name\":\"a\",\"note\":\"a\\u0001b\"}", 0, &e), CLR_ERR_PARAM);
 	/* Missing, null, wrong type, too long, control characters. */
 	ck_assert_int_eq(fields("{}", 0, &e), CLR_ERR_PARAM);
 	ck_assert_str_eq(e.field, "name");
@@ -411,7 +424,7 @@ START_TEST(body_fields)
 	ck_assert_int_eq(fields("{\"name\":\"a\",\"uris\":\"x\"}", 0, &e), CLR_ERR_PARAM);
 	/* Unknown fields are named, bounded and printable. */
 	ck_assert_int_eq(fields("{\"name\":\"a\",\"nmae\":1}", 0, &e), CLR_ERR_PARAM);
-	ck_assert_ptr_nonnull(strstr(e.msg, "unknown field \"nmae\""));
+	ck_assert_ptr_nonnull(strstr(e.msg, "unknown or read-only field \"nmae\""));
 	ck_assert_int_eq(fields("{\"name\":\"a\",\"k\\u0001\":1}", 0, &e), CLR_ERR_PARAM);
 	ck_assert_ptr_nonnull(strstr(e.msg, "(unprintable)"));
 	ck_assert_int_eq(
@@ -439,11 +452,11 @@ static Suite *validate_suite(void)
 	tcase_add_test(tc, issuer_overlong);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("reg_scope_valid");
+	tc = tcase_create("clr_scope_valid");
 	tcase_add_test(tc, scope_syntax);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("reg_redirect_check");
+	tc = tcase_create("clr_redirect_uri_check");
 	tcase_add_loop_test(tc, redirect_rules, 0, (int)(sizeof(uri_cases) / sizeof(uri_cases[0])));
 	tcase_add_test(tc, redirect_too_long);
 	suite_add_tcase(s, tc);
@@ -457,7 +470,7 @@ static Suite *validate_suite(void)
 	tcase_add_test(tc, url_schemes);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("reg_fields_check");
+	tc = tcase_create("clr_fields_check");
 	tcase_add_test(tc, body_fields);
 	suite_add_tcase(s, tc);
 	return s;

@@ -21,6 +21,8 @@
 #include "clearance/db.h"
 #include "clearance/auth.h"
 #include "clearance/http_out.h"
+#include "clearance/fields.h"
+#include "clearance/log.h"
 
 #define CLR_REQ_MAX_PARAMS 4
 
@@ -67,11 +69,52 @@ struct clr_route {
 	int json_body;
 };
 
+/*
+ * The field table of a json_body route (method and pattern as in the route
+ * table): the dispatcher checks req->json against it after auth and before
+ * the handler runs, and answers 400 naming the field.  clr_server_run
+ * refuses to start when an entry names no json_body route.
+ */
+struct clr_route_body {
+	const char *method;
+	const char *pattern;
+	const struct clr_body *body;
+};
+
 /* Value of a FastCGI param such as "HTTP_AUTHORIZATION"; borrowed, or NULL. */
 const char *clr_req_env(const struct clr_req *r, const char *name);
 
 /* Value of query parameter `name` (URL-decoded) or NULL; *out new (free()). */
 enum clr_rc clr_req_query(const struct clr_req *r, const char *name, char **out) CLR_MUSTCHECK;
+
+/*
+ * Path parameter i when it is a uuid (borrowed); otherwise answers 404
+ * "no such <what>" (a malformed id names nothing) and returns NULL.
+ */
+const char *clr_req_param_id(struct clr_req *r, int i, const char *what);
+
+/*
+ * The query's limit (1..1000, default 100) and offset (0..1000000, default
+ * 0) as decimal text.  CLR_ERR_PARAM with e naming the parameter.
+ */
+enum clr_rc clr_req_paging(const struct clr_req *r, char lim[16], char off[16],
+			   struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Query parameter `name` (*out new, NULL when absent) that must be one of
+ * the n strings in allowed; CLR_ERR_PARAM with e naming it (and listing
+ * the allowed values) otherwise.
+ */
+enum clr_rc clr_req_query_enum(const struct clr_req *r, const char *name,
+			       const char *const *allowed, size_t n, char **out,
+			       struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * clr_log with the request's id, client address (REMOTE_ADDR) and route
+ * ("PATCH /v1/apps/{}") on the line.
+ */
+void clr_log_req(const struct clr_req *r, enum clr_log_level level, const char *fmt, ...)
+    CLR_PRINTF(3, 4);
 
 /* Adds a response header; call before any clr_resp_* that writes a body. */
 void clr_resp_header(struct clr_req *r, const char *name, const char *value);
@@ -98,6 +141,13 @@ void clr_resp_error(struct clr_req *r, int status, const char *error, const char
  */
 void clr_resp_err(struct clr_req *r, const struct clr_err *e);
 
+/*
+ * The one failure reply of a handler: clr_resp_err, and a 5xx is logged
+ * once here (error level, with the request's context).  Handlers never log
+ * the failures they answer with this.
+ */
+void clr_resp_fail(struct clr_req *r, const struct clr_err *e);
+
 /* The status for an rc (400, 404, 401, 403, 409, 413, 503, 502, 504, 500). */
 int clr_rc_status(enum clr_rc rc);
 
@@ -116,6 +166,8 @@ struct clr_server {
 	enum clr_rc (*thread_init)(void *app, void **tctx);
 	void (*thread_fini)(void *app, void *tctx);
 	clr_metrics_fn metrics;
+	const struct clr_route_body *bodies; /* may be NULL */
+	size_t nbodies;
 };
 
 /*

@@ -3,9 +3,11 @@
  *
  * Enqueue happens inside the caller's transaction, so a job exists exactly
  * when the change that asked for it committed; it ends with NOTIFY
- * clearance_jobs, which PostgreSQL delivers at commit.  Workers claim one
- * job at a time with FOR UPDATE SKIP LOCKED, so any number of workers in
- * any number of processes never run a job twice at once.  A failed job is
+ * clearance_jobs, which PostgreSQL delivers at commit.  A worker is started
+ * with the kinds it runs and claims only those (kind = ANY(...)), one job
+ * at a time with FOR UPDATE SKIP LOCKED, so each service runs its own
+ * kinds, and any number of workers in any number of processes never run a
+ * job twice at once.  A job of a kind no running worker knows stays queued.  A failed job is
  * retried with exponential backoff (cfg->job_backoff_ms doubling per
  * attempt) until cfg->job_max_attempts; then it stays in state 'failed'
  * with its last error.  A worker that dies mid-job leaves it 'running'
@@ -53,15 +55,14 @@ struct clr_jobs_worker;
 
 /*
  * Starts a worker thread with its own connection (prepares `stmts` too, so
- * handlers can use the service's statements).  *out new; stop it with
+ * handlers can use the service's statements) that claims only the jobs
+ * whose kind is in `kinds` (borrowed for the worker's life; names of
+ * [a-z0-9_.-], at most 64 bytes, else CLR_ERR_PARAM).  *out new; stop it with
  * clr_jobs_worker_stop, which waits for the running job to finish.
  */
 enum clr_rc clr_jobs_worker_start(const struct clr_config *cfg, const struct clr_job_kind *kinds,
 				  size_t nkinds, const struct clr_db_stmt *stmts, size_t nstmts,
 				  void *app, struct clr_jobs_worker **out) CLR_MUSTCHECK;
 void clr_jobs_worker_stop(struct clr_jobs_worker *w);
-
-/* Prometheus text lines: clearance_jobs{state="..."} N.  New string or NULL. */
-char *clr_jobs_metrics(struct clr_db *db);
 
 #endif

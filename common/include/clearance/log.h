@@ -34,4 +34,12 @@ enum clr_rc clr_log_level_parse(const char *s, enum clr_log_level *out) CLR_MUST
  */
 void clr_log(const char *reqid, enum clr_log_level level, const char *fmt, ...) CLR_PRINTF(3, 4);
 
+/*
+ * The same with the request's context: "client" (the peer address) and
+ * "route" ("POST /v1/apps/{}") become fields of the line when not NULL.
+ * Handlers use clr_log_req (http_in.h), which fills them from the request.
+ */
+void clr_log_ctx(const char *reqid, const char *client, const char *route, enum clr_log_level level,
+		 const char *fmt, ...) CLR_PRINTF(5, 6);
+
 #endif

@@ -12,7 +12,6 @@
 
 #define CLR_MUSTCHECK __attribute__((warn_unused_result))
 #define CLR_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define CLR_NONNULL(...) __attribute__((nonnull(__VA_ARGS__)))
 
 enum clr_rc {
 	CLR_OK = 0,

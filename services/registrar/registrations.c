@@ -1,0 +1,592 @@
+/*
+ * registrations.c - the registration operations (see registrations.h),
+ * which the /v1/registrations routes and the job worker both run.
+ *
+ * Rules the code keeps:
+ *  - Nothing is stored when the IdP refuses or fails: the row is written
+ *    only from what the IdP returned, after it returned it.  If that write
+ *    fails, the new client is deleted at the IdP again (compensation).
+ *  - Update, rotate and delete hold the row lock across the IdP call, so two
+ *    requests never use the same registration access token concurrently
+ *    (RFC 7592 IdPs rotate it on every use) and the newest one is committed
+ *    in the same transaction as the metadata that came with it.
+ *  - Views never select a sealed column.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clearance/log.h"
+#include "clearance/util.h"
+#include "driver.h"
+#include "registrar.h"
+#include "registrations.h"
+#include "store.h"
+
+/* ---- IdP error translation ------------------------------------------- */
+
+/* Turns a driver error into the answer for the admin (or the job's error). */
+static enum clr_rc idp_fail(const char *what, const struct clr_err *de, struct clr_err *e)
+{
+	switch (de->rc) {
+	case CLR_ERR_DENIED:
+		return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_rejected", NULL,
+				   "the IdP refused %s: %s", what, de->msg);
+	case CLR_ERR_PARAM:
+		return clr_err_set(e, CLR_ERR_PARAM,
+				   strcmp(de->error, "invalid_redirect_uri") == 0
+				       ? "invalid_redirect_uri"
+				       : "invalid_client_metadata",
+				   de->field[0] != '\0' ? de->field : NULL,
+				   "the IdP refused the client metadata: %s", de->msg);
+	case CLR_ERR_NOTFOUND:
+		return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", NULL,
+				   "the IdP has no such endpoint or client: %s", de->msg);
+	case CLR_ERR_TIMEOUT:
+		return clr_err_set(e, CLR_ERR_TIMEOUT, "idp_unavailable", NULL,
+				   "the IdP did not answer in time: %s", de->msg);
+	case CLR_ERR_UPSTREAM:
+		return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_unavailable", NULL,
+				   "the IdP failed: %s", de->msg);
+	default:
+		*e = *de;
+		return de->rc;
+	}
+}
+
+/* Stored values derived from an IdP result; all new. */
+struct sealed_result {
+	char *secret;
+	char *rat;
+	char *meta;
+	char expires[24];
+	int has_expires;
+};
+
+static void sealed_clear(struct sealed_result *s)
+{
+	free(s->secret);
+	free(s->rat);
+	free(s->meta);
+	memset(s, 0, sizeof(*s));
+}
+
+static enum clr_rc seal_result(const struct reg_app *app, const char *id,
+			       struct drv_reg_result *res, struct sealed_result *s,
+			       struct clr_err *e)
+{
+	memset(s, 0, sizeof(*s));
+	if (reg_seal(app, "registrations.client_secret", id, res->client_secret, &s->secret, e) !=
+		CLR_OK ||
+	    reg_seal(app, "registrations.registration_access_token", id,
+		     res->registration_access_token, &s->rat, e) != CLR_OK)
+		goto fail;
+	if (res->metadata != NULL) {
+		/* Drivers strip these already; a second look costs nothing. */
+		json_object_del(res->metadata, "client_secret");
+		json_object_del(res->metadata, "registration_access_token");
+		s->meta = json_dumps(res->metadata, JSON_COMPACT);
+		if (s->meta == NULL) {
+			clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+			goto fail;
+		}
+	}
+	snprintf(s->expires, sizeof(s->expires), "%lld", res->client_secret_expires_at);
+	s->has_expires = res->client_secret_expires_at != 0;
+	return CLR_OK;
+fail:
+	sealed_clear(s);
+	return e->rc;
+}
+
+static char *dup_secret(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+/* Deletes a client the IdP just created but we could not keep. */
+static void compensate(struct clr_http_client *http, const struct drv_provider *p,
+		       const struct drv_reg_result *res)
+{
+	struct drv_reg_ref ref = {res->client_id, res->registration_client_uri,
+				  res->registration_access_token};
+	struct clr_err ce = {0};
+
+	if (drv_delete(http, p, &ref, &ce) == CLR_OK)
+		clr_log(NULL, CLR_LOG_WARN,
+			"client %s at provider %s deleted again: it could not "
+			"be stored",
+			res->client_id, p->id);
+	else
+		clr_log(NULL, CLR_LOG_ERROR,
+			"client %s at provider %s could not be stored nor "
+			"deleted at the IdP (%s): remove it there by hand",
+			res->client_id, p->id, ce.msg);
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+static json_t *view_of(struct clr_db *db, const char *id)
+{
+	const char *v[1] = {id};
+	PGresult *res = NULL;
+	json_t *o = NULL;
+
+	if (clr_db_exec(db, "reg_rg_get", 1, v, &res) == CLR_OK && PQntuples(res) == 1)
+		o = reg_row_json(res, 0);
+	PQclear(res);
+	return o;
+}
+
+enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
+			    struct clr_http_client *http, const char *pending_id,
+			    const struct reg_request *req, json_t **view, char **secret,
+			    struct clr_err *e)
+{
+	struct reg_ctype ct = {0};
+	struct reg_provider pv = {0};
+	struct reg_row row = {0};
+	struct drv_reg_result res = {0};
+	struct sealed_result s = {0};
+	struct drv_reg_input in = {0};
+	struct clr_err de = {0};
+	json_t *uris = NULL;
+	char *uris_s = NULL, *owner_s = NULL, id[37];
+	PGresult *pr = NULL;
+	const char *p[13];
+	int in_tx = 0, registered = 0;
+	enum clr_rc rc;
+
+	*view = NULL;
+	*secret = NULL;
+	if (req->client_type_id == NULL || !clr_uuid_valid(req->client_type_id))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				   "client_type_id must be a client type's id");
+	rc = reg_ctype_load(db, req->client_type_id, &ct, e);
+	if (rc == CLR_ERR_NOTFOUND)
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "client_type_id names no client type");
+	if (rc != CLR_OK)
+		goto out;
+	if ((rc = reg_request_check(req, &ct, e)) != CLR_OK)
+		goto out;
+	if ((rc = reg_provider_load(app, db, ct.provider_id, 0, 1, &pv, e)) != CLR_OK)
+		goto out;
+	uris =
+	    req->redirect_uris != NULL ? json_incref((json_t *)req->redirect_uris) : json_array();
+	uris_s = uris != NULL ? json_dumps(uris, JSON_COMPACT) : NULL;
+	owner_s = req->owner != NULL ? json_dumps(req->owner, JSON_COMPACT) : NULL;
+	if (uris_s == NULL || (req->owner != NULL && owner_s == NULL)) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	if (pending_id != NULL) {
+		if ((rc = clr_db_begin(db)) != CLR_OK) {
+			clr_err_set(e, rc, NULL, NULL, "database unavailable");
+			goto out;
+		}
+		in_tx = 1;
+		rc = reg_row_load(app, db, pending_id, 1, 0, &row, e);
+		if (rc == CLR_ERR_NOTFOUND)
+			rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "registration_id",
+					 "the pending registration %s does not exist", pending_id);
+		if (rc != CLR_OK)
+			goto out;
+		if (strcmp(row.status, "active") == 0) {
+			/* A retried job whose earlier run committed: done already. */
+			*view = view_of(db, pending_id);
+			rc = CLR_OK;
+			goto out;
+		}
+		if (strcmp(row.status, "pending") != 0) {
+			rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "registration_id",
+					 "the registration is %s, not pending", row.status);
+			goto out;
+		}
+		snprintf(id, sizeof(id), "%s", pending_id);
+	} else if ((rc = clr_uuid_new(id)) != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL, "no randomness for an id");
+		goto out;
+	}
+
+	in.client_name = req->client_name;
+	in.redirect_uris = uris;
+	in.scope = req->scope;
+	rc = drv_register(http, &pv.p, &ct.ct, &in, &res, &de);
+	if (rc != CLR_OK) {
+		rc = idp_fail("the initial access token", &de, e);
+		if (de.rc != CLR_ERR_DENIED && (rc == CLR_ERR_UPSTREAM || rc == CLR_ERR_TIMEOUT))
+			snprintf(e->msg, sizeof(e->msg),
+				 "the IdP could not register the client: %.190s", de.msg);
+		goto out;
+	}
+	registered = 1;
+	if ((rc = seal_result(app, id, &res, &s, e)) != CLR_OK)
+		goto out;
+	p[0] = id;
+	p[1] = pv.p.id;
+	p[2] = ct.id;
+	p[3] = req->client_name;
+	p[4] = uris_s;
+	p[5] = req->scope;
+	p[6] = owner_s;
+	p[7] = res.client_id;
+	p[8] = s.secret;
+	p[9] = s.rat;
+	p[10] = res.registration_client_uri;
+	p[11] = s.expires;
+	p[12] = s.meta;
+	rc = clr_db_exec(db, pending_id != NULL ? "reg_rg_activate" : "reg_rg_insert", 13, p, &pr);
+	/* Cannot happen while the row lock is held; still, never leave the client behind. */
+	if (rc == CLR_OK && PQntuples(pr) != 1)
+		rc = CLR_ERR_INTERNAL;
+	if (rc == CLR_OK && in_tx) {
+		rc = clr_db_commit(db);
+		in_tx = 0;
+	}
+	if (rc != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL,
+			    "the client was registered at the IdP but could not be stored");
+		goto out;
+	}
+	*view = reg_row_json(pr, 0);
+	*secret = dup_secret(res.client_secret);
+	if (*view == NULL || (res.client_secret != NULL && *secret == NULL)) {
+		/* Stored fine; only the answer is lost.  Say so rather than pretend. */
+		json_decref(*view);
+		*view = NULL;
+		free(*secret);
+		*secret = NULL;
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		registered = 0;
+		goto out;
+	}
+	registered = 0;
+	clr_log(NULL, CLR_LOG_INFO, "registration %s: client %s registered at provider %s", id,
+		res.client_id, pv.p.id);
+out:
+	if (in_tx)
+		clr_db_rollback(db);
+	/*
+	 * A unique violation means the IdP handed out a client_id we already
+	 * hold: deleting "it" would delete the other registration's client.
+	 */
+	if (registered && rc != CLR_ERR_CONFLICT)
+		compensate(http, &pv.p, &res);
+	else if (registered)
+		clr_log(NULL, CLR_LOG_ERROR,
+			"provider %s returned client_id %s that is already "
+			"registered; not stored and not deleted",
+			pv.p.id, res.client_id);
+	PQclear(pr);
+	sealed_clear(&s);
+	drv_reg_result_clear(&res);
+	json_decref(uris);
+	free(uris_s);
+	free(owner_s);
+	reg_row_release(&row);
+	reg_provider_release(&pv);
+	reg_ctype_release(&ct);
+	return rc;
+}
+
+enum clr_rc reg_op_delete(const struct reg_app *app, struct clr_db *db,
+			  struct clr_http_client *http, const char *id, int *orphaned,
+			  json_t **view, struct clr_err *e)
+{
+	struct reg_row row = {0};
+	struct reg_provider pv = {0};
+	struct clr_err de = {0};
+	PGresult *pr = NULL;
+	const char *p[2] = {id, NULL};
+	char why[sizeof(de.msg) + 40];
+	enum clr_rc rc;
+
+	*orphaned = 0;
+	if (view != NULL)
+		*view = NULL;
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = reg_row_load(app, db, id, 1, 1, &row, e)) != CLR_OK)
+		goto out;
+	if (strcmp(row.status, "deleted") == 0) {
+		if ((rc = clr_db_commit(db)) != CLR_OK)
+			clr_err_set(e, rc, NULL, NULL, "database error");
+		goto view;
+	}
+	if (row.client_id != NULL) {
+		if ((rc = reg_provider_load(app, db, row.provider_id, 0, 1, &pv, e)) != CLR_OK)
+			goto out;
+		rc = drv_delete(http, &pv.p, &row.ref, &de);
+	}
+	if (rc == CLR_ERR_DENIED) {
+		/* The IdP will not take our word any more; retrying would loop forever. */
+		snprintf(why, sizeof(why), "the IdP refused the deletion: %s", de.msg);
+		p[1] = why;
+		rc = clr_db_exec(db, "reg_rg_orphaned", 2, p, &pr);
+		*orphaned = 1;
+		clr_log(NULL, CLR_LOG_WARN, "registration %s (client %s) orphaned: %s", id,
+			row.client_id, de.msg);
+	} else if (rc == CLR_OK || rc == CLR_ERR_NOTFOUND) {
+		rc = clr_db_exec(db, "reg_rg_deleted", 1, p, &pr);
+		clr_log(NULL, CLR_LOG_INFO, "registration %s (client %s) deleted", id,
+			row.client_id != NULL ? row.client_id : "none");
+	} else {
+		rc = idp_fail("the registration access token", &de, e);
+		if (rc == CLR_ERR_UPSTREAM || rc == CLR_ERR_TIMEOUT)
+			snprintf(e->msg, sizeof(e->msg),
+				 "the IdP could not delete the client: %.190s", de.msg);
+		goto out;
+	}
+	if (rc == CLR_OK)
+		rc = clr_db_commit(db);
+	if (rc != CLR_OK) {
+		clr_log(NULL, CLR_LOG_ERROR,
+			"registration %s: the IdP call succeeded but the "
+			"new state could not be stored",
+			id);
+		clr_err_set(e, rc, NULL, NULL, "the new state could not be stored");
+		goto out;
+	}
+view:
+	if (rc == CLR_OK && view != NULL)
+		*view = view_of(db, id);
+out:
+	clr_db_rollback(db);
+	PQclear(pr);
+	reg_provider_release(&pv);
+	reg_row_release(&row);
+	return rc;
+}
+
+/*
+ * Opens a transaction and locks registration id, unsealed, which must be
+ * active (else CLR_ERR_CONFLICT): what every RFC 7592 call starts with.
+ * The caller rolls back or commits, and releases *row, on every path.
+ */
+static enum clr_rc lock_active(const struct reg_app *app, struct clr_db *db, const char *id,
+			       struct reg_row *row, struct clr_err *e)
+{
+	enum clr_rc rc;
+
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = reg_row_load(app, db, id, 1, 1, row, e)) != CLR_OK)
+		return rc;
+	if (strcmp(row->status, "active") != 0)
+		return clr_err_set(e, CLR_ERR_CONFLICT, "conflict", NULL,
+				   "the registration is %s, not active", row->status);
+	return CLR_OK;
+}
+
+enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
+			  struct clr_http_client *http, const char *id, json_t **view,
+			  char **secret, struct clr_err *e)
+{
+	struct reg_row row = {0};
+	struct reg_provider pv = {0};
+	struct drv_reg_result res = {0};
+	struct sealed_result s = {0};
+	struct clr_err de = {0};
+	PGresult *pr = NULL;
+	const char *p[5];
+	enum clr_rc rc;
+
+	*view = NULL;
+	*secret = NULL;
+	if ((rc = lock_active(app, db, id, &row, e)) != CLR_OK)
+		goto out;
+	if ((rc = reg_provider_load(app, db, row.provider_id, 0, 1, &pv, e)) != CLR_OK)
+		goto out;
+	if (!drv_get(pv.p.kind)->can_rotate) {
+		rc = clr_err_set(e, CLR_ERR_CONFLICT, "unsupported", NULL,
+				 "%s cannot rotate client secrets", drv_idp_kind_name(pv.p.kind));
+		goto out;
+	}
+	if ((rc = drv_rotate(http, &pv.p, &row.ref, &res, &de)) != CLR_OK) {
+		rc = idp_fail("the registration access token", &de, e);
+		goto out;
+	}
+	if (res.client_secret == NULL) {
+		rc = clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", NULL,
+				 "the IdP's rotation answer holds no new client secret");
+		goto out;
+	}
+	if ((rc = seal_result(app, id, &res, &s, e)) != CLR_OK)
+		goto out;
+	p[0] = id;
+	p[1] = s.secret;
+	p[2] = s.expires;
+	p[3] = s.rat;
+	p[4] = s.meta;
+	rc = clr_db_exec(db, "reg_rg_rotated", 5, p, &pr);
+	if (rc == CLR_OK)
+		rc = clr_db_commit(db);
+	if (rc != CLR_OK) {
+		/* The old secret is already dead at the IdP: the log must say what happened. */
+		clr_log(NULL, CLR_LOG_ERROR,
+			"registration %s: secret rotated at the IdP but "
+			"not stored; rotate again",
+			id);
+		clr_err_set(e, rc, NULL, NULL,
+			    "the secret was rotated at the IdP but could not "
+			    "be stored; rotate again");
+		goto out;
+	}
+	*view = reg_row_json(pr, 0);
+	*secret = dup_secret(res.client_secret);
+	if (*view == NULL || *secret == NULL) {
+		json_decref(*view);
+		*view = NULL;
+		free(*secret);
+		*secret = NULL;
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	clr_log(NULL, CLR_LOG_INFO, "registration %s: client secret rotated", id);
+out:
+	clr_db_rollback(db);
+	PQclear(pr);
+	sealed_clear(&s);
+	drv_reg_result_clear(&res);
+	reg_provider_release(&pv);
+	reg_row_release(&row);
+	return rc;
+}
+
+void reg_op_note_failure(struct clr_db *db, const char *id, const char *msg, int final)
+{
+	const char *p[3] = {id, msg, final ? "true" : "false"};
+
+	if (clr_db_exec(db, "reg_rg_note_error", 3, p, NULL) != CLR_OK)
+		clr_log(NULL, CLR_LOG_WARN, "registration %s: could not record its last error", id);
+}
+
+enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
+			  struct clr_http_client *http, const char *id,
+			  const struct reg_request *given, unsigned keep, json_t **view,
+			  struct clr_err *e)
+{
+	struct reg_row row = {0};
+	struct reg_ctype ct = {0};
+	struct reg_provider pv = {0};
+	struct drv_reg_result res = {0};
+	struct sealed_result s = {0};
+	struct drv_reg_input in = {0};
+	struct reg_request req = *given;
+	struct clr_err de = {0};
+	json_t *uris = NULL;
+	char *uris_s = NULL;
+	PGresult *pr = NULL;
+	const char *p[10];
+	enum clr_rc rc;
+
+	*view = NULL;
+	if ((rc = lock_active(app, db, id, &row, e)) != CLR_OK)
+		goto out;
+	if (req.client_type_id == NULL)
+		req.client_type_id = row.client_type_id;
+	if (keep & REG_KEEP_NAME)
+		req.client_name = row.client_name;
+	if (keep & REG_KEEP_SCOPE)
+		req.scope = row.scope;
+	if (req.client_type_id == NULL) {
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "the registration's client type was deleted: give client_type_id");
+		goto out;
+	}
+	if (!clr_uuid_valid(req.client_type_id)) {
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "client_type_id must be a client type's id");
+		goto out;
+	}
+	if ((rc = reg_ctype_load(db, req.client_type_id, &ct, e)) != CLR_OK) {
+		if (rc == CLR_ERR_NOTFOUND)
+			rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+					 "client_type_id names no client type");
+		goto out;
+	}
+	if (strcmp(ct.provider_id, row.provider_id) != 0) {
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "the client type belongs to another provider");
+		goto out;
+	}
+	uris = req.redirect_uris != NULL ? json_incref((json_t *)req.redirect_uris) : json_array();
+	req.redirect_uris = uris;
+	if ((rc = reg_request_check(&req, &ct, e)) != CLR_OK ||
+	    (rc = reg_provider_load(app, db, row.provider_id, 0, 1, &pv, e)) != CLR_OK)
+		goto out;
+	in.client_name = req.client_name;
+	in.redirect_uris = uris;
+	in.scope = req.scope;
+	if (drv_update(http, &pv.p, &ct.ct, &in, &row.ref, &res, &de) != CLR_OK) {
+		rc = idp_fail("the registration access token", &de, e);
+		goto out;
+	}
+	if ((rc = seal_result(app, id, &res, &s, e)) != CLR_OK)
+		goto lost;
+	uris_s = json_dumps(uris, JSON_COMPACT);
+	if (uris_s == NULL) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto lost;
+	}
+	p[0] = id;
+	p[1] = ct.id;
+	p[2] = req.client_name;
+	p[3] = uris_s;
+	p[4] = req.scope;
+	p[5] = s.secret;
+	p[6] = s.rat;
+	p[7] = res.registration_client_uri;
+	p[8] = s.has_expires ? s.expires : NULL;
+	p[9] = s.meta;
+	if ((rc = clr_db_exec(db, "reg_rg_updated", 10, p, &pr)) != CLR_OK ||
+	    (rc = clr_db_commit(db)) != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL,
+			    "the IdP accepted the update but it could not be stored");
+		goto lost;
+	}
+	if ((*view = reg_row_json(pr, 0)) == NULL) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	clr_log(NULL, CLR_LOG_INFO, "registration %s (client %s): metadata updated", id,
+		row.client_id);
+	goto out;
+lost:
+	/* The IdP may have rotated the registration access token with that update. */
+	clr_log(NULL, CLR_LOG_ERROR,
+		"registration %s: updated at the IdP but not stored; "
+		"its registration access token may now be stale",
+		id);
+out:
+	clr_db_rollback(db);
+	PQclear(pr);
+	free(uris_s);
+	json_decref(uris);
+	sealed_clear(&s);
+	drv_reg_result_clear(&res);
+	reg_provider_release(&pv);
+	reg_ctype_release(&ct);
+	reg_row_release(&row);
+	return rc;
+}
+
+enum clr_rc reg_op_withdraw(const struct reg_app *app, struct clr_db *db, const char *id,
+			    const char *why, struct clr_err *e)
+{
+	const char *p[2] = {id, why};
+	enum clr_rc rc;
+
+	(void)app;
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	rc = clr_db_exec(db, "reg_rg_withdraw", 2, p, NULL);
+	if (rc == CLR_OK)
+		rc = clr_db_commit(db);
+	clr_db_rollback(db);
+	if (rc != CLR_OK)
+		clr_err_set(e, rc, NULL, NULL,
+			    "the registration could not be taken out of service");
+	return rc;
+}
