@@ -499,45 +499,75 @@ void clr_resp_err(struct clr_req *r, const struct clr_err *e)
 
 /* ---- query strings ---- */
 
-enum clr_rc clr_req_query(const struct clr_req *r, const char *name, char **out)
+/*
+ * Value of `name` in the "k=v&k=v" text p (len bytes), decoded, new in
+ * *out (NULL when absent).  once: a second occurrence is CLR_ERR_CONFLICT.
+ */
+static enum clr_rc kv_get(const char *p, size_t len, const char *name, int once, char **out)
 {
-	const char *q, *amp, *eq;
-	size_t nlen, klen, vlen;
+	const char *q = p, *end = p + len, *amp, *eq;
+	size_t nlen = strlen(name), klen, vlen;
 	char kbuf[128];
 
 	*out = NULL;
-	if (r == NULL || name == NULL)
-		return CLR_ERR_PARAM;
-	q = r->query ? r->query : "";
-	nlen = strlen(name);
-	while (*q) {
-		amp = strchr(q, '&');
+	while (q < end) {
+		amp = memchr(q, '&', (size_t)(end - q));
 		if (amp == NULL)
-			amp = q + strlen(q);
+			amp = end;
 		eq = memchr(q, '=', (size_t)(amp - q));
 		klen = (size_t)((eq ? eq : amp) - q);
 		if (klen < sizeof(kbuf)) {
 			if (clr_in_pct_decode(q, klen, kbuf, &klen, 1) != 0)
-				return CLR_ERR_PARAM;
+				goto bad;
 			if (klen == nlen && memcmp(kbuf, name, nlen) == 0) {
 				const char *v = eq ? eq + 1 : amp;
 				char *s;
 
+				if (*out != NULL) {
+					free(*out);
+					*out = NULL;
+					return CLR_ERR_CONFLICT;
+				}
 				vlen = (size_t)(amp - v);
 				s = malloc(vlen + 1);
 				if (s == NULL)
-					return CLR_ERR_NOMEM;
+					goto nomem;
 				if (clr_in_pct_decode(v, vlen, s, NULL, 1) != 0) {
 					free(s);
-					return CLR_ERR_PARAM;
+					goto bad;
 				}
 				*out = s;
-				return CLR_OK;
+				if (!once)
+					return CLR_OK;
 			}
 		}
-		q = *amp ? amp + 1 : amp;
+		q = amp < end ? amp + 1 : amp;
 	}
 	return CLR_OK;
+bad:
+	free(*out);
+	*out = NULL;
+	return CLR_ERR_PARAM;
+nomem:
+	free(*out);
+	*out = NULL;
+	return CLR_ERR_NOMEM;
+}
+
+enum clr_rc clr_req_query(const struct clr_req *r, const char *name, char **out)
+{
+	*out = NULL;
+	if (r == NULL || name == NULL)
+		return CLR_ERR_PARAM;
+	return kv_get(r->query ? r->query : "", r->query ? strlen(r->query) : 0, name, 0, out);
+}
+
+enum clr_rc clr_req_form(const struct clr_req *r, const char *name, char **out)
+{
+	*out = NULL;
+	if (r == NULL || name == NULL)
+		return CLR_ERR_PARAM;
+	return kv_get(r->body.p ? r->body.p : "", r->body.len, name, 1, out);
 }
 
 /* ---- request processing ---- */

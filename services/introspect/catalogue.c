@@ -10,11 +10,11 @@
 #include "clearance/log.h"
 #include "catalogue.h"
 
-struct clr_cat {
+struct ix_cat {
 	atomic_int ref;
-	struct clr_cat_product *products;
+	struct ix_cat_product *products;
 	size_t nproducts;
-	struct clr_cat_plan *plans;
+	struct ix_cat_plan *plans;
 	size_t nplans;
 };
 
@@ -69,12 +69,12 @@ nomem:
 	return CLR_ERR_NOMEM;
 }
 
-static void cat_free(struct clr_cat *c)
+static void cat_free(struct ix_cat *c)
 {
 	if (c == NULL)
 		return;
 	for (size_t i = 0; i < c->nproducts; i++) {
-		struct clr_cat_product *p = &c->products[i];
+		struct ix_cat_product *p = &c->products[i];
 		free(p->id);
 		free(p->name);
 		free_strv(p->scopes, p->nscopes);
@@ -82,7 +82,7 @@ static void cat_free(struct clr_cat *c)
 		free(p->plans);
 	}
 	for (size_t i = 0; i < c->nplans; i++) {
-		struct clr_cat_plan *p = &c->plans[i];
+		struct ix_cat_plan *p = &c->plans[i];
 		free(p->id);
 		free(p->name);
 		free_strv(p->scopes, p->nscopes);
@@ -92,31 +92,31 @@ static void cat_free(struct clr_cat *c)
 	free(c);
 }
 
-void clr_cat_retain(struct clr_cat *c)
+void ix_cat_retain(struct ix_cat *c)
 {
 	if (c != NULL)
 		atomic_fetch_add(&c->ref, 1);
 }
 
-void clr_cat_release(struct clr_cat *c)
+void ix_cat_release(struct ix_cat *c)
 {
 	if (c != NULL && atomic_fetch_sub(&c->ref, 1) == 1)
 		cat_free(c);
 }
 
-size_t clr_cat_nproducts(const struct clr_cat *c)
+size_t ix_cat_nproducts(const struct ix_cat *c)
 {
 	return c->nproducts;
 }
-size_t clr_cat_nplans(const struct clr_cat *c)
+size_t ix_cat_nplans(const struct ix_cat *c)
 {
 	return c->nplans;
 }
 
-enum clr_rc clr_cat_build(const struct clr_cat_product_def *products, size_t nproducts,
-			  const struct clr_cat_plan_def *plans, size_t nplans, struct clr_cat **out)
+enum clr_rc ix_cat_build(const struct ix_cat_product_def *products, size_t nproducts,
+			 const struct ix_cat_plan_def *plans, size_t nplans, struct ix_cat **out)
 {
-	struct clr_cat *c;
+	struct ix_cat *c;
 	enum clr_rc rc = CLR_ERR_NOMEM;
 
 	*out = NULL;
@@ -129,7 +129,7 @@ enum clr_rc clr_cat_build(const struct clr_cat_product_def *products, size_t npr
 	if (c->plans == NULL || c->products == NULL)
 		goto out;
 	for (size_t i = 0; i < nplans; i++, c->nplans++) {
-		struct clr_cat_plan *p = &c->plans[i];
+		struct ix_cat_plan *p = &c->plans[i];
 		p->id = strdup(plans[i].id);
 		p->name = strdup(plans[i].name ? plans[i].name : "");
 		if (p->id == NULL || p->name == NULL)
@@ -143,8 +143,8 @@ enum clr_rc clr_cat_build(const struct clr_cat_product_def *products, size_t npr
 		}
 	}
 	for (size_t i = 0; i < nproducts; i++, c->nproducts++) {
-		const struct clr_cat_product_def *d = &products[i];
-		struct clr_cat_product *p = &c->products[i];
+		const struct ix_cat_product_def *d = &products[i];
+		struct ix_cat_product *p = &c->products[i];
 		p->id = strdup(d->id);
 		p->name = strdup(d->name ? d->name : "");
 		if (p->id == NULL || p->name == NULL)
@@ -178,7 +178,7 @@ out:
 	return rc;
 }
 
-int clr_cat_path_ok(const char *path, size_t len)
+int ix_cat_path_ok(const char *path, size_t len)
 {
 	if (len == 0 || path[0] != '/')
 		return 0;
@@ -206,7 +206,7 @@ int clr_cat_path_ok(const char *path, size_t len)
 	return 1;
 }
 
-int clr_cat_prefix_covers(const char *prefix, const char *path, size_t len)
+int ix_cat_prefix_covers(const char *prefix, const char *path, size_t len)
 {
 	size_t pl = strlen(prefix);
 
@@ -232,14 +232,62 @@ static int has_all(char *const *have, size_t nhave, char *const *need, size_t nn
 	return 1;
 }
 
-static const struct clr_cat_plan *pick_plan(const struct clr_cat *c,
-					    const struct clr_cat_product *p, char *const *scopes,
-					    size_t nscopes)
+int ix_cat_scopes_held(char *const *have, size_t nhave, char *const *need, size_t nneed)
 {
-	const struct clr_cat_plan *best = NULL;
+	return nneed == 0 || has_all(have, nhave, need, nneed);
+}
+
+size_t ix_cat_owners(const struct ix_cat *c, const char *path, const struct ix_cat_product **out,
+		     size_t max)
+{
+	size_t plen = strcspn(path, "?#"), bestlen = 0, n = 0;
+
+	if (!ix_cat_path_ok(path, plen))
+		return 0;
+	for (size_t i = 0; i < c->nproducts; i++) {
+		const struct ix_cat_product *p = &c->products[i];
+		size_t longest = 0;
+		for (size_t j = 0; j < p->nprefixes; j++) {
+			size_t l = strlen(p->prefixes[j]);
+			if (l > longest && ix_cat_prefix_covers(p->prefixes[j], path, plen))
+				longest = l;
+		}
+		if (longest == 0 || longest < bestlen)
+			continue;
+		if (longest > bestlen) {
+			bestlen = longest;
+			n = 0;
+		}
+		if (n < max)
+			out[n++] = p;
+	}
+	return n;
+}
+
+const struct ix_cat_product *ix_cat_product_by_id(const struct ix_cat *c, const char *id)
+{
+	for (size_t i = 0; i < c->nproducts; i++)
+		if (strcmp(c->products[i].id, id) == 0)
+			return &c->products[i];
+	return NULL;
+}
+
+const struct ix_cat_plan *ix_cat_plan_of(const struct ix_cat *c, const struct ix_cat_product *p,
+					 const char *plan_id)
+{
+	for (size_t i = 0; i < p->nplans; i++)
+		if (strcmp(c->plans[p->plans[i]].id, plan_id) == 0)
+			return &c->plans[p->plans[i]];
+	return NULL;
+}
+
+static const struct ix_cat_plan *pick_plan(const struct ix_cat *c, const struct ix_cat_product *p,
+					   char *const *scopes, size_t nscopes)
+{
+	const struct ix_cat_plan *best = NULL;
 
 	for (size_t i = 0; i < p->nplans; i++) {
-		const struct clr_cat_plan *pl = &c->plans[p->plans[i]];
+		const struct ix_cat_plan *pl = &c->plans[p->plans[i]];
 		if (!has_all(scopes, nscopes, pl->scopes, pl->nscopes))
 			continue;
 		if (best == NULL || pl->nscopes > best->nscopes ||
@@ -249,30 +297,30 @@ static const struct clr_cat_plan *pick_plan(const struct clr_cat *c,
 	return best;
 }
 
-enum clr_cat_result clr_cat_match(const struct clr_cat *c, char *const *scopes, size_t nscopes,
-				  const char *path, const struct clr_cat_product **product,
-				  const struct clr_cat_plan **plan)
+enum ix_cat_result ix_cat_match(const struct ix_cat *c, char *const *scopes, size_t nscopes,
+				const char *path, const struct ix_cat_product **product,
+				const struct ix_cat_plan **plan)
 {
-	const struct clr_cat_product *best = NULL;
-	const struct clr_cat_plan *bestplan = NULL;
+	const struct ix_cat_product *best = NULL;
+	const struct ix_cat_plan *bestplan = NULL;
 	size_t bestlen = 0, plen = 0;
 
 	*product = NULL;
 	*plan = NULL;
 	if (path != NULL) {
 		plen = strcspn(path, "?#");
-		if (!clr_cat_path_ok(path, plen))
-			return CLR_CAT_NO_PRODUCT;
+		if (!ix_cat_path_ok(path, plen))
+			return IX_CAT_NO_PRODUCT;
 	}
 	for (size_t i = 0; i < c->nproducts; i++) {
-		const struct clr_cat_product *p = &c->products[i];
+		const struct ix_cat_product *p = &c->products[i];
 		size_t longest = 0;
 		int covered = 0;
 		if (!has_all(scopes, nscopes, p->scopes, p->nscopes))
 			continue;
 		if (path == NULL) {
 			/* No request path: prefer a product that also has a plan. */
-			const struct clr_cat_plan *pl = pick_plan(c, p, scopes, nscopes);
+			const struct ix_cat_plan *pl = pick_plan(c, p, scopes, nscopes);
 			if (best == NULL || (bestplan == NULL && pl != NULL)) {
 				best = p;
 				bestplan = pl;
@@ -280,7 +328,7 @@ enum clr_cat_result clr_cat_match(const struct clr_cat *c, char *const *scopes, 
 			continue;
 		}
 		for (size_t j = 0; j < p->nprefixes; j++) {
-			if (clr_cat_prefix_covers(p->prefixes[j], path, plen)) {
+			if (ix_cat_prefix_covers(p->prefixes[j], path, plen)) {
 				size_t l = strlen(p->prefixes[j]);
 				covered = 1;
 				if (l > longest)
@@ -293,10 +341,10 @@ enum clr_cat_result clr_cat_match(const struct clr_cat *c, char *const *scopes, 
 		}
 	}
 	if (best == NULL)
-		return CLR_CAT_NO_PRODUCT;
+		return IX_CAT_NO_PRODUCT;
 	*product = best;
 	*plan = path == NULL ? bestplan : pick_plan(c, best, scopes, nscopes);
-	return *plan != NULL ? CLR_CAT_OK : CLR_CAT_NO_PLAN;
+	return *plan != NULL ? IX_CAT_OK : IX_CAT_NO_PLAN;
 }
 
 /* JSON array text of strings into a new vector of borrowed pointers. */
@@ -316,7 +364,7 @@ static enum clr_rc json_strv(json_t *arr, const char ***v, size_t *n)
 	return CLR_OK;
 }
 
-enum clr_rc clr_cat_load(struct clr_db *db, struct clr_cat **out)
+enum clr_rc ix_cat_load(struct clr_db *db, struct ix_cat **out)
 {
 	static const char q_plans[] =
 	    "SELECT id::text, name, scopes, coalesce(rate_limit_requests, 0)::text,"
@@ -328,8 +376,8 @@ enum clr_rc clr_cat_load(struct clr_db *db, struct clr_cat **out)
 	    "  WHERE pp.product_id = p.id), '[]'::json)::text"
 	    " FROM products p WHERE p.deleted_at IS NULL ORDER BY lower(p.name), p.id";
 	PGresult *rp = NULL, *rq = NULL;
-	struct clr_cat_plan_def *pl = NULL;
-	struct clr_cat_product_def *pr = NULL;
+	struct ix_cat_plan_def *pl = NULL;
+	struct ix_cat_product_def *pr = NULL;
 	json_t **docs = NULL;
 	int np = 0, nq = 0;
 	enum clr_rc rc;
@@ -367,7 +415,7 @@ enum clr_rc clr_cat_load(struct clr_db *db, struct clr_cat **out)
 			CLR_OK)
 			goto out;
 	}
-	rc = clr_cat_build(pr, (size_t)nq, pl, (size_t)np, out);
+	rc = ix_cat_build(pr, (size_t)nq, pl, (size_t)np, out);
 out:
 	for (int i = 0; pr != NULL && i < nq; i++) {
 		free((void *)pr[i].prefixes);

@@ -13,19 +13,19 @@
 #include "providers.h"
 
 struct provs_impl {
-	struct clr_provs pub; /* first: the public view */
+	struct ix_provs pub; /* first: the public view */
 	atomic_int ref;
 };
 
 struct cache_slot {
 	char id[64];
-	struct clr_jwks_cache *c;
+	struct ix_jwks_cache *c;
 };
 
-struct clr_provreg {
+struct ix_provreg {
 	pthread_mutex_t mu;
 	struct provs_impl *cur;
-	struct clr_jwks_cache_cfg jcfg;
+	struct ix_jwks_cache_cfg jcfg;
 	struct clr_http_opts http;
 	struct cache_slot *caches;
 	size_t ncaches, capcaches;
@@ -38,7 +38,7 @@ static void provs_free(struct provs_impl *p)
 	if (p == NULL)
 		return;
 	for (size_t i = 0; i < p->pub.n; i++) {
-		struct clr_prov *v = &p->pub.v[i];
+		struct ix_prov *v = &p->pub.v[i];
 		free(v->id);
 		free(v->issuer);
 		free(v->token_endpoint);
@@ -50,7 +50,7 @@ static void provs_free(struct provs_impl *p)
 	free(p);
 }
 
-void clr_provs_release(struct clr_provs *p)
+void ix_provs_release(struct ix_provs *p)
 {
 	struct provs_impl *pi = (struct provs_impl *)p;
 
@@ -58,7 +58,7 @@ void clr_provs_release(struct clr_provs *p)
 		provs_free(pi);
 }
 
-struct clr_provs *clr_provreg_get(struct clr_provreg *r)
+struct ix_provs *ix_provreg_get(struct ix_provreg *r)
 {
 	struct provs_impl *p;
 
@@ -69,10 +69,10 @@ struct clr_provs *clr_provreg_get(struct clr_provreg *r)
 	return &p->pub;
 }
 
-enum clr_rc clr_provreg_new(const struct clr_jwks_cache_cfg *jcfg,
-			    const struct clr_http_opts *http_defaults, struct clr_provreg **out)
+enum clr_rc ix_provreg_new(const struct ix_jwks_cache_cfg *jcfg,
+			   const struct clr_http_opts *http_defaults, struct ix_provreg **out)
 {
-	struct clr_provreg *r;
+	struct ix_provreg *r;
 
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
@@ -92,28 +92,28 @@ enum clr_rc clr_provreg_new(const struct clr_jwks_cache_cfg *jcfg,
 	return CLR_OK;
 }
 
-void clr_provreg_free(struct clr_provreg *r)
+void ix_provreg_free(struct ix_provreg *r)
 {
 	if (r == NULL)
 		return;
-	clr_provs_release(&r->cur->pub);
+	ix_provs_release(&r->cur->pub);
 	for (size_t i = 0; i < r->ncaches; i++)
-		clr_jwks_cache_free(r->caches[i].c);
+		ix_jwks_cache_free(r->caches[i].c);
 	free(r->caches);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
 
 /* Finds or creates the cache for a provider id; called with r->mu held. */
-static enum clr_rc cache_for(struct clr_provreg *r, const char *id, const char *uri,
-			     const struct clr_http_opts *http, struct clr_jwks_cache **out)
+static enum clr_rc cache_for(struct ix_provreg *r, const char *id, const char *uri,
+			     const struct clr_http_opts *http, struct ix_jwks_cache **out)
 {
 	enum clr_rc rc;
 
 	for (size_t i = 0; i < r->ncaches; i++) {
 		if (strcmp(r->caches[i].id, id) == 0) {
 			*out = r->caches[i].c;
-			return clr_jwks_cache_set_source(*out, uri, http);
+			return ix_jwks_cache_set_source(*out, uri, http);
 		}
 	}
 	if (r->ncaches == r->capcaches) {
@@ -124,7 +124,7 @@ static enum clr_rc cache_for(struct clr_provreg *r, const char *id, const char *
 		r->caches = ns;
 		r->capcaches = nc;
 	}
-	if ((rc = clr_jwks_cache_new(&r->jcfg, uri, http, out)) != CLR_OK)
+	if ((rc = ix_jwks_cache_new(&r->jcfg, uri, http, out)) != CLR_OK)
 		return rc;
 	snprintf(r->caches[r->ncaches].id, sizeof(r->caches[0].id), "%s", id);
 	r->caches[r->ncaches++].c = *out;
@@ -138,7 +138,7 @@ static char *dup_or_null(const PGresult *res, int row, int col)
 	return strdup(PQgetvalue(res, row, col));
 }
 
-enum clr_rc clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
+enum clr_rc ix_provreg_reload(struct ix_provreg *r, struct clr_db *db)
 {
 	static const char q[] =
 	    "SELECT id::text, issuer, jwks_uri, token_endpoint, audience, alg_allowlist,"
@@ -162,7 +162,7 @@ enum clr_rc clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
 	if (np == NULL || md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
 		goto out;
 	atomic_init(&np->ref, 1);
-	np->pub.v = calloc((size_t)n + 1, sizeof(struct clr_prov));
+	np->pub.v = calloc((size_t)n + 1, sizeof(struct ix_prov));
 	if (np->pub.v == NULL)
 		goto out;
 	/* The digest of every column decides whether cached verdicts stay valid. */
@@ -174,7 +174,7 @@ enum clr_rc clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
 
 	pthread_mutex_lock(&r->mu);
 	for (int i = 0; i < n; i++) {
-		struct clr_prov *p = &np->pub.v[np->pub.n];
+		struct ix_prov *p = &np->pub.v[np->pub.n];
 		struct clr_err e;
 		const char *algs = PQgetvalue(res, i, C_ALGS);
 
@@ -216,7 +216,7 @@ enum clr_rc clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
 		r->cur = np;
 		np = NULL;
 		pthread_mutex_unlock(&r->mu);
-		clr_provs_release(&old->pub);
+		ix_provs_release(&old->pub);
 	}
 	rc = CLR_OK;
 out:
@@ -226,7 +226,7 @@ out:
 	return rc;
 }
 
-const struct clr_prov *clr_provs_by_issuer(const struct clr_provs *p, const char *iss)
+const struct ix_prov *ix_provs_by_issuer(const struct ix_provs *p, const char *iss)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->v[i].issuer, iss) == 0)
@@ -234,7 +234,7 @@ const struct clr_prov *clr_provs_by_issuer(const struct clr_provs *p, const char
 	return NULL;
 }
 
-const struct clr_prov *clr_provs_by_id(const struct clr_provs *p, const char *id)
+const struct ix_prov *ix_provs_by_id(const struct ix_provs *p, const char *id)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->v[i].id, id) == 0)
@@ -242,7 +242,7 @@ const struct clr_prov *clr_provs_by_id(const struct clr_provs *p, const char *id
 	return NULL;
 }
 
-size_t clr_provreg_caches(struct clr_provreg *r, struct clr_jwks_cache **out, size_t max)
+size_t ix_provreg_caches(struct ix_provreg *r, struct ix_jwks_cache **out, size_t max)
 {
 	size_t n = 0;
 

@@ -11,14 +11,14 @@
  * Bounded and lock-striped: a direct-mapped table of nslots entries; a new
  * token evicts whatever shared its slot.  The token itself is never stored.
  */
-#ifndef CLR_INTROSPECT_TOKEN_CACHE_H
-#define CLR_INTROSPECT_TOKEN_CACHE_H
+#ifndef IX_TOKEN_CACHE_H
+#define IX_TOKEN_CACHE_H
 
 #include <stdatomic.h>
 #include "clearance/rc.h"
 #include "clearance/jwt.h"
 
-struct clr_tok {
+struct ix_tok {
 	atomic_int ref;
 	unsigned char key[32];
 	long long until_ms; /* monotonic deadline for using this entry */
@@ -27,26 +27,26 @@ struct clr_tok {
 	struct clr_jwt_claims claims;
 };
 
-struct clr_tcache;
+struct ix_tcache;
 
-enum clr_rc clr_tcache_new(size_t nslots, struct clr_tcache **out) CLR_MUSTCHECK;
-void clr_tcache_free(struct clr_tcache *tc);
+enum clr_rc ix_tcache_new(size_t nslots, struct ix_tcache **out) CLR_MUSTCHECK;
+void ix_tcache_free(struct ix_tcache *tc);
 
 /* New reference to a live entry for key, or NULL. */
-struct clr_tok *clr_tcache_get(struct clr_tcache *tc, const unsigned char key[32], long long now_ms,
-			       unsigned long prov_gen);
+struct ix_tok *ix_tcache_get(struct ix_tcache *tc, const unsigned char key[32], long long now_ms,
+			     unsigned long prov_gen);
 
 /*
  * Makes an entry from claims (their contents are moved into it, *claims is
  * zeroed) and stores it.  *out (may be NULL) gets a new reference.
  */
-enum clr_rc clr_tcache_put(struct clr_tcache *tc, const unsigned char key[32], long long until_ms,
-			   unsigned long prov_gen, const char *prov_id,
-			   struct clr_jwt_claims *claims, struct clr_tok **out) CLR_MUSTCHECK;
+enum clr_rc ix_tcache_put(struct ix_tcache *tc, const unsigned char key[32], long long until_ms,
+			  unsigned long prov_gen, const char *prov_id,
+			  struct clr_jwt_claims *claims, struct ix_tok **out) CLR_MUSTCHECK;
 
-void clr_tok_release(struct clr_tok *t);
+void ix_tok_release(struct ix_tok *t);
 
 /* Hits and misses so far, for /metrics. */
-void clr_tcache_stats(struct clr_tcache *tc, unsigned long *hits, unsigned long *misses);
+void ix_tcache_stats(struct ix_tcache *tc, unsigned long *hits, unsigned long *misses);
 
 #endif
