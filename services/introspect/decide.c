@@ -79,7 +79,7 @@ static long long wall_ms(void)
 static enum clr_rc check_with_provider(struct ix_app *app, struct clr_http_client *http,
 				       const struct ix_prov *p, const struct clr_jwt *t,
 				       long long now_ms, struct clr_jwt_claims *claims,
-				       const char **why)
+				       unsigned long *jwks_gen, const char **why)
 {
 	struct clr_jwt_policy pol;
 	struct ix_jwks_ref *keys = NULL, *newer = NULL;
@@ -93,6 +93,9 @@ static enum clr_rc check_with_provider(struct ix_app *app, struct clr_http_clien
 	pol.alg_mask = p->alg_mask;
 	pol.leeway_s = app->cfg->leeway_s;
 	pol.identity_claim = p->identity_claim;
+	pol.typs = p->typs;
+	/* read before the keys: a set replaced meanwhile only costs a re-check */
+	*jwks_gen = ix_jwks_cache_set_gen(p->jwks);
 	rc = ix_jwks_cache_get(p->jwks, http, now_ms, &keys, &e);
 	if (rc != CLR_OK) {
 		*why = "no usable JWKS for the issuer";
@@ -129,6 +132,7 @@ enum clr_rc ix_verify(struct ix_app *app, struct clr_http_client *http, const ch
 	struct clr_jwt_claims claims = CLR_JWT_CLAIMS_INIT;
 	struct clr_err e;
 	long long now_ms = clr_now_ms(), left_ms, until;
+	unsigned long jwks_gen = 0;
 	const char *iss;
 	enum clr_rc rc;
 
@@ -145,8 +149,14 @@ enum clr_rc ix_verify(struct ix_app *app, struct clr_http_client *http, const ch
 	if (app->cfg->gateway_token_cache > 0)
 		*out = ix_tcache_get(app->tcache, key, now_ms, provs->gen);
 	if (*out != NULL) {
-		rc = CLR_OK;
-		goto out;
+		/* tied to the key set it was verified with: a new set re-checks it */
+		p = ix_provs_by_id(provs, (*out)->prov_id);
+		if (p == NULL || ix_jwks_cache_set_gen(p->jwks) == (*out)->jwks_gen) {
+			rc = CLR_OK;
+			goto out;
+		}
+		ix_tok_release(*out);
+		*out = NULL;
 	}
 	memset(&e, 0, sizeof(e));
 	rc = clr_jwt_parse(token, len, &t, &e);
@@ -167,7 +177,7 @@ enum clr_rc ix_verify(struct ix_app *app, struct clr_http_client *http, const ch
 		if (strcmp(provs->v[i].issuer, iss) != 0)
 			continue;
 		p = &provs->v[i];
-		rc = check_with_provider(app, http, p, t, now_ms, &claims, why);
+		rc = check_with_provider(app, http, p, t, now_ms, &claims, &jwks_gen, why);
 		if (rc == CLR_OK || rc == CLR_ERR_NOMEM)
 			break;
 	}
@@ -176,7 +186,7 @@ enum clr_rc ix_verify(struct ix_app *app, struct clr_http_client *http, const ch
 	/* Trust the verdict no longer than the token lives or the TTL allows. */
 	left_ms = claims.exp * 1000LL - wall_ms();
 	until = now_ms + (left_ms < IX_TOKEN_TTL_MS ? left_ms : IX_TOKEN_TTL_MS);
-	rc = ix_tcache_put(app->tcache, key, until, provs->gen, p->id, &claims, out);
+	rc = ix_tcache_put(app->tcache, key, until, provs->gen, jwks_gen, p->id, &claims, out);
 out:
 	clr_jwt_claims_clear(&claims);
 	clr_jwt_free(t);

@@ -41,6 +41,8 @@ struct ix_jwks_cache {
 	unsigned long generation; /* bumped when a fetch completes */
 	unsigned long fetches;
 	unsigned long not_modified;
+	unsigned long rejected; /* sets refused as a whole (CLR_JWKS_STRICT) */
+	atomic_ulong set_gen;	/* bumped whenever cur changes */
 };
 
 const struct clr_jwks *ix_jwks_ref_set(const struct ix_jwks_ref *r)
@@ -144,6 +146,7 @@ enum clr_rc ix_jwks_cache_set_source(struct ix_jwks_cache *c, const char *uri,
 	/* Keys from another URL must not verify this provider's tokens. */
 	ix_jwks_ref_release(c->cur);
 	c->cur = NULL;
+	atomic_fetch_add(&c->set_gen, 1);
 	free(c->etag);
 	c->etag = NULL;
 	c->last_failed = 0;
@@ -193,7 +196,7 @@ static enum clr_rc do_fetch(struct ix_jwks_cache *c, struct clr_http_client *htt
 	struct clr_jwks *set = NULL;
 	struct clr_err le;
 	char *uri = NULL, *etag = NULL, *ca = NULL;
-	int ca_lost;
+	int ca_lost, strict_refused = 0;
 	enum clr_rc rc;
 
 	memset(&resp, 0, sizeof(resp));
@@ -213,6 +216,11 @@ static enum clr_rc do_fetch(struct ix_jwks_cache *c, struct clr_http_client *htt
 	rc = CLR_ERR_NOMEM;
 	if (uri == NULL || ca_lost)
 		goto relock;
+	/* A hanging IdP holds one fetch for at most this long, in total. */
+	if (opts.timeout_ms <= 0 || opts.timeout_ms > IX_JWKS_DEADLINE_MS)
+		opts.timeout_ms = IX_JWKS_DEADLINE_MS;
+	if (opts.connect_timeout_ms <= 0 || opts.connect_timeout_ms > opts.timeout_ms)
+		opts.connect_timeout_ms = opts.timeout_ms;
 	hdr[nh].name = "Accept";
 	hdr[nh++].value = "application/jwk-set+json, application/json";
 	if (etag != NULL) {
@@ -227,7 +235,10 @@ static enum clr_rc do_fetch(struct ix_jwks_cache *c, struct clr_http_client *htt
 			rc = clr_err_set(&le, CLR_ERR_UPSTREAM, "jwks", NULL,
 					 "JWKS answer is not JSON");
 		} else {
-			rc = clr_jwks_parse(resp.body, resp.body_len, &set, &le);
+			rc =
+			    clr_jwks_parse_ex(resp.body, resp.body_len, CLR_JWKS_STRICT, &set, &le);
+			if (rc != CLR_OK && strstr(le.msg, "no usable key") == NULL)
+				strict_refused = 1;
 			if (rc != CLR_OK) {
 				char m[200];
 				snprintf(m, sizeof(m), "malformed JWKS: %.150s", le.msg);
@@ -256,6 +267,7 @@ relock:
 			r->set = set;
 			ix_jwks_ref_release(c->cur);
 			c->cur = r;
+			atomic_fetch_add(&c->set_gen, 1);
 			free(c->etag);
 			c->etag = resp.etag != NULL ? strdup(resp.etag) : NULL;
 			set_life(c, now_ms, resp.max_age);
@@ -266,6 +278,12 @@ relock:
 		c->not_modified++;
 		set_life(c, now_ms, resp.max_age);
 		c->last_failed = 0;
+	}
+	if (strict_refused) {
+		/* the whole set is refused; the last good one (if any) stays */
+		c->rejected++;
+		clr_log(NULL, CLR_LOG_ERROR,
+			"jwks: set from %s refused, keeping the last good one: %s", c->uri, le.msg);
 	}
 	if (rc != CLR_OK) {
 		set_error(c, now_ms, le.msg[0] ? le.msg : clr_rc_name(rc));
@@ -453,6 +471,21 @@ json_t *ix_jwks_cache_info(struct ix_jwks_cache *c, long long now_ms)
 	json_object_set_new(o, "not_modified", json_integer((json_int_t)c->not_modified));
 	pthread_mutex_unlock(&c->mu);
 	return o;
+}
+
+unsigned long ix_jwks_cache_rejected(struct ix_jwks_cache *c)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&c->mu);
+	n = c->rejected;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+unsigned long ix_jwks_cache_set_gen(struct ix_jwks_cache *c)
+{
+	return atomic_load(&c->set_gen);
 }
 
 unsigned long ix_jwks_cache_fetches(struct ix_jwks_cache *c)

@@ -28,6 +28,9 @@
 #include "clearance/jwk.h"
 #include "clearance/http_out.h"
 
+/* Total deadline of one JWKS fetch, connect included (issue 8: at most 5 s). */
+#define IX_JWKS_DEADLINE_MS 5000L
+
 struct ix_jwks_cache_cfg {
 	long min_ttl_s;
 	long max_ttl_s;
@@ -96,5 +99,21 @@ json_t *ix_jwks_cache_info(struct ix_jwks_cache *c, long long now_ms);
 
 /* Number of HTTP fetches attempted so far (metrics, tests). */
 unsigned long ix_jwks_cache_fetches(struct ix_jwks_cache *c);
+
+/*
+ * Number of fetched sets refused as a whole (private members, a repeated
+ * kid: CLR_JWKS_STRICT) so far; each also logs an error line and leaves
+ * the last good set in place.  For metrics and tests.
+ */
+unsigned long ix_jwks_cache_rejected(struct ix_jwks_cache *c);
+
+/*
+ * Changes whenever the current set is replaced (a new set fetched, the
+ * source changed).  A verdict reached with the set of one generation is
+ * re-checked once the generation moves on, so a key the IdP removed stops
+ * verifying cached tokens at the next refresh (within the set's max-age).
+ * Lock-free.
+ */
+unsigned long ix_jwks_cache_set_gen(struct ix_jwks_cache *c);
 
 #endif

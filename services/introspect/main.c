@@ -22,7 +22,8 @@
 static char *metrics(void *arg)
 {
 	struct ix_app *app = arg;
-	unsigned long hits, misses, sup[IX_SECLOG__MAX], w, v[IX_VERDICT__MAX], fetches = 0;
+	unsigned long hits, misses, sup[IX_SECLOG__MAX], w, v[IX_VERDICT__MAX], fetches = 0,
+										rejected = 0;
 	struct ix_jwks_cache *caches[256];
 	struct ix_grants *g = ix_grants_current(app);
 	size_t nc = ix_provreg_caches(app->provs, caches, 256), nclients = ix_grants_nclients(g);
@@ -34,8 +35,10 @@ static char *metrics(void *arg)
 		ix_seclog_stats((enum ix_seclog_reason)i, &w, &sup[i]);
 	for (int i = 0; i < IX_VERDICT__MAX; i++)
 		v[i] = atomic_load(&app->n_verdict[i]);
-	for (size_t i = 0; i < nc; i++)
+	for (size_t i = 0; i < nc; i++) {
 		fetches += ix_jwks_cache_fetches(caches[i]);
+		rejected += ix_jwks_cache_rejected(caches[i]);
+	}
 	if (asprintf(&s,
 		     "# TYPE clearance_auth_total counter\n"
 		     "clearance_auth_total{result=\"allow\"} %lu\n"
@@ -50,6 +53,8 @@ static char *metrics(void *arg)
 		     "clearance_token_cache_total{result=\"miss\"} %lu\n"
 		     "# TYPE clearance_jwks_fetches_total counter\n"
 		     "clearance_jwks_fetches_total %lu\n"
+		     "# TYPE clearance_jwks_rejected_total counter\n"
+		     "clearance_jwks_rejected_total %lu\n"
 		     "# TYPE clearance_security_log_suppressed_total counter\n"
 		     "clearance_security_log_suppressed_total{reason=\"token_refused\"} %lu\n"
 		     "clearance_security_log_suppressed_total{reason=\"revoked\"} %lu\n"
@@ -64,7 +69,7 @@ static char *metrics(void *arg)
 		     "clearance_ratelimit_buckets %zu\n",
 		     v[IX_ALLOW], v[IX_DENY_INVALID], v[IX_DENY_REVOKED], v[IX_DENY_UNREGISTERED],
 		     v[IX_DENY_NOT_GRANTED], v[IX_DENY_SCOPE], v[IX_DENY_LIMITED], hits, misses,
-		     fetches, sup[IX_SECLOG_TOKEN_REFUSED], sup[IX_SECLOG_REVOKED],
+		     fetches, rejected, sup[IX_SECLOG_TOKEN_REFUSED], sup[IX_SECLOG_REVOKED],
 		     sup[IX_SECLOG_UNREGISTERED], sup[IX_SECLOG_INTROSPECT_AUTH],
 		     sup[IX_SECLOG_BASIC], ix_denyset_count(app->deny), nclients,
 		     ix_rl_count(app->rl)) < 0)

@@ -44,6 +44,7 @@ static void provs_free(struct provs_impl *p)
 		free(v->token_endpoint);
 		free(v->audience);
 		free(v->identity_claim);
+		free(v->typs);
 		free((char *)v->http.ca_pem);
 	}
 	free(p->pub.v);
@@ -142,9 +143,12 @@ enum clr_rc ix_provreg_reload(struct ix_provreg *r, struct clr_db *db)
 {
 	static const char q[] =
 	    "SELECT id::text, issuer, jwks_uri, token_endpoint, audience, alg_allowlist,"
-	    " identity_claim, allow_insecure_http::int::text, tls_skip_verify::int::text,"
-	    " ca_bundle_pem FROM providers ORDER BY id";
-	enum { C_ID, C_ISS, C_JWKS, C_TOKEN, C_AUD, C_ALGS, C_IDC, C_HTTP, C_SKIP, C_CA };
+	    /* Okta's access tokens name the client in "cid", not "client_id" */
+	    " CASE WHEN kind = 'okta' AND identity_claim = 'client_id' THEN 'cid'"
+	    " ELSE identity_claim END, allow_insecure_http::int::text,"
+	    " tls_skip_verify::int::text, ca_bundle_pem, access_token_typ"
+	    " FROM providers ORDER BY id";
+	enum { C_ID, C_ISS, C_JWKS, C_TOKEN, C_AUD, C_ALGS, C_IDC, C_HTTP, C_SKIP, C_CA, C_TYP };
 	PGresult *res = NULL;
 	struct provs_impl *np = NULL;
 	unsigned char dg[32];
@@ -167,7 +171,7 @@ enum clr_rc ix_provreg_reload(struct ix_provreg *r, struct clr_db *db)
 		goto out;
 	/* The digest of every column decides whether cached verdicts stay valid. */
 	for (int i = 0; i < n; i++)
-		for (int j = 0; j <= C_CA; j++)
+		for (int j = 0; j <= C_TYP; j++)
 			EVP_DigestUpdate(md, PQgetvalue(res, i, j),
 					 (size_t)PQgetlength(res, i, j) + 1);
 	EVP_DigestFinal_ex(md, dg, &dlen);
@@ -190,6 +194,7 @@ enum clr_rc ix_provreg_reload(struct ix_provreg *r, struct clr_db *db)
 		p->token_endpoint = dup_or_null(res, i, C_TOKEN);
 		p->audience = dup_or_null(res, i, C_AUD);
 		p->identity_claim = dup_or_null(res, i, C_IDC);
+		p->typs = dup_or_null(res, i, C_TYP);
 		p->http = r->http;
 		p->http.allow_http = strcmp(PQgetvalue(res, i, C_HTTP), "1") == 0;
 		p->http.tls_skip_verify = strcmp(PQgetvalue(res, i, C_SKIP), "1") == 0;

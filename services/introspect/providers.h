@@ -22,7 +22,8 @@ struct ix_prov {
 	char *issuer;
 	char *token_endpoint;
 	char *audience;	      /* NULL: aud not checked */
-	char *identity_claim; /* NULL: client_id, azp, sub */
+	char *identity_claim; /* NULL: client_id, azp, sub; okta: cid by default */
+	char *typs;	      /* accepted header typ values (providers.access_token_typ) */
 	unsigned alg_mask;
 	struct clr_http_opts http;  /* ca_pem owned by the snapshot */
 	struct ix_jwks_cache *jwks; /* borrowed from the registry, lives until it is freed */

@@ -92,7 +92,7 @@ struct ix_tok *ix_tcache_get(struct ix_tcache *tc, const unsigned char key[32], 
 }
 
 enum clr_rc ix_tcache_put(struct ix_tcache *tc, const unsigned char key[32], long long until_ms,
-			  unsigned long prov_gen, const char *prov_id,
+			  unsigned long prov_gen, unsigned long jwks_gen, const char *prov_id,
 			  struct clr_jwt_claims *claims, struct ix_tok **out)
 {
 	size_t i = slot_of(tc, key);
@@ -113,6 +113,7 @@ enum clr_rc ix_tcache_put(struct ix_tcache *tc, const unsigned char key[32], lon
 	memcpy(t->key, key, 32);
 	t->until_ms = until_ms;
 	t->prov_gen = prov_gen;
+	t->jwks_gen = jwks_gen;
 	t->claims = *claims;
 	memset(claims, 0, sizeof(*claims));
 	pthread_mutex_lock(mu);

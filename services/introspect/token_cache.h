@@ -6,7 +6,8 @@
  * before is not parsed or verified again until min(exp, ttl) has passed.
  * Only the verdict of the signature and claim checks is cached; revocation
  * and rate limits are checked on every request by the caller, and an entry
- * is ignored once the provider's policy generation changes.
+ * is ignored once the provider's policy generation changes (here) or its
+ * key set is replaced (the caller compares jwks_gen, see decide.c).
  *
  * Bounded and lock-striped: a direct-mapped table of nslots entries; a new
  * token evicts whatever shared its slot.  The token itself is never stored.
@@ -23,6 +24,7 @@ struct ix_tok {
 	unsigned char key[32];
 	long long until_ms; /* monotonic deadline for using this entry */
 	unsigned long prov_gen;
+	unsigned long jwks_gen; /* the provider's key-set generation it was verified with */
 	char *prov_id;
 	struct clr_jwt_claims claims;
 };
@@ -41,7 +43,7 @@ struct ix_tok *ix_tcache_get(struct ix_tcache *tc, const unsigned char key[32], 
  * zeroed) and stores it.  *out (may be NULL) gets a new reference.
  */
 enum clr_rc ix_tcache_put(struct ix_tcache *tc, const unsigned char key[32], long long until_ms,
-			  unsigned long prov_gen, const char *prov_id,
+			  unsigned long prov_gen, unsigned long jwks_gen, const char *prov_id,
 			  struct clr_jwt_claims *claims, struct ix_tok **out) CLR_MUSTCHECK;
 
 void ix_tok_release(struct ix_tok *t);

@@ -133,7 +133,7 @@ static void verified(const char *tok, const char *iss, const char *client, const
 	c.nscopes = n;
 	c.exp = 4000000000LL;
 	ck_assert_int_eq(
-	    ix_tcache_put(app.tcache, key, clr_now_ms() + 60000, 0, "prov-1", &c, NULL), CLR_OK);
+	    ix_tcache_put(app.tcache, key, clr_now_ms() + 60000, 0, 0, "prov-1", &c, NULL), CLR_OK);
 }
 
 static struct ix_decision d;

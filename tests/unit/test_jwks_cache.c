@@ -381,6 +381,85 @@ START_TEST(source_change_drops_keys)
 }
 END_TEST
 
+/*
+ * A set with a private member or a repeated kid is refused as a whole: the
+ * good key next to it is not used, the last good set stays, the refusal is
+ * counted (metric) and the set generation does not move.
+ */
+START_TEST(strict_set_keeps_last_good)
+{
+	struct ix_jwks_cache *c = new_cache(10, 3600, 30, 600);
+	struct ix_jwks_ref *r = NULL;
+	struct clr_err e;
+	json_t *doc = json_loads(set_ab, 0, NULL), *k1;
+	char *with_d, *dup;
+	unsigned long gen;
+
+	ck_assert_ptr_nonnull(doc);
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(ix_jwks_cache_get(c, cli, 1000, &r, &e), CLR_OK);
+	ix_jwks_ref_release(r);
+	gen = ix_jwks_cache_set_gen(c);
+	k1 = json_array_get(json_object_get(doc, "keys"), 1);
+	json_object_set_new(k1, "d", json_string("AAAA"));
+	with_d = json_dumps(doc, JSON_COMPACT);
+	json_object_del(k1, "d");
+	json_object_set_new(k1, "kid", json_string("a"));
+	dup = json_dumps(doc, JSON_COMPACT);
+	serve(200, "application/json", with_d, 60, NULL);
+	ck_assert_int_ne(ix_jwks_cache_refresh(c, cli, 2000, &e), CLR_OK);
+	ck_assert_ptr_nonnull(strstr(e.msg, "private key material"));
+	serve(200, "application/json", dup, 60, NULL);
+	ck_assert_int_ne(ix_jwks_cache_refresh(c, cli, 3000, &e), CLR_OK);
+	ck_assert_ptr_nonnull(strstr(e.msg, "share a kid"));
+	ck_assert_uint_eq(ix_jwks_cache_rejected(c), 2);
+	ck_assert_uint_eq(ix_jwks_cache_set_gen(c), gen);
+	ck_assert_int_eq(ix_jwks_cache_get(c, cli, 3000, &r, &e), CLR_OK);
+	ck_assert(has_kid(r, "a"));
+	ck_assert(!has_kid(r, "b"));
+	ix_jwks_ref_release(r);
+	/* a good set again: replaced, the generation moves */
+	serve(200, "application/json", set_ab, 60, NULL);
+	ck_assert_int_eq(ix_jwks_cache_refresh(c, cli, 4000, &e), CLR_OK);
+	ck_assert_uint_gt(ix_jwks_cache_set_gen(c), gen);
+	free(with_d);
+	free(dup);
+	json_decref(doc);
+	ix_jwks_cache_free(c);
+}
+END_TEST
+
+/*
+ * A hanging IdP holds a fetch for at most IX_JWKS_DEADLINE_MS (5 s) even
+ * when the provider's HTTP timeout is longer.  Not a speed test: it only
+ * bounds the wait from above, with room for a loaded machine.
+ */
+START_TEST(fetch_deadline)
+{
+	struct ix_jwks_cache_cfg cfg = {10, 3600, 30, 600, 1000};
+	struct clr_http_opts o;
+	struct ix_jwks_cache *c = NULL;
+	struct ix_jwks_ref *r = NULL;
+	struct clr_err e;
+	long long t0;
+
+	memset(&o, 0, sizeof(o));
+	memset(&e, 0, sizeof(e));
+	o.allow_http = 1;
+	o.timeout_ms = 60000;
+	ck_assert_int_eq(ix_jwks_cache_new(&cfg, url, &o, &c), CLR_OK);
+	pthread_mutex_lock(&idp.mu);
+	idp.delay_ms = 9000;
+	pthread_mutex_unlock(&idp.mu);
+	t0 = clr_now_ms();
+	ck_assert_int_ne(ix_jwks_cache_get(c, cli, 1000, &r, &e), CLR_OK);
+	ck_assert_ptr_null(r);
+	ck_assert_int_lt(clr_now_ms() - t0, 8500);
+	ck_assert_int_ge(clr_now_ms() - t0, IX_JWKS_DEADLINE_MS - 100);
+	ix_jwks_cache_free(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("jwks_cache");
@@ -395,6 +474,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, stale_keys_while_idp_down);
 	tcase_add_test(tc, bad_answers_never_replace_good_keys);
 	tcase_add_test(tc, source_change_drops_keys);
+	tcase_add_test(tc, strict_set_keeps_last_good);
+	tcase_add_test(tc, fetch_deadline);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -33,7 +33,7 @@ START_TEST(hit_miss_expiry_generation)
 	k2[31] = 2; /* same slot (first bytes equal), different key */
 	ck_assert_int_eq(ix_tcache_new(16, &tc), CLR_OK);
 	ck_assert_ptr_null(ix_tcache_get(tc, k1, 0, 7));
-	ck_assert_int_eq(ix_tcache_put(tc, k1, 1000, 7, "prov", &c, NULL), CLR_OK);
+	ck_assert_int_eq(ix_tcache_put(tc, k1, 1000, 7, 0, "prov", &c, NULL), CLR_OK);
 	ck_assert_ptr_null(c.identity); /* moved into the entry */
 	t = ix_tcache_get(tc, k1, 999, 7);
 	ck_assert_ptr_nonnull(t);
@@ -59,8 +59,8 @@ START_TEST(eviction_keeps_held_reference)
 	memset(k2, 3, sizeof(k2));
 	k2[20] = 9;
 	ck_assert_int_eq(ix_tcache_new(16, &tc), CLR_OK);
-	ck_assert_int_eq(ix_tcache_put(tc, k1, 1000, 1, "p", &c1, &held), CLR_OK);
-	ck_assert_int_eq(ix_tcache_put(tc, k2, 1000, 1, "p", &c2, NULL), CLR_OK);
+	ck_assert_int_eq(ix_tcache_put(tc, k1, 1000, 1, 0, "p", &c1, &held), CLR_OK);
+	ck_assert_int_eq(ix_tcache_put(tc, k2, 1000, 1, 0, "p", &c2, NULL), CLR_OK);
 	ck_assert_ptr_null(ix_tcache_get(tc, k1, 0, 1)); /* evicted by k2 */
 	ck_assert_str_eq(held->claims.identity, "one");	 /* still valid for its holder */
 	ix_tok_release(held);
