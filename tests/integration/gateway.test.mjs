@@ -536,4 +536,20 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     const ok = await tokenFor(clients.ps, 'orders:read plan:gold');
     assert.equal((await get(FILE, bearer(ok))).status, 200);
   });
+
+  // Last: it removes the IdP's old keys.  A verified (cached) token is tied
+  // to the key set it was verified with; the next set (here forced by the
+  // admin refresh, in production at the set's max-age) re-checks it.
+  test('a key removed from the IdP\'s JWKS stops verifying cached tokens at the next set', async () => {
+    const old = await tokenFor(clients.rs, 'orders:read plan:gold');
+    assert.equal((await get(FILE, bearer(old))).status, 200);
+    assert.equal((await get(FILE, bearer(old))).status, 200, 'now served from the token cache');
+    idp.rotateKeys({ keep: false });
+    const refresh = await api('POST', `/v1/providers/${providerId}/jwks/refresh`);
+    assert.equal(refresh.status, 200, refresh.text);
+    assert.ok(!refresh.json.kids.includes(decodeJwt(old).header.kid), 'old kid gone from the set');
+    assert.equal((await get(FILE, bearer(old))).status, 401, 'token of a removed key refused');
+    const fresh = await tokenFor(clients.rs, 'orders:read plan:gold');
+    assert.equal((await get(FILE, bearer(fresh))).status, 200);
+  });
 });
