@@ -141,6 +141,8 @@ enum clr_rc ix_cat_build(const struct ix_cat_product_def *products, size_t nprod
 			p->rl_requests = plans[i].rl_requests;
 			p->rl_window_s = plans[i].rl_window_s;
 		}
+		p->monthly_quota = plans[i].monthly_quota > 0 ? plans[i].monthly_quota : 0;
+		p->fail_closed = plans[i].fail_closed;
 	}
 	for (size_t i = 0; i < nproducts; i++, c->nproducts++) {
 		const struct ix_cat_product_def *d = &products[i];
@@ -367,9 +369,11 @@ static enum clr_rc json_strv(json_t *arr, const char ***v, size_t *n)
 enum clr_rc ix_cat_load(struct clr_db *db, struct ix_cat **out)
 {
 	static const char q_plans[] =
-	    "SELECT id::text, name, scopes, coalesce(rate_limit_requests, 0)::text,"
-	    " coalesce(rate_limit_window_seconds, 0)::text FROM plans"
-	    " WHERE deleted_at IS NULL ORDER BY lower(name), id";
+	    "SELECT p.id::text, p.name, p.scopes, coalesce(p.rate_limit_requests, 0)::text,"
+	    " coalesce(p.rate_limit_window_seconds, 0)::text, coalesce(p.monthly_quota, 0)::text,"
+	    " (coalesce(g.db_down, 'open') = 'closed')::int::text"
+	    " FROM plans p LEFT JOIN gateway_plan_policy g ON g.plan_id = p.id"
+	    " WHERE p.deleted_at IS NULL ORDER BY lower(p.name), p.id";
 	static const char q_products[] =
 	    "SELECT p.id::text, p.name, p.scopes, array_to_json(p.path_prefixes)::text,"
 	    " coalesce((SELECT json_agg(pp.plan_id) FROM product_plans pp"
@@ -401,6 +405,8 @@ enum clr_rc ix_cat_load(struct clr_db *db, struct ix_cat **out)
 		pl[i].scopes = PQgetvalue(rp, i, 2);
 		pl[i].rl_requests = strtol(PQgetvalue(rp, i, 3), NULL, 10);
 		pl[i].rl_window_s = strtol(PQgetvalue(rp, i, 4), NULL, 10);
+		pl[i].monthly_quota = strtoll(PQgetvalue(rp, i, 5), NULL, 10);
+		pl[i].fail_closed = strcmp(PQgetvalue(rp, i, 6), "1") == 0;
 	}
 	for (int i = 0; i < nq; i++) {
 		const char *a = PQgetvalue(rq, i, 3), *b = PQgetvalue(rq, i, 4);

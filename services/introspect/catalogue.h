@@ -33,6 +33,8 @@ struct ix_cat_plan {
 	size_t nscopes;
 	long rl_requests; /* 0 = unlimited */
 	long rl_window_s;
+	long long monthly_quota; /* 0 = none; per client, calendar month in UTC */
+	int fail_closed;	 /* gateway_plan_policy.db_down = 'closed' */
 };
 
 struct ix_cat_product {
@@ -52,6 +54,8 @@ struct ix_cat;
 struct ix_cat_plan_def {
 	const char *id, *name, *scopes; /* scopes space separated */
 	long rl_requests, rl_window_s;	/* 0/0 = unlimited */
+	long long monthly_quota;	/* 0 = none */
+	int fail_closed;
 };
 struct ix_cat_product_def {
 	const char *id, *name, *scopes;

@@ -282,6 +282,93 @@ static enum ix_verdict by_grants(struct ix_decision *d, const struct ix_request 
 	return deny(d, IX_DENY_SCOPE, "token lacks the granted product's or plan's scopes");
 }
 
+/* Rate limit, shared by the copies; the plan's policy when that fails. */
+static void rate_limit(struct ix_app *app, const struct ix_request *req, struct ix_decision *d,
+		       long long now_ms)
+{
+	const struct ix_cat_plan *pl = d->plan;
+	const struct ix_tok *tok = d->tok;
+	struct ix_limit_take t;
+	long reset_s = 0;
+	long long period = ix_limit_period(IX_LIMIT_RATE, pl->rl_window_s, now_ms, &reset_s);
+	enum clr_rc rc;
+
+	d->limited = 1;
+	rc = ix_limits_take(app->limits, app->lease, req->db, tok->claims.iss, tok->claims.identity,
+			    pl->id, IX_LIMIT_RATE, pl->rl_requests, period, reset_s, now_ms, &t);
+	if (rc == CLR_OK) {
+		d->rl.allowed = t.allowed;
+		d->rl.limit = (long)t.limit;
+		d->rl.remaining = (long)t.remaining;
+		d->rl.reset_s = t.reset_s;
+		d->rl.retry_after_s = t.allowed ? 0 : (t.reset_s > 0 ? t.reset_s : 1);
+		return;
+	}
+	d->degraded = 1;
+	if (!pl->fail_closed) {
+		/* this copy's own bucket: N copies admit up to N x the limit */
+		rc = ix_rl_take(app->rl, tok->claims.identity, pl->id, pl->rl_requests,
+				pl->rl_window_s, clr_now_ms(), &d->rl);
+		if (rc == CLR_OK)
+			return;
+	}
+	memset(&d->rl, 0, sizeof(d->rl));
+	d->rl.limit = pl->rl_requests;
+	d->rl.retry_after_s = 5;
+	d->rl.reset_s = reset_s;
+}
+
+/* Monthly quota (calendar month, UTC), shared by the copies. */
+static void month_quota(struct ix_app *app, const struct ix_request *req, struct ix_decision *d,
+			long long now_ms)
+{
+	const struct ix_cat_plan *pl = d->plan;
+	const struct ix_tok *tok = d->tok;
+	long reset_s = 0;
+	long long period = ix_limit_period(IX_LIMIT_MONTH, 0, now_ms, &reset_s);
+	enum clr_rc rc;
+
+	rc = ix_limits_take(app->limits, app->lease, req->db, tok->claims.iss, tok->claims.identity,
+			    pl->id, IX_LIMIT_MONTH, pl->monthly_quota, period, reset_s, now_ms,
+			    &d->q);
+	if (rc == CLR_OK) {
+		d->quota = 1;
+		return;
+	}
+	d->degraded = 1;
+	memset(&d->q, 0, sizeof(d->q));
+	d->q.limit = pl->monthly_quota;
+	d->q.reset_s = reset_s;
+	/* 'open': not counted while the store is away; 'closed': refused */
+	d->q.allowed = !pl->fail_closed;
+}
+
+static enum clr_rc apply_limits(struct ix_app *app, const struct ix_request *req,
+				struct ix_decision *d)
+{
+	long long now_ms = req->now_ms > 0 ? req->now_ms : wall_ms();
+
+	if (d->plan->rl_requests > 0) {
+		rate_limit(app, req, d, now_ms);
+		if (!d->rl.allowed) {
+			deny(d, IX_DENY_LIMITED,
+			     d->degraded ? "rate limit store unavailable (closed)"
+					 : "rate limited");
+			return CLR_OK;
+		}
+	}
+	if (d->plan->monthly_quota > 0) {
+		month_quota(app, req, d, now_ms);
+		if (!d->q.allowed) {
+			d->limited = 1;
+			d->rl.retry_after_s =
+			    d->degraded ? 5 : (d->q.reset_s > 0 ? d->q.reset_s : 1);
+			deny(d, IX_DENY_LIMITED, "monthly quota used up");
+		}
+	}
+	return CLR_OK;
+}
+
 enum clr_rc ix_decide(struct ix_app *app, const struct ix_request *req, struct ix_decision *d)
 {
 	struct ix_grants *grants = NULL;
@@ -327,21 +414,12 @@ enum clr_rc ix_decide(struct ix_app *app, const struct ix_request *req, struct i
 		goto out;
 	d->verdict = IX_ALLOW;
 	d->why = "allowed";
-	if (req->count && d->plan->rl_requests > 0) {
-		d->limited = 1;
-		rc = ix_rl_take(app->rl, tok->claims.identity, d->plan->id, d->plan->rl_requests,
-				d->plan->rl_window_s, clr_now_ms(), &d->rl);
-		if (rc != CLR_OK) {
-			/* No bucket means no limit we could enforce: refuse, don't open up. */
-			d->rl.allowed = 0;
-			d->rl.retry_after_s = 1;
-			d->rl.limit = d->plan->rl_requests;
-		}
-		if (!d->rl.allowed)
-			deny(d, IX_DENY_LIMITED, "rate limited");
-	}
+	if (req->count && (rc = apply_limits(app, req, d)) != CLR_OK)
+		return rc;
 out:
 	ix_grants_release(grants);
+	if (d->degraded)
+		atomic_fetch_add(&app->n_degraded, 1);
 	atomic_fetch_add(&app->n_verdict[d->verdict], 1);
 	return CLR_OK;
 }

@@ -20,8 +20,11 @@
  *  5. the product still offers the granted plan, and the token carries
  *     the product's and the plan's scopes (a token the IdP issued for a
  *     narrower purpose stays refused) -> else IX_DENY_SCOPE (403);
- *  6. when asked to count (only /auth does), the plan's rate limit ->
- *     else IX_DENY_LIMITED (429 via nginx).
+ *  6. when asked to count (only /auth does), the plan's rate limit and
+ *     monthly quota, shared by every copy (limits.h) -> else
+ *     IX_DENY_LIMITED (429 via nginx).  With PostgreSQL unreachable a plan
+ *     whose policy is 'open' (the default) falls back to this copy's own
+ *     token bucket and does not count its quota; 'closed' refuses.
  * With no path (introspection) step 4 takes the first grant, in the order
  * the grants snapshot holds them, that passes step 5.
  */
@@ -31,6 +34,7 @@
 #include "clearance/db.h"
 #include "clearance/http_out.h"
 #include "catalogue.h"
+#include "limits.h"
 #include "ratelimit.h"
 #include "token_cache.h"
 
@@ -58,7 +62,10 @@ struct ix_decision {
 	const struct ix_cat_product *product; /* borrowed from cat; set on IX_ALLOW */
 	const struct ix_cat_plan *plan;	      /* borrowed from cat; set on IX_ALLOW */
 	int limited;			      /* 1 if rl below is filled */
-	struct ix_rl_result rl;
+	struct ix_rl_result rl;		      /* the rate limit (reset_s: window end) */
+	int quota;			      /* 1 if q below is filled */
+	struct ix_limit_take q;		      /* the monthly quota */
+	int degraded; /* 1 if PostgreSQL was unreachable and the plan's policy applied */
 };
 
 /* What to decide on; all borrowed for the call. */
@@ -69,6 +76,8 @@ struct ix_request {
 	int count;	   /* 1: take one request from the rate limit */
 	const char *reqid; /* for security log lines */
 	struct clr_http_client *http;
+	struct clr_db *db; /* the shared counters (limits.h); NULL: unreachable */
+	long long now_ms;  /* wall clock for limit periods; 0: the real one (tests inject) */
 };
 
 /*

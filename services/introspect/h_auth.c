@@ -63,6 +63,11 @@ static void render(struct clr_req *r, struct ix_app *app, const struct ix_decisi
 		num_header(r, "X-RateLimit-Limit", d->rl.limit);
 		num_header(r, "X-RateLimit-Remaining", d->rl.remaining);
 	}
+	if (d->quota) {
+		num_header(r, "X-Quota-Limit", (long)d->q.limit);
+		num_header(r, "X-Quota-Remaining", (long)d->q.remaining);
+		num_header(r, "X-Quota-Reset", d->q.reset_s);
+	}
 	switch (status) {
 	case 204:
 		clr_resp_header(r, "X-Clearance-Client-Id", d->tok->claims.identity);
@@ -131,6 +136,7 @@ void ix_h_auth(struct clr_req *r)
 	q.count = 1;
 	q.reqid = r->reqid;
 	q.http = r->http;
+	q.db = r->db;
 	if (ix_decide(app, &q, &d) != CLR_OK) {
 		deny_401(r, app, "out of memory");
 		goto out;

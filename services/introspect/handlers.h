@@ -26,5 +26,7 @@ void ix_h_jwks_refresh(struct clr_req *r);
 void ix_h_isc_create(struct clr_req *r);
 void ix_h_isc_list(struct clr_req *r);
 void ix_h_isc_delete(struct clr_req *r);
+/* GET /v1/usage (admin): quota use per client and plan this month. */
+void ix_h_usage(struct clr_req *r);
 
 #endif

@@ -35,9 +35,11 @@ struct ix_refresher;
 struct ix_app {
 	const struct clr_config *cfg;
 	struct ix_provreg *provs;
-	struct ix_denyset *deny; /* client ids of revoked registrations */
-	struct ix_isc *isc;	 /* resource servers allowed at /v1/introspect */
-	struct ix_rl *rl;
+	struct ix_denyset *deny;  /* client ids of revoked registrations */
+	struct ix_isc *isc;	  /* resource servers allowed at /v1/introspect */
+	struct ix_rl *rl;	  /* per-copy buckets: the fallback while PostgreSQL is away */
+	struct ix_limits *limits; /* leases of the shared counters */
+	ix_lease_fn lease;	  /* ix_lease_pg (tests: a fake) */
 	struct ix_tcache *tcache;
 	struct ix_basic *basic;
 	struct ix_refresher *refresher;
@@ -47,6 +49,7 @@ struct ix_app {
 	atomic_int loaded;	  /* 1 after the first complete load */
 	atomic_ulong n_verdict[IX_VERDICT__MAX];
 	atomic_ulong n_introspect_limited;
+	atomic_ulong n_degraded; /* limit decisions taken without PostgreSQL */
 };
 
 /* New reference to the current catalogue (ix_cat_release). */

@@ -66,13 +66,18 @@ static char *metrics(void *arg)
 		     "# TYPE clearance_registered_clients gauge\n"
 		     "clearance_registered_clients %zu\n"
 		     "# TYPE clearance_ratelimit_buckets gauge\n"
-		     "clearance_ratelimit_buckets %zu\n",
+		     "clearance_ratelimit_buckets %zu\n"
+		     "# TYPE clearance_limit_leases gauge\n"
+		     "clearance_limit_leases %zu\n"
+		     "# TYPE clearance_limits_degraded_total counter\n"
+		     "clearance_limits_degraded_total %lu\n",
 		     v[IX_ALLOW], v[IX_DENY_INVALID], v[IX_DENY_REVOKED], v[IX_DENY_UNREGISTERED],
 		     v[IX_DENY_NOT_GRANTED], v[IX_DENY_SCOPE], v[IX_DENY_LIMITED], hits, misses,
 		     fetches, rejected, sup[IX_SECLOG_TOKEN_REFUSED], sup[IX_SECLOG_REVOKED],
 		     sup[IX_SECLOG_UNREGISTERED], sup[IX_SECLOG_INTROSPECT_AUTH],
 		     sup[IX_SECLOG_BASIC], ix_denyset_count(app->deny), nclients,
-		     ix_rl_count(app->rl)) < 0)
+		     ix_rl_count(app->rl), ix_limits_count(app->limits),
+		     atomic_load(&app->n_degraded)) < 0)
 		return NULL;
 	return s;
 }
@@ -94,6 +99,7 @@ int main(void)
 	clr_log_set_level(cfg->log_level);
 	memset(&app, 0, sizeof(app));
 	app.cfg = cfg;
+	app.lease = ix_lease_pg;
 	pthread_mutex_init(&app.snap_mu, NULL);
 	jcfg.min_ttl_s = cfg->jwks_min_ttl_s;
 	jcfg.max_ttl_s = cfg->jwks_max_ttl_s;
@@ -106,7 +112,7 @@ int main(void)
 	hdef.max_response = cfg->http_max_response;
 	if (ix_provreg_new(&jcfg, &hdef, &app.provs) != CLR_OK ||
 	    ix_denyset_new(&app.deny) != CLR_OK || ix_isc_new(&app.isc) != CLR_OK ||
-	    ix_rl_new(0, &app.rl) != CLR_OK ||
+	    ix_rl_new(0, &app.rl) != CLR_OK || ix_limits_new(0, &app.limits) != CLR_OK ||
 	    ix_tcache_new((size_t)cfg->gateway_token_cache, &app.tcache) != CLR_OK ||
 	    ix_basic_new(1 << 12, &app.basic) != CLR_OK ||
 	    ix_cat_build(NULL, 0, NULL, 0, &empty) != CLR_OK ||
@@ -140,6 +146,7 @@ out:
 	ix_basic_free(app.basic);
 	ix_tcache_free(app.tcache);
 	ix_rl_free(app.rl);
+	ix_limits_free(app.limits);
 	ix_denyset_free(app.deny);
 	ix_grants_release(app.grants);
 	ix_isc_free(app.isc);

@@ -11,6 +11,7 @@ const struct clr_route ix_routes[] = {
     {"POST", "/v1/introspection-clients", ix_h_isc_create, CLR_AUTH_ADMIN, 1},
     {"GET", "/v1/introspection-clients", ix_h_isc_list, CLR_AUTH_ADMIN, 0},
     {"DELETE", "/v1/introspection-clients/{}", ix_h_isc_delete, CLR_AUTH_ADMIN, 0},
+    {"GET", "/v1/usage", ix_h_usage, CLR_AUTH_ADMIN, 0},
     {"GET", "/v1/providers/{}/jwks", ix_h_jwks_get, CLR_AUTH_ADMIN, 0},
     {"POST", "/v1/providers/{}/jwks/refresh", ix_h_jwks_refresh, CLR_AUTH_ADMIN, 0},
 };

@@ -314,7 +314,8 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     const over = await get(FILE, bearer(tok));
     assert.equal(over.status, 429, over.text);
     const ra = Number(over.headers.get('retry-after'));
-    assert.ok(ra >= 1 && ra <= 1200, `Retry-After ${over.headers.get('retry-after')}`);
+    // fixed windows (services/introspect/limits.h): retry when this one ends
+    assert.ok(ra >= 1 && ra <= 3600, `Retry-After ${over.headers.get('retry-after')}`);
     // a fresh token of the same client shares the bucket
     const tok2 = await tokenFor(clients.tiny, 'orders:read plan:tiny');
     assert.equal((await get(FILE, bearer(tok2))).status, 429);

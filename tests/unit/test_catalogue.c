@@ -20,8 +20,8 @@ static void setup(void)
 	static const char *const admin_plans[] = {"pl-free"};
 	static const char *const pay_plans[] = {"pl-free"};
 	const struct ix_cat_plan_def plans[] = {
-	    {"pl-free", "Free", "plan:free", 10, 60},
-	    {"pl-gold", "Gold", "plan:gold plan:free", 0, 0},
+	    {"pl-free", "Free", "plan:free", 10, 60, 0, 0},
+	    {"pl-gold", "Gold", "plan:gold plan:free", 0, 0, 0, 0},
 	};
 	const struct ix_cat_product_def products[] = {
 	    {"pr-orders", "Orders", "orders:read", orders_pfx, 2, orders_plans, 3},

@@ -10,6 +10,7 @@
  */
 #include <check.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <openssl/evp.h>
 
@@ -24,33 +25,77 @@
 #define PL_DEMO "00000000-0000-4000-8000-0000000000a2"
 #define PL_QUOTA "00000000-0000-4000-8000-0000000000a3"
 #define PL_TINY "00000000-0000-4000-8000-0000000000a4"
+#define PL_CLOSED "00000000-0000-4000-8000-0000000000a5"
+#define PL_BIG "00000000-0000-4000-8000-0000000000a6"
+/* 2026-01-31T23:59:00Z, one minute before a month boundary */
+#define JAN31_2359 1769903940000LL
 
 static struct clr_config cfg;
 static struct ix_app app;
+
+/*
+ * The shared counter store (PostgreSQL's gateway_lease in production): a
+ * table in memory, the same leasing rule, and a switch to play "down".
+ */
+static struct {
+	char key[256];
+	long long used;
+} store[64];
+static size_t nstore;
+static int store_down;
+static unsigned store_calls;
+
+static enum clr_rc fake_lease(void *ctx, const struct ix_lease_req *q, long long *granted,
+			      long long *used)
+{
+	char key[256];
+	size_t i;
+
+	(void)ctx;
+	store_calls++;
+	if (store_down)
+		return CLR_ERR_DB;
+	snprintf(key, sizeof(key), "%s|%s|%s|%d|%lld", q->issuer, q->client_id, q->plan_id,
+		 (int)q->kind, q->period);
+	for (i = 0; i < nstore && strcmp(store[i].key, key) != 0; i++)
+		;
+	if (i == nstore) {
+		ck_assert_uint_lt(nstore, 64);
+		snprintf(store[nstore++].key, sizeof(store[0].key), "%s", key);
+	}
+	*granted = q->limit - store[i].used < q->want ? q->limit - store[i].used : q->want;
+	if (*granted < 0)
+		*granted = 0;
+	store[i].used += *granted;
+	*used = store[i].used;
+	return CLR_OK;
+}
 
 static struct ix_cat *catalogue(void)
 {
 	static const char *const orders_pfx[] = {"/api/orders"};
 	static const char *const pay_pfx[] = {"/api/pay"};
 	static const char *const demo_pfx[] = {"/api/"};
-	static const char *const orders_plans[] = {PL_GOLD, PL_TINY};
+	static const char *const orders_plans[] = {PL_GOLD, PL_TINY, PL_CLOSED, PL_BIG};
 	static const char *const pay_plans[] = {PL_GOLD};
 	static const char *const demo_plans[] = {PL_DEMO, PL_QUOTA};
 	/* "Demo plan" and "Quota plan" overlap: same scope, Demo sorts first */
 	const struct ix_cat_plan_def plans[] = {
-	    {PL_GOLD, "Gold", "plan:gold", 0, 0},
-	    {PL_DEMO, "Demo plan", "demo:read", 0, 0},
-	    {PL_QUOTA, "Quota plan", "demo:read", 0, 0},
-	    {PL_TINY, "Tiny", "plan:tiny", 2, 3600},
+	    {PL_GOLD, "Gold", "plan:gold", 0, 0, 0, 0},
+	    {PL_DEMO, "Demo plan", "demo:read", 0, 0, 0, 0},
+	    {PL_QUOTA, "Quota plan", "demo:read", 0, 0, 5, 0},
+	    {PL_TINY, "Tiny", "plan:tiny", 2, 3600, 0, 0},
+	    {PL_CLOSED, "Closed", "plan:closed", 100, 60, 0, 1},
+	    {PL_BIG, "Big", "plan:big", 100, 60, 0, 0},
 	};
 	const struct ix_cat_product_def products[] = {
-	    {P_ORDERS, "Orders", "orders:read", orders_pfx, 1, orders_plans, 2},
+	    {P_ORDERS, "Orders", "orders:read", orders_pfx, 1, orders_plans, 4},
 	    {P_PAY, "Payments", "pay:read", pay_pfx, 1, pay_plans, 1},
 	    {P_DEMO, "Demo", "demo:read", demo_pfx, 1, demo_plans, 2},
 	};
 	struct ix_cat *c = NULL;
 
-	ck_assert_int_eq(ix_cat_build(products, 3, plans, 4, &c), CLR_OK);
+	ck_assert_int_eq(ix_cat_build(products, 3, plans, 6, &c), CLR_OK);
 	return c;
 }
 
@@ -60,11 +105,12 @@ static struct ix_grants *grants(void)
 	    {ISS, "dev-pay", P_PAY, PL_GOLD},	    {ISS, "dev-quota", P_DEMO, PL_QUOTA},
 	    {ISS, "dev-tiny", P_ORDERS, PL_TINY},   {ISS, "dev-orders", P_ORDERS, PL_GOLD},
 	    {ISS, "dev-orders", P_ORDERS, PL_GOLD}, /* the same grant twice (two providers) */
-	    {ISS, "reg-nogrant", NULL, NULL},
+	    {ISS, "reg-nogrant", NULL, NULL},	    {ISS, "dev-closed", P_ORDERS, PL_CLOSED},
+	    {ISS, "dev-big", P_ORDERS, PL_BIG},
 	};
 	struct ix_grants *g = NULL;
 
-	ck_assert_int_eq(ix_grants_build(rows, 6, &g), CLR_OK);
+	ck_assert_int_eq(ix_grants_build(rows, 8, &g), CLR_OK);
 	return g;
 }
 
@@ -84,6 +130,12 @@ static void setup(void)
 	ck_assert_int_eq(ix_provreg_new(&jc, &ho, &app.provs), CLR_OK);
 	ck_assert_int_eq(ix_denyset_new(&app.deny), CLR_OK);
 	ck_assert_int_eq(ix_rl_new(0, &app.rl), CLR_OK);
+	ck_assert_int_eq(ix_limits_new(0, &app.limits), CLR_OK);
+	app.lease = fake_lease;
+	memset(store, 0, sizeof(store));
+	nstore = 0;
+	store_down = 0;
+	store_calls = 0;
 	ck_assert_int_eq(ix_tcache_new(64, &app.tcache), CLR_OK);
 	ix_set_catalogue(&app, catalogue());
 	ix_set_grants(&app, grants());
@@ -95,6 +147,7 @@ static void teardown(void)
 	ix_set_grants(&app, NULL);
 	ix_tcache_free(app.tcache);
 	ix_rl_free(app.rl);
+	ix_limits_free(app.limits);
 	ix_denyset_free(app.deny);
 	ix_provreg_free(app.provs);
 	pthread_mutex_destroy(&app.snap_mu);
@@ -138,6 +191,8 @@ static void verified(const char *tok, const char *iss, const char *client, const
 
 static struct ix_decision d;
 
+static long long fake_now;
+
 static enum ix_verdict decide(const char *tok, const char *path, int count)
 {
 	struct ix_request q;
@@ -148,6 +203,7 @@ static enum ix_verdict decide(const char *tok, const char *path, int count)
 	q.len = strlen(tok);
 	q.path = path;
 	q.count = count;
+	q.now_ms = fake_now;
 	ck_assert_int_eq(ix_decide(&app, &q, &d), CLR_OK);
 	ck_assert_ptr_nonnull(d.why);
 	return d.verdict;
@@ -252,7 +308,88 @@ START_TEST(rate_limit_of_granted_plan)
 	ck_assert_int_eq(decide("t-tiny", "/api/orders/1", 1), IX_ALLOW);
 	ck_assert_int_eq(decide("t-tiny", "/api/orders/1", 1), IX_DENY_LIMITED);
 	ck_assert_int_eq(ix_verdict_status[d.verdict], 429);
+	/* a fixed window: retry when it ends */
 	ck_assert_int_ge(d.rl.retry_after_s, 1);
+	ck_assert_int_le(d.rl.retry_after_s, 3600);
+	ck_assert_int_eq(d.rl.retry_after_s, d.rl.reset_s);
+	ix_decision_clear(&d);
+}
+END_TEST
+
+/* Quota exhaustion and reset at the month boundary (injected clock). */
+START_TEST(quota_month_boundary)
+{
+	fake_now = JAN31_2359;
+	verified("t-q", ISS, "dev-quota", "demo:read");
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(decide("t-q", "/api/x", 1), IX_ALLOW);
+		ck_assert_int_eq(d.quota, 1);
+		ck_assert_int_eq(d.q.limit, 5);
+		ck_assert_int_eq(d.q.remaining, 4 - i);
+		ck_assert_int_eq(d.q.reset_s, 60);
+	}
+	ck_assert_int_eq(decide("t-q", "/api/x", 1), IX_DENY_LIMITED);
+	ck_assert_int_eq(d.rl.retry_after_s, 60);
+	/* introspection is not counted and not refused by the quota */
+	ck_assert_int_eq(decide("t-q", NULL, 0), IX_ALLOW);
+	/* one second into February: a new month, a new quota */
+	fake_now = JAN31_2359 + 61000;
+	ck_assert_int_eq(decide("t-q", "/api/x", 1), IX_ALLOW);
+	ck_assert_int_eq(d.q.remaining, 4);
+	ck_assert_int_gt(d.q.reset_s, 27 * 86400);
+	fake_now = 0;
+	ix_decision_clear(&d);
+}
+END_TEST
+
+/*
+ * Three copies (three ix_limits) sharing one counter: round robin well over
+ * the limit admits exactly the limit, while most requests never reach the
+ * store (the leased blocks grow with the rate).
+ */
+START_TEST(three_copies_share_the_limit)
+{
+	struct ix_limits *copies[3];
+	struct ix_limits *own = app.limits;
+	int allowed = 0;
+
+	fake_now = JAN31_2359 - 30000; /* well inside a 60 s window */
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(ix_limits_new(0, &copies[i]), CLR_OK);
+	verified("t-big", ISS, "dev-big", "orders:read plan:big");
+	for (int i = 0; i < 300; i++) {
+		app.limits = copies[i % 3];
+		if (decide("t-big", "/api/orders/1", 1) == IX_ALLOW)
+			allowed++;
+		fake_now += 10; /* 100 requests per second */
+	}
+	ck_assert_int_eq(allowed, 100);
+	ck_assert_uint_lt(store_calls, 300);
+	app.limits = own;
+	for (int i = 0; i < 3; i++)
+		ix_limits_free(copies[i]);
+	fake_now = 0;
+	ix_decision_clear(&d);
+}
+END_TEST
+
+/* PostgreSQL down: 'open' falls back to this copy's bucket, 'closed' refuses. */
+START_TEST(store_down_policy)
+{
+	store_down = 1;
+	verified("t-open", ISS, "dev-big", "orders:read plan:big");
+	ck_assert_int_eq(decide("t-open", "/api/orders/1", 1), IX_ALLOW);
+	ck_assert_int_eq(d.degraded, 1);
+	ck_assert_int_eq(d.rl.limit, 100);
+	verified("t-closed", ISS, "dev-closed", "orders:read plan:closed");
+	ck_assert_int_eq(decide("t-closed", "/api/orders/1", 1), IX_DENY_LIMITED);
+	ck_assert_int_eq(d.degraded, 1);
+	ck_assert_int_ge(d.rl.retry_after_s, 1);
+	ck_assert_uint_ge(atomic_load(&app.n_degraded), 2);
+	/* back: the shared counter again */
+	store_down = 0;
+	ck_assert_int_eq(decide("t-closed", "/api/orders/1", 1), IX_ALLOW);
+	ck_assert_int_eq(d.degraded, 0);
 	ix_decision_clear(&d);
 }
 END_TEST
@@ -277,7 +414,7 @@ START_TEST(grants_lookup)
 	const struct ix_grant *gr;
 	size_t n = 99;
 
-	ck_assert_uint_eq(ix_grants_nclients(g), 5);
+	ck_assert_uint_eq(ix_grants_nclients(g), 7);
 	gr = ix_grants_find(g, ISS, "dev-orders", &n);
 	ck_assert_ptr_nonnull(gr);
 	ck_assert_uint_eq(n, 1); /* the duplicate row is kept once */
@@ -305,6 +442,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, unregistered_revoked_and_no_grant);
 	tcase_add_test(tc, grants_removed_on_reload);
 	tcase_add_test(tc, rate_limit_of_granted_plan);
+	tcase_add_test(tc, quota_month_boundary);
+	tcase_add_test(tc, three_copies_share_the_limit);
+	tcase_add_test(tc, store_down_policy);
 	tcase_add_test(tc, require_registered_off);
 	tcase_add_test(tc, grants_lookup);
 	suite_add_tcase(s, tc);
