@@ -2,6 +2,7 @@
  * catalogue.c - see catalogue.h.
  */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,13 +11,64 @@
 #include "clearance/log.h"
 #include "catalogue.h"
 
+/* One (prefix, product) pair of the path index. */
+struct cat_pfx {
+	const char *prefix; /* borrowed from the product */
+	size_t len;
+	size_t product;
+	size_t next; /* chain in the bucket: index + 1, 0 = end */
+};
+
 struct ix_cat {
 	atomic_int ref;
 	struct ix_cat_product *products;
 	size_t nproducts;
 	struct ix_cat_plan *plans;
 	size_t nplans;
+	/* path index: prefix text -> products, so finding a path's owners costs
+	 * one probe per segment boundary, not one per product */
+	struct cat_pfx *pfx;
+	size_t npfx;
+	size_t *buckets; /* nbuckets heads: pfx index + 1, 0 = empty */
+	size_t nbuckets; /* power of two */
 };
+
+static uint64_t pfx_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h ^ (h >> 31);
+}
+
+static enum clr_rc index_prefixes(struct ix_cat *c)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < c->nproducts; i++)
+		n += c->products[i].nprefixes;
+	c->nbuckets = 16;
+	while (c->nbuckets < 2 * n)
+		c->nbuckets *= 2;
+	c->pfx = calloc(n ? n : 1, sizeof(*c->pfx));
+	c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
+	if (c->pfx == NULL || c->buckets == NULL)
+		return CLR_ERR_NOMEM;
+	for (size_t i = 0; i < c->nproducts; i++) {
+		for (size_t j = 0; j < c->products[i].nprefixes; j++, k++) {
+			struct cat_pfx *e = &c->pfx[k];
+			size_t b;
+			e->prefix = c->products[i].prefixes[j];
+			e->len = strlen(e->prefix);
+			e->product = i;
+			b = pfx_hash(e->prefix, e->len) & (c->nbuckets - 1);
+			e->next = c->buckets[b];
+			c->buckets[b] = k + 1;
+		}
+	}
+	c->npfx = k;
+	return CLR_OK;
+}
 
 static void free_strv(char **v, size_t n)
 {
@@ -89,6 +141,8 @@ static void cat_free(struct ix_cat *c)
 	}
 	free(c->products);
 	free(c->plans);
+	free(c->pfx);
+	free(c->buckets);
 	free(c);
 }
 
@@ -172,6 +226,8 @@ enum clr_rc ix_cat_build(const struct ix_cat_product_def *products, size_t nprod
 				if (strcmp(c->plans[k].id, d->plan_ids[j]) == 0)
 					p->plans[p->nplans++] = k;
 	}
+	if ((rc = index_prefixes(c)) != CLR_OK)
+		goto out;
 	*out = c;
 	c = NULL;
 	rc = CLR_OK;
@@ -242,26 +298,30 @@ int ix_cat_scopes_held(char *const *have, size_t nhave, char *const *need, size_
 size_t ix_cat_owners(const struct ix_cat *c, const char *path, const struct ix_cat_product **out,
 		     size_t max)
 {
-	size_t plen = strcspn(path, "?#"), bestlen = 0, n = 0;
+	size_t plen = strcspn(path, "?#"), n = 0;
 
 	if (!ix_cat_path_ok(path, plen))
 		return 0;
-	for (size_t i = 0; i < c->nproducts; i++) {
-		const struct ix_cat_product *p = &c->products[i];
-		size_t longest = 0;
-		for (size_t j = 0; j < p->nprefixes; j++) {
-			size_t l = strlen(p->prefixes[j]);
-			if (l > longest && ix_cat_prefix_covers(p->prefixes[j], path, plen))
-				longest = l;
-		}
-		if (longest == 0 || longest < bestlen)
+	/*
+	 * Longest first: the whole path, then each length at a segment
+	 * boundary ("/a/b" is covered by "/a/b", "/a/", "/a" and "/").  The
+	 * first length with any prefix decides; every product with it is an
+	 * owner (ties kept).
+	 */
+	for (size_t k = plen; k > 0 && n == 0; k--) {
+		if (!(k == plen || path[k] == '/' || path[k - 1] == '/'))
 			continue;
-		if (longest > bestlen) {
-			bestlen = longest;
-			n = 0;
+		for (size_t e = c->buckets[pfx_hash(path, k) & (c->nbuckets - 1)]; e != 0;
+		     e = c->pfx[e - 1].next) {
+			const struct cat_pfx *x = &c->pfx[e - 1];
+			int dup = 0;
+			if (x->len != k || memcmp(x->prefix, path, k) != 0)
+				continue;
+			for (size_t i = 0; i < n; i++)
+				dup |= out[i] == &c->products[x->product];
+			if (!dup && n < max)
+				out[n++] = &c->products[x->product];
 		}
-		if (n < max)
-			out[n++] = p;
 	}
 	return n;
 }

@@ -430,6 +430,46 @@ START_TEST(grants_lookup)
 }
 END_TEST
 
+/* The path index: longest prefix at a segment boundary, ties kept, 1,000 products. */
+START_TEST(owners_by_path_index)
+{
+	enum { N = 1000 };
+	static char ids[N + 2][40], names[N + 2][20], pfx[N + 2][40];
+	static const char *pv[N + 2][1];
+	struct ix_cat_product_def defs[N + 2];
+	const struct ix_cat_product *o[4];
+	struct ix_cat *c = NULL;
+
+	memset(defs, 0, sizeof(defs));
+	for (int i = 0; i < N + 2; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "00000000-0000-4000-8000-%012d", i);
+		snprintf(names[i], sizeof(names[i]), "p%d", i);
+		if (i < N)
+			snprintf(pfx[i], sizeof(pfx[i]), "/svc/%d", i);
+		else /* two products on the same prefix */
+			snprintf(pfx[i], sizeof(pfx[i]), "/shared/");
+		pv[i][0] = pfx[i];
+		defs[i].id = ids[i];
+		defs[i].name = names[i];
+		defs[i].scopes = "";
+		defs[i].prefixes = pv[i];
+		defs[i].nprefixes = 1;
+	}
+	ck_assert_int_eq(ix_cat_build(defs, N + 2, NULL, 0, &c), CLR_OK);
+	ck_assert_uint_eq(ix_cat_owners(c, "/svc/517/x?y=1", o, 4), 1);
+	ck_assert_str_eq(o[0]->name, "p517");
+	ck_assert_uint_eq(ix_cat_owners(c, "/svc/517", o, 4), 1);
+	/* "/svc/517" does not cover "/svc/5170" (no segment boundary) */
+	ck_assert_uint_eq(ix_cat_owners(c, "/svc/5170", o, 4), 0);
+	ck_assert_uint_eq(ix_cat_owners(c, "/svc/99999", o, 4), 0);
+	ck_assert_uint_eq(ix_cat_owners(c, "/svc/51x", o, 4), 0);
+	ck_assert_uint_eq(ix_cat_owners(c, "/shared/a/b", o, 4), 2);
+	ck_assert_uint_eq(ix_cat_owners(c, "/shared", o, 4), 0);
+	ck_assert_uint_eq(ix_cat_owners(c, "/svc/517/../1", o, 4), 0); /* not normal form */
+	ix_cat_release(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("introspect_decide");
@@ -447,6 +487,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, store_down_policy);
 	tcase_add_test(tc, require_registered_off);
 	tcase_add_test(tc, grants_lookup);
+	tcase_add_test(tc, owners_by_path_index);
 	suite_add_tcase(s, tc);
 	return s;
 }
