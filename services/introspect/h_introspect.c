@@ -10,7 +10,8 @@
  * client not revoked, a granted product and plan whose scopes the token
  * carries), and exactly
  * {"active": false} for anything else: RFC 7662 s.2.2 says to give no
- * reason.
+ * reason.  Each caller may make IX_INTROSPECT_RATE calls per
+ * IX_INTROSPECT_WINDOW_S (per copy; 429 with Retry-After beyond).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "clearance/auth.h"
 #include "clearance/log.h"
+#include "clearance/util.h"
 #include "handlers.h"
 #include "introspect.h"
 #include "seclog.h"
@@ -29,7 +31,7 @@
  * A wrong Basic credential is a 401 invalid_client (RFC 6749 s.5.2 style),
  * a developer token a 403.
  */
-static int caller_ok(struct clr_req *r, struct ix_app *app)
+static int caller_ok(struct clr_req *r, struct ix_app *app, char caller[48])
 {
 	const char *authz = clr_req_env(r, "HTTP_AUTHORIZATION");
 	char id[IX_ISC_ID_LEN + 1];
@@ -37,8 +39,10 @@ static int caller_ok(struct clr_req *r, struct ix_app *app)
 	enum clr_rc rc;
 
 	if (authz != NULL && strncasecmp(authz, "Basic ", 6) == 0) {
-		if (ix_isc_check_basic(app->isc, authz, id))
+		if (ix_isc_check_basic(app->isc, authz, id)) {
+			snprintf(caller, 48, "isc:%s", id);
 			return 1;
+		}
 		ix_seclog(IX_SECLOG_INTROSPECT_AUTH, r->reqid,
 			  "introspect: Basic credentials refused");
 		clr_resp_header(r, "WWW-Authenticate", "Basic realm=\"introspect\"");
@@ -73,7 +77,30 @@ static int caller_ok(struct clr_req *r, struct ix_app *app)
 		clr_resp_error(r, 403, "forbidden", "an admin token is required");
 		return 0;
 	}
+	snprintf(caller, 48, "adm:%s", who.token_id);
 	return 1;
+}
+
+/*
+ * 1 if the caller may make one more call: IX_INTROSPECT_RATE calls per
+ * IX_INTROSPECT_WINDOW_S per caller and copy, against token fishing (a
+ * stolen resource-server credential trying tokens).  Else the 429 is sent.
+ */
+static int caller_rate_ok(struct clr_req *r, struct ix_app *app, const char *caller)
+{
+	struct ix_rl_result rl;
+	char num[32];
+
+	if (ix_rl_take(app->rl, caller, "introspect", IX_INTROSPECT_RATE, IX_INTROSPECT_WINDOW_S,
+		       clr_now_ms(), &rl) == CLR_OK &&
+	    rl.allowed)
+		return 1;
+	atomic_fetch_add(&app->n_introspect_limited, 1);
+	ix_seclog(IX_SECLOG_INTROSPECT_AUTH, r->reqid, "introspect: caller over its rate limit");
+	snprintf(num, sizeof(num), "%ld", rl.retry_after_s > 0 ? rl.retry_after_s : 1);
+	clr_resp_header(r, "Retry-After", num);
+	clr_resp_error(r, 429, "too_many_requests", "introspection rate limit exceeded");
+	return 0;
 }
 
 /* The RFC 7662 answer for an allowed decision. */
@@ -97,9 +124,10 @@ void ix_h_introspect(struct clr_req *r)
 	struct ix_decision d;
 	enum clr_rc rc;
 	json_t *o;
+	char caller[48];
 
 	memset(&d, 0, sizeof(d));
-	if (!caller_ok(r, app))
+	if (!caller_ok(r, app, caller) || !caller_rate_ok(r, app, caller))
 		return;
 	if (ctype == NULL || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0) {
 		clr_resp_error(r, 400, "invalid_request",

@@ -26,6 +26,9 @@
 
 /* How long a verified token is trusted without re-verifying (capped by exp). */
 #define IX_TOKEN_TTL_MS 60000LL
+/* RFC 7662 calls per caller (introspection client or admin token) and copy. */
+#define IX_INTROSPECT_RATE 100
+#define IX_INTROSPECT_WINDOW_S 10
 /* Largest Authorization value considered at all (a JWT is capped at 8 KiB). */
 #define IX_MAX_AUTHZ 9000u
 

@@ -70,14 +70,16 @@ static char *metrics(void *arg)
 		     "# TYPE clearance_limit_leases gauge\n"
 		     "clearance_limit_leases %zu\n"
 		     "# TYPE clearance_limits_degraded_total counter\n"
-		     "clearance_limits_degraded_total %lu\n",
+		     "clearance_limits_degraded_total %lu\n"
+		     "# TYPE clearance_introspect_limited_total counter\n"
+		     "clearance_introspect_limited_total %lu\n",
 		     v[IX_ALLOW], v[IX_DENY_INVALID], v[IX_DENY_REVOKED], v[IX_DENY_UNREGISTERED],
 		     v[IX_DENY_NOT_GRANTED], v[IX_DENY_SCOPE], v[IX_DENY_LIMITED], hits, misses,
 		     fetches, rejected, sup[IX_SECLOG_TOKEN_REFUSED], sup[IX_SECLOG_REVOKED],
 		     sup[IX_SECLOG_UNREGISTERED], sup[IX_SECLOG_INTROSPECT_AUTH],
 		     sup[IX_SECLOG_BASIC], ix_denyset_count(app->deny), nclients,
 		     ix_rl_count(app->rl), ix_limits_count(app->limits),
-		     atomic_load(&app->n_degraded)) < 0)
+		     atomic_load(&app->n_degraded), atomic_load(&app->n_introspect_limited)) < 0)
 		return NULL;
 	return s;
 }

@@ -495,6 +495,39 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     assert.equal(typeof after1.revoked_at, 'string');
   });
 
+  test('RFC 7662 callers are rate-limited against token fishing: 150 calls in a row', async () => {
+    const c = await api('POST', '/v1/introspection-clients', { name: `fish-${SFX}` });
+    assert.equal(c.status, 201, c.text);
+    const hdrs = {
+      token: null,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${c.json.id}:${c.json.client_secret}`).toString('base64')}`,
+      },
+    };
+    await waitFor(async () => (await api('POST', '/v1/introspect', new URLSearchParams({ token: 'a.b.c' }), hdrs)).status === 200,
+      { timeoutMs: 2000, intervalMs: 50, what: 'new introspection client usable' });
+    let answered = 1;
+    let limited = 0;
+    for (let i = 1; i < 150; i += 1) {
+      const r = await api('POST', '/v1/introspect', new URLSearchParams({ token: `x${i}.y.z` }), hdrs);
+      if (r.status === 200) {
+        answered += 1;
+        assert.deepEqual(r.json, { active: false });
+      } else {
+        assert.equal(r.status, 429, r.text);
+        assert.equal(r.json.error, 'too_many_requests');
+        assert.ok(Number(r.headers.get('retry-after')) >= 1);
+        limited += 1;
+      }
+    }
+    assert.ok(limited >= 40 && answered <= 110, `answered ${answered}, limited ${limited}`);
+    // another caller has its own allowance
+    const other = await api('POST', '/v1/introspect', new URLSearchParams({ token: 'a.b.c' }),
+      { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(other.status, 200, other.text);
+  });
+
   test('attack tokens are all 401 and cost no outbound fetch', async () => {
     const now = Math.floor(Date.now() / 1000);
     const claims = {
