@@ -509,6 +509,7 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
       { timeoutMs: 2000, intervalMs: 50, what: 'new introspection client usable' });
     let answered = 1;
     let limited = 0;
+    const t0 = Date.now();
     for (let i = 1; i < 150; i += 1) {
       const r = await api('POST', '/v1/introspect', new URLSearchParams({ token: `x${i}.y.z` }), hdrs);
       if (r.status === 200) {
@@ -521,7 +522,9 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
         limited += 1;
       }
     }
-    assert.ok(limited >= 40 && answered <= 110, `answered ${answered}, limited ${limited}`);
+    // 100 at once, then 10 per second (per copy; the stack runs one)
+    const most = 100 + Math.ceil(((Date.now() - t0) / 1000) * 10) + 1;
+    assert.ok(limited > 0 && answered <= most, `answered ${answered} (at most ${most}), limited ${limited}`);
     // another caller has its own allowance
     const other = await api('POST', '/v1/introspect', new URLSearchParams({ token: 'a.b.c' }),
       { headers: { 'content-type': 'application/x-www-form-urlencoded' } });

@@ -189,4 +189,22 @@ describe('gateway: two copies of clearance-introspect', { skip: noStack }, () =>
     assert.equal(r.s1, 200);
     assert.equal(r.s2, 204);
   });
+
+  test('per-provider token policy reaches both copies: accepted typ list and identity claim', async () => {
+    const tok = (await idp.token(client.client_id, client.client_secret, 'orders:read plan:gold')).access_token;
+    let r = await both(tok);
+    assert.equal(r.s1, 200);
+    // The test IdP types its access tokens at+jwt: a provider that accepts only "JWT" refuses them.
+    sql(`UPDATE providers SET access_token_typ = 'JWT none' WHERE id = :'p'::uuid`, { p: providerId });
+    await bothWithin(tok, (x) => x.s1 === 401 && x.s2 === 401, 'typ not accepted');
+    sql(`UPDATE providers SET access_token_typ = DEFAULT WHERE id = :'p'::uuid`, { p: providerId });
+    await bothWithin(tok, (x) => x.s1 === 200 && x.s2 === 204, 'typ accepted again');
+    // A nested identity claim the IdP does not send: no identity, refused.
+    sql(`UPDATE providers SET identity_claim = 'app.clientId' WHERE id = :'p'::uuid`, { p: providerId });
+    await bothWithin(tok, (x) => x.s1 === 401 && x.s2 === 401, 'identity claim missing');
+    sql(`UPDATE providers SET identity_claim = DEFAULT WHERE id = :'p'::uuid`, { p: providerId });
+    await bothWithin(tok, (x) => x.s1 === 200 && x.s2 === 204, 'identity claim restored');
+    r = await both(tok);
+    assert.equal(r.s2, 204);
+  });
 });
