@@ -276,7 +276,8 @@ NGX
 nginx -t -q -p "$STACK_NGINX" -c "$STACK_NGINX/nginx.conf" -e "$STACK_LOGS/nginx-error.log"
 nginx -p "$STACK_NGINX" -c "$STACK_NGINX/nginx.conf" -e "$STACK_LOGS/nginx-error.log"
 NGINX_PID=$(cat "$STACK_NGINX/nginx.pid")
-trap 'kill -QUIT $NGINX_PID 2>/dev/null || true' EXIT
+# keep the stack's EXIT trap (it stops PostgreSQL and the services) and add nginx
+trap 'kill -QUIT $NGINX_PID 2>/dev/null || true; stack_stop_all' EXIT
 URL=http://127.0.0.1:$PORT
 
 RS=$(cat "$B/rs.token")
