@@ -309,6 +309,24 @@ enum clr_rc clr_req_query(const struct clr_req *r, const char *name, char **out)
 	return clr_form_value(q, strlen(q), name, out, NULL);
 }
 
+enum clr_rc clr_req_form(const struct clr_req *r, const char *name, char **out)
+{
+	enum clr_rc rc;
+	int dup = 0;
+
+	*out = NULL;
+	if (r == NULL || name == NULL)
+		return CLR_ERR_PARAM;
+	rc = clr_form_value(r->body.p ? r->body.p : "", r->body.len, name, out, &dup);
+	if (rc == CLR_OK && dup) {
+		/* RFC 6749 s.3.1: a parameter must not be repeated. */
+		free(*out);
+		*out = NULL;
+		return CLR_ERR_CONFLICT;
+	}
+	return rc;
+}
+
 const char *clr_req_param_id(struct clr_req *r, int i, const char *what)
 {
 	char msg[96];

@@ -318,18 +318,18 @@ static enum clr_rc import_ec(json_t *o, struct clr_jwk *k, char *why)
 		goto out;
 	rc = CLR_ERR_PARAM;
 	/*
-	 * RFC 7518 s.6.2.1.2 wants the full coordinate size, but libjwt and
-	 * others drop leading zero bytes (half of all P-521 keys).  Shorter is
-	 * the same integer, so pad it; longer is refused.
+	 * RFC 7518 s.6.2.1.2: each coordinate is exactly the curve's size.  A
+	 * shorter one (leading zeros dropped) is refused rather than padded, so
+	 * one key has exactly one encoding.
 	 */
-	if (xlen == 0 || ylen == 0 || xlen > c || ylen > c) {
+	if (xlen != c || ylen != c) {
 		snprintf(why, WHY_MAX, "EC coordinates are not %zu bytes", c);
 		goto out;
 	}
 	memset(pub, 0, sizeof(pub));
 	pub[0] = 0x04;
-	memcpy(pub + 1 + (c - xlen), x, xlen);
-	memcpy(pub + 1 + c + (c - ylen), y, ylen);
+	memcpy(pub + 1, x, c);
+	memcpy(pub + 1 + c, y, c);
 	rc = CLR_ERR_NOMEM;
 	bld = OSSL_PARAM_BLD_new();
 	if (bld == NULL ||
@@ -353,6 +353,44 @@ out:
 	return rc;
 }
 
+/*
+ * 1 if the Ed25519 encoding x is a point of small order (1, 2, 4 or 8),
+ * canonical or not, whatever its sign bit.  Such a "public key" verifies a
+ * signature with R = that point and S = 0 for every message (RFC 8032
+ * leaves it to the verifier; libsodium refuses these too).  The y values
+ * are 0, 1, p-1, p, p+1 and the two of order 8; checked by the unit tests.
+ */
+static int ed25519_small_order(const unsigned char x[32])
+{
+	static const unsigned char order8[2][32] = {
+	    {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
+	     0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
+	     0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+	    {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b,
+	     0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39,
+	     0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+	};
+	unsigned char y[32];
+	int mid_zero = 1, mid_ff = 1;
+
+	memcpy(y, x, 32);
+	y[31] &= 0x7f; /* the sign of x does not change the order */
+	for (int i = 0; i < 2; i++)
+		if (memcmp(y, order8[i], 32) == 0)
+			return 1;
+	for (int i = 1; i < 31; i++) {
+		mid_zero &= y[i] == 0x00;
+		mid_ff &= y[i] == 0xff;
+	}
+	/* y = 0 or 1 */
+	if (mid_zero && y[31] == 0x00 && (y[0] == 0x00 || y[0] == 0x01))
+		return 1;
+	/* y = p-1, p, p+1 (p = 2^255 - 19: ec ff .. ff 7f little-endian) */
+	if (mid_ff && y[31] == 0x7f && (y[0] == 0xec || y[0] == 0xed || y[0] == 0xee))
+		return 1;
+	return 0;
+}
+
 static enum clr_rc import_okp(json_t *o, struct clr_jwk *k, char *why)
 {
 	unsigned char *x = NULL;
@@ -369,6 +407,10 @@ static enum clr_rc import_okp(json_t *o, struct clr_jwk *k, char *why)
 	rc = CLR_ERR_PARAM;
 	if (xlen != 32) {
 		snprintf(why, WHY_MAX, "Ed25519 key is not 32 bytes");
+		goto out;
+	}
+	if (ed25519_small_order(x)) {
+		snprintf(why, WHY_MAX, "Ed25519 key is a small-order point");
 		goto out;
 	}
 	rc = CLR_ERR_NOMEM;
@@ -694,6 +736,39 @@ static int kid_clash(const struct clr_jwks *set, const struct clr_jwk *k)
 	return 0;
 }
 
+/* CLR_JWKS_STRICT: private members or a repeated kid refuse the whole set. */
+static enum clr_rc strict_check(json_t *keys, struct clr_err *e)
+{
+	size_t i, j;
+	json_t *o, *p;
+
+	json_array_foreach(keys, i, o)
+	{
+		json_t *kid = json_object_get(o, "kid");
+
+		for (size_t m = 0; m < sizeof(private_members) / sizeof(private_members[0]); m++) {
+			if (json_object_get(o, private_members[m]) != NULL) {
+				clr_err_set(e, CLR_ERR_PARAM, "invalid_jwks", "jwks",
+					    "key %zu carries private key material", i);
+				return CLR_ERR_PARAM;
+			}
+		}
+		if (!json_is_string(kid))
+			continue;
+		json_array_foreach(keys, j, p)
+		{
+			if (j >= i)
+				break;
+			if (json_equal(kid, json_object_get(p, "kid"))) {
+				clr_err_set(e, CLR_ERR_PARAM, "invalid_jwks", "jwks",
+					    "keys %zu and %zu share a kid", j, i);
+				return CLR_ERR_PARAM;
+			}
+		}
+	}
+	return CLR_OK;
+}
+
 enum clr_rc clr_jwks_parse(const char *json, size_t len, struct clr_jwks **out, struct clr_err *e)
 {
 	return clr_jwks_parse_ex(json, len, 0, out, e);
@@ -732,6 +807,11 @@ enum clr_rc clr_jwks_parse_ex(const char *json, size_t len, unsigned flags, stru
 	    (nkeys > 0 && ((set->keys = calloc(nkeys, sizeof(*set->keys))) == NULL ||
 			   (set->skips = calloc(nkeys, sizeof(*set->skips))) == NULL)))
 		goto nomem;
+	if ((flags & CLR_JWKS_STRICT) && (rc = strict_check(keys, e)) != CLR_OK) {
+		clr_jwks_free(set);
+		set = NULL;
+		goto out;
+	}
 	json_array_foreach(keys, i, o)
 	{
 		struct clr_jwk *k = &set->keys[set->n];

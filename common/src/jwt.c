@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -372,6 +373,107 @@ static int aud_has(json_t *aud, const char *want)
 
 static const char *const default_identity[] = {"client_id", "azp", "sub"};
 
+/* Accepted "typ" values when the policy names none (see jwt.h). */
+#define DEFAULT_TYPS "at+jwt application/at+jwt JWT none"
+
+/* typ without a leading "application/" (RFC 7515 s.4.1.9), lowercased into buf. */
+static const char *typ_norm(const char *s, size_t n, char *buf, size_t cap)
+{
+	size_t i;
+
+	if (n >= 12 && strncasecmp(s, "application/", 12) == 0) {
+		s += 12;
+		n -= 12;
+	}
+	if (n == 0 || n >= cap)
+		return NULL;
+	for (i = 0; i < n; i++)
+		buf[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
+	buf[i] = '\0';
+	return buf;
+}
+
+/* 1 if typ (NULL: absent) is in the space separated list ("none" = absent). */
+static int typ_allowed(const char *list, const char *typ)
+{
+	char want[64], have[64];
+	const char *p = list, *h = NULL;
+
+	if (typ != NULL && (h = typ_norm(typ, strlen(typ), have, sizeof(have))) == NULL)
+		return 0;
+	while (*p) {
+		size_t n;
+		while (*p == ' ')
+			p++;
+		n = strcspn(p, " ");
+		if (n == 0)
+			break;
+		if (typ == NULL && n == 4 && strncmp(p, "none", 4) == 0)
+			return 1;
+		if (h != NULL && typ_norm(p, n, want, sizeof(want)) != NULL && strcmp(want, h) == 0)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/*
+ * Explicit typing (RFC 8725 s.3.11, RFC 9068 s.2.1): the header's typ must
+ * be one the policy accepts, and a nested JWT (cty) is never taken.
+ */
+static enum clr_rc typ_check(const struct clr_jwt *t, const struct clr_jwt_policy *pol,
+			     struct clr_err *e)
+{
+	json_t *typ = json_object_get(t->hdr, "typ");
+
+	if (json_object_get(t->hdr, "cty") != NULL)
+		return deny(e, "nested JWT (cty) refused");
+	if (typ != NULL && !json_is_string(typ))
+		return deny(e, "bad typ");
+	if (!typ_allowed(pol->typs != NULL ? pol->typs : DEFAULT_TYPS, json_string_value(typ)))
+		return deny(e, "typ not accepted for access tokens");
+	return CLR_OK;
+}
+
+/* 1 if the header types the token as an RFC 9068 access token. */
+static int typed_at(const struct clr_jwt *t)
+{
+	const char *typ = json_string_value(json_object_get(t->hdr, "typ"));
+	char buf[16];
+
+	return typ != NULL && typ_norm(typ, strlen(typ), buf, sizeof(buf)) != NULL &&
+	       strcmp(buf, "at+jwt") == 0;
+}
+
+/*
+ * The identity claim: a member name, or when no member has that exact name
+ * and it contains dots, a path into nested objects ("app.clientId", Kong).
+ */
+static json_t *claim_at(json_t *cl, const char *name)
+{
+	json_t *v = json_object_get(cl, name);
+	const char *p = name, *dot;
+	char seg[128];
+
+	if (v != NULL || strchr(name, '.') == NULL)
+		return v;
+	v = cl;
+	while (v != NULL) {
+		size_t n;
+		dot = strchr(p, '.');
+		n = dot ? (size_t)(dot - p) : strlen(p);
+		if (n == 0 || n >= sizeof(seg) || !json_is_object(v))
+			return NULL;
+		memcpy(seg, p, n);
+		seg[n] = '\0';
+		v = json_object_get(v, seg);
+		if (dot == NULL)
+			return v;
+		p = dot + 1;
+	}
+	return NULL;
+}
+
 /* Copies a string claim into *dst from the arena at *cur (NULL if absent). */
 static void arena_put(char **cur, const char *src, char **dst)
 {
@@ -427,12 +529,21 @@ static enum clr_rc claims_check(const struct clr_jwt *t, const struct clr_jwt_po
 	for (size_t i = 0; i < 3; i++) {
 		ident_name =
 		    pol->identity_claim != NULL ? pol->identity_claim : default_identity[i];
-		if ((v = json_object_get(cl, ident_name)) != NULL || pol->identity_claim != NULL)
+		if ((v = claim_at(cl, ident_name)) != NULL || pol->identity_claim != NULL)
 			break;
 	}
 	ident = json_string_value(v);
 	if (ident == NULL || ident[0] == '\0')
 		return deny(e, "no identity claim");
+	/*
+	 * An ID token is not an access token (RFC 9068 s.4, RFC 8725 s.2.8):
+	 * nonce and at_hash only occur in ID tokens, and an untyped token whose
+	 * audience is the client itself is one.
+	 */
+	if (json_object_get(cl, "nonce") != NULL || json_object_get(cl, "at_hash") != NULL)
+		return deny(e, "an ID token is not an access token");
+	if (!typed_at(t) && aud_has(json_object_get(cl, "aud"), ident))
+		return deny(e, "an ID token is not an access token");
 	nscopes = scopes_walk(cl, NULL, &scope_bytes);
 	if (nscopes < 0)
 		return deny(e, "bad scope");
@@ -492,6 +603,8 @@ enum clr_rc clr_jwt_check(const struct clr_jwt *t, const struct clr_jwks *keys,
 	if (t == NULL || pol == NULL || pol->issuer == NULL || t->claims == NULL)
 		return clr_err_set(e, CLR_ERR_PARAM, "server_error", "policy",
 				   "token check without an issuer policy");
+	if ((rc = typ_check(t, pol, e)) != CLR_OK)
+		return rc;
 	if ((rc = sig_check(t, keys, pol->alg_mask, e)) != CLR_OK)
 		return rc;
 	if ((rc = claims_check(t, pol, out, e)) != CLR_OK)

@@ -24,15 +24,15 @@ struct bx_entry {
 	const char *why;
 };
 
-struct clr_basic {
+struct ix_basic {
 	pthread_mutex_t locks[BX_LOCKS];
 	struct bx_entry *slots;
 	size_t nslots;
 };
 
-enum clr_rc clr_basic_new(size_t nslots, struct clr_basic **out)
+enum clr_rc ix_basic_new(size_t nslots, struct ix_basic **out)
 {
-	struct clr_basic *b;
+	struct ix_basic *b;
 	size_t n = 256;
 
 	*out = NULL;
@@ -61,7 +61,7 @@ static void wipe_free(char *s)
 	}
 }
 
-void clr_basic_free(struct clr_basic *b)
+void ix_basic_free(struct ix_basic *b)
 {
 	if (b == NULL)
 		return;
@@ -73,7 +73,7 @@ void clr_basic_free(struct clr_basic *b)
 	free(b);
 }
 
-char *clr_form_encode(const char *s, size_t len)
+char *ix_form_encode(const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char *o = malloc(3 * len + 1), *q = o;
@@ -98,7 +98,7 @@ char *clr_form_encode(const char *s, size_t len)
 }
 
 /* 1 and *token set (new) on a cached answer; *token NULL for a cached refusal. */
-static int lookup(struct clr_basic *b, const unsigned char key[32], long long now_ms, char **token,
+static int lookup(struct ix_basic *b, const unsigned char key[32], long long now_ms, char **token,
 		  const char **why)
 {
 	size_t i;
@@ -118,7 +118,7 @@ static int lookup(struct clr_basic *b, const unsigned char key[32], long long no
 	return hit;
 }
 
-static void store(struct clr_basic *b, const unsigned char key[32], long long until_ms,
+static void store(struct ix_basic *b, const unsigned char key[32], long long until_ms,
 		  const char *token, const char *why)
 {
 	size_t i;
@@ -139,14 +139,14 @@ static void store(struct clr_basic *b, const unsigned char key[32], long long un
 
 /* The exchange itself.  *neg says whether a refusal may be cached long. */
 static enum clr_rc exchange(struct clr_db *db, struct clr_http_client *http,
-			    struct clr_provreg *provs, const char *id, size_t idlen,
+			    struct ix_provreg *provs, const char *id, size_t idlen,
 			    const char *secret, size_t seclen, char **token, long *expires_in,
 			    int *neg, const char **why)
 {
 	const char *params[1] = {id};
 	PGresult *res = NULL;
-	struct clr_provs *snap = NULL;
-	const struct clr_prov *p;
+	struct ix_provs *snap = NULL;
+	const struct ix_prov *p;
 	char *eid = NULL, *esec = NULL, *escope = NULL, *cred = NULL, *b64 = NULL, *authz = NULL,
 	     *body = NULL;
 	struct clr_http_header hdr[3];
@@ -161,7 +161,7 @@ static enum clr_rc exchange(struct clr_db *db, struct clr_http_client *http,
 	memset(&e, 0, sizeof(e));
 	*token = NULL;
 	*neg = 0;
-	rc = clr_db_exec(db, CLR_BASIC_STMT_NAME, 1, params, &res);
+	rc = clr_db_exec(db, IX_BASIC_STMT_NAME, 1, params, &res);
 	if (rc != CLR_OK) {
 		*why = "database unavailable";
 		rc = CLR_ERR_DENIED;
@@ -173,8 +173,8 @@ static enum clr_rc exchange(struct clr_db *db, struct clr_http_client *http,
 		*neg = 1;
 		goto out;
 	}
-	snap = clr_provreg_get(provs);
-	p = clr_provs_by_id(snap, PQgetvalue(res, 0, 0));
+	snap = ix_provreg_get(provs);
+	p = ix_provs_by_id(snap, PQgetvalue(res, 0, 0));
 	if (p == NULL || p->token_endpoint == NULL) {
 		*why = "the client's provider has no token endpoint";
 		*neg = 1;
@@ -182,9 +182,9 @@ static enum clr_rc exchange(struct clr_db *db, struct clr_http_client *http,
 	}
 	rc = CLR_ERR_NOMEM;
 	/* RFC 6749 s.2.3.1: both parts form-encoded before base64 */
-	eid = clr_form_encode(id, idlen);
-	esec = clr_form_encode(secret, seclen);
-	escope = clr_form_encode(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+	eid = ix_form_encode(id, idlen);
+	esec = ix_form_encode(secret, seclen);
+	escope = ix_form_encode(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 	if (eid == NULL || esec == NULL || escope == NULL)
 		goto out;
 	n = strlen(eid) + strlen(esec) + 2;
@@ -251,14 +251,14 @@ out:
 	free(eid);
 	free(escope);
 	free(body);
-	clr_provs_release(snap);
+	ix_provs_release(snap);
 	PQclear(res);
 	return rc;
 }
 
-enum clr_rc clr_basic_token(struct clr_basic *b, struct clr_db *db, struct clr_http_client *http,
-			    struct clr_provreg *provs, const char *b64, size_t len, char **token,
-			    const char **why)
+enum clr_rc ix_basic_token(struct ix_basic *b, struct clr_db *db, struct clr_http_client *http,
+			   struct ix_provreg *provs, const char *b64, size_t len, char **token,
+			   const char **why)
 {
 	unsigned char *raw = NULL, key[32];
 	unsigned int klen = 0;
@@ -298,9 +298,9 @@ enum clr_rc clr_basic_token(struct clr_basic *b, struct clr_db *db, struct clr_h
 			store(b, key, now_ms + keep_s * 1000LL, tok, NULL);
 		*token = tok;
 	} else if (rc == CLR_ERR_DENIED) {
-		store(b, key, now_ms + (neg ? CLR_BASIC_NEG_TTL_MS : CLR_BASIC_ERR_TTL_MS), NULL,
+		store(b, key, now_ms + (neg ? IX_BASIC_NEG_TTL_MS : IX_BASIC_ERR_TTL_MS), NULL,
 		      *why);
-		clr_seclog(CLR_SECLOG_BASIC, NULL, "basic credentials refused: %s", *why);
+		ix_seclog(IX_SECLOG_BASIC, NULL, "basic credentials refused: %s", *why);
 	}
 out:
 	if (raw != NULL) {

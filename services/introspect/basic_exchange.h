@@ -6,25 +6,25 @@
  *
  * Results are cached by SHA-256 of "id:secret" (the secret itself is never
  * kept): a token until 30 s before it expires, a refusal (400/401 from
- * the IdP, unknown or inactive client) for CLR_BASIC_NEG_TTL_MS, so a wrong
+ * the IdP, unknown or inactive client) for IX_BASIC_NEG_TTL_MS, so a wrong
  * secret costs the IdP one request per that period, not one per API call;
- * an IdP that is down or answers garbage for CLR_BASIC_ERR_TTL_MS.
+ * an IdP that is down or answers garbage for IX_BASIC_ERR_TTL_MS.
  */
-#ifndef CLR_INTROSPECT_BASIC_EXCHANGE_H
-#define CLR_INTROSPECT_BASIC_EXCHANGE_H
+#ifndef IX_BASIC_EXCHANGE_H
+#define IX_BASIC_EXCHANGE_H
 
 #include "clearance/rc.h"
 #include "clearance/db.h"
 #include "clearance/http_out.h"
 #include "providers.h"
 
-#define CLR_BASIC_NEG_TTL_MS 30000LL
-#define CLR_BASIC_ERR_TTL_MS 5000LL
+#define IX_BASIC_NEG_TTL_MS 30000LL
+#define IX_BASIC_ERR_TTL_MS 5000LL
 
-struct clr_basic;
+struct ix_basic;
 
-enum clr_rc clr_basic_new(size_t nslots, struct clr_basic **out) CLR_MUSTCHECK;
-void clr_basic_free(struct clr_basic *b);
+enum clr_rc ix_basic_new(size_t nslots, struct ix_basic **out) CLR_MUSTCHECK;
+void ix_basic_free(struct ix_basic *b);
 
 /*
  * b64 is the base64 part of the header (len bytes).  On CLR_OK *token is a
@@ -32,17 +32,17 @@ void clr_basic_free(struct clr_basic *b);
  * unknown or inactive client, an IdP failure: CLR_ERR_DENIED with *why a
  * fixed text.  db is the calling thread's connection (only used on a miss).
  */
-enum clr_rc clr_basic_token(struct clr_basic *b, struct clr_db *db, struct clr_http_client *http,
-			    struct clr_provreg *provs, const char *b64, size_t len, char **token,
-			    const char **why) CLR_MUSTCHECK;
+enum clr_rc ix_basic_token(struct ix_basic *b, struct clr_db *db, struct clr_http_client *http,
+			   struct ix_provreg *provs, const char *b64, size_t len, char **token,
+			   const char **why) CLR_MUSTCHECK;
 
 /* The prepared statement basic_exchange.c uses; listed in the server's table. */
-#define CLR_BASIC_STMT_NAME "ix_basic_registration"
-#define CLR_BASIC_STMT_SQL                                                                         \
+#define IX_BASIC_STMT_NAME "ix_basic_registration"
+#define IX_BASIC_STMT_SQL                                                                          \
 	"SELECT provider_id::text, coalesce(scope, '') FROM registrations"                         \
 	" WHERE client_id = $1 AND status = 'active' ORDER BY created_at LIMIT 1"
 
 /* Form-urlencodes s (RFC 6749 appendix B) into a new string. */
-char *clr_form_encode(const char *s, size_t len);
+char *ix_form_encode(const char *s, size_t len);
 
 #endif

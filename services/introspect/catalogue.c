@@ -2,6 +2,7 @@
  * catalogue.c - see catalogue.h.
  */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,13 +11,64 @@
 #include "clearance/log.h"
 #include "catalogue.h"
 
-struct clr_cat {
-	atomic_int ref;
-	struct clr_cat_product *products;
-	size_t nproducts;
-	struct clr_cat_plan *plans;
-	size_t nplans;
+/* One (prefix, product) pair of the path index. */
+struct cat_pfx {
+	const char *prefix; /* borrowed from the product */
+	size_t len;
+	size_t product;
+	size_t next; /* chain in the bucket: index + 1, 0 = end */
 };
+
+struct ix_cat {
+	atomic_int ref;
+	struct ix_cat_product *products;
+	size_t nproducts;
+	struct ix_cat_plan *plans;
+	size_t nplans;
+	/* path index: prefix text -> products, so finding a path's owners costs
+	 * one probe per segment boundary, not one per product */
+	struct cat_pfx *pfx;
+	size_t npfx;
+	size_t *buckets; /* nbuckets heads: pfx index + 1, 0 = empty */
+	size_t nbuckets; /* power of two */
+};
+
+static uint64_t pfx_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h ^ (h >> 31);
+}
+
+static enum clr_rc index_prefixes(struct ix_cat *c)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < c->nproducts; i++)
+		n += c->products[i].nprefixes;
+	c->nbuckets = 16;
+	while (c->nbuckets < 2 * n)
+		c->nbuckets *= 2;
+	c->pfx = calloc(n ? n : 1, sizeof(*c->pfx));
+	c->buckets = calloc(c->nbuckets, sizeof(*c->buckets));
+	if (c->pfx == NULL || c->buckets == NULL)
+		return CLR_ERR_NOMEM;
+	for (size_t i = 0; i < c->nproducts; i++) {
+		for (size_t j = 0; j < c->products[i].nprefixes; j++, k++) {
+			struct cat_pfx *e = &c->pfx[k];
+			size_t b;
+			e->prefix = c->products[i].prefixes[j];
+			e->len = strlen(e->prefix);
+			e->product = i;
+			b = pfx_hash(e->prefix, e->len) & (c->nbuckets - 1);
+			e->next = c->buckets[b];
+			c->buckets[b] = k + 1;
+		}
+	}
+	c->npfx = k;
+	return CLR_OK;
+}
 
 static void free_strv(char **v, size_t n)
 {
@@ -69,12 +121,12 @@ nomem:
 	return CLR_ERR_NOMEM;
 }
 
-static void cat_free(struct clr_cat *c)
+static void cat_free(struct ix_cat *c)
 {
 	if (c == NULL)
 		return;
 	for (size_t i = 0; i < c->nproducts; i++) {
-		struct clr_cat_product *p = &c->products[i];
+		struct ix_cat_product *p = &c->products[i];
 		free(p->id);
 		free(p->name);
 		free_strv(p->scopes, p->nscopes);
@@ -82,41 +134,43 @@ static void cat_free(struct clr_cat *c)
 		free(p->plans);
 	}
 	for (size_t i = 0; i < c->nplans; i++) {
-		struct clr_cat_plan *p = &c->plans[i];
+		struct ix_cat_plan *p = &c->plans[i];
 		free(p->id);
 		free(p->name);
 		free_strv(p->scopes, p->nscopes);
 	}
 	free(c->products);
 	free(c->plans);
+	free(c->pfx);
+	free(c->buckets);
 	free(c);
 }
 
-void clr_cat_retain(struct clr_cat *c)
+void ix_cat_retain(struct ix_cat *c)
 {
 	if (c != NULL)
 		atomic_fetch_add(&c->ref, 1);
 }
 
-void clr_cat_release(struct clr_cat *c)
+void ix_cat_release(struct ix_cat *c)
 {
 	if (c != NULL && atomic_fetch_sub(&c->ref, 1) == 1)
 		cat_free(c);
 }
 
-size_t clr_cat_nproducts(const struct clr_cat *c)
+size_t ix_cat_nproducts(const struct ix_cat *c)
 {
 	return c->nproducts;
 }
-size_t clr_cat_nplans(const struct clr_cat *c)
+size_t ix_cat_nplans(const struct ix_cat *c)
 {
 	return c->nplans;
 }
 
-enum clr_rc clr_cat_build(const struct clr_cat_product_def *products, size_t nproducts,
-			  const struct clr_cat_plan_def *plans, size_t nplans, struct clr_cat **out)
+enum clr_rc ix_cat_build(const struct ix_cat_product_def *products, size_t nproducts,
+			 const struct ix_cat_plan_def *plans, size_t nplans, struct ix_cat **out)
 {
-	struct clr_cat *c;
+	struct ix_cat *c;
 	enum clr_rc rc = CLR_ERR_NOMEM;
 
 	*out = NULL;
@@ -129,7 +183,7 @@ enum clr_rc clr_cat_build(const struct clr_cat_product_def *products, size_t npr
 	if (c->plans == NULL || c->products == NULL)
 		goto out;
 	for (size_t i = 0; i < nplans; i++, c->nplans++) {
-		struct clr_cat_plan *p = &c->plans[i];
+		struct ix_cat_plan *p = &c->plans[i];
 		p->id = strdup(plans[i].id);
 		p->name = strdup(plans[i].name ? plans[i].name : "");
 		if (p->id == NULL || p->name == NULL)
@@ -141,10 +195,12 @@ enum clr_rc clr_cat_build(const struct clr_cat_product_def *products, size_t npr
 			p->rl_requests = plans[i].rl_requests;
 			p->rl_window_s = plans[i].rl_window_s;
 		}
+		p->monthly_quota = plans[i].monthly_quota > 0 ? plans[i].monthly_quota : 0;
+		p->fail_closed = plans[i].fail_closed;
 	}
 	for (size_t i = 0; i < nproducts; i++, c->nproducts++) {
-		const struct clr_cat_product_def *d = &products[i];
-		struct clr_cat_product *p = &c->products[i];
+		const struct ix_cat_product_def *d = &products[i];
+		struct ix_cat_product *p = &c->products[i];
 		p->id = strdup(d->id);
 		p->name = strdup(d->name ? d->name : "");
 		if (p->id == NULL || p->name == NULL)
@@ -170,6 +226,8 @@ enum clr_rc clr_cat_build(const struct clr_cat_product_def *products, size_t npr
 				if (strcmp(c->plans[k].id, d->plan_ids[j]) == 0)
 					p->plans[p->nplans++] = k;
 	}
+	if ((rc = index_prefixes(c)) != CLR_OK)
+		goto out;
 	*out = c;
 	c = NULL;
 	rc = CLR_OK;
@@ -178,7 +236,7 @@ out:
 	return rc;
 }
 
-int clr_cat_path_ok(const char *path, size_t len)
+int ix_cat_path_ok(const char *path, size_t len)
 {
 	if (len == 0 || path[0] != '/')
 		return 0;
@@ -206,7 +264,7 @@ int clr_cat_path_ok(const char *path, size_t len)
 	return 1;
 }
 
-int clr_cat_prefix_covers(const char *prefix, const char *path, size_t len)
+int ix_cat_prefix_covers(const char *prefix, const char *path, size_t len)
 {
 	size_t pl = strlen(prefix);
 
@@ -232,14 +290,66 @@ static int has_all(char *const *have, size_t nhave, char *const *need, size_t nn
 	return 1;
 }
 
-static const struct clr_cat_plan *pick_plan(const struct clr_cat *c,
-					    const struct clr_cat_product *p, char *const *scopes,
-					    size_t nscopes)
+int ix_cat_scopes_held(char *const *have, size_t nhave, char *const *need, size_t nneed)
 {
-	const struct clr_cat_plan *best = NULL;
+	return nneed == 0 || has_all(have, nhave, need, nneed);
+}
+
+size_t ix_cat_owners(const struct ix_cat *c, const char *path, const struct ix_cat_product **out,
+		     size_t max)
+{
+	size_t plen = strcspn(path, "?#"), n = 0;
+
+	if (!ix_cat_path_ok(path, plen))
+		return 0;
+	/*
+	 * Longest first: the whole path, then each length at a segment
+	 * boundary ("/a/b" is covered by "/a/b", "/a/", "/a" and "/").  The
+	 * first length with any prefix decides; every product with it is an
+	 * owner (ties kept).
+	 */
+	for (size_t k = plen; k > 0 && n == 0; k--) {
+		if (!(k == plen || path[k] == '/' || path[k - 1] == '/'))
+			continue;
+		for (size_t e = c->buckets[pfx_hash(path, k) & (c->nbuckets - 1)]; e != 0;
+		     e = c->pfx[e - 1].next) {
+			const struct cat_pfx *x = &c->pfx[e - 1];
+			int dup = 0;
+			if (x->len != k || memcmp(x->prefix, path, k) != 0)
+				continue;
+			for (size_t i = 0; i < n; i++)
+				dup |= out[i] == &c->products[x->product];
+			if (!dup && n < max)
+				out[n++] = &c->products[x->product];
+		}
+	}
+	return n;
+}
+
+const struct ix_cat_product *ix_cat_product_by_id(const struct ix_cat *c, const char *id)
+{
+	for (size_t i = 0; i < c->nproducts; i++)
+		if (strcmp(c->products[i].id, id) == 0)
+			return &c->products[i];
+	return NULL;
+}
+
+const struct ix_cat_plan *ix_cat_plan_of(const struct ix_cat *c, const struct ix_cat_product *p,
+					 const char *plan_id)
+{
+	for (size_t i = 0; i < p->nplans; i++)
+		if (strcmp(c->plans[p->plans[i]].id, plan_id) == 0)
+			return &c->plans[p->plans[i]];
+	return NULL;
+}
+
+static const struct ix_cat_plan *pick_plan(const struct ix_cat *c, const struct ix_cat_product *p,
+					   char *const *scopes, size_t nscopes)
+{
+	const struct ix_cat_plan *best = NULL;
 
 	for (size_t i = 0; i < p->nplans; i++) {
-		const struct clr_cat_plan *pl = &c->plans[p->plans[i]];
+		const struct ix_cat_plan *pl = &c->plans[p->plans[i]];
 		if (!has_all(scopes, nscopes, pl->scopes, pl->nscopes))
 			continue;
 		if (best == NULL || pl->nscopes > best->nscopes ||
@@ -249,30 +359,30 @@ static const struct clr_cat_plan *pick_plan(const struct clr_cat *c,
 	return best;
 }
 
-enum clr_cat_result clr_cat_match(const struct clr_cat *c, char *const *scopes, size_t nscopes,
-				  const char *path, const struct clr_cat_product **product,
-				  const struct clr_cat_plan **plan)
+enum ix_cat_result ix_cat_match(const struct ix_cat *c, char *const *scopes, size_t nscopes,
+				const char *path, const struct ix_cat_product **product,
+				const struct ix_cat_plan **plan)
 {
-	const struct clr_cat_product *best = NULL;
-	const struct clr_cat_plan *bestplan = NULL;
+	const struct ix_cat_product *best = NULL;
+	const struct ix_cat_plan *bestplan = NULL;
 	size_t bestlen = 0, plen = 0;
 
 	*product = NULL;
 	*plan = NULL;
 	if (path != NULL) {
 		plen = strcspn(path, "?#");
-		if (!clr_cat_path_ok(path, plen))
-			return CLR_CAT_NO_PRODUCT;
+		if (!ix_cat_path_ok(path, plen))
+			return IX_CAT_NO_PRODUCT;
 	}
 	for (size_t i = 0; i < c->nproducts; i++) {
-		const struct clr_cat_product *p = &c->products[i];
+		const struct ix_cat_product *p = &c->products[i];
 		size_t longest = 0;
 		int covered = 0;
 		if (!has_all(scopes, nscopes, p->scopes, p->nscopes))
 			continue;
 		if (path == NULL) {
 			/* No request path: prefer a product that also has a plan. */
-			const struct clr_cat_plan *pl = pick_plan(c, p, scopes, nscopes);
+			const struct ix_cat_plan *pl = pick_plan(c, p, scopes, nscopes);
 			if (best == NULL || (bestplan == NULL && pl != NULL)) {
 				best = p;
 				bestplan = pl;
@@ -280,7 +390,7 @@ enum clr_cat_result clr_cat_match(const struct clr_cat *c, char *const *scopes, 
 			continue;
 		}
 		for (size_t j = 0; j < p->nprefixes; j++) {
-			if (clr_cat_prefix_covers(p->prefixes[j], path, plen)) {
+			if (ix_cat_prefix_covers(p->prefixes[j], path, plen)) {
 				size_t l = strlen(p->prefixes[j]);
 				covered = 1;
 				if (l > longest)
@@ -293,10 +403,10 @@ enum clr_cat_result clr_cat_match(const struct clr_cat *c, char *const *scopes, 
 		}
 	}
 	if (best == NULL)
-		return CLR_CAT_NO_PRODUCT;
+		return IX_CAT_NO_PRODUCT;
 	*product = best;
 	*plan = path == NULL ? bestplan : pick_plan(c, best, scopes, nscopes);
-	return *plan != NULL ? CLR_CAT_OK : CLR_CAT_NO_PLAN;
+	return *plan != NULL ? IX_CAT_OK : IX_CAT_NO_PLAN;
 }
 
 /* JSON array text of strings into a new vector of borrowed pointers. */
@@ -316,20 +426,22 @@ static enum clr_rc json_strv(json_t *arr, const char ***v, size_t *n)
 	return CLR_OK;
 }
 
-enum clr_rc clr_cat_load(struct clr_db *db, struct clr_cat **out)
+enum clr_rc ix_cat_load(struct clr_db *db, struct ix_cat **out)
 {
 	static const char q_plans[] =
-	    "SELECT id::text, name, scopes, coalesce(rate_limit_requests, 0)::text,"
-	    " coalesce(rate_limit_window_seconds, 0)::text FROM plans"
-	    " WHERE deleted_at IS NULL ORDER BY lower(name), id";
+	    "SELECT p.id::text, p.name, p.scopes, coalesce(p.rate_limit_requests, 0)::text,"
+	    " coalesce(p.rate_limit_window_seconds, 0)::text, coalesce(p.monthly_quota, 0)::text,"
+	    " (coalesce(g.db_down, 'open') = 'closed')::int::text"
+	    " FROM plans p LEFT JOIN gateway_plan_policy g ON g.plan_id = p.id"
+	    " WHERE p.deleted_at IS NULL ORDER BY lower(p.name), p.id";
 	static const char q_products[] =
 	    "SELECT p.id::text, p.name, p.scopes, array_to_json(p.path_prefixes)::text,"
 	    " coalesce((SELECT json_agg(pp.plan_id) FROM product_plans pp"
 	    "  WHERE pp.product_id = p.id), '[]'::json)::text"
 	    " FROM products p WHERE p.deleted_at IS NULL ORDER BY lower(p.name), p.id";
 	PGresult *rp = NULL, *rq = NULL;
-	struct clr_cat_plan_def *pl = NULL;
-	struct clr_cat_product_def *pr = NULL;
+	struct ix_cat_plan_def *pl = NULL;
+	struct ix_cat_product_def *pr = NULL;
 	json_t **docs = NULL;
 	int np = 0, nq = 0;
 	enum clr_rc rc;
@@ -353,6 +465,8 @@ enum clr_rc clr_cat_load(struct clr_db *db, struct clr_cat **out)
 		pl[i].scopes = PQgetvalue(rp, i, 2);
 		pl[i].rl_requests = strtol(PQgetvalue(rp, i, 3), NULL, 10);
 		pl[i].rl_window_s = strtol(PQgetvalue(rp, i, 4), NULL, 10);
+		pl[i].monthly_quota = strtoll(PQgetvalue(rp, i, 5), NULL, 10);
+		pl[i].fail_closed = strcmp(PQgetvalue(rp, i, 6), "1") == 0;
 	}
 	for (int i = 0; i < nq; i++) {
 		const char *a = PQgetvalue(rq, i, 3), *b = PQgetvalue(rq, i, 4);
@@ -367,7 +481,7 @@ enum clr_rc clr_cat_load(struct clr_db *db, struct clr_cat **out)
 			CLR_OK)
 			goto out;
 	}
-	rc = clr_cat_build(pr, (size_t)nq, pl, (size_t)np, out);
+	rc = ix_cat_build(pr, (size_t)nq, pl, (size_t)np, out);
 out:
 	for (int i = 0; pr != NULL && i < nq; i++) {
 		free((void *)pr[i].prefixes);

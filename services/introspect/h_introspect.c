@@ -6,10 +6,12 @@
  * isclients.h) or an admin bearer token; the route itself is public so
  * that this handler can accept both.  The
  * answer is {"active": true, ...} for a token the gateway would let
- * through on some product path (valid signature and claims, client not
- * revoked, a product and plan granted by its scopes), and exactly
+ * through on some product path (ix_decide without a path: valid token,
+ * client not revoked, a granted product and plan whose scopes the token
+ * carries), and exactly
  * {"active": false} for anything else: RFC 7662 s.2.2 says to give no
- * reason.
+ * reason.  Each caller may make IX_INTROSPECT_RATE calls per
+ * IX_INTROSPECT_WINDOW_S (per copy; 429 with Retry-After beyond).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,94 +21,30 @@
 
 #include "clearance/auth.h"
 #include "clearance/log.h"
+#include "clearance/util.h"
 #include "handlers.h"
 #include "introspect.h"
 #include "seclog.h"
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Value of `name` in an application/x-www-form-urlencoded body, decoded,
- * new (free()); NULL if absent or badly encoded.  *dup is set when the
- * name occurs more than once (RFC 7662 callers must send it once).
- */
-static char *form_get(const char *body, size_t len, const char *name, int *dup)
-{
-	size_t nl = strlen(name), i = 0;
-	char *val = NULL;
-
-	*dup = 0;
-	while (i < len) {
-		size_t end = i, eq;
-		while (end < len && body[end] != '&')
-			end++;
-		for (eq = i; eq < end && body[eq] != '='; eq++)
-			;
-		if (eq - i == nl && memcmp(body + i, name, nl) == 0) {
-			char *o, *q;
-			if (val != NULL) {
-				*dup = 1;
-				free(val);
-				return NULL;
-			}
-			o = q = malloc(end - eq + 1);
-			if (o == NULL)
-				return NULL;
-			for (size_t k = eq + 1; k < end; k++) {
-				if (body[k] == '+') {
-					*q++ = ' ';
-				} else if (body[k] == '%') {
-					int h, l;
-					if (k + 2 >= end) {
-						free(o);
-						return NULL;
-					}
-					h = hexval(body[k + 1]);
-					l = hexval(body[k + 2]);
-					if (h < 0 || l < 0 || (h == 0 && l == 0)) {
-						free(o);
-						return NULL;
-					}
-					*q++ = (char)(h * 16 + l);
-					k += 2;
-				} else {
-					*q++ = body[k];
-				}
-			}
-			*q = '\0';
-			val = o;
-		}
-		i = end + 1;
-	}
-	return val;
-}
 
 /*
  * 1 if the caller may introspect; else the 401/403/503 has been sent.
  * A wrong Basic credential is a 401 invalid_client (RFC 6749 s.5.2 style),
  * a developer token a 403.
  */
-static int caller_ok(struct clr_req *r, struct clr_ix_app *app)
+static int caller_ok(struct clr_req *r, struct ix_app *app, char caller[48])
 {
 	const char *authz = clr_req_env(r, "HTTP_AUTHORIZATION");
-	char id[CLR_ISC_ID_LEN + 1];
+	char id[IX_ISC_ID_LEN + 1];
 	struct clr_principal who;
 	enum clr_rc rc;
 
 	if (authz != NULL && strncasecmp(authz, "Basic ", 6) == 0) {
-		if (clr_isc_check_basic(app->isc, authz, id))
+		if (ix_isc_check_basic(app->isc, authz, id)) {
+			snprintf(caller, 48, "isc:%s", id);
 			return 1;
-		clr_seclog(CLR_SECLOG_INTROSPECT_AUTH, r->reqid,
-			   "introspect: Basic credentials refused");
+		}
+		ix_seclog(IX_SECLOG_INTROSPECT_AUTH, r->reqid,
+			  "introspect: Basic credentials refused");
 		clr_resp_header(r, "WWW-Authenticate", "Basic realm=\"introspect\"");
 		clr_resp_error(r, 401, "invalid_client", "unknown client or wrong secret");
 		return 0;
@@ -121,85 +59,107 @@ static int caller_ok(struct clr_req *r, struct clr_ix_app *app)
 	memset(&who, 0, sizeof(who));
 	rc = r->db != NULL ? clr_auth_bearer(r->db, authz, &who) : CLR_ERR_DB;
 	if (rc == CLR_ERR_DB) {
-		clr_resp_error(r, 503, "temporarily_unavailable",
-			       "the database is unavailable, try again later");
+		struct clr_err e;
+		memset(&e, 0, sizeof(e));
+		e.rc = CLR_ERR_DB;
+		clr_resp_err(r, &e);
 		return 0;
 	}
 	if (rc != CLR_OK) {
-		clr_seclog(CLR_SECLOG_INTROSPECT_AUTH, r->reqid,
-			   "introspect: bearer token refused");
+		ix_seclog(IX_SECLOG_INTROSPECT_AUTH, r->reqid, "introspect: bearer token refused");
 		clr_resp_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
 		clr_resp_error(r, 401, "invalid_token", "the bearer token is invalid or expired");
 		return 0;
 	}
 	if (who.role != CLR_ROLE_ADMIN) {
-		clr_seclog(CLR_SECLOG_INTROSPECT_AUTH, r->reqid,
-			   "introspect: non-admin token %s refused", who.token_id);
+		ix_seclog(IX_SECLOG_INTROSPECT_AUTH, r->reqid,
+			  "introspect: non-admin token %s refused", who.token_id);
 		clr_resp_error(r, 403, "forbidden", "an admin token is required");
 		return 0;
 	}
+	snprintf(caller, 48, "adm:%s", who.token_id);
 	return 1;
 }
 
-static void inactive(struct clr_req *r)
+/*
+ * 1 if the caller may make one more call: IX_INTROSPECT_RATE calls per
+ * IX_INTROSPECT_WINDOW_S per caller and copy, against token fishing (a
+ * stolen resource-server credential trying tokens).  Else the 429 is sent.
+ */
+static int caller_rate_ok(struct clr_req *r, struct ix_app *app, const char *caller)
 {
-	clr_resp_json(r, 200, json_pack("{s:b}", "active", 0));
+	struct ix_rl_result rl;
+	char num[32];
+
+	if (ix_rl_take(app->rl, caller, "introspect", IX_INTROSPECT_RATE, IX_INTROSPECT_WINDOW_S,
+		       clr_now_ms(), &rl) == CLR_OK &&
+	    rl.allowed)
+		return 1;
+	atomic_fetch_add(&app->n_introspect_limited, 1);
+	ix_seclog(IX_SECLOG_INTROSPECT_AUTH, r->reqid, "introspect: caller over its rate limit");
+	snprintf(num, sizeof(num), "%ld", rl.retry_after_s > 0 ? rl.retry_after_s : 1);
+	clr_resp_header(r, "Retry-After", num);
+	clr_resp_error(r, 429, "too_many_requests", "introspection rate limit exceeded");
+	return 0;
 }
 
-void clr_h_introspect(struct clr_req *r)
+/* The RFC 7662 answer for an allowed decision. */
+static json_t *active(const struct ix_decision *d)
 {
-	struct clr_ix_app *app = r->app;
+	const struct clr_jwt_claims *c = &d->tok->claims;
+
+	return json_pack("{s:b,s:s,s:s?,s:s,s:I,s:I,s:s,s:s?,s:s,s:s,s:s}", "active", 1,
+			 "client_id", c->identity, "sub", c->sub, "scope", c->scope ? c->scope : "",
+			 "exp", (json_int_t)c->exp, "iat", (json_int_t)c->iat, "iss",
+			 c->iss ? c->iss : "", "aud", c->aud, "token_type", "Bearer", "product",
+			 d->product->name, "plan", d->plan->name);
+}
+
+void ix_h_introspect(struct clr_req *r)
+{
+	struct ix_app *app = r->app;
 	const char *ctype = clr_req_env(r, "CONTENT_TYPE");
 	char *token = NULL;
-	struct clr_tok *tok = NULL;
-	struct clr_cat *cat = NULL;
-	const struct clr_cat_product *prod = NULL;
-	const struct clr_cat_plan *plan = NULL;
-	const char *why;
+	struct ix_request q;
+	struct ix_decision d;
+	enum clr_rc rc;
 	json_t *o;
-	int dup = 0;
+	char caller[48];
 
-	if (!caller_ok(r, app))
+	memset(&d, 0, sizeof(d));
+	if (!caller_ok(r, app, caller) || !caller_rate_ok(r, app, caller))
 		return;
 	if (ctype == NULL || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0) {
 		clr_resp_error(r, 400, "invalid_request",
 			       "body must be application/x-www-form-urlencoded");
 		return;
 	}
-	token = form_get(r->body.p, r->body.len, "token", &dup);
-	if (token == NULL || token[0] == '\0') {
-		clr_resp_error(r, 400, "invalid_request",
-			       dup ? "token given more than once" : "token is required");
+	rc = clr_req_form(r, "token", &token);
+	if (rc != CLR_OK || token == NULL || token[0] == '\0') {
+		clr_resp_error(r, rc == CLR_ERR_NOMEM ? 500 : 400,
+			       rc == CLR_ERR_NOMEM ? "server_error" : "invalid_request",
+			       rc == CLR_ERR_CONFLICT ? "token given more than once"
+			       : rc == CLR_ERR_PARAM  ? "badly encoded body"
+						      : "token is required");
 		goto out;
 	}
-	if (clr_ix_verify(app, r->http, token, strlen(token), &tok, &why) != CLR_OK) {
-		inactive(r);
+	memset(&q, 0, sizeof(q));
+	q.token = token;
+	q.len = strlen(token);
+	q.reqid = r->reqid;
+	q.http = r->http;
+	if (ix_decide(app, &q, &d) != CLR_OK || d.verdict != IX_ALLOW) {
+		/* RFC 7662 s.2.2: no reason is given */
+		clr_resp_json(r, 200, json_pack("{s:b}", "active", 0));
 		goto out;
 	}
-	if (!clr_ix_client_ok(app, tok, r->reqid, &why)) {
-		inactive(r);
-		goto out;
-	}
-	cat = clr_ix_catalogue(app);
-	if (cat == NULL || clr_cat_match(cat, tok->claims.scopes, tok->claims.nscopes, NULL, &prod,
-					 &plan) != CLR_CAT_OK) {
-		inactive(r);
-		goto out;
-	}
-	o = json_pack("{s:b,s:s,s:s?,s:s,s:I,s:I,s:s,s:s?,s:s,s:s,s:s}", "active", 1, "client_id",
-		      tok->claims.identity, "sub", tok->claims.sub, "scope",
-		      tok->claims.scope ? tok->claims.scope : "", "exp",
-		      (json_int_t)tok->claims.exp, "iat", (json_int_t)tok->claims.iat, "iss",
-		      tok->claims.iss ? tok->claims.iss : "", "aud", tok->claims.aud, "token_type",
-		      "Bearer", "product", prod->name, "plan", plan->name);
-	if (o == NULL) {
+	if ((o = active(&d)) == NULL) {
 		clr_resp_error(r, 500, "server_error", "out of memory");
 		goto out;
 	}
 	clr_resp_json(r, 200, o);
 out:
-	clr_cat_release(cat);
-	clr_tok_release(tok);
+	ix_decision_clear(&d);
 	if (token != NULL) {
 		OPENSSL_cleanse(token, strlen(token));
 		free(token);

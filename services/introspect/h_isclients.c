@@ -17,9 +17,9 @@
 #include "handlers.h"
 #include "introspect.h"
 
-static void reload_local(struct clr_req *r, struct clr_ix_app *app)
+static void reload_local(struct clr_req *r, struct ix_app *app)
 {
-	if (clr_isc_reload(app->isc, r->db) != CLR_OK)
+	if (ix_isc_reload(app->isc, r->db) != CLR_OK)
 		clr_log(r->reqid, CLR_LOG_WARN,
 			"introspection clients: local reload failed; the refresher will retry");
 }
@@ -43,9 +43,9 @@ static json_t *row_json(PGresult *res, int i)
 			 PQgetisnull(res, i, 3) ? NULL : PQgetvalue(res, i, 3));
 }
 
-void clr_h_isc_create(struct clr_req *r)
+void ix_h_isc_create(struct clr_req *r)
 {
-	struct clr_ix_app *app = r->app;
+	struct ix_app *app = r->app;
 	const char *name = NULL;
 	char *secret = NULL, hex[65];
 	const char *v[2];
@@ -61,7 +61,7 @@ void clr_h_isc_create(struct clr_req *r)
 			       "body must be {\"name\": string of 1 to 200 characters}");
 		return;
 	}
-	if (clr_isc_secret_new(&secret, hex) != CLR_OK) {
+	if (ix_isc_secret_new(&secret, hex) != CLR_OK) {
 		clr_resp_error(r, 500, "server_error", "could not make a secret");
 		return;
 	}
@@ -90,7 +90,7 @@ out:
 	free(secret);
 }
 
-void clr_h_isc_list(struct clr_req *r)
+void ix_h_isc_list(struct clr_req *r)
 {
 	PGresult *res = NULL;
 	json_t *arr = NULL, *row;
@@ -117,9 +117,9 @@ out:
 	PQclear(res);
 }
 
-void clr_h_isc_delete(struct clr_req *r)
+void ix_h_isc_delete(struct clr_req *r)
 {
-	struct clr_ix_app *app = r->app;
+	struct ix_app *app = r->app;
 	const char *v[1];
 	PGresult *res = NULL;
 	enum clr_rc rc;

@@ -10,20 +10,20 @@
 #include "handlers.h"
 #include "introspect.h"
 
-static const struct clr_prov *find(struct clr_req *r, struct clr_provs *snap)
+static const struct ix_prov *find(struct clr_req *r, struct ix_provs *snap)
 {
-	const struct clr_prov *p = NULL;
+	const struct ix_prov *p = NULL;
 
 	if (r->nparams >= 1 && clr_uuid_valid(r->params[0]))
-		p = clr_provs_by_id(snap, r->params[0]);
+		p = ix_provs_by_id(snap, r->params[0]);
 	if (p == NULL)
 		clr_resp_error(r, 404, "not_found", "no such provider");
 	return p;
 }
 
-static void send_info(struct clr_req *r, const struct clr_prov *p, int status)
+static void send_info(struct clr_req *r, const struct ix_prov *p, int status)
 {
-	json_t *o = clr_jwks_cache_info(p->jwks, clr_now_ms());
+	json_t *o = ix_jwks_cache_info(p->jwks, clr_now_ms());
 
 	if (o == NULL) {
 		clr_resp_error(r, 500, "server_error", "out of memory");
@@ -34,31 +34,31 @@ static void send_info(struct clr_req *r, const struct clr_prov *p, int status)
 	clr_resp_json(r, status, o);
 }
 
-void clr_h_jwks_get(struct clr_req *r)
+void ix_h_jwks_get(struct clr_req *r)
 {
-	struct clr_ix_app *app = r->app;
-	struct clr_provs *snap = clr_provreg_get(app->provs);
-	const struct clr_prov *p = find(r, snap);
+	struct ix_app *app = r->app;
+	struct ix_provs *snap = ix_provreg_get(app->provs);
+	const struct ix_prov *p = find(r, snap);
 
 	if (p != NULL)
 		send_info(r, p, 200);
-	clr_provs_release(snap);
+	ix_provs_release(snap);
 }
 
-void clr_h_jwks_refresh(struct clr_req *r)
+void ix_h_jwks_refresh(struct clr_req *r)
 {
-	struct clr_ix_app *app = r->app;
-	struct clr_provs *snap = clr_provreg_get(app->provs);
-	const struct clr_prov *p = find(r, snap);
+	struct ix_app *app = r->app;
+	struct ix_provs *snap = ix_provreg_get(app->provs);
+	const struct ix_prov *p = find(r, snap);
 	struct clr_err e;
 
 	memset(&e, 0, sizeof(e));
 	if (p != NULL) {
-		if (clr_jwks_cache_refresh(p->jwks, r->http, clr_now_ms(), &e) == CLR_OK)
+		if (ix_jwks_cache_refresh(p->jwks, r->http, clr_now_ms(), &e) == CLR_OK)
 			send_info(r, p, 200);
 		else
 			clr_resp_error(r, 502, "upstream_error",
 				       e.msg[0] ? e.msg : "JWKS fetch failed");
 	}
-	clr_provs_release(snap);
+	ix_provs_release(snap);
 }

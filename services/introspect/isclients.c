@@ -13,20 +13,20 @@
 #include "clearance/util.h"
 #include "isclients.h"
 
-struct clr_isc {
+struct ix_isc {
 	pthread_rwlock_t lock;
-	struct clr_isc_entry *v;
+	struct ix_isc_entry *v;
 	size_t n;
 };
 
 static int entry_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct clr_isc_entry *)a)->id, ((const struct clr_isc_entry *)b)->id);
+	return strcmp(((const struct ix_isc_entry *)a)->id, ((const struct ix_isc_entry *)b)->id);
 }
 
-enum clr_rc clr_isc_new(struct clr_isc **out)
+enum clr_rc ix_isc_new(struct ix_isc **out)
 {
-	struct clr_isc *s = calloc(1, sizeof(*s));
+	struct ix_isc *s = calloc(1, sizeof(*s));
 
 	*out = NULL;
 	if (s == NULL)
@@ -36,7 +36,7 @@ enum clr_rc clr_isc_new(struct clr_isc **out)
 	return CLR_OK;
 }
 
-void clr_isc_free(struct clr_isc *s)
+void ix_isc_free(struct ix_isc *s)
 {
 	if (s == NULL)
 		return;
@@ -46,9 +46,9 @@ void clr_isc_free(struct clr_isc *s)
 	free(s);
 }
 
-enum clr_rc clr_isc_replace(struct clr_isc *s, const struct clr_isc_entry *v, size_t n)
+enum clr_rc ix_isc_replace(struct ix_isc *s, const struct ix_isc_entry *v, size_t n)
 {
-	struct clr_isc_entry *nv = NULL, *old;
+	struct ix_isc_entry *nv = NULL, *old;
 	size_t oldn;
 
 	if (n > 0) {
@@ -57,7 +57,7 @@ enum clr_rc clr_isc_replace(struct clr_isc *s, const struct clr_isc_entry *v, si
 			return CLR_ERR_NOMEM;
 		memcpy(nv, v, n * sizeof(*nv));
 		for (size_t i = 0; i < n; i++)
-			nv[i].id[CLR_ISC_ID_LEN] = '\0';
+			nv[i].id[IX_ISC_ID_LEN] = '\0';
 		qsort(nv, n, sizeof(*nv), entry_cmp);
 	}
 	pthread_rwlock_wrlock(&s->lock);
@@ -90,12 +90,12 @@ static int hexbyte(const char *h, unsigned char *out)
 	return 0;
 }
 
-enum clr_rc clr_isc_reload(struct clr_isc *s, struct clr_db *db)
+enum clr_rc ix_isc_reload(struct ix_isc *s, struct clr_db *db)
 {
 	static const char q[] = "SELECT id::text, secret_hash FROM introspection_clients"
 				" WHERE revoked_at IS NULL";
 	PGresult *res = NULL;
-	struct clr_isc_entry *v = NULL;
+	struct ix_isc_entry *v = NULL;
 	size_t k = 0;
 	int n;
 	enum clr_rc rc;
@@ -110,16 +110,16 @@ enum clr_rc clr_isc_reload(struct clr_isc *s, struct clr_db *db)
 	}
 	for (int i = 0; i < n; i++) {
 		const char *id = PQgetvalue(res, i, 0), *h = PQgetvalue(res, i, 1);
-		int bad = strlen(id) != CLR_ISC_ID_LEN || strlen(h) != 64;
+		int bad = strlen(id) != IX_ISC_ID_LEN || strlen(h) != 64;
 
 		for (int j = 0; !bad && j < 32; j++)
 			bad = hexbyte(h + 2 * j, &v[k].hash[j]) != 0;
 		if (bad)
 			continue; /* the table's CHECKs make this unreachable */
-		memcpy(v[k].id, id, CLR_ISC_ID_LEN + 1);
+		memcpy(v[k].id, id, IX_ISC_ID_LEN + 1);
 		k++;
 	}
-	rc = clr_isc_replace(s, v, k);
+	rc = ix_isc_replace(s, v, k);
 out:
 	if (v != NULL)
 		OPENSSL_cleanse(v, ((size_t)n + 1) * sizeof(*v));
@@ -128,19 +128,19 @@ out:
 	return rc;
 }
 
-int clr_isc_check(struct clr_isc *s, const char *id, size_t idlen, const char *secret, size_t slen)
+int ix_isc_check(struct ix_isc *s, const char *id, size_t idlen, const char *secret, size_t slen)
 {
 	static const unsigned char dummy[32];
 	unsigned char h[32], want[32];
 	unsigned int hl = 0;
-	struct clr_isc_entry key;
-	const struct clr_isc_entry *e = NULL;
+	struct ix_isc_entry key;
+	const struct ix_isc_entry *e = NULL;
 	int found = 0, ok;
 
 	if (!EVP_Digest(secret, slen, h, &hl, EVP_sha256(), NULL))
 		return 0;
 	memcpy(want, dummy, sizeof(want));
-	if (idlen == CLR_ISC_ID_LEN && memchr(id, '\0', idlen) == NULL) {
+	if (idlen == IX_ISC_ID_LEN && memchr(id, '\0', idlen) == NULL) {
 		memcpy(key.id, id, idlen);
 		key.id[idlen] = '\0';
 		pthread_rwlock_rdlock(&s->lock);
@@ -159,7 +159,7 @@ int clr_isc_check(struct clr_isc *s, const char *id, size_t idlen, const char *s
 	return found & ok;
 }
 
-int clr_isc_check_basic(struct clr_isc *s, const char *authz, char id_out[CLR_ISC_ID_LEN + 1])
+int ix_isc_check_basic(struct ix_isc *s, const char *authz, char id_out[IX_ISC_ID_LEN + 1])
 {
 	unsigned char *dec = NULL;
 	size_t dlen = 0, n;
@@ -178,10 +178,10 @@ int clr_isc_check_basic(struct clr_isc *s, const char *authz, char id_out[CLR_IS
 	colon = memchr(dec, ':', dlen);
 	if (colon != NULL) {
 		size_t idlen = (size_t)(colon - (const char *)dec);
-		ok = clr_isc_check(s, (const char *)dec, idlen, colon + 1, dlen - idlen - 1);
+		ok = ix_isc_check(s, (const char *)dec, idlen, colon + 1, dlen - idlen - 1);
 		if (ok) {
-			memcpy(id_out, dec, CLR_ISC_ID_LEN);
-			id_out[CLR_ISC_ID_LEN] = '\0';
+			memcpy(id_out, dec, IX_ISC_ID_LEN);
+			id_out[IX_ISC_ID_LEN] = '\0';
 		}
 	}
 	OPENSSL_cleanse(dec, dlen);
@@ -189,7 +189,7 @@ int clr_isc_check_basic(struct clr_isc *s, const char *authz, char id_out[CLR_IS
 	return ok;
 }
 
-size_t clr_isc_count(struct clr_isc *s)
+size_t ix_isc_count(struct ix_isc *s)
 {
 	size_t n;
 
@@ -199,13 +199,13 @@ size_t clr_isc_count(struct clr_isc *s)
 	return n;
 }
 
-enum clr_rc clr_isc_secret_new(char **secret, char hex[65])
+enum clr_rc ix_isc_secret_new(char **secret, char hex[65])
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char raw[32], h[32];
 	unsigned int hl = 0;
 	char *b64 = NULL, *s = NULL;
-	size_t pl = strlen(CLR_ISC_SECRET_PREFIX), bl;
+	size_t pl = strlen(IX_ISC_SECRET_PREFIX), bl;
 	enum clr_rc rc = CLR_ERR_NOMEM;
 
 	*secret = NULL;
@@ -219,7 +219,7 @@ enum clr_rc clr_isc_secret_new(char **secret, char hex[65])
 	s = malloc(pl + bl + 1);
 	if (s == NULL)
 		goto out;
-	memcpy(s, CLR_ISC_SECRET_PREFIX, pl);
+	memcpy(s, IX_ISC_SECRET_PREFIX, pl);
 	memcpy(s + pl, b64, bl + 1);
 	if (!EVP_Digest(s, pl + bl, h, &hl, EVP_sha256(), NULL)) {
 		OPENSSL_cleanse(s, pl + bl);

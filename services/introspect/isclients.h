@@ -9,53 +9,52 @@
  *
  * Thread-safe: readers take a read lock; reloads build a new table and swap.
  */
-#ifndef CLR_INTROSPECT_ISCLIENTS_H
-#define CLR_INTROSPECT_ISCLIENTS_H
+#ifndef IX_ISCLIENTS_H
+#define IX_ISCLIENTS_H
 
 #include <stddef.h>
 #include "clearance/rc.h"
 #include "clearance/db.h"
 
-#define CLR_ISC_ID_LEN 36		 /* a uuid */
-#define CLR_ISC_SECRET_PREFIX "clr_isc_" /* then base64url of 32 random bytes */
+#define IX_ISC_ID_LEN 36		/* a uuid */
+#define IX_ISC_SECRET_PREFIX "clr_isc_" /* then base64url of 32 random bytes */
 
-struct clr_isc;
+struct ix_isc;
 
-struct clr_isc_entry {
-	char id[CLR_ISC_ID_LEN + 1];
+struct ix_isc_entry {
+	char id[IX_ISC_ID_LEN + 1];
 	unsigned char hash[32]; /* SHA-256 of the secret */
 };
 
-enum clr_rc clr_isc_new(struct clr_isc **out) CLR_MUSTCHECK;
-void clr_isc_free(struct clr_isc *s);
+enum clr_rc ix_isc_new(struct ix_isc **out) CLR_MUSTCHECK;
+void ix_isc_free(struct ix_isc *s);
 
 /* Replaces the set with v[0..n) (copied). */
-enum clr_rc clr_isc_replace(struct clr_isc *s, const struct clr_isc_entry *v,
-			    size_t n) CLR_MUSTCHECK;
+enum clr_rc ix_isc_replace(struct ix_isc *s, const struct ix_isc_entry *v, size_t n) CLR_MUSTCHECK;
 
 /* Replaces the set with the active rows of introspection_clients. */
-enum clr_rc clr_isc_reload(struct clr_isc *s, struct clr_db *db) CLR_MUSTCHECK;
+enum clr_rc ix_isc_reload(struct ix_isc *s, struct clr_db *db) CLR_MUSTCHECK;
 
 /*
  * 1 if id (idlen bytes) is an active client whose secret is secret (slen
  * bytes).  The secret's hash is computed and compared with CRYPTO_memcmp
  * whether or not the id exists, so timing says nothing about the secret.
  */
-int clr_isc_check(struct clr_isc *s, const char *id, size_t idlen, const char *secret, size_t slen);
+int ix_isc_check(struct ix_isc *s, const char *id, size_t idlen, const char *secret, size_t slen);
 
 /*
  * Checks an Authorization header value "Basic base64(id:secret)".  1 if it
- * names an active client with that secret; *id_out (size CLR_ISC_ID_LEN+1)
+ * names an active client with that secret; *id_out (size IX_ISC_ID_LEN+1)
  * gets the id for the audit log.  0 for anything else.
  */
-int clr_isc_check_basic(struct clr_isc *s, const char *authz, char id_out[CLR_ISC_ID_LEN + 1]);
+int ix_isc_check_basic(struct ix_isc *s, const char *authz, char id_out[IX_ISC_ID_LEN + 1]);
 
-size_t clr_isc_count(struct clr_isc *s);
+size_t ix_isc_count(struct ix_isc *s);
 
 /*
  * A new secret (new, free() after OPENSSL_cleanse) and its hex SHA-256 in
  * hex[65], for the admin endpoint.
  */
-enum clr_rc clr_isc_secret_new(char **secret, char hex[65]) CLR_MUSTCHECK;
+enum clr_rc ix_isc_secret_new(char **secret, char hex[65]) CLR_MUSTCHECK;
 
 #endif

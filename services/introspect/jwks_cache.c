@@ -15,18 +15,18 @@
 #include "clearance/log.h"
 #include "jwks_cache.h"
 
-struct clr_jwks_ref {
+struct ix_jwks_ref {
 	atomic_int ref;
 	struct clr_jwks *set;
 };
 
-struct clr_jwks_cache {
+struct ix_jwks_cache {
 	pthread_mutex_t mu;
 	pthread_cond_t done;
-	struct clr_jwks_cache_cfg cfg;
+	struct ix_jwks_cache_cfg cfg;
 	char *uri;
 	struct clr_http_opts http; /* ca_pem owned (char *) */
-	struct clr_jwks_ref *cur;  /* NULL until the first good fetch */
+	struct ix_jwks_ref *cur;   /* NULL until the first good fetch */
 	char *etag;
 	long long fetched_ms; /* last 200 or 304 */
 	long long expires_ms;
@@ -41,14 +41,16 @@ struct clr_jwks_cache {
 	unsigned long generation; /* bumped when a fetch completes */
 	unsigned long fetches;
 	unsigned long not_modified;
+	unsigned long rejected; /* sets refused as a whole (CLR_JWKS_STRICT) */
+	atomic_ulong set_gen;	/* bumped whenever cur changes */
 };
 
-const struct clr_jwks *clr_jwks_ref_set(const struct clr_jwks_ref *r)
+const struct clr_jwks *ix_jwks_ref_set(const struct ix_jwks_ref *r)
 {
 	return r->set;
 }
 
-void clr_jwks_ref_release(struct clr_jwks_ref *r)
+void ix_jwks_ref_release(struct ix_jwks_ref *r)
 {
 	if (r != NULL && atomic_fetch_sub(&r->ref, 1) == 1) {
 		clr_jwks_free(r->set);
@@ -56,14 +58,14 @@ void clr_jwks_ref_release(struct clr_jwks_ref *r)
 	}
 }
 
-static struct clr_jwks_ref *ref_take(struct clr_jwks_ref *r)
+static struct ix_jwks_ref *ref_take(struct ix_jwks_ref *r)
 {
 	if (r != NULL)
 		atomic_fetch_add(&r->ref, 1);
 	return r;
 }
 
-static enum clr_rc copy_source(struct clr_jwks_cache *c, const char *uri,
+static enum clr_rc copy_source(struct ix_jwks_cache *c, const char *uri,
 			       const struct clr_http_opts *http)
 {
 	char *u = strdup(uri), *ca = NULL;
@@ -82,10 +84,10 @@ static enum clr_rc copy_source(struct clr_jwks_cache *c, const char *uri,
 	return CLR_OK;
 }
 
-enum clr_rc clr_jwks_cache_new(const struct clr_jwks_cache_cfg *cfg, const char *uri,
-			       const struct clr_http_opts *http, struct clr_jwks_cache **out)
+enum clr_rc ix_jwks_cache_new(const struct ix_jwks_cache_cfg *cfg, const char *uri,
+			      const struct clr_http_opts *http, struct ix_jwks_cache **out)
 {
-	struct clr_jwks_cache *c;
+	struct ix_jwks_cache *c;
 
 	*out = NULL;
 	c = calloc(1, sizeof(*c));
@@ -108,11 +110,11 @@ enum clr_rc clr_jwks_cache_new(const struct clr_jwks_cache_cfg *cfg, const char 
 	return CLR_OK;
 }
 
-void clr_jwks_cache_free(struct clr_jwks_cache *c)
+void ix_jwks_cache_free(struct ix_jwks_cache *c)
 {
 	if (c == NULL)
 		return;
-	clr_jwks_ref_release(c->cur);
+	ix_jwks_ref_release(c->cur);
 	free(c->etag);
 	free(c->uri);
 	free((char *)c->http.ca_pem);
@@ -128,8 +130,8 @@ static int same_str(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-enum clr_rc clr_jwks_cache_set_source(struct clr_jwks_cache *c, const char *uri,
-				      const struct clr_http_opts *http)
+enum clr_rc ix_jwks_cache_set_source(struct ix_jwks_cache *c, const char *uri,
+				     const struct clr_http_opts *http)
 {
 	enum clr_rc rc = CLR_OK;
 
@@ -142,8 +144,9 @@ enum clr_rc clr_jwks_cache_set_source(struct clr_jwks_cache *c, const char *uri,
 	if ((rc = copy_source(c, uri, http)) != CLR_OK)
 		goto out;
 	/* Keys from another URL must not verify this provider's tokens. */
-	clr_jwks_ref_release(c->cur);
+	ix_jwks_ref_release(c->cur);
 	c->cur = NULL;
+	atomic_fetch_add(&c->set_gen, 1);
 	free(c->etag);
 	c->etag = NULL;
 	c->last_failed = 0;
@@ -154,19 +157,19 @@ out:
 	return rc;
 }
 
-static int usable(const struct clr_jwks_cache *c, long long now_ms)
+static int usable(const struct ix_jwks_cache *c, long long now_ms)
 {
 	return c->cur != NULL && now_ms < c->expires_ms + c->cfg.stale_s * 1000LL;
 }
 
-static void set_error(struct clr_jwks_cache *c, long long now_ms, const char *detail)
+static void set_error(struct ix_jwks_cache *c, long long now_ms, const char *detail)
 {
 	snprintf(c->last_error, sizeof(c->last_error), "%s", detail);
 	c->last_error_ms = now_ms;
 	c->last_failed = 1;
 }
 
-static void set_life(struct clr_jwks_cache *c, long long now_ms, long max_age)
+static void set_life(struct ix_jwks_cache *c, long long now_ms, long max_age)
 {
 	long ttl = max_age < 0 ? c->cfg.min_ttl_s : max_age;
 
@@ -183,8 +186,8 @@ static void set_life(struct clr_jwks_cache *c, long long now_ms, long max_age)
  * One fetch.  Called and returns with c->mu held and c->fetching clear;
  * drops the lock around the network I/O.  Waiters are woken at the end.
  */
-static enum clr_rc do_fetch(struct clr_jwks_cache *c, struct clr_http_client *http,
-			    long long now_ms, struct clr_err *e)
+static enum clr_rc do_fetch(struct ix_jwks_cache *c, struct clr_http_client *http, long long now_ms,
+			    struct clr_err *e)
 {
 	struct clr_http_header hdr[2];
 	size_t nh = 0;
@@ -193,7 +196,7 @@ static enum clr_rc do_fetch(struct clr_jwks_cache *c, struct clr_http_client *ht
 	struct clr_jwks *set = NULL;
 	struct clr_err le;
 	char *uri = NULL, *etag = NULL, *ca = NULL;
-	int ca_lost;
+	int ca_lost, strict_refused = 0;
 	enum clr_rc rc;
 
 	memset(&resp, 0, sizeof(resp));
@@ -213,6 +216,11 @@ static enum clr_rc do_fetch(struct clr_jwks_cache *c, struct clr_http_client *ht
 	rc = CLR_ERR_NOMEM;
 	if (uri == NULL || ca_lost)
 		goto relock;
+	/* A hanging IdP holds one fetch for at most this long, in total. */
+	if (opts.timeout_ms <= 0 || opts.timeout_ms > IX_JWKS_DEADLINE_MS)
+		opts.timeout_ms = IX_JWKS_DEADLINE_MS;
+	if (opts.connect_timeout_ms <= 0 || opts.connect_timeout_ms > opts.timeout_ms)
+		opts.connect_timeout_ms = opts.timeout_ms;
 	hdr[nh].name = "Accept";
 	hdr[nh++].value = "application/jwk-set+json, application/json";
 	if (etag != NULL) {
@@ -227,7 +235,10 @@ static enum clr_rc do_fetch(struct clr_jwks_cache *c, struct clr_http_client *ht
 			rc = clr_err_set(&le, CLR_ERR_UPSTREAM, "jwks", NULL,
 					 "JWKS answer is not JSON");
 		} else {
-			rc = clr_jwks_parse(resp.body, resp.body_len, &set, &le);
+			rc =
+			    clr_jwks_parse_ex(resp.body, resp.body_len, CLR_JWKS_STRICT, &set, &le);
+			if (rc != CLR_OK && strstr(le.msg, "no usable key") == NULL)
+				strict_refused = 1;
 			if (rc != CLR_OK) {
 				char m[200];
 				snprintf(m, sizeof(m), "malformed JWKS: %.150s", le.msg);
@@ -247,15 +258,16 @@ relock:
 		rc = clr_err_set(&le, CLR_ERR_UPSTREAM, "jwks", NULL, "JWKS source changed");
 	}
 	if (rc == CLR_OK && set != NULL) {
-		struct clr_jwks_ref *r = calloc(1, sizeof(*r));
+		struct ix_jwks_ref *r = calloc(1, sizeof(*r));
 		if (r == NULL) {
 			clr_jwks_free(set);
 			rc = CLR_ERR_NOMEM;
 		} else {
 			atomic_init(&r->ref, 1);
 			r->set = set;
-			clr_jwks_ref_release(c->cur);
+			ix_jwks_ref_release(c->cur);
 			c->cur = r;
+			atomic_fetch_add(&c->set_gen, 1);
 			free(c->etag);
 			c->etag = resp.etag != NULL ? strdup(resp.etag) : NULL;
 			set_life(c, now_ms, resp.max_age);
@@ -266,6 +278,12 @@ relock:
 		c->not_modified++;
 		set_life(c, now_ms, resp.max_age);
 		c->last_failed = 0;
+	}
+	if (strict_refused) {
+		/* the whole set is refused; the last good one (if any) stays */
+		c->rejected++;
+		clr_log(NULL, CLR_LOG_ERROR,
+			"jwks: set from %s refused, keeping the last good one: %s", c->uri, le.msg);
 	}
 	if (rc != CLR_OK) {
 		set_error(c, now_ms, le.msg[0] ? le.msg : clr_rc_name(rc));
@@ -286,20 +304,20 @@ relock:
 	return rc;
 }
 
-static void wait_fetch(struct clr_jwks_cache *c)
+static void wait_fetch(struct ix_jwks_cache *c)
 {
 	while (c->fetching)
 		pthread_cond_wait(&c->done, &c->mu);
 }
 
-static enum clr_rc fail_from_state(struct clr_jwks_cache *c, struct clr_err *e)
+static enum clr_rc fail_from_state(struct ix_jwks_cache *c, struct clr_err *e)
 {
 	return clr_err_set(e, CLR_ERR_UPSTREAM, "jwks", NULL, "no usable JWKS: %s",
 			   c->last_error[0] ? c->last_error : "not fetched");
 }
 
-enum clr_rc clr_jwks_cache_get(struct clr_jwks_cache *c, struct clr_http_client *http,
-			       long long now_ms, struct clr_jwks_ref **out, struct clr_err *e)
+enum clr_rc ix_jwks_cache_get(struct ix_jwks_cache *c, struct clr_http_client *http,
+			      long long now_ms, struct ix_jwks_ref **out, struct clr_err *e)
 {
 	enum clr_rc rc = CLR_OK;
 
@@ -332,9 +350,9 @@ out:
 	return rc;
 }
 
-enum clr_rc clr_jwks_cache_miss(struct clr_jwks_cache *c, struct clr_http_client *http,
-				long long now_ms, const struct clr_jwks_ref *seen,
-				struct clr_jwks_ref **out, struct clr_err *e)
+enum clr_rc ix_jwks_cache_miss(struct ix_jwks_cache *c, struct clr_http_client *http,
+			       long long now_ms, const struct ix_jwks_ref *seen,
+			       struct ix_jwks_ref **out, struct clr_err *e)
 {
 	enum clr_rc rc = CLR_OK;
 
@@ -363,8 +381,7 @@ out:
 	return rc;
 }
 
-void clr_jwks_cache_maintain(struct clr_jwks_cache *c, struct clr_http_client *http,
-			     long long now_ms)
+void ix_jwks_cache_maintain(struct ix_jwks_cache *c, struct clr_http_client *http, long long now_ms)
 {
 	pthread_mutex_lock(&c->mu);
 	if (c->fetching)
@@ -380,8 +397,8 @@ out:
 	pthread_mutex_unlock(&c->mu);
 }
 
-enum clr_rc clr_jwks_cache_refresh(struct clr_jwks_cache *c, struct clr_http_client *http,
-				   long long now_ms, struct clr_err *e)
+enum clr_rc ix_jwks_cache_refresh(struct ix_jwks_cache *c, struct clr_http_client *http,
+				  long long now_ms, struct clr_err *e)
 {
 	enum clr_rc rc;
 
@@ -410,7 +427,7 @@ static json_t *iso_time(long long t_ms, long long now_ms)
 	return json_string(buf);
 }
 
-json_t *clr_jwks_cache_info(struct clr_jwks_cache *c, long long now_ms)
+json_t *ix_jwks_cache_info(struct ix_jwks_cache *c, long long now_ms)
 {
 	json_t *o = json_object(), *kids = json_array(), *skipped = json_array();
 
@@ -456,7 +473,22 @@ json_t *clr_jwks_cache_info(struct clr_jwks_cache *c, long long now_ms)
 	return o;
 }
 
-unsigned long clr_jwks_cache_fetches(struct clr_jwks_cache *c)
+unsigned long ix_jwks_cache_rejected(struct ix_jwks_cache *c)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&c->mu);
+	n = c->rejected;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+unsigned long ix_jwks_cache_set_gen(struct ix_jwks_cache *c)
+{
+	return atomic_load(&c->set_gen);
+}
+
+unsigned long ix_jwks_cache_fetches(struct ix_jwks_cache *c)
 {
 	unsigned long n;
 

@@ -5,7 +5,7 @@
  * Rules (libjwt's jwks_load_fromurl_cached, made strict):
  *  - a fetched set lives for the response's max-age clamped to
  *    [min_ttl_s, max_ttl_s] (min_ttl_s when absent);
- *  - clr_jwks_cache_maintain (the background thread) refreshes it from
+ *  - ix_jwks_cache_maintain (the background thread) refreshes it from
  *    three quarters of that life on, with If-None-Match; 304 keeps the
  *    keys and restarts the life;
  *  - after expiry the keys stay usable for stale_s more seconds, so an IdP
@@ -20,15 +20,18 @@
  * tests can move time; fetches themselves really go over HTTP.
  * Thread-safe.  The HTTP client passed in belongs to the calling thread.
  */
-#ifndef CLR_INTROSPECT_JWKS_CACHE_H
-#define CLR_INTROSPECT_JWKS_CACHE_H
+#ifndef IX_JWKS_CACHE_H
+#define IX_JWKS_CACHE_H
 
 #include <jansson.h>
 #include "clearance/rc.h"
 #include "clearance/jwk.h"
 #include "clearance/http_out.h"
 
-struct clr_jwks_cache_cfg {
+/* Total deadline of one JWKS fetch, connect included (issue 8: at most 5 s). */
+#define IX_JWKS_DEADLINE_MS 5000L
+
+struct ix_jwks_cache_cfg {
 	long min_ttl_s;
 	long max_ttl_s;
 	long cooldown_s;
@@ -36,38 +39,38 @@ struct clr_jwks_cache_cfg {
 	long retry_ms; /* pause after a failed fetch when no keys exist */
 };
 
-struct clr_jwks_cache;
+struct ix_jwks_cache;
 
 /* A counted reference to one fetched set; the set is valid while held. */
-struct clr_jwks_ref;
-const struct clr_jwks *clr_jwks_ref_set(const struct clr_jwks_ref *r);
-void clr_jwks_ref_release(struct clr_jwks_ref *r);
+struct ix_jwks_ref;
+const struct clr_jwks *ix_jwks_ref_set(const struct ix_jwks_ref *r);
+void ix_jwks_ref_release(struct ix_jwks_ref *r);
 
 /*
- * *out new (clr_jwks_cache_free).  uri and http (with ca_pem) are copied.
+ * *out new (ix_jwks_cache_free).  uri and http (with ca_pem) are copied.
  * No fetch happens yet.
  */
-enum clr_rc clr_jwks_cache_new(const struct clr_jwks_cache_cfg *cfg, const char *uri,
-			       const struct clr_http_opts *http,
-			       struct clr_jwks_cache **out) CLR_MUSTCHECK;
-void clr_jwks_cache_free(struct clr_jwks_cache *c);
+enum clr_rc ix_jwks_cache_new(const struct ix_jwks_cache_cfg *cfg, const char *uri,
+			      const struct clr_http_opts *http,
+			      struct ix_jwks_cache **out) CLR_MUSTCHECK;
+void ix_jwks_cache_free(struct ix_jwks_cache *c);
 
 /*
  * Points the cache at a new source (the provider's jwks_uri or TLS
  * settings changed): the keys are dropped, the next use fetches.  A no-op
  * when nothing changed.
  */
-enum clr_rc clr_jwks_cache_set_source(struct clr_jwks_cache *c, const char *uri,
-				      const struct clr_http_opts *http) CLR_MUSTCHECK;
+enum clr_rc ix_jwks_cache_set_source(struct ix_jwks_cache *c, const char *uri,
+				     const struct clr_http_opts *http) CLR_MUSTCHECK;
 
 /*
  * The current usable set (*out new reference).  Fetches synchronously only
  * when no usable set exists.  CLR_ERR_UPSTREAM / CLR_ERR_TIMEOUT when none
  * could be had (e->msg says why; never a secret).
  */
-enum clr_rc clr_jwks_cache_get(struct clr_jwks_cache *c, struct clr_http_client *http,
-			       long long now_ms, struct clr_jwks_ref **out,
-			       struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc ix_jwks_cache_get(struct ix_jwks_cache *c, struct clr_http_client *http,
+			      long long now_ms, struct ix_jwks_ref **out,
+			      struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * A token's kid was not in `seen` (the set the caller looked in).  If the
@@ -75,26 +78,42 @@ enum clr_rc clr_jwks_cache_get(struct clr_jwks_cache *c, struct clr_http_client 
  * refetch for a miss happened less than cooldown_s ago: CLR_ERR_NOTFOUND.
  * *out new reference on CLR_OK (the caller looks the kid up again).
  */
-enum clr_rc clr_jwks_cache_miss(struct clr_jwks_cache *c, struct clr_http_client *http,
-				long long now_ms, const struct clr_jwks_ref *seen,
-				struct clr_jwks_ref **out, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc ix_jwks_cache_miss(struct ix_jwks_cache *c, struct clr_http_client *http,
+			       long long now_ms, const struct ix_jwks_ref *seen,
+			       struct ix_jwks_ref **out, struct clr_err *e) CLR_MUSTCHECK;
 
 /* Background step: refreshes if the set is due (or missing).  Never blocks on others. */
-void clr_jwks_cache_maintain(struct clr_jwks_cache *c, struct clr_http_client *http,
-			     long long now_ms);
+void ix_jwks_cache_maintain(struct ix_jwks_cache *c, struct clr_http_client *http,
+			    long long now_ms);
 
 /* Forced fetch (admin), waiting for it; the outcome is in e and in info. */
-enum clr_rc clr_jwks_cache_refresh(struct clr_jwks_cache *c, struct clr_http_client *http,
-				   long long now_ms, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc ix_jwks_cache_refresh(struct ix_jwks_cache *c, struct clr_http_client *http,
+				  long long now_ms, struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * State for the admin view, new object: jwks_uri, kids, skipped, fetched_at,
  * expires_at, refresh_at, stale_until (RFC 3339 or null), last_error,
  * last_error_at, etag, fetches, not_modified, usable.
  */
-json_t *clr_jwks_cache_info(struct clr_jwks_cache *c, long long now_ms);
+json_t *ix_jwks_cache_info(struct ix_jwks_cache *c, long long now_ms);
 
 /* Number of HTTP fetches attempted so far (metrics, tests). */
-unsigned long clr_jwks_cache_fetches(struct clr_jwks_cache *c);
+unsigned long ix_jwks_cache_fetches(struct ix_jwks_cache *c);
+
+/*
+ * Number of fetched sets refused as a whole (private members, a repeated
+ * kid: CLR_JWKS_STRICT) so far; each also logs an error line and leaves
+ * the last good set in place.  For metrics and tests.
+ */
+unsigned long ix_jwks_cache_rejected(struct ix_jwks_cache *c);
+
+/*
+ * Changes whenever the current set is replaced (a new set fetched, the
+ * source changed).  A verdict reached with the set of one generation is
+ * re-checked once the generation moves on, so a key the IdP removed stops
+ * verifying cached tokens at the next refresh (within the set's max-age).
+ * Lock-free.
+ */
+unsigned long ix_jwks_cache_set_gen(struct ix_jwks_cache *c);
 
 #endif

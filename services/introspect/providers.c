@@ -13,19 +13,19 @@
 #include "providers.h"
 
 struct provs_impl {
-	struct clr_provs pub; /* first: the public view */
+	struct ix_provs pub; /* first: the public view */
 	atomic_int ref;
 };
 
 struct cache_slot {
 	char id[64];
-	struct clr_jwks_cache *c;
+	struct ix_jwks_cache *c;
 };
 
-struct clr_provreg {
+struct ix_provreg {
 	pthread_mutex_t mu;
 	struct provs_impl *cur;
-	struct clr_jwks_cache_cfg jcfg;
+	struct ix_jwks_cache_cfg jcfg;
 	struct clr_http_opts http;
 	struct cache_slot *caches;
 	size_t ncaches, capcaches;
@@ -38,19 +38,20 @@ static void provs_free(struct provs_impl *p)
 	if (p == NULL)
 		return;
 	for (size_t i = 0; i < p->pub.n; i++) {
-		struct clr_prov *v = &p->pub.v[i];
+		struct ix_prov *v = &p->pub.v[i];
 		free(v->id);
 		free(v->issuer);
 		free(v->token_endpoint);
 		free(v->audience);
 		free(v->identity_claim);
+		free(v->typs);
 		free((char *)v->http.ca_pem);
 	}
 	free(p->pub.v);
 	free(p);
 }
 
-void clr_provs_release(struct clr_provs *p)
+void ix_provs_release(struct ix_provs *p)
 {
 	struct provs_impl *pi = (struct provs_impl *)p;
 
@@ -58,7 +59,7 @@ void clr_provs_release(struct clr_provs *p)
 		provs_free(pi);
 }
 
-struct clr_provs *clr_provreg_get(struct clr_provreg *r)
+struct ix_provs *ix_provreg_get(struct ix_provreg *r)
 {
 	struct provs_impl *p;
 
@@ -69,10 +70,10 @@ struct clr_provs *clr_provreg_get(struct clr_provreg *r)
 	return &p->pub;
 }
 
-enum clr_rc clr_provreg_new(const struct clr_jwks_cache_cfg *jcfg,
-			    const struct clr_http_opts *http_defaults, struct clr_provreg **out)
+enum clr_rc ix_provreg_new(const struct ix_jwks_cache_cfg *jcfg,
+			   const struct clr_http_opts *http_defaults, struct ix_provreg **out)
 {
-	struct clr_provreg *r;
+	struct ix_provreg *r;
 
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
@@ -92,28 +93,28 @@ enum clr_rc clr_provreg_new(const struct clr_jwks_cache_cfg *jcfg,
 	return CLR_OK;
 }
 
-void clr_provreg_free(struct clr_provreg *r)
+void ix_provreg_free(struct ix_provreg *r)
 {
 	if (r == NULL)
 		return;
-	clr_provs_release(&r->cur->pub);
+	ix_provs_release(&r->cur->pub);
 	for (size_t i = 0; i < r->ncaches; i++)
-		clr_jwks_cache_free(r->caches[i].c);
+		ix_jwks_cache_free(r->caches[i].c);
 	free(r->caches);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
 
 /* Finds or creates the cache for a provider id; called with r->mu held. */
-static enum clr_rc cache_for(struct clr_provreg *r, const char *id, const char *uri,
-			     const struct clr_http_opts *http, struct clr_jwks_cache **out)
+static enum clr_rc cache_for(struct ix_provreg *r, const char *id, const char *uri,
+			     const struct clr_http_opts *http, struct ix_jwks_cache **out)
 {
 	enum clr_rc rc;
 
 	for (size_t i = 0; i < r->ncaches; i++) {
 		if (strcmp(r->caches[i].id, id) == 0) {
 			*out = r->caches[i].c;
-			return clr_jwks_cache_set_source(*out, uri, http);
+			return ix_jwks_cache_set_source(*out, uri, http);
 		}
 	}
 	if (r->ncaches == r->capcaches) {
@@ -124,7 +125,7 @@ static enum clr_rc cache_for(struct clr_provreg *r, const char *id, const char *
 		r->caches = ns;
 		r->capcaches = nc;
 	}
-	if ((rc = clr_jwks_cache_new(&r->jcfg, uri, http, out)) != CLR_OK)
+	if ((rc = ix_jwks_cache_new(&r->jcfg, uri, http, out)) != CLR_OK)
 		return rc;
 	snprintf(r->caches[r->ncaches].id, sizeof(r->caches[0].id), "%s", id);
 	r->caches[r->ncaches++].c = *out;
@@ -138,13 +139,16 @@ static char *dup_or_null(const PGresult *res, int row, int col)
 	return strdup(PQgetvalue(res, row, col));
 }
 
-enum clr_rc clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
+enum clr_rc ix_provreg_reload(struct ix_provreg *r, struct clr_db *db)
 {
 	static const char q[] =
 	    "SELECT id::text, issuer, jwks_uri, token_endpoint, audience, alg_allowlist,"
-	    " identity_claim, allow_insecure_http::int::text, tls_skip_verify::int::text,"
-	    " ca_bundle_pem FROM providers ORDER BY id";
-	enum { C_ID, C_ISS, C_JWKS, C_TOKEN, C_AUD, C_ALGS, C_IDC, C_HTTP, C_SKIP, C_CA };
+	    /* Okta's access tokens name the client in "cid", not "client_id" */
+	    " CASE WHEN kind = 'okta' AND identity_claim = 'client_id' THEN 'cid'"
+	    " ELSE identity_claim END, allow_insecure_http::int::text,"
+	    " tls_skip_verify::int::text, ca_bundle_pem, access_token_typ"
+	    " FROM providers ORDER BY id";
+	enum { C_ID, C_ISS, C_JWKS, C_TOKEN, C_AUD, C_ALGS, C_IDC, C_HTTP, C_SKIP, C_CA, C_TYP };
 	PGresult *res = NULL;
 	struct provs_impl *np = NULL;
 	unsigned char dg[32];
@@ -162,19 +166,19 @@ enum clr_rc clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
 	if (np == NULL || md == NULL || !EVP_DigestInit_ex(md, EVP_sha256(), NULL))
 		goto out;
 	atomic_init(&np->ref, 1);
-	np->pub.v = calloc((size_t)n + 1, sizeof(struct clr_prov));
+	np->pub.v = calloc((size_t)n + 1, sizeof(struct ix_prov));
 	if (np->pub.v == NULL)
 		goto out;
 	/* The digest of every column decides whether cached verdicts stay valid. */
 	for (int i = 0; i < n; i++)
-		for (int j = 0; j <= C_CA; j++)
+		for (int j = 0; j <= C_TYP; j++)
 			EVP_DigestUpdate(md, PQgetvalue(res, i, j),
 					 (size_t)PQgetlength(res, i, j) + 1);
 	EVP_DigestFinal_ex(md, dg, &dlen);
 
 	pthread_mutex_lock(&r->mu);
 	for (int i = 0; i < n; i++) {
-		struct clr_prov *p = &np->pub.v[np->pub.n];
+		struct ix_prov *p = &np->pub.v[np->pub.n];
 		struct clr_err e;
 		const char *algs = PQgetvalue(res, i, C_ALGS);
 
@@ -190,6 +194,7 @@ enum clr_rc clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
 		p->token_endpoint = dup_or_null(res, i, C_TOKEN);
 		p->audience = dup_or_null(res, i, C_AUD);
 		p->identity_claim = dup_or_null(res, i, C_IDC);
+		p->typs = dup_or_null(res, i, C_TYP);
 		p->http = r->http;
 		p->http.allow_http = strcmp(PQgetvalue(res, i, C_HTTP), "1") == 0;
 		p->http.tls_skip_verify = strcmp(PQgetvalue(res, i, C_SKIP), "1") == 0;
@@ -216,7 +221,7 @@ enum clr_rc clr_provreg_reload(struct clr_provreg *r, struct clr_db *db)
 		r->cur = np;
 		np = NULL;
 		pthread_mutex_unlock(&r->mu);
-		clr_provs_release(&old->pub);
+		ix_provs_release(&old->pub);
 	}
 	rc = CLR_OK;
 out:
@@ -226,7 +231,7 @@ out:
 	return rc;
 }
 
-const struct clr_prov *clr_provs_by_issuer(const struct clr_provs *p, const char *iss)
+const struct ix_prov *ix_provs_by_issuer(const struct ix_provs *p, const char *iss)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->v[i].issuer, iss) == 0)
@@ -234,7 +239,7 @@ const struct clr_prov *clr_provs_by_issuer(const struct clr_provs *p, const char
 	return NULL;
 }
 
-const struct clr_prov *clr_provs_by_id(const struct clr_provs *p, const char *id)
+const struct ix_prov *ix_provs_by_id(const struct ix_provs *p, const char *id)
 {
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->v[i].id, id) == 0)
@@ -242,7 +247,7 @@ const struct clr_prov *clr_provs_by_id(const struct clr_provs *p, const char *id
 	return NULL;
 }
 
-size_t clr_provreg_caches(struct clr_provreg *r, struct clr_jwks_cache **out, size_t max)
+size_t ix_provreg_caches(struct ix_provreg *r, struct ix_jwks_cache **out, size_t max)
 {
 	size_t n = 0;
 

@@ -27,7 +27,7 @@ struct rl_shard {
 	size_t n;
 };
 
-struct clr_rl {
+struct ix_rl {
 	struct rl_shard shards[RL_SHARDS];
 	size_t max_per_shard;
 };
@@ -44,9 +44,9 @@ static uint64_t rl_hash(const char *a, const char *b)
 	return h ^ (h >> 29);
 }
 
-enum clr_rc clr_rl_new(size_t max_buckets, struct clr_rl **out)
+enum clr_rc ix_rl_new(size_t max_buckets, struct ix_rl **out)
 {
-	struct clr_rl *rl;
+	struct ix_rl *rl;
 
 	*out = NULL;
 	if (max_buckets == 0)
@@ -60,7 +60,7 @@ enum clr_rc clr_rl_new(size_t max_buckets, struct clr_rl **out)
 		rl->shards[i].cap = 64;
 		rl->shards[i].tab = calloc(64, sizeof(struct rl_bucket *));
 		if (rl->shards[i].tab == NULL) {
-			clr_rl_free(rl);
+			ix_rl_free(rl);
 			return CLR_ERR_NOMEM;
 		}
 	}
@@ -68,7 +68,7 @@ enum clr_rc clr_rl_new(size_t max_buckets, struct clr_rl **out)
 	return CLR_OK;
 }
 
-void clr_rl_free(struct clr_rl *rl)
+void ix_rl_free(struct ix_rl *rl)
 {
 	if (rl == NULL)
 		return;
@@ -142,8 +142,8 @@ static void rl_grow(struct rl_shard *s)
 	s->cap = ncap;
 }
 
-enum clr_rc clr_rl_take(struct clr_rl *rl, const char *client_id, const char *plan_id, long limit,
-			long window_s, long long now_ms, struct clr_rl_result *out)
+enum clr_rc ix_rl_take(struct ix_rl *rl, const char *client_id, const char *plan_id, long limit,
+		       long window_s, long long now_ms, struct ix_rl_result *out)
 {
 	uint64_t h;
 	struct rl_shard *s;
@@ -214,12 +214,15 @@ enum clr_rc clr_rl_take(struct clr_rl *rl, const char *client_id, const char *pl
 		if (out->retry_after_s < 1)
 			out->retry_after_s = 1;
 	}
+	/* seconds until the bucket is full again (RateLimit-Reset) */
+	out->reset_s =
+	    (long)(((long long)limit * cost - b->units + limit - 1) / limit + 999) / 1000;
 out:
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
 
-size_t clr_rl_count(struct clr_rl *rl)
+size_t ix_rl_count(struct ix_rl *rl)
 {
 	size_t n = 0;
 

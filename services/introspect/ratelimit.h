@@ -16,23 +16,24 @@
  * a shard that reaches its cap drops buckets that are full again (idle
  * clients), which is indistinguishable from keeping them.
  */
-#ifndef CLR_INTROSPECT_RATELIMIT_H
-#define CLR_INTROSPECT_RATELIMIT_H
+#ifndef IX_RATELIMIT_H
+#define IX_RATELIMIT_H
 
 #include "clearance/rc.h"
 
-struct clr_rl;
+struct ix_rl;
 
-struct clr_rl_result {
+struct ix_rl_result {
 	int allowed;	    /* 1: take the request, 0: over the limit */
 	long limit;	    /* the plan's requests per window */
 	long remaining;	    /* whole requests left after this one */
 	long retry_after_s; /* when denied: seconds until one is available (>= 1) */
+	long reset_s;	    /* seconds until the whole limit is available again */
 };
 
-/* *out new (clr_rl_free).  max_buckets bounds memory (0 = 1<<20). */
-enum clr_rc clr_rl_new(size_t max_buckets, struct clr_rl **out) CLR_MUSTCHECK;
-void clr_rl_free(struct clr_rl *rl);
+/* *out new (ix_rl_free).  max_buckets bounds memory (0 = 1<<20). */
+enum clr_rc ix_rl_new(size_t max_buckets, struct ix_rl **out) CLR_MUSTCHECK;
+void ix_rl_free(struct ix_rl *rl);
 
 /*
  * Takes one request for (client_id, plan_id) at time now_ms (monotonic).
@@ -41,10 +42,10 @@ void clr_rl_free(struct clr_rl *rl);
  * CLR_ERR_NOMEM only if a new bucket could not be allocated (the caller
  * should then refuse rather than allow unlimited traffic).
  */
-enum clr_rc clr_rl_take(struct clr_rl *rl, const char *client_id, const char *plan_id, long limit,
-			long window_s, long long now_ms, struct clr_rl_result *out) CLR_MUSTCHECK;
+enum clr_rc ix_rl_take(struct ix_rl *rl, const char *client_id, const char *plan_id, long limit,
+		       long window_s, long long now_ms, struct ix_rl_result *out) CLR_MUSTCHECK;
 
 /* Number of live buckets, for metrics and tests. */
-size_t clr_rl_count(struct clr_rl *rl);
+size_t ix_rl_count(struct ix_rl *rl);
 
 #endif

@@ -3,7 +3,8 @@
  *
  * Thread "listen": one PostgreSQL connection that LISTENs on
  * clearance_revocations (payload: a client id, added to the deny set at
- * once), clearance_catalogue and clearance_providers (reload that part),
+ * once), clearance_catalogue, clearance_providers and clearance_grants
+ * (reload that part; sql/020_gateway_grants.sql),
  * and reloads everything every cfg->revocation_refresh_s as a safety net
  * (a lost notification, a connection that was down).  After a reconnect it
  * LISTENs again and reloads everything, since notifications sent while it
@@ -23,42 +24,50 @@
 #include "introspect.h"
 #include "seclog.h"
 
-struct clr_refresher {
-	struct clr_ix_app *app;
+struct ix_refresher {
+	struct ix_app *app;
 	pthread_t listen_thr, jwks_thr;
 	int listen_started, jwks_started;
 	atomic_int stop;
 };
 
-enum clr_rc clr_ix_reload_all(struct clr_ix_app *app, struct clr_db *db)
+static enum clr_rc reload_grants(struct ix_app *app, struct clr_db *db)
 {
-	struct clr_cat *cat = NULL;
+	struct ix_grants *g = NULL;
+	enum clr_rc rc = ix_grants_load(db, &g);
+
+	if (rc == CLR_OK)
+		ix_set_grants(app, g);
+	return rc;
+}
+
+enum clr_rc ix_reload_all(struct ix_app *app, struct clr_db *db)
+{
+	struct ix_cat *cat = NULL;
 	enum clr_rc rc;
 
-	if ((rc = clr_provreg_reload(app->provs, db)) != CLR_OK)
+	if ((rc = ix_provreg_reload(app->provs, db)) != CLR_OK)
 		return rc;
-	if ((rc = clr_cat_load(db, &cat)) != CLR_OK)
+	if ((rc = ix_cat_load(db, &cat)) != CLR_OK)
 		return rc;
-	clr_ix_set_catalogue(app, cat);
-	if ((rc = clr_revo_reload(app->revo, db)) != CLR_OK)
+	ix_set_catalogue(app, cat);
+	if ((rc = ix_denyset_reload(app->deny, db)) != CLR_OK)
 		return rc;
-	if ((rc = clr_allow_reload(app->allow, db)) != CLR_OK)
+	if ((rc = reload_grants(app, db)) != CLR_OK)
 		return rc;
-	if ((rc = clr_isc_reload(app->isc, db)) != CLR_OK)
+	if ((rc = ix_isc_reload(app->isc, db)) != CLR_OK)
 		return rc;
 	atomic_store(&app->loaded, 1);
 	return CLR_OK;
 }
 
 static const char *const channels[] = {
-    "LISTEN clearance_revocations",
-    "LISTEN clearance_catalogue",
-    "LISTEN clearance_providers",
-    "LISTEN clearance_registrations_active",
-    "LISTEN clearance_introspection_clients",
+    "LISTEN clearance_revocations", "LISTEN clearance_catalogue",
+    "LISTEN clearance_providers",   "LISTEN clearance_registrations_active",
+    "LISTEN clearance_grants",	    "LISTEN clearance_introspection_clients",
 };
 
-static void sleep_ms(struct clr_refresher *r, long ms)
+static void sleep_ms(struct ix_refresher *r, long ms)
 {
 	for (; ms > 0 && !atomic_load(&r->stop); ms -= 100)
 		poll(NULL, 0, ms < 100 ? (int)ms : 100);
@@ -66,8 +75,8 @@ static void sleep_ms(struct clr_refresher *r, long ms)
 
 static void *listen_main(void *arg)
 {
-	struct clr_refresher *r = arg;
-	struct clr_ix_app *app = r->app;
+	struct ix_refresher *r = arg;
+	struct ix_app *app = r->app;
 	struct clr_db *db = NULL;
 	int listened_pid = 0;
 	long long next_full = 0;
@@ -81,8 +90,8 @@ static void *listen_main(void *arg)
 	}
 	while (!atomic_load(&r->stop)) {
 		PGconn *pc = clr_db_conn(db);
-		int reload_cat = 0, reload_prov = 0, reload_isc = 0, reload_revo = 0, full = 0,
-		    redo = 0;
+		int reload_cat = 0, reload_prov = 0, reload_isc = 0, reload_revo = 0,
+		    reload_grants_ = 0, full = 0, redo = 0;
 		PGnotify *nf;
 		struct pollfd pfd;
 
@@ -106,7 +115,7 @@ static void *listen_main(void *arg)
 			full = 1;
 		}
 		if (full || clr_now_ms() >= next_full) {
-			if (clr_ix_reload_all(app, db) == CLR_OK)
+			if (ix_reload_all(app, db) == CLR_OK)
 				next_full = clr_now_ms() + period_ms;
 			else
 				next_full = clr_now_ms() + 1000;
@@ -122,7 +131,7 @@ static void *listen_main(void *arg)
 		}
 		while ((nf = PQnotifies(pc)) != NULL) {
 			if (strcmp(nf->relname, "clearance_revocations") == 0) {
-				if (clr_revo_add(app->revo, nf->extra) != CLR_OK)
+				if (ix_denyset_add(app->deny, nf->extra) != CLR_OK)
 					redo = 1; /* could not add one: reload them all */
 			} else if (strcmp(nf->relname, "clearance_catalogue") == 0) {
 				reload_cat = 1;
@@ -130,27 +139,30 @@ static void *listen_main(void *arg)
 				reload_prov = 1;
 			} else if (strcmp(nf->relname, "clearance_registrations_active") == 0) {
 				/*
-				 * Passes at once; and the refuse-list may still hold
-				 * this id from an earlier revocation, so rebuild it.
+				 * The deny set may still hold this id from an earlier
+				 * revocation, so rebuild it; the grants come with it.
 				 */
-				if (clr_revo_add(app->allow, nf->extra) != CLR_OK)
-					redo = 1;
 				reload_revo = 1;
+				reload_grants_ = 1;
+			} else if (strcmp(nf->relname, "clearance_grants") == 0) {
+				reload_grants_ = 1;
 			} else if (strcmp(nf->relname, "clearance_introspection_clients") == 0) {
 				reload_isc = 1;
 			}
 			PQfreemem(nf);
 		}
-		if (reload_isc && clr_isc_reload(app->isc, db) != CLR_OK)
+		if (reload_isc && ix_isc_reload(app->isc, db) != CLR_OK)
 			next_full = 0;
-		if (reload_revo && clr_revo_reload(app->revo, db) != CLR_OK)
+		if (reload_revo && ix_denyset_reload(app->deny, db) != CLR_OK)
 			next_full = 0;
-		if (reload_prov && clr_provreg_reload(app->provs, db) != CLR_OK)
+		if (reload_grants_ && reload_grants(app, db) != CLR_OK)
+			next_full = 0;
+		if (reload_prov && ix_provreg_reload(app->provs, db) != CLR_OK)
 			next_full = 0;
 		if (reload_cat) {
-			struct clr_cat *cat = NULL;
-			if (clr_cat_load(db, &cat) == CLR_OK)
-				clr_ix_set_catalogue(app, cat);
+			struct ix_cat *cat = NULL;
+			if (ix_cat_load(db, &cat) == CLR_OK)
+				ix_set_catalogue(app, cat);
 			else
 				next_full = 0;
 		}
@@ -163,28 +175,28 @@ static void *listen_main(void *arg)
 
 static void *jwks_main(void *arg)
 {
-	struct clr_refresher *r = arg;
+	struct ix_refresher *r = arg;
 	struct clr_http_client *http = NULL;
-	struct clr_jwks_cache *caches[256];
+	struct ix_jwks_cache *caches[256];
 
 	if (clr_http_client_new(&http) != CLR_OK) {
 		clr_log(NULL, CLR_LOG_ERROR, "refresher: cannot create an HTTP client");
 		return NULL;
 	}
 	while (!atomic_load(&r->stop)) {
-		size_t n = clr_provreg_caches(r->app->provs, caches, 256);
+		size_t n = ix_provreg_caches(r->app->provs, caches, 256);
 		for (size_t i = 0; i < n && !atomic_load(&r->stop); i++)
-			clr_jwks_cache_maintain(caches[i], http, clr_now_ms());
-		clr_seclog_flush(clr_now_ms());
+			ix_jwks_cache_maintain(caches[i], http, clr_now_ms());
+		ix_seclog_flush(clr_now_ms());
 		sleep_ms(r, 1000);
 	}
 	clr_http_client_free(http);
 	return NULL;
 }
 
-enum clr_rc clr_refresher_start(struct clr_ix_app *app, struct clr_refresher **out)
+enum clr_rc ix_refresher_start(struct ix_app *app, struct ix_refresher **out)
 {
-	struct clr_refresher *r = calloc(1, sizeof(*r));
+	struct ix_refresher *r = calloc(1, sizeof(*r));
 
 	*out = NULL;
 	if (r == NULL)
@@ -200,11 +212,11 @@ enum clr_rc clr_refresher_start(struct clr_ix_app *app, struct clr_refresher **o
 	*out = r;
 	return CLR_OK;
 fail:
-	clr_refresher_stop(r);
+	ix_refresher_stop(r);
 	return CLR_ERR_INTERNAL;
 }
 
-void clr_refresher_stop(struct clr_refresher *r)
+void ix_refresher_stop(struct ix_refresher *r)
 {
 	if (r == NULL)
 		return;

@@ -8,12 +8,12 @@
 #include "clearance/util.h"
 #include "seclog.h"
 
-static const char *const reason_name[CLR_SECLOG__MAX] = {
-    [CLR_SECLOG_TOKEN_REFUSED] = "token refused",
-    [CLR_SECLOG_REVOKED] = "revoked client",
-    [CLR_SECLOG_UNREGISTERED] = "unregistered client",
-    [CLR_SECLOG_INTROSPECT_AUTH] = "introspect caller refused",
-    [CLR_SECLOG_BASIC] = "basic credentials refused",
+static const char *const reason_name[IX_SECLOG__MAX] = {
+    [IX_SECLOG_TOKEN_REFUSED] = "token refused",
+    [IX_SECLOG_REVOKED] = "revoked client",
+    [IX_SECLOG_UNREGISTERED] = "unregistered client",
+    [IX_SECLOG_INTROSPECT_AUTH] = "introspect caller refused",
+    [IX_SECLOG_BASIC] = "basic credentials refused",
 };
 
 struct window {
@@ -25,8 +25,8 @@ struct window {
 	unsigned long written, suppressed; /* totals */
 };
 
-static struct window win[CLR_SECLOG__MAX] = {
-    [0 ... CLR_SECLOG__MAX - 1] = {.mu = PTHREAD_MUTEX_INITIALIZER},
+static struct window win[IX_SECLOG__MAX] = {
+    [0 ... IX_SECLOG__MAX - 1] = {.mu = PTHREAD_MUTEX_INITIALIZER},
 };
 
 /* Called with w->mu held: the summary of a window that is over, if any. */
@@ -44,7 +44,7 @@ static unsigned long take_summary(struct window *w, long long now_ms, long long 
 	return n;
 }
 
-static void summary(enum clr_seclog_reason why, unsigned long n, long long span_ms)
+static void summary(enum ix_seclog_reason why, unsigned long n, long long span_ms)
 {
 	if (n > 0)
 		clr_log(NULL, CLR_LOG_INFO,
@@ -52,7 +52,7 @@ static void summary(enum clr_seclog_reason why, unsigned long n, long long span_
 			reason_name[why], span_ms < 1000 ? 1 : (span_ms + 999) / 1000);
 }
 
-void clr_seclog(enum clr_seclog_reason why, const char *reqid, const char *fmt, ...)
+void ix_seclog(enum ix_seclog_reason why, const char *reqid, const char *fmt, ...)
 {
 	struct window *w;
 	long long now = clr_now_ms(), span = 0;
@@ -61,12 +61,12 @@ void clr_seclog(enum clr_seclog_reason why, const char *reqid, const char *fmt, 
 	char msg[256];
 	va_list ap;
 
-	if ((unsigned)why >= CLR_SECLOG__MAX)
+	if ((unsigned)why >= IX_SECLOG__MAX)
 		return;
 	w = &win[why];
 	pthread_mutex_lock(&w->mu);
 	sum = take_summary(w, now, &span);
-	write = w->in_window < CLR_SECLOG_BURST;
+	write = w->in_window < IX_SECLOG_BURST;
 	if (write) {
 		w->in_window++;
 		w->written++;
@@ -86,23 +86,23 @@ void clr_seclog(enum clr_seclog_reason why, const char *reqid, const char *fmt, 
 	clr_log(reqid, CLR_LOG_INFO, "security: %s", msg);
 }
 
-void clr_seclog_flush(long long now_ms)
+void ix_seclog_flush(long long now_ms)
 {
-	for (int i = 0; i < CLR_SECLOG__MAX; i++) {
+	for (int i = 0; i < IX_SECLOG__MAX; i++) {
 		long long span = 0;
 		unsigned long sum;
 
 		pthread_mutex_lock(&win[i].mu);
 		sum = win[i].pending ? take_summary(&win[i], now_ms, &span) : 0;
 		pthread_mutex_unlock(&win[i].mu);
-		summary((enum clr_seclog_reason)i, sum, span);
+		summary((enum ix_seclog_reason)i, sum, span);
 	}
 }
 
-void clr_seclog_stats(enum clr_seclog_reason why, unsigned long *written, unsigned long *suppressed)
+void ix_seclog_stats(enum ix_seclog_reason why, unsigned long *written, unsigned long *suppressed)
 {
 	*written = *suppressed = 0;
-	if ((unsigned)why >= CLR_SECLOG__MAX)
+	if ((unsigned)why >= IX_SECLOG__MAX)
 		return;
 	pthread_mutex_lock(&win[why].mu);
 	*written = win[why].written;

@@ -9,16 +9,16 @@
 
 #define TC_LOCKS 64
 
-struct clr_tcache {
+struct ix_tcache {
 	pthread_mutex_t locks[TC_LOCKS];
-	struct clr_tok **slots;
+	struct ix_tok **slots;
 	size_t nslots; /* power of two */
 	atomic_ulong hits, misses;
 };
 
-enum clr_rc clr_tcache_new(size_t nslots, struct clr_tcache **out)
+enum clr_rc ix_tcache_new(size_t nslots, struct ix_tcache **out)
 {
-	struct clr_tcache *tc;
+	struct ix_tcache *tc;
 	size_t n = 1024;
 
 	*out = NULL;
@@ -39,7 +39,7 @@ enum clr_rc clr_tcache_new(size_t nslots, struct clr_tcache **out)
 	return CLR_OK;
 }
 
-void clr_tok_release(struct clr_tok *t)
+void ix_tok_release(struct ix_tok *t)
 {
 	if (t != NULL && atomic_fetch_sub(&t->ref, 1) == 1) {
 		clr_jwt_claims_clear(&t->claims);
@@ -48,19 +48,19 @@ void clr_tok_release(struct clr_tok *t)
 	}
 }
 
-void clr_tcache_free(struct clr_tcache *tc)
+void ix_tcache_free(struct ix_tcache *tc)
 {
 	if (tc == NULL)
 		return;
 	for (size_t i = 0; i < tc->nslots; i++)
-		clr_tok_release(tc->slots[i]);
+		ix_tok_release(tc->slots[i]);
 	for (int i = 0; i < TC_LOCKS; i++)
 		pthread_mutex_destroy(&tc->locks[i]);
 	free(tc->slots);
 	free(tc);
 }
 
-static size_t slot_of(const struct clr_tcache *tc, const unsigned char key[32])
+static size_t slot_of(const struct ix_tcache *tc, const unsigned char key[32])
 {
 	size_t h;
 
@@ -69,12 +69,12 @@ static size_t slot_of(const struct clr_tcache *tc, const unsigned char key[32])
 	return h & (tc->nslots - 1);
 }
 
-struct clr_tok *clr_tcache_get(struct clr_tcache *tc, const unsigned char key[32], long long now_ms,
-			       unsigned long prov_gen)
+struct ix_tok *ix_tcache_get(struct ix_tcache *tc, const unsigned char key[32], long long now_ms,
+			     unsigned long prov_gen)
 {
 	size_t i = slot_of(tc, key);
 	pthread_mutex_t *mu = &tc->locks[i % TC_LOCKS];
-	struct clr_tok *t;
+	struct ix_tok *t;
 
 	pthread_mutex_lock(mu);
 	t = tc->slots[i];
@@ -91,13 +91,13 @@ struct clr_tok *clr_tcache_get(struct clr_tcache *tc, const unsigned char key[32
 	return t;
 }
 
-enum clr_rc clr_tcache_put(struct clr_tcache *tc, const unsigned char key[32], long long until_ms,
-			   unsigned long prov_gen, const char *prov_id,
-			   struct clr_jwt_claims *claims, struct clr_tok **out)
+enum clr_rc ix_tcache_put(struct ix_tcache *tc, const unsigned char key[32], long long until_ms,
+			  unsigned long prov_gen, unsigned long jwks_gen, const char *prov_id,
+			  struct clr_jwt_claims *claims, struct ix_tok **out)
 {
 	size_t i = slot_of(tc, key);
 	pthread_mutex_t *mu = &tc->locks[i % TC_LOCKS];
-	struct clr_tok *t, *old;
+	struct ix_tok *t, *old;
 
 	if (out != NULL)
 		*out = NULL;
@@ -113,19 +113,20 @@ enum clr_rc clr_tcache_put(struct clr_tcache *tc, const unsigned char key[32], l
 	memcpy(t->key, key, 32);
 	t->until_ms = until_ms;
 	t->prov_gen = prov_gen;
+	t->jwks_gen = jwks_gen;
 	t->claims = *claims;
 	memset(claims, 0, sizeof(*claims));
 	pthread_mutex_lock(mu);
 	old = tc->slots[i];
 	tc->slots[i] = t;
 	pthread_mutex_unlock(mu);
-	clr_tok_release(old);
+	ix_tok_release(old);
 	if (out != NULL)
 		*out = t;
 	return CLR_OK;
 }
 
-void clr_tcache_stats(struct clr_tcache *tc, unsigned long *hits, unsigned long *misses)
+void ix_tcache_stats(struct ix_tcache *tc, unsigned long *hits, unsigned long *misses)
 {
 	*hits = atomic_load(&tc->hits);
 	*misses = atomic_load(&tc->misses);

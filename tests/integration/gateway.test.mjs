@@ -6,7 +6,10 @@
 // Clients registered directly at the IdP (not through Clearance) are
 // refused by default (CLEARANCE_GATEWAY_REQUIRE_REGISTERED=1); the tests
 // that need one to pass "adopt" it with an active registrations row, as
-// an import into Clearance would.
+// an import into Clearance would.  Every client passes only for the
+// (product, plan) it is granted (sql/020_gateway_grants.sql); the grants
+// are written to registration_grants directly, as the registrar's admin
+// route will.
 //
 // Order matters inside the describe: key rotation runs before the attack
 // tokens, whose random kids use up the provider's unknown-kid refetch for
@@ -24,9 +27,11 @@ const noStack = haveStack() && DATABASE_URL && STACK_DIR
   ? false : 'CLEARANCE_BASE_URL/DATABASE_URL/STACK_DIR not set: run via make integration';
 
 const SFX = crypto.randomBytes(4).toString('hex');
-const SCOPES = [...DEFAULT_SCOPES, 'plan:gold', 'plan:tiny', 'other:read'];
+const SCOPES = [...DEFAULT_SCOPES, 'plan:gold', 'plan:tiny', 'other:read', 'pay:read', 'shop:read', 'plan:shop'];
 const BASE = `/api/gw${SFX}/orders`;
 const FILE = `${BASE}/item.json`;
+const PAY_FILE = `/api/gw${SFX}/payments/item.json`;
+const SHOP_FILE = `/api/gw${SFX}/shop/item.json`;
 
 // SQL through psql with -v variables (never interpolated into the text).
 function sql(text, vars = {}) {
@@ -52,13 +57,22 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
   let ctId;
   const clients = {}; // name -> {client_id, client_secret, regId?}
 
-  async function registrarClient(scope, name) {
+  async function registrarClient(scope, name, plan = 'gold') {
     const r = await api('POST', '/v1/registrations', {
       client_type_id: ctId, client_name: `gw-${name}-${SFX}`, scope,
     });
     assert.equal(r.status, 201, `registration: ${r.text}`);
     assert.ok(r.json.client_id && r.json.client_secret);
+    grant(r.json.id, plan);
     return { client_id: r.json.client_id, client_secret: r.json.client_secret, regId: r.json.id };
+  }
+
+  // The client's registration is granted the orders product on `plan`.
+  function grant(regId, plan) {
+    sql(`INSERT INTO registration_grants (registration_id, product_id, plan_id)
+         SELECT :'r'::uuid, pr.id, pl.id FROM products pr, plans pl
+          WHERE pr.name = :'p' AND pl.name = :'pl' AND pr.deleted_at IS NULL AND pl.deleted_at IS NULL`,
+    { r: regId, p: `gw-orders-${SFX}`, pl: `gw-${plan}-${SFX}` });
   }
 
   async function directClient(scope, alg) {
@@ -70,10 +84,17 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     return { client_id: r.json.client_id, client_secret: r.json.client_secret };
   }
 
-  // An active registration for a client made directly at the IdP.
-  function adopt(c, name) {
-    sql(`INSERT INTO registrations (provider_id, client_name, status, client_id)
-         VALUES (:'p'::uuid, :'n', 'active', :'c')`, { p: providerId, n: `gw-adopt-${name}-${SFX}`, c: c.client_id });
+  // An active registration for a client made directly at the IdP, granted
+  // `plan` of the orders product in the same transaction.
+  function adopt(c, name, plan = 'gold', product = 'orders') {
+    sql(`BEGIN;
+         WITH r AS (INSERT INTO registrations (provider_id, client_name, status, client_id)
+                    VALUES (:'p'::uuid, :'n', 'active', :'c') RETURNING id)
+         INSERT INTO registration_grants (registration_id, product_id, plan_id)
+         SELECT r.id, pr.id, pl.id FROM r, products pr, plans pl
+          WHERE pr.name = :'pn' AND pl.name = :'pl' AND pr.deleted_at IS NULL AND pl.deleted_at IS NULL;
+         COMMIT;`,
+    { p: providerId, n: `gw-adopt-${name}-${SFX}`, c: c.client_id, pn: `gw-${product}-${SFX}`, pl: `gw-${plan}-${SFX}` });
   }
 
   const tokenFor = async (c, scope) => (await idp.token(c.client_id, c.client_secret, scope)).access_token;
@@ -103,9 +124,27 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
       INSERT INTO product_plans (product_id, plan_id)
         SELECT pr.id, gold.id FROM pr, gold UNION ALL SELECT pr.id, tiny.id FROM pr, tiny;
     `, { pname: `gw-orders-${SFX}`, pfx: BASE, gold: `gw-gold-${SFX}`, tiny: `gw-tiny-${SFX}` });
-    const dir = path.join(STACK_DIR, 'www', BASE);
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'item.json'), '{"item":1}\n');
+    // Payments shares the gold plan; Shop has two plans with the same scope
+    // (as the seeded demo does), "ademo" sorting before "bquota".
+    sql(`
+      WITH pay AS (INSERT INTO products (name, path_prefixes, scopes)
+                   VALUES (:'payname', ARRAY[:'paypfx'], 'pay:read') RETURNING id)
+      INSERT INTO product_plans (product_id, plan_id)
+        SELECT pay.id, pl.id FROM pay, plans pl WHERE pl.name = :'gold';
+      WITH shop AS (INSERT INTO products (name, path_prefixes, scopes)
+                    VALUES (:'shopname', ARRAY[:'shoppfx'], 'shop:read') RETURNING id),
+           a AS (INSERT INTO plans (name, scopes) VALUES (:'ademo', 'plan:shop') RETURNING id),
+           b AS (INSERT INTO plans (name, scopes) VALUES (:'bquota', 'plan:shop') RETURNING id)
+      INSERT INTO product_plans (product_id, plan_id)
+        SELECT shop.id, a.id FROM shop, a UNION ALL SELECT shop.id, b.id FROM shop, b;
+    `, {
+      payname: `gw-payments-${SFX}`, paypfx: `/api/gw${SFX}/payments`, gold: `gw-gold-${SFX}`,
+      shopname: `gw-shop-${SFX}`, shoppfx: `/api/gw${SFX}/shop`, ademo: `gw-ademo-${SFX}`, bquota: `gw-bquota-${SFX}`,
+    });
+    for (const f of [FILE, PAY_FILE, SHOP_FILE]) {
+      fs.mkdirSync(path.join(STACK_DIR, 'www', path.dirname(f)), { recursive: true });
+      fs.writeFileSync(path.join(STACK_DIR, 'www', f), '{"item":1}\n');
+    }
 
     clients.rs = await registrarClient('orders:read plan:gold', 'rs');
     clients.revoke = await registrarClient('orders:read plan:gold', 'revoke');
@@ -114,15 +153,21 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     clients.es = await directClient('orders:read plan:gold', 'ES256');
     clients.tiny = await directClient('orders:read plan:tiny', 'RS256');
     clients.noplan = await directClient('orders:read plan:gold other:read', 'RS256');
-    for (const n of ['ps', 'es', 'tiny', 'noplan']) adopt(clients[n], n);
+    for (const n of ['ps', 'es', 'noplan']) adopt(clients[n], n);
+    adopt(clients.tiny, 'tiny', 'tiny');
     clients.direct = await directClient('orders:read plan:gold', 'RS256'); // never adopted before its test
+    // Approved for Payments only, but the IdP gives it Orders' scope too.
+    clients.pay = await directClient('pay:read plan:gold orders:read', 'RS256');
+    adopt(clients.pay, 'pay', 'gold', 'payments');
+    clients.shop = await directClient('shop:read plan:shop', 'RS256');
+    adopt(clients.shop, 'shop', 'bquota', 'shop');
   });
 
   after(async () => {
     await idp?.stop();
     try {
-      sql(`DELETE FROM products WHERE name = :'p'; DELETE FROM plans WHERE name IN (:'g', :'t');`,
-        { p: `gw-orders-${SFX}`, g: `gw-gold-${SFX}`, t: `gw-tiny-${SFX}` });
+      sql(`DELETE FROM products WHERE name LIKE :'p'; DELETE FROM plans WHERE name LIKE :'p';`,
+        { p: `gw-%-${SFX}` });
     } catch { /* best effort */ }
   });
 
@@ -196,6 +241,51 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     assert.ok(Date.now() - t0 <= 1000, `allowed only after ${Date.now() - t0} ms`);
   });
 
+  test('a token carrying another product\'s scope is refused there: 403 (issue 8)', async () => {
+    const tok = await tokenFor(clients.pay, 'pay:read plan:gold orders:read');
+    const ok = await get(PAY_FILE, bearer(tok));
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.headers.get('x-clearance-product'), `gw-payments-${SFX}`);
+    const cross = await get(FILE, bearer(tok));
+    assert.equal(cross.status, 403, 'Orders was never approved for this client');
+    assert.equal(cross.headers.get('x-clearance-product'), null);
+    const hdr = { 'content-type': 'application/x-www-form-urlencoded' };
+    const intro = await api('POST', '/v1/introspect', new URLSearchParams({ token: tok }), { headers: hdr });
+    assert.equal(intro.json.active, true);
+    assert.equal(intro.json.product, `gw-payments-${SFX}`, 'RFC 7662 names the granted product');
+  });
+
+  test('overlapping plans: the approved plan is applied, not the one scopes would pick', async () => {
+    const tok = await tokenFor(clients.shop, 'shop:read plan:shop');
+    const r = await get(SHOP_FILE, bearer(tok));
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers.get('x-clearance-plan'), `gw-bquota-${SFX}`);
+    const hdr = { 'content-type': 'application/x-www-form-urlencoded' };
+    const intro = await api('POST', '/v1/introspect', new URLSearchParams({ token: tok }), { headers: hdr });
+    assert.equal(intro.json.plan, `gw-bquota-${SFX}`);
+  });
+
+  test('a plan change and a removed grant reach the gateway within one second', async () => {
+    const tok = await tokenFor(clients.shop, 'shop:read plan:shop');
+    assert.equal((await get(SHOP_FILE, bearer(tok))).status, 200);
+    sql(`UPDATE registration_grants SET plan_id = (SELECT id FROM plans WHERE name = :'a')
+          WHERE registration_id = (SELECT id FROM registrations WHERE client_id = :'c')`,
+    { a: `gw-ademo-${SFX}`, c: clients.shop.client_id });
+    let t0 = Date.now();
+    await waitFor(async () => (await get(SHOP_FILE, bearer(tok))).headers.get('x-clearance-plan') === `gw-ademo-${SFX}`,
+      { timeoutMs: 1500, intervalMs: 50, what: 'plan change applied' });
+    assert.ok(Date.now() - t0 <= 1000, `plan changed only after ${Date.now() - t0} ms`);
+    sql(`DELETE FROM registration_grants
+          WHERE registration_id = (SELECT id FROM registrations WHERE client_id = :'c')`, { c: clients.shop.client_id });
+    t0 = Date.now();
+    await waitFor(async () => (await get(SHOP_FILE, bearer(tok))).status === 403,
+      { timeoutMs: 1500, intervalMs: 50, what: 'removed grant refused' });
+    assert.ok(Date.now() - t0 <= 1000, `refused only after ${Date.now() - t0} ms`);
+    const hdr = { 'content-type': 'application/x-www-form-urlencoded' };
+    const intro = await api('POST', '/v1/introspect', new URLSearchParams({ token: tok }), { headers: hdr });
+    assert.deepEqual(intro.json, { active: false });
+  });
+
   test('wrong path, missing product scope, missing plan scope: 403', async () => {
     const tok = await tokenFor(clients.rs, 'orders:read plan:gold');
     const wrong = await get(`/api/gw${SFX}/payments/item.json`, bearer(tok));
@@ -216,11 +306,16 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
       assert.equal(r.headers.get('x-clearance-plan'), `gw-tiny-${SFX}`);
       assert.equal(r.headers.get('x-ratelimit-limit'), '3');
       assert.equal(r.headers.get('x-ratelimit-remaining'), String(2 - i));
+      assert.equal(r.headers.get('ratelimit-limit'), '3');
+      assert.equal(r.headers.get('ratelimit-remaining'), String(2 - i));
+      const reset = Number(r.headers.get('ratelimit-reset'));
+      assert.ok(reset >= 1 && reset <= 3600, `RateLimit-Reset ${r.headers.get('ratelimit-reset')}`);
     }
     const over = await get(FILE, bearer(tok));
     assert.equal(over.status, 429, over.text);
     const ra = Number(over.headers.get('retry-after'));
-    assert.ok(ra >= 1 && ra <= 1200, `Retry-After ${over.headers.get('retry-after')}`);
+    // fixed windows (services/introspect/limits.h): retry when this one ends
+    assert.ok(ra >= 1 && ra <= 3600, `Retry-After ${over.headers.get('retry-after')}`);
     // a fresh token of the same client shares the bucket
     const tok2 = await tokenFor(clients.tiny, 'orders:read plan:tiny');
     assert.equal((await get(FILE, bearer(tok2))).status, 429);
@@ -400,6 +495,42 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     assert.equal(typeof after1.revoked_at, 'string');
   });
 
+  test('RFC 7662 callers are rate-limited against token fishing: 150 calls in a row', async () => {
+    const c = await api('POST', '/v1/introspection-clients', { name: `fish-${SFX}` });
+    assert.equal(c.status, 201, c.text);
+    const hdrs = {
+      token: null,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${c.json.id}:${c.json.client_secret}`).toString('base64')}`,
+      },
+    };
+    await waitFor(async () => (await api('POST', '/v1/introspect', new URLSearchParams({ token: 'a.b.c' }), hdrs)).status === 200,
+      { timeoutMs: 2000, intervalMs: 50, what: 'new introspection client usable' });
+    let answered = 1;
+    let limited = 0;
+    const t0 = Date.now();
+    for (let i = 1; i < 150; i += 1) {
+      const r = await api('POST', '/v1/introspect', new URLSearchParams({ token: `x${i}.y.z` }), hdrs);
+      if (r.status === 200) {
+        answered += 1;
+        assert.deepEqual(r.json, { active: false });
+      } else {
+        assert.equal(r.status, 429, r.text);
+        assert.equal(r.json.error, 'too_many_requests');
+        assert.ok(Number(r.headers.get('retry-after')) >= 1);
+        limited += 1;
+      }
+    }
+    // 100 at once, then 10 per second (per copy; the stack runs one)
+    const most = 100 + Math.ceil(((Date.now() - t0) / 1000) * 10) + 1;
+    assert.ok(limited > 0 && answered <= most, `answered ${answered} (at most ${most}), limited ${limited}`);
+    // another caller has its own allowance
+    const other = await api('POST', '/v1/introspect', new URLSearchParams({ token: 'a.b.c' }),
+      { headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(other.status, 200, other.text);
+  });
+
   test('attack tokens are all 401 and cost no outbound fetch', async () => {
     const now = Math.floor(Date.now() / 1000);
     const claims = {
@@ -441,5 +572,21 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     // Still alive and serving.
     const ok = await tokenFor(clients.ps, 'orders:read plan:gold');
     assert.equal((await get(FILE, bearer(ok))).status, 200);
+  });
+
+  // Last: it removes the IdP's old keys.  A verified (cached) token is tied
+  // to the key set it was verified with; the next set (here forced by the
+  // admin refresh, in production at the set's max-age) re-checks it.
+  test('a key removed from the IdP\'s JWKS stops verifying cached tokens at the next set', async () => {
+    const old = await tokenFor(clients.rs, 'orders:read plan:gold');
+    assert.equal((await get(FILE, bearer(old))).status, 200);
+    assert.equal((await get(FILE, bearer(old))).status, 200, 'now served from the token cache');
+    idp.rotateKeys({ keep: false });
+    const refresh = await api('POST', `/v1/providers/${providerId}/jwks/refresh`);
+    assert.equal(refresh.status, 200, refresh.text);
+    assert.ok(!refresh.json.kids.includes(decodeJwt(old).header.kid), 'old kid gone from the set');
+    assert.equal((await get(FILE, bearer(old))).status, 401, 'token of a removed key refused');
+    const fresh = await tokenFor(clients.rs, 'orders:read plan:gold');
+    assert.equal((await get(FILE, bearer(fresh))).status, 200);
   });
 });

@@ -1,9 +1,8 @@
 /*
- * test_introspect_gate.c - the introspect service's caller and client
- * gates: introspection-client credentials (isclients.c), the allow-set of
- * registered clients and the refuse-list together (clr_ix_client_ok, both
- * CLEARANCE_GATEWAY_REQUIRE_REGISTERED modes), and the rate limit of the
- * security log lines (seclog.c).
+ * test_introspect_gate.c - the introspect service's caller gate:
+ * introspection-client credentials (isclients.c), and the rate limit of
+ * the security log lines (seclog.c).  The client side (registration,
+ * grants, revocation) is ix_decide's, in test_introspect_decide.c.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -24,39 +23,39 @@ static void sha(const char *s, unsigned char out[32])
 	ck_assert_int_eq(EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL), 1);
 }
 
-static struct clr_isc *two_clients(void)
+static struct ix_isc *two_clients(void)
 {
-	struct clr_isc *s;
-	struct clr_isc_entry v[2];
+	struct ix_isc *s;
+	struct ix_isc_entry v[2];
 
 	memset(v, 0, sizeof(v));
 	memcpy(v[0].id, ID2, 37);
 	sha("secret-two", v[0].hash);
 	memcpy(v[1].id, ID1, 37);
 	sha("secret-one", v[1].hash);
-	ck_assert_int_eq(clr_isc_new(&s), CLR_OK);
-	ck_assert_int_eq(clr_isc_replace(s, v, 2), CLR_OK);
+	ck_assert_int_eq(ix_isc_new(&s), CLR_OK);
+	ck_assert_int_eq(ix_isc_replace(s, v, 2), CLR_OK);
 	return s;
 }
 
 START_TEST(isc_check)
 {
-	struct clr_isc *s = two_clients();
+	struct ix_isc *s = two_clients();
 
-	ck_assert_uint_eq(clr_isc_count(s), 2);
-	ck_assert_int_eq(clr_isc_check(s, ID1, 36, "secret-one", 10), 1);
-	ck_assert_int_eq(clr_isc_check(s, ID2, 36, "secret-two", 10), 1);
+	ck_assert_uint_eq(ix_isc_count(s), 2);
+	ck_assert_int_eq(ix_isc_check(s, ID1, 36, "secret-one", 10), 1);
+	ck_assert_int_eq(ix_isc_check(s, ID2, 36, "secret-two", 10), 1);
 	/* each id only with its own secret */
-	ck_assert_int_eq(clr_isc_check(s, ID1, 36, "secret-two", 10), 0);
-	ck_assert_int_eq(clr_isc_check(s, ID1, 36, "secret-one", 9), 0);
-	ck_assert_int_eq(clr_isc_check(s, ID1, 36, "", 0), 0);
-	ck_assert_int_eq(clr_isc_check(s, ID1, 35, "secret-one", 10), 0);
+	ck_assert_int_eq(ix_isc_check(s, ID1, 36, "secret-two", 10), 0);
+	ck_assert_int_eq(ix_isc_check(s, ID1, 36, "secret-one", 9), 0);
+	ck_assert_int_eq(ix_isc_check(s, ID1, 36, "", 0), 0);
+	ck_assert_int_eq(ix_isc_check(s, ID1, 35, "secret-one", 10), 0);
 	ck_assert_int_eq(
-	    clr_isc_check(s, "0b0c7c8e-2d5e-4d43-9a44-6f7f2b1e0a03", 36, "secret-one", 10), 0);
+	    ix_isc_check(s, "0b0c7c8e-2d5e-4d43-9a44-6f7f2b1e0a03", 36, "secret-one", 10), 0);
 	/* a revoke is a reload without the row */
-	ck_assert_int_eq(clr_isc_replace(s, NULL, 0), CLR_OK);
-	ck_assert_int_eq(clr_isc_check(s, ID1, 36, "secret-one", 10), 0);
-	clr_isc_free(s);
+	ck_assert_int_eq(ix_isc_replace(s, NULL, 0), CLR_OK);
+	ck_assert_int_eq(ix_isc_check(s, ID1, 36, "secret-one", 10), 0);
+	ix_isc_free(s);
 }
 END_TEST
 
@@ -75,28 +74,28 @@ static char *basic(const char *id, const char *secret)
 
 START_TEST(isc_basic_header)
 {
-	struct clr_isc *s = two_clients();
-	char id[CLR_ISC_ID_LEN + 1];
+	struct ix_isc *s = two_clients();
+	char id[IX_ISC_ID_LEN + 1];
 	char *h = basic(ID1, "secret-one");
 
-	ck_assert_int_eq(clr_isc_check_basic(s, h, id), 1);
+	ck_assert_int_eq(ix_isc_check_basic(s, h, id), 1);
 	ck_assert_str_eq(id, ID1);
 	h[0] = 'b'; /* scheme is case-insensitive */
-	ck_assert_int_eq(clr_isc_check_basic(s, h, id), 1);
+	ck_assert_int_eq(ix_isc_check_basic(s, h, id), 1);
 	free(h);
 	h = basic(ID1, "secret-one:more"); /* the secret is everything after the first ':' */
-	ck_assert_int_eq(clr_isc_check_basic(s, h, id), 0);
+	ck_assert_int_eq(ix_isc_check_basic(s, h, id), 0);
 	ck_assert_str_eq(id, "");
 	free(h);
 	h = basic(ID1, "");
-	ck_assert_int_eq(clr_isc_check_basic(s, h, id), 0);
+	ck_assert_int_eq(ix_isc_check_basic(s, h, id), 0);
 	free(h);
-	ck_assert_int_eq(clr_isc_check_basic(s, NULL, id), 0);
-	ck_assert_int_eq(clr_isc_check_basic(s, "Basic", id), 0);
-	ck_assert_int_eq(clr_isc_check_basic(s, "Basic ", id), 0);
-	ck_assert_int_eq(clr_isc_check_basic(s, "Basic !!!!", id), 0);
-	ck_assert_int_eq(clr_isc_check_basic(s, "Bearer secret-one", id), 0);
-	clr_isc_free(s);
+	ck_assert_int_eq(ix_isc_check_basic(s, NULL, id), 0);
+	ck_assert_int_eq(ix_isc_check_basic(s, "Basic", id), 0);
+	ck_assert_int_eq(ix_isc_check_basic(s, "Basic ", id), 0);
+	ck_assert_int_eq(ix_isc_check_basic(s, "Basic !!!!", id), 0);
+	ck_assert_int_eq(ix_isc_check_basic(s, "Bearer secret-one", id), 0);
+	ix_isc_free(s);
 }
 END_TEST
 
@@ -104,14 +103,14 @@ START_TEST(isc_secret_new)
 {
 	char *a = NULL, *b = NULL, ha[65], hb[65];
 	unsigned char h[32];
-	struct clr_isc *s;
-	struct clr_isc_entry e;
+	struct ix_isc *s;
+	struct ix_isc_entry e;
 
-	ck_assert_int_eq(clr_isc_secret_new(&a, ha), CLR_OK);
-	ck_assert_int_eq(clr_isc_secret_new(&b, hb), CLR_OK);
+	ck_assert_int_eq(ix_isc_secret_new(&a, ha), CLR_OK);
+	ck_assert_int_eq(ix_isc_secret_new(&b, hb), CLR_OK);
 	ck_assert_str_ne(a, b);
 	ck_assert_str_ne(ha, hb);
-	ck_assert_int_eq(strncmp(a, CLR_ISC_SECRET_PREFIX, 8), 0);
+	ck_assert_int_eq(strncmp(a, IX_ISC_SECRET_PREFIX, 8), 0);
 	ck_assert_uint_eq(strlen(a), 8 + 43); /* 256 bits in base64url */
 	ck_assert_uint_eq(strlen(ha), 64);
 	/* the hex is the SHA-256 of the secret, and the set accepts it */
@@ -124,93 +123,13 @@ START_TEST(isc_secret_new)
 		ck_assert_uint_eq(v, h[i]);
 		e.hash[i] = (unsigned char)v;
 	}
-	ck_assert_int_eq(clr_isc_new(&s), CLR_OK);
-	ck_assert_int_eq(clr_isc_replace(s, &e, 1), CLR_OK);
-	ck_assert_int_eq(clr_isc_check(s, ID1, 36, a, strlen(a)), 1);
-	ck_assert_int_eq(clr_isc_check(s, ID1, 36, b, strlen(b)), 0);
-	clr_isc_free(s);
+	ck_assert_int_eq(ix_isc_new(&s), CLR_OK);
+	ck_assert_int_eq(ix_isc_replace(s, &e, 1), CLR_OK);
+	ck_assert_int_eq(ix_isc_check(s, ID1, 36, a, strlen(a)), 1);
+	ck_assert_int_eq(ix_isc_check(s, ID1, 36, b, strlen(b)), 0);
+	ix_isc_free(s);
 	free(a);
 	free(b);
-}
-END_TEST
-
-/* ---- clr_ix_client_ok: refuse-list and allow-set ---- */
-
-static struct clr_config cfg;
-static struct clr_ix_app app;
-
-static void gate_setup(void)
-{
-	memset(&cfg, 0, sizeof(cfg));
-	memset(&app, 0, sizeof(app));
-	app.cfg = &cfg;
-	ck_assert_int_eq(clr_revo_new(&app.revo), CLR_OK);
-	ck_assert_int_eq(clr_revo_new(&app.allow), CLR_OK);
-}
-
-static void gate_teardown(void)
-{
-	clr_revo_free(app.revo);
-	clr_revo_free(app.allow);
-}
-
-static int ok_for(const char *prov, const char *client)
-{
-	struct clr_tok t;
-	const char *why = NULL;
-	int r;
-
-	memset(&t, 0, sizeof(t));
-	t.prov_id = (char *)prov;
-	t.claims.identity = (char *)client;
-	r = clr_ix_client_ok(&app, &t, NULL, &why);
-	ck_assert(r == 1 || why != NULL);
-	return r;
-}
-
-START_TEST(allow_key)
-{
-	char buf[16];
-
-	ck_assert_uint_eq(clr_allow_key(buf, sizeof(buf), "p1", "c1"), 5);
-	ck_assert_str_eq(buf, "p1 c1");
-	ck_assert_uint_eq(clr_allow_key(buf, sizeof(buf), "p1", "a-much-too-long-id"), 0);
-	ck_assert_uint_eq(clr_allow_key(buf, sizeof(buf), "p1", ""), 0);
-	ck_assert_uint_eq(clr_allow_key(buf, sizeof(buf), NULL, "c1"), 0);
-}
-END_TEST
-
-START_TEST(require_registered_on)
-{
-	const char *keys[] = {"prov-a client-1", "prov-b client-2"};
-
-	cfg.gateway_require_registered = 1;
-	ck_assert_int_eq(ok_for("prov-a", "client-1"), 0); /* empty allow-set: nobody */
-	ck_assert_int_eq(clr_revo_replace(app.allow, keys, 2), CLR_OK);
-	ck_assert_int_eq(ok_for("prov-a", "client-1"), 1);
-	ck_assert_int_eq(ok_for("prov-b", "client-2"), 1);
-	/* registered at another provider is not registered here */
-	ck_assert_int_eq(ok_for("prov-b", "client-1"), 0);
-	ck_assert_int_eq(ok_for("prov-a", "never-registered"), 0);
-	/* a NOTIFY of a newly active registration */
-	ck_assert_int_eq(clr_revo_add(app.allow, "prov-a never-registered"), CLR_OK);
-	ck_assert_int_eq(ok_for("prov-a", "never-registered"), 1);
-	/* the refuse-list wins over the allow-set (revoked before the next reload) */
-	ck_assert_int_eq(clr_revo_add(app.revo, "client-1"), CLR_OK);
-	ck_assert_int_eq(ok_for("prov-a", "client-1"), 0);
-	ck_assert_uint_eq(atomic_load(&app.n_revoked), 1);
-	ck_assert_uint_eq(atomic_load(&app.n_unregistered), 3);
-}
-END_TEST
-
-START_TEST(require_registered_off)
-{
-	cfg.gateway_require_registered = 0;
-	/* the old semantics: only the refuse-list counts */
-	ck_assert_int_eq(ok_for("prov-a", "never-registered"), 1);
-	ck_assert_int_eq(clr_revo_add(app.revo, "never-registered"), CLR_OK);
-	ck_assert_int_eq(ok_for("prov-a", "never-registered"), 0);
-	ck_assert_uint_eq(atomic_load(&app.n_unregistered), 0);
 }
 END_TEST
 
@@ -220,28 +139,28 @@ START_TEST(seclog_burst_then_summary)
 {
 	unsigned long w0, s0, w1, s1, w2, s2;
 
-	clr_seclog_stats(CLR_SECLOG_UNREGISTERED, &w0, &s0);
+	ix_seclog_stats(IX_SECLOG_UNREGISTERED, &w0, &s0);
 	for (int i = 0; i < 1000; i++)
-		clr_seclog(CLR_SECLOG_UNREGISTERED, NULL, "test line %d", i);
-	clr_seclog_stats(CLR_SECLOG_UNREGISTERED, &w1, &s1);
+		ix_seclog(IX_SECLOG_UNREGISTERED, NULL, "test line %d", i);
+	ix_seclog_stats(IX_SECLOG_UNREGISTERED, &w1, &s1);
 	/* at most one burst in a second (two if the loop straddled a window) */
 	ck_assert_uint_ge(w1 - w0, 1);
-	ck_assert_uint_le(w1 - w0, 2 * CLR_SECLOG_BURST);
+	ck_assert_uint_le(w1 - w0, 2 * IX_SECLOG_BURST);
 	ck_assert_uint_eq((w1 - w0) + (s1 - s0), 1000);
 	/* other reasons have their own budget */
-	clr_seclog_stats(CLR_SECLOG_INTROSPECT_AUTH, &w0, &s0);
-	clr_seclog(CLR_SECLOG_INTROSPECT_AUTH, NULL, "other reason");
-	clr_seclog_stats(CLR_SECLOG_INTROSPECT_AUTH, &w2, &s2);
+	ix_seclog_stats(IX_SECLOG_INTROSPECT_AUTH, &w0, &s0);
+	ix_seclog(IX_SECLOG_INTROSPECT_AUTH, NULL, "other reason");
+	ix_seclog_stats(IX_SECLOG_INTROSPECT_AUTH, &w2, &s2);
 	ck_assert_uint_eq(w2 - w0, 1);
 	/* a flush after the window summarises; the next burst is allowed */
-	clr_seclog_flush(clr_now_ms() + 1100);
-	clr_seclog_stats(CLR_SECLOG_UNREGISTERED, &w0, &s0);
-	clr_seclog(CLR_SECLOG_UNREGISTERED, NULL, "after the window");
-	clr_seclog_stats(CLR_SECLOG_UNREGISTERED, &w2, &s2);
+	ix_seclog_flush(clr_now_ms() + 1100);
+	ix_seclog_stats(IX_SECLOG_UNREGISTERED, &w0, &s0);
+	ix_seclog(IX_SECLOG_UNREGISTERED, NULL, "after the window");
+	ix_seclog_stats(IX_SECLOG_UNREGISTERED, &w2, &s2);
 	ck_assert_uint_eq(w2 - w0, 1);
 	ck_assert_uint_eq(s2, s0);
 	/* out-of-range reasons are ignored, not a crash */
-	clr_seclog((enum clr_seclog_reason)CLR_SECLOG__MAX, NULL, "x");
+	ix_seclog((enum ix_seclog_reason)IX_SECLOG__MAX, NULL, "x");
 }
 END_TEST
 
@@ -254,12 +173,6 @@ static Suite *suite(void)
 	tcase_add_test(tc, isc_check);
 	tcase_add_test(tc, isc_basic_header);
 	tcase_add_test(tc, isc_secret_new);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("client_ok");
-	tcase_add_checked_fixture(tc, gate_setup, gate_teardown);
-	tcase_add_test(tc, allow_key);
-	tcase_add_test(tc, require_registered_on);
-	tcase_add_test(tc, require_registered_off);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("seclog");
 	tcase_add_test(tc, seclog_burst_then_summary);

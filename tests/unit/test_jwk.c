@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clearance/jwk.h"
+#include "clearance/util.h"
 #include "test_jose_kit.h"
 
 /* ---- algorithm names ------------------------------------------------- */
@@ -133,11 +134,11 @@ struct file_set {
 static const struct file_set file_sets[] = {
     {"libjwt-keys/bad_keys.json", 0, "symmetric"},
     /*
-     * 10 public keys we can use (its P-521 key has 65-byte coordinates, a
-     * stripped leading zero we tolerate); Ed448, secp256k1, oct and private
-     * ones refused.
+     * 9 public keys we can use; its P-521 key has 65-byte coordinates (a
+     * stripped leading zero, refused by RFC 7518 s.6.2.1.2), and Ed448,
+     * secp256k1, oct and private ones are refused.
      */
-    {"libjwt-keys/jwks_keyring.json", 10, NULL},
+    {"libjwt-keys/jwks_keyring.json", 9, NULL},
     {"libjwt-keys/eddsa_key_ed25519_pub_fake_es256.json", 1, NULL},
     {"libjwt-keys/oct_key_128_too_small.json", 0, "symmetric"},
     {"libjwt-keys/oct_key_256_invalid_base64.json", 0, "symmetric"},
@@ -254,7 +255,7 @@ static const struct {
     {"keysize_too_small", "1024 bits"},
     {"exponentOne", "exponent"},
     {"invalid_point", "not on the curve"},
-    {"wrong_curve", "not on the curve"},
+    {"wrong_curve", "EC coordinates"},
     {"wrong_kty", "\"n\""},
     {"invalid_use", "use"},
     {"wrong_algorithm", "unsupported alg"},
@@ -527,6 +528,153 @@ START_TEST(verify_pins)
 }
 END_TEST
 
+/* ---- strictness (issue 8) ---------------------------------------------- */
+
+/* {"kty":"OKP","crv":"Ed25519","x":<x>} parsed alone; rc of clr_jwk_parse_one. */
+static enum clr_rc okp_rc(const unsigned char x[32], char *why)
+{
+	json_t *o = json_object();
+	struct clr_jwk *k = NULL;
+	struct clr_err e = {0};
+	enum clr_rc rc;
+	char *s;
+
+	json_object_set_new(o, "kty", json_string("OKP"));
+	json_object_set_new(o, "crv", json_string("Ed25519"));
+	kit_set_b64(o, "x", x, 32);
+	s = json_dumps(o, JSON_COMPACT);
+	rc = clr_jwk_parse_one(s, strlen(s), &k, &e);
+	snprintf(why, 240, "%s", e.msg);
+	clr_jwk_free(k);
+	free(s);
+	json_decref(o);
+	return rc;
+}
+
+/*
+ * Every small-order Ed25519 encoding (y = 0, 1, p-1, p, p+1 and the two
+ * points of order 8), with either sign bit: with such a key, R = that point
+ * and S = 0 "verify" any message.  The identity is "AQAAAA...".
+ */
+START_TEST(ed25519_small_order_refused)
+{
+	static const unsigned char order8[2][32] = {
+	    {0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
+	     0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
+	     0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05},
+	    {0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b,
+	     0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39,
+	     0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a},
+	};
+	unsigned char x[32], raw[32];
+	size_t n = sizeof(raw);
+	char why[240];
+	EVP_PKEY *good;
+
+	for (int sign = 0; sign < 2; sign++) {
+		for (int v = 0; v < 7; v++) {
+			memset(x, 0, sizeof(x));
+			if (v < 2) {
+				x[0] = (unsigned char)v; /* y = 0, 1 */
+			} else if (v < 5) {
+				memset(x, 0xff, sizeof(x)); /* y = p-1, p, p+1 */
+				x[0] = (unsigned char)(0xec + (v - 2));
+				x[31] = 0x7f;
+			} else {
+				memcpy(x, order8[v - 5], 32);
+			}
+			x[31] |= (unsigned char)(sign << 7);
+			ck_assert_int_eq(okp_rc(x, why), CLR_ERR_PARAM);
+			ck_assert_msg(strstr(why, "small-order") != NULL, "case %d/%d: %s", v, sign,
+				      why);
+		}
+	}
+	/* a real key still imports */
+	good = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	ck_assert_ptr_nonnull(good);
+	ck_assert_int_eq(EVP_PKEY_get_raw_public_key(good, raw, &n), 1);
+	ck_assert_int_eq(okp_rc(raw, why), CLR_OK);
+	EVP_PKEY_free(good);
+}
+END_TEST
+
+/* RFC 7518 s.6.2.1.2: a P-256 x of 31 bytes (a leading zero dropped) is refused. */
+START_TEST(ec_coordinate_exact_length)
+{
+	json_t *o = kit_jwk_json(ec1, "short", NULL);
+	unsigned char *x = NULL;
+	size_t xlen = 0;
+	struct clr_jwk *k = NULL;
+	struct clr_err e = {0};
+	char *s;
+
+	ck_assert_int_eq(clr_b64url_decode(json_string_value(json_object_get(o, "x")),
+					   json_string_length(json_object_get(o, "x")), &x, &xlen),
+			 CLR_OK);
+	ck_assert_uint_eq(xlen, 32);
+	s = json_dumps(o, JSON_COMPACT);
+	ck_assert_int_eq(clr_jwk_parse_one(s, strlen(s), &k, &e), CLR_OK);
+	clr_jwk_free(k);
+	free(s);
+	kit_set_b64(o, "x", x + 1, 31);
+	s = json_dumps(o, JSON_COMPACT);
+	ck_assert_int_eq(clr_jwk_parse_one(s, strlen(s), &k, &e), CLR_ERR_PARAM);
+	ck_assert_ptr_nonnull(strstr(e.msg, "EC coordinates are not 32 bytes"));
+	free(s);
+	kit_set_b64(o, "x", x, 32);
+	kit_set_b64(o, "y", x, 31);
+	s = json_dumps(o, JSON_COMPACT);
+	ck_assert_int_eq(clr_jwk_parse_one(s, strlen(s), &k, &e), CLR_ERR_PARAM);
+	free(s);
+	free(x);
+	json_decref(o);
+}
+END_TEST
+
+/* CLR_JWKS_STRICT: private members or a repeated kid refuse the whole set. */
+START_TEST(strict_set_refused_whole)
+{
+	json_t *priv = kit_jwk_json(ec2, "p", NULL);
+	char *s;
+	struct clr_jwks *ks = NULL;
+	struct clr_err e = {0};
+
+	json_object_set_new(priv, "d", json_string("AAAA"));
+	s = set_text(json_pack("[o,o]", kit_jwk_json(ec1, "a", NULL), priv));
+	/* lenient: the bad key is skipped and the other used */
+	ck_assert_int_eq(clr_jwks_parse(s, strlen(s), &ks, &e), CLR_OK);
+	ck_assert_uint_eq(clr_jwks_count(ks), 1);
+	clr_jwks_free(ks);
+	ks = NULL;
+	ck_assert_int_eq(clr_jwks_parse_ex(s, strlen(s), CLR_JWKS_STRICT, &ks, &e), CLR_ERR_PARAM);
+	ck_assert_ptr_null(ks);
+	ck_assert_ptr_nonnull(strstr(e.msg, "private key material"));
+	free(s);
+	for (int i = 0; i < 3; i++) {
+		static const char *const m[] = {"k", "p", "qi"};
+		json_t *o = kit_jwk_json(rsa, "r", NULL);
+		json_object_set_new(o, m[i], json_string("AAAA"));
+		s = set_text(json_pack("[o]", o));
+		ck_assert_int_eq(clr_jwks_parse_ex(s, strlen(s), CLR_JWKS_STRICT, &ks, &e),
+				 CLR_ERR_PARAM);
+		free(s);
+	}
+	/* the same kid twice, even for keys of other algorithms */
+	s = set_text(
+	    json_pack("[o,o]", kit_jwk_json(ec1, "same", NULL), kit_jwk_json(rsa, "same", NULL)));
+	ck_assert_int_eq(clr_jwks_parse_ex(s, strlen(s), CLR_JWKS_STRICT, &ks, &e), CLR_ERR_PARAM);
+	ck_assert_ptr_nonnull(strstr(e.msg, "share a kid"));
+	free(s);
+	/* a clean set passes */
+	s = set_text(
+	    json_pack("[o,o]", kit_jwk_json(ec1, "a", NULL), kit_jwk_json(rsa, "b", NULL)));
+	ck_assert_int_eq(clr_jwks_parse_ex(s, strlen(s), CLR_JWKS_STRICT, &ks, &e), CLR_OK);
+	ck_assert_uint_eq(clr_jwks_count(ks), 2);
+	clr_jwks_free(ks);
+	free(s);
+}
+END_TEST
+
 static Suite *jwk_suite(void)
 {
 	Suite *s = suite_create("jwk");
@@ -559,6 +707,9 @@ static Suite *jwk_suite(void)
 			    (int)(sizeof(member_cases) / sizeof(member_cases[0])));
 	tcase_add_test(tc, set_caps);
 	tcase_add_test(tc, verify_pins);
+	tcase_add_test(tc, ed25519_small_order_refused);
+	tcase_add_test(tc, ec_coordinate_exact_length);
+	tcase_add_test(tc, strict_set_refused_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -816,6 +816,127 @@ START_TEST(rfc7520)
 }
 END_TEST
 
+/* ---- explicit typing and ID tokens (issue 8) -------------------------- */
+
+static const struct {
+	const char *hdr_extra; /* spliced into the header */
+	const char *typs;      /* policy list, NULL = default */
+	int ok;
+	const char *why;
+} typ_cases[] = {
+    {",\"typ\":\"at+jwt\"", NULL, 1, NULL},
+    {",\"typ\":\"application/at+jwt\"", NULL, 1, NULL},
+    {",\"typ\":\"AT+JWT\"", NULL, 1, NULL}, /* media types are case-insensitive */
+    {",\"typ\":\"JWT\"", NULL, 1, NULL},
+    {"", NULL, 1, NULL}, /* untyped: "none" is in the default list */
+    {",\"typ\":\"id+jwt\"", NULL, 0, "typ not accepted"},
+    {",\"typ\":\"dpop+jwt\"", NULL, 0, "typ not accepted"},
+    {",\"typ\":\"logout+jwt\"", NULL, 0, "typ not accepted"},
+    {",\"typ\":7", NULL, 0, "bad typ"},
+    {"", "at+jwt", 0, "typ not accepted"}, /* a strict provider wants it typed */
+    {",\"typ\":\"JWT\"", "at+jwt", 0, "typ not accepted"},
+    {",\"typ\":\"application/at+jwt\"", "at+jwt", 1, NULL},
+    {",\"typ\":\"at+jwt\",\"cty\":\"JWT\"", NULL, 0, "nested JWT"},
+    {",\"cty\":\"json\"", NULL, 0, "nested JWT"},
+};
+
+START_TEST(typ_rules)
+{
+	struct clr_jwt_policy p = policy();
+	struct clr_jwt_claims c = CLR_JWT_CLAIMS_INIT;
+	char *cl = claims_with("");
+	char *tok = mint(K_RSA, "RS256", "rsa-1", typ_cases[_i].hdr_extra, cl);
+
+	p.typs = typ_cases[_i].typs;
+	if (typ_cases[_i].ok)
+		accepted(tok, &p, &c);
+	else
+		refused(tok, &p, CLR_ERR_DENIED, typ_cases[_i].why);
+	clr_jwt_claims_clear(&c);
+	free(tok);
+	free(cl);
+}
+END_TEST
+
+START_TEST(id_token_refused)
+{
+	struct clr_jwt_claims c = CLR_JWT_CLAIMS_INIT;
+	char *cl, *tok;
+
+	/* nonce or at_hash: an ID token, whatever its typ */
+	cl = claims_with(",\"nonce\":\"n-1\"");
+	tok = mint(K_RSA, "RS256", "rsa-1", ",\"typ\":\"JWT\"", cl);
+	refused(tok, NULL, CLR_ERR_DENIED, "ID token");
+	free(tok);
+	free(cl);
+	cl = claims_with(",\"at_hash\":\"abc\"");
+	tok = mint(K_RSA, "RS256", "rsa-1", ",\"typ\":\"at+jwt\"", cl);
+	refused(tok, NULL, CLR_ERR_DENIED, "ID token");
+	free(tok);
+	free(cl);
+	/* aud = the client itself and not typed at+jwt: an ID token */
+	cl = NULL;
+	ck_assert_int_ge(asprintf(&cl,
+				  "{\"iss\":\"" ISS "\",\"aud\":[\"c1\"],\"exp\":%lld,"
+				  "\"client_id\":\"c1\",\"sub\":\"u1\"}",
+				  NOW + 300),
+			 0);
+	{
+		struct clr_jwt_policy p = policy();
+		p.audience = NULL;
+		tok = mint(K_RSA, "RS256", "rsa-1", "", cl);
+		refused(tok, &p, CLR_ERR_DENIED, "ID token");
+		free(tok);
+		tok = mint(K_RSA, "RS256", "rsa-1", ",\"typ\":\"JWT\"", cl);
+		refused(tok, &p, CLR_ERR_DENIED, "ID token");
+		free(tok);
+		/* the same claims typed as an access token are one */
+		tok = mint(K_RSA, "RS256", "rsa-1", ",\"typ\":\"at+jwt\"", cl);
+		accepted(tok, &p, &c);
+		ck_assert_str_eq(c.identity, "c1");
+		clr_jwt_claims_clear(&c);
+		free(tok);
+	}
+	free(cl);
+}
+END_TEST
+
+/* Kong's "app.clientId", Okta's "cid": the identity claim per provider. */
+START_TEST(identity_claim_paths)
+{
+	struct clr_jwt_policy p = policy();
+	struct clr_jwt_claims c = CLR_JWT_CLAIMS_INIT;
+	char *cl = claims_with(",\"app\":{\"clientId\":\"kong-app\",\"n\":{\"x\":\"deep\"}},"
+			       "\"cid\":\"okta-app\",\"a.b\":\"literal\"");
+	char *tok = mint(K_RSA, "RS256", "rsa-1", "", cl);
+
+	p.identity_claim = "app.clientId";
+	accepted(tok, &p, &c);
+	ck_assert_str_eq(c.identity, "kong-app");
+	clr_jwt_claims_clear(&c);
+	p.identity_claim = "app.n.x";
+	accepted(tok, &p, &c);
+	ck_assert_str_eq(c.identity, "deep");
+	clr_jwt_claims_clear(&c);
+	p.identity_claim = "cid";
+	accepted(tok, &p, &c);
+	ck_assert_str_eq(c.identity, "okta-app");
+	clr_jwt_claims_clear(&c);
+	p.identity_claim = "a.b"; /* a member with the dotted name wins */
+	accepted(tok, &p, &c);
+	ck_assert_str_eq(c.identity, "literal");
+	clr_jwt_claims_clear(&c);
+	for (size_t i = 0; i < 5; i++) {
+		static const char *const bad[] = {"app", "app.missing", "app..clientId", "app.n",
+						  "app.clientId.more"};
+		p.identity_claim = bad[i];
+		refused(tok, &p, CLR_ERR_DENIED, "no identity claim");
+	}
+	free(tok);
+	free(cl);
+}
+END_TEST
+
 static Suite *jwt_suite(void)
 {
 	Suite *s = suite_create("jwt");
@@ -840,6 +961,9 @@ static Suite *jwt_suite(void)
 	tcase_add_loop_test(tc, time_rules, 0, (int)(sizeof(time_cases) / sizeof(time_cases[0])));
 	tcase_add_test(tc, policy_options);
 	tcase_add_test(tc, threads_share_keys);
+	tcase_add_loop_test(tc, typ_rules, 0, (int)(sizeof(typ_cases) / sizeof(typ_cases[0])));
+	tcase_add_test(tc, id_token_refused);
+	tcase_add_test(tc, identity_claim_paths);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("clr_jws_verify");

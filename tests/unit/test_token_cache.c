@@ -23,61 +23,61 @@ static struct clr_jwt_claims claims(const char *id)
 
 START_TEST(hit_miss_expiry_generation)
 {
-	struct clr_tcache *tc;
+	struct ix_tcache *tc;
 	unsigned char k1[32], k2[32];
 	struct clr_jwt_claims c = claims("client-1");
-	struct clr_tok *t;
+	struct ix_tok *t;
 
 	memset(k1, 1, sizeof(k1));
 	memset(k2, 1, sizeof(k2));
 	k2[31] = 2; /* same slot (first bytes equal), different key */
-	ck_assert_int_eq(clr_tcache_new(16, &tc), CLR_OK);
-	ck_assert_ptr_null(clr_tcache_get(tc, k1, 0, 7));
-	ck_assert_int_eq(clr_tcache_put(tc, k1, 1000, 7, "prov", &c, NULL), CLR_OK);
+	ck_assert_int_eq(ix_tcache_new(16, &tc), CLR_OK);
+	ck_assert_ptr_null(ix_tcache_get(tc, k1, 0, 7));
+	ck_assert_int_eq(ix_tcache_put(tc, k1, 1000, 7, 0, "prov", &c, NULL), CLR_OK);
 	ck_assert_ptr_null(c.identity); /* moved into the entry */
-	t = clr_tcache_get(tc, k1, 999, 7);
+	t = ix_tcache_get(tc, k1, 999, 7);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_str_eq(t->claims.identity, "client-1");
 	ck_assert_str_eq(t->prov_id, "prov");
-	clr_tok_release(t);
-	ck_assert_ptr_null(clr_tcache_get(tc, k1, 1000, 7)); /* deadline reached */
-	ck_assert_ptr_null(clr_tcache_get(tc, k1, 500, 8));  /* provider policy changed */
-	ck_assert_ptr_null(clr_tcache_get(tc, k2, 500, 7));  /* other token, same slot */
-	clr_tcache_free(tc);
+	ix_tok_release(t);
+	ck_assert_ptr_null(ix_tcache_get(tc, k1, 1000, 7)); /* deadline reached */
+	ck_assert_ptr_null(ix_tcache_get(tc, k1, 500, 8));  /* provider policy changed */
+	ck_assert_ptr_null(ix_tcache_get(tc, k2, 500, 7));  /* other token, same slot */
+	ix_tcache_free(tc);
 }
 END_TEST
 
 START_TEST(eviction_keeps_held_reference)
 {
-	struct clr_tcache *tc;
+	struct ix_tcache *tc;
 	unsigned char k1[32], k2[32];
 	struct clr_jwt_claims c1 = claims("one"), c2 = claims("two");
-	struct clr_tok *held = NULL, *t;
+	struct ix_tok *held = NULL, *t;
 	unsigned long hits, misses;
 
 	memset(k1, 3, sizeof(k1));
 	memset(k2, 3, sizeof(k2));
 	k2[20] = 9;
-	ck_assert_int_eq(clr_tcache_new(16, &tc), CLR_OK);
-	ck_assert_int_eq(clr_tcache_put(tc, k1, 1000, 1, "p", &c1, &held), CLR_OK);
-	ck_assert_int_eq(clr_tcache_put(tc, k2, 1000, 1, "p", &c2, NULL), CLR_OK);
-	ck_assert_ptr_null(clr_tcache_get(tc, k1, 0, 1)); /* evicted by k2 */
-	ck_assert_str_eq(held->claims.identity, "one");	  /* still valid for its holder */
-	clr_tok_release(held);
-	t = clr_tcache_get(tc, k2, 0, 1);
+	ck_assert_int_eq(ix_tcache_new(16, &tc), CLR_OK);
+	ck_assert_int_eq(ix_tcache_put(tc, k1, 1000, 1, 0, "p", &c1, &held), CLR_OK);
+	ck_assert_int_eq(ix_tcache_put(tc, k2, 1000, 1, 0, "p", &c2, NULL), CLR_OK);
+	ck_assert_ptr_null(ix_tcache_get(tc, k1, 0, 1)); /* evicted by k2 */
+	ck_assert_str_eq(held->claims.identity, "one");	 /* still valid for its holder */
+	ix_tok_release(held);
+	t = ix_tcache_get(tc, k2, 0, 1);
 	ck_assert_ptr_nonnull(t);
-	clr_tok_release(t);
-	clr_tcache_stats(tc, &hits, &misses);
+	ix_tok_release(t);
+	ix_tcache_stats(tc, &hits, &misses);
 	ck_assert_uint_eq(hits, 1);
 	ck_assert_uint_eq(misses, 1);
-	clr_tcache_free(tc);
+	ix_tcache_free(tc);
 }
 END_TEST
 
 static Suite *suite(void)
 {
 	Suite *s = suite_create("token_cache");
-	TCase *tc = tcase_create("clr_tcache");
+	TCase *tc = tcase_create("ix_tcache");
 
 	tcase_add_test(tc, hit_miss_expiry_generation);
 	tcase_add_test(tc, eviction_keeps_held_reference);

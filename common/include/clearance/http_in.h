@@ -116,6 +116,15 @@ enum clr_rc clr_req_query_enum(const struct clr_req *r, const char *name,
 void clr_log_req(const struct clr_req *r, enum clr_log_level level, const char *fmt, ...)
     CLR_PRINTF(3, 4);
 
+/*
+ * Value of field `name` of an application/x-www-form-urlencoded body
+ * (URL-decoded) or NULL; *out new (free()).  The caller checks
+ * CONTENT_TYPE.  CLR_ERR_CONFLICT if the field occurs twice
+ * (RFC 6749 s.3.1: parameters must not be repeated), CLR_ERR_PARAM if
+ * badly encoded.
+ */
+enum clr_rc clr_req_form(const struct clr_req *r, const char *name, char **out) CLR_MUSTCHECK;
+
 /* Adds a response header; call before any clr_resp_* that writes a body. */
 void clr_resp_header(struct clr_req *r, const char *name, const char *value);
 

@@ -113,6 +113,14 @@ enum {
 	 * verifies tokens: a cache must not replace a good set with it.
 	 */
 	CLR_JWKS_ALLOW_EMPTY = 1u << 0,
+	/*
+	 * Refuse the whole set (CLR_ERR_PARAM, e->msg says why) when any entry
+	 * carries private members ("d", "p", "k", ...) or when two entries
+	 * share a kid, whatever their algorithms: an IdP that publishes such a
+	 * set is misconfigured or tampered with, and picking the keys that
+	 * look fine would hide it.  What a verifying cache uses.
+	 */
+	CLR_JWKS_STRICT = 1u << 1,
 };
 
 /*

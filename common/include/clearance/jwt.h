@@ -10,6 +10,10 @@
  * Refused always: "none", HS*, JWE (five parts), JSON serialization, any
  * "crit", "b64": false, a header over CLR_JWT_MAX_HEADER, a token over
  * CLR_JWT_MAX_TOKEN, non-strict base64url and duplicate JSON members.
+ * clr_jwt_check also refuses a nested JWT ("cty"), a typ outside the
+ * policy's list (RFC 8725 s.3.11) and an ID token presented as an access
+ * token (it carries "nonce" or "at_hash", or it is not typed at+jwt and
+ * its "aud" holds the client's own identity).
  *
  * Errors: every problem with the token is CLR_ERR_DENIED with e->error =
  * "invalid_token" and a fixed e->msg ("bad signature", "token expired",
@@ -38,7 +42,13 @@ struct clr_jwt_policy {
 	const char *audience;	    /* NULL: "aud" not checked; else must be in it */
 	unsigned alg_mask;	    /* CLR_JWS_ALG_BIT()s allowed; 0 allows none */
 	long leeway_s;		    /* clock skew for exp/nbf/iat; < 0: default 30 */
-	const char *identity_claim; /* NULL: client_id, then azp, then sub */
+	const char *identity_claim; /* NULL: client_id, then azp, then sub; a
+				       dotted name with no such member is a
+				       path into nested objects ("app.clientId") */
+	const char *typs;	    /* space separated accepted header typ values
+				       ("application/" optional, case-insensitive;
+				       "none" = no typ); NULL: "at+jwt
+				       application/at+jwt JWT none" */
 	long long now;		    /* seconds since the epoch; 0: time(NULL) */
 };
 

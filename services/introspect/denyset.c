@@ -1,15 +1,14 @@
 /*
- * revocations.c - see revocations.h.  An open-addressing string set that
+ * revocations.c - see denyset.h.  An open-addressing string set that
  * is rebuilt (not edited in place) on a full reload.
  */
 #include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clearance/log.h"
-#include "revocations.h"
+#include "denyset.h"
 
 struct rv_table {
 	char **slots;
@@ -17,7 +16,7 @@ struct rv_table {
 	size_t n;
 };
 
-struct clr_revo {
+struct ix_denyset {
 	pthread_rwlock_t lock;
 	struct rv_table t;
 };
@@ -77,9 +76,9 @@ static enum clr_rc rv_table_init(struct rv_table *t, size_t n)
 	return t->slots ? CLR_OK : CLR_ERR_NOMEM;
 }
 
-enum clr_rc clr_revo_new(struct clr_revo **out)
+enum clr_rc ix_denyset_new(struct ix_denyset **out)
 {
-	struct clr_revo *s = calloc(1, sizeof(*s));
+	struct ix_denyset *s = calloc(1, sizeof(*s));
 
 	*out = NULL;
 	if (s == NULL)
@@ -93,7 +92,7 @@ enum clr_rc clr_revo_new(struct clr_revo **out)
 	return CLR_OK;
 }
 
-void clr_revo_free(struct clr_revo *s)
+void ix_denyset_free(struct ix_denyset *s)
 {
 	if (s == NULL)
 		return;
@@ -102,7 +101,7 @@ void clr_revo_free(struct clr_revo *s)
 	free(s);
 }
 
-int clr_revo_has(struct clr_revo *s, const char *client_id)
+int ix_denyset_has(struct ix_denyset *s, const char *client_id)
 {
 	int r;
 
@@ -112,7 +111,7 @@ int clr_revo_has(struct clr_revo *s, const char *client_id)
 	return r;
 }
 
-enum clr_rc clr_revo_add(struct clr_revo *s, const char *client_id)
+enum clr_rc ix_denyset_add(struct ix_denyset *s, const char *client_id)
 {
 	enum clr_rc rc = CLR_OK;
 
@@ -142,7 +141,7 @@ out:
 	return rc;
 }
 
-enum clr_rc clr_revo_replace(struct clr_revo *s, const char *const *ids, size_t n)
+enum clr_rc ix_denyset_replace(struct ix_denyset *s, const char *const *ids, size_t n)
 {
 	struct rv_table nt, old;
 	enum clr_rc rc;
@@ -165,7 +164,7 @@ enum clr_rc clr_revo_replace(struct clr_revo *s, const char *const *ids, size_t 
 	return CLR_OK;
 }
 
-enum clr_rc clr_revo_reload(struct clr_revo *s, struct clr_db *db)
+enum clr_rc ix_denyset_reload(struct ix_denyset *s, struct clr_db *db)
 {
 	/*
 	 * A client id is refused when some registration holding it is not
@@ -192,14 +191,14 @@ enum clr_rc clr_revo_reload(struct clr_revo *s, struct clr_db *db)
 	}
 	for (int i = 0; i < n; i++)
 		ids[i] = PQgetvalue(res, i, 0);
-	rc = clr_revo_replace(s, ids, (size_t)n);
+	rc = ix_denyset_replace(s, ids, (size_t)n);
 out:
 	free(ids);
 	PQclear(res);
 	return rc;
 }
 
-size_t clr_revo_count(struct clr_revo *s)
+size_t ix_denyset_count(struct ix_denyset *s)
 {
 	size_t n;
 
@@ -207,41 +206,4 @@ size_t clr_revo_count(struct clr_revo *s)
 	n = s->t.n;
 	pthread_rwlock_unlock(&s->lock);
 	return n;
-}
-
-size_t clr_allow_key(char *buf, size_t n, const char *provider_id, const char *client_id)
-{
-	int k;
-
-	if (provider_id == NULL || client_id == NULL || client_id[0] == '\0')
-		return 0;
-	k = snprintf(buf, n, "%s %s", provider_id, client_id);
-	return k < 0 || (size_t)k >= n ? 0 : (size_t)k;
-}
-
-enum clr_rc clr_allow_reload(struct clr_revo *s, struct clr_db *db)
-{
-	static const char q[] = "SELECT DISTINCT provider_id::text || ' ' || client_id"
-				" FROM registrations"
-				" WHERE status = 'active' AND client_id IS NOT NULL";
-	PGresult *res = NULL;
-	const char **ids = NULL;
-	int n;
-	enum clr_rc rc;
-
-	if ((rc = clr_db_exec_sql(db, q, 0, NULL, &res)) != CLR_OK)
-		return rc;
-	n = PQntuples(res);
-	ids = calloc((size_t)n + 1, sizeof(*ids));
-	if (ids == NULL) {
-		rc = CLR_ERR_NOMEM;
-		goto out;
-	}
-	for (int i = 0; i < n; i++)
-		ids[i] = PQgetvalue(res, i, 0);
-	rc = clr_revo_replace(s, ids, (size_t)n);
-out:
-	free(ids);
-	PQclear(res);
-	return rc;
 }
