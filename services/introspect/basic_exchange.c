@@ -11,6 +11,7 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
+#include "clearance/form.h"
 #include "basic_exchange.h"
 #include "seclog.h"
 
@@ -71,30 +72,6 @@ void ix_basic_free(struct ix_basic *b)
 		pthread_mutex_destroy(&b->locks[i]);
 	free(b->slots);
 	free(b);
-}
-
-char *ix_form_encode(const char *s, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *o = malloc(3 * len + 1), *q = o;
-
-	if (o == NULL)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~') {
-			*q++ = (char)c;
-		} else if (c == ' ') {
-			*q++ = '+';
-		} else {
-			*q++ = '%';
-			*q++ = hex[c >> 4];
-			*q++ = hex[c & 15];
-		}
-	}
-	*q = '\0';
-	return o;
 }
 
 /* 1 and *token set (new) on a cached answer; *token NULL for a cached refusal. */
@@ -182,9 +159,9 @@ static enum clr_rc exchange(struct clr_db *db, struct clr_http_client *http,
 	}
 	rc = CLR_ERR_NOMEM;
 	/* RFC 6749 s.2.3.1: both parts form-encoded before base64 */
-	eid = ix_form_encode(id, idlen);
-	esec = ix_form_encode(secret, seclen);
-	escope = ix_form_encode(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+	eid = clr_form_escape(id, idlen);
+	esec = clr_form_escape(secret, seclen);
+	escope = clr_form_escape(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 	if (eid == NULL || esec == NULL || escope == NULL)
 		goto out;
 	n = strlen(eid) + strlen(esec) + 2;

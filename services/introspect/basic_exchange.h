@@ -42,7 +42,4 @@ enum clr_rc ix_basic_token(struct ix_basic *b, struct clr_db *db, struct clr_htt
 	"SELECT provider_id::text, coalesce(scope, '') FROM registrations"                         \
 	" WHERE client_id = $1 AND status = 'active' ORDER BY created_at LIMIT 1"
 
-/* Form-urlencodes s (RFC 6749 appendix B) into a new string. */
-char *ix_form_encode(const char *s, size_t len);
-
 #endif
