@@ -19,6 +19,7 @@
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "access.h"
+#include "web.h"
 
 static const struct acc_field create_fields[] = {
     {"product_id", ACC_FT_STR, 1, 0, 36, 36, 0},
@@ -143,6 +144,8 @@ void acc_h_reqs_create(struct clr_req *r)
 		clr_resp_error(r, 403, "forbidden", "only developers request access");
 		return;
 	}
+	if (!acc_web_require_verified(r)) /* web.c; answers 403 itself */
+		return;
 	if (acc_fields_check(r->json, create_fields, 5, 0, &e) != CLR_OK)
 		goto fail;
 	if ((app_id == NULL) == (appo == NULL)) {

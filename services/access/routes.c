@@ -5,6 +5,7 @@
  * role and the handler scopes what a developer sees to their own rows.
  */
 #include "access.h"
+#include "web.h"
 
 #define PUB CLR_AUTH_NONE
 #define ANY CLR_AUTH_ANY
@@ -18,6 +19,16 @@ const struct clr_route acc_routes[] = {
     {"POST", "/v1/sessions", acc_h_login, PUB, 1},
     {"DELETE", "/v1/sessions/current", acc_h_logout, ANY, 0},
     {"GET", "/v1/me", acc_h_me, ANY, 0},
+    /* web.c: verification, password reset and change, per-product OpenAPI */
+    {"POST", "/v1/email-verifications", acc_h_verify_confirm, PUB, 1},
+    {"GET", "/v1/me/verification", acc_h_verify_status, ANY, 0},
+    {"POST", "/v1/me/verification", acc_h_verify_resend, ANY, 0},
+    {"POST", "/v1/password-resets", acc_h_reset_request, PUB, 1},
+    {"POST", "/v1/password-resets/confirm", acc_h_reset_confirm, PUB, 1},
+    {"POST", "/v1/me/password", acc_h_password_change, ANY, 1},
+    {"PUT", "/v1/products/{}/openapi", acc_h_openapi_put, ADM, 1},
+    {"GET", "/v1/products/{}/openapi", acc_h_openapi_get, ANY, 0},
+    {"DELETE", "/v1/products/{}/openapi", acc_h_openapi_delete, ADM, 0},
 
     {"POST", "/v1/products", acc_h_products_create, ADM, 1},
     {"GET", "/v1/products", acc_h_products_list, ANY, 0},
