@@ -177,6 +177,24 @@ out:
 	return rc;
 }
 
+/* A new token and its mail in one transaction (jobs are enqueued in a tx). */
+static enum clr_rc token_mail_tx(struct clr_req *r, const char *account_id, const char *purpose,
+				 long ttl_s, const char *to, const char *name, const char *tpl,
+				 const char *path)
+{
+	char *tok = NULL;
+	enum clr_rc rc;
+
+	if ((rc = clr_db_begin(r->db)) != CLR_OK)
+		return rc;
+	if ((rc = token_new(r->db, account_id, purpose, ttl_s, &tok)) != CLR_OK ||
+	    (rc = mail_link(r, to, name, tpl, path, tok)) != CLR_OK ||
+	    (rc = clr_db_commit(r->db)) != CLR_OK)
+		clr_db_rollback(r->db);
+	free_token(tok);
+	return rc;
+}
+
 /* ---- sign-up ------------------------------------------------------------- */
 
 enum clr_rc acc_web_signup_verify(struct clr_req *r, const json_t *account, struct clr_err *e)
@@ -203,10 +221,14 @@ void acc_web_signup_existing(struct clr_req *r, const char *email, const char *n
 	struct tm tm;
 
 	/* The owner learns someone tried; the caller learns nothing. */
-	if (mail_link(r, email, name, "signup_existing", "/#/forgot", NULL) != CLR_OK)
+	if (clr_db_begin(r->db) != CLR_OK ||
+	    mail_link(r, email, name, "signup_existing", "/#/forgot", NULL) != CLR_OK ||
+	    clr_db_commit(r->db) != CLR_OK) {
+		clr_db_rollback(r->db);
 		clr_log(r->reqid, CLR_LOG_WARN,
 			"the sign-up notice for an existing account "
 			"could not be queued");
+	}
 	clr_log(r->reqid, CLR_LOG_INFO, "sign-up for an existing address: owner notified");
 	if (clr_uuid_new(id) != CLR_OK) {
 		clr_resp_error(r, 500, "server_error", "internal error");
@@ -310,7 +332,6 @@ void acc_h_verify_resend(struct clr_req *r)
 	const char *p[1] = {r->who.subject_id};
 	struct clr_err e = {0};
 	PGresult *res = NULL;
-	char *tok = NULL;
 	int v = 0;
 
 	if (!verified(r, &v)) {
@@ -329,10 +350,9 @@ void acc_h_verify_resend(struct clr_req *r)
 		return;
 	}
 	if ((e.rc = clr_db_exec_sql(r->db, sql, 1, p, &res)) != CLR_OK || PQntuples(res) != 1 ||
-	    (e.rc = token_new(r->db, r->who.subject_id, "verify_email", VERIFY_TTL_S, &tok)) !=
-		CLR_OK ||
-	    (e.rc = mail_link(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), "verify_email",
-			      "/#/verify/", tok)) != CLR_OK) {
+	    (e.rc = token_mail_tx(r, r->who.subject_id, "verify_email", VERIFY_TTL_S,
+				  PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), "verify_email",
+				  "/#/verify/")) != CLR_OK) {
 		clr_err_set(&e, e.rc != CLR_OK ? e.rc : CLR_ERR_NOTFOUND, NULL, NULL,
 			    "the verification mail could not be queued");
 		acc_reply_err(r, &e);
@@ -340,7 +360,6 @@ void acc_h_verify_resend(struct clr_req *r)
 	}
 	clr_resp_json(r, 202, json_pack("{s:s}", "status", "sent"));
 out:
-	free_token(tok);
 	PQclear(res);
 }
 
@@ -357,7 +376,6 @@ void acc_h_reset_request(struct clr_req *r)
 	struct clr_err e = {0};
 	const char *p[1];
 	PGresult *res = NULL;
-	char *tok = NULL;
 
 	if (acc_fields_check(r->json, reset_req_fields, 1, 0, &e) != CLR_OK) {
 		acc_reply_err(r, &e);
@@ -370,10 +388,9 @@ void acc_h_reset_request(struct clr_req *r)
 		goto out;
 	}
 	if (PQntuples(res) == 1 && under_mail_cap(r->db, PQgetvalue(res, 0, 0), "password_reset")) {
-		if (token_new(r->db, PQgetvalue(res, 0, 0), "password_reset", RESET_TTL_S, &tok) !=
-			CLR_OK ||
-		    mail_link(r, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), "password_reset",
-			      "/#/reset/", tok) != CLR_OK)
+		if (token_mail_tx(r, PQgetvalue(res, 0, 0), "password_reset", RESET_TTL_S,
+				  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), "password_reset",
+				  "/#/reset/") != CLR_OK)
 			clr_log(r->reqid, CLR_LOG_ERROR,
 				"a password reset mail could not be queued");
 		else
@@ -383,7 +400,6 @@ void acc_h_reset_request(struct clr_req *r)
 	/* The same answer whether or not the address has an account. */
 	clr_resp_json(r, 202, json_pack("{s:s}", "status", "sent_if_registered"));
 out:
-	free_token(tok);
 	PQclear(res);
 }
 
@@ -530,7 +546,8 @@ void acc_h_openapi_put(struct clr_req *r)
 	    " WHERE p.id = $1::uuid AND p.deleted_at IS NULL"
 	    " ON CONFLICT (product_id) DO UPDATE SET document = EXCLUDED.document,"
 	    " size_bytes = EXCLUDED.size_bytes, updated_at = now()"
-	    " RETURNING json_build_object('product_id', product_id, 'size_bytes', size_bytes,"
+	    " RETURNING json_build_object('product_id', product_id, 'size_bytes', "
+	    "size_bytes,"
 	    " 'updated_at', updated_at)::text";
 	const char *id = acc_param_id(r, 0, "product");
 	const json_t *ver, *paths;
