@@ -363,8 +363,10 @@ function appCard(a, reqs, openCreds, reload) {
       h('caption', { class: 'visually-hidden', text: `Access requests of ${a.name}` }),
       h('thead', {}, h('tr', {}, ['Product', 'Plan', 'Status', 'Reason or error', 'Requested'].map((x) => h('th', { scope: 'col', text: x })))),
       h('tbody', {}, reqs.length ? reqs.map((r) => h('tr', { 'data-request': r.id, 'data-status': r.status },
-        h('td', { text: r.product_name }), h('td', { text: r.plan_name }), h('td', { class: 'st' }, statusBadge(r.status)),
-        h('td', { class: 'why', text: r.reason || r.last_error || '' }), h('td', { text: fmtDate(r.created_at) })))
+        h('td', { 'data-label': 'Product', text: r.product_name }), h('td', { 'data-label': 'Plan', text: r.plan_name }),
+        h('td', { class: 'st', 'data-label': 'Status' }, statusBadge(r.status)),
+        h('td', { class: 'why', 'data-label': 'Reason or error', text: r.reason || r.last_error || '' }),
+        h('td', { 'data-label': 'Requested', text: fmtDate(r.created_at) })))
         : h('tr', {}, h('td', { colspan: 5, text: 'No requests.' }))))),
     h('div', { class: 'actions' },
       h('button', { type: 'button', id: `show-creds-${a.id}`, class: 'show-creds', text: 'Show credentials', onclick: () => { openCreds.add(a.id); showCreds(); } }),

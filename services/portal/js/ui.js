@@ -140,7 +140,7 @@ export function table(headers, rows, caption) {
   return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption || 'Table' }, h('table', {},
     caption ? h('caption', { class: 'visually-hidden', text: caption }) : null,
     h('thead', {}, h('tr', {}, headers.map((x) => h('th', { scope: 'col', text: x })))),
-    h('tbody', {}, rows.length ? rows.map((r) => h('tr', {}, r.map((c) => h('td', {}, c))))
+    h('tbody', {}, rows.length ? rows.map((r) => h('tr', {}, r.map((c, i) => h('td', { 'data-label': headers[i] }, c))))
       : h('tr', {}, h('td', { colspan: headers.length, text: 'Nothing here yet.' })))));
 }
 
