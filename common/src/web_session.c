@@ -86,7 +86,7 @@ static int own_origin(const struct clr_req *r, char *out, size_t cap)
 
 int clr_web_origin_ok(const struct clr_req *r, const char *origin)
 {
-	const char *list = getenv("CLEARANCE_PUBLIC_ORIGINS");
+	const char *list = r->cfg != NULL ? r->cfg->public_origins : NULL;
 	char own[ORIGIN_MAX];
 	size_t ol;
 
@@ -113,7 +113,7 @@ int clr_web_origin_ok(const struct clr_req *r, const char *origin)
 
 int clr_web_public_origin(const struct clr_req *r, char *out, size_t cap)
 {
-	const char *list = getenv("CLEARANCE_PUBLIC_ORIGINS");
+	const char *list = r->cfg != NULL ? r->cfg->public_origins : NULL;
 	size_t n;
 
 	if (cap == 0)

@@ -8,7 +8,7 @@
  * the custom header "X-Clearance-CSRF: 1", which a cross-origin page cannot
  * send without a CORS preflight that Clearance never grants.
  *
- * The public origin is CLEARANCE_PUBLIC_ORIGINS (space or comma separated,
+ * The public origin is cfg->public_origins (CLEARANCE_PUBLIC_ORIGINS, space or comma separated,
  * e.g. "https://portal.example.com") when set, else the request's own
  * REQUEST_SCHEME://HTTP_HOST[:SERVER_PORT].
  */
