@@ -88,10 +88,11 @@ describe('developer portal in Chromium', { skip }, () => {
     assert.ok(items.some((t) => /^discovery: passed/.test(t)), `discovery check shown: ${items}`);
 
     // A client type for it.
-    await a.getByText(`New client type for idp-${sfx}`).click();
-    await a.getByLabel('Client type name').fill(`machine-${sfx}`);
-    await a.getByRole('button', { name: 'Add the client type' }).click();
-    await a.getByRole('cell', { name: `machine-${sfx}` }).waitFor();
+    const prov = a.getByRole('region', { name: `idp-${sfx}` });
+    await prov.getByText(`New client type for idp-${sfx}`).click();
+    await prov.getByLabel('Client type name').fill(`machine-${sfx}`);
+    await prov.getByRole('button', { name: 'Add the client type' }).click();
+    await a.getByRole('region', { name: `idp-${sfx}` }).getByRole('cell', { name: `machine-${sfx}` }).waitFor();
 
     // A plan, then a product with both, then its OpenAPI document.
     await a.goto(`${BASE_URL}/#/admin/products`);
