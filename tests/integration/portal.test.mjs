@@ -62,7 +62,8 @@ describe('developer portal in Chromium', { skip }, () => {
     await page.waitForFunction(() => !location.hash.startsWith('#/login'));
   }
 
-  test('the whole journey in the UI: admin sets up, developer signs up and gets credentials that work at the gateway', async () => {
+  // Generous per-test timeouts: the suite also runs against ASan-built services on a loaded machine.
+  test('the whole journey in the UI: admin sets up, developer signs up and gets credentials that work at the gateway', { timeout: 240000 }, async () => {
     const sfx = uniq();
     const a = await newPage();
     await login(a, admin.email);
@@ -321,7 +322,7 @@ describe('developer portal in Chromium', { skip }, () => {
     await p.context().close();
   });
 
-  test('axe-core finds no serious or critical violation on any page; screenshots at desktop and phone width', async () => {
+  test('axe-core finds no serious or critical violation on any page; screenshots at desktop and phone width', { timeout: 420000 }, async () => {
     const axeSrc = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
     const cat = await apiCatalogue(idp, admin.token);
     await api('PUT', `/v1/products/${cat.productId}/openapi`, { openapi: '3.0.3', info: { title: 'T', version: '1' }, paths: { '/x': { get: { summary: 'x', parameters: [{ name: 'id', in: 'query', schema: { type: 'string' } }], responses: { 200: { description: 'ok' } } } } } }, { token: admin.token });
@@ -357,7 +358,7 @@ describe('developer portal in Chromium', { skip }, () => {
         for (const [w, vw] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]]) {
           await p.setViewportSize(vw);
           const file = path.join(SHOTS, `${name}-${w}.png`);
-          await p.screenshot({ path: file, fullPage: true });
+          await p.screenshot({ path: file, fullPage: true, animations: 'disabled', timeout: 90000 });
           assert.ok(fs.statSync(file).size > 1000, `${file} written`);
           shots++;
           if (w === 'phone') {

@@ -8,6 +8,9 @@ export class ApiError extends Error {
     this.status = status;
     this.code = body && typeof body.error === 'string' ? body.error : `http_${status}`;
     this.field = body && typeof body.field === 'string' ? body.field : null;
+    // The API speaks of bearer tokens; a person in the browser has a session.
+    if (status === 401 && this.code === 'invalid_token') this.message = 'Your session has ended. Please log in again.';
+    if (status === 403 && this.code === 'csrf_rejected') this.message = 'This page is out of date. Reload it and try again.';
   }
 }
 
