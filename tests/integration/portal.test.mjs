@@ -98,12 +98,19 @@ describe('developer portal in Chromium', { skip }, () => {
     // A plan, then a product with both, then its OpenAPI document.
     await a.goto(`${BASE_URL}/#/admin/products`);
     await a.getByText('New plan', { exact: true }).click();
-    await a.getByLabel('Plan name').fill(`gold-${sfx}`);
-    await a.locator('#plan-form').getByLabel('Scopes granted').fill('plan:gold');
-    await a.getByLabel('Rate limit: requests').fill('1000');
-    await a.getByLabel('Rate limit: window in seconds').fill('60');
+    const plf = a.locator('#plan-form');
+    await plf.getByLabel('Plan name').fill(`gold-${sfx}`);
+    await plf.getByLabel('Scopes granted').fill('plan:gold');
+    await plf.getByLabel('Rate limit: requests').fill('1000');
+    await plf.getByLabel('Rate limit: window in seconds').fill('60');
     await a.getByRole('button', { name: 'Create the plan' }).click();
     await a.getByRole('cell', { name: `gold-${sfx}` }).waitFor();
+    // Edit it: a monthly quota.
+    await a.getByText(`Edit gold-${sfx}`, { exact: true }).click();
+    const ple = a.locator('form[id^="plan-"]', { has: a.getByLabel(`Scopes of gold-${sfx}`) });
+    await ple.getByLabel('Monthly quota').fill('5000');
+    await ple.getByRole('button', { name: 'Save' }).click();
+    await a.getByRole('cell', { name: '1000 requests per 60 s, 5000 per month' }).waitFor();
     await a.getByText('New product', { exact: true }).click();
     const pf = a.locator('#product-form');
     const prefix = `/api/ui${sfx}/`;
@@ -149,7 +156,7 @@ describe('developer portal in Chromium', { skip }, () => {
     await d.getByText('List the orders').waitFor();
     await d.getByRole('link', { name: 'Request access' }).click();
     await d.getByLabel('New app name').fill(`app-${sfx}`);
-    await d.getByLabel('Plan').selectOption({ label: `gold-${sfx} (1000 requests per 60 s)` });
+    await d.getByLabel('Plan').selectOption({ label: `gold-${sfx} (1000 requests per 60 s, 5000 per month)` });
     await d.getByRole('button', { name: 'Send the request' }).click();
     await d.getByRole('heading', { level: 1, name: 'My apps' }).waitFor();
     const row = d.locator('tr[data-request]').filter({ hasText: `orders-${sfx}` });

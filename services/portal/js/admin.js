@@ -143,11 +143,16 @@ async function productsPage() {
   const productCards = (products.products || []).map((p) => {
     const edit = form({
       id: `edit-${p.id}`, submit: 'Save', cls: 'wide',
-      fields: [field({ name: 'description', label: `Description of ${p.name} (Markdown)`, multiline: true, rows: 3, value: p.description || '' }),
+      fields: [field({ name: 'name', label: `Name of ${p.name}`, required: true, value: p.name }),
+        field({ name: 'description', label: `Description of ${p.name} (Markdown)`, multiline: true, rows: 3, value: p.description || '' }),
+        field({ name: 'path_prefixes', label: `Gateway path prefixes of ${p.name} (one per line)`, multiline: true, rows: 2, value: (p.path_prefixes || []).join('\n') }),
+        field({ name: 'scopes', label: `Scopes of ${p.name} (space separated)`, value: p.scopes || '' }),
+        field({ name: 'dcr_enabled', label: 'Published in the catalogue', type: 'checkbox', checked: p.dcr_enabled }),
         field({ name: 'auto_approve', label: 'Approve requests automatically', type: 'checkbox', checked: p.auto_approve }),
         checks('plan_ids', 'Plans', planItems, p.plan_ids), checks('client_type_ids', 'Allowed client types', ctItems, p.client_type_ids)],
       onSubmit: async (v) => {
-        await patch(`/v1/products/${p.id}`, { description: v.description, auto_approve: v.auto_approve, plan_ids: picked(v, 'plan_ids'), client_type_ids: picked(v, 'client_type_ids') });
+        await patch(`/v1/products/${p.id}`, { name: v.name, description: v.description, path_prefixes: lines(v.path_prefixes), scopes: v.scopes,
+          dcr_enabled: v.dcr_enabled, auto_approve: v.auto_approve, plan_ids: picked(v, 'plan_ids'), client_type_ids: picked(v, 'client_type_ids') });
         announce('Saved.'); reload();
       },
     });
@@ -166,8 +171,21 @@ async function productsPage() {
       h('details', {}, h('summary', { text: `Edit ${p.name}` }), edit),
       h('details', {}, h('summary', { text: `API reference of ${p.name}` }), oas));
   });
+  const planEdit = (l) => h('details', {}, h('summary', { text: `Edit ${l.name}` }), form({
+    id: `plan-${l.id}`, submit: 'Save',
+    fields: [field({ name: 'description', label: `Description of ${l.name}`, value: l.description || '' }),
+      field({ name: 'scopes', label: `Scopes of ${l.name}`, value: l.scopes || '' }),
+      field({ name: 'rate_limit_requests', label: 'Rate limit: requests', type: 'number', min: 1, value: l.rate_limit_requests ?? '' }),
+      field({ name: 'rate_limit_window_seconds', label: 'Rate limit: window in seconds', type: 'number', min: 1, value: l.rate_limit_window_seconds ?? '' }),
+      field({ name: 'monthly_quota', label: 'Monthly quota', type: 'number', min: 1, value: l.monthly_quota ?? '' })],
+    onSubmit: async (v) => {
+      const b = { description: v.description, scopes: v.scopes };
+      for (const k of ['rate_limit_requests', 'rate_limit_window_seconds', 'monthly_quota']) b[k] = num(v[k]);
+      await patch(`/v1/plans/${l.id}`, b); announce('Plan saved.'); reload();
+    },
+  }));
   page('Products and plans',
-    h('h2', { text: 'Plans' }), table(['Name', 'Limits', 'Scopes'], (plans.plans || []).map((l) => [l.name, fmtPlan(l), l.scopes || '']), 'Plans'),
+    h('h2', { text: 'Plans' }), table(['Name', 'Limits', 'Scopes', 'Edit'], (plans.plans || []).map((l) => [l.name, fmtPlan(l), l.scopes || '', planEdit(l)]), 'Plans'),
     h('details', {}, h('summary', { text: 'New plan' }), planForm),
     h('h2', { text: 'Products' }), productCards,
     h('details', {}, h('summary', { text: 'New product' }), productForm));
