@@ -162,6 +162,19 @@ describe('portal API additions', { skip }, () => {
     assert.ok(!logs.includes(tok) && !logs.includes(tok2), 'reset links are not logged');
   });
 
+  test('a mailed link does not stay in the jobs table once its mail is sent', async () => {
+    const dev = await verifiedDev('scrub');
+    await api('POST', '/v1/password-resets', { email: dev.email }, { token: null });
+    const tok = await mailedToken(dev.email, 'reset');
+    const links = () => sql(`SELECT string_agg(coalesce(payload->'vars'->>'link', 'none'), '|' ORDER BY created_at) FROM jobs
+      WHERE kind = 'email' AND payload->>'to' = :'e' AND state = 'done'`, { e: dev.email });
+    const got = await waitFor(() => { const l = links(); return l.split('|').length === 2 ? l : null; }, { what: 'two mail jobs done' });
+    assert.equal(got, '(removed once sent)|(removed once sent)');
+    const jobs = await api('GET', '/v1/jobs?kind=email&limit=200', undefined, { token: admin.token });
+    assert.equal(jobs.status, 200);
+    assert.ok(!jobs.text.includes(tok), 'the reset token is not in GET /v1/jobs');
+  });
+
   test('password change: needs the current password, ends the other sessions', async () => {
     const dev = await verifiedDev('pc');
     const other = (await api('POST', '/v1/sessions', { email: dev.email, password: PASSWORD }, { token: null })).json.token;

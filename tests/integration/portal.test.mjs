@@ -54,6 +54,9 @@ describe('developer portal in Chromium', { skip }, () => {
     return page;
   }
 
+  // Waits until the page has no API call in flight and has re-rendered after the last one.
+  const idle = (page) => page.waitForFunction(() => document.body.dataset.inflight === '0', undefined, { timeout: 60000 });
+
   async function login(page, email, password = PASSWORD) {
     await page.goto(`${BASE_URL}/#/login`);
     await page.getByLabel('E-mail address').fill(email);
@@ -76,6 +79,7 @@ describe('developer portal in Chromium', { skip }, () => {
 
     // Provider from the IdP's well-known URL; the verify result item by item.
     await a.goto(`${BASE_URL}/#/admin/providers`);
+    await idle(a);
     await a.getByLabel('Provider name').fill(`idp-${sfx}`);
     await a.getByLabel('Discovery URL').fill(idp.discoveryUrl);
     await a.getByLabel('Initial access token').fill(idp.initialAccessToken);
@@ -84,6 +88,7 @@ describe('developer portal in Chromium', { skip }, () => {
     await a.getByRole('button', { name: 'Create the provider' }).click();
     const checks = a.locator('#provider-created ul.checks li');
     await checks.first().waitFor();
+    await idle(a);
     const items = await checks.allTextContents();
     assert.ok(items.length >= 2, `verify items: ${items}`);
     assert.ok(items.some((t) => /^discovery: passed/.test(t)), `discovery check shown: ${items}`);
@@ -94,9 +99,11 @@ describe('developer portal in Chromium', { skip }, () => {
     await prov.getByLabel('Client type name').fill(`machine-${sfx}`);
     await prov.getByRole('button', { name: 'Add the client type' }).click();
     await a.getByRole('region', { name: `idp-${sfx}` }).getByRole('cell', { name: `machine-${sfx}` }).waitFor();
+    await idle(a);
 
     // A plan, then a product with both, then its OpenAPI document.
     await a.goto(`${BASE_URL}/#/admin/products`);
+    await idle(a);
     await a.getByText('New plan', { exact: true }).click();
     const plf = a.locator('#plan-form');
     await plf.getByLabel('Plan name').fill(`gold-${sfx}`);
@@ -105,12 +112,14 @@ describe('developer portal in Chromium', { skip }, () => {
     await plf.getByLabel('Rate limit: window in seconds').fill('60');
     await a.getByRole('button', { name: 'Create the plan' }).click();
     await a.getByRole('cell', { name: `gold-${sfx}` }).waitFor();
+    await idle(a);
     // Edit it: a monthly quota.
     await a.getByText(`Edit gold-${sfx}`, { exact: true }).click();
     const ple = a.locator('form[id^="plan-"]', { has: a.getByLabel(`Scopes of gold-${sfx}`) });
     await ple.getByLabel('Monthly quota').fill('5000');
     await ple.getByRole('button', { name: 'Save' }).click();
     await a.getByRole('cell', { name: '1000 requests per 60 s, 5000 per month' }).waitFor();
+    await idle(a);
     await a.getByText('New product', { exact: true }).click();
     const pf = a.locator('#product-form');
     const prefix = `/api/ui${sfx}/`;
@@ -122,6 +131,7 @@ describe('developer portal in Chromium', { skip }, () => {
     await pf.getByLabel(new RegExp(`^machine-${sfx}`)).check();
     await a.getByRole('button', { name: 'Create the product' }).click();
     await a.getByRole('heading', { name: `orders-${sfx}` }).waitFor();
+    await idle(a);
     await a.getByText(`API reference of orders-${sfx}`).click();
     const doc = { openapi: '3.0.3', info: { title: 'Orders', version: '1.0' }, paths: { '/orders': { get: { summary: 'List the orders', responses: { 200: { description: 'the orders' } } } } } };
     const products = (await api('GET', '/v1/products?limit=200', undefined, { token: admin.token })).json.products;

@@ -14,6 +14,13 @@ export class ApiError extends Error {
   }
 }
 
+let pending = 0;
+function inflight(d) {
+  pending += d;
+  // Set after the caller's code has run (a re-render follows the last await).
+  setTimeout(() => { document.body.dataset.inflight = String(pending); }, d > 0 ? 0 : 50);
+}
+
 export async function api(method, path, body, { extraHeaders = {} } = {}) {
   const headers = { Accept: 'application/json', 'X-Clearance-CSRF': '1', ...extraHeaders };
   let payload;
@@ -22,12 +29,17 @@ export async function api(method, path, body, { extraHeaders = {} } = {}) {
     payload = JSON.stringify(body);
   }
   let r;
+  let text;
+  // Calls in flight, on <body data-inflight>: tests wait for 0 before acting on a page.
+  inflight(1);
   try {
     r = await fetch(path, { method, headers, body: payload, credentials: 'same-origin', cache: 'no-store' });
+    text = await r.text();
   } catch {
     throw new ApiError(0, { error: 'network', error_description: 'The server could not be reached. Check your connection and try again.' });
+  } finally {
+    inflight(-1);
   }
-  const text = await r.text();
   let json;
   try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
   if (!r.ok) {
