@@ -57,6 +57,7 @@ static const struct cfg_entry cfg_table[] = {
     {"SMTP_URL", CFG_STR, OFF(smtp_url), NULL, 0, 0, 1},
     {"MAIL_FROM", CFG_STR, OFF(mail_from), NULL, 0, 0, 0},
     {"MAIL_TEMPLATES", CFG_STR, OFF(mail_templates), NULL, 0, 0, 0},
+    {"PUBLIC_ORIGINS", CFG_STR, OFF(public_origins), NULL, 0, 0, 0},
     {"JWKS_MIN_TTL", CFG_LONG, OFF(jwks_min_ttl_s), "60", 0, 30 * DAY_S, 0},
     {"JWKS_MAX_TTL", CFG_LONG, OFF(jwks_max_ttl_s), "86400", 1, 30 * DAY_S, 0},
     {"JWKS_COOLDOWN", CFG_LONG, OFF(jwks_cooldown_s), "30", 0, DAY_S, 0},

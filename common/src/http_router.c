@@ -31,6 +31,7 @@
 #include "clearance/form.h"
 #include "clearance/http_in.h"
 #include "clearance/log.h"
+#include "clearance/web_session.h"
 #include "clearance/util.h"
 #include "http_in_priv.h"
 
@@ -395,7 +396,19 @@ static void dispatch(struct worker *w, struct clr_req *r, size_t *route_idx, int
 	if (rt->auth != CLR_AUTH_NONE) {
 		const char *authz = FCGX_GetParam("HTTP_AUTHORIZATION", w->fx.envp);
 
-		rc = r->db != NULL ? clr_auth_bearer(r->db, authz, &r->who) : CLR_ERR_DB;
+		/* Browser sessions (web_session.h): the cookie, when no bearer is sent. */
+		if (r->db == NULL)
+			rc = CLR_ERR_DB;
+		else if (authz == NULL && clr_web_has_session(r))
+			rc = clr_web_auth(r, &r->who);
+		else
+			rc = clr_auth_bearer(r->db, authz, &r->who);
+		if (rc == CLR_ERR_FORBIDDEN) {
+			clr_resp_error(
+			    r, 403, "csrf_rejected",
+			    "a cookie session needs the portal's Origin and X-Clearance-CSRF");
+			return;
+		}
 		if (rc == CLR_ERR_DENIED) {
 			clr_resp_header(r, "WWW-Authenticate",
 					authz == NULL ? "Bearer"

@@ -193,6 +193,10 @@ serve() {
 	stack_nginx_start_on "$RUN_HOST" "$RUN_PORT"
 	admin_token
 	seed || log "WARNING: seeding failed (see above); the stack runs anyway"
+	# The web portal's demo admin (deploy/run/portal-admin.mjs).
+	PORTAL_ADMIN_PASSWORD_FILE=$SECRETS/portal-admin-password PORTAL_URL=http://$RUN_HOST:$RUN_PORT/ \
+	DEMO_JOURNEY_FILE=$JOURNEY timeout 60 node deploy/run/portal-admin.mjs \
+		|| log "WARNING: the portal's demo admin could not be made"
 	touch "$READY"
 	if [ "$print" = 1 ]; then
 		cat "$JOURNEY" 2>/dev/null || true

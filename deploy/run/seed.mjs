@@ -166,6 +166,9 @@ The journey (bash; every step is one curl):
   # 1. a developer signs up and logs in
   curl -sS -X POST $B/v1/developers -H 'content-type: application/json' \\
     -d '{"email":"dev@example.com","password":"correct horse battery staple","name":"Dev"}'
+  # ... confirms the address with the token mailed to the catcher (access requests need it)
+  VT=$(grep -ho 'clr_vfy_[A-Za-z0-9_-]*' ${rel(process.env.DEMO_MAIL_DIR || '.')}/*.eml | tail -n 1)
+  curl -sS -X POST $B/v1/email-verifications -H 'content-type: application/json' -d '{"token":"'$VT'"}'
   DEV=$(curl -sS -X POST $B/v1/sessions -H 'content-type: application/json' \\
     -d '{"email":"dev@example.com","password":"correct horse battery staple"}' | j token)
 

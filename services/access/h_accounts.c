@@ -22,6 +22,7 @@
 #include "clearance/util.h"
 #include "h_accounts.h"
 #include "util.h"
+#include "web.h"
 
 #define DEV_SESSION_TTL_S (12 * 3600L)
 #define ADMIN_SESSION_TTL_S (8 * 3600L)
@@ -87,10 +88,23 @@ void acc_h_signup(struct clr_req *r)
 	p[1] = email;
 	p[2] = json_string_value(json_object_get(r->json, "name"));
 	p[3] = hash;
+	if ((e.rc = clr_db_begin(r->db)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "database unavailable");
+		goto fail;
+	}
 	if (acc_db_json(r->db, "acc_account_insert", 4, p, &out, &e) != CLR_OK) {
-		if (e.rc == CLR_ERR_CONFLICT)
-			clr_err_set(&e, CLR_ERR_CONFLICT, "conflict", "email",
-				    "an account with this e-mail address exists");
+		clr_db_rollback(r->db);
+		/* web.c: the same answer as for a new address; the owner gets a mail. */
+		if (e.rc == CLR_ERR_CONFLICT) {
+			acc_web_signup_existing(r, email, p[2]);
+			goto out;
+		}
+		goto fail;
+	}
+	if (acc_web_signup_verify(r, out, &e) != CLR_OK ||
+	    (e.rc = clr_db_commit(r->db)) != CLR_OK) {
+		clr_db_rollback(r->db);
+		json_decref(out);
 		goto fail;
 	}
 	clr_log_req(r, CLR_LOG_INFO, "developer %s signed up",
@@ -190,6 +204,14 @@ void acc_h_login(struct clr_req *r)
 	iso_in(ttl, exp);
 	clr_log_req(r, CLR_LOG_INFO, "%s %s logged in (session %s)", role, id, token_id);
 	clr_resp_header(r, "Cache-Control", "no-store");
+	/* web.c: a browser gets the token only as an HttpOnly cookie, never in the body. */
+	if (acc_web_wants_cookie(r)) {
+		acc_web_set_cookie(r, token, ttl);
+		clr_resp_json(r, 201,
+			      json_pack("{s:s, s:s, s:s, s:s}", "token_type", "cookie",
+					"expires_at", exp, "role", role, "account_id", id));
+		goto out;
+	}
 	clr_resp_json(r, 201,
 		      json_pack("{s:s, s:s, s:s, s:s, s:s}", "token", token, "token_type", "Bearer",
 				"expires_at", exp, "role", role, "account_id", id));
@@ -216,6 +238,7 @@ void acc_h_logout(struct clr_req *r)
 		clr_resp_fail(r, &e);
 		return;
 	}
+	acc_web_clear_cookie(r);
 	clr_resp_empty(r, 204);
 }
 

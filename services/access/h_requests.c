@@ -19,6 +19,7 @@
 #include "h_requests.h"
 #include "requests.h"
 #include "util.h"
+#include "web.h"
 
 static const struct clr_field create_fields[] = {
     {"product_id", CLR_FT_STR, 1, 0, 36, 36, 0, 0},
@@ -84,6 +85,8 @@ void acc_h_reqs_create(struct clr_req *r)
 		clr_resp_error(r, 403, "forbidden", "only developers request access");
 		return;
 	}
+	if (!acc_web_require_verified(r)) /* web.c; answers 403 itself */
+		return;
 	if ((app_id == NULL) == (appo == NULL)) {
 		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "app_id",
 			    "give exactly one of app_id and app");

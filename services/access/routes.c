@@ -11,6 +11,7 @@
 #include "h_requests.h"
 #include "h_webhooks.h"
 #include "routes.h"
+#include "web.h"
 
 #define PUB CLR_AUTH_NONE
 #define ANY CLR_AUTH_ANY
@@ -24,6 +25,16 @@ const struct clr_route acc_routes[] = {
     {"POST", "/v1/sessions", acc_h_login, PUB, 1},
     {"DELETE", "/v1/sessions/current", acc_h_logout, ANY, 0},
     {"GET", "/v1/me", acc_h_me, ANY, 0},
+    /* web.c: verification, password reset and change, per-product OpenAPI */
+    {"POST", "/v1/email-verifications", acc_h_verify_confirm, PUB, 1},
+    {"GET", "/v1/me/verification", acc_h_verify_status, ANY, 0},
+    {"POST", "/v1/me/verification", acc_h_verify_resend, ANY, 0},
+    {"POST", "/v1/password-resets", acc_h_reset_request, PUB, 1},
+    {"POST", "/v1/password-resets/confirm", acc_h_reset_confirm, PUB, 1},
+    {"POST", "/v1/me/password", acc_h_password_change, ANY, 1},
+    {"PUT", "/v1/products/{}/openapi", acc_h_openapi_put, ADM, 1},
+    {"GET", "/v1/products/{}/openapi", acc_h_openapi_get, ANY, 0},
+    {"DELETE", "/v1/products/{}/openapi", acc_h_openapi_delete, ADM, 0},
 
     {"POST", "/v1/products", acc_h_products_create, ADM, 1},
     {"GET", "/v1/products", acc_h_products_list, ANY, 0},
@@ -75,5 +86,9 @@ const struct clr_route_body acc_route_bodies[] = {
     {"POST", "/v1/access-requests", &acc_body_request_create},
     {"POST", "/v1/access-requests/{}/reject", &acc_body_request_reject},
     {"POST", "/v1/webhooks", &acc_body_webhook_create},
+    {"POST", "/v1/email-verifications", &acc_body_verify_confirm},
+    {"POST", "/v1/password-resets", &acc_body_reset_request},
+    {"POST", "/v1/password-resets/confirm", &acc_body_reset_confirm},
+    {"POST", "/v1/me/password", &acc_body_password_change},
 };
 const size_t acc_nroute_bodies = sizeof(acc_route_bodies) / sizeof(acc_route_bodies[0]);

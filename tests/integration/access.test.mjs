@@ -61,6 +61,11 @@ async function signup(prefix = 'dev') {
     { token: null });
   assert.equal(s.status, 201, s.text);
   assert.ok(!s.text.includes(PASSWORD) && !('password_hash' in s.json));
+  // Access requests need a verified address (portal issue): follow the mailed link.
+  const vm = await waitMail(email, /verify\/clr_vfy_/);
+  const v = await api('POST', '/v1/email-verifications',
+    { token: /verify\/(clr_vfy_[\w-]+)/.exec(vm.raw)[1] }, { token: null });
+  assert.equal(v.status, 200, v.text);
   const l = await api('POST', '/v1/sessions', { email, password: PASSWORD }, { token: null });
   assert.equal(l.status, 201, l.text);
   assert.match(l.json.token, /^clr_ses_/);
@@ -438,7 +443,6 @@ describe('access service', { skip: noStack }, () => {
       ['POST', '/v1/developers', { email: `w-${uniq()}@e.test`, password: 'short', name: 'x' }, 400, null],
       ['POST', '/v1/developers', { email: `w-${uniq()}@e.test`, name: 'x' }, 400, null],
       ['POST', '/v1/developers', { email: `w-${uniq()}@e.test`, password: 'aaaaaaaaaaaaaaaa', name: 'x' }, 400, null],
-      ['POST', '/v1/developers', { email: dev.email, password: PASSWORD, name: 'dup' }, 409, null],
       ['POST', '/v1/developers', '{"email":', 400, null],
       ['POST', '/v1/sessions', { email: dev.email }, 400, null],
       ['POST', '/v1/sessions', { email: dev.email, password: 12 }, 400, null],

@@ -277,7 +277,7 @@ stack_nginx_start() {
 	# A static stand-in for the protected upstream (see the template).
 	printf '{"ok":true,"resource":"hello"}\n' >"$STACK_WWW/api/hello.json"
 	sed -e "s|@PORT@|$port|g" -e "s|@PREFIX@|$STACK_NGINX|g" -e "s|@RUN@|$STACK_RUN|g" \
-		-e "s|@LOGDIR@|$STACK_LOGS|g" -e "s|@WWW@|$STACK_WWW|g" -e "s|@USER_LINE@|$user_line|g" \
+		-e "s|@LOGDIR@|$STACK_LOGS|g" -e "s|@WWW@|$STACK_WWW|g" -e "s|@PORTAL@|$STACK_ROOT/services/portal|g" -e "s|@USER_LINE@|$user_line|g" \
 		"$STACK_ROOT/tests/stack/nginx-test.conf.template" >"$conf"
 	nginx -t -q -p "$STACK_NGINX" -c "$conf" -e "$STACK_LOGS/nginx-error.log" \
 		|| { stack_die "nginx config test failed"; return 1; }
@@ -285,8 +285,8 @@ stack_nginx_start() {
 		|| { stack_die "nginx did not start"; return 1; }
 	STACK_NGINX_PORT=$port
 	export CLEARANCE_BASE_URL="http://127.0.0.1:$port"
-	# Any answer at all (our 404 JSON for "/") means it is serving.
-	stack_wait_http 10 "$CLEARANCE_BASE_URL/" 404 || return 1
+	# The portal's index page at "/" means it is serving.
+	stack_wait_http 10 "$CLEARANCE_BASE_URL/" 200 || return 1
 	stack_log "nginx up on $CLEARANCE_BASE_URL"
 }
 
@@ -583,7 +583,7 @@ stack_nginx_start_on() {
 		|| printf '{"ok":true,"resource":"hello"}\n' >"$STACK_WWW/api/hello.json"
 	sed -e "s|listen 127.0.0.1:@PORT@|listen $addr:$port|" \
 		-e "s|@PORT@|$port|g" -e "s|@PREFIX@|$STACK_NGINX|g" -e "s|@RUN@|$STACK_RUN|g" \
-		-e "s|@LOGDIR@|$STACK_LOGS|g" -e "s|@WWW@|$STACK_WWW|g" -e "s|@USER_LINE@|$user_line|g" \
+		-e "s|@LOGDIR@|$STACK_LOGS|g" -e "s|@WWW@|$STACK_WWW|g" -e "s|@PORTAL@|$STACK_ROOT/services/portal|g" -e "s|@USER_LINE@|$user_line|g" \
 		"$STACK_ROOT/tests/stack/nginx-test.conf.template" >"$conf"
 	grep -q "listen $addr:$port;" "$conf" || { stack_die "nginx template has no listen line to set"; return 1; }
 	nginx -t -q -p "$STACK_NGINX" -c "$conf" -e "$STACK_LOGS/nginx-error.log" \
@@ -592,6 +592,6 @@ stack_nginx_start_on() {
 		|| { stack_die "nginx did not start on $addr:$port"; return 1; }
 	STACK_NGINX_PORT=$port
 	export CLEARANCE_BASE_URL="http://$host:$port"
-	stack_wait_http 10 "$CLEARANCE_BASE_URL/" 404 || return 1
+	stack_wait_http 10 "$CLEARANCE_BASE_URL/" 200 || return 1
 	stack_log "nginx up on $addr:$port"
 }

@@ -31,6 +31,7 @@ struct clr_config {
 	char *smtp_url;		      /* SMTP_URL, optional */
 	char *mail_from;	      /* MAIL_FROM, optional */
 	char *mail_templates;	      /* MAIL_TEMPLATES directory, optional */
+	char *public_origins;	      /* PUBLIC_ORIGINS (web_session.h), optional */
 	long jwks_min_ttl_s;	      /* JWKS_MIN_TTL, default 60 */
 	long jwks_max_ttl_s;	      /* JWKS_MAX_TTL, default 86400 */
 	long jwks_cooldown_s;	      /* JWKS_COOLDOWN, default 30 */
