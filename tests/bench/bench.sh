@@ -188,8 +188,8 @@ http {
 NGX
 nginx -t -q -p "$STACK_NGINX" -c "$STACK_NGINX/nginx.conf" -e "$STACK_LOGS/nginx-error.log"
 nginx -p "$STACK_NGINX" -c "$STACK_NGINX/nginx.conf" -e "$STACK_LOGS/nginx-error.log"
-NGINX_PID=$(cat "$STACK_NGINX/nginx.pid")
-trap 'kill -QUIT $NGINX_PID 2>/dev/null || true' EXIT
+# stack_install_traps' EXIT trap stops nginx, PostgreSQL and every pid in
+# STACK_STARTED (JWKS server, no-op responder, both introspect copies).
 URL=http://127.0.0.1:$PORT
 
 RS=$(cat "$B/rs.token")
