@@ -39,7 +39,7 @@ const OPTIONAL = {
 // Wrappers whose arguments are a command: how many words to skip first.
 const WRAPPERS = {
   timeout: 1, exec: 0, nice: 0, nohup: 0, setsid: 0, sudo: 0, env: 0, xargs: 0,
-  _stack_as_pg: 0, stack_step: 2, stack_wait_for: 2, run_bg: 0, flock: 1,
+  _stack_as_pg: 0, stack_step: 2, stack_wait_for: 2, run_bg: 0, flock: 1, check: 1,
 };
 const BUILTINS = new Set(`alias bg bind break builtin caller cd command compgen complete compopt
   continue declare dirs disown echo enable eval exec exit export false fc fg getopts hash help
@@ -213,7 +213,7 @@ const listDir = (d, re) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => r
 
 function makefileShell() {
   // Variables first ($(B) -> $B), so that $(shell ...) bodies end at their own ")".
-  const mk = read(path.join(ROOT, 'Makefile')).replace(/\$\$/g, '$$$$')
+  const mk = read(path.join(ROOT, 'Makefile')).replace(/\\\n/g, ' ').replace(/\$\$/g, '$$$$')
     .replace(/\$\(CC\)/g, 'gcc').replace(/\$\(MAKE\)/g, 'make').replace(/\$\(([A-Za-z_]+)\)/g, '$$$1');
   const recipes = mk.split('\n').filter((l) => l.startsWith('\t')).map((l) => l.slice(1).replace(/^[@-]+/, ''));
   const shellFns = [...mk.matchAll(/\$\(shell\s+([^)]*)\)/g)].map((m) => m[1]);

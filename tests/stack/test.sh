@@ -27,6 +27,9 @@ main() {
 	stack_step "start PostgreSQL" 60 stack_pg_start "$STACK_PG" || return 1
 	stack_step "migrate" 60 stack_migrate || return 1
 	export CLEARANCE_TEST_DATABASE_URL=$CLEARANCE_DATABASE_URL
+	# make install into a staging root: layout, systemd-analyze verify, and
+	# the installed clearance-ctl finding its migrations from /.
+	stack_step "install (make install, systemd units)" 180 bash tests/stack/install-check.sh || true
 	# -j builds the test binaries in parallel; the Makefile runs them one by one.
 	stack_step "unit" 300 "$MAKE" -j"$JOBS" unit || true
 	stack_step "sanitize (ASan/UBSan)" 420 "$MAKE" -j"$JOBS" sanitize || true
