@@ -34,9 +34,10 @@ PKGS_BASE=(git make ca-certificates)
 # make run / make up: build, stack, demo.
 PKGS_RUN=(gcc libc6-dev pkg-config libfcgi-dev libjansson-dev libcurl4-openssl-dev
 	libpq-dev libssl-dev postgresql nginx spawn-fcgi curl jq npm)
-# make test only.
+# make test only.  glewlwyd: a second real OpenID Provider for the
+# integration suite (dbconfig-sqlite3 so apt picks SQLite, not a MySQL client).
 PKGS_TEST=(check valgrind clang libclang-rt-14-dev clang-format lighttpd docker-compose
-	libfcgi-bin unzip systemd)
+	libfcgi-bin unzip systemd glewlwyd dbconfig-sqlite3)
 # make bench only.
 PKGS_BENCH=(wrk python3)
 
