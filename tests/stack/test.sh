@@ -36,6 +36,8 @@ main() {
 	stack_step "memcheck (valgrind)" 420 "$MAKE" memcheck || true
 	stack_step "fuzz smoke (libFuzzer)" 300 "$MAKE" fuzz FUZZ_SECONDS=10 || true
 	stack_step "deploy checks" 240 bash tests/stack/deploy-check.sh || true
+	# make up / down / run for real, in a directory and on ports of their own.
+	stack_step "make up, down, run (deploy/run/run.sh)" 420 bash tests/stack/run-check.sh || true
 	stack_integration || true
 	stack_step "build services with ASan/UBSan" 600 "$MAKE" -j"$JOBS" B=build/asan SAN=1 all || true
 	stack_integration_sanitized || true
