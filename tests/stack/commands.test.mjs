@@ -202,7 +202,7 @@ function dropCasePatterns(text) {
   return text.split('\n').map((l) => {
     if (/\bcase\b.*\bin\b/.test(l)) inCase += 1;
     if (/\besac\b/.test(l)) inCase = Math.max(0, inCase - 1);
-    if (inCase) return l.replace(/^\s*\(?[^\s()'"]*(\s*\|\s*[^\s()'"]+)*\)(?=\s|$)/, '');
+    if (inCase) return l.replace(/(^|;;)\s*\(?[^\s()'"]*(\s*\|\s*[^\s()'"]+)*\)(?=\s|$)/g, '$1');
     return l;
   }).join('\n');
 }
@@ -380,8 +380,8 @@ test('the parser finds command words and skips the rest', () => {
   assert.deepEqual(cmds('X=1 timeout -k 10 5 curl -s "$(jq -r .a f | sort)" # git here\nmyfn a; echo b'),
     ['curl', 'jq', 'sort']);
   assert.deepEqual(cmds('A+=("x (y)") && B=(a b)\nls 2>&1 >/dev/null &>x'), ['ls']);
-  assert.deepEqual(cmds("grep -E 'a|b' f && runuser -u postgres -- initdb\ncase $x in\nrun) make ;;\nesac"),
-    ['grep', 'initdb', 'make']);
+  assert.deepEqual(cmds("grep -E 'a|b' f && runuser -u postgres -- initdb\ncase $x in\nrun) make ;;\n"
+    + 'a) x=1 ;; b | c) cat ;;\nesac'), ['cat', 'grep', 'initdb', 'make']);
   assert.deepEqual(cmds('cat <<EOF\nnot a command\nEOF\n((i < 5)) && stack_step "x" 60 nginx -t'), ['cat', 'nginx']);
   assert.deepEqual(cmds('command -v ss >/dev/null && "${sudo[@]}" apt-get install x'), ['apt-get']);
 });
