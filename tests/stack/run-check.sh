@@ -44,6 +44,8 @@ stack_pids() {
 }
 cleanup() { runsh 90 down >/dev/null 2>&1; rm -rf "$VAR"; }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 rm -rf "$VAR"
 
 out=$(runsh 240 up 2>&1)

@@ -90,6 +90,9 @@ export async function startGlewlwyd({ scopes = ['api:read'], port } = {}) {
     const { file, url } = writeConfig(dir, p);
     createDatabase(dir);
     proc = spawn('glewlwyd', ['-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // However this process ends, the server goes with it.
+    const child = proc;
+    process.once('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
     let stderr = '';
     proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
     await waitUp(url, proc, path.join(dir, 'glewlwyd.log')).catch((e) => {
