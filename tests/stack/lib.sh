@@ -114,6 +114,15 @@ stack_wait_socket() { stack_wait_for "$1" "socket $2" _stack_sock_listening "$2"
 
 _stack_pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 
+# True when pid is a child of this shell (from /proc/PID/stat: the fields
+# after the command name, which may contain spaces and parentheses).
+_stack_is_child() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[ "$(cut -d' ' -f2 <<<"$st")" = "$$" ]
+}
+
 # Sends TERM, waits up to 5 s, then KILL.
 _stack_kill_pid() {
 	local pid=$1 what=$2 i
@@ -359,9 +368,12 @@ stack_stop_all() {
 	stack_nginx_stop || true
 	stack_services_stop || true
 	stack_smtp_stop || true # access issue: SMTP catcher
-	# Anything else this shell started (bench's helpers, a test's extras).
+	# Anything else this shell started (bench's helpers, a test's extras)
+	# and still its child: a pid recorded long ago may be someone else's now.
 	local pid
-	for pid in $STACK_STARTED; do _stack_kill_pid "$pid" "pid $pid"; done
+	for pid in $STACK_STARTED; do
+		_stack_is_child "$pid" && _stack_kill_pid "$pid" "pid $pid"
+	done
 	STACK_STARTED=
 	stack_pg_stop || true
 	return $rc
