@@ -108,10 +108,17 @@ demo_idp_start() {
 		node deploy/run/demo-idp.mjs </dev/null >>"$STACK_LOGS/demo-idp.log" 2>&1 &
 	IDP_PID=$!
 	echo "$IDP_PID" >"$IDP_PIDF"
-	if ! stack_wait_for 30 "demo IdP" test -s "$IDP_READY"; then
-		tail -n 30 "$STACK_LOGS/demo-idp.log" >&2 || true
-		return 1
-	fi
+	# Ready when it wrote its ready file; given up when it exits, or after
+	# 120 s (loading oidc-provider on a busy machine can take a while).
+	local deadline=$((SECONDS + 120))
+	while [ ! -s "$IDP_READY" ]; do
+		if ! _stack_pid_alive "$IDP_PID" || ((SECONDS >= deadline)); then
+			tail -n 30 "$STACK_LOGS/demo-idp.log" >&2 || true
+			stack_die "demo IdP $(_stack_pid_alive "$IDP_PID" && echo 'not ready after 120 s' || echo exited)"
+			return 1
+		fi
+		sleep 0.1
+	done
 	stack_wait_http 10 "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" 200 || return 1
 	log "demo IdP up on http://127.0.0.1:$IDP_PORT, SMTP catcher on 127.0.0.1:$SMTP_PORT"
 }

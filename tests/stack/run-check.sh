@@ -50,7 +50,11 @@ rm -rf "$VAR"
 
 out=$(runsh 240 up 2>&1)
 rc=$?
-if [ $rc = 0 ]; then ok "make up on :$PORT"; else bad "make up: exit $rc"; echo "$out" | tail -n 30; exit 1; fi
+if [ $rc = 0 ]; then ok "make up on :$PORT"; else
+	bad "make up: exit $rc"; echo "$out" | tail -n 30
+	for f in "$VAR"/logs/*.log; do echo "== $f"; tail -n 15 "$f"; done
+	exit 1
+fi
 grep -qF "stop it with: CLEARANCE_RUN_DIR=$VAR make down" <<<"$out" \
 	&& ok "make up names the make down for this CLEARANCE_RUN_DIR" || bad "make up: no 'CLEARANCE_RUN_DIR=$VAR make down' in its output"
 code=$(stack_curl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/access/healthz")
