@@ -10,7 +10,11 @@
 
 B ?= build
 PKGS := libcurl jansson libpq openssl
-CC ?= cc
+# gcc on purpose (Debian's default; valgrind 3.19 cannot read clang 14's
+# DWARF 5), whatever `cc` points to.  `make CC=clang` still works.
+ifeq ($(origin CC),default)
+CC := gcc
+endif
 OPT ?= -O2 -g
 SAN ?=
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
@@ -40,7 +44,8 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TEST_HELPER_SRC := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 TEST_HELPER_OBJ := $(TEST_HELPER_SRC:%.c=$(B)/obj/%.o)
 
-.PHONY: all test unit sanitize memcheck integration deps bench run up down clean format-check
+.PHONY: all test unit sanitize memcheck integration deps bench run up down clean format-check \
+	install uninstall
 all: $(LIBCLR) $(BINS)
 
 $(B)/obj/%.o: %.c
@@ -77,7 +82,7 @@ memcheck: $(UNIT_BINS)
 	    --suppressions=tests/valgrind.supp $$t || fail=1; done; exit $$fail
 
 deps:
-	bash tests/stack/deps.sh
+	bash tests/stack/deps.sh test
 
 integration: all
 	bash tests/stack/integration.sh
@@ -96,8 +101,51 @@ up:
 down:
 	bash deploy/run/run.sh down
 
+# make install [PREFIX=/usr/local] [DESTDIR=...]: the programs, migrations,
+# mail templates, the portal's static files, systemd units (socket-activated
+# FastCGI, a dedicated user) and example nginx/env files.  The programs find
+# migrations and mail templates at <program dir>/../share/clearance/ by
+# default, so DATADIR always follows PREFIX.  Nothing is started or enabled.
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+SBINDIR = $(PREFIX)/sbin
+DATADIR = $(PREFIX)/share/clearance
+SYSCONFDIR ?= /etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+UNITS := $(notdir $(wildcard deploy/systemd/*.service deploy/systemd/*.socket))
+PORTAL_DIR := services/portal
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@SYSUSERSDIR@|$(SYSUSERSDIR)|g'
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql \
+	  $(DESTDIR)$(DATADIR)/mail $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(SYSTEMDUNITDIR) \
+	  $(DESTDIR)$(SYSUSERSDIR)
+	install -m 755 $(B)/bin/clearance-ctl $(DESTDIR)$(BINDIR)/
+	install -m 755 $(B)/bin/clearance-registrar $(B)/bin/clearance-introspect \
+	  $(B)/bin/clearance-access $(DESTDIR)$(SBINDIR)/
+	install -m 644 sql/*.sql $(DESTDIR)$(DATADIR)/sql/
+	install -m 644 deploy/mail/*.txt $(DESTDIR)$(DATADIR)/mail/
+	if [ -d $(PORTAL_DIR) ]; then rm -rf $(DESTDIR)$(DATADIR)/portal && \
+	  cp -R $(PORTAL_DIR) $(DESTDIR)$(DATADIR)/portal && \
+	  chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/portal; fi
+	for u in $(UNITS); do $(SUBST) deploy/systemd/$$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+	  chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u; done
+	$(SUBST) deploy/systemd/clearance.sysusers >$(DESTDIR)$(SYSUSERSDIR)/clearance.conf
+	$(SUBST) deploy/systemd/clearance.env >$(DESTDIR)$(DATADIR)/examples/clearance.env
+	install -m 644 deploy/nginx/clearance.conf $(DESTDIR)$(DATADIR)/examples/nginx-clearance.conf
+	install -m 644 deploy/nginx/gateway.conf $(DESTDIR)$(DATADIR)/examples/nginx-gateway.conf
+	chmod 644 $(DESTDIR)$(SYSUSERSDIR)/clearance.conf $(DESTDIR)$(DATADIR)/examples/clearance.env
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/clearance-ctl $(foreach s,registrar introspect access,$(DESTDIR)$(SBINDIR)/clearance-$(s))
+	rm -f $(foreach u,$(UNITS),$(DESTDIR)$(SYSTEMDUNITDIR)/$(u)) $(DESTDIR)$(SYSUSERSDIR)/clearance.conf
+	rm -rf $(DESTDIR)$(DATADIR)
+
 # Gateway benchmark (not part of `make test`): see tests/bench/bench.sh.
-bench: $(B)/bin/clearance-introspect $(B)/bin/clearance-ctl
+bench:
+	bash tests/stack/deps.sh bench
+	$(MAKE) -j2 $(B)/bin/clearance-introspect $(B)/bin/clearance-ctl
 	bash tests/bench/bench.sh
 
 # libFuzzer smoke run of the parsers (tests/fuzz/): each target for

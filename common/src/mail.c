@@ -2,10 +2,14 @@
  * mail.c - templated plain-text e-mail over SMTP with libcurl.
  */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <curl/curl.h>
 
@@ -338,10 +342,34 @@ out:
 	return rc;
 }
 
+/*
+ * The templates' directory when MAIL_TEMPLATES is unset: deploy/mail when the
+ * working directory is a source tree (make run), else where `make install`
+ * puts them, <program dir>/../share/clearance/mail.  Returns a constant or buf.
+ */
+static const char *mail_default_dir(char *buf, size_t cap)
+{
+	struct stat st;
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (stat(CLR_MAIL_DEFAULT_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+		return CLR_MAIL_DEFAULT_DIR;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return CLR_MAIL_DEFAULT_DIR;
+	exe[n] = '\0';
+	if (snprintf(buf, cap, "%s/../share/clearance/mail", dirname(exe)) >= (int)cap)
+		return CLR_MAIL_DEFAULT_DIR;
+	return buf;
+}
+
 enum clr_rc clr_mail_send_template(const struct clr_config *cfg, const char *to, const char *name,
 				   const json_t *vars, struct clr_err *e)
 {
-	const char *dir = cfg->mail_templates != NULL ? cfg->mail_templates : CLR_MAIL_DEFAULT_DIR;
+	char dbuf[PATH_MAX + 32];
+	const char *dir = cfg->mail_templates != NULL ? cfg->mail_templates
+						      : mail_default_dir(dbuf, sizeof(dbuf));
 	char *subject = NULL, *body = NULL;
 	enum clr_rc rc;
 

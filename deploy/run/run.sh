@@ -52,6 +52,10 @@ IDP_PID=
 
 log() { stack_log "$@"; }
 
+# How to stop this stack (another CLEARANCE_RUN_DIR is another stack).
+DOWN_CMD="make down"
+[ "$VAR" = "$ROOT/var" ] || DOWN_CMD="CLEARANCE_RUN_DIR=$VAR make down"
+
 for p in "$RUN_PORT" "$IDP_PORT" "$SMTP_PORT"; do
 	[[ $p =~ ^[0-9]+$ ]] && ((p >= 1 && p <= 65535)) || { log "ERROR: bad port '$p'"; exit 2; }
 done
@@ -65,7 +69,7 @@ supervisor_pid() {
 }
 
 prepare() {
-	bash tests/stack/deps.sh
+	bash tests/stack/deps.sh run
 	if [ "$SKIP_BUILD" != 1 ]; then
 		make -j"$(nproc 2>/dev/null || echo 2)" all
 	fi
@@ -104,10 +108,17 @@ demo_idp_start() {
 		node deploy/run/demo-idp.mjs </dev/null >>"$STACK_LOGS/demo-idp.log" 2>&1 &
 	IDP_PID=$!
 	echo "$IDP_PID" >"$IDP_PIDF"
-	if ! stack_wait_for 30 "demo IdP" test -s "$IDP_READY"; then
-		tail -n 30 "$STACK_LOGS/demo-idp.log" >&2 || true
-		return 1
-	fi
+	# Ready when it wrote its ready file; given up when it exits, or after
+	# 120 s (loading oidc-provider on a busy machine can take a while).
+	local deadline=$((SECONDS + 120))
+	while [ ! -s "$IDP_READY" ]; do
+		if ! _stack_pid_alive "$IDP_PID" || ((SECONDS >= deadline)); then
+			tail -n 30 "$STACK_LOGS/demo-idp.log" >&2 || true
+			stack_die "demo IdP $(_stack_pid_alive "$IDP_PID" && echo 'not ready after 120 s' || echo exited)"
+			return 1
+		fi
+		sleep 0.1
+	done
 	stack_wait_http 10 "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" 200 || return 1
 	log "demo IdP up on http://127.0.0.1:$IDP_PORT, SMTP catcher on 127.0.0.1:$SMTP_PORT"
 }
@@ -149,7 +160,7 @@ seed() {
 	CLEARANCE_ADMIN_TOKEN_FILE=$SECRETS/admin-token \
 	DEMO_IDP_URL=http://127.0.0.1:$IDP_PORT DEMO_IDP_IAT_FILE=$SECRETS/idp-initial-access-token \
 	DEMO_SMTP_URL=smtp://127.0.0.1:$SMTP_PORT DEMO_MAIL_DIR=$VAR/mail \
-	DEMO_STATE_FILE=$VAR/demo.json DEMO_JOURNEY_FILE=$JOURNEY DEMO_ROOT=$ROOT \
+	DEMO_STATE_FILE=$VAR/demo.json DEMO_JOURNEY_FILE=$JOURNEY DEMO_ROOT=$ROOT DEMO_DOWN_CMD=$DOWN_CMD \
 		timeout 120 node deploy/run/seed.mjs
 }
 
@@ -170,14 +181,16 @@ stop_everything() {
 serve() {
 	local print=$1 svc pid
 	if pid=$(supervisor_pid) && [ "$pid" != $$ ]; then
-		stack_die "already running (pid $pid); stop it with: make down"
+		stack_die "already running (pid $pid); stop it with: $DOWN_CMD"
 		return 1
 	fi
 	mkdir -p "$STACK_RUN" "$STACK_LOGS"
 	echo $$ >"$SUPERVISOR_PID"
 	trap stop_everything EXIT
-	trap 'log "interrupted"; exit 130' INT
-	trap 'log "terminated"; exit 143' TERM
+	# Ctrl-C (make run) and TERM (make down) are the ways to stop it: a
+	# clean stop, not an error (make would report "Error 130").
+	trap 'log "interrupted: stopping"; exit 0' INT
+	trap 'log "stopping"; exit 0' TERM
 	rm -f "$READY"
 
 	check_ports
@@ -202,19 +215,43 @@ serve() {
 		cat "$JOURNEY" 2>/dev/null || true
 		log "running; Ctrl-C stops everything"
 	fi
-	# Watch: if any part dies, say which and stop the rest.
+	# Watch: a service that dies is started again (and said so), unless it
+	# keeps dying; if anything else dies, say which and stop the rest.
+	local -A deaths=()
 	while :; do
 		sleep 2 &
 		wait $! || true
 		for svc in "${STACK_SERVICES[@]}"; do
 			pid=$(cat "$STACK_RUN/$svc.pid" 2>/dev/null || true)
-			_stack_pid_alive "$pid" || { stack_die "clearance-$svc exited; see $STACK_LOGS/$svc.log"; return 1; }
+			_stack_pid_alive "$pid" && continue
+			restart_service "$svc" "$pid" || return 1
 		done
 		_stack_pid_alive "$IDP_PID" || { stack_die "demo IdP exited; see $STACK_LOGS/demo-idp.log"; return 1; }
 		pid=$(cat "$STACK_NGINX/nginx.pid" 2>/dev/null || true)
 		_stack_pid_alive "$pid" || { stack_die "nginx exited; see $STACK_LOGS/nginx-error.log"; return 1; }
 		[ -f "$STACK_PG/data/postmaster.pid" ] || { stack_die "PostgreSQL exited; see $STACK_PG/postgres.log"; return 1; }
 	done
+}
+
+# restart_service SVC OLD_PID: the supervisor's answer to a dead service.
+# Gives up (stopping the stack) after 5 deaths within 60 s.
+restart_service() {
+	local svc=$1 old=$2 st=0 now=$SECONDS recent=() t
+	wait "$old" 2>/dev/null || st=$?
+	for t in ${deaths[$svc]:-}; do ((now - t < 60)) && recent+=("$t"); done
+	recent+=("$now")
+	deaths[$svc]=${recent[*]}
+	if ((${#recent[@]} > 5)); then
+		stack_die "clearance-$svc exited (status $st) ${#recent[@]} times in 60 s; giving up, see $STACK_LOGS/$svc.log"
+		return 1
+	fi
+	log "clearance-$svc exited (status $st); restarting it (see $STACK_LOGS/$svc.log)"
+	stack_service_spawn "$svc"
+	if ! stack_wait_socket 15 "$STACK_RUN/$svc.sock"; then
+		log "clearance-$svc did not come back yet; will retry"
+		return 0
+	fi
+	log "clearance-$svc restarted (pid $(cat "$STACK_RUN/$svc.pid"))"
 }
 
 cmd_up() {
@@ -232,6 +269,8 @@ cmd_up() {
 	CLEARANCE_RUN_SMTP_PORT=$SMTP_PORT CLEARANCE_RUN_DIR=$VAR \
 		setsid bash "$ROOT/deploy/run/run.sh" serve </dev/null >>"$STACK_LOGS/run.log" 2>&1 &
 	pid=$!
+	# Interrupted before it is ready: stop what was started.
+	trap 'log "interrupted: stopping the stack"; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; exit 130' INT TERM
 	deadline=$((SECONDS + 180))
 	while [ ! -f "$READY" ]; do
 		if ! _stack_pid_alive "$pid"; then
@@ -243,13 +282,15 @@ cmd_up() {
 			tail -n 40 "$STACK_LOGS/run.log" >&2 || true
 			stack_die "not ready after 180 s; stopping it"
 			kill -TERM "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
 			return 1
 		fi
 		sleep 0.2
 	done
+	trap - INT TERM
 	grep -F 'seed: ' "$STACK_LOGS/run.log" | tail -n 20 >&2 || true
 	cat "$JOURNEY"
-	log "running in the background (pid $pid); stop it with: make down"
+	log "running in the background (pid $pid); stop it with: $DOWN_CMD"
 }
 
 cmd_down() {
@@ -292,7 +333,7 @@ cmd_status() {
 case ${1:-} in
 run)
 	if pid=$(supervisor_pid); then
-		stack_die "already running in the background (pid $pid); stop it with: make down"
+		stack_die "already running in the background (pid $pid); stop it with: $DOWN_CMD"
 		exit 1
 	fi
 	prepare

@@ -146,7 +146,8 @@ if (state.client_type_id && state.plan_id) {
 
 fs.writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`);
 
-const rel = (p) => path.relative(root, p) || '.';
+// Relative to the checkout when inside it, else absolute.
+const rel = (p) => { const r = path.relative(root, p) || '.'; return r.startsWith('..') ? p : r; };
 const id = (k) => state[k] || `<${k} missing: see the warnings above>`;
 const journey = `
 Clearance demo is up.
@@ -161,7 +162,7 @@ The journey (bash; every step is one curl):
 
   B=${base}
   ADMIN=$(cat ${tokenFile})
-  j() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);console.log(process.argv.slice(1).reduce((o,k)=>o?.[k],v)??"")})' "$@"; }
+  j() { local p= k; for k in "$@"; do case $k in *[!0-9]*) p+=".$k" ;; *) p+="[$k]" ;; esac; done; jq -r "\${p:-.} // empty"; }
 
   # 1. a developer signs up and logs in
   curl -sS -X POST $B/v1/developers -H 'content-type: application/json' \\
@@ -199,7 +200,7 @@ The journey (bash; every step is one curl):
   curl -sS -i $B/api/hello.json -H "Authorization: Bearer $AT"
   curl -sS -i $B/api/hello.json                                           # 401 without a token
 
-Stop it: make down (or Ctrl-C under make run).  Data is kept in var/ between runs.
+Stop it: ${process.env.DEMO_DOWN_CMD || 'make down'} (or Ctrl-C under make run).  Data is kept in ${rel(path.dirname(process.env.DEMO_STATE_FILE || path.join(root, 'var', 'x')))}/ between runs.
 `;
 const warnText = warnings.length
   ? `\nWARNING, the demo is only partly seeded:\n${warnings.map((w) => `  - ${w}`).join('\n')}\n`

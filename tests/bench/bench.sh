@@ -275,9 +275,8 @@ http {
 NGX
 nginx -t -q -p "$STACK_NGINX" -c "$STACK_NGINX/nginx.conf" -e "$STACK_LOGS/nginx-error.log"
 nginx -p "$STACK_NGINX" -c "$STACK_NGINX/nginx.conf" -e "$STACK_LOGS/nginx-error.log"
-NGINX_PID=$(cat "$STACK_NGINX/nginx.pid")
-# keep the stack's EXIT trap (it stops PostgreSQL and the services) and add nginx
-trap 'kill -QUIT $NGINX_PID 2>/dev/null || true; stack_stop_all' EXIT
+# stack_install_traps' EXIT trap stops nginx, PostgreSQL and every pid in
+# STACK_STARTED (JWKS server, no-op responder, both introspect copies).
 URL=http://127.0.0.1:$PORT
 
 RS=$(cat "$B/rs.token")

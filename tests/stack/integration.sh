@@ -9,7 +9,8 @@ source tests/stack/lib.sh
 stack_install_traps
 
 main() {
-	stack_step "deps" 900 bash tests/stack/deps.sh || return 1
+	STACK_BUDGET_S=100000 stack_step "deps" 1800 bash tests/stack/deps.sh test || return 1
+	STACK_T0=$SECONDS
 	stack_step "start PostgreSQL" 60 stack_pg_start "$STACK_PG" || return 1
 	stack_step "migrate" 60 stack_migrate || return 1
 	stack_integration

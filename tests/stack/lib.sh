@@ -13,6 +13,10 @@ STACK_PG=$STACK_DIR/pg
 STACK_NGINX=$STACK_DIR/nginx
 STACK_WWW=$STACK_DIR/www
 STACK_BIN=${STACK_BIN:-$STACK_ROOT/build/bin}
+# Programs tests/stack/deps.sh installs outside Debian (a newer Node when the
+# system's is too old, kubectl) come first, whether or not they exist yet.
+case ":$PATH:" in *":$STACK_ROOT/build/tools/bin:"*) ;; *) PATH=$STACK_ROOT/build/tools/bin:$PATH ;; esac
+export PATH
 STACK_SERVICES=(registrar introspect access)
 STACK_PG_BIN=${STACK_PG_BIN:-}
 STACK_PG_UP=0
@@ -110,6 +114,15 @@ stack_wait_socket() { stack_wait_for "$1" "socket $2" _stack_sock_listening "$2"
 
 _stack_pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
 
+# True when pid is a child of this shell (from /proc/PID/stat: the fields
+# after the command name, which may contain spaces and parentheses).
+_stack_is_child() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[ "$(cut -d' ' -f2 <<<"$st")" = "$$" ]
+}
+
 # Sends TERM, waits up to 5 s, then KILL.
 _stack_kill_pid() {
 	local pid=$1 what=$2 i
@@ -202,7 +215,7 @@ stack_seal_key() {
 # stderr (the JSON log) to $STACK_LOGS/<svc>.log.  Extra environment for the
 # services can be passed as CLEARANCE_* variables exported by the caller.
 stack_services_start() {
-	local svc sock pidf log
+	local svc
 	: "${CLEARANCE_DATABASE_URL:?stack_services_start needs CLEARANCE_DATABASE_URL}"
 	command -v spawn-fcgi >/dev/null || { stack_die "spawn-fcgi not installed"; return 1; }
 	stack_seal_key
@@ -211,23 +224,9 @@ stack_services_start() {
 		[ -x "$STACK_BIN/clearance-$svc" ] || { stack_die "$STACK_BIN/clearance-$svc missing"; return 1; }
 	done
 	for svc in "${STACK_SERVICES[@]}"; do
-		sock=$STACK_RUN/$svc.sock pidf=$STACK_RUN/$svc.pid log=$STACK_LOGS/$svc.log
 		_stack_svc_stop "$svc"
-		rm -f "$sock"
-		: >"$log"
-		# spawn-fcgi daemonizes and points the child's stdio at /dev/null
-		# unless it stays in the foreground; -n keeps it in front so our
-		# redirection holds, and `&` backgrounds it.  The program gets the
-		# listening socket on fd 0 and execs in place of spawn-fcgi, so $!
-		# is the service's pid.
-		CLEARANCE_DATABASE_URL=$CLEARANCE_DATABASE_URL \
-		CLEARANCE_SEAL_KEYS=$CLEARANCE_SEAL_KEYS \
-		CLEARANCE_THREADS=${CLEARANCE_THREADS:-4} \
-		CLEARANCE_LOG_LEVEL=${CLEARANCE_LOG_LEVEL:-info} \
-			spawn-fcgi -n -s "$sock" -M 0666 -- "$STACK_BIN/clearance-$svc" \
-			</dev/null >>"$log" 2>&1 &
-		echo $! >"$pidf"
-		STACK_STARTED="$STACK_STARTED $!"
+		: >"$STACK_LOGS/$svc.log"
+		stack_service_spawn "$svc"
 	done
 	sleep 0.3 # a service that fails its config or DB check exits at once
 	for svc in "${STACK_SERVICES[@]}"; do
@@ -242,6 +241,27 @@ stack_services_start() {
 		fi
 	done
 	stack_log "services up: ${STACK_SERVICES[*]} (sockets in $STACK_RUN)"
+}
+
+# stack_service_spawn SVC: starts clearance-SVC under spawn-fcgi on
+# $STACK_RUN/SVC.sock, appending to its log; its pid goes to SVC.pid and
+# STACK_STARTED.  Does not wait for the socket (stack_wait_socket).
+stack_service_spawn() {
+	local svc=$1 sock=$STACK_RUN/$1.sock
+	rm -f "$sock"
+	# spawn-fcgi daemonizes and points the child's stdio at /dev/null
+	# unless it stays in the foreground; -n keeps it in front so our
+	# redirection holds, and `&` backgrounds it.  The program gets the
+	# listening socket on fd 0 and execs in place of spawn-fcgi, so $!
+	# is the service's pid.
+	CLEARANCE_DATABASE_URL=$CLEARANCE_DATABASE_URL \
+	CLEARANCE_SEAL_KEYS=$CLEARANCE_SEAL_KEYS \
+	CLEARANCE_THREADS=${CLEARANCE_THREADS:-4} \
+	CLEARANCE_LOG_LEVEL=${CLEARANCE_LOG_LEVEL:-info} \
+		spawn-fcgi -n -s "$sock" -M 0666 -- "$STACK_BIN/clearance-$svc" \
+		</dev/null >>"$STACK_LOGS/$svc.log" 2>&1 &
+	echo $! >"$STACK_RUN/$svc.pid"
+	STACK_STARTED="$STACK_STARTED $!"
 }
 
 # True when pid's command line contains the string (a pid file left by an
@@ -348,6 +368,13 @@ stack_stop_all() {
 	stack_nginx_stop || true
 	stack_services_stop || true
 	stack_smtp_stop || true # access issue: SMTP catcher
+	# Anything else this shell started (bench's helpers, a test's extras)
+	# and still its child: a pid recorded long ago may be someone else's now.
+	local pid
+	for pid in $STACK_STARTED; do
+		_stack_is_child "$pid" && _stack_kill_pid "$pid" "pid $pid"
+	done
+	STACK_STARTED=
 	stack_pg_stop || true
 	return $rc
 }
@@ -415,6 +442,13 @@ stack_step() {
 	return $rc
 }
 
+# A failure found outside stack_step: recorded and logged like one (the
+# closing total in test.sh counts FAIL lines).
+_stack_fail() {
+	stack_log "FAIL  $1"
+	STACK_FAILED+=("$1")
+}
+
 stack_summary() {
 	if [ "${#STACK_FAILED[@]}" -eq 0 ]; then
 		stack_log "ALL PASSED in $((SECONDS - STACK_T0))s"
@@ -456,7 +490,7 @@ stack_integration() {
 	if ((ok)); then stack_step "admin token$sfx" 30 stack_admin_token || ok=0; fi
 	local files=("$STACK_ROOT"/tests/integration/*.test.mjs)
 	if ((ok)) && [ ! -e "${files[0]}" ]; then
-		stack_die "no tests/integration/*.test.mjs"; STACK_FAILED+=("integration tests (none found)"); ok=0
+		stack_die "no tests/integration/*.test.mjs"; _stack_fail "integration tests (none found)"; ok=0
 	fi
 	if ((ok)); then
 		stack_step "integration tests$sfx" 480 \
@@ -475,7 +509,7 @@ stack_integration_sanitized() {
 	local bin=$STACK_ROOT/build/asan/bin ok=1 save=$STACK_BIN bad
 	if [ ! -x "$bin/clearance-registrar" ]; then
 		stack_die "no sanitizer build in $bin"
-		STACK_FAILED+=("integration (ASan/UBSan): no build")
+		_stack_fail "integration (ASan/UBSan): no build"
 		return 1
 	fi
 	stack_nginx_stop || true
@@ -497,7 +531,7 @@ stack_integration_sanitized() {
 			stack_log "sanitizer report in $f:"
 			grep -A30 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -n 60 >&2
 		done
-		STACK_FAILED+=("sanitizer reports from the services")
+		_stack_fail "sanitizer reports from the services"
 		ok=0
 	else
 		stack_log "PASS  no sanitizer report in the services' logs"
