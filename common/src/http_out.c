@@ -417,8 +417,17 @@ enum clr_rc clr_http_do(struct clr_http_client *c, const struct clr_http_opts *o
 						  : "scheme not allowed (https required)");
 		goto out;
 	default:
-		rc = clr_err_set(e, CLR_ERR_UPSTREAM, "upstream_error", NULL, "%s%s%s",
-				 curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+		/*
+		 * "upstream_unreachable": the request never left (no connection),
+		 * so the peer cannot have acted on it; callers that must not
+		 * repeat a create blindly tell this apart from a broken answer.
+		 */
+		rc = clr_err_set(e, CLR_ERR_UPSTREAM,
+				 cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+					 cc == CURLE_COULDNT_RESOLVE_PROXY
+				     ? "upstream_unreachable"
+				     : "upstream_error",
+				 NULL, "%s%s%s", curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
 		goto out;
 	}
 	cc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -61,15 +61,15 @@ void reg_h_regs_create(struct clr_req *r)
 void reg_h_regs_list(struct clr_req *r)
 {
 	static const char *const names[3] = {"provider_id", "status", "client_type_id"};
-	static const char *const statuses[] = {"pending", "active", "failed", "deleted",
-					       "orphaned"};
+	static const char *const statuses[] = {"pending", "active",   "failed",
+					       "deleted", "orphaned", "outcome_unknown"};
 	char *q[3] = {NULL}, lim[16], off[16];
 	const char *p[5];
 	PGresult *res = NULL;
 	struct clr_err e = {0};
 	size_t i;
 
-	if (clr_req_query_enum(r, "status", statuses, 5, &q[1], &e) != CLR_OK)
+	if (clr_req_query_enum(r, "status", statuses, 6, &q[1], &e) != CLR_OK)
 		goto fail;
 	for (i = 0; i < 3; i += 2) {
 		if (clr_req_query(r, names[i], &q[i]) != CLR_OK) {
@@ -181,4 +181,45 @@ void reg_h_regs_rotate(struct clr_req *r)
 		return;
 	}
 	reply_with_secret(r, 200, view, secret);
+}
+
+static const struct clr_field resolve_fields[] = {
+    {"action", CLR_FT_STR, 1, 0, 1, 16, 0, 0},
+    {"client_id", CLR_FT_STR, 0, 1, 1, 512, 0, 0},
+    {"registration_access_token", CLR_FT_STR, 0, 1, 1, 4096, 0, 0},
+    {"registration_client_uri", CLR_FT_STR, 0, 1, 1, 2048, 0, 0},
+    {"client_secret", CLR_FT_STR, 0, 1, 1, 1024, 0, 0},
+};
+const struct clr_body reg_body_registration_resolve =
+    CLR_BODY(resolve_fields, 0, "invalid_request");
+
+void reg_h_regs_resolve(struct clr_req *r)
+{
+	const char *id = clr_req_param_id(r, 0, "registration");
+	const char *action;
+	struct reg_resolution how = {0};
+	struct clr_err e = {0};
+	json_t *view = NULL;
+
+	if (id == NULL)
+		return;
+	action = json_string_value(json_object_get(r->json, "action"));
+	if (action == NULL || (strcmp(action, "adopt") != 0 && strcmp(action, "gone") != 0)) {
+		clr_resp_error(r, 400, "invalid_request", "action must be \"adopt\" or \"gone\"");
+		return;
+	}
+	how.adopt = strcmp(action, "adopt") == 0;
+	how.client_id = json_string_value(json_object_get(r->json, "client_id"));
+	how.registration_access_token =
+	    json_string_value(json_object_get(r->json, "registration_access_token"));
+	how.registration_client_uri =
+	    json_string_value(json_object_get(r->json, "registration_client_uri"));
+	how.client_secret = json_string_value(json_object_get(r->json, "client_secret"));
+	if (reg_op_resolve(r->app, r->db, id, &how, &view, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
+		return;
+	}
+	clr_log_req(r, CLR_LOG_INFO, "registration %s resolved (%s) by %s", id, action,
+		    r->who.name);
+	clr_resp_json(r, 200, view);
 }

@@ -138,6 +138,7 @@ static enum clr_rc register_or_provision(void *appv, struct clr_db *db, const st
 		goto done;
 	}
 	rc = reg_op_register(app, db, http, id, &req, &view, &secret, e);
+	reg_unknown_refresh(app, db);
 done:
 	if (rc == CLR_ERR_NOTFOUND)
 		rc = CLR_ERR_PARAM;

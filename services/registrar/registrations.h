@@ -80,6 +80,32 @@ enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
 enum clr_rc reg_op_withdraw(const struct reg_app *app, struct clr_db *db, const char *id,
 			    const char *why, struct clr_err *e) CLR_MUSTCHECK;
 
+/*
+ * An admin's answer for a registration parked as outcome_unknown: adopt
+ * (the client the lost attempt created, found at the IdP: client_id
+ * required, the rest as the IdP shows them, may be NULL) or declare it
+ * gone (status failed).  All strings borrowed.
+ */
+struct reg_resolution {
+	int adopt;
+	const char *client_id;
+	const char *registration_access_token;
+	const char *registration_client_uri;
+	const char *client_secret;
+};
+
+/*
+ * Resolves parked registration id; CLR_ERR_CONFLICT when it is not
+ * outcome_unknown (or another row holds the client), CLR_ERR_NOTFOUND.
+ * On CLR_OK *view is the row (new).
+ */
+enum clr_rc reg_op_resolve(const struct reg_app *app, struct clr_db *db, const char *id,
+			   const struct reg_resolution *how, json_t **view,
+			   struct clr_err *e) CLR_MUSTCHECK;
+
+/* How many registrations are parked as outcome_unknown; -1 on error. */
+long reg_count_unknown(struct clr_db *db);
+
 /* Records a pending registration's failure (final: status failed). */
 void reg_op_note_failure(struct clr_db *db, const char *id, const char *msg, int final);
 
