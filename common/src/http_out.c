@@ -427,7 +427,8 @@ enum clr_rc clr_http_do(struct clr_http_client *c, const struct clr_http_opts *o
 					 cc == CURLE_COULDNT_RESOLVE_PROXY
 				     ? "upstream_unreachable"
 				     : "upstream_error",
-				 NULL, "%s%s%s", curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+				 NULL, "%s%s%s", curl_easy_strerror(cc), errbuf[0] ? ": " : "",
+				 errbuf);
 		goto out;
 	}
 	cc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

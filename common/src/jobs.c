@@ -55,7 +55,7 @@ struct clr_jobs_worker {
 	int beat_started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	char cur_id[37];	/* "" when no job runs */
+	char cur_id[37]; /* "" when no job runs */
 	char cur_attempts[16];
 	struct clr_db *beat_db; /* the heartbeat's own connection, opened on first use */
 };

@@ -550,7 +550,8 @@ static enum clr_rc run(struct clr_http_client *c, const struct drv_provider *p, 
 		goto out;
 	if ((rc = exchange(c, p, &w, &resp, e)) != CLR_OK) {
 		if (maybe != NULL)
-			*maybe = rc != CLR_ERR_NOMEM && strcmp(e->error, "upstream_unreachable") != 0;
+			*maybe =
+			    rc != CLR_ERR_NOMEM && strcmp(e->error, "upstream_unreachable") != 0;
 		goto out;
 	}
 	rc = d->parse(op, p, &resp, &tmp, e);

@@ -52,6 +52,8 @@ void reg_h_regs_create(struct clr_req *r)
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
 	if (reg_op_register(app, r->db, r->http, NULL, &req, &view, &secret, &e) != CLR_OK) {
+		if (strcmp(e.error, "outcome_unknown") == 0)
+			reg_unknown_refresh(app, r->db);
 		clr_resp_fail(r, &e);
 		return;
 	}

@@ -106,7 +106,7 @@ static char *dup_secret(const char *s)
 
 /* Deletes a client the IdP just created but we could not keep. */
 static enum clr_rc compensate(struct clr_http_client *http, const struct drv_provider *p,
-		       const struct drv_reg_result *res)
+			      const struct drv_reg_result *res)
 {
 	struct drv_reg_ref ref = {res->client_id, res->registration_client_uri,
 				  res->registration_access_token};
@@ -154,8 +154,8 @@ static enum clr_rc park(struct clr_db *db, const char *id, const char *why, json
 	PQclear(pr);
 	if (rc != CLR_OK)
 		return clr_err_set(e, rc, NULL, NULL, "the unknown outcome could not be recorded");
-	clr_log(NULL, CLR_LOG_WARN, "registration %s: outcome unknown, parked for an admin: %s",
-		id, why);
+	clr_log(NULL, CLR_LOG_WARN, "registration %s: outcome unknown, parked for an admin: %s", id,
+		why);
 	return CLR_OK;
 }
 
@@ -290,12 +290,13 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 			 * Asking again could leave a second client.  No driver can
 			 * look a client up by our intent yet, so an admin decides.
 			 */
-			snprintf(why, sizeof(why),
-				 "outcome unknown: the attempt started at %s may have created a "
-				 "client at the IdP, but its answer was never stored; resolve it "
-				 "(POST /v1/registrations/%s/resolve: adopt the client or declare it "
-				 "gone)",
-				 row.attempt_at != NULL ? row.attempt_at : "?", id);
+			snprintf(
+			    why, sizeof(why),
+			    "outcome unknown: the attempt started at %s may have created a "
+			    "client at the IdP, but its answer was never stored; resolve it "
+			    "(POST /v1/registrations/%s/resolve: adopt the client or declare it "
+			    "gone)",
+			    row.attempt_at != NULL ? row.attempt_at : "?", id);
 			if ((rc = park(db, id, why, view, e)) != CLR_OK)
 				goto out;
 			if ((rc = clr_db_commit(db)) != CLR_OK)

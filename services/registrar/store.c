@@ -73,14 +73,17 @@ enum { CT_ID, CT_PROVIDER, CT_NAME, CT_DESC, CT_RT, CT_GT, CT_AUTH, CT_OKTA };
 	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, "               \
 	"registration_client_uri, client_secret_expires_at, metadata, last_error, "                \
 	"revision, " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS(                               \
-	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at") ", idp_attempts, " CLR_SQL_TS_AS(         \
-	    "idp_attempt_at")
+	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at") ", idp_attempts, " CLR_SQL_TS_AS("idp_" \
+											    "atte" \
+											    "mpt_" \
+											    "at")
 
 #define RG_FULL                                                                                    \
 	"SELECT id, provider_id, client_type_id, client_name, scope, status, "                     \
 	"client_id, registration_client_uri, redirect_uris::text, revision, "                      \
-	"client_secret_sealed, registration_access_token_sealed, "                                  \
-	"idp_attempt_at IS NOT NULL, " CLR_SQL_TS_AS("idp_attempt_at") " FROM registrations WHERE id = $1"
+	"client_secret_sealed, registration_access_token_sealed, "                                 \
+	"idp_attempt_at IS NOT NULL, " CLR_SQL_TS_AS(                                              \
+	    "idp_attempt_at") " FROM registrations WHERE id = $1"
 enum {
 	RG_ID,
 	RG_PROVIDER,
@@ -262,8 +265,8 @@ const struct clr_db_stmt reg_stmts[] = {
      " revision = revision + 1, updated_at = now()"
      " WHERE id = $1 AND status = 'outcome_unknown' RETURNING " RG_VIEW,
      5},
-    {"reg_rg_count_unknown",
-     "SELECT count(*) FROM registrations WHERE status = 'outcome_unknown'", 0},
+    {"reg_rg_count_unknown", "SELECT count(*) FROM registrations WHERE status = 'outcome_unknown'",
+     0},
 
     /* jobs (read-only visibility for admins) */
     {"reg_jb_list",

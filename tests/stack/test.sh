@@ -18,6 +18,9 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 main() {
 	stack_step "deps" 900 bash tests/stack/deps.sh || return 1
 	stack_step "build" 600 "$MAKE" -j"$JOBS" all || return 1
+	# The registrar with its test-only crash hook (tests/integration/faults.test.mjs).
+	stack_step "build registrar with test hooks" 600 "$MAKE" -j"$JOBS" B=build/hooks \
+		CFLAGS=-DREG_TEST_HOOKS build/hooks/bin/clearance-registrar || true
 	stack_step "format (clang-format)" 120 "$MAKE" format-check || true
 	stack_step "start PostgreSQL" 60 stack_pg_start "$STACK_PG" || return 1
 	stack_step "migrate" 60 stack_migrate || return 1
