@@ -357,6 +357,10 @@ enum clr_rc clr_http_do(struct clr_http_client *c, const struct clr_http_opts *o
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 	SETOPT(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	if (opts->fresh_connection) {
+		SETOPT(h, CURLOPT_FRESH_CONNECT, 1L);
+		SETOPT(h, CURLOPT_FORBID_REUSE, 1L);
+	}
 	SETOPT(h, CURLOPT_PROTOCOLS_STR, opts->allow_http ? "http,https" : "https");
 	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, opts->allow_http ? "http,https" : "https");
 	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);

@@ -455,6 +455,7 @@ static enum clr_rc exchange(struct clr_http_client *c, const struct drv_provider
 			    const struct drv_wire_req *w, struct clr_http_resp *resp,
 			    struct clr_err *e)
 {
+	struct clr_http_opts opts = p->http;
 	struct clr_http_header h[3];
 	size_t nh = 0;
 	char *body = NULL;
@@ -474,7 +475,9 @@ static enum clr_rc exchange(struct clr_http_client *c, const struct drv_provider
 	}
 	if (w->auth_name != NULL)
 		h[nh++] = (struct clr_http_header){w->auth_name, w->auth_value};
-	rc = clr_http_do(c, &p->http, w->method, w->url, h, nh, body != NULL ? body : w->form,
+	/* libcurl must never send a create twice (a reused connection that died). */
+	opts.fresh_connection = strcmp(w->method, "POST") == 0;
+	rc = clr_http_do(c, &opts, w->method, w->url, h, nh, body != NULL ? body : w->form,
 			 body != NULL ? blen : (w->form != NULL ? strlen(w->form) : 0), resp, e);
 	free(body);
 	return rc;

@@ -37,6 +37,33 @@ static void reply_with_secret(struct clr_req *r, int status, json_t *view, char 
 	clr_resp_json(r, status, view);
 }
 
+/* RFC 7240: "Prefer: respond-async" asks for 202 and a job instead of waiting on the IdP. */
+static int prefers_async(struct clr_req *r)
+{
+	const char *v = clr_req_env(r, "HTTP_PREFER");
+
+	return v != NULL && strstr(v, "respond-async") != NULL;
+}
+
+/* The registration queued as a register job; answered at once with 202. */
+static void create_async(struct clr_req *r, const struct reg_request *req)
+{
+	struct clr_err e = {0};
+	json_t *view = NULL;
+	char job[37], loc[64];
+
+	if (reg_op_register_async(r->app, r->db, req, &view, job, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
+		return;
+	}
+	json_object_set_new(view, "job_id", json_string(job));
+	snprintf(loc, sizeof(loc), "/v1/registrations/%s",
+		 json_string_value(json_object_get(view, "id")));
+	clr_resp_header(r, "Location", loc);
+	clr_resp_header(r, "Preference-Applied", "respond-async");
+	clr_resp_json(r, 202, view);
+}
+
 void reg_h_regs_create(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
@@ -51,6 +78,10 @@ void reg_h_regs_create(struct clr_req *r)
 	if (json_is_null(req.redirect_uris))
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
+	if (prefers_async(r)) {
+		create_async(r, &req);
+		return;
+	}
 	if (reg_op_register(app, r->db, r->http, NULL, &req, &view, &secret, &e) != CLR_OK) {
 		if (strcmp(e.error, "outcome_unknown") == 0)
 			reg_unknown_refresh(app, r->db);
@@ -178,6 +209,19 @@ void reg_h_regs_rotate(struct clr_req *r)
 
 	if (id == NULL)
 		return;
+	if (prefers_async(r)) {
+		char job[37], loc[64];
+
+		if (reg_op_rotate_async(r->app, r->db, id, job, &e) != CLR_OK) {
+			clr_resp_fail(r, &e);
+			return;
+		}
+		snprintf(loc, sizeof(loc), "/v1/jobs/%s", job);
+		clr_resp_header(r, "Location", loc);
+		clr_resp_header(r, "Preference-Applied", "respond-async");
+		clr_resp_json(r, 202, json_pack("{s:s, s:s}", "id", id, "job_id", job));
+		return;
+	}
 	if (reg_op_rotate(r->app, r->db, r->http, id, &view, &secret, &e) != CLR_OK) {
 		clr_resp_fail(r, &e);
 		return;
@@ -224,4 +268,20 @@ void reg_h_regs_resolve(struct clr_req *r)
 	clr_log_req(r, CLR_LOG_INFO, "registration %s resolved (%s) by %s", id, action,
 		    r->who.name);
 	clr_resp_json(r, 200, view);
+}
+
+void reg_h_regs_secret(struct clr_req *r)
+{
+	const char *id = clr_req_param_id(r, 0, "registration");
+	struct clr_err e = {0};
+	json_t *out = NULL;
+
+	if (id == NULL)
+		return;
+	if (reg_op_take_secret(r->app, r->db, id, &out, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
+		return;
+	}
+	clr_log_req(r, CLR_LOG_INFO, "registration %s: client secret shown to %s", id, r->who.name);
+	clr_resp_json(r, 200, out);
 }

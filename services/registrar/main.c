@@ -18,6 +18,9 @@
 #include "routes.h"
 #include "store.h"
 
+/* Job workers: registrations on a slow IdP do not queue behind each other. */
+#define REG_WORKERS 4
+
 static char *metrics(void *arg)
 {
 	const struct reg_app *app = arg;
@@ -42,7 +45,12 @@ int main(void)
 	struct clr_db *db = NULL;
 	struct clr_config *cfg = NULL;
 	struct clr_sealer *sealer = NULL;
-	struct clr_jobs_worker *worker = NULL;
+	/*
+	 * IdP calls run on a pool of job workers of their own, never on the
+	 * threads that serve requests; one slow IdP holds one of them.
+	 */
+	struct clr_jobs_worker *worker[REG_WORKERS] = {NULL};
+	size_t i;
 	struct clr_err e = {0};
 	struct reg_app app;
 	struct clr_server srv = {0};
@@ -66,10 +74,12 @@ int main(void)
 	if (reg_kinds_publish(cfg) != CLR_OK)
 		clr_log(NULL, CLR_LOG_ERROR,
 			"the provider kinds' capabilities could not be stored");
-	if (cfg->worker && clr_jobs_worker_start(cfg, reg_job_kinds, reg_njob_kinds, reg_stmts,
-						 reg_nstmts, &app, &worker) != CLR_OK) {
-		clr_log(NULL, CLR_LOG_ERROR, "the job worker could not start");
-		goto out;
+	for (i = 0; cfg->worker && i < REG_WORKERS; i++) {
+		if (clr_jobs_worker_start(cfg, reg_job_kinds, reg_njob_kinds, reg_stmts, reg_nstmts,
+					  &app, &worker[i]) != CLR_OK) {
+			clr_log(NULL, CLR_LOG_ERROR, "the job worker could not start");
+			goto out;
+		}
 	}
 	srv.service = "registrar";
 	srv.cfg = cfg;
@@ -83,8 +93,8 @@ int main(void)
 	srv.metrics = metrics;
 	rc = clr_server_run(&srv);
 out:
-	if (worker != NULL)
-		clr_jobs_worker_stop(worker);
+	for (i = 0; i < REG_WORKERS; i++)
+		clr_jobs_worker_stop(worker[i]);
 	clr_sealer_free(sealer);
 	clr_config_free(cfg);
 	return rc;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clearance/jobs.h"
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "driver.h"
@@ -836,4 +837,176 @@ void reg_unknown_refresh(const struct reg_app *app, struct clr_db *db)
 
 	if (n >= 0 && app->n_unknown != NULL)
 		atomic_store(app->n_unknown, n);
+}
+
+enum clr_rc reg_op_register_async(const struct reg_app *app, struct clr_db *db,
+				  const struct reg_request *req, json_t **view, char job_id[37],
+				  struct clr_err *e)
+{
+	struct reg_ctype ct = {0};
+	struct reg_provider pv = {0};
+	json_t *payload = NULL, *uris = NULL;
+	char *uris_s = NULL, id[37];
+	PGresult *pr = NULL;
+	const char *p[6];
+	enum clr_rc rc;
+
+	*view = NULL;
+	job_id[0] = '\0';
+	if (req->client_type_id == NULL || !clr_uuid_valid(req->client_type_id))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				   "client_type_id must be a client type's id");
+	rc = reg_ctype_load(db, req->client_type_id, &ct, e);
+	if (rc == CLR_ERR_NOTFOUND)
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "client_type_id names no client type");
+	if (rc != CLR_OK)
+		goto out;
+	if ((rc = reg_request_check(req, &ct, e)) != CLR_OK ||
+	    (rc = reg_provider_load(app, db, ct.provider_id, 0, 0, &pv, e)) != CLR_OK)
+		goto out;
+	uris =
+	    req->redirect_uris != NULL ? json_incref((json_t *)req->redirect_uris) : json_array();
+	uris_s = uris != NULL ? json_dumps(uris, JSON_COMPACT) : NULL;
+	payload =
+	    json_pack("{s:s, s:s, s:s, s:O, s:s?}", "registration_id", "", "client_type_id", ct.id,
+		      "client_name", req->client_name, "redirect_uris", uris, "scope", req->scope);
+	if (uris_s == NULL || payload == NULL || (rc = clr_uuid_new(id)) != CLR_OK) {
+		rc = clr_err_set(e, rc != CLR_OK ? rc : CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	json_object_set_new(payload, "registration_id", json_string(id));
+	if ((rc = clr_db_begin(db)) != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL, "database unavailable");
+		goto out;
+	}
+	/* The intent and the job that carries it out commit together. */
+	p[0] = id;
+	p[1] = ct.id;
+	p[2] = req->client_name;
+	p[3] = uris_s;
+	p[4] = req->scope;
+	p[5] = NULL;
+	rc = clr_db_exec(db, "reg_rg_pending_insert", 6, p, &pr);
+	if (rc == CLR_OK && PQntuples(pr) != 1)
+		rc = CLR_ERR_NOTFOUND;
+	if (rc == CLR_OK)
+		rc = clr_db_exec(db, "reg_rg_pickup_set", 1, p, NULL);
+	if (rc == CLR_OK)
+		rc = clr_jobs_enqueue(db, "register", payload, job_id);
+	if (rc == CLR_OK)
+		rc = clr_db_commit(db);
+	if (rc != CLR_OK) {
+		clr_err_set(e, rc == CLR_ERR_NOTFOUND ? CLR_ERR_PARAM : rc,
+			    rc == CLR_ERR_NOTFOUND ? "invalid_request" : NULL, NULL,
+			    "the registration could not be queued");
+		rc = e->rc;
+		goto out;
+	}
+	if ((*view = view_of(db, id)) == NULL)
+		rc = clr_err_set(e, CLR_ERR_DB, NULL, NULL, "the queued registration vanished");
+	clr_log(NULL, CLR_LOG_INFO, "registration %s queued (job %s)", id, job_id);
+out:
+	clr_db_rollback(db);
+	PQclear(pr);
+	json_decref(payload);
+	json_decref(uris);
+	free(uris_s);
+	reg_provider_release(&pv);
+	reg_ctype_release(&ct);
+	return rc;
+}
+
+enum clr_rc reg_op_take_secret(const struct reg_app *app, struct clr_db *db, const char *id,
+			       json_t **out, struct clr_err *e)
+{
+	const char *p[1] = {id};
+	PGresult *pr = NULL;
+	char *pt = NULL;
+	size_t len = 0;
+	enum clr_rc rc;
+
+	*out = NULL;
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = clr_db_exec(db, "reg_rg_pickup_take", 1, p, &pr)) != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL, "database error");
+		goto out;
+	}
+	if (PQntuples(pr) != 1) {
+		rc = clr_err_set(e, CLR_ERR_NOTFOUND, "not_found", NULL,
+				 "no client secret waits to be shown for this registration (not "
+				 "created with Prefer: respond-async, not active yet, or shown "
+				 "already)");
+		goto out;
+	}
+	if (!PQgetisnull(pr, 0, 1) && clr_unseal(app->sealer, "registrations.client_secret", id,
+						 PQgetvalue(pr, 0, 1), &pt, &len) != CLR_OK) {
+		rc = clr_err_set(e, CLR_ERR_INTERNAL, NULL, NULL, "the secret could not be opened");
+		goto out;
+	}
+	*out = json_pack("{s:s, s:s?}", "client_id", PQgetvalue(pr, 0, 0), "client_secret", pt);
+	if (*out == NULL) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	if ((rc = clr_db_commit(db)) != CLR_OK) {
+		json_decref(*out);
+		*out = NULL;
+		clr_err_set(e, rc, NULL, NULL, "database error");
+	}
+out:
+	if (pt != NULL)
+		clr_unsealed_free(pt, len);
+	clr_db_rollback(db);
+	PQclear(pr);
+	return rc;
+}
+
+enum clr_rc reg_op_rotate_async(const struct reg_app *app, struct clr_db *db, const char *id,
+				char job_id[37], struct clr_err *e)
+{
+	struct reg_row row = {0};
+	struct reg_provider pv = {0};
+	json_t *payload = NULL;
+	enum clr_rc rc;
+
+	job_id[0] = '\0';
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = reg_row_load(app, db, id, 1, 0, &row, e)) != CLR_OK)
+		goto out;
+	if (strcmp(row.status, "active") != 0) {
+		rc = clr_err_set(e, CLR_ERR_CONFLICT, "conflict", NULL,
+				 "the registration is %s, not active", row.status);
+		goto out;
+	}
+	if ((rc = reg_provider_load(app, db, row.provider_id, 0, 0, &pv, e)) != CLR_OK)
+		goto out;
+	if (!drv_get(pv.p.kind)->can_rotate) {
+		rc = clr_err_set(e, CLR_ERR_CONFLICT, "unsupported", NULL,
+				 "%s cannot rotate client secrets", drv_idp_kind_name(pv.p.kind));
+		goto out;
+	}
+	payload = json_pack("{s:s, s:b}", "registration_id", id, "pickup", 1);
+	if (payload == NULL) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	if ((rc = clr_jobs_enqueue(db, "rotate", payload, job_id)) != CLR_OK ||
+	    (rc = clr_db_commit(db)) != CLR_OK)
+		clr_err_set(e, rc, NULL, NULL, "the rotation could not be queued");
+out:
+	clr_db_rollback(db);
+	json_decref(payload);
+	reg_provider_release(&pv);
+	reg_row_release(&row);
+	return rc;
+}
+
+void reg_op_secret_pickup(struct clr_db *db, const char *id)
+{
+	if (exec_tx(db, "reg_rg_pickup_set", id) != CLR_OK)
+		clr_log(NULL, CLR_LOG_WARN,
+			"registration %s: the new secret could not be offered for pickup", id);
 }

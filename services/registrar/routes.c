@@ -40,6 +40,7 @@ const struct clr_route reg_routes[] = {
     {"DELETE", "/v1/registrations/{}", reg_h_regs_delete, ADM, 0},
     {"POST", "/v1/registrations/{}/rotate-secret", reg_h_regs_rotate, ADM, 0},
     {"POST", "/v1/registrations/{}/resolve", reg_h_regs_resolve, ADM, 1},
+    {"POST", "/v1/registrations/{}/client-secret", reg_h_regs_secret, ADM, 0},
     {"GET", "/v1/jobs", reg_h_jobs_list, ADM, 0},
     {"GET", "/v1/jobs/{}", reg_h_jobs_get, ADM, 0},
 };

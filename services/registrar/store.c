@@ -265,6 +265,12 @@ const struct clr_db_stmt reg_stmts[] = {
      " revision = revision + 1, updated_at = now()"
      " WHERE id = $1 AND status = 'outcome_unknown' RETURNING " RG_VIEW,
      5},
+    {"reg_rg_pickup_set", "UPDATE registrations SET secret_pickup = true WHERE id = $1", 1},
+    /* The one showing of an asynchronously created registration's secret. */
+    {"reg_rg_pickup_take",
+     "UPDATE registrations SET secret_pickup = false WHERE id = $1 AND secret_pickup"
+     " AND status = 'active' RETURNING client_id, client_secret_sealed",
+     1},
     {"reg_rg_count_unknown", "SELECT count(*) FROM registrations WHERE status = 'outcome_unknown'",
      0},
 

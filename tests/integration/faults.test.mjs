@@ -94,9 +94,6 @@ describe('registrar under IdP faults (issue 13)', { skip: noStack }, () => {
     assert.ok(inv.held >= 3, `the stub holds ok, drip, create_break and late clients (${inv.held})`);
     const parked = rows.find((r) => r.client_name === `m-create_break-reg-${tag}`);
     assert.match(parked.last_error, /outcome unknown/);
-    const n = Number(sql("SELECT count(*) FROM registrations WHERE status = 'outcome_unknown'"));
-    const met = await fcgiRequest(path.join(STACK_DIR, 'run', 'registrar.sock'), { path: '/metrics' });
-    assert.match(met.body.toString(), new RegExp(`^clearance_registrations_outcome_unknown ${n}$`, 'm'));
   });
 
   test('each fault during an approval (provision job): retries never create a second client', async () => {
@@ -150,10 +147,125 @@ describe('registrar under IdP faults (issue 13)', { skip: noStack }, () => {
     r = await api('POST', `/v1/registrations/${hang.id}/resolve`, { action: 'gone' });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.status, 'failed');
+    // The gauge counts what is still parked (refreshed by every resolution).
+    const n = Number(sql("SELECT count(*) FROM registrations WHERE status = 'outcome_unknown'"));
+    assert.ok(n >= 1);
+    const met = await fcgiRequest(path.join(STACK_DIR, 'run', 'registrar.sock'), { path: '/metrics' });
+    assert.match(met.body.toString(), new RegExp(`^clearance_registrations_outcome_unknown ${n}$`, 'm'));
     // The adopted client is Clearance's now: deleting it deletes it at the IdP.
     r = await api('DELETE', `/v1/registrations/${cb.id}`);
     assert.equal(r.status, 204, r.text);
     assert.equal(stub.clients.has(c.client_id), false);
+  });
+});
+
+describe('registrar with a hanging IdP (issue 13)', { skip: noStack }, () => {
+  test('Prefer: respond-async answers 202 at once; other routes stay fast; the secret is shown once', async () => {
+    const stub = await startIdpStub();
+    const async = { headers: { prefer: 'respond-async' } };
+    try {
+      let r = await api('POST', '/v1/providers', {
+        name: `hang-${uniq()}`, kind: 'other', well_known_url: stub.discoveryUrl, allow_insecure_http: true,
+      });
+      assert.equal(r.status, 201, r.text);
+      r = await api('POST', `/v1/providers/${r.json.id}/client-types`, {
+        display_name: `cc-${uniq()}`, description: 'hang', response_types: [],
+        grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic',
+      });
+      assert.equal(r.status, 201, r.text);
+      const ctId = r.json.id;
+
+      // Queued, done by a job worker, the secret picked up once.
+      const name = `m-ok-async-${uniq()}`;
+      r = await api('POST', '/v1/registrations', { client_type_id: ctId, client_name: name }, async);
+      assert.equal(r.status, 202, r.text);
+      assert.equal(r.json.status, 'pending');
+      assert.ok(r.json.job_id);
+      assert.equal(r.headers.get('location'), `/v1/registrations/${r.json.id}`);
+      assert.equal(r.json.client_secret, undefined);
+      const id = r.json.id;
+      const jobId = r.json.job_id;
+      await waitFor(async () => (await api('GET', `/v1/registrations/${id}`)).json.status === 'active',
+        { timeoutMs: 20000, intervalMs: 100, what: 'the queued registration is active' });
+      assert.equal((await api('GET', `/v1/jobs/${jobId}`)).json.state, 'done');
+      r = await api('POST', `/v1/registrations/${id}/client-secret`);
+      assert.equal(r.status, 200, r.text);
+      const held = stub.named(name);
+      assert.equal(held.length, 1);
+      assert.equal(r.json.client_id, held[0].client_id);
+      assert.equal(r.json.client_secret, held[0].client_secret);
+      r = await api('POST', `/v1/registrations/${id}/client-secret`);
+      assert.equal(r.status, 404, 'shown once');
+      // A registration created synchronously has no secret waiting.
+      r = await api('POST', '/v1/registrations', { client_type_id: ctId, client_name: `m-ok-sync-${uniq()}` });
+      assert.equal(r.status, 201, r.text);
+      assert.equal((await api('POST', `/v1/registrations/${r.json.id}/client-secret`)).status, 404);
+      // Bad input is refused before anything is queued.
+      r = await api('POST', '/v1/registrations', { client_type_id: crypto.randomUUID(), client_name: 'x' }, async);
+      assert.equal(r.status, 400, r.text);
+
+      // Rotation queued too; an IdP family that cannot rotate is refused before queueing.
+      r = await api('POST', `/v1/registrations/${id}/rotate-secret`, undefined, async);
+      assert.equal(r.status, 409, r.text);
+
+      // Twenty registrations on a hanging IdP.
+      const tag = uniq();
+      const t0 = Date.now();
+      const posts = await Promise.all(Array.from({ length: 20 }, (_, i) => api('POST', '/v1/registrations',
+        { client_type_id: ctId, client_name: `m-hang-${tag}-${i}` }, async)));
+      for (const p of posts) assert.equal(p.status, 202, p.text);
+      // Not a speed test: the IdP hangs for 10 s per call; a queued answer comes long before.
+      assert.ok(Date.now() - t0 < 5000, `20 queued registrations took ${Date.now() - t0} ms`);
+      await waitFor(() => Number(sql(`SELECT count(*) FROM registrations
+          WHERE client_name LIKE 'm-hang-${tag}-%' AND idp_attempt_at IS NOT NULL`)) >= 1,
+      { timeoutMs: 10000, intervalMs: 100, what: 'the workers are calling the hanging IdP' });
+      for (let i = 0; i < 10; i++) {
+        const t = Date.now();
+        const g = await api('GET', '/v1/providers');
+        assert.equal(g.status, 200, g.text);
+        assert.ok(Date.now() - t < 2500, `GET /v1/providers took ${Date.now() - t} ms while the IdP hangs`);
+      }
+      assert.equal(sql(`SELECT count(*) FROM registrations WHERE client_name LIKE 'm-hang-${tag}-%'
+          AND status = 'pending'`), '20', 'still waiting on the IdP');
+    } finally {
+      await stub.stop();
+    }
+  });
+});
+
+describe('secret rotation with Prefer: respond-async (issue 13)', { skip: noStack }, () => {
+  test('202 with a job; the new secret is shown once when the job is done', async () => {
+    const stub = await startIdpStub();
+    try {
+      let r = await api('POST', '/v1/providers', {
+        name: `bridge-${uniq()}`, kind: 'http_bridge', well_known_url: stub.discoveryUrl,
+        registration_endpoint: `${stub.base}/bridge`, initial_access_token: 'bridge-key', allow_insecure_http: true,
+      });
+      assert.equal(r.status, 201, r.text);
+      r = await api('POST', `/v1/providers/${r.json.id}/client-types`, {
+        display_name: `cc-${uniq()}`, description: 'bridge', response_types: [],
+        grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic',
+      });
+      assert.equal(r.status, 201, r.text);
+      r = await api('POST', '/v1/registrations', { client_type_id: r.json.id, client_name: `bridge-${uniq()}` });
+      assert.equal(r.status, 201, r.text);
+      const { id, client_id: cid, client_secret: first } = r.json;
+      assert.ok(first);
+      r = await api('POST', `/v1/registrations/${id}/rotate-secret`, undefined, { headers: { prefer: 'respond-async' } });
+      assert.equal(r.status, 202, r.text);
+      const job = r.json.job_id;
+      await waitFor(async () => (await api('GET', `/v1/jobs/${job}`)).json.state === 'done',
+        { timeoutMs: 20000, intervalMs: 100, what: 'the rotate job is done' });
+      r = await api('POST', `/v1/registrations/${id}/client-secret`);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.client_id, cid);
+      assert.notEqual(r.json.client_secret, first);
+      assert.equal(r.json.client_secret, stub.clients.get(cid).client_secret);
+      assert.equal((await api('POST', `/v1/registrations/${id}/client-secret`)).status, 404, 'shown once');
+      assert.equal((await api('DELETE', `/v1/registrations/${id}`)).status, 204);
+    } finally {
+      await stub.stop();
+    }
   });
 });
 
@@ -220,6 +332,78 @@ describe('registrar killed between the IdP answer and COMMIT (issue 13)', { skip
     } finally {
       if (stopped) process.kill(stackPid, 'SIGCONT');
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await stub.stop();
+    }
+  });
+});
+
+describe('gateway with a hanging JWKS endpoint (issue 13)', { skip: noStack }, () => {
+  test('unknown kids are refused at once while known kids keep flowing', async () => {
+    const stub = await startIdpStub();
+    try {
+      const mk = (kid) => {
+        const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+        return { kid, privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } };
+      };
+      const known = mk('known-1');
+      const unknownKey = mk('unknown-1');
+      stub.jwks.keys = [known.jwk];
+      const r = await api('POST', '/v1/providers', {
+        name: `jwks-${uniq()}`, kind: 'other', well_known_url: stub.discoveryUrl, allow_insecure_http: true,
+      });
+      assert.equal(r.status, 201, r.text);
+      // A client Clearance registered, so a verified token is decided past 401.
+      const ctr = await api('POST', `/v1/providers/${r.json.id}/client-types`, {
+        display_name: `cc-${uniq()}`, description: 'jwks', response_types: [],
+        grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic',
+      });
+      assert.equal(ctr.status, 201, ctr.text);
+      const reg = await api('POST', '/v1/registrations', { client_type_id: ctr.json.id, client_name: `jwks-${uniq()}` });
+      assert.equal(reg.status, 201, reg.text);
+      const cid = reg.json.client_id;
+      const sign = (k, extra = {}) => {
+        const now = Math.floor(Date.now() / 1000);
+        const h = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: k.kid })).toString('base64url');
+        const c = Buffer.from(JSON.stringify({
+          iss: stub.base, sub: cid, client_id: cid, iat: now, exp: now + 300, scope: 'api:read',
+          jti: crypto.randomUUID(), ...extra,
+        })).toString('base64url');
+        const sig = crypto.sign('sha256', Buffer.from(`${h}.${c}`), k.privateKey).toString('base64url');
+        return `${h}.${c}.${sig}`;
+      };
+      const call = async (tok) => {
+        const t = Date.now();
+        const res = await api('GET', '/api/hello.json', undefined,
+          { token: null, headers: { authorization: `Bearer ${tok}` }, timeoutMs: 20000 });
+        return { status: res.status, ms: Date.now() - t };
+      };
+      // The gateway learns the provider (LISTEN/NOTIFY) and fetches the keys once.
+      let baseline;
+      await waitFor(async () => {
+        baseline = await call(sign(known));
+        return baseline.status !== 401;
+      }, { timeoutMs: 15000, intervalMs: 200, what: 'the gateway verifies known-kid tokens' });
+      assert.ok([200, 403].includes(baseline.status), `known kid: ${baseline.status}`);
+      const fetchesBefore = stub.jwks.fetches;
+
+      stub.jwks.hang = true;
+      // Enough unknown kids to take every worker thread if they waited on the fetch.
+      const unknown = Array.from({ length: 6 }, () => call(sign(unknownKey)));
+      await new Promise((res) => setTimeout(res, 100));
+      const knownRuns = [];
+      for (let i = 0; i < 10; i++) knownRuns.push(await call(sign(known)));
+      const u = await Promise.all(unknown);
+      for (const x of u) {
+        assert.equal(x.status, 401, 'an unknown kid is refused');
+        // Not a speed test: the fetch hangs for 5 s, a refusal comes long before.
+        assert.ok(x.ms < 2500, `unknown kid answered after ${x.ms} ms`);
+      }
+      for (const x of knownRuns) {
+        assert.equal(x.status, baseline.status, 'known kids are decided as before');
+        assert.ok(x.ms < 2500, `known kid answered after ${x.ms} ms while the JWKS fetch hangs`);
+      }
+      assert.equal(stub.jwks.fetches, fetchesBefore + 1, 'one background refetch, not one per token');
+    } finally {
       await stub.stop();
     }
   });

@@ -20,6 +20,8 @@ export async function startIdpStub({ lateMs = 13000 } = {}) {
   const clients = new Map(); // client_id -> { client_name, rat }
   const hanging = new Set();
   let base = '';
+  // The JWKS: public JWKs served at /jwks; jwksHang makes /jwks never answer.
+  const jwks = { keys: [], hang: false, fetches: 0 };
 
   const create = (meta) => {
     const id = `stub-${crypto.randomUUID()}`;
@@ -60,7 +62,11 @@ export async function startIdpStub({ lateMs = 13000 } = {}) {
         scopes_supported: ['openid', 'api:read'],
       });
     }
-    if (req.method === 'GET' && url.pathname === '/jwks') return json(res, 200, { keys: [] });
+    if (req.method === 'GET' && url.pathname === '/jwks') {
+      jwks.fetches++;
+      if (jwks.hang) { hanging.add(res); res.on('close', () => hanging.delete(res)); return undefined; }
+      return json(res, 200, { keys: jwks.keys });
+    }
     if (req.method === 'POST' && url.pathname === '/register') {
       const body = await readBody(req);
       let meta;
@@ -99,6 +105,26 @@ export async function startIdpStub({ lateMs = 13000 } = {}) {
         default: return json(res, 201, create(meta));
       }
     }
+    // Kong's HTTP DCR bridge contract (kind http_bridge), mode ok only.
+    if (url.pathname.startsWith('/bridge/')) {
+      if (req.headers['x-api-key'] !== 'bridge-key') return json(res, 401, { error: 'unauthorized' });
+      const body = await readBody(req);
+      if (req.method === 'POST' && url.pathname === '/bridge/') {
+        let meta;
+        try { meta = JSON.parse(body); } catch { return json(res, 400, { error: 'bad json' }); }
+        const c = create(meta);
+        return json(res, 201, { client_id: c.client_id, client_secret: c.client_secret });
+      }
+      const bm = /^\/bridge\/([^/]+)(\/new-secret)?$/.exec(url.pathname);
+      const c = bm && clients.get(bm[1]);
+      if (!c) return json(res, 404, { error: 'not_found' });
+      if (req.method === 'POST' && bm[2]) {
+        c.client_secret = crypto.randomBytes(24).toString('base64url');
+        return json(res, 200, { client_id: c.client_id, client_secret: c.client_secret });
+      }
+      if (req.method === 'DELETE' && !bm[2]) { clients.delete(c.client_id); res.writeHead(204); return res.end(); }
+      return json(res, 405, { error: 'method' });
+    }
     const rm = /^\/register\/([^/]+)$/.exec(url.pathname);
     if (rm) {
       const c = clients.get(rm[1]);
@@ -116,6 +142,7 @@ export async function startIdpStub({ lateMs = 13000 } = {}) {
     base,
     discoveryUrl: `${base}/.well-known/openid-configuration`,
     clients,
+    jwks,
     /** Clients held whose client_name starts with prefix. */
     named: (prefix) => [...clients.values()].filter((c) => (c.client_name || '').startsWith(prefix)),
     async stop() {
