@@ -894,17 +894,20 @@ enum clr_rc reg_op_register_async(const struct reg_app *app, struct clr_db *db,
 		rc = clr_db_exec(db, "reg_rg_pickup_set", 1, p, NULL);
 	if (rc == CLR_OK)
 		rc = clr_jobs_enqueue(db, "register", payload, job_id);
+	/* The row as queued: a worker may finish it before this answer goes out. */
+	if (rc == CLR_OK && (*view = view_of(db, id)) == NULL)
+		rc = CLR_ERR_DB;
 	if (rc == CLR_OK)
 		rc = clr_db_commit(db);
 	if (rc != CLR_OK) {
+		json_decref(*view);
+		*view = NULL;
 		clr_err_set(e, rc == CLR_ERR_NOTFOUND ? CLR_ERR_PARAM : rc,
 			    rc == CLR_ERR_NOTFOUND ? "invalid_request" : NULL, NULL,
 			    "the registration could not be queued");
 		rc = e->rc;
 		goto out;
 	}
-	if ((*view = view_of(db, id)) == NULL)
-		rc = clr_err_set(e, CLR_ERR_DB, NULL, NULL, "the queued registration vanished");
 	clr_log(NULL, CLR_LOG_INFO, "registration %s queued (job %s)", id, job_id);
 out:
 	clr_db_rollback(db);
