@@ -357,6 +357,10 @@ enum clr_rc clr_http_do(struct clr_http_client *c, const struct clr_http_opts *o
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
 	SETOPT(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	if (opts->fresh_connection) {
+		SETOPT(h, CURLOPT_FRESH_CONNECT, 1L);
+		SETOPT(h, CURLOPT_FORBID_REUSE, 1L);
+	}
 	SETOPT(h, CURLOPT_PROTOCOLS_STR, opts->allow_http ? "http,https" : "https");
 	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, opts->allow_http ? "http,https" : "https");
 	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -417,8 +421,18 @@ enum clr_rc clr_http_do(struct clr_http_client *c, const struct clr_http_opts *o
 						  : "scheme not allowed (https required)");
 		goto out;
 	default:
-		rc = clr_err_set(e, CLR_ERR_UPSTREAM, "upstream_error", NULL, "%s%s%s",
-				 curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+		/*
+		 * "upstream_unreachable": the request never left (no connection),
+		 * so the peer cannot have acted on it; callers that must not
+		 * repeat a create blindly tell this apart from a broken answer.
+		 */
+		rc = clr_err_set(e, CLR_ERR_UPSTREAM,
+				 cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+					 cc == CURLE_COULDNT_RESOLVE_PROXY
+				     ? "upstream_unreachable"
+				     : "upstream_error",
+				 NULL, "%s%s%s", curl_easy_strerror(cc), errbuf[0] ? ": " : "",
+				 errbuf);
 		goto out;
 	}
 	cc = curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -199,6 +199,9 @@ static void send_raw(struct clr_req *r, int status, const char *ctype, const cha
 	}
 	if (status < 100 || status > 599)
 		status = 500;
+	/* Every 503 says when to come back (a handler may have set its own). */
+	if (status == 503 && strstr(pv->hdrs, "Retry-After:") == NULL)
+		clr_resp_header(r, "Retry-After", "5");
 	pv->status = status;
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\nX-Request-Id: %s\r\n%s%s%s%s%.*s\r\n",
 		     status, status_text(status), r->reqid, ctype ? "Content-Type: " : "",

@@ -7,10 +7,15 @@
  * asked for.  The sleep is cut into slices of at most STOP_SLICE_MS so that
  * stopping never takes longer than that.
  *
- * A claim sets a lease (locked_until).  Finishing a job only updates the
- * row if it still carries our attempt number and state 'running', so a
- * worker whose lease ran out (and whose job another worker took over)
- * cannot overwrite the newer outcome.
+ * A claim sets a short lease (locked_until = now + LEASE_S).  While the job
+ * runs, a heartbeat thread with its own connection renews it every
+ * RENEW_S, so a long IdP call keeps its job while a worker that died
+ * (kill -9, crash, lost host) stops renewing and its job becomes claimable
+ * again within LEASE_S; the claiming worker wakes at the lease's end
+ * (next_due_ms), so a crashed job is resumed within LEASE_S plus one
+ * claim.  Finishing a job only updates the row if it still carries our
+ * attempt number and state 'running', so a worker whose lease ran out (and
+ * whose job another worker took over) cannot overwrite the newer outcome.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clearance/http_in.h"
 #include "clearance/jobs.h"
@@ -29,6 +35,10 @@
 #define RECONNECT_WAIT_MS 500
 #define RECONNECT_MAX_MS 8000
 #define BACKOFF_MAX_MS (24LL * 3600 * 1000)
+/* The lease and its renewal period; README "Jobs" states the bound. */
+#define LEASE_S 10
+#define LEASE_SQL "now() + interval '10 seconds'" /* LEASE_S */
+#define RENEW_S 3
 
 struct clr_jobs_worker {
 	const struct clr_config *cfg; /* borrowed */
@@ -40,6 +50,14 @@ struct clr_jobs_worker {
 	pthread_t thread;
 	atomic_int stop;
 	int listen_pid; /* backend pid our LISTEN ran on */
+	/* The heartbeat: renews the lease of the running job (cur_*). */
+	pthread_t beat;
+	int beat_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char cur_id[37]; /* "" when no job runs */
+	char cur_attempts[16];
+	struct clr_db *beat_db; /* the heartbeat's own connection, opened on first use */
 };
 
 enum clr_rc clr_jobs_enqueue(struct clr_db *db, const char *kind, const json_t *payload,
@@ -207,7 +225,15 @@ static void run_job(struct clr_jobs_worker *w, PGresult *r)
 		goto done;
 	}
 	job.payload = payload;
+	pthread_mutex_lock(&w->mu);
+	snprintf(w->cur_id, sizeof(w->cur_id), "%s", id);
+	snprintf(w->cur_attempts, sizeof(w->cur_attempts), "%s", attempts_s);
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 	rc = k->fn(w->app, w->db, &job, &e);
+	pthread_mutex_lock(&w->mu);
+	w->cur_id[0] = '\0';
+	pthread_mutex_unlock(&w->mu);
 	/* A handler must not leave its transaction open for the next job. */
 	clr_db_rollback(w->db);
 	if (rc != CLR_OK && e.msg[0] == '\0')
@@ -243,7 +269,7 @@ static int claim_and_run(struct clr_jobs_worker *w)
 	rc = clr_db_exec_sql(w->db,
 			     "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
 			     " max_attempts = coalesce(max_attempts, $1::int),"
-			     " locked_until = now() + interval '5 minutes',"
+			     " locked_until = " LEASE_SQL ","
 			     " updated_at = now()"
 			     " WHERE id = (SELECT id FROM jobs"
 			     " WHERE kind = ANY ($2::text[])"
@@ -322,6 +348,43 @@ static void wait_notify(struct clr_jobs_worker *w, long ms)
 	}
 }
 
+/* Renews the running job's lease every RENEW_S until stopped. */
+static void *beat_main(void *arg)
+{
+	struct clr_jobs_worker *w = arg;
+	char id[37], att[16];
+	const char *params[2] = {id, att};
+
+	pthread_mutex_lock(&w->mu);
+	while (!atomic_load(&w->stop)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += RENEW_S;
+		pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+		if (atomic_load(&w->stop) || w->cur_id[0] == '\0')
+			continue;
+		snprintf(id, sizeof(id), "%s", w->cur_id);
+		snprintf(att, sizeof(att), "%s", w->cur_attempts);
+		pthread_mutex_unlock(&w->mu);
+		if (w->beat_db == NULL &&
+		    clr_db_open(w->cfg->database_url, NULL, 0, &w->beat_db) != CLR_OK)
+			w->beat_db = NULL;
+		/* A renewal that fails is retried next period; the lease covers two. */
+		if (w->beat_db != NULL &&
+		    clr_db_exec_sql(w->beat_db,
+				    "UPDATE jobs SET locked_until = " LEASE_SQL
+				    " WHERE id = $1::uuid AND attempts = $2::int"
+				    " AND state = 'running'",
+				    2, params, NULL) != CLR_OK)
+			clr_log(NULL, CLR_LOG_WARN, "jobs: could not renew the lease of job %s",
+				id);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
 static void *worker_main(void *arg)
 {
 	struct clr_jobs_worker *w = arg;
@@ -385,6 +448,20 @@ static enum clr_rc kinds_literal(const struct clr_job_kind *kinds, size_t n, cha
 	return CLR_OK;
 }
 
+static void stop_beat(struct clr_jobs_worker *w)
+{
+	if (!w->beat_started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	atomic_store(&w->stop, 1);
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->beat, NULL);
+	w->beat_started = 0;
+	clr_db_close(w->beat_db);
+	w->beat_db = NULL;
+}
+
 enum clr_rc clr_jobs_worker_start(const struct clr_config *cfg, const struct clr_job_kind *kinds,
 				  size_t nkinds, const struct clr_db_stmt *stmts, size_t nstmts,
 				  void *app, struct clr_jobs_worker **out)
@@ -406,9 +483,17 @@ enum clr_rc clr_jobs_worker_start(const struct clr_config *cfg, const struct clr
 		goto out;
 	w->listen_pid = -1;
 	atomic_init(&w->stop, 0);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
 	rc = clr_db_open(cfg->database_url, stmts, nstmts, &w->db);
 	if (rc != CLR_OK)
 		goto out;
+	if (pthread_create(&w->beat, NULL, beat_main, w) != 0) {
+		clr_log(NULL, CLR_LOG_ERROR, "jobs: cannot start the lease heartbeat");
+		rc = CLR_ERR_INTERNAL;
+		goto out;
+	}
+	w->beat_started = 1;
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 		clr_log(NULL, CLR_LOG_ERROR, "jobs: cannot start worker thread");
 		rc = CLR_ERR_INTERNAL;
@@ -418,6 +503,7 @@ enum clr_rc clr_jobs_worker_start(const struct clr_config *cfg, const struct clr
 	w = NULL;
 out:
 	if (w != NULL) {
+		stop_beat(w);
 		clr_db_close(w->db);
 		free(w->kinds_sql);
 		free(w);
@@ -431,6 +517,7 @@ void clr_jobs_worker_stop(struct clr_jobs_worker *w)
 		return;
 	atomic_store(&w->stop, 1);
 	pthread_join(w->thread, NULL);
+	stop_beat(w);
 	clr_db_close(w->db);
 	free(w->kinds_sql);
 	free(w);

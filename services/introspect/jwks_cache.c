@@ -3,8 +3,12 @@
  *
  * One mutex per cache guards the state; the HTTP fetch itself runs with the
  * mutex released and `fetching` set, and everybody else who needs a fetch
- * waits on `done` for that one instead of starting another.
+ * waits on `done` for that one instead of starting another.  A refetch for
+ * an unknown kid runs on a thread of its own (bg_thr, joined before the
+ * next one starts and when the cache is freed); its callers wait on `done`
+ * with a deadline of a few milliseconds.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -43,6 +47,9 @@ struct ix_jwks_cache {
 	unsigned long not_modified;
 	unsigned long rejected; /* sets refused as a whole (CLR_JWKS_STRICT) */
 	atomic_ulong set_gen;	/* bumped whenever cur changes */
+	pthread_t bg_thr;	/* the background refetch for an unknown kid */
+	int bg_started;		/* bg_thr must be joined */
+	long long bg_now_ms;	/* the clock of the miss that started it */
 };
 
 const struct clr_jwks *ix_jwks_ref_set(const struct ix_jwks_ref *r)
@@ -100,6 +107,8 @@ enum clr_rc ix_jwks_cache_new(const struct ix_jwks_cache_cfg *cfg, const char *u
 		c->cfg.max_ttl_s = c->cfg.min_ttl_s;
 	if (c->cfg.retry_ms <= 0)
 		c->cfg.retry_ms = 1000;
+	if (c->cfg.miss_wait_ms <= 0)
+		c->cfg.miss_wait_ms = IX_JWKS_MISS_WAIT_MS;
 	if (copy_source(c, uri, http) != CLR_OK) {
 		free(c);
 		return CLR_ERR_NOMEM;
@@ -114,6 +123,9 @@ void ix_jwks_cache_free(struct ix_jwks_cache *c)
 {
 	if (c == NULL)
 		return;
+	/* A refetch still running ends within IX_JWKS_DEADLINE_MS. */
+	if (c->bg_started)
+		pthread_join(c->bg_thr, NULL);
 	ix_jwks_ref_release(c->cur);
 	free(c->etag);
 	free(c->uri);
@@ -350,17 +362,69 @@ out:
 	return rc;
 }
 
+/* The background refetch for an unknown kid; `fetching` is set by its starter. */
+static void *bg_main(void *arg)
+{
+	struct ix_jwks_cache *c = arg;
+	struct clr_http_client *http = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	if (clr_http_client_new(&http) == CLR_OK) {
+		(void)do_fetch(c, http, c->bg_now_ms, NULL);
+	} else {
+		c->fetching = 0;
+		pthread_cond_broadcast(&c->done);
+	}
+	pthread_mutex_unlock(&c->mu);
+	clr_http_client_free(http);
+	return NULL;
+}
+
+/* Starts bg_main with c->mu held and nothing fetching; 0 when it could not. */
+static int bg_start(struct ix_jwks_cache *c, long long now_ms)
+{
+	/* The last one finished its fetch (fetching is clear) and needs no lock. */
+	if (c->bg_started) {
+		pthread_join(c->bg_thr, NULL);
+		c->bg_started = 0;
+	}
+	c->bg_now_ms = now_ms;
+	c->fetching = 1;
+	if (pthread_create(&c->bg_thr, NULL, bg_main, c) != 0) {
+		c->fetching = 0;
+		return 0;
+	}
+	c->bg_started = 1;
+	return 1;
+}
+
+/* Waits on `done` while a fetch runs, for at most ms of real time. */
+static void wait_fetch_for(struct ix_jwks_cache *c, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (c->fetching)
+		if (pthread_cond_timedwait(&c->done, &c->mu, &ts) == ETIMEDOUT)
+			return;
+}
+
 enum clr_rc ix_jwks_cache_miss(struct ix_jwks_cache *c, struct clr_http_client *http,
 			       long long now_ms, const struct ix_jwks_ref *seen,
 			       struct ix_jwks_ref **out, struct clr_err *e)
 {
 	enum clr_rc rc = CLR_OK;
 
+	(void)http;
 	*out = NULL;
 	pthread_mutex_lock(&c->mu);
-	if (c->fetching)
-		wait_fetch(c);
-	else if (c->cur == seen) {
+	if (!c->fetching && c->cur == seen) {
 		if (c->have_miss_fetch &&
 		    now_ms - c->last_miss_fetch_ms < c->cfg.cooldown_s * 1000LL) {
 			rc = clr_err_set(e, CLR_ERR_NOTFOUND, "invalid_token", NULL,
@@ -369,7 +433,19 @@ enum clr_rc ix_jwks_cache_miss(struct ix_jwks_cache *c, struct clr_http_client *
 		}
 		c->have_miss_fetch = 1;
 		c->last_miss_fetch_ms = now_ms;
-		(void)do_fetch(c, http, now_ms, NULL);
+		if (!bg_start(c, now_ms)) {
+			rc = clr_err_set(e, CLR_ERR_NOTFOUND, "invalid_token", NULL,
+					 "unknown kid (JWKS refetch could not start)");
+			goto out;
+		}
+	}
+	if (c->fetching)
+		wait_fetch_for(c, c->cfg.miss_wait_ms);
+	if (c->fetching) {
+		/* Never hold a serving thread on a slow IdP: the next token may pass. */
+		rc = clr_err_set(e, CLR_ERR_NOTFOUND, "invalid_token", NULL,
+				 "unknown kid (JWKS refetch under way)");
+		goto out;
 	}
 	if (!usable(c, now_ms)) {
 		rc = fail_from_state(c, e);

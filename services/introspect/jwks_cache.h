@@ -11,7 +11,11 @@
  *  - after expiry the keys stay usable for stale_s more seconds, so an IdP
  *    outage does not stop the gateway; the failure is kept in last_error;
  *  - a token with an unknown kid triggers at most one refetch per
- *    cooldown_s; concurrent callers that need a fetch share one;
+ *    cooldown_s, run by a background thread: the caller waits for it at
+ *    most miss_wait_ms (a few milliseconds) and is refused at once after
+ *    that, and every other caller with an unknown kid is refused at once
+ *    while it runs, so a hanging JWKS endpoint never holds the threads that
+ *    serve known kids (issue 13);
  *  - a failed, malformed or empty answer never replaces a good set;
  *  - without any usable set, a request fetches synchronously, but not more
  *    often than once per retry_ms after a failure.
@@ -37,7 +41,12 @@ struct ix_jwks_cache_cfg {
 	long cooldown_s;
 	long stale_s;
 	long retry_ms; /* pause after a failed fetch when no keys exist */
+	/* How long an unknown kid waits for its background refetch; <= 0: 50. */
+	long miss_wait_ms;
 };
+
+/* The default of miss_wait_ms: an IdP on the same network answers in time. */
+#define IX_JWKS_MISS_WAIT_MS 50L
 
 struct ix_jwks_cache;
 
@@ -74,9 +83,12 @@ enum clr_rc ix_jwks_cache_get(struct ix_jwks_cache *c, struct clr_http_client *h
 
 /*
  * A token's kid was not in `seen` (the set the caller looked in).  If the
- * set changed since, returns the newer one; else refetches, unless a
- * refetch for a miss happened less than cooldown_s ago: CLR_ERR_NOTFOUND.
- * *out new reference on CLR_OK (the caller looks the kid up again).
+ * set changed since, returns the newer one; else starts a background
+ * refetch (unless one runs, or one for a miss started less than
+ * cooldown_s ago: CLR_ERR_NOTFOUND at once) and waits for it at most
+ * miss_wait_ms: CLR_ERR_NOTFOUND when it has not finished by then.  http
+ * is unused (the refetch has its own client).  *out new reference on
+ * CLR_OK (the caller looks the kid up again).
  */
 enum clr_rc ix_jwks_cache_miss(struct ix_jwks_cache *c, struct clr_http_client *http,
 			       long long now_ms, const struct ix_jwks_ref *seen,

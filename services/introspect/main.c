@@ -108,6 +108,7 @@ int main(void)
 	jcfg.cooldown_s = cfg->jwks_cooldown_s;
 	jcfg.stale_s = cfg->jwks_stale_s;
 	jcfg.retry_ms = 1000;
+	jcfg.miss_wait_ms = IX_JWKS_MISS_WAIT_MS;
 	memset(&hdef, 0, sizeof(hdef));
 	hdef.connect_timeout_ms = cfg->http_connect_timeout_ms;
 	hdef.timeout_ms = cfg->http_timeout_ms;

@@ -455,6 +455,7 @@ static enum clr_rc exchange(struct clr_http_client *c, const struct drv_provider
 			    const struct drv_wire_req *w, struct clr_http_resp *resp,
 			    struct clr_err *e)
 {
+	struct clr_http_opts opts = p->http;
 	struct clr_http_header h[3];
 	size_t nh = 0;
 	char *body = NULL;
@@ -474,7 +475,9 @@ static enum clr_rc exchange(struct clr_http_client *c, const struct drv_provider
 	}
 	if (w->auth_name != NULL)
 		h[nh++] = (struct clr_http_header){w->auth_name, w->auth_value};
-	rc = clr_http_do(c, &p->http, w->method, w->url, h, nh, body != NULL ? body : w->form,
+	/* libcurl must never send a create twice (a reused connection that died). */
+	opts.fresh_connection = strcmp(w->method, "POST") == 0;
+	rc = clr_http_do(c, &opts, w->method, w->url, h, nh, body != NULL ? body : w->form,
 			 body != NULL ? blen : (w->form != NULL ? strlen(w->form) : 0), resp, e);
 	free(body);
 	return rc;
@@ -509,9 +512,18 @@ out:
 	return rc;
 }
 
+/*
+ * *maybe (may be NULL) is set to 1 when the operation's request may have
+ * reached the IdP and its outcome is not known for certain: no answer in
+ * time, a broken connection, an unreadable or oversized answer, a 2xx that
+ * does not parse, or a 502/504 from a proxy in front of it.  An IdP's
+ * readable error answer (4xx, other 5xx) and failures before sending
+ * (including no connection at all) leave it 0.
+ */
 static enum clr_rc run(struct clr_http_client *c, const struct drv_provider *p, enum drv_op op,
 		       const struct drv_client_type *ct, const struct drv_reg_input *in,
-		       const struct drv_reg_ref *ref, struct drv_reg_result *out, struct clr_err *e)
+		       const struct drv_reg_ref *ref, struct drv_reg_result *out, int *maybe,
+		       struct clr_err *e)
 {
 	const struct drv_driver *d;
 	struct drv_wire_req w = {0};
@@ -522,6 +534,8 @@ static enum clr_rc run(struct clr_http_client *c, const struct drv_provider *p, 
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
+	if (maybe != NULL)
+		*maybe = 0;
 	if (p == NULL || (d = drv_get(p->kind)) == NULL)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "kind",
 				   "unknown identity provider kind");
@@ -537,9 +551,16 @@ static enum clr_rc run(struct clr_http_client *c, const struct drv_provider *p, 
 		      &w, e);
 	if (rc != CLR_OK)
 		goto out;
-	if ((rc = exchange(c, p, &w, &resp, e)) != CLR_OK)
+	if ((rc = exchange(c, p, &w, &resp, e)) != CLR_OK) {
+		if (maybe != NULL)
+			*maybe =
+			    rc != CLR_ERR_NOMEM && strcmp(e->error, "upstream_unreachable") != 0;
 		goto out;
+	}
 	rc = d->parse(op, p, &resp, &tmp, e);
+	if (rc != CLR_OK && maybe != NULL)
+		*maybe = (resp.status >= 200 && resp.status < 300) || resp.status == 502 ||
+			 resp.status == 504;
 	if (rc == CLR_OK && out != NULL) {
 		*out = tmp;
 		memset(&tmp, 0, sizeof(tmp));
@@ -558,26 +579,33 @@ enum clr_rc drv_register(struct clr_http_client *c, const struct drv_provider *p
 			 const struct drv_client_type *ct, const struct drv_reg_input *in,
 			 struct drv_reg_result *out, struct clr_err *e)
 {
-	return run(c, p, DRV_OP_REGISTER, ct, in, NULL, out, e);
+	return run(c, p, DRV_OP_REGISTER, ct, in, NULL, out, NULL, e);
+}
+
+enum clr_rc drv_register_outcome(struct clr_http_client *c, const struct drv_provider *p,
+				 const struct drv_client_type *ct, const struct drv_reg_input *in,
+				 struct drv_reg_result *out, int *maybe_created, struct clr_err *e)
+{
+	return run(c, p, DRV_OP_REGISTER, ct, in, NULL, out, maybe_created, e);
 }
 
 enum clr_rc drv_update(struct clr_http_client *c, const struct drv_provider *p,
 		       const struct drv_client_type *ct, const struct drv_reg_input *in,
 		       const struct drv_reg_ref *ref, struct drv_reg_result *out, struct clr_err *e)
 {
-	return run(c, p, DRV_OP_UPDATE, ct, in, ref, out, e);
+	return run(c, p, DRV_OP_UPDATE, ct, in, ref, out, NULL, e);
 }
 
 enum clr_rc drv_delete(struct clr_http_client *c, const struct drv_provider *p,
 		       const struct drv_reg_ref *ref, struct clr_err *e)
 {
-	return run(c, p, DRV_OP_DELETE, NULL, NULL, ref, NULL, e);
+	return run(c, p, DRV_OP_DELETE, NULL, NULL, ref, NULL, NULL, e);
 }
 
 enum clr_rc drv_rotate(struct clr_http_client *c, const struct drv_provider *p,
 		       const struct drv_reg_ref *ref, struct drv_reg_result *out, struct clr_err *e)
 {
-	return run(c, p, DRV_OP_ROTATE, NULL, NULL, ref, out, e);
+	return run(c, p, DRV_OP_ROTATE, NULL, NULL, ref, out, NULL, e);
 }
 
 /* ---- plain RFC 7591/7592, wrapped by most drivers ---- */

@@ -162,6 +162,16 @@ const struct drv_driver *drv_get(enum drv_idp_kind k);
 enum clr_rc drv_register(struct clr_http_client *c, const struct drv_provider *p,
 			 const struct drv_client_type *ct, const struct drv_reg_input *in,
 			 struct drv_reg_result *out, struct clr_err *e) CLR_MUSTCHECK;
+/*
+ * drv_register that also tells, on failure, whether the IdP may have
+ * created the client anyway (*maybe_created 1: timeout, broken or
+ * unreadable answer, 502/504) or certainly did not (0: refused before
+ * sending, no connection, or a readable error answer).
+ */
+enum clr_rc drv_register_outcome(struct clr_http_client *c, const struct drv_provider *p,
+				 const struct drv_client_type *ct, const struct drv_reg_input *in,
+				 struct drv_reg_result *out, int *maybe_created,
+				 struct clr_err *e) CLR_MUSTCHECK;
 enum clr_rc drv_update(struct clr_http_client *c, const struct drv_provider *p,
 		       const struct drv_client_type *ct, const struct drv_reg_input *in,
 		       const struct drv_reg_ref *ref, struct drv_reg_result *out,

@@ -37,6 +37,33 @@ static void reply_with_secret(struct clr_req *r, int status, json_t *view, char 
 	clr_resp_json(r, status, view);
 }
 
+/* RFC 7240: "Prefer: respond-async" asks for 202 and a job instead of waiting on the IdP. */
+static int prefers_async(struct clr_req *r)
+{
+	const char *v = clr_req_env(r, "HTTP_PREFER");
+
+	return v != NULL && strstr(v, "respond-async") != NULL;
+}
+
+/* The registration queued as a register job; answered at once with 202. */
+static void create_async(struct clr_req *r, const struct reg_request *req)
+{
+	struct clr_err e = {0};
+	json_t *view = NULL;
+	char job[37], loc[64];
+
+	if (reg_op_register_async(r->app, r->db, req, &view, job, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
+		return;
+	}
+	json_object_set_new(view, "job_id", json_string(job));
+	snprintf(loc, sizeof(loc), "/v1/registrations/%s",
+		 json_string_value(json_object_get(view, "id")));
+	clr_resp_header(r, "Location", loc);
+	clr_resp_header(r, "Preference-Applied", "respond-async");
+	clr_resp_json(r, 202, view);
+}
+
 void reg_h_regs_create(struct clr_req *r)
 {
 	const struct reg_app *app = r->app;
@@ -51,7 +78,13 @@ void reg_h_regs_create(struct clr_req *r)
 	if (json_is_null(req.redirect_uris))
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
+	if (prefers_async(r)) {
+		create_async(r, &req);
+		return;
+	}
 	if (reg_op_register(app, r->db, r->http, NULL, &req, &view, &secret, &e) != CLR_OK) {
+		if (strcmp(e.error, "outcome_unknown") == 0)
+			reg_unknown_refresh(app, r->db);
 		clr_resp_fail(r, &e);
 		return;
 	}
@@ -61,15 +94,15 @@ void reg_h_regs_create(struct clr_req *r)
 void reg_h_regs_list(struct clr_req *r)
 {
 	static const char *const names[3] = {"provider_id", "status", "client_type_id"};
-	static const char *const statuses[] = {"pending", "active", "failed", "deleted",
-					       "orphaned"};
+	static const char *const statuses[] = {"pending", "active",   "failed",
+					       "deleted", "orphaned", "outcome_unknown"};
 	char *q[3] = {NULL}, lim[16], off[16];
 	const char *p[5];
 	PGresult *res = NULL;
 	struct clr_err e = {0};
 	size_t i;
 
-	if (clr_req_query_enum(r, "status", statuses, 5, &q[1], &e) != CLR_OK)
+	if (clr_req_query_enum(r, "status", statuses, 6, &q[1], &e) != CLR_OK)
 		goto fail;
 	for (i = 0; i < 3; i += 2) {
 		if (clr_req_query(r, names[i], &q[i]) != CLR_OK) {
@@ -176,9 +209,79 @@ void reg_h_regs_rotate(struct clr_req *r)
 
 	if (id == NULL)
 		return;
+	if (prefers_async(r)) {
+		char job[37], loc[64];
+
+		if (reg_op_rotate_async(r->app, r->db, id, job, &e) != CLR_OK) {
+			clr_resp_fail(r, &e);
+			return;
+		}
+		snprintf(loc, sizeof(loc), "/v1/jobs/%s", job);
+		clr_resp_header(r, "Location", loc);
+		clr_resp_header(r, "Preference-Applied", "respond-async");
+		clr_resp_json(r, 202, json_pack("{s:s, s:s}", "id", id, "job_id", job));
+		return;
+	}
 	if (reg_op_rotate(r->app, r->db, r->http, id, &view, &secret, &e) != CLR_OK) {
 		clr_resp_fail(r, &e);
 		return;
 	}
 	reply_with_secret(r, 200, view, secret);
+}
+
+static const struct clr_field resolve_fields[] = {
+    {"action", CLR_FT_STR, 1, 0, 1, 16, 0, 0},
+    {"client_id", CLR_FT_STR, 0, 1, 1, 512, 0, 0},
+    {"registration_access_token", CLR_FT_STR, 0, 1, 1, 4096, 0, 0},
+    {"registration_client_uri", CLR_FT_STR, 0, 1, 1, 2048, 0, 0},
+    {"client_secret", CLR_FT_STR, 0, 1, 1, 1024, 0, 0},
+};
+const struct clr_body reg_body_registration_resolve =
+    CLR_BODY(resolve_fields, 0, "invalid_request");
+
+void reg_h_regs_resolve(struct clr_req *r)
+{
+	const char *id = clr_req_param_id(r, 0, "registration");
+	const char *action;
+	struct reg_resolution how = {0};
+	struct clr_err e = {0};
+	json_t *view = NULL;
+
+	if (id == NULL)
+		return;
+	action = json_string_value(json_object_get(r->json, "action"));
+	if (action == NULL || (strcmp(action, "adopt") != 0 && strcmp(action, "gone") != 0)) {
+		clr_resp_error(r, 400, "invalid_request", "action must be \"adopt\" or \"gone\"");
+		return;
+	}
+	how.adopt = strcmp(action, "adopt") == 0;
+	how.client_id = json_string_value(json_object_get(r->json, "client_id"));
+	how.registration_access_token =
+	    json_string_value(json_object_get(r->json, "registration_access_token"));
+	how.registration_client_uri =
+	    json_string_value(json_object_get(r->json, "registration_client_uri"));
+	how.client_secret = json_string_value(json_object_get(r->json, "client_secret"));
+	if (reg_op_resolve(r->app, r->db, id, &how, &view, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
+		return;
+	}
+	clr_log_req(r, CLR_LOG_INFO, "registration %s resolved (%s) by %s", id, action,
+		    r->who.name);
+	clr_resp_json(r, 200, view);
+}
+
+void reg_h_regs_secret(struct clr_req *r)
+{
+	const char *id = clr_req_param_id(r, 0, "registration");
+	struct clr_err e = {0};
+	json_t *out = NULL;
+
+	if (id == NULL)
+		return;
+	if (reg_op_take_secret(r->app, r->db, id, &out, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
+		return;
+	}
+	clr_log_req(r, CLR_LOG_INFO, "registration %s: client secret shown to %s", id, r->who.name);
+	clr_resp_json(r, 200, out);
 }

@@ -11,7 +11,8 @@
  *   deregister:    {"registration_id", "withdraw"?: true}: withdraw first
  *                  takes an active row out of service at once, then the
  *                  client is deleted at the IdP
- *   rotate:        {"registration_id"}
+ *   rotate:        {"registration_id", "pickup"?: true}: pickup offers the new
+ *                  secret once (POST /v1/registrations/{id}/client-secret)
  *   client_update: {"registration_id", "redirect_uris"}: RFC 7592 update
  *                  of the redirect URIs, name and scope kept
  *
@@ -138,6 +139,7 @@ static enum clr_rc register_or_provision(void *appv, struct clr_db *db, const st
 		goto done;
 	}
 	rc = reg_op_register(app, db, http, id, &req, &view, &secret, e);
+	reg_unknown_refresh(app, db);
 done:
 	if (rc == CLR_ERR_NOTFOUND)
 		rc = CLR_ERR_PARAM;
@@ -201,6 +203,9 @@ static enum clr_rc job_rotate(void *appv, struct clr_db *db, const struct clr_jo
 		return clr_err_set(e, rc, NULL, NULL, "no HTTP client");
 	/* The new secret is stored sealed; its owner reads it from there. */
 	rc = reg_op_rotate(appv, db, http, id, &view, &secret, e);
+	/* Asked for through the admin API with Prefer: respond-async. */
+	if (rc == CLR_OK && json_is_true(json_object_get(job->payload, "pickup")))
+		reg_op_secret_pickup(db, id);
 	if (secret != NULL)
 		clr_unsealed_free(secret, strlen(secret));
 	json_decref(view);

@@ -3,6 +3,7 @@
  * registrations (RFC 7591/7592) over FastCGI, plus the job worker thread
  * that runs the registrar's own job kinds (jobs.c) and no others.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "clearance/config.h"
@@ -17,11 +18,39 @@
 #include "routes.h"
 #include "store.h"
 
+/* Job workers: registrations on a slow IdP do not queue behind each other. */
+#define REG_WORKERS 4
+
+static char *metrics(void *arg)
+{
+	const struct reg_app *app = arg;
+	long n = atomic_load(app->n_unknown);
+	char *s = NULL;
+
+	if (n < 0)
+		return NULL;
+	if (asprintf(&s,
+		     "# HELP clearance_registrations_outcome_unknown Registrations whose IdP "
+		     "outcome is unknown, parked for an admin.\n"
+		     "# TYPE clearance_registrations_outcome_unknown gauge\n"
+		     "clearance_registrations_outcome_unknown %ld\n",
+		     n) < 0)
+		return NULL;
+	return s;
+}
+
 int main(void)
 {
+	static atomic_long n_unknown = -1;
+	struct clr_db *db = NULL;
 	struct clr_config *cfg = NULL;
 	struct clr_sealer *sealer = NULL;
-	struct clr_jobs_worker *worker = NULL;
+	/*
+	 * IdP calls run on a pool of job workers of their own, never on the
+	 * threads that serve requests; one slow IdP holds one of them.
+	 */
+	struct clr_jobs_worker *worker[REG_WORKERS] = {NULL};
+	size_t i;
 	struct clr_err e = {0};
 	struct reg_app app;
 	struct clr_server srv = {0};
@@ -37,14 +66,20 @@ int main(void)
 	}
 	app.cfg = cfg;
 	app.sealer = sealer;
+	app.n_unknown = &n_unknown;
+	if (clr_db_open(cfg->database_url, reg_stmts, reg_nstmts, &db) == CLR_OK)
+		reg_unknown_refresh(&app, db);
+	clr_db_close(db);
 	/* Not fatal: rotation is refused elsewhere until the next start says it may. */
 	if (reg_kinds_publish(cfg) != CLR_OK)
 		clr_log(NULL, CLR_LOG_ERROR,
 			"the provider kinds' capabilities could not be stored");
-	if (cfg->worker && clr_jobs_worker_start(cfg, reg_job_kinds, reg_njob_kinds, reg_stmts,
-						 reg_nstmts, &app, &worker) != CLR_OK) {
-		clr_log(NULL, CLR_LOG_ERROR, "the job worker could not start");
-		goto out;
+	for (i = 0; cfg->worker && i < REG_WORKERS; i++) {
+		if (clr_jobs_worker_start(cfg, reg_job_kinds, reg_njob_kinds, reg_stmts, reg_nstmts,
+					  &app, &worker[i]) != CLR_OK) {
+			clr_log(NULL, CLR_LOG_ERROR, "the job worker could not start");
+			goto out;
+		}
 	}
 	srv.service = "registrar";
 	srv.cfg = cfg;
@@ -55,10 +90,11 @@ int main(void)
 	srv.stmts = reg_stmts;
 	srv.nstmts = reg_nstmts;
 	srv.app = &app;
+	srv.metrics = metrics;
 	rc = clr_server_run(&srv);
 out:
-	if (worker != NULL)
-		clr_jobs_worker_stop(worker);
+	for (i = 0; i < REG_WORKERS; i++)
+		clr_jobs_worker_stop(worker[i]);
 	clr_sealer_free(sealer);
 	clr_config_free(cfg);
 	return rc;

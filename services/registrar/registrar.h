@@ -8,6 +8,7 @@
 #ifndef CLEARANCE_REGISTRAR_H
 #define CLEARANCE_REGISTRAR_H
 
+#include <stdatomic.h>
 #include "clearance/config.h"
 #include "clearance/seal.h"
 
@@ -15,6 +16,12 @@
 struct reg_app {
 	const struct clr_config *cfg;
 	const struct clr_sealer *sealer;
+	/* Registrations parked as outcome_unknown, for /metrics (-1: not known yet). */
+	atomic_long *n_unknown;
 };
+
+/* Re-counts the parked registrations into app->n_unknown (best effort). */
+struct clr_db;
+void reg_unknown_refresh(const struct reg_app *app, struct clr_db *db);
 
 #endif

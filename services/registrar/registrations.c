@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clearance/jobs.h"
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "driver.h"
@@ -105,23 +106,25 @@ static char *dup_secret(const char *s)
 }
 
 /* Deletes a client the IdP just created but we could not keep. */
-static void compensate(struct clr_http_client *http, const struct drv_provider *p,
-		       const struct drv_reg_result *res)
+static enum clr_rc compensate(struct clr_http_client *http, const struct drv_provider *p,
+			      const struct drv_reg_result *res)
 {
 	struct drv_reg_ref ref = {res->client_id, res->registration_client_uri,
 				  res->registration_access_token};
 	struct clr_err ce = {0};
 
-	if (drv_delete(http, p, &ref, &ce) == CLR_OK)
+	if (drv_delete(http, p, &ref, &ce) == CLR_OK) {
 		clr_log(NULL, CLR_LOG_WARN,
 			"client %s at provider %s deleted again: it could not "
 			"be stored",
 			res->client_id, p->id);
-	else
-		clr_log(NULL, CLR_LOG_ERROR,
-			"client %s at provider %s could not be stored nor "
-			"deleted at the IdP (%s): remove it there by hand",
-			res->client_id, p->id, ce.msg);
+		return CLR_OK;
+	}
+	clr_log(NULL, CLR_LOG_ERROR,
+		"client %s at provider %s could not be stored nor "
+		"deleted at the IdP (%s): remove it there by hand",
+		res->client_id, p->id, ce.msg);
+	return ce.rc != CLR_OK ? ce.rc : CLR_ERR_UPSTREAM;
 }
 
 /* ---- operations ---------------------------------------------------------- */
@@ -138,6 +141,58 @@ static json_t *view_of(struct clr_db *db, const char *id)
 	return o;
 }
 
+/* Parks intent id as outcome_unknown with why; *view gets the row (new). */
+static enum clr_rc park(struct clr_db *db, const char *id, const char *why, json_t **view,
+			struct clr_err *e)
+{
+	const char *p[2] = {id, why};
+	PGresult *pr = NULL;
+	enum clr_rc rc;
+
+	rc = clr_db_exec(db, "reg_rg_park", 2, p, &pr);
+	if (rc == CLR_OK && PQntuples(pr) == 1 && view != NULL)
+		*view = reg_row_json(pr, 0);
+	PQclear(pr);
+	if (rc != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "the unknown outcome could not be recorded");
+	clr_log(NULL, CLR_LOG_WARN, "registration %s: outcome unknown, parked for an admin: %s", id,
+		why);
+	return CLR_OK;
+}
+
+/* Runs one statement of one parameter in a transaction of its own. */
+static enum clr_rc exec_tx(struct clr_db *db, const char *stmt, const char *id)
+{
+	const char *p[1] = {id};
+	enum clr_rc rc;
+
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return rc;
+	rc = clr_db_exec(db, stmt, 1, p, NULL);
+	if (rc == CLR_OK)
+		rc = clr_db_commit(db);
+	clr_db_rollback(db);
+	return rc;
+}
+
+#ifdef REG_TEST_HOOKS
+#include <signal.h>
+/*
+ * Test-only build (make ... CFLAGS=-DREG_TEST_HOOKS): dies like kill -9
+ * between the IdP's answer and COMMIT when the client name contains
+ * $CLEARANCE_TEST_CRASH_BEFORE_COMMIT.  Not compiled into other builds.
+ */
+static void test_crash_hook(const char *client_name)
+{
+	const char *m = getenv("CLEARANCE_TEST_CRASH_BEFORE_COMMIT");
+
+	if (m != NULL && m[0] != '\0' && client_name != NULL && strstr(client_name, m) != NULL)
+		raise(SIGKILL);
+}
+#else
+#define test_crash_hook(n) ((void)0)
+#endif
+
 enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 			    struct clr_http_client *http, const char *pending_id,
 			    const struct reg_request *req, json_t **view, char **secret,
@@ -151,10 +206,10 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	struct drv_reg_input in = {0};
 	struct clr_err de = {0};
 	json_t *uris = NULL;
-	char *uris_s = NULL, *owner_s = NULL, id[37];
+	char *uris_s = NULL, *owner_s = NULL, id[37], why[700];
 	PGresult *pr = NULL;
 	const char *p[13];
-	int in_tx = 0, registered = 0;
+	int in_tx = 0, registered = 0, maybe = 0, route = pending_id == NULL;
 	enum clr_rc rc;
 
 	*view = NULL;
@@ -180,20 +235,46 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
-	if (pending_id != NULL) {
-		if ((rc = clr_db_begin(db)) != CLR_OK) {
-			clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = clr_db_begin(db)) != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL, "database unavailable");
+		goto out;
+	}
+	in_tx = 1;
+	if (route) {
+		/* The route's intent is a pending row of its own, like a job's. */
+		if ((rc = clr_uuid_new(id)) != CLR_OK) {
+			clr_err_set(e, rc, NULL, NULL, "no randomness for an id");
 			goto out;
 		}
-		in_tx = 1;
-		rc = reg_row_load(app, db, pending_id, 1, 0, &row, e);
+		p[0] = id;
+		p[1] = ct.id;
+		p[2] = req->client_name;
+		p[3] = uris_s;
+		p[4] = req->scope;
+		p[5] = owner_s;
+		rc = clr_db_exec(db, "reg_rg_pending_insert", 6, p, &pr);
+		if (rc == CLR_OK && PQntuples(pr) != 1)
+			rc = CLR_ERR_NOTFOUND;
+		PQclear(pr);
+		pr = NULL;
+		if (rc != CLR_OK) {
+			clr_err_set(e, rc == CLR_ERR_NOTFOUND ? CLR_ERR_PARAM : rc,
+				    "invalid_request", NULL,
+				    "the registration could not be recorded");
+			rc = e->rc;
+			goto out;
+		}
+	} else {
+		snprintf(id, sizeof(id), "%s", pending_id);
+		rc = reg_row_load(app, db, id, 1, 0, &row, e);
 		if (rc == CLR_ERR_NOTFOUND)
 			rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "registration_id",
 					 "the pending registration %s does not exist", pending_id);
 		if (rc != CLR_OK)
 			goto out;
-		if (strcmp(row.status, "active") == 0) {
-			/* A retried job whose earlier run committed: done already. */
+		if (strcmp(row.status, "active") == 0 ||
+		    strcmp(row.status, "outcome_unknown") == 0) {
+			/* A retried job whose earlier run committed, or parked: done already. */
 			*view = view_of(db, pending_id);
 			rc = CLR_OK;
 			goto out;
@@ -203,26 +284,84 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 					 "the registration is %s, not pending", row.status);
 			goto out;
 		}
-		snprintf(id, sizeof(id), "%s", pending_id);
-	} else if ((rc = clr_uuid_new(id)) != CLR_OK) {
-		clr_err_set(e, rc, NULL, NULL, "no randomness for an id");
+		if (row.in_flight) {
+			/*
+			 * An earlier attempt asked the IdP and never recorded the
+			 * answer (the registrar stopped, or the answer was lost).
+			 * Asking again could leave a second client.  No driver can
+			 * look a client up by our intent yet, so an admin decides.
+			 */
+			snprintf(
+			    why, sizeof(why),
+			    "outcome unknown: the attempt started at %s may have created a "
+			    "client at the IdP, but its answer was never stored; resolve it "
+			    "(POST /v1/registrations/%s/resolve: adopt the client or declare it "
+			    "gone)",
+			    row.attempt_at != NULL ? row.attempt_at : "?", id);
+			if ((rc = park(db, id, why, view, e)) != CLR_OK)
+				goto out;
+			if ((rc = clr_db_commit(db)) != CLR_OK)
+				clr_err_set(e, rc, NULL, NULL, "database error");
+			in_tx = 0;
+			goto out;
+		}
+	}
+	/* The intent, durable before the IdP hears of it. */
+	p[0] = id;
+	rc = clr_db_exec(db, "reg_rg_attempt_mark", 1, p, &pr);
+	if (rc == CLR_OK && PQntuples(pr) != 1)
+		rc = CLR_ERR_CONFLICT;
+	PQclear(pr);
+	pr = NULL;
+	if (rc == CLR_OK)
+		rc = clr_db_commit(db);
+	in_tx = 0;
+	if (rc != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL, "the registration intent could not be recorded");
 		goto out;
 	}
+	reg_row_release(&row);
 
 	in.client_name = req->client_name;
 	in.redirect_uris = uris;
 	in.scope = req->scope;
-	rc = drv_register(http, &pv.p, &ct.ct, &in, &res, &de);
+	rc = drv_register_outcome(http, &pv.p, &ct.ct, &in, &res, &maybe, &de);
 	if (rc != CLR_OK) {
 		rc = idp_fail("the initial access token", &de, e);
 		if (de.rc != CLR_ERR_DENIED && (rc == CLR_ERR_UPSTREAM || rc == CLR_ERR_TIMEOUT))
 			snprintf(e->msg, sizeof(e->msg),
 				 "the IdP could not register the client: %.190s", de.msg);
+		if (maybe) {
+			snprintf(why, sizeof(why),
+				 "outcome unknown: the IdP may have created a client but its "
+				 "answer was lost (%.300s); resolve it (POST "
+				 "/v1/registrations/%s/resolve)",
+				 de.msg, id);
+			/* Not parked (database away): the mark stays, the next attempt parks. */
+			if (clr_db_begin(db) == CLR_OK && park(db, id, why, NULL, &de) == CLR_OK &&
+			    clr_db_commit(db) != CLR_OK)
+				clr_log(NULL, CLR_LOG_WARN, "registration %s: not parked", id);
+			clr_db_rollback(db);
+			snprintf(e->error, sizeof(e->error), "outcome_unknown");
+			snprintf(e->msg, sizeof(e->msg),
+				 "the IdP's answer was lost (%.100s); registration %s is parked "
+				 "as outcome_unknown for an admin",
+				 de.msg, id);
+		} else if (exec_tx(db, route ? "reg_rg_forget" : "reg_rg_attempt_clear", id) !=
+			   CLR_OK) {
+			clr_log(NULL, CLR_LOG_WARN,
+				"registration %s: the IdP refused, but the intent mark stays", id);
+		}
 		goto out;
 	}
 	registered = 1;
 	if ((rc = seal_result(app, id, &res, &s, e)) != CLR_OK)
 		goto out;
+	if ((rc = clr_db_begin(db)) != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL, "database unavailable");
+		goto out;
+	}
+	in_tx = 1;
 	p[0] = id;
 	p[1] = pv.p.id;
 	p[2] = ct.id;
@@ -236,11 +375,12 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	p[10] = res.registration_client_uri;
 	p[11] = s.expires;
 	p[12] = s.meta;
-	rc = clr_db_exec(db, pending_id != NULL ? "reg_rg_activate" : "reg_rg_insert", 13, p, &pr);
-	/* Cannot happen while the row lock is held; still, never leave the client behind. */
+	rc = clr_db_exec(db, "reg_rg_activate", 13, p, &pr);
+	/* Not pending any more (resolved meanwhile): never leave the client behind. */
 	if (rc == CLR_OK && PQntuples(pr) != 1)
 		rc = CLR_ERR_INTERNAL;
-	if (rc == CLR_OK && in_tx) {
+	if (rc == CLR_OK) {
+		test_crash_hook(req->client_name);
 		rc = clr_db_commit(db);
 		in_tx = 0;
 	}
@@ -251,6 +391,7 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	}
 	*view = reg_row_json(pr, 0);
 	*secret = dup_secret(res.client_secret);
+	registered = 0;
 	if (*view == NULL || (res.client_secret != NULL && *secret == NULL)) {
 		/* Stored fine; only the answer is lost.  Say so rather than pretend. */
 		json_decref(*view);
@@ -258,10 +399,8 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 		free(*secret);
 		*secret = NULL;
 		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
-		registered = 0;
 		goto out;
 	}
-	registered = 0;
 	clr_log(NULL, CLR_LOG_INFO, "registration %s: client %s registered at provider %s", id,
 		res.client_id, pv.p.id);
 out:
@@ -270,14 +409,35 @@ out:
 	/*
 	 * A unique violation means the IdP handed out a client_id we already
 	 * hold: deleting "it" would delete the other registration's client.
+	 * Otherwise the client is deleted again; only when that worked may a
+	 * retry ask the IdP anew (the intent mark is cleared), else the mark
+	 * stays and the next attempt parks the intent for an admin.
 	 */
-	if (registered && rc != CLR_ERR_CONFLICT)
-		compensate(http, &pv.p, &res);
-	else if (registered)
+	if (registered && rc != CLR_ERR_CONFLICT) {
+		if (compensate(http, &pv.p, &res) == CLR_OK) {
+			if (exec_tx(db, route ? "reg_rg_forget" : "reg_rg_attempt_clear", id) !=
+			    CLR_OK)
+				clr_log(NULL, CLR_LOG_WARN,
+					"registration %s: client deleted again, but the intent "
+					"mark stays",
+					id);
+		} else {
+			snprintf(why, sizeof(why),
+				 "outcome unknown: the IdP created client %.200s but it could not "
+				 "be stored nor deleted again; resolve it (POST "
+				 "/v1/registrations/%s/resolve)",
+				 res.client_id, id);
+			if (clr_db_begin(db) == CLR_OK && park(db, id, why, NULL, &de) == CLR_OK &&
+			    clr_db_commit(db) != CLR_OK)
+				clr_log(NULL, CLR_LOG_WARN, "registration %s: not parked", id);
+			clr_db_rollback(db);
+		}
+	} else if (registered) {
 		clr_log(NULL, CLR_LOG_ERROR,
 			"provider %s returned client_id %s that is already "
 			"registered; not stored and not deleted",
 			pv.p.id, res.client_id);
+	}
 	PQclear(pr);
 	sealed_clear(&s);
 	drv_reg_result_clear(&res);
@@ -589,4 +749,267 @@ enum clr_rc reg_op_withdraw(const struct reg_app *app, struct clr_db *db, const 
 		clr_err_set(e, rc, NULL, NULL,
 			    "the registration could not be taken out of service");
 	return rc;
+}
+
+enum clr_rc reg_op_resolve(const struct reg_app *app, struct clr_db *db, const char *id,
+			   const struct reg_resolution *how, json_t **view, struct clr_err *e)
+{
+	char *rat = NULL, *sec = NULL;
+	const char *p[5];
+	PGresult *pr = NULL;
+	enum clr_rc rc;
+
+	*view = NULL;
+	if (how->adopt && (how->client_id == NULL || how->client_id[0] == '\0'))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_id",
+				   "adopting a client needs its client_id");
+	if ((rc = reg_seal(app, "registrations.registration_access_token", id,
+			   how->registration_access_token, &rat, e)) != CLR_OK ||
+	    (rc = reg_seal(app, "registrations.client_secret", id, how->client_secret, &sec, e)) !=
+		CLR_OK)
+		goto out;
+	if ((rc = clr_db_begin(db)) != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL, "database unavailable");
+		goto out;
+	}
+	p[0] = id;
+	if (how->adopt) {
+		p[1] = how->client_id;
+		p[2] = rat;
+		p[3] = how->registration_client_uri;
+		p[4] = sec;
+		rc = clr_db_exec(db, "reg_rg_resolve_adopt", 5, p, &pr);
+	} else {
+		p[1] = "declared gone by an admin: no client exists at the IdP for this intent";
+		rc = clr_db_exec(db, "reg_rg_resolve_gone", 2, p, &pr);
+	}
+	if (rc == CLR_ERR_PARAM) /* unique violation: another row holds that client */
+		rc = CLR_ERR_CONFLICT;
+	if (rc != CLR_OK) {
+		clr_err_set(e, rc, rc == CLR_ERR_CONFLICT ? "conflict" : NULL, NULL,
+			    rc == CLR_ERR_CONFLICT ? "another registration holds that client_id"
+						   : "database error");
+		goto out;
+	}
+	if (PQntuples(pr) != 1) {
+		PQclear(pr);
+		pr = NULL;
+		rc = clr_db_exec(db, "reg_rg_get", 1, p, &pr);
+		rc = rc == CLR_OK && PQntuples(pr) == 1
+			 ? clr_err_set(e, CLR_ERR_CONFLICT, "conflict", NULL,
+				       "the registration's outcome is not unknown")
+			 : clr_err_set(e, CLR_ERR_NOTFOUND, "not_found", NULL,
+				       "no such registration");
+		goto out;
+	}
+	if ((rc = clr_db_commit(db)) != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL, "database error");
+		goto out;
+	}
+	*view = reg_row_json(pr, 0);
+	if (*view == NULL)
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+	reg_unknown_refresh(app, db);
+	clr_log(NULL, CLR_LOG_INFO, "registration %s: unknown outcome resolved (%s)", id,
+		how->adopt ? "client adopted" : "declared gone");
+out:
+	clr_db_rollback(db);
+	PQclear(pr);
+	free(rat);
+	free(sec);
+	return rc;
+}
+
+long reg_count_unknown(struct clr_db *db)
+{
+	PGresult *pr = NULL;
+	long n = -1;
+
+	if (clr_db_exec(db, "reg_rg_count_unknown", 0, NULL, &pr) == CLR_OK && PQntuples(pr) == 1)
+		n = strtol(PQgetvalue(pr, 0, 0), NULL, 10);
+	PQclear(pr);
+	return n;
+}
+
+void reg_unknown_refresh(const struct reg_app *app, struct clr_db *db)
+{
+	long n = reg_count_unknown(db);
+
+	if (n >= 0 && app->n_unknown != NULL)
+		atomic_store(app->n_unknown, n);
+}
+
+enum clr_rc reg_op_register_async(const struct reg_app *app, struct clr_db *db,
+				  const struct reg_request *req, json_t **view, char job_id[37],
+				  struct clr_err *e)
+{
+	struct reg_ctype ct = {0};
+	struct reg_provider pv = {0};
+	json_t *payload = NULL, *uris = NULL;
+	char *uris_s = NULL, id[37];
+	PGresult *pr = NULL;
+	const char *p[6];
+	enum clr_rc rc;
+
+	*view = NULL;
+	job_id[0] = '\0';
+	if (req->client_type_id == NULL || !clr_uuid_valid(req->client_type_id))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				   "client_type_id must be a client type's id");
+	rc = reg_ctype_load(db, req->client_type_id, &ct, e);
+	if (rc == CLR_ERR_NOTFOUND)
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "client_type_id names no client type");
+	if (rc != CLR_OK)
+		goto out;
+	if ((rc = reg_request_check(req, &ct, e)) != CLR_OK ||
+	    (rc = reg_provider_load(app, db, ct.provider_id, 0, 0, &pv, e)) != CLR_OK)
+		goto out;
+	uris =
+	    req->redirect_uris != NULL ? json_incref((json_t *)req->redirect_uris) : json_array();
+	uris_s = uris != NULL ? json_dumps(uris, JSON_COMPACT) : NULL;
+	payload =
+	    json_pack("{s:s, s:s, s:s, s:O, s:s?}", "registration_id", "", "client_type_id", ct.id,
+		      "client_name", req->client_name, "redirect_uris", uris, "scope", req->scope);
+	if (uris_s == NULL || payload == NULL || (rc = clr_uuid_new(id)) != CLR_OK) {
+		rc = clr_err_set(e, rc != CLR_OK ? rc : CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	json_object_set_new(payload, "registration_id", json_string(id));
+	if ((rc = clr_db_begin(db)) != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL, "database unavailable");
+		goto out;
+	}
+	/* The intent and the job that carries it out commit together. */
+	p[0] = id;
+	p[1] = ct.id;
+	p[2] = req->client_name;
+	p[3] = uris_s;
+	p[4] = req->scope;
+	p[5] = NULL;
+	rc = clr_db_exec(db, "reg_rg_pending_insert", 6, p, &pr);
+	if (rc == CLR_OK && PQntuples(pr) != 1)
+		rc = CLR_ERR_NOTFOUND;
+	if (rc == CLR_OK)
+		rc = clr_db_exec(db, "reg_rg_pickup_set", 1, p, NULL);
+	if (rc == CLR_OK)
+		rc = clr_jobs_enqueue(db, "register", payload, job_id);
+	/* The row as queued: a worker may finish it before this answer goes out. */
+	if (rc == CLR_OK && (*view = view_of(db, id)) == NULL)
+		rc = CLR_ERR_DB;
+	if (rc == CLR_OK)
+		rc = clr_db_commit(db);
+	if (rc != CLR_OK) {
+		json_decref(*view);
+		*view = NULL;
+		clr_err_set(e, rc == CLR_ERR_NOTFOUND ? CLR_ERR_PARAM : rc,
+			    rc == CLR_ERR_NOTFOUND ? "invalid_request" : NULL, NULL,
+			    "the registration could not be queued");
+		rc = e->rc;
+		goto out;
+	}
+	clr_log(NULL, CLR_LOG_INFO, "registration %s queued (job %s)", id, job_id);
+out:
+	clr_db_rollback(db);
+	PQclear(pr);
+	json_decref(payload);
+	json_decref(uris);
+	free(uris_s);
+	reg_provider_release(&pv);
+	reg_ctype_release(&ct);
+	return rc;
+}
+
+enum clr_rc reg_op_take_secret(const struct reg_app *app, struct clr_db *db, const char *id,
+			       json_t **out, struct clr_err *e)
+{
+	const char *p[1] = {id};
+	PGresult *pr = NULL;
+	char *pt = NULL;
+	size_t len = 0;
+	enum clr_rc rc;
+
+	*out = NULL;
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = clr_db_exec(db, "reg_rg_pickup_take", 1, p, &pr)) != CLR_OK) {
+		clr_err_set(e, rc, NULL, NULL, "database error");
+		goto out;
+	}
+	if (PQntuples(pr) != 1) {
+		rc = clr_err_set(e, CLR_ERR_NOTFOUND, "not_found", NULL,
+				 "no client secret waits to be shown for this registration (not "
+				 "created with Prefer: respond-async, not active yet, or shown "
+				 "already)");
+		goto out;
+	}
+	if (!PQgetisnull(pr, 0, 1) && clr_unseal(app->sealer, "registrations.client_secret", id,
+						 PQgetvalue(pr, 0, 1), &pt, &len) != CLR_OK) {
+		rc = clr_err_set(e, CLR_ERR_INTERNAL, NULL, NULL, "the secret could not be opened");
+		goto out;
+	}
+	*out = json_pack("{s:s, s:s?}", "client_id", PQgetvalue(pr, 0, 0), "client_secret", pt);
+	if (*out == NULL) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	if ((rc = clr_db_commit(db)) != CLR_OK) {
+		json_decref(*out);
+		*out = NULL;
+		clr_err_set(e, rc, NULL, NULL, "database error");
+	}
+out:
+	if (pt != NULL)
+		clr_unsealed_free(pt, len);
+	clr_db_rollback(db);
+	PQclear(pr);
+	return rc;
+}
+
+enum clr_rc reg_op_rotate_async(const struct reg_app *app, struct clr_db *db, const char *id,
+				char job_id[37], struct clr_err *e)
+{
+	struct reg_row row = {0};
+	struct reg_provider pv = {0};
+	json_t *payload = NULL;
+	enum clr_rc rc;
+
+	job_id[0] = '\0';
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = reg_row_load(app, db, id, 1, 0, &row, e)) != CLR_OK)
+		goto out;
+	if (strcmp(row.status, "active") != 0) {
+		rc = clr_err_set(e, CLR_ERR_CONFLICT, "conflict", NULL,
+				 "the registration is %s, not active", row.status);
+		goto out;
+	}
+	if ((rc = reg_provider_load(app, db, row.provider_id, 0, 0, &pv, e)) != CLR_OK)
+		goto out;
+	if (!drv_get(pv.p.kind)->can_rotate) {
+		rc = clr_err_set(e, CLR_ERR_CONFLICT, "unsupported", NULL,
+				 "%s cannot rotate client secrets", drv_idp_kind_name(pv.p.kind));
+		goto out;
+	}
+	payload = json_pack("{s:s, s:b}", "registration_id", id, "pickup", 1);
+	if (payload == NULL) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	if ((rc = clr_jobs_enqueue(db, "rotate", payload, job_id)) != CLR_OK ||
+	    (rc = clr_db_commit(db)) != CLR_OK)
+		clr_err_set(e, rc, NULL, NULL, "the rotation could not be queued");
+out:
+	clr_db_rollback(db);
+	json_decref(payload);
+	reg_provider_release(&pv);
+	reg_row_release(&row);
+	return rc;
+}
+
+void reg_op_secret_pickup(struct clr_db *db, const char *id)
+{
+	if (exec_tx(db, "reg_rg_pickup_set", id) != CLR_OK)
+		clr_log(NULL, CLR_LOG_WARN,
+			"registration %s: the new secret could not be offered for pickup", id);
 }

@@ -80,6 +80,60 @@ enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
 enum clr_rc reg_op_withdraw(const struct reg_app *app, struct clr_db *db, const char *id,
 			    const char *why, struct clr_err *e) CLR_MUSTCHECK;
 
+/*
+ * An admin's answer for a registration parked as outcome_unknown: adopt
+ * (the client the lost attempt created, found at the IdP: client_id
+ * required, the rest as the IdP shows them, may be NULL) or declare it
+ * gone (status failed).  All strings borrowed.
+ */
+struct reg_resolution {
+	int adopt;
+	const char *client_id;
+	const char *registration_access_token;
+	const char *registration_client_uri;
+	const char *client_secret;
+};
+
+/*
+ * Resolves parked registration id; CLR_ERR_CONFLICT when it is not
+ * outcome_unknown (or another row holds the client), CLR_ERR_NOTFOUND.
+ * On CLR_OK *view is the row (new).
+ */
+enum clr_rc reg_op_resolve(const struct reg_app *app, struct clr_db *db, const char *id,
+			   const struct reg_resolution *how, json_t **view,
+			   struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Queues a registration (the HTTP route with Prefer: respond-async): checks
+ * req like reg_op_register, then commits the pending row and its register
+ * job together, and marks its secret for one pickup
+ * (reg_op_take_secret).  *view the pending row (new), job_id the job.
+ */
+enum clr_rc reg_op_register_async(const struct reg_app *app, struct clr_db *db,
+				  const struct reg_request *req, json_t **view, char job_id[37],
+				  struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * The one showing of a queued registration's secret once it is active:
+ * *out {client_id, client_secret} (new).  CLR_ERR_NOTFOUND when none waits.
+ */
+enum clr_rc reg_op_take_secret(const struct reg_app *app, struct clr_db *db, const char *id,
+			       json_t **out, struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Queues a secret rotation (Prefer: respond-async): the row must be
+ * active and its IdP family able to rotate (else CLR_ERR_CONFLICT).  The
+ * rotate job offers the new secret for one pickup (reg_op_take_secret).
+ */
+enum clr_rc reg_op_rotate_async(const struct reg_app *app, struct clr_db *db, const char *id,
+				char job_id[37], struct clr_err *e) CLR_MUSTCHECK;
+
+/* Offers registration id's current secret for one pickup (best effort). */
+void reg_op_secret_pickup(struct clr_db *db, const char *id);
+
+/* How many registrations are parked as outcome_unknown; -1 on error. */
+long reg_count_unknown(struct clr_db *db);
+
 /* Records a pending registration's failure (final: status failed). */
 void reg_op_note_failure(struct clr_db *db, const char *id, const char *msg, int final);
 

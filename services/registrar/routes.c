@@ -39,6 +39,8 @@ const struct clr_route reg_routes[] = {
     {"PUT", "/v1/registrations/{}", reg_h_regs_put, ADM, 1},
     {"DELETE", "/v1/registrations/{}", reg_h_regs_delete, ADM, 0},
     {"POST", "/v1/registrations/{}/rotate-secret", reg_h_regs_rotate, ADM, 0},
+    {"POST", "/v1/registrations/{}/resolve", reg_h_regs_resolve, ADM, 1},
+    {"POST", "/v1/registrations/{}/client-secret", reg_h_regs_secret, ADM, 0},
     {"GET", "/v1/jobs", reg_h_jobs_list, ADM, 0},
     {"GET", "/v1/jobs/{}", reg_h_jobs_get, ADM, 0},
 };
@@ -52,6 +54,7 @@ const struct clr_route_body reg_route_bodies[] = {
     {"PATCH", "/v1/client-types/{}", &reg_body_ctype_patch},
     {"POST", "/v1/registrations", &reg_body_registration_create},
     {"PUT", "/v1/registrations/{}", &reg_body_registration_put},
+    {"POST", "/v1/registrations/{}/resolve", &reg_body_registration_resolve},
 };
 const size_t reg_nroute_bodies = sizeof(reg_route_bodies) / sizeof(reg_route_bodies[0]);
 

@@ -73,12 +73,17 @@ enum { CT_ID, CT_PROVIDER, CT_NAME, CT_DESC, CT_RT, CT_GT, CT_AUTH, CT_OKTA };
 	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, "               \
 	"registration_client_uri, client_secret_expires_at, metadata, last_error, "                \
 	"revision, " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS(                               \
-	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at")
+	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at") ", idp_attempts, " CLR_SQL_TS_AS("idp_" \
+											    "atte" \
+											    "mpt_" \
+											    "at")
 
 #define RG_FULL                                                                                    \
 	"SELECT id, provider_id, client_type_id, client_name, scope, status, "                     \
 	"client_id, registration_client_uri, redirect_uris::text, revision, "                      \
-	"client_secret_sealed, registration_access_token_sealed FROM registrations WHERE id = $1"
+	"client_secret_sealed, registration_access_token_sealed, "                                 \
+	"idp_attempt_at IS NOT NULL, " CLR_SQL_TS_AS(                                              \
+	    "idp_attempt_at") " FROM registrations WHERE id = $1"
 enum {
 	RG_ID,
 	RG_PROVIDER,
@@ -91,7 +96,9 @@ enum {
 	RG_URIS,
 	RG_REV,
 	RG_SECRET,
-	RG_RAT
+	RG_RAT,
+	RG_IN_FLIGHT,
+	RG_ATTEMPT_AT
 };
 
 /* clang-format off */
@@ -101,7 +108,8 @@ enum {
 	CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at")
 /* clang-format on */
 
-#define LIVE_STATUSES "('pending', 'active', 'orphaned')"
+/* outcome_unknown: a client may exist at the IdP until an admin resolves it. */
+#define LIVE_STATUSES "('pending', 'active', 'orphaned', 'outcome_unknown')"
 
 const struct clr_db_stmt reg_stmts[] = {
     /* providers */
@@ -180,8 +188,8 @@ const struct clr_db_stmt reg_stmts[] = {
      "owner = coalesce($7::jsonb, owner), status = 'active', client_id = $8, "
      "client_secret_sealed = $9, registration_access_token_sealed = $10, "
      "registration_client_uri = $11, client_secret_expires_at = $12::bigint, "
-     "metadata = $13::jsonb, last_error = NULL, revision = revision + 1, updated_at = now() "
-     "WHERE id = $1 AND status = 'pending' RETURNING " RG_VIEW,
+     "metadata = $13::jsonb, last_error = NULL, idp_attempt_at = NULL, revision = revision + 1, "
+     "updated_at = now() WHERE id = $1 AND status = 'pending' RETURNING " RG_VIEW,
      13},
     /* A provision job's row: created once, under the id its caller chose. */
     {"reg_rg_pending_insert",
@@ -226,6 +234,45 @@ const struct clr_db_stmt reg_stmts[] = {
      "status = CASE WHEN $3::boolean THEN 'failed' ELSE status END, "
      "revision = revision + 1, updated_at = now() WHERE id = $1 AND status = 'pending'",
      3},
+
+    /* The intent mark, committed before the IdP is asked to create a client. */
+    {"reg_rg_attempt_mark",
+     "UPDATE registrations SET idp_attempt_at = now(), idp_attempts = idp_attempts + 1,"
+     " updated_at = now() WHERE id = $1 AND status = 'pending' AND idp_attempt_at IS NULL"
+     " RETURNING id",
+     1},
+    /* The IdP said for certain that it created nothing: a retry may ask again. */
+    {"reg_rg_attempt_clear",
+     "UPDATE registrations SET idp_attempt_at = NULL, updated_at = now()"
+     " WHERE id = $1 AND status = 'pending'",
+     1},
+    {"reg_rg_park",
+     "UPDATE registrations SET status = 'outcome_unknown', last_error = $2,"
+     " revision = revision + 1, updated_at = now()"
+     " WHERE id = $1 AND status = 'pending' RETURNING " RG_VIEW,
+     2},
+    /* The HTTP route's own intent row, when the IdP refused for certain. */
+    {"reg_rg_forget", "DELETE FROM registrations WHERE id = $1 AND status = 'pending'", 1},
+    {"reg_rg_resolve_gone",
+     "UPDATE registrations SET status = 'failed', idp_attempt_at = NULL, last_error = $2,"
+     " revision = revision + 1, updated_at = now()"
+     " WHERE id = $1 AND status = 'outcome_unknown' RETURNING " RG_VIEW,
+     2},
+    {"reg_rg_resolve_adopt",
+     "UPDATE registrations SET status = 'active', client_id = $2,"
+     " registration_access_token_sealed = $3, registration_client_uri = $4,"
+     " client_secret_sealed = $5, idp_attempt_at = NULL, last_error = NULL,"
+     " revision = revision + 1, updated_at = now()"
+     " WHERE id = $1 AND status = 'outcome_unknown' RETURNING " RG_VIEW,
+     5},
+    {"reg_rg_pickup_set", "UPDATE registrations SET secret_pickup = true WHERE id = $1", 1},
+    /* The one showing of an asynchronously created registration's secret. */
+    {"reg_rg_pickup_take",
+     "UPDATE registrations SET secret_pickup = false WHERE id = $1 AND secret_pickup"
+     " AND status = 'active' RETURNING client_id, client_secret_sealed",
+     1},
+    {"reg_rg_count_unknown", "SELECT count(*) FROM registrations WHERE status = 'outcome_unknown'",
+     0},
 
     /* jobs (read-only visibility for admins) */
     {"reg_jb_list",
@@ -491,6 +538,8 @@ enum clr_rc reg_row_load(const struct reg_app *app, struct clr_db *db, const cha
 	out->client_id = col(res, 0, RG_CLIENT_ID);
 	out->registration_client_uri = col(res, 0, RG_RCU);
 	out->revision = atoi(col(res, 0, RG_REV));
+	out->in_flight = col(res, 0, RG_IN_FLIGHT)[0] == 't';
+	out->attempt_at = col(res, 0, RG_ATTEMPT_AT);
 	out->redirect_uris = json_loads(col(res, 0, RG_URIS), 0, NULL);
 	if (out->redirect_uris == NULL) {
 		reg_row_release(out);

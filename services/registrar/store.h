@@ -83,6 +83,9 @@ struct reg_row {
 	const char *registration_client_uri;
 	json_t *redirect_uris; /* new reference */
 	int revision;
+	/* An IdP create call was started and its outcome never recorded. */
+	int in_flight;
+	const char *attempt_at; /* when, or NULL */
 	char *secret;
 	size_t secret_len;
 	char *rat;

@@ -23,6 +23,9 @@ main() {
 	# Every command the scripts call comes from a package deps.sh installs.
 	stack_step "command provenance" 120 node --test tests/stack/commands.test.mjs || true
 	stack_step "build" 600 "$MAKE" -j"$JOBS" all || return 1
+	# The registrar with its test-only crash hook (tests/integration/faults.test.mjs).
+	stack_step "build registrar with test hooks" 600 "$MAKE" -j"$JOBS" B=build/hooks \
+		CFLAGS=-DREG_TEST_HOOKS build/hooks/bin/clearance-registrar || true
 	stack_step "format (clang-format)" 120 "$MAKE" format-check || true
 	stack_step "start PostgreSQL" 60 stack_pg_start "$STACK_PG" || return 1
 	stack_step "migrate" 60 stack_migrate || return 1

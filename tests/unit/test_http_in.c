@@ -555,6 +555,8 @@ START_TEST(loop_builtins)
 	fcgi_request(GET("/readyz"), NULL, 0, &r);
 	ck_assert_int_eq(r.status, 503);
 	ck_assert_str_eq(jstr(&r, "status"), "unavailable");
+	/* Every 503 says when to come back (issue 13). */
+	ck_assert(has_header(&r, "Retry-After: 5"));
 	resp_free(&r);
 
 	fcgi_request(
@@ -619,6 +621,7 @@ START_TEST(loop_auth_without_db)
 		     NULL, 0, &r);
 	ck_assert_int_eq(r.status, 503);
 	ck_assert_str_eq(jstr(&r, "error"), "temporarily_unavailable");
+	ck_assert(has_header(&r, "Retry-After: 5"));
 	ck_assert_ptr_null(strstr(r.body, "abc"));
 	resp_free(&r);
 }

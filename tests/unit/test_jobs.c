@@ -336,6 +336,56 @@ START_TEST(two_workers_never_share_a_job)
 }
 END_TEST
 
+/* A job that runs longer than the lease (an IdP taking its time). */
+static enum clr_rc slow_run(void *app, struct clr_db *hdb, const struct clr_job *job,
+			    struct clr_err *e)
+{
+	struct app *a = app;
+
+	(void)hdb;
+	(void)job;
+	(void)e;
+	atomic_fetch_add(&a->calls, 1);
+	sleep(13);
+	return CLR_OK;
+}
+
+/*
+ * Issue 13: leases are short (a crashed worker's job resumes within
+ * seconds) and renewed while the job runs, so a second worker never takes
+ * over a job that is merely slow.
+ */
+START_TEST(long_job_keeps_its_renewed_lease)
+{
+	static const struct clr_job_kind kinds[] = {{"t_slow", slow_run}};
+	struct clr_jobs_worker *w1 = NULL, *w2 = NULL;
+	struct app a;
+	char id[37];
+	long left;
+
+	memset(&a, 0, sizeof(a));
+	enqueue("t_slow", json_object(), id);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w1), CLR_OK);
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w2), CLR_OK);
+	ck_assert(wait_state(id, "running"));
+	left = pgt_long("SELECT extract(epoch FROM locked_until - now())::bigint FROM jobs"
+			" WHERE id = $1",
+			id, NULL);
+	ck_assert_int_le(left, 10);
+	/* Past the first lease: renewed, still ours. */
+	sleep(11);
+	left = pgt_long("SELECT extract(epoch FROM locked_until - now())::bigint FROM jobs"
+			" WHERE id = $1 AND state = 'running' AND attempts = 1",
+			id, NULL);
+	ck_assert_int_ge(left, 3);
+	ck_assert(wait_state(id, "done"));
+	clr_jobs_worker_stop(w1);
+	clr_jobs_worker_stop(w2);
+	ck_assert_int_eq(atomic_load(&a.calls), 1);
+	ck_assert_int_eq(pgt_long("SELECT attempts FROM jobs WHERE id = $1", id, NULL), 1);
+}
+END_TEST
+
 START_TEST(stop_is_prompt)
 {
 	struct clr_jobs_worker *w = NULL;
@@ -441,6 +491,11 @@ static Suite *jobs_suite(void)
 	tcase_add_test(tc, expired_last_attempt_fails_without_running);
 	tcase_add_test(tc, workers_claim_only_their_kinds);
 	tcase_add_test(tc, bad_kind_names_are_refused);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("lease");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, long_job_keeps_its_renewed_lease);
 	suite_add_tcase(s, tc);
 	return s;
 }

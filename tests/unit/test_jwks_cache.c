@@ -7,6 +7,7 @@
  * non-JSON answer never replacing a good set.
  */
 #include <check.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +127,8 @@ static void teardown(void)
 
 static struct ix_jwks_cache *new_cache(long min_ttl, long max_ttl, long cooldown, long stale)
 {
-	struct ix_jwks_cache_cfg cfg = {min_ttl, max_ttl, cooldown, stale, 1000};
+	/* A generous miss wait: these tests check what a refetch finds, also under valgrind. */
+	struct ix_jwks_cache_cfg cfg = {min_ttl, max_ttl, cooldown, stale, 1000, 20000};
 	struct clr_http_opts o;
 	struct ix_jwks_cache *c = NULL;
 
@@ -237,6 +239,55 @@ START_TEST(unknown_kid_cooldown)
 	ck_assert_uint_eq(stub_http_count(srv), 3);
 	ix_jwks_ref_release(r);
 	ix_jwks_ref_release(r2);
+	ix_jwks_ref_release(r3);
+	ix_jwks_cache_free(c);
+}
+END_TEST
+
+/*
+ * Issue 13: a hanging JWKS endpoint.  The refetch for an unknown kid runs
+ * in the background: the miss is refused after miss_wait_ms, other misses
+ * at once, and known kids are served from the current set meanwhile.
+ */
+START_TEST(slow_refetch_never_blocks)
+{
+	struct ix_jwks_cache_cfg cfg = {10, 3600, 30, 600, 1000, 20};
+	struct ix_jwks_cache *c = NULL;
+	struct ix_jwks_ref *r = NULL, *r2 = NULL, *r3 = NULL;
+	struct clr_err e;
+	long long t0 = 5000000, t;
+
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(ix_jwks_cache_new(&cfg, url, &(struct clr_http_opts){.allow_http = 1}, &c),
+			 CLR_OK);
+	ck_assert_int_eq(ix_jwks_cache_get(c, cli, t0, &r, &e), CLR_OK);
+	pthread_mutex_lock(&idp.mu);
+	idp.delay_ms = 3000;
+	pthread_mutex_unlock(&idp.mu);
+	serve(200, "application/json", set_ab, 120, "\"v2\"");
+	t = clr_now_ms();
+	ck_assert_int_eq(ix_jwks_cache_miss(c, cli, t0 + 1000, r, &r2, &e), CLR_ERR_NOTFOUND);
+	ck_assert_ptr_null(r2);
+	ck_assert_str_eq(e.msg, "unknown kid (JWKS refetch under way)");
+	ck_assert_int_lt(clr_now_ms() - t, 1000);
+	/* another unknown kid: refused at once, no second fetch */
+	t = clr_now_ms();
+	ck_assert_int_eq(ix_jwks_cache_miss(c, cli, t0 + 1001, r, &r2, &e), CLR_ERR_NOTFOUND);
+	/* a known kid: the current set, without waiting for the fetch */
+	ck_assert_int_eq(ix_jwks_cache_get(c, cli, t0 + 1002, &r3, &e), CLR_OK);
+	ck_assert(has_kid(r3, "a"));
+	ck_assert_int_lt(clr_now_ms() - t, 1000);
+	ix_jwks_ref_release(r3);
+	r3 = NULL;
+	/* once the background fetch lands, the new key is there */
+	for (int i = 0; i < 100 && r3 == NULL; i++) {
+		if (ix_jwks_cache_miss(c, cli, t0 + 1003, r, &r3, &e) != CLR_OK)
+			poll(NULL, 0, 100);
+	}
+	ck_assert_ptr_nonnull(r3);
+	ck_assert(has_kid(r3, "b"));
+	ck_assert_uint_eq(stub_http_count(srv), 2);
+	ix_jwks_ref_release(r);
 	ix_jwks_ref_release(r3);
 	ix_jwks_cache_free(c);
 }
@@ -436,7 +487,7 @@ END_TEST
  */
 START_TEST(fetch_deadline)
 {
-	struct ix_jwks_cache_cfg cfg = {10, 3600, 30, 600, 1000};
+	struct ix_jwks_cache_cfg cfg = {10, 3600, 30, 600, 1000, 20000};
 	struct clr_http_opts o;
 	struct ix_jwks_cache *c = NULL;
 	struct ix_jwks_ref *r = NULL;
@@ -471,6 +522,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, max_age_clamped);
 	tcase_add_test(tc, unknown_kid_cooldown);
 	tcase_add_test(tc, concurrent_misses_share_one_fetch);
+	tcase_add_test(tc, slow_refetch_never_blocks);
 	tcase_add_test(tc, stale_keys_while_idp_down);
 	tcase_add_test(tc, bad_answers_never_replace_good_keys);
 	tcase_add_test(tc, source_change_drops_keys);

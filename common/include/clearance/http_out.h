@@ -30,6 +30,13 @@ struct clr_http_opts {
 	 * CLEARANCE_HTTP_PROXY routes calls through a proxy.
 	 */
 	const char *proxy;
+	/*
+	 * 1: a new connection, closed afterwards.  libcurl sends a request
+	 * again on a fresh connection when a reused one died before any
+	 * answer; for a non-idempotent create (RFC 7591 registration) that
+	 * would make a second client at the IdP.
+	 */
+	int fresh_connection;
 };
 
 struct clr_http_header {
