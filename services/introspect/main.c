@@ -22,8 +22,8 @@
 static char *metrics(void *arg)
 {
 	struct ix_app *app = arg;
-	unsigned long hits, misses, sup[IX_SECLOG__MAX], w, v[IX_VERDICT__MAX], fetches = 0,
-										rejected = 0;
+	unsigned long hits, misses, sup[IX_SECLOG__MAX], w, v[IX_VERDICT__MAX],
+	    fetches = 0, rejected = 0, lim_rate, lim_quota, lim_closed;
 	struct ix_jwks_cache *caches[256];
 	struct ix_grants *g = ix_grants_current(app);
 	size_t nc = ix_provreg_caches(app->provs, caches, 256), nclients = ix_grants_nclients(g);
@@ -35,11 +35,19 @@ static char *metrics(void *arg)
 		ix_seclog_stats((enum ix_seclog_reason)i, &w, &sup[i]);
 	for (int i = 0; i < IX_VERDICT__MAX; i++)
 		v[i] = atomic_load(&app->n_verdict[i]);
+	/* IX_DENY_LIMITED split by cause (clamped: causes are counted before the verdict) */
+	lim_quota = atomic_load(&app->n_quota_exhausted);
+	lim_closed = atomic_load(&app->n_store_closed);
+	lim_rate = v[IX_DENY_LIMITED] > lim_quota + lim_closed
+		       ? v[IX_DENY_LIMITED] - lim_quota - lim_closed
+		       : 0;
 	for (size_t i = 0; i < nc; i++) {
 		fetches += ix_jwks_cache_fetches(caches[i]);
 		rejected += ix_jwks_cache_rejected(caches[i]);
 	}
 	if (asprintf(&s,
+		     "# HELP clearance_auth_total Gateway decisions (/auth and /v1/introspect) by "
+		     "outcome.\n"
 		     "# TYPE clearance_auth_total counter\n"
 		     "clearance_auth_total{result=\"allow\"} %lu\n"
 		     "clearance_auth_total{result=\"invalid_token\"} %lu\n"
@@ -48,6 +56,8 @@ static char *metrics(void *arg)
 		     "clearance_auth_total{result=\"not_granted\"} %lu\n"
 		     "clearance_auth_total{result=\"insufficient_scope\"} %lu\n"
 		     "clearance_auth_total{result=\"rate_limited\"} %lu\n"
+		     "clearance_auth_total{result=\"quota_exhausted\"} %lu\n"
+		     "clearance_auth_total{result=\"limits_unavailable\"} %lu\n"
 		     "# TYPE clearance_token_cache_total counter\n"
 		     "clearance_token_cache_total{result=\"hit\"} %lu\n"
 		     "clearance_token_cache_total{result=\"miss\"} %lu\n"
@@ -74,12 +84,13 @@ static char *metrics(void *arg)
 		     "# TYPE clearance_introspect_limited_total counter\n"
 		     "clearance_introspect_limited_total %lu\n",
 		     v[IX_ALLOW], v[IX_DENY_INVALID], v[IX_DENY_REVOKED], v[IX_DENY_UNREGISTERED],
-		     v[IX_DENY_NOT_GRANTED], v[IX_DENY_SCOPE], v[IX_DENY_LIMITED], hits, misses,
-		     fetches, rejected, sup[IX_SECLOG_TOKEN_REFUSED], sup[IX_SECLOG_REVOKED],
-		     sup[IX_SECLOG_UNREGISTERED], sup[IX_SECLOG_INTROSPECT_AUTH],
-		     sup[IX_SECLOG_BASIC], ix_denyset_count(app->deny), nclients,
-		     ix_rl_count(app->rl), ix_limits_count(app->limits),
-		     atomic_load(&app->n_degraded), atomic_load(&app->n_introspect_limited)) < 0)
+		     v[IX_DENY_NOT_GRANTED], v[IX_DENY_SCOPE], lim_rate, lim_quota, lim_closed,
+		     hits, misses, fetches, rejected, sup[IX_SECLOG_TOKEN_REFUSED],
+		     sup[IX_SECLOG_REVOKED], sup[IX_SECLOG_UNREGISTERED],
+		     sup[IX_SECLOG_INTROSPECT_AUTH], sup[IX_SECLOG_BASIC],
+		     ix_denyset_count(app->deny), nclients, ix_rl_count(app->rl),
+		     ix_limits_count(app->limits), atomic_load(&app->n_degraded),
+		     atomic_load(&app->n_introspect_limited)) < 0)
 		return NULL;
 	return s;
 }
