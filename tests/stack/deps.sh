@@ -8,7 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 PKGS=(libfcgi-dev check libjansson-dev libcurl4-openssl-dev libpq-dev libssl-dev
 	postgresql nginx spawn-fcgi pkg-config valgrind lighttpd curl docker-compose
 	clang libclang-rt-14-dev clang-format
-	chromium) # chromium: the portal's browser tests (playwright-core drives it)
+	chromium  # chromium: the portal's browser tests (playwright-core drives it)
+	prometheus) # prometheus: promtool checks each service's /metrics exposition
 
 missing=()
 for p in "${PKGS[@]}"; do
