@@ -98,4 +98,7 @@ struct clr_job_kind;
 char *clr_metrics_jobs(struct clr_db *db, const char *service, const struct clr_job_kind *kinds,
 		       size_t n);
 
+/* Forgets the cached counts and a failed read (tests). */
+void clr_metrics_jobs_reset(void);
+
 #endif

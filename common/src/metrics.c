@@ -436,6 +436,14 @@ static enum clr_rc jobs_read(struct clr_db *db, const struct clr_job_kind *kinds
 	return rc;
 }
 
+void clr_metrics_jobs_reset(void)
+{
+	pthread_mutex_lock(&jobs_mu);
+	jobs_at = jobs_fail_at = 0;
+	jobs_busy = 0;
+	pthread_mutex_unlock(&jobs_mu);
+}
+
 char *clr_metrics_jobs(struct clr_db *db, const char *service, const struct clr_job_kind *kinds,
 		       size_t n)
 {
