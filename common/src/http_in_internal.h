@@ -85,4 +85,20 @@ void clr_metrics_observe(struct clr_metrics *m, size_t route, enum clr_in_method
  */
 char *clr_metrics_render(const struct clr_metrics *m, unsigned long db_errors);
 
+struct clr_db;
+struct clr_job_kind;
+
+/*
+ * clearance_jobs{service,kind,state} for the n kinds (at most 32), counted
+ * in PostgreSQL on db (borrowed) at most every 10 s per process; after a
+ * failed read the database is left alone for 30 s and the series are
+ * omitted, so a scrape never waits on a dead database more than once in
+ * that time.  New string (free()) or NULL.
+ */
+char *clr_metrics_jobs(struct clr_db *db, const char *service, const struct clr_job_kind *kinds,
+		       size_t n);
+
+/* Forgets the cached counts and a failed read (tests). */
+void clr_metrics_jobs_reset(void);
+
 #endif

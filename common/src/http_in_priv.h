@@ -36,6 +36,7 @@ struct clr_req_priv {
 	size_t hlen;
 	int nhdrs;
 	char hdrs[IN_HDR_BUF];
+	char client_id[129]; /* for the access line (clr_req_set_client_id) */
 };
 
 struct worker {

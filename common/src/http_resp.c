@@ -273,6 +273,7 @@ static void send_error(struct clr_req *r, int status, const char *error, const c
 	obj_set_str(o, "error", error ? error : "server_error");
 	obj_set_str(o, "error_description", desc);
 	obj_set_str(o, "field", field);
+	obj_set_str(o, "request_id", r->reqid); /* joins the reply to both logs */
 	clr_resp_json(r, status, o);
 }
 

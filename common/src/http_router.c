@@ -151,6 +151,26 @@ static void make_reqid(char out[33])
 }
 
 /*
+ * nginx's $request_id (X-Request-Id, 32 hex digits) becomes this request's
+ * id so the two logs join; anything that does not look like one (not hex,
+ * under 8 or over 32 characters: a client may send the header through
+ * another front end) is ignored and an id is made here.
+ */
+static void take_reqid(char out[33], const char *given)
+{
+	size_t n;
+
+	if (given != NULL) {
+		n = strspn(given, "0123456789abcdefABCDEF");
+		if (n >= 8 && n <= 32 && given[n] == '\0') {
+			memcpy(out, given, n + 1);
+			return;
+		}
+	}
+	make_reqid(out);
+}
+
+/*
  * Copies the request path (without query) into w->path.  REQUEST_URI is
  * used raw, so an encoded "%2F" stays inside its segment and exact-match
  * routing sees what the client sent; DOCUMENT_URI is the fallback for
@@ -278,13 +298,20 @@ static void builtin(struct worker *w, struct clr_req *r, int which)
 		break;
 	}
 	txt = clr_metrics_render(sv->metrics, clr_db_error_count());
-	if (txt != NULL && sv->srv->metrics != NULL)
-		extra = sv->srv->metrics(sv->srv->app);
 	if (txt == NULL) {
 		clr_resp_error(r, 500, "server_error", "metrics unavailable");
 		return;
 	}
-	if (extra != NULL) {
+	for (int part = 0; part < 2; part++) {
+		if (part == 0 && sv->srv->metrics != NULL)
+			extra = sv->srv->metrics(sv->srv->app);
+		else if (part == 1 && sv->srv->njob_kinds > 0)
+			extra = clr_metrics_jobs(r->db, sv->srv->service, sv->srv->job_kinds,
+						 sv->srv->njob_kinds);
+		else
+			continue;
+		if (extra == NULL)
+			continue;
 		size_t a = strlen(txt), b = strlen(extra);
 		char *all = realloc(txt, a + b + 2);
 
@@ -295,6 +322,7 @@ static void builtin(struct worker *w, struct clr_req *r, int which)
 				memcpy(txt + a + b, "\n", 2);
 		}
 		free(extra);
+		extra = NULL;
 	}
 	clr_resp_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", txt, strlen(txt));
 	free(txt);
@@ -496,6 +524,7 @@ void clr_in_serve_one(struct worker *w)
 	struct server *sv = w->sv;
 	struct clr_req r;
 	struct clr_req_priv pv;
+	struct clr_log_access acc;
 	size_t route_idx;
 	int body_unread = 0;
 	long long t0 = now_us(), dt;
@@ -508,7 +537,8 @@ void clr_in_serve_one(struct worker *w)
 	pv.nhdrs = 0;
 	pv.hdrs[0] = '\0';
 	r.priv = &pv;
-	make_reqid(r.reqid);
+	take_reqid(r.reqid, FCGX_GetParam("HTTP_X_REQUEST_ID", w->fx.envp));
+	pv.client_id[0] = '\0';
 	m = FCGX_GetParam("REQUEST_METHOD", w->fx.envp);
 	r.method = m != NULL ? m : "";
 	r.query = empty;
@@ -540,13 +570,29 @@ void clr_in_serve_one(struct worker *w)
 	if (body_unread)
 		w->fx.keepConnection = 0;
 	clr_metrics_observe(sv->metrics, route_idx, clr_in_method_index(r.method), pv.status, dt);
-	clr_log(r.reqid,
-		route_idx >= sv->srv->nroutes && route_idx != sv->srv->nroutes + BI_UNMATCHED
-		    ? CLR_LOG_DEBUG
-		    : CLR_LOG_INFO,
-		"access method=%.16s route=%s status=%d ms=%lld.%03lld", r.method, r.route,
-		pv.status, dt / 1000, dt % 1000);
+	acc.reqid = r.reqid;
+	acc.method = r.method;
+	acc.route = r.route;
+	acc.remote_addr = FCGX_GetParam("REMOTE_ADDR", w->fx.envp);
+	acc.client_id = pv.client_id;
+	acc.status = pv.status;
+	acc.usec = dt;
+	clr_log_access(route_idx >= sv->srv->nroutes && route_idx != sv->srv->nroutes + BI_UNMATCHED
+			   ? CLR_LOG_DEBUG
+			   : CLR_LOG_INFO,
+		       &acc);
 	json_decref(r.json);
 	r.json = NULL;
 	FCGX_Finish_r(&w->fx);
+}
+
+void clr_req_set_client_id(struct clr_req *r, const char *client_id)
+{
+	size_t n;
+
+	if (r == NULL || r->priv == NULL || client_id == NULL)
+		return;
+	n = strnlen(client_id, sizeof(r->priv->client_id) - 1);
+	memcpy(r->priv->client_id, client_id, n);
+	r->priv->client_id[n] = '\0';
 }

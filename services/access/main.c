@@ -47,6 +47,8 @@ int main(void)
 	srv.nroutes = acc_nroutes;
 	srv.bodies = acc_route_bodies;
 	srv.nbodies = acc_nroute_bodies;
+	srv.job_kinds = acc_job_kinds;
+	srv.njob_kinds = acc_njob_kinds;
 	srv.stmts = acc_stmts;
 	srv.nstmts = acc_nstmts;
 	srv.app = &app;

@@ -351,6 +351,8 @@ static enum clr_rc apply_limits(struct ix_app *app, const struct ix_request *req
 	if (d->plan->rl_requests > 0) {
 		rate_limit(app, req, d, now_ms);
 		if (!d->rl.allowed) {
+			if (d->degraded)
+				atomic_fetch_add(&app->n_store_closed, 1);
 			deny(d, IX_DENY_LIMITED,
 			     d->degraded ? "rate limit store unavailable (closed)"
 					 : "rate limited");
@@ -363,6 +365,10 @@ static enum clr_rc apply_limits(struct ix_app *app, const struct ix_request *req
 			d->limited = 1;
 			d->rl.retry_after_s =
 			    d->degraded ? 5 : (d->q.reset_s > 0 ? d->q.reset_s : 1);
+			if (d->degraded)
+				atomic_fetch_add(&app->n_store_closed, 1);
+			else
+				atomic_fetch_add(&app->n_quota_exhausted, 1);
 			deny(d, IX_DENY_LIMITED, "monthly quota used up");
 		}
 	}

@@ -55,6 +55,8 @@ static void render(struct clr_req *r, struct ix_app *app, const struct ix_decisi
 {
 	int status = ix_verdict_status[d->verdict];
 
+	if (d->tok != NULL)
+		clr_req_set_client_id(r, d->tok->claims.identity);
 	if (d->limited) {
 		/* draft-ietf-httpapi-ratelimit-headers and the older X- names */
 		num_header(r, "RateLimit-Limit", d->rl.limit);

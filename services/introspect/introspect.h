@@ -52,7 +52,9 @@ struct ix_app {
 	atomic_int loaded;	  /* 1 after the first complete load */
 	atomic_ulong n_verdict[IX_VERDICT__MAX];
 	atomic_ulong n_introspect_limited;
-	atomic_ulong n_degraded; /* limit decisions taken without PostgreSQL */
+	atomic_ulong n_degraded;	/* limit decisions taken without PostgreSQL */
+	atomic_ulong n_quota_exhausted; /* IX_DENY_LIMITED by the monthly quota */
+	atomic_ulong n_store_closed;	/* IX_DENY_LIMITED by a 'closed' plan, store down */
 };
 
 /* New reference to the current catalogue (ix_cat_release). */

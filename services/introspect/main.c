@@ -22,8 +22,8 @@
 static char *metrics(void *arg)
 {
 	struct ix_app *app = arg;
-	unsigned long hits, misses, sup[IX_SECLOG__MAX], w, v[IX_VERDICT__MAX], fetches = 0,
-										rejected = 0;
+	unsigned long hits, misses, sup[IX_SECLOG__MAX], w, v[IX_VERDICT__MAX],
+	    fetches = 0, rejected = 0, lim_rate, lim_quota, lim_closed;
 	struct ix_jwks_cache *caches[256];
 	struct ix_grants *g = ix_grants_current(app);
 	size_t nc = ix_provreg_caches(app->provs, caches, 256), nclients = ix_grants_nclients(g);
@@ -35,51 +35,79 @@ static char *metrics(void *arg)
 		ix_seclog_stats((enum ix_seclog_reason)i, &w, &sup[i]);
 	for (int i = 0; i < IX_VERDICT__MAX; i++)
 		v[i] = atomic_load(&app->n_verdict[i]);
+	/* IX_DENY_LIMITED split by cause (clamped: causes are counted before the verdict) */
+	lim_quota = atomic_load(&app->n_quota_exhausted);
+	lim_closed = atomic_load(&app->n_store_closed);
+	lim_rate = v[IX_DENY_LIMITED] > lim_quota + lim_closed
+		       ? v[IX_DENY_LIMITED] - lim_quota - lim_closed
+		       : 0;
 	for (size_t i = 0; i < nc; i++) {
 		fetches += ix_jwks_cache_fetches(caches[i]);
 		rejected += ix_jwks_cache_rejected(caches[i]);
 	}
-	if (asprintf(&s,
-		     "# TYPE clearance_auth_total counter\n"
-		     "clearance_auth_total{result=\"allow\"} %lu\n"
-		     "clearance_auth_total{result=\"invalid_token\"} %lu\n"
-		     "clearance_auth_total{result=\"revoked\"} %lu\n"
-		     "clearance_auth_total{result=\"unregistered\"} %lu\n"
-		     "clearance_auth_total{result=\"not_granted\"} %lu\n"
-		     "clearance_auth_total{result=\"insufficient_scope\"} %lu\n"
-		     "clearance_auth_total{result=\"rate_limited\"} %lu\n"
-		     "# TYPE clearance_token_cache_total counter\n"
-		     "clearance_token_cache_total{result=\"hit\"} %lu\n"
-		     "clearance_token_cache_total{result=\"miss\"} %lu\n"
-		     "# TYPE clearance_jwks_fetches_total counter\n"
-		     "clearance_jwks_fetches_total %lu\n"
-		     "# TYPE clearance_jwks_rejected_total counter\n"
-		     "clearance_jwks_rejected_total %lu\n"
-		     "# TYPE clearance_security_log_suppressed_total counter\n"
-		     "clearance_security_log_suppressed_total{reason=\"token_refused\"} %lu\n"
-		     "clearance_security_log_suppressed_total{reason=\"revoked\"} %lu\n"
-		     "clearance_security_log_suppressed_total{reason=\"unregistered\"} %lu\n"
-		     "clearance_security_log_suppressed_total{reason=\"introspect_auth\"} %lu\n"
-		     "clearance_security_log_suppressed_total{reason=\"basic\"} %lu\n"
-		     "# TYPE clearance_revoked_clients gauge\n"
-		     "clearance_revoked_clients %zu\n"
-		     "# TYPE clearance_registered_clients gauge\n"
-		     "clearance_registered_clients %zu\n"
-		     "# TYPE clearance_ratelimit_buckets gauge\n"
-		     "clearance_ratelimit_buckets %zu\n"
-		     "# TYPE clearance_limit_leases gauge\n"
-		     "clearance_limit_leases %zu\n"
-		     "# TYPE clearance_limits_degraded_total counter\n"
-		     "clearance_limits_degraded_total %lu\n"
-		     "# TYPE clearance_introspect_limited_total counter\n"
-		     "clearance_introspect_limited_total %lu\n",
-		     v[IX_ALLOW], v[IX_DENY_INVALID], v[IX_DENY_REVOKED], v[IX_DENY_UNREGISTERED],
-		     v[IX_DENY_NOT_GRANTED], v[IX_DENY_SCOPE], v[IX_DENY_LIMITED], hits, misses,
-		     fetches, rejected, sup[IX_SECLOG_TOKEN_REFUSED], sup[IX_SECLOG_REVOKED],
-		     sup[IX_SECLOG_UNREGISTERED], sup[IX_SECLOG_INTROSPECT_AUTH],
-		     sup[IX_SECLOG_BASIC], ix_denyset_count(app->deny), nclients,
-		     ix_rl_count(app->rl), ix_limits_count(app->limits),
-		     atomic_load(&app->n_degraded), atomic_load(&app->n_introspect_limited)) < 0)
+	if (asprintf(
+		&s,
+		"# HELP clearance_auth_total Gateway decisions (/auth and /v1/introspect) by "
+		"outcome.\n"
+		"# TYPE clearance_auth_total counter\n"
+		"clearance_auth_total{result=\"allow\"} %lu\n"
+		"clearance_auth_total{result=\"invalid_token\"} %lu\n"
+		"clearance_auth_total{result=\"revoked\"} %lu\n"
+		"clearance_auth_total{result=\"unregistered\"} %lu\n"
+		"clearance_auth_total{result=\"not_granted\"} %lu\n"
+		"clearance_auth_total{result=\"insufficient_scope\"} %lu\n"
+		"clearance_auth_total{result=\"rate_limited\"} %lu\n"
+		"clearance_auth_total{result=\"quota_exhausted\"} %lu\n"
+		"clearance_auth_total{result=\"limits_unavailable\"} %lu\n"
+		"# HELP clearance_token_cache_total Verified-token cache lookups by result.\n"
+		"# TYPE clearance_token_cache_total counter\n"
+		"clearance_token_cache_total{result=\"hit\"} %lu\n"
+		"clearance_token_cache_total{result=\"miss\"} %lu\n"
+		"# HELP clearance_jwks_fetches_total JWKS fetches from the IdPs (every provider).\n"
+		"# TYPE clearance_jwks_fetches_total counter\n"
+		"clearance_jwks_fetches_total %lu\n"
+		"# HELP clearance_jwks_rejected_total JWKS documents refused whole (private "
+		"members, repeated kid).\n"
+		"# TYPE clearance_jwks_rejected_total counter\n"
+		"clearance_jwks_rejected_total %lu\n"
+		"# HELP clearance_security_log_suppressed_total Security log lines held back by "
+		"the per-reason rate limit.\n"
+		"# TYPE clearance_security_log_suppressed_total counter\n"
+		"clearance_security_log_suppressed_total{reason=\"token_refused\"} %lu\n"
+		"clearance_security_log_suppressed_total{reason=\"revoked\"} %lu\n"
+		"clearance_security_log_suppressed_total{reason=\"unregistered\"} %lu\n"
+		"clearance_security_log_suppressed_total{reason=\"introspect_auth\"} %lu\n"
+		"clearance_security_log_suppressed_total{reason=\"basic\"} %lu\n"
+		"# HELP clearance_revoked_clients Clients in the revocation set.\n"
+		"# TYPE clearance_revoked_clients gauge\n"
+		"clearance_revoked_clients %zu\n"
+		"# HELP clearance_registered_clients Clients with an active registration "
+		"(grants).\n"
+		"# TYPE clearance_registered_clients gauge\n"
+		"clearance_registered_clients %zu\n"
+		"# HELP clearance_ratelimit_buckets Local token buckets held (PostgreSQL "
+		"unreachable fallback).\n"
+		"# TYPE clearance_ratelimit_buckets gauge\n"
+		"clearance_ratelimit_buckets %zu\n"
+		"# HELP clearance_limit_leases Leased blocks of shared rate-limit and quota "
+		"counters held.\n"
+		"# TYPE clearance_limit_leases gauge\n"
+		"clearance_limit_leases %zu\n"
+		"# HELP clearance_limits_degraded_total Limit decisions taken without PostgreSQL "
+		"(plan policy applied).\n"
+		"# TYPE clearance_limits_degraded_total counter\n"
+		"clearance_limits_degraded_total %lu\n"
+		"# HELP clearance_introspect_limited_total POST /v1/introspect calls refused by "
+		"the per-caller limit.\n"
+		"# TYPE clearance_introspect_limited_total counter\n"
+		"clearance_introspect_limited_total %lu\n",
+		v[IX_ALLOW], v[IX_DENY_INVALID], v[IX_DENY_REVOKED], v[IX_DENY_UNREGISTERED],
+		v[IX_DENY_NOT_GRANTED], v[IX_DENY_SCOPE], lim_rate, lim_quota, lim_closed, hits,
+		misses, fetches, rejected, sup[IX_SECLOG_TOKEN_REFUSED], sup[IX_SECLOG_REVOKED],
+		sup[IX_SECLOG_UNREGISTERED], sup[IX_SECLOG_INTROSPECT_AUTH], sup[IX_SECLOG_BASIC],
+		ix_denyset_count(app->deny), nclients, ix_rl_count(app->rl),
+		ix_limits_count(app->limits), atomic_load(&app->n_degraded),
+		atomic_load(&app->n_introspect_limited)) < 0)
 		return NULL;
 	return s;
 }

@@ -87,6 +87,8 @@ int main(void)
 	srv.nroutes = reg_nroutes;
 	srv.bodies = reg_route_bodies;
 	srv.nbodies = reg_nroute_bodies;
+	srv.job_kinds = reg_job_kinds;
+	srv.njob_kinds = reg_njob_kinds;
 	srv.stmts = reg_stmts;
 	srv.nstmts = reg_nstmts;
 	srv.app = &app;

@@ -199,6 +199,7 @@ describe('docker-compose', { skip: staticSkip }, () => {
       const inner = read(D('docker', 'nginx.conf'))
         .replace(/server (registrar|introspect|access):9000;/g, 'server 127.0.0.1:9000;')
         .replace('listen 80;', 'listen 127.0.0.1:1;')
+        .replace('listen 9102;', 'listen 127.0.0.1:2;')
         .replace('access_log /dev/stdout clearance;', `access_log ${dir}/access.log clearance;`);
       const conf = `pid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\nevents {}\nhttp {\n`
         + `client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};\n`

@@ -38,7 +38,8 @@ PKGS_RUN=(gcc libc6-dev pkg-config libfcgi-dev libjansson-dev libcurl4-openssl-d
 # integration suite (dbconfig-sqlite3 so apt picks SQLite, not a MySQL client).
 PKGS_TEST=(check valgrind clang libclang-rt-14-dev clang-format lighttpd docker-compose
 	libfcgi-bin unzip systemd glewlwyd dbconfig-sqlite3
-	chromium) # chromium: the portal's browser tests (playwright-core drives it)
+	chromium # the portal's browser tests (playwright-core drives it)
+	prometheus) # promtool checks the services' /metrics exposition
 # make bench only.
 PKGS_BENCH=(wrk python3)
 

@@ -200,14 +200,17 @@ END_TEST
 
 START_TEST(metrics_render)
 {
-	static const char *const names[] = {"/v1/a/{}", "/auth", "unmatched"};
+	/* "/v1/a/{}" twice: one pattern served for two methods is one label */
+	static const char *const names[] = {"/v1/a/{}", "/auth", "/v1/a/{}", "unmatched"};
 	struct clr_metrics *m;
+	const char *p;
 	char *t;
+	int n;
 
-	ck_assert_int_eq(clr_metrics_new("svc", names, 3, &m), CLR_OK);
-	clr_metrics_observe(m, 0, CLR_IN_GET, 200, 300);  /* 0.0003 s */
-	clr_metrics_observe(m, 0, CLR_IN_GET, 200, 2000); /* 0.002 s */
-	clr_metrics_observe(m, 0, CLR_IN_POST, 409, 10);
+	ck_assert_int_eq(clr_metrics_new("svc", names, 4, &m), CLR_OK);
+	clr_metrics_observe(m, 0, CLR_IN_GET, 200, 300);     /* 0.0003 s */
+	clr_metrics_observe(m, 0, CLR_IN_GET, 200, 2000);    /* 0.002 s */
+	clr_metrics_observe(m, 2, CLR_IN_POST, 409, 10);     /* the same pattern's POST entry */
 	clr_metrics_observe(m, 1, CLR_IN_GET, 204, 3000000); /* 3 s: only +Inf */
 	clr_metrics_observe(m, 1, CLR_IN_GET, 299, 1);	     /* odd code -> 2xx */
 	clr_metrics_observe(m, 99, CLR_IN_OTHER, 700, 1);    /* clamped */
@@ -240,6 +243,16 @@ START_TEST(metrics_render)
 	ck_assert_ptr_nonnull(strstr(t, "clearance_http_request_duration_seconds_count{service="
 					"\"svc\",route=\"/v1/a/{}\"} 3\n"));
 	ck_assert_ptr_nonnull(strstr(t, "clearance_db_errors_total{service=\"svc\"} 7\n"));
+	/* each series once: Prometheus rejects a scrape that repeats one */
+	for (n = 0, p = t; (p = strstr(p, "_count{service=\"svc\",route=\"/v1/a/{}\"}")) != NULL;
+	     p++)
+		n++;
+	ck_assert_int_eq(n, 1);
+	ck_assert_ptr_nonnull(strstr(t, "clearance_build_info{service=\"svc\",version=\""));
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_cpu_seconds_total "));
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_resident_memory_bytes "));
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_open_fds "));
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_start_time_seconds "));
 	free(t);
 	clr_metrics_free(m);
 	clr_metrics_free(NULL);
@@ -815,6 +828,53 @@ START_TEST(loop_415_without_reading_body)
 }
 END_TEST
 
+/* X-Request-Id of the answer (32 bytes at most), copied into out. */
+static void resp_reqid(const struct resp *r, char out[65])
+{
+	const char *rid = strstr(r->head, "X-Request-Id: ");
+	size_t n;
+
+	ck_assert_ptr_nonnull(rid);
+	rid += strlen("X-Request-Id: ");
+	n = strcspn(rid, "\r\n");
+	ck_assert_uint_le(n, 64);
+	memcpy(out, rid, n);
+	out[n] = '\0';
+}
+
+START_TEST(loop_request_id_from_nginx)
+{
+	static const char *const bad[] = {
+	    "not-hex-at-all", "abc", "0123456789abcdef0123456789abcdef0", "00c0ffee\"inject", ""};
+	struct resp r;
+	char rid[65];
+	size_t i;
+
+	/* nginx's $request_id is taken as is, and an error body names it */
+	fcgi_request((const char *const[]){"REQUEST_METHOD", "GET", "REQUEST_URI", "/nope",
+					   "HTTP_X_REQUEST_ID", "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+					   NULL},
+		     NULL, 0, &r);
+	ck_assert_int_eq(r.status, 404);
+	resp_reqid(&r, rid);
+	ck_assert_str_eq(rid, "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
+	ck_assert_str_eq(jstr(&r, "request_id"), "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
+	resp_free(&r);
+	/* anything else is replaced by an id made here */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fcgi_request((const char *const[]){"REQUEST_METHOD", "GET", "REQUEST_URI", "/nope",
+						   "HTTP_X_REQUEST_ID", bad[i], NULL},
+			     NULL, 0, &r);
+		resp_reqid(&r, rid);
+		ck_assert_uint_eq(strlen(rid), 32);
+		ck_assert_uint_eq(strspn(rid, "0123456789abcdef"), 32);
+		ck_assert_str_ne(rid, bad[i]);
+		ck_assert_str_eq(jstr(&r, "request_id"), rid);
+		resp_free(&r);
+	}
+}
+END_TEST
+
 START_TEST(loop_metrics)
 {
 	struct resp r;
@@ -876,6 +936,7 @@ static Suite *http_in_suite(void)
 	tcase_add_test(tc, loop_auth_without_db);
 	tcase_add_test(tc, loop_bodies);
 	tcase_add_test(tc, loop_metrics);
+	tcase_add_test(tc, loop_request_id_from_nginx);
 	tcase_add_test(tc, loop_stalled_body_times_out);
 	tcase_add_test(tc, loop_415_without_reading_body);
 	suite_add_tcase(s, tc);

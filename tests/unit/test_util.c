@@ -382,6 +382,72 @@ static void log_some(void)
 	clr_log_set_level(CLR_LOG_INFO);
 }
 
+static void log_repeats(void)
+{
+	struct clr_log_access a = {.reqid = "00c0ffee00c0ffee",
+				   .method = "PATCH",
+				   .route = "/v1/apps/{}",
+				   .remote_addr = "127.0.0.1",
+				   .client_id = "cid-1",
+				   .status = 204,
+				   .usec = 1500};
+	int i;
+
+	clr_log_init("unittest", CLR_LOG_INFO);
+	clr_log_repeat_reset(1);
+	for (i = 0; i < 16; i++)
+		clr_log(NULL, CLR_LOG_ERROR, "db: cannot connect: %s", "refused");
+	clr_log(NULL, CLR_LOG_WARN, "db: cannot connect: refused"); /* another level */
+	clr_log(NULL, CLR_LOG_ERROR, "security: same");
+	clr_log(NULL, CLR_LOG_ERROR, "security: same");
+	clr_log(NULL, CLR_LOG_INFO, "info is never held back");
+	clr_log(NULL, CLR_LOG_INFO, "info is never held back");
+	clr_log_access(CLR_LOG_INFO, &a);
+	usleep(2100 * 1000); /* past the 1 s window whatever the second boundary */
+	clr_log(NULL, CLR_LOG_ERROR, "db: cannot connect: %s", "refused");
+	clr_log_repeat_reset(0);
+}
+
+START_TEST(log_repeats_and_access_fields)
+{
+	char *out = capture_stderr(log_repeats), *line, *save = NULL;
+	json_t *j, *lines[16];
+	size_t n = 0;
+
+	for (line = strtok_r(out, "\n", &save); line != NULL && n < 16;
+	     line = strtok_r(NULL, "\n", &save)) {
+		j = json_loads(line, 0, NULL);
+		ck_assert_ptr_nonnull(j);
+		lines[n++] = j;
+	}
+	ck_assert_int_eq((int)n, 8);
+	ck_assert_str_eq(json_string_value(json_object_get(lines[0], "msg")),
+			 "db: cannot connect: refused");
+	ck_assert_ptr_null(json_object_get(lines[0], "suppressed"));
+	ck_assert_str_eq(json_string_value(json_object_get(lines[1], "level")), "warn");
+	ck_assert_str_eq(json_string_value(json_object_get(lines[2], "msg")), "security: same");
+	ck_assert_str_eq(json_string_value(json_object_get(lines[3], "msg")), "security: same");
+	ck_assert_str_eq(json_string_value(json_object_get(lines[5], "msg")),
+			 "info is never held back");
+	/* the access line: its fields are fields, not text in msg */
+	ck_assert_str_eq(json_string_value(json_object_get(lines[6], "msg")), "access");
+	ck_assert_str_eq(json_string_value(json_object_get(lines[6], "method")), "PATCH");
+	ck_assert_str_eq(json_string_value(json_object_get(lines[6], "route")), "/v1/apps/{}");
+	ck_assert_int_eq(json_integer_value(json_object_get(lines[6], "status")), 204);
+	ck_assert(json_real_value(json_object_get(lines[6], "duration_ms")) == 1.5);
+	ck_assert_str_eq(json_string_value(json_object_get(lines[6], "client")), "127.0.0.1");
+	ck_assert_str_eq(json_string_value(json_object_get(lines[6], "client_id")), "cid-1");
+	ck_assert_str_eq(json_string_value(json_object_get(lines[6], "req")), "00c0ffee00c0ffee");
+	/* the next copy after the window says how many were held back */
+	ck_assert_str_eq(json_string_value(json_object_get(lines[7], "msg")),
+			 "db: cannot connect: refused");
+	ck_assert_int_eq(json_integer_value(json_object_get(lines[7], "suppressed")), 15);
+	while (n > 0)
+		json_decref(lines[--n]);
+	free(out);
+}
+END_TEST
+
 START_TEST(log_lines)
 {
 	char *out = capture_stderr(log_some), *nl, *line;
@@ -450,7 +516,8 @@ static Suite *util_suite(void)
 	ADD_TC("clr_secret_eq", tcase_add_test(tc, secret_eq_cases));
 	ADD_TC("clr_now_ms", tcase_add_test(tc, now_ms_monotonic));
 	ADD_TC("clr_rc_name", tcase_add_test(tc, rc_names));
-	ADD_TC("clr_log", tcase_add_test(tc, log_lines));
+	ADD_TC("clr_log", tcase_add_test(tc, log_lines);
+	       tcase_add_test(tc, log_repeats_and_access_fields));
 #undef ADD_TC
 	return s;
 }

@@ -29,13 +29,13 @@
 struct clr_req_priv;
 
 struct clr_req {
-	char reqid[33];				/* random hex, also sent as X-Request-Id */
-	const char *method;			/* borrowed from the FastCGI env */
-	const char *path;			/* path without query, NUL-terminated copy */
-	const char *query;			/* "" if none */
-	const char *route;			/* the matched route pattern, for metrics */
-	struct clr_str body;			/* raw body (NUL-terminated too) */
-	json_t *json;				/* parsed body for json_body routes, borrowed */
+	char reqid[33];	     /* nginx's X-Request-Id or random hex; sent back as X-Request-Id */
+	const char *method;  /* borrowed from the FastCGI env */
+	const char *path;    /* path without query, NUL-terminated copy */
+	const char *query;   /* "" if none */
+	const char *route;   /* the matched route pattern, for metrics */
+	struct clr_str body; /* raw body (NUL-terminated too) */
+	json_t *json;	     /* parsed body for json_body routes, borrowed */
 	const char *params[CLR_REQ_MAX_PARAMS]; /* values of {} path segments */
 	int nparams;
 	struct clr_principal who;     /* filled when the route needs auth */
@@ -117,6 +117,12 @@ void clr_log_req(const struct clr_req *r, enum clr_log_level level, const char *
     CLR_PRINTF(3, 4);
 
 /*
+ * Names the OAuth client the request acted for, for the access line's
+ * "client_id" (copied, cut at 128 bytes).
+ */
+void clr_req_set_client_id(struct clr_req *r, const char *client_id);
+
+/*
  * Value of field `name` of an application/x-www-form-urlencoded body
  * (URL-decoded) or NULL; *out new (free()).  The caller checks
  * CONTENT_TYPE.  CLR_ERR_CONFLICT if the field occurs twice
@@ -160,6 +166,8 @@ void clr_resp_fail(struct clr_req *r, const struct clr_err *e);
 /* The status for an rc (400, 404, 401, 403, 409, 413, 503, 502, 504, 500). */
 int clr_rc_status(enum clr_rc rc);
 
+struct clr_job_kind;
+
 /* Extra Prometheus text appended to /metrics; returns new string or NULL. */
 typedef char *(*clr_metrics_fn)(void *app);
 
@@ -177,6 +185,9 @@ struct clr_server {
 	clr_metrics_fn metrics;
 	const struct clr_route_body *bodies; /* may be NULL */
 	size_t nbodies;
+	/* the service's job kinds: /metrics shows clearance_jobs for them */
+	const struct clr_job_kind *job_kinds; /* may be NULL */
+	size_t njob_kinds;
 };
 
 /*

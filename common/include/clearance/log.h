@@ -8,6 +8,9 @@
  * pass a secret (tokens, client secrets, passwords, seal keys) to these
  * functions: there is no redaction layer behind them.  Security events start
  * their message with "security: ".  Thread-safe: each line is one write(2).
+ * A warning or error repeated within 10 s (same level and message) is
+ * counted instead of written; the next copy written carries "suppressed":
+ * N.  Security lines are never held back.
  */
 #ifndef CLEARANCE_LOG_H
 #define CLEARANCE_LOG_H
@@ -41,5 +44,28 @@ void clr_log(const char *reqid, enum clr_log_level level, const char *fmt, ...) 
  */
 void clr_log_ctx(const char *reqid, const char *client, const char *route, enum clr_log_level level,
 		 const char *fmt, ...) CLR_PRINTF(5, 6);
+
+/*
+ * The access line of one request: msg "access" and the fields "method",
+ * "route" (the pattern), "status", "duration_ms", "client" (the peer
+ * address) and "client_id" (the OAuth client, when the gateway knew it).
+ * All strings borrowed, any may be NULL.
+ */
+struct clr_log_access {
+	const char *reqid;
+	const char *method;
+	const char *route;
+	const char *remote_addr;
+	const char *client_id;
+	int status;
+	long long usec;
+};
+void clr_log_access(enum clr_log_level level, const struct clr_log_access *a);
+
+/*
+ * Forgets repeated warnings/errors seen so far and sets the window in
+ * seconds (<= 0: the default 10).  For tests.
+ */
+void clr_log_repeat_reset(int window_s);
 
 #endif
