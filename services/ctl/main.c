@@ -104,6 +104,11 @@ static int token_create(struct clr_db *db, const char *name)
 	char *token = NULL, id[37];
 	enum clr_rc rc;
 
+	/* The token must be hashed as the services will check it. */
+	if (clr_token_pepper_startup() != CLR_OK) {
+		fputs("clearance-ctl: CLEARANCE_TOKEN_PEPPER(_FILE) is set but unusable\n", stderr);
+		return EXIT_FAILURE;
+	}
 	rc = clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, name, 0, &token, id);
 	if (rc != CLR_OK) {
 		fprintf(stderr, "clearance-ctl: cannot create token: %s%s\n", clr_rc_name(rc),

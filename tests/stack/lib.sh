@@ -196,6 +196,13 @@ stack_seal_key() {
 		CLEARANCE_SEAL_KEYS="t1:$(head -c 32 /dev/urandom | base64 -w0)"
 	fi
 	export CLEARANCE_SEAL_KEYS
+	# The token pepper (auth.h) goes with the seal key: every program that
+	# hashes or checks tokens (services, clearance-ctl, the tests) needs it.
+	# A caller that keeps its pepper in a file (make run) keeps it.
+	if [ -z "${CLEARANCE_TOKEN_PEPPER:-}" ] && [ -z "${CLEARANCE_TOKEN_PEPPER_FILE:-}" ]; then
+		CLEARANCE_TOKEN_PEPPER="$(head -c 32 /dev/urandom | base64 -w0)"
+	fi
+	export CLEARANCE_TOKEN_PEPPER="${CLEARANCE_TOKEN_PEPPER:-}"
 }
 
 # stack_services_start: each service under spawn-fcgi on $STACK_RUN/<svc>.sock,
@@ -222,6 +229,7 @@ stack_services_start() {
 		# is the service's pid.
 		CLEARANCE_DATABASE_URL=$CLEARANCE_DATABASE_URL \
 		CLEARANCE_SEAL_KEYS=$CLEARANCE_SEAL_KEYS \
+		CLEARANCE_TOKEN_PEPPER=$CLEARANCE_TOKEN_PEPPER \
 		CLEARANCE_THREADS=${CLEARANCE_THREADS:-4} \
 		CLEARANCE_LOG_LEVEL=${CLEARANCE_LOG_LEVEL:-info} \
 			spawn-fcgi -n -s "$sock" -M 0666 -- "$STACK_BIN/clearance-$svc" \

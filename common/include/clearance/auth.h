@@ -45,4 +45,51 @@ enum clr_rc clr_auth_token_revoke(struct clr_db *db, const char *token_id) CLR_M
 
 const char *clr_role_name(enum clr_role r);
 
+/*
+ * Token hashing.  Bearer tokens, session tokens, account (mail) tokens and
+ * introspection-client secrets are stored as HMAC-SHA-256 under a
+ * server-side pepper, so a database dump alone cannot check guesses.  The
+ * pepper comes from CLEARANCE_TOKEN_PEPPER or the file named by
+ * CLEARANCE_TOKEN_PEPPER_FILE (trailing newline dropped, 16 to 4096
+ * bytes), read once.  Rows carry hash_alg: CLR_HASH_ALG_PEPPERED or
+ * CLR_HASH_ALG_LEGACY (plain SHA-256, written before the pepper existed);
+ * a legacy row is still accepted and is rewritten on its first use.
+ */
+#define CLR_HASH_ALG_PEPPERED "hmac-sha256"
+#define CLR_HASH_ALG_LEGACY "sha256"
+
+/*
+ * 1: a pepper is configured; 0: none (hashes are legacy SHA-256 and
+ * services warn at startup); -1: set but unusable (too short, too long,
+ * unreadable file), and every peppered hash fails closed.
+ */
+int clr_token_pepper_state(void);
+
+/*
+ * For a program's startup: an unusable pepper is CLR_ERR_PARAM (already
+ * logged; the program should stop); none is a warning, since every hash is
+ * then plain SHA-256.
+ */
+enum clr_rc clr_token_pepper_startup(void) CLR_MUSTCHECK;
+
+/*
+ * Sets the pepper instead of the environment (tests, or a program that
+ * reads its own configuration).  Copies p; NULL clears it.  Call before
+ * any thread hashes.
+ */
+enum clr_rc clr_token_pepper_set(const void *p, size_t len) CLR_MUSTCHECK;
+
+/* Reads CLEARANCE_TOKEN_PEPPER(_FILE) again (tests); before threads hash. */
+void clr_token_pepper_reload(void);
+
+/*
+ * Digest of tok: HMAC-SHA-256 under the pepper when one is configured
+ * (returns 1), else plain SHA-256 (returns 0); -1 on failure (out zeroed,
+ * so it matches nothing).
+ */
+int clr_token_digest(const void *tok, size_t len, unsigned char out[32]);
+
+/* clr_token_digest as lowercase hex; *alg names the algorithm (static). */
+int clr_token_hash_hex(const void *tok, size_t len, char out[65], const char **alg);
+
 #endif
