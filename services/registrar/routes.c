@@ -15,6 +15,7 @@
 #include "h_jobs.h"
 #include "h_providers.h"
 #include "h_registrations.h"
+#include "h_retire.h"
 #include "routes.h"
 #include "store.h"
 
@@ -39,6 +40,7 @@ const struct clr_route reg_routes[] = {
     {"PUT", "/v1/registrations/{}", reg_h_regs_put, ADM, 1},
     {"DELETE", "/v1/registrations/{}", reg_h_regs_delete, ADM, 0},
     {"POST", "/v1/registrations/{}/rotate-secret", reg_h_regs_rotate, ADM, 0},
+    {"POST", "/v1/registrations/{}/retire", reg_h_regs_retire, ADM, 0},
     {"GET", "/v1/jobs", reg_h_jobs_list, ADM, 0},
     {"GET", "/v1/jobs/{}", reg_h_jobs_get, ADM, 0},
 };
