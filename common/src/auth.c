@@ -14,13 +14,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include <pthread.h>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "clearance/auth.h"
+#include "clearance/config.h"
 #include "clearance/log.h"
 #include "clearance/util.h"
 
@@ -30,101 +29,55 @@
 
 /* ---- pepper ----------------------------------------------------------- */
 
-static pthread_once_t pepper_once = PTHREAD_ONCE_INIT;
+/* Set once at startup (or by tests) before threads hash; read-only after. */
 static unsigned char pepper[PEPPER_MAX];
 static size_t pepper_len;
 static int pepper_st; /* as clr_token_pepper_state */
 
-static void pepper_store(const unsigned char *p, size_t n)
-{
-	OPENSSL_cleanse(pepper, sizeof(pepper));
-	pepper_len = 0;
-	if (n < PEPPER_MIN || n > PEPPER_MAX) {
-		pepper_st = -1;
-		return;
-	}
-	memcpy(pepper, p, n);
-	pepper_len = n;
-	pepper_st = 1;
-}
-
-/* Reads CLEARANCE_TOKEN_PEPPER or _FILE once; the value is never logged. */
-static void pepper_load(void)
-{
-	const char *v = getenv("CLEARANCE_TOKEN_PEPPER"), *f;
-	unsigned char buf[PEPPER_MAX + 2];
-	size_t n = 0;
-	FILE *fp;
-
-	if (v != NULL && v[0] != '\0') {
-		pepper_store((const unsigned char *)v, strlen(v));
-		goto done;
-	}
-	f = getenv("CLEARANCE_TOKEN_PEPPER_FILE");
-	if (f == NULL || f[0] == '\0') {
-		OPENSSL_cleanse(pepper, sizeof(pepper));
-		pepper_len = 0;
-		pepper_st = 0;
-		return;
-	}
-	fp = fopen(f, "rb");
-	if (fp == NULL) {
-		pepper_store(buf, 0); /* unusable */
-		goto done;
-	}
-	n = fread(buf, 1, sizeof(buf), fp);
-	fclose(fp);
-	/* One trailing newline is how files are written by hand. */
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	pepper_store(buf, n);
-	OPENSSL_cleanse(buf, sizeof(buf));
-done:
-	if (pepper_st < 0)
-		clr_log(NULL, CLR_LOG_ERROR,
-			"CLEARANCE_TOKEN_PEPPER: unusable (needs %d to %d bytes, or a readable "
-			"_FILE); every token check fails",
-			PEPPER_MIN, PEPPER_MAX);
-}
-
 int clr_token_pepper_state(void)
 {
-	pthread_once(&pepper_once, pepper_load);
 	return pepper_st;
-}
-
-enum clr_rc clr_token_pepper_startup(void)
-{
-	int st = clr_token_pepper_state();
-
-	if (st < 0)
-		return CLR_ERR_PARAM;
-	if (st == 0)
-		clr_log(NULL, CLR_LOG_WARN,
-			"CLEARANCE_TOKEN_PEPPER is not set: tokens are stored as plain SHA-256, "
-			"which a database dump can check guesses against");
-	return CLR_OK;
-}
-
-void clr_token_pepper_reload(void)
-{
-	pthread_once(&pepper_once, pepper_load);
-	pepper_load();
 }
 
 enum clr_rc clr_token_pepper_set(const void *p, size_t len)
 {
-	pthread_once(&pepper_once, pepper_load);
+	OPENSSL_cleanse(pepper, sizeof(pepper));
+	pepper_len = 0;
 	if (p == NULL) {
-		OPENSSL_cleanse(pepper, sizeof(pepper));
-		pepper_len = 0;
 		pepper_st = 0;
 		return CLR_OK;
 	}
-	pepper_store(p, len);
-	return pepper_st == 1 ? CLR_OK : CLR_ERR_PARAM;
+	if (len < PEPPER_MIN || len > PEPPER_MAX) {
+		pepper_st = -1;
+		return CLR_ERR_PARAM;
+	}
+	memcpy(pepper, p, len);
+	pepper_len = len;
+	pepper_st = 1;
+	return CLR_OK;
+}
+
+enum clr_rc clr_token_pepper_startup(const struct clr_config *cfg)
+{
+	const char *v = cfg != NULL ? cfg->token_pepper : NULL;
+
+	if (v == NULL) {
+		OPENSSL_cleanse(pepper, sizeof(pepper));
+		pepper_len = 0;
+		pepper_st = 0;
+		clr_log(NULL, CLR_LOG_WARN,
+			"CLEARANCE_TOKEN_PEPPER is not set: tokens are stored as plain SHA-256, "
+			"which a database dump can check guesses against");
+		return CLR_OK;
+	}
+	if (clr_token_pepper_set(v, strlen(v)) != CLR_OK) {
+		clr_log(NULL, CLR_LOG_ERROR,
+			"config: CLEARANCE_TOKEN_PEPPER: needs %d to %d bytes; every token check "
+			"would fail",
+			PEPPER_MIN, PEPPER_MAX);
+		return CLR_ERR_PARAM;
+	}
+	return CLR_OK;
 }
 
 int clr_token_digest(const void *tok, size_t len, unsigned char out[32])

@@ -45,6 +45,7 @@ static const struct cfg_entry cfg_table[] = {
     {"THREADS", CFG_INT, OFF(threads), "8", 1, 256, 0},
     {"DATABASE_URL", CFG_STR, OFF(database_url), NULL, 0, 0, 1},
     {"SEAL_KEYS", CFG_STR, OFF(seal_keys), NULL, 0, 0, 1},
+    {"TOKEN_PEPPER", CFG_STR, OFF(token_pepper), NULL, 0, 0, 1},
     {"LOG_LEVEL", CFG_LOGLEVEL, OFF(log_level), "info", 0, 0, 0},
     {"MAX_BODY", CFG_LONG, OFF(max_body), "65536", 1024, 64L * 1024 * 1024, 0},
     {"HTTP_CONNECT_TIMEOUT_MS", CFG_LONG, OFF(http_connect_timeout_ms), "3000", 1, 600000, 0},

@@ -1,5 +1,5 @@
 /*
- * h_webhooks.c - webhook subscriptions and the audit log (admins only).
+ * h_webhooks.c - webhook subscriptions (admins only).
  *
  * A webhook's signing secret is made here, shown once in the creation
  * answer, and stored sealed; deliveries (jobs run by the registrar's
@@ -166,39 +166,4 @@ void acc_h_webhooks_delete(struct clr_req *r)
 fail:
 	clr_db_rollback(r->db);
 	clr_resp_fail(r, &e);
-}
-
-void acc_h_audit_list(struct clr_req *r)
-{
-	struct clr_err e = {0};
-	char lim[16], off[16], *action = NULL, *target = NULL;
-	const char *p[4];
-	json_t *out = NULL;
-
-	if (clr_req_paging(r, lim, off, &e) != CLR_OK) {
-		clr_resp_fail(r, &e);
-		return;
-	}
-	if (clr_req_query(r, "action", &action) != CLR_OK ||
-	    clr_req_query(r, "target_id", &target) != CLR_OK) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "malformed query string");
-		goto fail;
-	}
-	if ((action != NULL && strlen(action) > 64) || (target != NULL && strlen(target) > 64)) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "filter value too long");
-		goto fail;
-	}
-	p[0] = action;
-	p[1] = target;
-	p[2] = lim;
-	p[3] = off;
-	if (acc_db_json_list(r->db, "acc_audit_list", 4, p, &out, &e) != CLR_OK)
-		goto fail;
-	clr_resp_json(r, 200, json_pack("{s:o}", "audit", out));
-	goto out;
-fail:
-	clr_resp_fail(r, &e);
-out:
-	free(action);
-	free(target);
 }

@@ -30,7 +30,7 @@ int main(void)
 	/* Sealing: webhook secrets, and unsealing clients' secrets for their owners. */
 	if (clr_config_load(CLR_CFG_NEED_DB | CLR_CFG_NEED_SEAL, &cfg) != CLR_OK)
 		return 1;
-	if (clr_token_pepper_startup() != CLR_OK) {
+	if (clr_token_pepper_startup(cfg) != CLR_OK) {
 		clr_config_free(cfg);
 		return 1;
 	}

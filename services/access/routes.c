@@ -9,6 +9,7 @@
 #include "h_apps.h"
 #include "h_catalogue.h"
 #include "h_requests.h"
+#include "h_audit.h"
 #include "h_webhooks.h"
 #include "routes.h"
 #include "web.h"

@@ -97,7 +97,7 @@ const char *acc_dev_id(const struct clr_req *r)
 enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_type,
 		      const char *target_id, json_t *detail_take)
 {
-	const char *p[7];
+	const char *p[8];
 	char *d = NULL;
 	enum clr_rc rc;
 
@@ -114,7 +114,8 @@ enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_
 	p[4] = target_type;
 	p[5] = target_id;
 	p[6] = d != NULL ? d : "{}";
-	rc = clr_db_exec(r->db, "acc_audit_insert", 7, p, NULL);
+	p[7] = r->reqid[0] != '\0' ? r->reqid : NULL;
+	rc = clr_db_exec(r->db, "acc_audit_insert", 8, p, NULL);
 	if (rc != CLR_OK)
 		clr_log_req(r, CLR_LOG_ERROR, "audit row for %s could not be written", action);
 	free(d);

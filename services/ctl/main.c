@@ -104,11 +104,6 @@ static int token_create(struct clr_db *db, const char *name)
 	char *token = NULL, id[37];
 	enum clr_rc rc;
 
-	/* The token must be hashed as the services will check it. */
-	if (clr_token_pepper_startup() != CLR_OK) {
-		fputs("clearance-ctl: CLEARANCE_TOKEN_PEPPER(_FILE) is set but unusable\n", stderr);
-		return EXIT_FAILURE;
-	}
 	rc = clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, name, 0, &token, id);
 	if (rc != CLR_OK) {
 		fprintf(stderr, "clearance-ctl: cannot create token: %s%s\n", clr_rc_name(rc),
@@ -423,6 +418,11 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	clr_log_init("ctl", cfg->log_level > CLR_LOG_WARN ? cfg->log_level : CLR_LOG_WARN);
+	/* Tokens made here must be hashed as the services will check them. */
+	if (clr_token_pepper_startup(cfg) != CLR_OK) {
+		fputs("clearance-ctl: CLEARANCE_TOKEN_PEPPER is unusable\n", stderr);
+		goto out;
+	}
 	if (connect_db(cfg, wait_s, &db) != CLR_OK) {
 		fputs("clearance-ctl: cannot connect to PostgreSQL (see log above)\n", stderr);
 		goto out;

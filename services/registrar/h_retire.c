@@ -27,9 +27,10 @@ void reg_h_regs_retire(struct clr_req *r)
 	    " deleted_at = now(), revision = revision + 1, updated_at = now()"
 	    " WHERE id = $1::uuid AND status = 'orphaned' RETURNING id, client_id, provider_id),"
 	    " a AS (INSERT INTO audit_log (actor_role, actor_id, actor_name, action,"
-	    " target_type, target_id, detail) SELECT $2, $3, $4, 'registration.retire',"
-	    " 'registration', u.id::text, jsonb_build_object('client_id', u.client_id,"
-	    " 'provider_id', u.provider_id, 'request_id', $5::text) FROM u)"
+	    " target_type, target_id, detail, request_id) SELECT $2, $3, $4,"
+	    " 'registration.retire', 'registration', u.id::text,"
+	    " jsonb_build_object('client_id', u.client_id, 'provider_id', u.provider_id), $5"
+	    " FROM u)"
 	    " SELECT count(*) FROM u";
 	static const char status[] = "SELECT status FROM registrations WHERE id = $1::uuid";
 	const char *id = clr_req_param_id(r, 0, "registration");
@@ -44,7 +45,7 @@ void reg_h_regs_retire(struct clr_req *r)
 	p[1] = clr_role_name(r->who.role);
 	p[2] = r->who.subject_id[0] != '\0' ? r->who.subject_id : NULL;
 	p[3] = r->who.name[0] != '\0' ? r->who.name : r->who.token_id;
-	p[4] = r->reqid;
+	p[4] = r->reqid[0] != '\0' ? r->reqid : NULL;
 	if ((e.rc = clr_db_exec_sql(r->db, retire, 5, p, &res)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "retiring the registration failed");
 		goto fail;

@@ -13,6 +13,7 @@
 #include <openssl/hmac.h>
 
 #include "clearance/auth.h"
+#include "clearance/config.h"
 #include "clearance/util.h"
 #include "pgtest.h"
 
@@ -406,7 +407,6 @@ START_TEST(unusable_pepper_fails_closed)
 			 CLR_OK);
 	ck_assert_int_eq(clr_token_pepper_set("short", 5), CLR_ERR_PARAM);
 	ck_assert_int_eq(clr_token_pepper_state(), -1);
-	ck_assert_int_eq(clr_token_pepper_startup(), CLR_ERR_PARAM);
 	ck_assert_int_eq(clr_token_digest(tok, strlen(tok), md), -1);
 	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_ERR_DENIED);
 	/* Without a pepper the legacy row works as before. */
@@ -415,10 +415,14 @@ START_TEST(unusable_pepper_fails_closed)
 }
 END_TEST
 
-/* CLEARANCE_TOKEN_PEPPER_FILE: one trailing newline dropped; missing file unusable. */
-START_TEST(pepper_from_file)
+/*
+ * The pepper is the TOKEN_PEPPER setting: from CLEARANCE_TOKEN_PEPPER_FILE
+ * with its trailing newline dropped; too short stops startup; none warns.
+ */
+START_TEST(pepper_from_config)
 {
 	char path[] = "/tmp/clr-pepper-XXXXXX", a[65], b[65];
+	struct clr_config *cfg = NULL;
 	const char *alg;
 	FILE *f;
 	int fd = mkstemp(path);
@@ -430,20 +434,34 @@ START_TEST(pepper_from_file)
 	fclose(f);
 	unsetenv("CLEARANCE_TOKEN_PEPPER");
 	setenv("CLEARANCE_TOKEN_PEPPER_FILE", path, 1);
-	clr_token_pepper_reload();
+	ck_assert_int_eq(clr_config_load(0, &cfg), CLR_OK);
+	ck_assert_int_eq(clr_token_pepper_startup(cfg), CLR_OK);
+	clr_config_free(cfg);
+	cfg = NULL;
 	ck_assert_int_eq(clr_token_pepper_state(), 1);
 	ck_assert_int_eq(clr_token_hash_hex("x", 1, a, &alg), 1);
 	ck_assert_str_eq(alg, "hmac-sha256");
 	hmac_hex(PEPPER_A, "x", b);
 	ck_assert_str_eq(a, b);
 	unlink(path);
-	clr_token_pepper_reload();
+	unsetenv("CLEARANCE_TOKEN_PEPPER_FILE");
+
+	setenv("CLEARANCE_TOKEN_PEPPER", "too-short", 1);
+	ck_assert_int_eq(clr_config_load(0, &cfg), CLR_OK);
+	ck_assert_int_eq(clr_token_pepper_startup(cfg), CLR_ERR_PARAM);
+	clr_config_free(cfg);
+	cfg = NULL;
 	ck_assert_int_eq(clr_token_pepper_state(), -1);
 	ck_assert_int_eq(clr_token_hash_hex("x", 1, a, &alg), -1);
 	ck_assert_str_eq(a, "");
-	unsetenv("CLEARANCE_TOKEN_PEPPER_FILE");
-	clr_token_pepper_reload();
+	unsetenv("CLEARANCE_TOKEN_PEPPER");
+
+	ck_assert_int_eq(clr_config_load(0, &cfg), CLR_OK);
+	ck_assert_int_eq(clr_token_pepper_startup(cfg), CLR_OK);
+	clr_config_free(cfg);
 	ck_assert_int_eq(clr_token_pepper_state(), 0);
+	ck_assert_int_eq(clr_token_hash_hex("x", 1, a, &alg), 0);
+	ck_assert_str_eq(alg, "sha256");
 }
 END_TEST
 
@@ -458,7 +476,7 @@ static Suite *auth_suite(int have_pg)
 	tcase_add_test(tc, missing_or_oversize_denied);
 	tcase_add_test(tc, role_names);
 	tcase_add_test(tc, database_down_is_db_error);
-	tcase_add_test(tc, pepper_from_file);
+	tcase_add_test(tc, pepper_from_config);
 	suite_add_tcase(s, tc);
 	if (!have_pg)
 		return s;

@@ -49,43 +49,41 @@ const char *clr_role_name(enum clr_role r);
  * Token hashing.  Bearer tokens, session tokens, account (mail) tokens and
  * introspection-client secrets are stored as HMAC-SHA-256 under a
  * server-side pepper, so a database dump alone cannot check guesses.  The
- * pepper comes from CLEARANCE_TOKEN_PEPPER or the file named by
- * CLEARANCE_TOKEN_PEPPER_FILE (trailing newline dropped, 16 to 4096
- * bytes), read once.  Rows carry hash_alg: CLR_HASH_ALG_PEPPERED or
- * CLR_HASH_ALG_LEGACY (plain SHA-256, written before the pepper existed);
- * a legacy row is still accepted and is rewritten on its first use.
+ * pepper is the TOKEN_PEPPER setting (CLEARANCE_TOKEN_PEPPER or _FILE,
+ * 16 to 4096 bytes), installed by clr_token_pepper_startup.  Rows carry
+ * hash_alg: CLR_HASH_ALG_PEPPERED or CLR_HASH_ALG_LEGACY (plain SHA-256,
+ * written before the pepper existed, or while none is set); a legacy row
+ * is still accepted, and api_tokens rows are rewritten on first use.
  */
 #define CLR_HASH_ALG_PEPPERED "hmac-sha256"
 #define CLR_HASH_ALG_LEGACY "sha256"
 
+struct clr_config;
+
 /*
- * 1: a pepper is configured; 0: none (hashes are legacy SHA-256 and
- * services warn at startup); -1: set but unusable (too short, too long,
- * unreadable file), and every peppered hash fails closed.
+ * 1: a pepper is installed; 0: none (hashes are legacy SHA-256); -1: one
+ * was given but is unusable (too short or too long), and every token
+ * check fails closed.
  */
 int clr_token_pepper_state(void);
 
 /*
- * For a program's startup: an unusable pepper is CLR_ERR_PARAM (already
- * logged; the program should stop); none is a warning, since every hash is
- * then plain SHA-256.
+ * For a program's startup, before threads hash: installs cfg's
+ * TOKEN_PEPPER.  Unusable: CLR_ERR_PARAM (logged; the program should
+ * stop).  None: a warning, since every hash is then plain SHA-256.
  */
-enum clr_rc clr_token_pepper_startup(void) CLR_MUSTCHECK;
+enum clr_rc clr_token_pepper_startup(const struct clr_config *cfg) CLR_MUSTCHECK;
 
 /*
- * Sets the pepper instead of the environment (tests, or a program that
- * reads its own configuration).  Copies p; NULL clears it.  Call before
- * any thread hashes.
+ * Installs p (copied; NULL clears it): what clr_token_pepper_startup does,
+ * for tests.  Call before any thread hashes.
  */
 enum clr_rc clr_token_pepper_set(const void *p, size_t len) CLR_MUSTCHECK;
 
-/* Reads CLEARANCE_TOKEN_PEPPER(_FILE) again (tests); before threads hash. */
-void clr_token_pepper_reload(void);
-
 /*
- * Digest of tok: HMAC-SHA-256 under the pepper when one is configured
- * (returns 1), else plain SHA-256 (returns 0); -1 on failure (out zeroed,
- * so it matches nothing).
+ * Digest of tok: HMAC-SHA-256 under the pepper when one is installed
+ * (returns 1), else plain SHA-256 (returns 0); -1 on failure or an
+ * unusable pepper (out zeroed, so it matches nothing).
  */
 int clr_token_digest(const void *tok, size_t len, unsigned char out[32]);
 

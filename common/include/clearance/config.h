@@ -19,6 +19,7 @@ struct clr_config {
 	int threads;	    /* THREADS: worker threads, 1..256, default 8 */
 	char *database_url; /* DATABASE_URL: libpq conninfo, required */
 	char *seal_keys;    /* SEAL_KEYS: "kid:base64(32 bytes)[,kid:...]"; first encrypts */
+	char *token_pepper; /* TOKEN_PEPPER: HMAC key of stored token hashes (auth.h) */
 	enum clr_log_level log_level; /* LOG_LEVEL, default info */
 	long max_body;		      /* MAX_BODY bytes, default 65536 */
 	long http_connect_timeout_ms; /* HTTP_CONNECT_TIMEOUT_MS, default 3000 */

@@ -1,0 +1,164 @@
+// Operations (issue 11): a deregistration that can never succeed is final at
+// once and retirable by an admin with an audit row; tokens are stored under
+// the server-side pepper, and a legacy SHA-256 row is upgraded on first use.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { startIdp } from './lib/idp.mjs';
+import { api, haveStack, waitFor, DATABASE_URL } from './lib/api.mjs';
+
+function psql(sql, vars = {}) {
+  const args = ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', DATABASE_URL];
+  for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
+  return new Promise((resolve, reject) => {
+    const p = spawn('psql', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), 20000);
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('error', (e) => { clearTimeout(timer); reject(e); });
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out.trim()); else reject(new Error(`psql exited ${code}: ${err}`));
+    });
+    p.stdin.end(sql);
+  });
+}
+const skip = !haveStack() || !DATABASE_URL ? 'needs the stack and CLEARANCE_DATABASE_URL' : false;
+const uniq = () => crypto.randomBytes(5).toString('hex');
+
+function jsonError(r, status, what) {
+  assert.equal(r.status, status, `${what}: ${r.status} ${r.text}`);
+  assert.equal(typeof r.json?.error, 'string', `${what}: JSON error body, got ${r.text}`);
+}
+
+describe('operations', { skip }, () => {
+  let idp;
+  before(async () => { idp = await startIdp(); });
+  after(async () => { await idp?.stop(); });
+
+  test('deregistration without a registration access token: final at once, then retired by hand', async () => {
+    const prov = await api('POST', '/v1/providers', {
+      name: `idp-${uniq()}`, kind: 'other', well_known_url: idp.discoveryUrl,
+      initial_access_token: idp.initialAccessToken, allow_insecure_http: true,
+    });
+    assert.equal(prov.status, 201, prov.text);
+    const ct = await api('POST', `/v1/providers/${prov.json.id}/client-types`, {
+      display_name: `machine-${uniq()}`, response_types: [], grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    assert.equal(ct.status, 201, ct.text);
+    const reg = await api('POST', '/v1/registrations', { client_type_id: ct.json.id, client_name: 'no-rat' });
+    assert.equal(reg.status, 201, reg.text);
+    const id = reg.json.id;
+    // An IdP that never handed out a registration access token.
+    await psql(`UPDATE registrations SET registration_access_token_sealed = NULL WHERE id = :'id'`, { id });
+    // Retiring an active registration is refused and changes nothing.
+    jsonError(await api('POST', `/v1/registrations/${id}/retire`), 409, 'retire an active registration');
+    assert.equal((await api('GET', `/v1/registrations/${id}`)).json.status, 'active');
+
+    const jobId = await psql(`INSERT INTO jobs (kind, payload)
+      VALUES ('deregister', jsonb_build_object('registration_id', :'id', 'withdraw', true)) RETURNING id;
+      NOTIFY clearance_jobs;`, { id });
+    const job = await waitFor(async () => {
+      const j = await api('GET', `/v1/jobs/${jobId}`);
+      return ['done', 'failed'].includes(j.json?.state) ? j.json : null;
+    }, { timeoutMs: 15000, intervalMs: 200, what: 'deregister job' });
+    assert.equal(job.state, 'done', JSON.stringify(job));
+    assert.equal(job.attempts, 1, 'no retry loop');
+    const orphan = await api('GET', `/v1/registrations/${id}`);
+    assert.equal(orphan.json.status, 'orphaned', orphan.text);
+    assert.match(orphan.json.last_error, /no registration access token/);
+    assert.doesNotMatch(orphan.json.last_error, /queued/);
+
+    jsonError(await api('POST', '/v1/registrations/not-a-uuid/retire'), 404, 'malformed id names nothing');
+    jsonError(await api('POST', `/v1/registrations/${crypto.randomUUID()}/retire`), 404, 'unknown id');
+    const before = await psql(`SELECT count(*) FROM audit_log WHERE target_id = :'id'`, { id });
+    assert.equal(before, '0');
+    const done = await api('POST', `/v1/registrations/${id}/retire`);
+    assert.equal(done.status, 200, done.text);
+    assert.equal(done.json.status, 'deleted');
+    assert.match(done.json.last_error, /removed at the IdP by hand/);
+    const audit = await psql(`SELECT action || ' ' || target_type || ' ' || actor_role || ' ' || (detail->>'client_id')
+      FROM audit_log WHERE target_id = :'id'`, { id });
+    assert.equal(audit, `registration.retire registration admin ${reg.json.client_id}`);
+    jsonError(await api('POST', `/v1/registrations/${id}/retire`), 409, 'retire twice');
+    assert.equal(await psql(`SELECT count(*) FROM audit_log WHERE target_id = :'id'`, { id }), '1');
+    // The registrar's row is in the one audit listing, with the request id.
+    const listed = await api('GET', `/v1/audit?target_type=registration&target_id=${id}`);
+    assert.equal(listed.status, 200, listed.text);
+    assert.equal(listed.json.total, 1);
+    assert.equal(listed.json.next, null);
+    assert.equal(listed.json.audit[0].action, 'registration.retire');
+    assert.equal(listed.json.audit[0].request_id, done.headers.get('x-request-id'));
+    // The log is append-only.
+    await assert.rejects(psql(`DELETE FROM audit_log WHERE target_id = :'id'`, { id }), /append-only/);
+  });
+
+  test('audit listing: filters, total, next link; bad filters are 400', async () => {
+    // Three webhook changes make three rows with one target type and actor.
+    const ids = [];
+    for (let i = 0; i < 3; i++) {
+      const w = await api('POST', '/v1/webhooks', { url: `https://hooks.example.com/${uniq()}`, events: ['access_request.approved'] });
+      assert.equal(w.status, 201, w.text);
+      ids.push(w.json.id);
+    }
+    const since = await psql(`SELECT to_char(min(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') FROM audit_log WHERE target_id IN (:'a', :'b', :'c')`,
+      { a: ids[0], b: ids[1], c: ids[2] });
+    const q = `action=webhook.create&since=${encodeURIComponent(since)}`;
+    const all = await api('GET', `/v1/audit?${q}&limit=1000`);
+    assert.equal(all.status, 200, all.text);
+    assert.ok(all.json.total >= 3);
+    assert.equal(all.json.audit.length, all.json.total);
+    assert.equal(all.json.next, null);
+    const page1 = await api('GET', `/v1/audit?${q}&limit=2`);
+    assert.equal(page1.json.total, all.json.total);
+    assert.equal(page1.json.audit.length, 2);
+    assert.match(page1.json.next, /^\/v1\/audit\?/);
+    assert.match(page1.json.next, /offset=2/);
+    const page2 = await api('GET', page1.json.next);
+    assert.equal(page2.status, 200, page2.text);
+    assert.deepEqual(page2.json.audit.map((a) => a.id), all.json.audit.slice(2, 4).map((a) => a.id));
+    assert.ok(page1.json.audit.every((a) => a.action === 'webhook.create' && a.target_type === 'webhook'));
+    const one = await api('GET', `/v1/audit?target_type=webhook&target_id=${ids[1]}&actor=${encodeURIComponent(all.json.audit[0].actor_name)}`);
+    assert.equal(one.json.total, 1, one.text);
+    const none = await api('GET', `/v1/audit?${q}&until=${encodeURIComponent(since)}`);
+    assert.equal(none.json.total, 0);
+    assert.deepEqual(none.json.audit, []);
+    for (const bad of ['since=yesterday', 'until=2026-02-30T00:00:00Z', 'since=2026-01-01', 'actor=', `action=${'a'.repeat(300)}`]) {
+      jsonError(await api('GET', `/v1/audit?${bad}`), 400, bad);
+    }
+    for (const id of ids) assert.equal((await api('DELETE', `/v1/webhooks/${id}`)).status, 204);
+  });
+
+  test('tokens are stored under the pepper; a legacy SHA-256 row is upgraded on first use', async () => {
+    const pepper = process.env.CLEARANCE_TOKEN_PEPPER;
+    assert.ok(pepper, 'the stack sets CLEARANCE_TOKEN_PEPPER');
+    // A developer session made by the service is peppered.
+    const email = `pep-${uniq()}@example.com`;
+    const password = 'a long enough passphrase 1';
+    const reg = await api('POST', '/v1/developers', { email, password, name: 'pep' }, { token: null });
+    assert.ok([200, 201].includes(reg.status), reg.text);
+    const ses = await api('POST', '/v1/sessions', { email, password }, { token: null });
+    assert.equal(ses.status, 201, ses.text);
+    const hmac = (t) => crypto.createHmac('sha256', pepper).update(t).digest('hex');
+    const sha = (t) => crypto.createHash('sha256').update(t).digest('hex');
+    assert.equal(await psql(`SELECT hash_alg FROM api_tokens WHERE token_hash = :'h'`, { h: hmac(ses.json.token) }), 'hmac-sha256');
+    assert.equal(await psql(`SELECT count(*) FROM api_tokens WHERE token_hash = :'h'`, { h: sha(ses.json.token) }), '0');
+
+    // A row from before the pepper: accepted, then rewritten under it.
+    const legacy = `clr_adm_${crypto.randomBytes(32).toString('base64url')}`;
+    const rowId = await psql(`INSERT INTO api_tokens (token_hash, role, name) VALUES (:'h', 'admin', 'legacy')
+      RETURNING id`, { h: sha(legacy) });
+    const first = await api('GET', '/v1/providers', undefined, { token: legacy });
+    assert.equal(first.status, 200, first.text);
+    assert.equal(await psql(`SELECT hash_alg || ' ' || token_hash FROM api_tokens WHERE id = :'id'`, { id: rowId }),
+      `hmac-sha256 ${hmac(legacy)}`);
+    assert.equal((await api('GET', '/v1/providers', undefined, { token: legacy })).status, 200, 'still valid after the upgrade');
+    // The plain hash alone no longer opens anything.
+    jsonError(await api('GET', '/v1/providers', undefined, { token: `${legacy}x` }), 401, 'wrong token');
+    await psql(`UPDATE api_tokens SET revoked_at = now() WHERE id = :'id'`, { id: rowId });
+  });
+});
