@@ -53,6 +53,21 @@ describe('operations', { skip }, () => {
     const reg = await api('POST', '/v1/registrations', { client_type_id: ct.json.id, client_name: 'no-rat' });
     assert.equal(reg.status, 201, reg.text);
     const id = reg.json.id;
+    // Registrar changes are in the shared audit log with the request's id.
+    const made = await api('GET', `/v1/audit?target_type=client_type&action=client_type.create&limit=1000`);
+    const row = made.json.audit.find((a) => a.request_id === ct.headers.get('x-request-id'));
+    assert.ok(row, `client_type.create row for request ${ct.headers.get('x-request-id')}`);
+    assert.equal(row.detail.parent_id, prov.json.id);
+    assert.equal(row.actor_role, 'admin');
+    const rot = await api('POST', `/v1/registrations/${id}/rotate-secret`);
+    assert.equal(rot.status, 200, rot.text);
+    const rotRow = await api('GET', `/v1/audit?action=registration.rotate_secret&target_id=${id}`);
+    assert.equal(rotRow.json.total, 1, rotRow.text);
+    assert.equal(rotRow.json.audit[0].request_id, rot.headers.get('x-request-id'));
+    // A refused change writes no row.
+    const badPut = await api('PUT', `/v1/registrations/${id}`, { client_name: '' });
+    assert.ok(badPut.status >= 400, badPut.text);
+    assert.equal((await api('GET', `/v1/audit?action=registration.update&target_id=${id}`)).json.total, 0);
     // An IdP that never handed out a registration access token.
     await psql(`UPDATE registrations SET registration_access_token_sealed = NULL WHERE id = :'id'`, { id });
     // Retiring an active registration is refused and changes nothing.
@@ -75,19 +90,19 @@ describe('operations', { skip }, () => {
 
     jsonError(await api('POST', '/v1/registrations/not-a-uuid/retire'), 404, 'malformed id names nothing');
     jsonError(await api('POST', `/v1/registrations/${crypto.randomUUID()}/retire`), 404, 'unknown id');
-    const before = await psql(`SELECT count(*) FROM audit_log WHERE target_id = :'id'`, { id });
+    const before = await psql(`SELECT count(*) FROM audit_log WHERE target_id = :'id' AND action = 'registration.retire'`, { id });
     assert.equal(before, '0');
     const done = await api('POST', `/v1/registrations/${id}/retire`);
     assert.equal(done.status, 200, done.text);
     assert.equal(done.json.status, 'deleted');
     assert.match(done.json.last_error, /removed at the IdP by hand/);
     const audit = await psql(`SELECT action || ' ' || target_type || ' ' || actor_role || ' ' || (detail->>'client_id')
-      FROM audit_log WHERE target_id = :'id'`, { id });
+      FROM audit_log WHERE target_id = :'id' AND action = 'registration.retire'`, { id });
     assert.equal(audit, `registration.retire registration admin ${reg.json.client_id}`);
     jsonError(await api('POST', `/v1/registrations/${id}/retire`), 409, 'retire twice');
-    assert.equal(await psql(`SELECT count(*) FROM audit_log WHERE target_id = :'id'`, { id }), '1');
+    assert.equal(await psql(`SELECT count(*) FROM audit_log WHERE target_id = :'id' AND action = 'registration.retire'`, { id }), '1');
     // The registrar's row is in the one audit listing, with the request id.
-    const listed = await api('GET', `/v1/audit?target_type=registration&target_id=${id}`);
+    const listed = await api('GET', `/v1/audit?target_type=registration&target_id=${id}&action=registration.retire`);
     assert.equal(listed.status, 200, listed.text);
     assert.equal(listed.json.total, 1);
     assert.equal(listed.json.next, null);
@@ -143,6 +158,25 @@ describe('operations', { skip }, () => {
     assert.ok([200, 201].includes(reg.status), reg.text);
     const ses = await api('POST', '/v1/sessions', { email, password }, { token: null });
     assert.equal(ses.status, 201, ses.text);
+    // Logins and failed logins are audited, with the account and the address.
+    const wrong = await api('POST', '/v1/sessions', { email, password: 'not the passphrase at all' }, { token: null });
+    assert.equal(wrong.status, 401, wrong.text);
+    const failed = await api('GET', `/v1/audit?action=login.failed&actor=${encodeURIComponent(email)}`);
+    assert.equal(failed.json.total, 1, failed.text);
+    assert.equal(failed.json.audit[0].actor_role, 'none');
+    assert.equal(failed.json.audit[0].request_id, wrong.headers.get('x-request-id'));
+    const logins = await api('GET', `/v1/audit?action=login&actor=${encodeURIComponent(email)}`);
+    assert.equal(logins.json.total, 1, logins.text);
+    assert.equal(logins.json.audit[0].actor_role, 'developer');
+    // App create and delete by the developer.
+    const app = await api('POST', '/v1/apps', { name: 'audited app', redirect_uris: [] }, { token: ses.json.token });
+    assert.equal(app.status, 201, app.text);
+    assert.equal((await api('DELETE', `/v1/apps/${app.json.id}`, undefined, { token: ses.json.token })).status, 204);
+    const appRows = await api('GET', `/v1/audit?target_type=app&target_id=${app.json.id}`);
+    assert.deepEqual(appRows.json.audit.map((a) => a.action), ['app.delete', 'app.create']);
+    assert.equal(appRows.json.audit[1].detail.name, 'audited app');
+    assert.equal(appRows.json.audit[1].actor_name, email);
+
     const hmac = (t) => crypto.createHmac('sha256', pepper).update(t).digest('hex');
     const sha = (t) => crypto.createHash('sha256').update(t).digest('hex');
     assert.equal(await psql(`SELECT hash_alg FROM api_tokens WHERE token_hash = :'h'`, { h: hmac(ses.json.token) }), 'hmac-sha256');
