@@ -59,15 +59,16 @@ describe('operations', { skip }, () => {
     assert.ok(row, `client_type.create row for request ${ct.headers.get('x-request-id')}`);
     assert.equal(row.detail.parent_id, prov.json.id);
     assert.equal(row.actor_role, 'admin');
-    const rot = await api('POST', `/v1/registrations/${id}/rotate-secret`);
-    assert.equal(rot.status, 200, rot.text);
-    const rotRow = await api('GET', `/v1/audit?action=registration.rotate_secret&target_id=${id}`);
-    assert.equal(rotRow.json.total, 1, rotRow.text);
-    assert.equal(rotRow.json.audit[0].request_id, rot.headers.get('x-request-id'));
-    // A refused change writes no row.
+    // A refused change writes no row; an accepted one writes one.
     const badPut = await api('PUT', `/v1/registrations/${id}`, { client_name: '' });
     assert.ok(badPut.status >= 400, badPut.text);
     assert.equal((await api('GET', `/v1/audit?action=registration.update&target_id=${id}`)).json.total, 0);
+    const put = await api('PUT', `/v1/registrations/${id}`, { client_name: 'no-rat renamed' });
+    assert.equal(put.status, 200, put.text);
+    const putRow = await api('GET', `/v1/audit?action=registration.update&target_id=${id}`);
+    assert.equal(putRow.json.total, 1, putRow.text);
+    assert.equal(putRow.json.audit[0].request_id, put.headers.get('x-request-id'));
+    assert.equal(putRow.json.audit[0].detail.name, 'no-rat renamed');
     // An IdP that never handed out a registration access token.
     await psql(`UPDATE registrations SET registration_access_token_sealed = NULL WHERE id = :'id'`, { id });
     // Retiring an active registration is refused and changes nothing.
