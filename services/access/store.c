@@ -420,5 +420,28 @@ const struct clr_db_stmt acc_stmts[] = {
      0},
     {"acc_webhook_get", "SELECT " WEBHOOK_JSON " FROM webhooks w WHERE w.id = $1::uuid", 1},
     {"acc_webhook_delete", "DELETE FROM webhooks WHERE id = $1::uuid", 1},
+    {"acc_webhook_update",
+     "UPDATE webhooks w SET url = coalesce($2, w.url),"
+     " events = CASE WHEN $3::jsonb IS NULL THEN w.events"
+     " ELSE ARRAY(SELECT jsonb_array_elements_text($3::jsonb)) END"
+     " WHERE w.id = $1::uuid RETURNING " WEBHOOK_JSON,
+     3},
+    {"acc_webhook_set_secret",
+     "UPDATE webhooks w SET secret_sealed = $2 WHERE w.id = $1::uuid RETURNING " WEBHOOK_JSON, 2},
+    {"acc_webhook_delivery_insert",
+     "INSERT INTO webhook_deliveries (webhook_id, job_id, event, attempt, http_status,"
+     " duration_ms, ok, error) VALUES ($1::uuid, $2, $3, $4::int, $5::int, $6::int,"
+     " $7::boolean, left($8, 300))",
+     8},
+    {"acc_webhook_deliveries",
+     "SELECT json_build_object('total', (SELECT count(*) FROM webhook_deliveries"
+     " WHERE webhook_id = $1::uuid), 'deliveries', coalesce((SELECT json_agg("
+     "json_build_object('id', d.id, 'at', d.at, 'event', d.event, 'job_id', d.job_id,"
+     " 'attempt', d.attempt, 'http_status', d.http_status, 'duration_ms', d.duration_ms,"
+     " 'ok', d.ok, 'error', d.error) ORDER BY d.id DESC) FROM (SELECT * FROM"
+     " webhook_deliveries WHERE webhook_id = $1::uuid ORDER BY id DESC"
+     " LIMIT $2::int OFFSET $3::int) d), '[]'::json))"
+     " FROM webhooks WHERE id = $1::uuid",
+     3},
 };
 const size_t acc_nstmts = sizeof(acc_stmts) / sizeof(acc_stmts[0]);

@@ -5,6 +5,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { once } from 'node:events';
 import { startIdp } from './lib/idp.mjs';
 import { api, haveStack, waitFor, DATABASE_URL } from './lib/api.mjs';
 
@@ -147,6 +149,76 @@ describe('operations', { skip }, () => {
       jsonError(await api('GET', `/v1/audit?${bad}`), 400, bad);
     }
     for (const id of ids) assert.equal((await api('DELETE', `/v1/webhooks/${id}`)).status, 204);
+  });
+
+  test('webhooks: update, secret rotation, test delivery retried, delivery history', async () => {
+    const got = [];
+    let failNext = 1; // the first delivery fails, so the history shows a retry
+    const srv = http.createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (d) => chunks.push(d));
+      req.on('end', () => {
+        got.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+        if (failNext > 0) { failNext--; res.writeHead(503).end(); } else res.writeHead(204).end();
+      });
+    });
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    try {
+      const url = `http://127.0.0.1:${srv.address().port}/hook`;
+      const wh = await api('POST', '/v1/webhooks', { url: 'https://hooks.example.com/x', events: ['access_request.created'] });
+      assert.equal(wh.status, 201, wh.text);
+      const id = wh.json.id;
+      // PATCH: bad values are 400 and change nothing; good ones are stored and audited.
+      jsonError(await api('PATCH', `/v1/webhooks/${id}`, {}), 400, 'empty patch');
+      jsonError(await api('PATCH', `/v1/webhooks/${id}`, { events: ['nope'] }), 400, 'unknown event');
+      jsonError(await api('PATCH', `/v1/webhooks/${id}`, { url: 'http://example.com/hook' }), 400, 'http off loopback');
+      jsonError(await api('PATCH', `/v1/webhooks/${id}`, { secret: 'x' }), 400, 'unknown field');
+      assert.equal((await api('GET', `/v1/webhooks/${id}`)).json.url, 'https://hooks.example.com/x');
+      const upd = await api('PATCH', `/v1/webhooks/${id}`, { url, events: ['credential.created', 'credential.rotated'] });
+      assert.equal(upd.status, 200, upd.text);
+      assert.equal(upd.json.url, url);
+      assert.deepEqual(upd.json.events, ['credential.created', 'credential.rotated']);
+      jsonError(await api('PATCH', `/v1/webhooks/${crypto.randomUUID()}`, { url }), 404, 'unknown webhook');
+
+      // A new secret, shown once; deliveries are signed with it.
+      const rot = await api('POST', `/v1/webhooks/${id}/rotate-secret`);
+      assert.equal(rot.status, 200, rot.text);
+      assert.match(rot.json.secret, /^whsec_/);
+      assert.notEqual(rot.json.secret, wh.json.secret);
+      assert.ok(!(await api('GET', `/v1/webhooks/${id}`)).text.includes(rot.json.secret));
+
+      const t = await api('POST', `/v1/webhooks/${id}/test`);
+      assert.equal(t.status, 202, t.text);
+      assert.match(t.json.job_id, /^[0-9a-f-]{36}$/);
+      const hist = await waitFor(async () => {
+        const d = await api('GET', `/v1/webhooks/${id}/deliveries`);
+        return d.json?.deliveries?.some((x) => x.ok) ? d : null;
+      }, { timeoutMs: 15000, intervalMs: 200, what: 'a successful test delivery' });
+      assert.equal(hist.json.total, 2, hist.text);
+      const [second, first] = hist.json.deliveries;
+      assert.deepEqual([first.attempt, first.ok, first.http_status, first.event], [1, false, 503, 'webhook.test']);
+      assert.match(first.error, /503/);
+      assert.deepEqual([second.attempt, second.ok, second.http_status, second.error], [2, true, 204, null]);
+      assert.equal(second.job_id, t.json.job_id);
+      assert.ok(Number.isInteger(second.duration_ms) && second.duration_ms >= 0);
+      const last = got[got.length - 1];
+      assert.equal(last.headers['x-clearance-event'], 'webhook.test');
+      assert.equal(last.headers['x-clearance-signature'],
+        `sha256=${crypto.createHmac('sha256', rot.json.secret).update(last.body).digest('hex')}`);
+      const page = await api('GET', `/v1/webhooks/${id}/deliveries?limit=1`);
+      assert.equal(page.json.deliveries.length, 1);
+      assert.equal(page.json.next, `/v1/webhooks/${id}/deliveries?limit=1&offset=1`);
+      jsonError(await api('GET', `/v1/webhooks/${crypto.randomUUID()}/deliveries`), 404, 'unknown webhook');
+      jsonError(await api('GET', `/v1/webhooks/${id}/deliveries?limit=0`), 400, 'bad limit');
+
+      const acts = await api('GET', `/v1/audit?target_type=webhook&target_id=${id}`);
+      assert.deepEqual(acts.json.audit.map((a) => a.action), ['webhook.test', 'webhook.rotate_secret', 'webhook.update', 'webhook.create']);
+      assert.equal((await api('DELETE', `/v1/webhooks/${id}`)).status, 204);
+      assert.equal(await psql(`SELECT count(*) FROM webhook_deliveries WHERE webhook_id = :'id'`, { id }), '0');
+    } finally {
+      srv.close();
+    }
   });
 
   test('tokens are stored under the pepper; a legacy SHA-256 row is upgraded on first use', async () => {

@@ -458,6 +458,7 @@ stack_integration() {
 	# Short job backoff so retry tests see several attempts in seconds.
 	export CLEARANCE_JOB_BACKOFF_MS=${CLEARANCE_JOB_BACKOFF_MS:-200}
 	export CLEARANCE_JOB_MAX_ATTEMPTS=${CLEARANCE_JOB_MAX_ATTEMPTS:-3}
+	export CLEARANCE_WEBHOOK_MAX_ATTEMPTS=${CLEARANCE_WEBHOOK_MAX_ATTEMPTS:-3}
 	stack_step "start SMTP catcher$sfx" 30 stack_smtp_start || ok=0 # access issue
 	if ((ok)); then stack_step "start services$sfx" 60 stack_services_start || ok=0; fi
 	if ((ok)); then stack_step "start nginx$sfx" 30 stack_nginx_start || ok=0; fi

@@ -27,6 +27,7 @@ struct clr_config {
 	long http_max_response;	      /* HTTP_MAX_RESPONSE bytes, default 1048576 */
 	int worker;		      /* WORKER: run the job worker thread (registrar), default 1 */
 	int job_max_attempts;	      /* JOB_MAX_ATTEMPTS, default 5 */
+	int webhook_max_attempts;     /* WEBHOOK_MAX_ATTEMPTS: webhook deliveries' own limit */
 	long job_backoff_ms;	      /* JOB_BACKOFF_MS: first retry delay, doubles, default 2000 */
 	long job_poll_ms;	      /* JOB_POLL_MS: poll interval besides NOTIFY, default 5000 */
 	char *smtp_url;		      /* SMTP_URL, optional */
