@@ -45,6 +45,7 @@ static const struct cfg_entry cfg_table[] = {
     {"THREADS", CFG_INT, OFF(threads), "8", 1, 256, 0},
     {"DATABASE_URL", CFG_STR, OFF(database_url), NULL, 0, 0, 1},
     {"SEAL_KEYS", CFG_STR, OFF(seal_keys), NULL, 0, 0, 1},
+    {"TOKEN_PEPPER", CFG_STR, OFF(token_pepper), NULL, 0, 0, 1},
     {"LOG_LEVEL", CFG_LOGLEVEL, OFF(log_level), "info", 0, 0, 0},
     {"MAX_BODY", CFG_LONG, OFF(max_body), "65536", 1024, 64L * 1024 * 1024, 0},
     {"HTTP_CONNECT_TIMEOUT_MS", CFG_LONG, OFF(http_connect_timeout_ms), "3000", 1, 600000, 0},
@@ -53,6 +54,8 @@ static const struct cfg_entry cfg_table[] = {
     {"WORKER", CFG_BOOL, OFF(worker), "1", 0, 1, 0},
     {"JOB_MAX_ATTEMPTS", CFG_INT, OFF(job_max_attempts), "5", 1, 1000, 0},
     {"JOB_BACKOFF_MS", CFG_LONG, OFF(job_backoff_ms), "2000", 1, 24 * HOUR_MS, 0},
+    /* 17 attempts at the default backoff (2 s doubling) span about 36 hours. */
+    {"WEBHOOK_MAX_ATTEMPTS", CFG_INT, OFF(webhook_max_attempts), "17", 1, 1000, 0},
     {"JOB_POLL_MS", CFG_LONG, OFF(job_poll_ms), "5000", 10, HOUR_MS, 0},
     {"SMTP_URL", CFG_STR, OFF(smtp_url), NULL, 0, 0, 1},
     {"MAIL_FROM", CFG_STR, OFF(mail_from), NULL, 0, 0, 0},

@@ -422,3 +422,8 @@ void clr_resp_fail(struct clr_req *r, const struct clr_err *e)
 		clr_log_req(r, CLR_LOG_ERROR, "failed: %s: %s", clr_rc_name(e->rc), e->msg);
 	clr_resp_err(r, e);
 }
+
+int clr_resp_status(const struct clr_req *r)
+{
+	return r != NULL && r->priv != NULL ? r->priv->status : 0;
+}

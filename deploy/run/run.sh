@@ -82,10 +82,13 @@ make_secrets() {
 		umask 077
 		mkdir -p "$SECRETS"
 		[ -s "$SECRETS/seal-keys" ] || printf 'k1:%s\n' "$(head -c 32 /dev/urandom | base64 -w0)" >"$SECRETS/seal-keys"
+		[ -s "$SECRETS/token-pepper" ] || head -c 32 /dev/urandom | base64 -w0 >"$SECRETS/token-pepper"
 		[ -s "$SECRETS/idp-initial-access-token" ] || head -c 24 /dev/urandom | base64 -w0 | tr '+/' '-_' >"$SECRETS/idp-initial-access-token"
 	)
 	CLEARANCE_SEAL_KEYS=$(cat "$SECRETS/seal-keys")
 	export CLEARANCE_SEAL_KEYS
+	CLEARANCE_TOKEN_PEPPER_FILE=$SECRETS/token-pepper
+	export CLEARANCE_TOKEN_PEPPER_FILE
 }
 
 check_ports() {

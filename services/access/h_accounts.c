@@ -172,6 +172,9 @@ void acc_h_login(struct clr_req *r)
 	if (!ok) {
 		clr_log_req(r, CLR_LOG_WARN, "security: failed login%s",
 			    id != NULL ? " for an existing account" : "");
+		/* Best effort: an unwritable audit row must not change the answer. */
+		(void)acc_audit_as(r, "none", NULL, email, "login.failed", "account", id,
+				   json_pack("{s:s}", "ip", p[1]));
 		clr_resp_error(r, 401, "invalid_grant", "wrong e-mail address or password");
 		goto out;
 	}
@@ -191,6 +194,8 @@ void acc_h_login(struct clr_req *r)
 	if (blocked || PQntuples(lk) != 1 || strcmp(PQgetvalue(lk, 0, 0), "f") != 0) {
 		clr_db_rollback(r->db);
 		clr_log_req(r, CLR_LOG_WARN, "security: blocked account %s tried to log in", id);
+		(void)acc_audit_as(r, role, id, email, "login.blocked", "account", id,
+				   json_pack("{s:s}", "ip", p[1]));
 		clr_resp_error(r, 403, "account_blocked", "this account is blocked");
 		goto out;
 	}
@@ -203,6 +208,8 @@ void acc_h_login(struct clr_req *r)
 	}
 	iso_in(ttl, exp);
 	clr_log_req(r, CLR_LOG_INFO, "%s %s logged in (session %s)", role, id, token_id);
+	(void)acc_audit_as(r, role, id, email, "login", "session", token_id,
+			   json_pack("{s:s}", "ip", p[1]));
 	clr_resp_header(r, "Cache-Control", "no-store");
 	/* web.c: a browser gets the token only as an HttpOnly cookie, never in the body. */
 	if (acc_web_wants_cookie(r)) {

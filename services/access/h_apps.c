@@ -39,6 +39,10 @@ void acc_h_apps_create(struct clr_req *r)
 		clr_resp_fail(r, &e);
 		return;
 	}
+	/* The app is stored already: a failed audit row is logged, not answered. */
+	if (acc_audit(r, "app.create", "app", json_string_value(json_object_get(out, "id")),
+		      json_pack("{s:O?}", "name", json_object_get(out, "name"))) != CLR_OK)
+		clr_log_req(r, CLR_LOG_WARN, "app created without its audit row");
 	clr_resp_json(r, 201, out);
 }
 
@@ -130,6 +134,10 @@ void acc_h_apps_patch(struct clr_req *r)
 	if (nu != NULL && !json_equal(nu, json_object_get(cur, "redirect_uris")) &&
 	    acc_app_update_clients(r->db, id, nu, &e) != CLR_OK)
 		goto fail;
+	if ((e.rc = acc_audit(r, "app.update", "app", id, NULL)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "the audit row could not be written");
+		goto fail;
+	}
 	if ((e.rc = clr_db_commit(r->db)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "the app could not be stored");
 		goto fail;
@@ -177,6 +185,12 @@ void acc_h_apps_delete(struct clr_req *r)
 	p[1] = acc_dev_id(r);
 	if (acc_db_do(r->db, "acc_app_delete", 2, p, NULL, "deleting the app", &e) != CLR_OK)
 		goto fail;
+	if ((e.rc = acc_audit(r, "app.delete", "app", id,
+			      json_pack("{s:O?}", "name", json_object_get(cur, "name")))) !=
+	    CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "the audit row could not be written");
+		goto fail;
+	}
 	if ((e.rc = clr_db_commit(r->db)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "the deletion could not be stored");
 		goto fail;

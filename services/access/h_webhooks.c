@@ -1,5 +1,5 @@
 /*
- * h_webhooks.c - webhook subscriptions and the audit log (admins only).
+ * h_webhooks.c - webhook subscriptions (admins only).
  *
  * A webhook's signing secret is made here, shown once in the creation
  * answer, and stored sealed; deliveries (jobs run by the registrar's
@@ -32,37 +32,44 @@ static const struct clr_field webhook_fields[] = {
 
 const struct clr_body acc_body_webhook_create = CLR_BODY(webhook_fields, 0, NULL);
 
-void acc_h_webhooks_create(struct clr_req *r)
+const struct clr_body acc_body_webhook_patch = CLR_BODY(webhook_fields, 1, NULL);
+
+enum clr_rc acc_webhook_check(const json_t *body, struct clr_err *e)
 {
-	const struct acc_app *app = r->app;
-	struct clr_err e = {0};
-	const json_t *events = json_object_get(r->json, "events"), *v;
-	const char *p[4];
-	char id[37], *secret = NULL, *sealed = NULL, *ev = NULL;
-	json_t *out = NULL;
+	const json_t *events = json_object_get(body, "events"), *v;
+	const json_t *url = json_object_get(body, "url");
 	size_t i, j;
 
-	if (json_array_size(events) == 0) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "events",
-			    "events must name at least one event");
-		goto fail;
-	}
+	if (events != NULL && json_array_size(events) == 0)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "events",
+				   "events must name at least one event");
 	json_array_foreach(events, i, v)
 	{
 		for (j = 0; j < NEVENTS && strcmp(acc_events[j], json_string_value(v)) != 0; j++)
 			;
-		if (j == NEVENTS) {
-			clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", "events",
-				    "unknown event \"%.64s\"", json_string_value(v));
-			goto fail;
-		}
+		if (j == NEVENTS)
+			return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "events",
+					   "unknown event \"%.64s\"", json_string_value(v));
 	}
 	/* Same rule as redirect URIs: https, or http to a loopback receiver. */
-	if (clr_redirect_uri_check(json_string_value(json_object_get(r->json, "url")), "url", &e) !=
-	    CLR_OK) {
-		snprintf(e.error, sizeof(e.error), "invalid_request");
-		goto fail;
+	if (url != NULL && clr_redirect_uri_check(json_string_value(url), "url", e) != CLR_OK) {
+		snprintf(e->error, sizeof(e->error), "invalid_request");
+		return CLR_ERR_PARAM;
 	}
+	return CLR_OK;
+}
+
+void acc_h_webhooks_create(struct clr_req *r)
+{
+	const struct acc_app *app = r->app;
+	struct clr_err e = {0};
+	const json_t *events = json_object_get(r->json, "events");
+	const char *p[4];
+	char id[37], *secret = NULL, *sealed = NULL, *ev = NULL;
+	json_t *out = NULL;
+
+	if (acc_webhook_check(r->json, &e) != CLR_OK)
+		goto fail;
 	if ((e.rc = clr_uuid_new(id)) != CLR_OK ||
 	    (e.rc = clr_random_token("whsec_", 32, &secret)) != CLR_OK ||
 	    (e.rc = clr_seal(app->sealer, "webhooks.secret", id, secret, strlen(secret),
@@ -166,39 +173,4 @@ void acc_h_webhooks_delete(struct clr_req *r)
 fail:
 	clr_db_rollback(r->db);
 	clr_resp_fail(r, &e);
-}
-
-void acc_h_audit_list(struct clr_req *r)
-{
-	struct clr_err e = {0};
-	char lim[16], off[16], *action = NULL, *target = NULL;
-	const char *p[4];
-	json_t *out = NULL;
-
-	if (clr_req_paging(r, lim, off, &e) != CLR_OK) {
-		clr_resp_fail(r, &e);
-		return;
-	}
-	if (clr_req_query(r, "action", &action) != CLR_OK ||
-	    clr_req_query(r, "target_id", &target) != CLR_OK) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "malformed query string");
-		goto fail;
-	}
-	if ((action != NULL && strlen(action) > 64) || (target != NULL && strlen(target) > 64)) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request", NULL, "filter value too long");
-		goto fail;
-	}
-	p[0] = action;
-	p[1] = target;
-	p[2] = lim;
-	p[3] = off;
-	if (acc_db_json_list(r->db, "acc_audit_list", 4, p, &out, &e) != CLR_OK)
-		goto fail;
-	clr_resp_json(r, 200, json_pack("{s:o}", "audit", out));
-	goto out;
-fail:
-	clr_resp_fail(r, &e);
-out:
-	free(action);
-	free(target);
 }

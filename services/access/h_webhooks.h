@@ -1,5 +1,5 @@
 /*
- * h_webhooks.h - the webhook routes and the audit log (h_webhooks.c)
+ * h_webhooks.h - the webhook routes (h_webhooks.c)
  */
 #ifndef CLEARANCE_ACC_H_WEBHOOKS_H
 #define CLEARANCE_ACC_H_WEBHOOKS_H
@@ -11,9 +11,17 @@ void acc_h_webhooks_create(struct clr_req *r);
 void acc_h_webhooks_list(struct clr_req *r);
 void acc_h_webhooks_get(struct clr_req *r);
 void acc_h_webhooks_delete(struct clr_req *r);
-void acc_h_audit_list(struct clr_req *r);
+
+void acc_h_webhooks_patch(struct clr_req *r);
+void acc_h_webhooks_rotate(struct clr_req *r);
+void acc_h_webhooks_test(struct clr_req *r);
+void acc_h_webhooks_deliveries(struct clr_req *r);
+
+/* Checks the url and events a body gives (either may be absent). */
+enum clr_rc acc_webhook_check(const json_t *body, struct clr_err *e) CLR_MUSTCHECK;
 
 /* Field tables of its json_body routes (routes.c lists them). */
 extern const struct clr_body acc_body_webhook_create;
+extern const struct clr_body acc_body_webhook_patch;
 
 #endif

@@ -3,7 +3,9 @@
  * (which claims only these kinds):
  *
  *   email           {to, template, vars}: one templated mail (mail.h)
- *   webhook         {webhook_id, event, data}: one signed delivery
+ *   webhook         {webhook_id, event, data}: one signed delivery, each
+ *                   attempt recorded in webhook_deliveries, retried up to
+ *                   CLEARANCE_WEBHOOK_MAX_ATTEMPTS
  *   request_settle  {access_request_id, registration_id, rotated}: queued
  *                   by the trigger on registrations (sql/010) when the
  *                   registration a request asked for changed; see
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -64,6 +67,59 @@ static enum clr_rc job_email(void *appv, struct clr_db *db, const struct clr_job
 
 /* ---- webhook -------------------------------------------------------------- */
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Webhook deliveries keep trying for a day and more (a receiver down for
+ * maintenance overnight), not the few attempts other jobs get: the job's
+ * own max_attempts becomes cfg->webhook_max_attempts, with the queue's
+ * doubling backoff (capped at 24 h).  The worker reads the limit at each
+ * claim, so this counts from the next attempt on (a first attempt is
+ * final only when CLEARANCE_JOB_MAX_ATTEMPTS is 1).
+ */
+static void own_schedule(const struct acc_app *app, struct clr_db *db, const struct clr_job *job)
+{
+	char n[16];
+	const char *p[2] = {job->id, n};
+
+	if (job->max_attempts == app->cfg->webhook_max_attempts)
+		return;
+	snprintf(n, sizeof(n), "%d", app->cfg->webhook_max_attempts);
+	if (clr_db_exec_sql(db, "UPDATE jobs SET max_attempts = $2::int WHERE id = $1::uuid", 2, p,
+			    NULL) != CLR_OK)
+		clr_log(NULL, CLR_LOG_WARN, "webhook job %s: its retry limit could not be set",
+			job->id);
+}
+
+/* One row of the webhook's delivery history; best effort (a deleted webhook has none). */
+static void record_attempt(struct clr_db *db, const char *wid, const struct clr_job *job,
+			   const char *event, long status, long long ms, const char *err)
+{
+	char attempt[16], st[24], dur[24];
+	const char *p[8];
+
+	snprintf(attempt, sizeof(attempt), "%d", job->attempt);
+	snprintf(st, sizeof(st), "%ld", status);
+	snprintf(dur, sizeof(dur), "%lld", ms > 0 ? ms : 0);
+	p[0] = wid;
+	p[1] = job->id;
+	p[2] = event;
+	p[3] = attempt;
+	p[4] = status > 0 ? st : NULL;
+	p[5] = dur;
+	p[6] = err == NULL ? "true" : "false";
+	p[7] = err;
+	if (clr_db_exec(db, "acc_webhook_delivery_insert", 8, p, NULL) != CLR_OK)
+		clr_log(NULL, CLR_LOG_WARN, "webhook %s: delivery attempt of job %s not recorded",
+			wid, job->id);
+}
+
 static enum clr_rc job_webhook(void *appv, struct clr_db *db, const struct clr_job *job,
 			       struct clr_err *e)
 {
@@ -81,6 +137,7 @@ static enum clr_rc job_webhook(void *appv, struct clr_db *db, const struct clr_j
 	size_t maclen = 0, slen = 0, i;
 	PGresult *res = NULL;
 	json_t *doc = NULL;
+	long long t0;
 	enum clr_rc rc;
 
 	if (wid == NULL)
@@ -130,14 +187,16 @@ static enum clr_rc job_webhook(void *appv, struct clr_db *db, const struct clr_j
 		clr_err_set(e, rc, NULL, NULL, "no HTTP client");
 		goto out;
 	}
-	if ((rc = clr_http_do(http, &opts, "POST", url, h, 4, body, strlen(body), &resp, e)) !=
-	    CLR_OK)
-		goto out;
-	if (resp.status < 200 || resp.status > 299) {
+	own_schedule(app, db, job);
+	t0 = now_ms();
+	rc = clr_http_do(http, &opts, "POST", url, h, 4, body, strlen(body), &resp, e);
+	if (rc == CLR_OK && (resp.status < 200 || resp.status > 299))
 		rc = clr_err_set(e, CLR_ERR_UPSTREAM, "webhook_error", NULL,
 				 "the receiver answered HTTP %ld", resp.status);
+	record_attempt(db, wid, job, event, resp.status, now_ms() - t0,
+		       rc == CLR_OK ? NULL : e->msg);
+	if (rc != CLR_OK)
 		goto out;
-	}
 	clr_log(NULL, CLR_LOG_INFO, "webhook %s: %s delivered (job %s)", wid, event, job->id);
 out:
 	clr_http_resp_clear(&resp);

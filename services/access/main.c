@@ -5,6 +5,7 @@
  * runs the access service's own job kinds (jobs.c: mail, webhooks,
  * settling requests).  The IdP work is the registrar's, through its jobs.
  */
+#include "clearance/auth.h"
 #include "clearance/config.h"
 #include "clearance/http_in.h"
 #include "clearance/jobs.h"
@@ -29,6 +30,10 @@ int main(void)
 	/* Sealing: webhook secrets, and unsealing clients' secrets for their owners. */
 	if (clr_config_load(CLR_CFG_NEED_DB | CLR_CFG_NEED_SEAL, &cfg) != CLR_OK)
 		return 1;
+	if (clr_token_pepper_startup(cfg) != CLR_OK) {
+		clr_config_free(cfg);
+		return 1;
+	}
 	clr_log_set_level(cfg->log_level);
 	if (clr_sealer_new(cfg->seal_keys, &sealer, &e) != CLR_OK) {
 		clr_log(NULL, CLR_LOG_ERROR, "CLEARANCE_SEAL_KEYS: %s", e.msg);

@@ -9,6 +9,7 @@
 #include "h_apps.h"
 #include "h_catalogue.h"
 #include "h_requests.h"
+#include "h_audit.h"
 #include "h_webhooks.h"
 #include "routes.h"
 #include "web.h"
@@ -68,6 +69,10 @@ const struct clr_route acc_routes[] = {
     {"GET", "/v1/webhooks", acc_h_webhooks_list, ADM, 0},
     {"GET", "/v1/webhooks/{}", acc_h_webhooks_get, ADM, 0},
     {"DELETE", "/v1/webhooks/{}", acc_h_webhooks_delete, ADM, 0},
+    {"PATCH", "/v1/webhooks/{}", acc_h_webhooks_patch, ADM, 1},
+    {"POST", "/v1/webhooks/{}/rotate-secret", acc_h_webhooks_rotate, ADM, 0},
+    {"POST", "/v1/webhooks/{}/test", acc_h_webhooks_test, ADM, 0},
+    {"GET", "/v1/webhooks/{}/deliveries", acc_h_webhooks_deliveries, ADM, 0},
     {"GET", "/v1/audit", acc_h_audit_list, ADM, 0},
 };
 const size_t acc_nroutes = sizeof(acc_routes) / sizeof(acc_routes[0]);
@@ -86,6 +91,7 @@ const struct clr_route_body acc_route_bodies[] = {
     {"POST", "/v1/access-requests", &acc_body_request_create},
     {"POST", "/v1/access-requests/{}/reject", &acc_body_request_reject},
     {"POST", "/v1/webhooks", &acc_body_webhook_create},
+    {"PATCH", "/v1/webhooks/{}", &acc_body_webhook_patch},
     {"POST", "/v1/email-verifications", &acc_body_verify_confirm},
     {"POST", "/v1/password-resets", &acc_body_reset_request},
     {"POST", "/v1/password-resets/confirm", &acc_body_reset_confirm},

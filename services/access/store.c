@@ -78,16 +78,24 @@ const struct clr_db_stmt acc_stmts[] = {
     /* ---- audit, events -------------------------------------------------- */
     {"acc_audit_insert",
      "INSERT INTO audit_log (actor_role, actor_id, actor_name, action, target_type,"
-     " target_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
-     7},
+     " target_id, detail, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)",
+     8},
+    /* Filters: action, target_id, target_type, actor (id or name), since, until. */
     {"acc_audit_list",
-     "SELECT json_agg(json_build_object('id', x.id, 'at', x.at, 'actor_role', x.actor_role,"
-     " 'actor_id', x.actor_id, 'actor_name', x.actor_name, 'action', x.action,"
-     " 'target_type', x.target_type, 'target_id', x.target_id, 'detail', x.detail)"
-     " ORDER BY x.id DESC) FROM (SELECT * FROM audit_log"
+     "WITH f AS (SELECT * FROM audit_log"
      " WHERE ($1::text IS NULL OR action = $1) AND ($2::text IS NULL OR target_id = $2)"
-     " ORDER BY id DESC LIMIT $3::int OFFSET $4::int) x",
-     4},
+     " AND ($3::text IS NULL OR target_type = $3)"
+     " AND ($4::text IS NULL OR actor_id = $4 OR actor_name = $4)"
+     " AND ($5::timestamptz IS NULL OR at >= $5::timestamptz)"
+     " AND ($6::timestamptz IS NULL OR at < $6::timestamptz))"
+     " SELECT json_build_object('total', (SELECT count(*) FROM f), 'audit',"
+     " coalesce((SELECT json_agg(json_build_object('id', x.id, 'at', x.at,"
+     " 'actor_role', x.actor_role, 'actor_id', x.actor_id, 'actor_name', x.actor_name,"
+     " 'action', x.action, 'target_type', x.target_type, 'target_id', x.target_id,"
+     " 'detail', x.detail, 'request_id', x.request_id) ORDER BY x.id DESC)"
+     " FROM (SELECT * FROM f ORDER BY id DESC LIMIT $7::int OFFSET $8::int) x),"
+     " '[]'::json))",
+     8},
     {"acc_webhooks_for_event",
      "SELECT id::text FROM webhooks WHERE $1 = ANY (events) ORDER BY created_at", 1},
 
@@ -412,5 +420,28 @@ const struct clr_db_stmt acc_stmts[] = {
      0},
     {"acc_webhook_get", "SELECT " WEBHOOK_JSON " FROM webhooks w WHERE w.id = $1::uuid", 1},
     {"acc_webhook_delete", "DELETE FROM webhooks WHERE id = $1::uuid", 1},
+    {"acc_webhook_update",
+     "UPDATE webhooks w SET url = coalesce($2, w.url),"
+     " events = CASE WHEN $3::jsonb IS NULL THEN w.events"
+     " ELSE ARRAY(SELECT jsonb_array_elements_text($3::jsonb)) END"
+     " WHERE w.id = $1::uuid RETURNING " WEBHOOK_JSON,
+     3},
+    {"acc_webhook_set_secret",
+     "UPDATE webhooks w SET secret_sealed = $2 WHERE w.id = $1::uuid RETURNING " WEBHOOK_JSON, 2},
+    {"acc_webhook_delivery_insert",
+     "INSERT INTO webhook_deliveries (webhook_id, job_id, event, attempt, http_status,"
+     " duration_ms, ok, error) VALUES ($1::uuid, $2, $3, $4::int, $5::int, $6::int,"
+     " $7::boolean, left($8, 300))",
+     8},
+    {"acc_webhook_deliveries",
+     "SELECT json_build_object('total', (SELECT count(*) FROM webhook_deliveries"
+     " WHERE webhook_id = $1::uuid), 'deliveries', coalesce((SELECT json_agg("
+     "json_build_object('id', d.id, 'at', d.at, 'event', d.event, 'job_id', d.job_id,"
+     " 'attempt', d.attempt, 'http_status', d.http_status, 'duration_ms', d.duration_ms,"
+     " 'ok', d.ok, 'error', d.error) ORDER BY d.id DESC) FROM (SELECT * FROM"
+     " webhook_deliveries WHERE webhook_id = $1::uuid ORDER BY id DESC"
+     " LIMIT $2::int OFFSET $3::int) d), '[]'::json))"
+     " FROM webhooks WHERE id = $1::uuid",
+     3},
 };
 const size_t acc_nstmts = sizeof(acc_stmts) / sizeof(acc_stmts[0]);

@@ -94,10 +94,11 @@ const char *acc_dev_id(const struct clr_req *r)
 	return acc_is_dev(r) ? r->who.subject_id : NULL;
 }
 
-enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_type,
-		      const char *target_id, json_t *detail_take)
+enum clr_rc acc_audit_as(struct clr_req *r, const char *role, const char *actor_id,
+			 const char *actor_name, const char *action, const char *target_type,
+			 const char *target_id, json_t *detail_take)
 {
-	const char *p[7];
+	const char *p[8];
 	char *d = NULL;
 	enum clr_rc rc;
 
@@ -107,18 +108,28 @@ enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_
 		if (d == NULL)
 			return CLR_ERR_NOMEM;
 	}
-	p[0] = clr_role_name(r->who.role);
-	p[1] = r->who.subject_id[0] != '\0' ? r->who.subject_id : NULL;
-	p[2] = r->who.name[0] != '\0' ? r->who.name : r->who.token_id;
+	p[0] = role;
+	p[1] = actor_id;
+	p[2] = actor_name;
 	p[3] = action;
 	p[4] = target_type;
 	p[5] = target_id;
 	p[6] = d != NULL ? d : "{}";
-	rc = clr_db_exec(r->db, "acc_audit_insert", 7, p, NULL);
+	p[7] = r->reqid[0] != '\0' ? r->reqid : NULL;
+	rc = clr_db_exec(r->db, "acc_audit_insert", 8, p, NULL);
 	if (rc != CLR_OK)
 		clr_log_req(r, CLR_LOG_ERROR, "audit row for %s could not be written", action);
 	free(d);
 	return rc;
+}
+
+enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_type,
+		      const char *target_id, json_t *detail_take)
+{
+	return acc_audit_as(r, clr_role_name(r->who.role),
+			    r->who.subject_id[0] != '\0' ? r->who.subject_id : NULL,
+			    r->who.name[0] != '\0' ? r->who.name : r->who.token_id, action,
+			    target_type, target_id, detail_take);
 }
 
 enum clr_rc acc_emit(struct clr_db *db, const char *event, const json_t *data)

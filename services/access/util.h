@@ -31,6 +31,15 @@ int acc_is_dev(const struct clr_req *r);
 /* The developer's account id, or NULL for admins. */
 const char *acc_dev_id(const struct clr_req *r);
 
+/*
+ * acc_audit with an explicit actor, for requests without a principal
+ * (logins: the account that logged in, or "none" and the address tried).
+ * Steals detail_take.  Login callers ignore the result: a failed audit
+ * insert (logged) must not change a login's answer.
+ */
+enum clr_rc acc_audit_as(struct clr_req *r, const char *role, const char *actor_id,
+			 const char *actor_name, const char *action, const char *target_type,
+			 const char *target_id, json_t *detail_take);
 /* Audit row (inside the caller's transaction when one is open). */
 enum clr_rc acc_audit(struct clr_req *r, const char *action, const char *target_type,
 		      const char *target_id, json_t *detail_take) CLR_MUSTCHECK;

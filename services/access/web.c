@@ -74,23 +74,28 @@ static enum clr_rc token_new(struct clr_db *db, const char *account_id, const ch
 			     long ttl_s, char **tok)
 {
 	static const char sql[] = "INSERT INTO account_tokens (account_id, purpose, token_hash,"
-				  " expires_at) VALUES ($1::uuid, $2, $3,"
-				  " now() + $4::bigint * interval '1 second')";
+				  " expires_at, hash_alg) VALUES ($1::uuid, $2, $3,"
+				  " now() + $4::bigint * interval '1 second', $5)";
 	char hash[65], ttl[24];
-	const char *p[4];
+	const char *p[5], *alg;
 	enum clr_rc rc;
 
 	*tok = NULL;
 	if ((rc = clr_random_token(strcmp(purpose, "verify_email") == 0 ? "clr_vfy_" : "clr_rst_",
 				   32, tok)) != CLR_OK)
 		return rc;
-	clr_sha256_hex(*tok, strlen(*tok), hash);
+	if (clr_token_hash_hex(*tok, strlen(*tok), hash, &alg) < 0) {
+		free_token(*tok);
+		*tok = NULL;
+		return CLR_ERR_INTERNAL;
+	}
 	snprintf(ttl, sizeof(ttl), "%ld", ttl_s);
 	p[0] = account_id;
 	p[1] = purpose;
 	p[2] = hash;
 	p[3] = ttl;
-	rc = clr_db_exec_sql(db, sql, 4, p, NULL);
+	p[4] = alg;
+	rc = clr_db_exec_sql(db, sql, 5, p, NULL);
 	if (rc != CLR_OK) {
 		free_token(*tok);
 		*tok = NULL;
@@ -123,18 +128,26 @@ static enum clr_rc token_take(struct clr_db *db, const char *tok, const char *pu
 {
 	static const char sql[] =
 	    "UPDATE account_tokens t SET used_at = now() FROM accounts a"
-	    " WHERE t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL"
+	    " WHERE ((t.token_hash = $1 AND t.hash_alg = $3)"
+	    " OR (t.token_hash = $4 AND t.hash_alg = '" CLR_HASH_ALG_LEGACY "'))"
+	    " AND t.purpose = $2 AND t.used_at IS NULL"
 	    " AND t.expires_at > now() AND a.id = t.account_id"
 	    " AND NOT a.blocked RETURNING a.id::text, a.email";
-	const char *p[2];
-	char hash[65];
+	const char *p[4], *alg;
+	char hash[65], legacy[65];
 	PGresult *res = NULL;
 	enum clr_rc rc;
 
-	clr_sha256_hex(tok, strlen(tok), hash);
+	/* Mail tokens live an hour or two: a legacy one is used once, not upgraded. */
+	if (clr_token_hash_hex(tok, strlen(tok), hash, &alg) < 0)
+		return clr_err_set(e, CLR_ERR_INTERNAL, NULL, NULL,
+				   "the link could not be checked");
+	clr_sha256_hex(tok, strlen(tok), legacy);
 	p[0] = hash;
 	p[1] = purpose;
-	if ((rc = clr_db_exec_sql(db, sql, 2, p, &res)) != CLR_OK) {
+	p[2] = alg;
+	p[3] = legacy;
+	if ((rc = clr_db_exec_sql(db, sql, 4, p, &res)) != CLR_OK) {
 		clr_err_set(e, rc, NULL, NULL, "the link could not be checked");
 		goto out;
 	}

@@ -418,6 +418,11 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	clr_log_init("ctl", cfg->log_level > CLR_LOG_WARN ? cfg->log_level : CLR_LOG_WARN);
+	/* Tokens made here must be hashed as the services will check them. */
+	if (clr_token_pepper_startup(cfg) != CLR_OK) {
+		fputs("clearance-ctl: CLEARANCE_TOKEN_PEPPER is unusable\n", stderr);
+		goto out;
+	}
 	if (connect_db(cfg, wait_s, &db) != CLR_OK) {
 		fputs("clearance-ctl: cannot connect to PostgreSQL (see log above)\n", stderr);
 		goto out;

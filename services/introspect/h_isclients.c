@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <jansson.h>
 
+#include "clearance/auth.h"
 #include "clearance/log.h"
 #include "handlers.h"
 #include "introspect.h"
@@ -48,7 +49,7 @@ void ix_h_isc_create(struct clr_req *r)
 	struct ix_app *app = r->app;
 	const char *name = NULL;
 	char *secret = NULL, hex[65];
-	const char *v[2];
+	const char *v[3];
 	PGresult *res = NULL;
 	json_error_t jerr;
 	json_t *o;
@@ -67,7 +68,8 @@ void ix_h_isc_create(struct clr_req *r)
 	}
 	v[0] = name;
 	v[1] = hex;
-	rc = clr_db_exec(r->db, "ix_isc_insert", 2, v, &res);
+	v[2] = clr_token_pepper_state() == 1 ? CLR_HASH_ALG_PEPPERED : CLR_HASH_ALG_LEGACY;
+	rc = clr_db_exec(r->db, "ix_isc_insert", 3, v, &res);
 	if (rc != CLR_OK || PQntuples(res) != 1) {
 		clr_log(r->reqid, CLR_LOG_ERROR, "introspection clients: insert failed");
 		clr_resp_error(r, rc == CLR_ERR_DB ? 503 : 500, "server_error",

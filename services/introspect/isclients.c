@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "clearance/auth.h"
 #include "clearance/util.h"
 #include "isclients.h"
 
@@ -92,7 +93,8 @@ static int hexbyte(const char *h, unsigned char *out)
 
 enum clr_rc ix_isc_reload(struct ix_isc *s, struct clr_db *db)
 {
-	static const char q[] = "SELECT id::text, secret_hash FROM introspection_clients"
+	static const char q[] = "SELECT id::text, secret_hash, hash_alg = '" CLR_HASH_ALG_LEGACY
+				"' FROM introspection_clients"
 				" WHERE revoked_at IS NULL";
 	PGresult *res = NULL;
 	struct ix_isc_entry *v = NULL;
@@ -117,6 +119,7 @@ enum clr_rc ix_isc_reload(struct ix_isc *s, struct clr_db *db)
 		if (bad)
 			continue; /* the table's CHECKs make this unreachable */
 		memcpy(v[k].id, id, IX_ISC_ID_LEN + 1);
+		v[k].legacy = PQgetvalue(res, i, 2)[0] == 't';
 		k++;
 	}
 	rc = ix_isc_replace(s, v, k);
@@ -131,13 +134,19 @@ out:
 int ix_isc_check(struct ix_isc *s, const char *id, size_t idlen, const char *secret, size_t slen)
 {
 	static const unsigned char dummy[32];
-	unsigned char h[32], want[32];
+	unsigned char h[32], hs[32], want[32];
 	unsigned int hl = 0;
 	struct ix_isc_entry key;
 	const struct ix_isc_entry *e = NULL;
-	int found = 0, ok;
+	int found = 0, legacy = 0, ok;
 
-	if (!EVP_Digest(secret, slen, h, &hl, EVP_sha256(), NULL))
+	/*
+	 * Both digests every time: the work does not depend on the row.  An
+	 * unusable pepper fails closed, legacy rows included.
+	 */
+	if (clr_token_digest(secret, slen, h) < 0)
+		return 0;
+	if (!EVP_Digest(secret, slen, hs, &hl, EVP_sha256(), NULL))
 		return 0;
 	memcpy(want, dummy, sizeof(want));
 	if (idlen == IX_ISC_ID_LEN && memchr(id, '\0', idlen) == NULL) {
@@ -148,13 +157,15 @@ int ix_isc_check(struct ix_isc *s, const char *id, size_t idlen, const char *sec
 			e = bsearch(&key, s->v, s->n, sizeof(*s->v), entry_cmp);
 		if (e != NULL) {
 			memcpy(want, e->hash, sizeof(want));
+			legacy = e->legacy;
 			found = 1;
 		}
 		pthread_rwlock_unlock(&s->lock);
 	}
 	/* Always one full comparison, found or not. */
-	ok = CRYPTO_memcmp(h, want, sizeof(h)) == 0;
+	ok = CRYPTO_memcmp(legacy ? hs : h, want, sizeof(h)) == 0;
 	OPENSSL_cleanse(h, sizeof(h));
+	OPENSSL_cleanse(hs, sizeof(hs));
 	OPENSSL_cleanse(want, sizeof(want));
 	return found & ok;
 }
@@ -203,7 +214,6 @@ enum clr_rc ix_isc_secret_new(char **secret, char hex[65])
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char raw[32], h[32];
-	unsigned int hl = 0;
 	char *b64 = NULL, *s = NULL;
 	size_t pl = strlen(IX_ISC_SECRET_PREFIX), bl;
 	enum clr_rc rc = CLR_ERR_NOMEM;
@@ -221,7 +231,7 @@ enum clr_rc ix_isc_secret_new(char **secret, char hex[65])
 		goto out;
 	memcpy(s, IX_ISC_SECRET_PREFIX, pl);
 	memcpy(s + pl, b64, bl + 1);
-	if (!EVP_Digest(s, pl + bl, h, &hl, EVP_sha256(), NULL)) {
+	if (clr_token_digest(s, pl + bl, h) < 0) {
 		OPENSSL_cleanse(s, pl + bl);
 		free(s);
 		s = NULL;

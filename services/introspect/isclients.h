@@ -23,7 +23,8 @@ struct ix_isc;
 
 struct ix_isc_entry {
 	char id[IX_ISC_ID_LEN + 1];
-	unsigned char hash[32]; /* SHA-256 of the secret */
+	unsigned char hash[32]; /* clr_token_digest of the secret */
+	unsigned char legacy;	/* 1: hash is plain SHA-256 (hash_alg 'sha256') */
 };
 
 enum clr_rc ix_isc_new(struct ix_isc **out) CLR_MUSTCHECK;
@@ -52,8 +53,9 @@ int ix_isc_check_basic(struct ix_isc *s, const char *authz, char id_out[IX_ISC_I
 size_t ix_isc_count(struct ix_isc *s);
 
 /*
- * A new secret (new, free() after OPENSSL_cleanse) and its hex SHA-256 in
- * hex[65], for the admin endpoint.
+ * A new secret (new, free() after OPENSSL_cleanse) and its clr_token_hash_hex
+ * in hex[65] (peppered when clr_token_pepper_state() is 1), for the admin
+ * endpoint.
  */
 enum clr_rc ix_isc_secret_new(char **secret, char hex[65]) CLR_MUSTCHECK;
 

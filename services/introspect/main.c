@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clearance/auth.h"
 #include "clearance/config.h"
 #include "clearance/http_in.h"
 #include "clearance/log.h"
@@ -126,6 +127,10 @@ int main(void)
 	clr_log_init("introspect", CLR_LOG_INFO);
 	if (clr_config_load(CLR_CFG_NEED_DB, &cfg) != CLR_OK)
 		return 1;
+	if (clr_token_pepper_startup(cfg) != CLR_OK) {
+		clr_config_free(cfg);
+		return 1;
+	}
 	clr_log_set_level(cfg->log_level);
 	memset(&app, 0, sizeof(app));
 	app.cfg = cfg;

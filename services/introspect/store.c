@@ -15,9 +15,9 @@
 const struct clr_db_stmt ix_stmts[] = {
     {IX_BASIC_STMT_NAME, IX_BASIC_STMT_SQL, 1},
     {"ix_isc_insert",
-     "INSERT INTO introspection_clients (name, secret_hash) VALUES ($1, $2) RETURNING"
-     " id::text, name, " TS("created_at") ", " TS("revoked_at"),
-     2},
+     "INSERT INTO introspection_clients (name, secret_hash, hash_alg) VALUES ($1, $2, $3)"
+     " RETURNING id::text, name, " TS("created_at") ", " TS("revoked_at"),
+     3},
     {"ix_isc_list",
      "SELECT id::text, name, " TS("created_at") ", " TS(
 	 "revoked_at") " FROM introspection_clients ORDER BY created_at, id",

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clearance/auth.h"
 #include "clearance/config.h"
 #include "clearance/http_in.h"
 #include "clearance/jobs.h"
@@ -59,6 +60,10 @@ int main(void)
 	clr_log_init("registrar", CLR_LOG_INFO);
 	if (clr_config_load(CLR_CFG_NEED_DB | CLR_CFG_NEED_SEAL, &cfg) != CLR_OK)
 		return 1;
+	if (clr_token_pepper_startup(cfg) != CLR_OK) {
+		clr_config_free(cfg);
+		return 1;
+	}
 	clr_log_set_level(cfg->log_level);
 	if (clr_sealer_new(cfg->seal_keys, &sealer, &e) != CLR_OK) {
 		clr_log(NULL, CLR_LOG_ERROR, "CLEARANCE_SEAL_KEYS: %s", e.msg);

@@ -479,9 +479,18 @@ enum clr_rc reg_op_delete(const struct reg_app *app, struct clr_db *db,
 			goto out;
 		rc = drv_delete(http, &pv.p, &row.ref, &de);
 	}
-	if (rc == CLR_ERR_DENIED) {
-		/* The IdP will not take our word any more; retrying would loop forever. */
-		snprintf(why, sizeof(why), "the IdP refused the deletion: %s", de.msg);
+	if (rc == CLR_ERR_DENIED ||
+	    (rc == CLR_ERR_CONFLICT && strcmp(de.field, "registration_access_token") == 0)) {
+		/*
+		 * The IdP will not take our word any more, or we hold no
+		 * registration access token to ask with: retrying would loop
+		 * forever.  An admin retires the row once the client is removed
+		 * at the IdP by hand.
+		 */
+		snprintf(why, sizeof(why), "%s: %s",
+			 rc == CLR_ERR_DENIED ? "the IdP refused the deletion"
+					      : "cannot delete at the IdP",
+			 de.msg);
 		p[1] = why;
 		rc = clr_db_exec(db, "reg_rg_orphaned", 2, p, &pr);
 		*orphaned = 1;

@@ -4,43 +4,47 @@
  * of one row).
  *
  * Every route needs an admin token; /healthz, /readyz and /metrics are
- * answered by http_in itself.
+ * answered by http_in itself.  Changing routes go through reg_audited
+ * (audit.c), which names their handlers and writes their audit rows.
  */
 #include <string.h>
 #include <curl/curl.h>
 
 #include "clearance/log.h"
 #include "clearance/util.h"
+#include "audit.h"
 #include "h_client_types.h"
 #include "h_jobs.h"
 #include "h_providers.h"
 #include "h_registrations.h"
+#include "h_retire.h"
 #include "routes.h"
 #include "store.h"
 
 #define ADM CLR_AUTH_ADMIN
 
 const struct clr_route reg_routes[] = {
-    {"POST", "/v1/providers", reg_h_providers_create, ADM, 1},
+    {"POST", "/v1/providers", reg_audited, ADM, 1},
     {"GET", "/v1/providers", reg_h_providers_list, ADM, 0},
     {"GET", "/v1/providers/{}", reg_h_providers_get, ADM, 0},
-    {"PATCH", "/v1/providers/{}", reg_h_providers_patch, ADM, 1},
-    {"DELETE", "/v1/providers/{}", reg_h_providers_delete, ADM, 0},
-    {"POST", "/v1/providers/{}/discover", reg_h_providers_discover, ADM, 0},
+    {"PATCH", "/v1/providers/{}", reg_audited, ADM, 1},
+    {"DELETE", "/v1/providers/{}", reg_audited, ADM, 0},
+    {"POST", "/v1/providers/{}/discover", reg_audited, ADM, 0},
     {"POST", "/v1/providers/{}/verify", reg_h_providers_verify, ADM, 0},
-    {"POST", "/v1/providers/{}/client-types", reg_h_ctypes_create, ADM, 1},
+    {"POST", "/v1/providers/{}/client-types", reg_audited, ADM, 1},
     {"GET", "/v1/providers/{}/client-types", reg_h_ctypes_list, ADM, 0},
     {"GET", "/v1/client-types/{}", reg_h_ctypes_get, ADM, 0},
-    {"PATCH", "/v1/client-types/{}", reg_h_ctypes_patch, ADM, 1},
-    {"DELETE", "/v1/client-types/{}", reg_h_ctypes_delete, ADM, 0},
-    {"POST", "/v1/registrations", reg_h_regs_create, ADM, 1},
+    {"PATCH", "/v1/client-types/{}", reg_audited, ADM, 1},
+    {"DELETE", "/v1/client-types/{}", reg_audited, ADM, 0},
+    {"POST", "/v1/registrations", reg_audited, ADM, 1},
     {"GET", "/v1/registrations", reg_h_regs_list, ADM, 0},
     {"GET", "/v1/registrations/{}", reg_h_regs_get, ADM, 0},
-    {"PUT", "/v1/registrations/{}", reg_h_regs_put, ADM, 1},
-    {"DELETE", "/v1/registrations/{}", reg_h_regs_delete, ADM, 0},
-    {"POST", "/v1/registrations/{}/rotate-secret", reg_h_regs_rotate, ADM, 0},
-    {"POST", "/v1/registrations/{}/resolve", reg_h_regs_resolve, ADM, 1},
-    {"POST", "/v1/registrations/{}/client-secret", reg_h_regs_secret, ADM, 0},
+    {"PUT", "/v1/registrations/{}", reg_audited, ADM, 1},
+    {"DELETE", "/v1/registrations/{}", reg_audited, ADM, 0},
+    {"POST", "/v1/registrations/{}/rotate-secret", reg_audited, ADM, 0},
+    {"POST", "/v1/registrations/{}/resolve", reg_audited, ADM, 1},
+    {"POST", "/v1/registrations/{}/client-secret", reg_audited, ADM, 0},
+    {"POST", "/v1/registrations/{}/retire", reg_h_regs_retire, ADM, 0},
     {"GET", "/v1/jobs", reg_h_jobs_list, ADM, 0},
     {"GET", "/v1/jobs/{}", reg_h_jobs_get, ADM, 0},
 };

@@ -444,8 +444,10 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     assert.match(c.json.client_secret, /^clr_isc_[A-Za-z0-9_-]{43}$/);
     assert.equal(c.json.name, `rs-${SFX}`);
     assert.equal(c.json.revoked_at, null);
-    const stored = sql(`SELECT secret_hash FROM introspection_clients WHERE id = :'id'::uuid`, { id: c.json.id });
-    assert.equal(stored, crypto.createHash('sha256').update(c.json.client_secret).digest('hex'), 'only the hash is stored');
+    const stored = sql(`SELECT secret_hash || ' ' || hash_alg FROM introspection_clients WHERE id = :'id'::uuid`, { id: c.json.id });
+    const pepper = process.env.CLEARANCE_TOKEN_PEPPER;
+    assert.ok(pepper, 'the stack sets a token pepper');
+    assert.equal(stored, `${crypto.createHmac('sha256', pepper).update(c.json.client_secret).digest('hex')} hmac-sha256`, 'only the peppered hash is stored');
 
     const tok = await tokenFor(clients.rs, 'orders:read plan:gold');
     const form = new URLSearchParams({ token: tok });

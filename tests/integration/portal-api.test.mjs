@@ -118,7 +118,8 @@ describe('portal API additions', { skip }, () => {
     assert.equal(sql(`SELECT count(*) FROM apps a JOIN accounts d ON d.id = a.developer_id WHERE d.email = :'e'`, { e: email }), '0');
     const tok = await mailedToken(email, 'verify');
     const stored = sql(`SELECT token_hash FROM account_tokens t JOIN accounts a ON a.id = t.account_id WHERE a.email = :'e'`, { e: email });
-    assert.equal(stored, crypto.createHash('sha256').update(tok).digest('hex'), 'only the hash is stored');
+    assert.ok(process.env.CLEARANCE_TOKEN_PEPPER, 'the stack sets a token pepper');
+    assert.equal(stored, crypto.createHmac('sha256', process.env.CLEARANCE_TOKEN_PEPPER).update(tok).digest('hex'), 'only the peppered hash is stored');
     jsonError(await api('POST', '/v1/email-verifications', { token: 'clr_vfy_wrong' }, { token: null }), 400, 'invalid_token', 'wrong token');
     jsonError(await api('POST', '/v1/email-verifications', {}, { token: null }), 400, null, 'no token');
     assert.equal((await api('POST', '/v1/email-verifications', { token: tok }, { token: null })).status, 200);
@@ -153,7 +154,7 @@ describe('portal API additions', { skip }, () => {
     // An expired link does nothing.
     await api('POST', '/v1/password-resets', { email: dev.email }, { token: null });
     const tok2 = await waitFor(async () => { const t = await mailedToken(dev.email, 'reset'); return t !== tok ? t : null; }, { what: 'a second reset mail' });
-    sql(`UPDATE account_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = :'h'`, { h: crypto.createHash('sha256').update(tok2).digest('hex') });
+    sql(`UPDATE account_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = :'h'`, { h: crypto.createHmac('sha256', process.env.CLEARANCE_TOKEN_PEPPER).update(tok2).digest('hex') });
     jsonError(await api('POST', '/v1/password-resets/confirm', { token: tok2, password: 'reset passphrase number 3' }, { token: null }), 400, 'invalid_token', 'expired link');
     assert.equal((await api('POST', '/v1/sessions', { email: dev.email, password: NEW }, { token: null })).status, 201, 'password unchanged');
     // No token in any service log.

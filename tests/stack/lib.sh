@@ -209,6 +209,13 @@ stack_seal_key() {
 		CLEARANCE_SEAL_KEYS="t1:$(head -c 32 /dev/urandom | base64 -w0)"
 	fi
 	export CLEARANCE_SEAL_KEYS
+	# The token pepper (auth.h) goes with the seal key: every program that
+	# hashes or checks tokens (services, clearance-ctl, the tests) needs it.
+	# A caller that keeps its pepper in a file (make run) keeps it.
+	if [ -z "${CLEARANCE_TOKEN_PEPPER:-}" ] && [ -z "${CLEARANCE_TOKEN_PEPPER_FILE:-}" ]; then
+		CLEARANCE_TOKEN_PEPPER="$(head -c 32 /dev/urandom | base64 -w0)"
+	fi
+	export CLEARANCE_TOKEN_PEPPER="${CLEARANCE_TOKEN_PEPPER:-}"
 }
 
 # stack_services_start: each service under spawn-fcgi on $STACK_RUN/<svc>.sock,
@@ -256,6 +263,7 @@ stack_service_spawn() {
 	# is the service's pid.
 	CLEARANCE_DATABASE_URL=$CLEARANCE_DATABASE_URL \
 	CLEARANCE_SEAL_KEYS=$CLEARANCE_SEAL_KEYS \
+	CLEARANCE_TOKEN_PEPPER=$CLEARANCE_TOKEN_PEPPER \
 	CLEARANCE_THREADS=${CLEARANCE_THREADS:-4} \
 	CLEARANCE_LOG_LEVEL=${CLEARANCE_LOG_LEVEL:-info} \
 		spawn-fcgi -n -s "$sock" -M 0666 -- "$STACK_BIN/clearance-$svc" \
@@ -484,6 +492,7 @@ stack_integration() {
 	# Short job backoff so retry tests see several attempts in seconds.
 	export CLEARANCE_JOB_BACKOFF_MS=${CLEARANCE_JOB_BACKOFF_MS:-200}
 	export CLEARANCE_JOB_MAX_ATTEMPTS=${CLEARANCE_JOB_MAX_ATTEMPTS:-3}
+	export CLEARANCE_WEBHOOK_MAX_ATTEMPTS=${CLEARANCE_WEBHOOK_MAX_ATTEMPTS:-3}
 	stack_step "start SMTP catcher$sfx" 30 stack_smtp_start || ok=0 # access issue
 	if ((ok)); then stack_step "start services$sfx" 60 stack_services_start || ok=0; fi
 	if ((ok)); then stack_step "start nginx$sfx" 30 stack_nginx_start || ok=0; fi

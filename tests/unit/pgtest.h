@@ -64,11 +64,18 @@ static __attribute__((unused)) int pgt_exec(const char *sql)
 	return ok;
 }
 
-/* A directory holding only a link to sql/001_core.sql, so the tests of
- * this module do not depend on other modules' migrations. */
+/*
+ * The core migrations every module's tests build on: api_tokens and jobs
+ * (001), and how a token hash was made (055).  Nothing of other modules.
+ */
+static const char *const pgt_core_files[] = {"001_core.sql", "055_token_pepper.sql"};
+#define PGT_NCORE (sizeof(pgt_core_files) / sizeof(pgt_core_files[0]))
+
+/* A directory holding only links to pgt_core_files, so the tests of this
+ * module do not depend on other modules' migrations. */
 static __attribute__((unused)) int pgt_core_dir(char *out, size_t cap)
 {
-	char src[4096], exe[4096], buf[4096];
+	char src[4096], exe[4096], buf[4096], sqldir[4096];
 	const char *dir = ctl_sql_dir(buf, sizeof(buf));
 	struct stat st;
 	ssize_t n;
@@ -79,25 +86,36 @@ static __attribute__((unused)) int pgt_core_dir(char *out, size_t cap)
 		if (n <= 0)
 			return 0;
 		exe[n] = '\0';
-		snprintf(src, sizeof(src), "%s/../../sql/001_core.sql", dirname(exe));
-		if (stat(src, &st) != 0)
-			return 0;
+		snprintf(sqldir, sizeof(sqldir), "%s/../../sql", dirname(exe));
+	} else {
+		snprintf(sqldir, sizeof(sqldir), "%s", dir);
 	}
-	if (realpath(src, exe) == NULL)
-		return 0;
 	snprintf(out, cap, "/tmp/%s.sql", pgt_schema);
 	mkdir(out, 0700);
-	snprintf(buf, sizeof(buf), "%s/001_core.sql", out);
-	unlink(buf);
-	return symlink(exe, buf) == 0;
+	for (size_t i = 0; i < PGT_NCORE; i++) {
+		if (snprintf(src, sizeof(src), "%.4000s/%s", sqldir, pgt_core_files[i]) >=
+		    (int)sizeof(src))
+			return 0;
+		if (stat(src, &st) != 0 || realpath(src, exe) == NULL)
+			return 0;
+		if (snprintf(buf, sizeof(buf), "%.4000s/%s", out, pgt_core_files[i]) >=
+		    (int)sizeof(buf))
+			return 0;
+		unlink(buf);
+		if (symlink(exe, buf) != 0)
+			return 0;
+	}
+	return 1;
 }
 
 static __attribute__((unused)) void pgt_remove_dir(const char *dir)
 {
 	char buf[4200];
 
-	snprintf(buf, sizeof(buf), "%s/001_core.sql", dir);
-	unlink(buf);
+	for (size_t i = 0; i < PGT_NCORE; i++) {
+		snprintf(buf, sizeof(buf), "%s/%s", dir, pgt_core_files[i]);
+		unlink(buf);
+	}
 	rmdir(dir);
 }
 
@@ -124,7 +142,7 @@ static __attribute__((unused)) int pgt_setup(const char *name)
 		exit(1);
 	}
 	if (clr_db_open(pgt_url, NULL, 0, &db) != CLR_OK ||
-	    ctl_migrate(db, dir, NULL, &n) != CLR_OK || n != 1) {
+	    ctl_migrate(db, dir, NULL, &n) != CLR_OK || n != (int)PGT_NCORE) {
 		fprintf(stderr, "pgtest: migrating %s failed\n", pgt_schema);
 		clr_db_close(db);
 		pgt_remove_dir(dir);

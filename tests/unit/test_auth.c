@@ -4,10 +4,16 @@
  * (CLEARANCE_TEST_DATABASE_URL; skipped when unset).
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "clearance/auth.h"
+#include "clearance/config.h"
 #include "clearance/util.h"
 #include "pgtest.h"
 
@@ -103,6 +109,7 @@ START_TEST(create_then_lookup)
 {
 	struct clr_principal p;
 	char *tok = NULL, id[37], hash[65];
+	const char *alg;
 
 	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "ops-1", 0, &tok, id),
 			 CLR_OK);
@@ -110,8 +117,8 @@ START_TEST(create_then_lookup)
 	ck_assert(strncmp(tok, "clr_adm_", 8) == 0);
 	ck_assert_uint_ge(strlen(tok), 8 + 43);
 	ck_assert(clr_uuid_valid(id));
-	/* Stored only as its hash. */
-	clr_sha256_hex(tok, strlen(tok), hash);
+	/* Stored only as its hash (peppered or not, as the environment says). */
+	ck_assert_int_ge(clr_token_hash_hex(tok, strlen(tok), hash, &alg), 0);
 	ck_assert_int_eq(pgt_long("SELECT count(*) FROM api_tokens WHERE id = $1"
 				  " AND token_hash = $2",
 				  id, hash),
@@ -296,6 +303,168 @@ START_TEST(database_down_is_db_error)
 }
 END_TEST
 
+/* ---- pepper -------------------------------------------------------------- */
+
+#define PEPPER_A "test-pepper-A-0123456789"
+#define PEPPER_B "test-pepper-B-0123456789"
+
+static void pepper_teardown(void)
+{
+	ck_assert_int_eq(clr_token_pepper_set(NULL, 0), CLR_OK);
+	db_teardown();
+}
+
+static void hmac_hex(const char *key, const char *msg, char out[65])
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg,
+				   strlen(msg), md, &n));
+	ck_assert_uint_eq(n, 32);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* A peppered token is stored as HMAC-SHA-256(pepper, token), alg marked. */
+START_TEST(peppered_token_stored_as_hmac)
+{
+	struct clr_principal p;
+	char *tok = NULL, id[37], want[65], plain[65];
+
+	ck_assert_int_eq(clr_token_pepper_set(PEPPER_A, strlen(PEPPER_A)), CLR_OK);
+	ck_assert_int_eq(clr_token_pepper_state(), 1);
+	ck_assert_int_eq(clr_auth_token_create(db, CLR_ROLE_ADMIN, NULL, "pep-1", 0, &tok, id),
+			 CLR_OK);
+	hmac_hex(PEPPER_A, tok, want);
+	clr_sha256_hex(tok, strlen(tok), plain);
+	ck_assert_str_ne(want, plain);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM api_tokens WHERE id = $1::uuid"
+				  " AND token_hash = $2 AND hash_alg = 'hmac-sha256'",
+				  id, want),
+			 1);
+	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
+	ck_assert_str_eq(p.token_id, id);
+	/* Another pepper (a dump checked with a guessed one) matches nothing. */
+	ck_assert_int_eq(clr_token_pepper_set(PEPPER_B, strlen(PEPPER_B)), CLR_OK);
+	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_ERR_DENIED);
+	/* Nor does the plain SHA-256 of the token. */
+	ck_assert_int_eq(clr_token_pepper_set(NULL, 0), CLR_OK);
+	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_ERR_DENIED);
+	free(tok);
+}
+END_TEST
+
+/* A row written before the pepper is accepted once and rewritten under it. */
+START_TEST(legacy_row_upgraded_on_use)
+{
+	static const char tok[] = "clr_adm_legacyLegacyLegacyLegacyLegacyLegacy01";
+	struct clr_principal p;
+	char plain[65], want[65], id[37];
+	PGresult *r = NULL;
+	const char *params[2];
+
+	clr_sha256_hex(tok, strlen(tok), plain);
+	params[0] = plain;
+	params[1] = NULL;
+	ck_assert_int_eq(clr_db_exec_sql(db,
+					 "INSERT INTO api_tokens (token_hash, role, name)"
+					 " VALUES ($1, 'admin', 'legacy') RETURNING id::text",
+					 1, params, &r),
+			 CLR_OK);
+	snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	ck_assert_int_eq(clr_token_pepper_set(PEPPER_A, strlen(PEPPER_A)), CLR_OK);
+	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
+	ck_assert_str_eq(p.token_id, id);
+	hmac_hex(PEPPER_A, tok, want);
+	ck_assert_int_eq(pgt_long("SELECT count(*) FROM api_tokens WHERE id = $1::uuid"
+				  " AND token_hash = $2 AND hash_alg = 'hmac-sha256'",
+				  id, want),
+			 1);
+	/* Still accepted after the upgrade; the plain hash is gone from the row. */
+	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
+	ck_assert_int_eq(
+	    pgt_long("SELECT count(*) FROM api_tokens WHERE token_hash = $1", plain, NULL), 0);
+}
+END_TEST
+
+/* An unusable pepper fails closed, even for legacy rows. */
+START_TEST(unusable_pepper_fails_closed)
+{
+	static const char tok[] = "clr_adm_shortPepperShortPepperShortPepper0001";
+	struct clr_principal p;
+	char plain[65];
+	const char *params[1];
+	unsigned char md[32];
+
+	clr_sha256_hex(tok, strlen(tok), plain);
+	params[0] = plain;
+	ck_assert_int_eq(clr_db_exec_sql(db,
+					 "INSERT INTO api_tokens (token_hash, role, name)"
+					 " VALUES ($1, 'admin', 'legacy-2')",
+					 1, params, NULL),
+			 CLR_OK);
+	ck_assert_int_eq(clr_token_pepper_set("short", 5), CLR_ERR_PARAM);
+	ck_assert_int_eq(clr_token_pepper_state(), -1);
+	ck_assert_int_eq(clr_token_digest(tok, strlen(tok), md), -1);
+	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_ERR_DENIED);
+	/* Without a pepper the legacy row works as before. */
+	ck_assert_int_eq(clr_token_pepper_set(NULL, 0), CLR_OK);
+	ck_assert_int_eq(bearer("Bearer ", tok, &p), CLR_OK);
+}
+END_TEST
+
+/*
+ * The pepper is the TOKEN_PEPPER setting: from CLEARANCE_TOKEN_PEPPER_FILE
+ * with its trailing newline dropped; too short stops startup; none warns.
+ */
+START_TEST(pepper_from_config)
+{
+	char path[] = "/tmp/clr-pepper-XXXXXX", a[65], b[65];
+	struct clr_config *cfg = NULL;
+	const char *alg;
+	FILE *f;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(PEPPER_A "\n", f);
+	fclose(f);
+	unsetenv("CLEARANCE_TOKEN_PEPPER");
+	setenv("CLEARANCE_TOKEN_PEPPER_FILE", path, 1);
+	ck_assert_int_eq(clr_config_load(0, &cfg), CLR_OK);
+	ck_assert_int_eq(clr_token_pepper_startup(cfg), CLR_OK);
+	clr_config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(clr_token_pepper_state(), 1);
+	ck_assert_int_eq(clr_token_hash_hex("x", 1, a, &alg), 1);
+	ck_assert_str_eq(alg, "hmac-sha256");
+	hmac_hex(PEPPER_A, "x", b);
+	ck_assert_str_eq(a, b);
+	unlink(path);
+	unsetenv("CLEARANCE_TOKEN_PEPPER_FILE");
+
+	setenv("CLEARANCE_TOKEN_PEPPER", "too-short", 1);
+	ck_assert_int_eq(clr_config_load(0, &cfg), CLR_OK);
+	ck_assert_int_eq(clr_token_pepper_startup(cfg), CLR_ERR_PARAM);
+	clr_config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(clr_token_pepper_state(), -1);
+	ck_assert_int_eq(clr_token_hash_hex("x", 1, a, &alg), -1);
+	ck_assert_str_eq(a, "");
+	unsetenv("CLEARANCE_TOKEN_PEPPER");
+
+	ck_assert_int_eq(clr_config_load(0, &cfg), CLR_OK);
+	ck_assert_int_eq(clr_token_pepper_startup(cfg), CLR_OK);
+	clr_config_free(cfg);
+	ck_assert_int_eq(clr_token_pepper_state(), 0);
+	ck_assert_int_eq(clr_token_hash_hex("x", 1, a, &alg), 0);
+	ck_assert_str_eq(alg, "sha256");
+}
+END_TEST
+
 static Suite *auth_suite(int have_pg)
 {
 	Suite *s = suite_create("auth");
@@ -307,6 +476,7 @@ static Suite *auth_suite(int have_pg)
 	tcase_add_test(tc, missing_or_oversize_denied);
 	tcase_add_test(tc, role_names);
 	tcase_add_test(tc, database_down_is_db_error);
+	tcase_add_test(tc, pepper_from_config);
 	suite_add_tcase(s, tc);
 	if (!have_pg)
 		return s;
@@ -319,6 +489,13 @@ static Suite *auth_suite(int have_pg)
 	tcase_add_test(tc, revoked_denied);
 	tcase_add_test(tc, expired_denied);
 	tcase_add_test(tc, last_used_stamp_never_blocks_or_fails);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pepper");
+	tcase_add_checked_fixture(tc, db_setup, pepper_teardown);
+	tcase_add_test(tc, peppered_token_stored_as_hmac);
+	tcase_add_test(tc, legacy_row_upgraded_on_use);
+	tcase_add_test(tc, unusable_pepper_fails_closed);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 
+#include "clearance/auth.h"
 #include "clearance/util.h"
 #include "../../services/introspect/introspect.h"
 #include "../../services/introspect/isclients.h"
@@ -17,11 +18,51 @@
 #define ID1 "0b0c7c8e-2d5e-4d43-9a44-6f7f2b1e0a01"
 #define ID2 "0b0c7c8e-2d5e-4d43-9a44-6f7f2b1e0a02"
 
+/* The digest a new row gets (peppered when a pepper is installed). */
 static void sha(const char *s, unsigned char out[32])
+{
+	ck_assert_int_ge(clr_token_digest(s, strlen(s), out), 0);
+}
+
+static void plain_sha(const char *s, unsigned char out[32])
 {
 	unsigned int n = 0;
 	ck_assert_int_eq(EVP_Digest(s, strlen(s), out, &n, EVP_sha256(), NULL), 1);
 }
+
+/*
+ * Under a pepper, a row written before it (hash_alg 'sha256', legacy) is
+ * still checked as plain SHA-256, a peppered row only as HMAC: the plain
+ * hash of the secret does not pass for the peppered one.
+ */
+START_TEST(isc_pepper_and_legacy)
+{
+	static const char pep[] = "isc-test-pepper-0123456789";
+	struct ix_isc *s;
+	struct ix_isc_entry v[2];
+
+	ck_assert_int_eq(clr_token_pepper_set(pep, strlen(pep)), CLR_OK);
+	memset(v, 0, sizeof(v));
+	memcpy(v[0].id, ID1, 37);
+	plain_sha("secret-old", v[0].hash);
+	v[0].legacy = 1;
+	memcpy(v[1].id, ID2, 37);
+	plain_sha("secret-new", v[1].hash); /* wrong kind for a peppered row */
+	ck_assert_int_eq(ix_isc_new(&s), CLR_OK);
+	ck_assert_int_eq(ix_isc_replace(s, v, 2), CLR_OK);
+	ck_assert_int_eq(ix_isc_check(s, ID1, 36, "secret-old", 10), 1);
+	ck_assert_int_eq(ix_isc_check(s, ID2, 36, "secret-new", 10), 0);
+	ck_assert_int_eq(clr_token_digest("secret-new", 10, v[1].hash), 1);
+	ck_assert_int_eq(ix_isc_replace(s, v, 2), CLR_OK);
+	ck_assert_int_eq(ix_isc_check(s, ID2, 36, "secret-new", 10), 1);
+	/* an unusable pepper fails closed, the legacy row included */
+	ck_assert_int_eq(clr_token_pepper_set("short", 5), CLR_ERR_PARAM);
+	ck_assert_int_eq(ix_isc_check(s, ID1, 36, "secret-old", 10), 0);
+	ck_assert_int_eq(ix_isc_check(s, ID2, 36, "secret-new", 10), 0);
+	ck_assert_int_eq(clr_token_pepper_set(NULL, 0), CLR_OK);
+	ix_isc_free(s);
+}
+END_TEST
 
 static struct ix_isc *two_clients(void)
 {
@@ -113,7 +154,7 @@ START_TEST(isc_secret_new)
 	ck_assert_int_eq(strncmp(a, IX_ISC_SECRET_PREFIX, 8), 0);
 	ck_assert_uint_eq(strlen(a), 8 + 43); /* 256 bits in base64url */
 	ck_assert_uint_eq(strlen(ha), 64);
-	/* the hex is the SHA-256 of the secret, and the set accepts it */
+	/* the hex is the token digest of the secret, and the set accepts it */
 	sha(a, h);
 	memset(&e, 0, sizeof(e));
 	memcpy(e.id, ID1, 37);
@@ -173,6 +214,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, isc_check);
 	tcase_add_test(tc, isc_basic_header);
 	tcase_add_test(tc, isc_secret_new);
+	tcase_add_test(tc, isc_pepper_and_legacy);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("seclog");
 	tcase_add_test(tc, seclog_burst_then_summary);

@@ -19,6 +19,7 @@ struct clr_config {
 	int threads;	    /* THREADS: worker threads, 1..256, default 8 */
 	char *database_url; /* DATABASE_URL: libpq conninfo, required */
 	char *seal_keys;    /* SEAL_KEYS: "kid:base64(32 bytes)[,kid:...]"; first encrypts */
+	char *token_pepper; /* TOKEN_PEPPER: HMAC key of stored token hashes (auth.h) */
 	enum clr_log_level log_level; /* LOG_LEVEL, default info */
 	long max_body;		      /* MAX_BODY bytes, default 65536 */
 	long http_connect_timeout_ms; /* HTTP_CONNECT_TIMEOUT_MS, default 3000 */
@@ -26,6 +27,7 @@ struct clr_config {
 	long http_max_response;	      /* HTTP_MAX_RESPONSE bytes, default 1048576 */
 	int worker;		      /* WORKER: run the job worker thread (registrar), default 1 */
 	int job_max_attempts;	      /* JOB_MAX_ATTEMPTS, default 5 */
+	int webhook_max_attempts;     /* WEBHOOK_MAX_ATTEMPTS: webhook deliveries' own limit */
 	long job_backoff_ms;	      /* JOB_BACKOFF_MS: first retry delay, doubles, default 2000 */
 	long job_poll_ms;	      /* JOB_POLL_MS: poll interval besides NOTIFY, default 5000 */
 	char *smtp_url;		      /* SMTP_URL, optional */

@@ -137,6 +137,9 @@ void clr_resp_header(struct clr_req *r, const char *name, const char *value);
 /* Sends status and a JSON body; steals `body` (may be NULL for no body). */
 void clr_resp_json(struct clr_req *r, int status, json_t *body);
 
+/* The status already sent for r, 0 before any response (audit after a handler). */
+int clr_resp_status(const struct clr_req *r);
+
 /* Sends status with no body (204, or a bare 401/403 for auth_request). */
 void clr_resp_empty(struct clr_req *r, int status);
 
