@@ -153,6 +153,7 @@ describe('docker-compose', { skip: staticSkip }, () => {
       assert.equal(svc.depends_on.migrate.condition, 'service_completed_successfully');
       assert.deepEqual(svc.healthcheck.test, ['CMD', 'clearance-probe', '/readyz']);
       assert.equal(svc.environment.CLEARANCE_SEAL_KEYS_FILE, '/run/secrets/seal_keys');
+      assert.equal(svc.environment.CLEARANCE_TOKEN_PEPPER_FILE, '/run/secrets/token_pepper');
       assert.equal(svc.read_only, true);
     }
     for (const s of ['postgres', 'keycloak', 'mailpit', 'nginx']) {
@@ -344,6 +345,7 @@ function checkWorkloads(objs, { expectSecretsFromOutside = [] } = {}) {
     assert.deepEqual(c.livenessProbe.exec.command, ['clearance-probe', '/healthz']);
     assert.ok((c.env || []).some((e) => e.name === 'CLEARANCE_DATABASE_URL' && e.valueFrom?.secretKeyRef));
     assert.ok((c.env || []).some((e) => e.name === 'CLEARANCE_SEAL_KEYS_FILE'));
+    assert.ok((c.env || []).some((e) => e.name === 'CLEARANCE_TOKEN_PEPPER_FILE'), `${svc}: token pepper`);
     const labels = d.spec.template.metadata.labels;
     const matches = (sel) => Object.entries(sel).every(([k, v]) => labels[k] === v);
     assert.ok(by('Service').some((s) => matches(s.spec.selector)), `${svc}: a Service selects it`);
