@@ -87,6 +87,9 @@ make_secrets() {
 	)
 	CLEARANCE_SEAL_KEYS=$(cat "$SECRETS/seal-keys")
 	export CLEARANCE_SEAL_KEYS
+	# The stack's own pepper file wins over an inherited value (as the seal
+	# key does): both set at once is a configuration error.
+	unset CLEARANCE_TOKEN_PEPPER
 	CLEARANCE_TOKEN_PEPPER_FILE=$SECRETS/token-pepper
 	export CLEARANCE_TOKEN_PEPPER_FILE
 }

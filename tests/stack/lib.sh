@@ -215,7 +215,9 @@ stack_seal_key() {
 	if [ -z "${CLEARANCE_TOKEN_PEPPER:-}" ] && [ -z "${CLEARANCE_TOKEN_PEPPER_FILE:-}" ]; then
 		CLEARANCE_TOKEN_PEPPER="$(head -c 32 /dev/urandom | base64 -w0)"
 	fi
-	export CLEARANCE_TOKEN_PEPPER="${CLEARANCE_TOKEN_PEPPER:-}"
+	# Exported only when set: an empty CLEARANCE_TOKEN_PEPPER next to a
+	# CLEARANCE_TOKEN_PEPPER_FILE is "both set", which the programs refuse.
+	if [ -n "${CLEARANCE_TOKEN_PEPPER:-}" ]; then export CLEARANCE_TOKEN_PEPPER; fi
 }
 
 # stack_services_start: each service under spawn-fcgi on $STACK_RUN/<svc>.sock,
@@ -263,7 +265,6 @@ stack_service_spawn() {
 	# is the service's pid.
 	CLEARANCE_DATABASE_URL=$CLEARANCE_DATABASE_URL \
 	CLEARANCE_SEAL_KEYS=$CLEARANCE_SEAL_KEYS \
-	CLEARANCE_TOKEN_PEPPER=$CLEARANCE_TOKEN_PEPPER \
 	CLEARANCE_THREADS=${CLEARANCE_THREADS:-4} \
 	CLEARANCE_LOG_LEVEL=${CLEARANCE_LOG_LEVEL:-info} \
 		spawn-fcgi -n -s "$sock" -M 0666 -- "$STACK_BIN/clearance-$svc" \
