@@ -17,15 +17,17 @@
 
 /* Parallel to enum drv_idp_kind; stored in the database, so stable. */
 static const char *const kind_names[DRV_IDP__MAX] = {
-    [DRV_IDP_OTHER] = "other",	 [DRV_IDP_KEYCLOAK] = "keycloak",
-    [DRV_IDP_OKTA] = "okta",	 [DRV_IDP_GLUU] = "gluu",
-    [DRV_IDP_CURITY] = "curity", [DRV_IDP_HTTP_BRIDGE] = "http_bridge",
+    [DRV_IDP_OTHER] = "other",	     [DRV_IDP_KEYCLOAK] = "keycloak",
+    [DRV_IDP_OKTA] = "okta",	     [DRV_IDP_GLUU] = "gluu",
+    [DRV_IDP_CURITY] = "curity",     [DRV_IDP_HTTP_BRIDGE] = "http_bridge",
+    [DRV_IDP_GLEWLWYD] = "glewlwyd",
 };
 
 static const struct drv_driver *const drivers[DRV_IDP__MAX] = {
-    [DRV_IDP_OTHER] = &drv_other,   [DRV_IDP_KEYCLOAK] = &drv_keycloak,
-    [DRV_IDP_OKTA] = &drv_okta,	    [DRV_IDP_GLUU] = &drv_gluu,
-    [DRV_IDP_CURITY] = &drv_curity, [DRV_IDP_HTTP_BRIDGE] = &drv_http_bridge,
+    [DRV_IDP_OTHER] = &drv_other,	[DRV_IDP_KEYCLOAK] = &drv_keycloak,
+    [DRV_IDP_OKTA] = &drv_okta,		[DRV_IDP_GLUU] = &drv_gluu,
+    [DRV_IDP_CURITY] = &drv_curity,	[DRV_IDP_HTTP_BRIDGE] = &drv_http_bridge,
+    [DRV_IDP_GLEWLWYD] = &drv_glewlwyd,
 };
 
 /* How much of the IdP's own words we quote: enough to act on, bounded. */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "clearance/log.h"
+#include "clearance/oauth.h"
 #include "clearance/util.h"
 #include "driver.h"
 #include "h_providers.h"
@@ -39,6 +40,7 @@ static const struct clr_field pv_fields[] = {
     {"initial_client_id", CLR_FT_STR, 0, 1, 1, 512, 0, 0},
     {"initial_client_secret", CLR_FT_STR, 0, 1, 1, 4096, 0, 0},
     {"allow_insecure_http", CLR_FT_BOOL, 0, 0, 0, 0, 0, 0},
+    {"initial_token_scope", CLR_FT_STR, 0, 1, 1, 1024, 0, 0},
 };
 const struct clr_body reg_body_provider_create = CLR_BODY(pv_fields, 0, NULL);
 const struct clr_body reg_body_provider_patch = CLR_BODY(pv_fields, 1, NULL);
@@ -53,7 +55,7 @@ static const char *const rediscover_keys[] = {
 struct pv_vals {
 	const char *name, *kind, *wk, *issuer, *reg_ep, *reg_override, *token_ep;
 	const char *jwks, *intro, *disco_text, *iat_sealed, *icid, *ics_sealed;
-	const char *ca, *audience;
+	const char *ca, *audience, *its;
 	int tls_skip, allow_http;
 };
 
@@ -185,9 +187,9 @@ static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics, s
 	const struct drv_driver *d;
 
 	if (drv_idp_kind_parse(v->kind, &k) != CLR_OK)
-		return clr_err_set(
-		    e, CLR_ERR_PARAM, "invalid_request", "kind",
-		    "kind must be one of other, keycloak, okta, gluu, curity, http_bridge");
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "kind",
+				   "kind must be one of other, keycloak, okta, gluu, curity, "
+				   "http_bridge, glewlwyd");
 	d = drv_get(k);
 	if (reg_url_check(v->wk, v->allow_http, "well_known_url", "invalid_request", e) != CLR_OK)
 		return CLR_ERR_PARAM;
@@ -199,10 +201,23 @@ static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics, s
 		return clr_err_set(
 		    e, CLR_ERR_PARAM, "invalid_request", "registration_endpoint",
 		    "an http_bridge provider needs registration_endpoint (the bridge's base URL)");
-	if (d->build_initial_token != NULL && (v->icid == NULL || !has_ics) && !has_iat)
+	if (v->icid != NULL && !has_ics)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_client_id",
+				   "initial_client_id and initial_client_secret go together");
+	if (v->icid != NULL && d->build_initial_token == NULL)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_client_id",
+				   "a %s provider cannot obtain an initial access token with "
+				   "client credentials",
+				   v->kind);
+	if (v->its != NULL && !clr_scope_valid(v->its))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_token_scope",
+				   "initial_token_scope must be space-separated scope tokens");
+	if (d->build_initial_token != NULL && d->needs_initial_token && v->icid == NULL && !has_iat)
 		return clr_err_set(
 		    e, CLR_ERR_PARAM, "invalid_request", "initial_client_id",
-		    "a %s provider needs initial_client_id and initial_client_secret", v->kind);
+		    "a %s provider needs initial_client_id and initial_client_secret "
+		    "(or initial_access_token)",
+		    v->kind);
 	if (d->build_initial_token == NULL && d->needs_initial_token && !has_iat)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_access_token",
 				   "a %s provider needs initial_access_token", v->kind);
@@ -217,7 +232,7 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 		     int rediscovered, int created)
 {
 	char revs[16];
-	const char *p[20] = {
+	const char *p[21] = {
 	    id,
 	    v->name,
 	    v->kind,
@@ -238,13 +253,16 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 	    v->allow_http ? "true" : "false",
 	    revs,
 	    rediscovered ? "true" : "false",
+	    v->its,
 	};
 	PGresult *res = NULL;
 	struct clr_err e = {0};
 	enum clr_rc rc;
 
 	snprintf(revs, sizeof(revs), "%d", revision);
-	rc = clr_db_exec(r->db, created ? "reg_pv_insert" : "reg_pv_update", created ? 18 : 20, p,
+	if (created)
+		p[18] = v->its; /* the insert has no revision and rediscovered */
+	rc = clr_db_exec(r->db, created ? "reg_pv_insert" : "reg_pv_update", created ? 19 : 21, p,
 			 &res);
 	if (rc == CLR_ERR_CONFLICT) {
 		clr_resp_error(r, 409, "conflict", "a provider with this name already exists");
@@ -289,6 +307,7 @@ void reg_h_providers_create(struct clr_req *r)
 	v.wk = jstr(r->json, "well_known_url");
 	v.reg_override = jstr(r->json, "registration_endpoint");
 	v.icid = jstr(r->json, "initial_client_id");
+	v.its = jstr(r->json, "initial_token_scope");
 	v.ca = jstr(r->json, "ca_bundle_pem");
 	v.audience = jstr(r->json, "audience");
 	v.tls_skip = json_is_true(json_object_get(r->json, "tls_skip_verify"));
@@ -386,6 +405,7 @@ void reg_h_providers_patch(struct clr_req *r)
 	v.disco_text = pv.discovery;
 	v.iat_sealed = pv.initial_access_token_sealed;
 	v.icid = pv.p.initial_client_id;
+	v.its = pv.p.initial_token_scope;
 	v.ics_sealed = pv.initial_client_secret_sealed;
 	v.ca = pv.p.http.ca_pem;
 	v.audience = pv.audience;
@@ -400,6 +420,7 @@ void reg_h_providers_patch(struct clr_req *r)
 		v.wk = json_string_value(j);
 	patch_str(r->json, "registration_endpoint", &v.reg_override);
 	patch_str(r->json, "initial_client_id", &v.icid);
+	patch_str(r->json, "initial_token_scope", &v.its);
 	patch_str(r->json, "ca_bundle_pem", &v.ca);
 	patch_str(r->json, "audience", &v.audience);
 	if ((j = json_object_get(r->json, "tls_skip_verify")) != NULL)
@@ -531,6 +552,7 @@ void reg_h_providers_discover(struct clr_req *r)
 	v.disco_text = d.text;
 	v.iat_sealed = pv.initial_access_token_sealed;
 	v.icid = pv.p.initial_client_id;
+	v.its = pv.p.initial_token_scope;
 	v.ics_sealed = pv.initial_client_secret_sealed;
 	v.ca = pv.p.http.ca_pem;
 	v.audience = pv.audience;

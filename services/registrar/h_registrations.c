@@ -127,6 +127,7 @@ void reg_h_regs_put(struct clr_req *r)
 	struct reg_request req = {0};
 	struct clr_err e = {0};
 	json_t *view = NULL;
+	char *secret = NULL;
 
 	if (id == NULL)
 		return;
@@ -137,12 +138,12 @@ void reg_h_regs_put(struct clr_req *r)
 	if (!json_is_array(req.redirect_uris))
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
-	if (reg_op_update(r->app, r->db, r->http, id, &req, 0, &view, &e) != CLR_OK) {
+	if (reg_op_update_secret(r->app, r->db, r->http, id, &req, &view, &secret, &e) != CLR_OK) {
 		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_log_req(r, CLR_LOG_INFO, "registration %s updated by %s", id, r->who.name);
-	clr_resp_json(r, 200, view);
+	reply_with_secret(r, 200, view, secret);
 }
 
 void reg_h_regs_delete(struct clr_req *r)

@@ -462,10 +462,11 @@ void reg_op_note_failure(struct clr_db *db, const char *id, const char *msg, int
 		clr_log(NULL, CLR_LOG_WARN, "registration %s: could not record its last error", id);
 }
 
-enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
-			  struct clr_http_client *http, const char *id,
-			  const struct reg_request *given, unsigned keep, json_t **view,
-			  struct clr_err *e)
+/* reg_op_update, and *secret (when not NULL) = a secret the IdP issued on the PUT. */
+static enum clr_rc update_impl(const struct reg_app *app, struct clr_db *db,
+			       struct clr_http_client *http, const char *id,
+			       const struct reg_request *given, unsigned keep, json_t **view,
+			       char **secret, struct clr_err *e)
 {
 	struct reg_row row = {0};
 	struct reg_ctype ct = {0};
@@ -550,8 +551,15 @@ enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
 		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
-	clr_log(NULL, CLR_LOG_INFO, "registration %s (client %s): metadata updated", id,
-		row.client_id);
+	if (secret != NULL && res.client_secret != NULL &&
+	    (*secret = dup_secret(res.client_secret)) == NULL) {
+		json_decref(*view);
+		*view = NULL;
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	clr_log(NULL, CLR_LOG_INFO, "registration %s (client %s): metadata updated%s", id,
+		row.client_id, res.client_secret != NULL ? ", new client secret" : "");
 	goto out;
 lost:
 	/* The IdP may have rotated the registration access token with that update. */
@@ -570,6 +578,23 @@ out:
 	reg_ctype_release(&ct);
 	reg_row_release(&row);
 	return rc;
+}
+
+enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
+			  struct clr_http_client *http, const char *id,
+			  const struct reg_request *given, unsigned keep, json_t **view,
+			  struct clr_err *e)
+{
+	return update_impl(app, db, http, id, given, keep, view, NULL, e);
+}
+
+enum clr_rc reg_op_update_secret(const struct reg_app *app, struct clr_db *db,
+				 struct clr_http_client *http, const char *id,
+				 const struct reg_request *given, json_t **view, char **secret,
+				 struct clr_err *e)
+{
+	*secret = NULL;
+	return update_impl(app, db, http, id, given, 0, view, secret, e);
 }
 
 enum clr_rc reg_op_withdraw(const struct reg_app *app, struct clr_db *db, const char *id,

@@ -23,8 +23,8 @@
 	"initial_client_id, initial_client_secret_sealed IS NOT NULL AS "                          \
 	"initial_client_secret_set, "                                                              \
 	"tls_skip_verify, ca_bundle_pem, audience, allow_insecure_http, alg_allowlist, "           \
-	"identity_claim, revision, " CLR_SQL_TS_AS("discovered_at") ", " CLR_SQL_TS_AS(            \
-	    "created_at") ", " CLR_SQL_TS_AS("updated_at")
+	"identity_claim, initial_token_scope, revision, " CLR_SQL_TS_AS(                           \
+	    "discovered_at") ", " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at")
 
 /* Column order is the PV_* index enum below. */
 #define PV_FULL                                                                                    \
@@ -32,7 +32,7 @@
 	"initial_access_token_sealed, initial_client_id, initial_client_secret_sealed, "           \
 	"tls_skip_verify, ca_bundle_pem, allow_insecure_http, name, well_known_url, jwks_uri, "    \
 	"registration_endpoint_override, audience, discovery::text, introspection_endpoint, "      \
-	"revision FROM providers WHERE id = $1"
+	"revision, initial_token_scope FROM providers WHERE id = $1"
 enum {
 	PV_ID,
 	PV_KIND,
@@ -52,7 +52,8 @@ enum {
 	PV_AUD,
 	PV_DISCO,
 	PV_INTRO,
-	PV_REV
+	PV_REV,
+	PV_ITS
 };
 
 #define PV_COLS                                                                                    \
@@ -60,7 +61,7 @@ enum {
 	"registration_endpoint_override, token_endpoint, jwks_uri, introspection_endpoint, "       \
 	"discovery, initial_access_token_sealed, initial_client_id, "                              \
 	"initial_client_secret_sealed, tls_skip_verify, ca_bundle_pem, audience, "                 \
-	"allow_insecure_http"
+	"allow_insecure_http, initial_token_scope"
 
 #define CT_VIEW                                                                                    \
 	"id, provider_id, display_name, description, response_types, grant_types, "                \
@@ -112,20 +113,20 @@ const struct clr_db_stmt reg_stmts[] = {
     {"reg_pv_full_lock", PV_FULL " FOR UPDATE", 1},
     {"reg_pv_insert",
      "INSERT INTO providers (id, " PV_COLS ") VALUES ($1, $2, $3, $4, $5, "
-     "$6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::boolean, $16, $17, $18::boolean) "
+     "$6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::boolean, $16, $17, $18::boolean, $19) "
      "RETURNING " PV_VIEW,
-     18},
+     19},
     {"reg_pv_update",
      "UPDATE providers SET name = $2, kind = $3, well_known_url = $4, "
      "issuer = $5, registration_endpoint = $6, registration_endpoint_override = $7, "
      "token_endpoint = $8, jwks_uri = $9, introspection_endpoint = $10, discovery = $11::jsonb, "
      "initial_access_token_sealed = $12, initial_client_id = $13, "
      "initial_client_secret_sealed = $14, tls_skip_verify = $15::boolean, ca_bundle_pem = $16, "
-     "audience = $17, allow_insecure_http = $18::boolean, "
+     "audience = $17, allow_insecure_http = $18::boolean, initial_token_scope = $21, "
      "discovered_at = CASE WHEN $20::boolean THEN now() ELSE discovered_at END, "
      "revision = revision + 1, updated_at = now() WHERE id = $1 AND revision = $19::int "
      "RETURNING " PV_VIEW,
-     20},
+     21},
     {"reg_pv_live_regs",
      "SELECT count(*) FROM registrations WHERE provider_id = $1 "
      "AND status IN " LIVE_STATUSES,
@@ -383,6 +384,7 @@ enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db, cons
 	p->registration_endpoint = col(res, 0, PV_REG_EP);
 	p->token_endpoint = col(res, 0, PV_TOKEN_EP);
 	p->initial_client_id = col(res, 0, PV_ICID);
+	p->initial_token_scope = col(res, 0, PV_ITS);
 	reg_provider_http_opts(app->cfg, col(res, 0, PV_ALLOW_HTTP)[0] == 't',
 			       col(res, 0, PV_TLS_SKIP)[0] == 't', col(res, 0, PV_CA), &p->http);
 	out->name = col(res, 0, PV_NAME);

@@ -731,7 +731,7 @@ START_TEST(test_parse_curity)
 	r = mkresp(401, "application/json", "{\"error\":\"invalid_client\"}");
 	ck_assert_int_eq(d->parse_initial_token(&r, &tok, &e), CLR_ERR_DENIED);
 	ck_assert_ptr_null(tok);
-	ck_assert_ptr_nonnull(strstr(e.msg, "dcr token"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "initial access token"));
 	ck_assert_ptr_nonnull(strstr(e.msg, "invalid_client"));
 
 	r = mkresp(201, "application/json", curity_201);
