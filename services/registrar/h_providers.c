@@ -41,7 +41,13 @@ static const struct clr_field pv_fields[] = {
     {"initial_client_secret", CLR_FT_STR, 0, 1, 1, 4096, 0, 0},
     {"allow_insecure_http", CLR_FT_BOOL, 0, 0, 0, 0, 0, 0},
     {"initial_token_scope", CLR_FT_STR, 0, 1, 1, 1024, 0, 0},
+    {"identity_claim", CLR_FT_STR, 0, 0, 1, 200, 0, 0},
+    {"access_token_typ", CLR_FT_STR, 0, 0, 1, 500, 0, 0},
 };
+
+/* sql/020's defaults: the gateway reads these columns. */
+#define PV_DEFAULT_IDENTITY_CLAIM "client_id"
+#define PV_DEFAULT_TYP "at+jwt application/at+jwt JWT none"
 const struct clr_body reg_body_provider_create = CLR_BODY(pv_fields, 0, NULL);
 const struct clr_body reg_body_provider_patch = CLR_BODY(pv_fields, 1, NULL);
 
@@ -55,7 +61,7 @@ static const char *const rediscover_keys[] = {
 struct pv_vals {
 	const char *name, *kind, *wk, *issuer, *reg_ep, *reg_override, *token_ep;
 	const char *jwks, *intro, *disco_text, *iat_sealed, *icid, *ics_sealed;
-	const char *ca, *audience, *its;
+	const char *ca, *audience, *its, *idc, *typ;
 	int tls_skip, allow_http;
 };
 
@@ -221,6 +227,9 @@ static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics, s
 	if (d->build_initial_token == NULL && d->needs_initial_token && !has_iat)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_access_token",
 				   "a %s provider needs initial_access_token", v->kind);
+	if (reg_identity_claim_check(v->idc, e) != CLR_OK ||
+	    reg_typ_list_check(v->typ, e) != CLR_OK)
+		return CLR_ERR_PARAM;
 	if (v->ca != NULL && strstr(v->ca, "-----BEGIN CERTIFICATE-----") == NULL)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "ca_bundle_pem",
 				   "ca_bundle_pem must hold PEM certificates");
@@ -232,7 +241,7 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 		     int rediscovered, int created)
 {
 	char revs[16];
-	const char *p[21] = {
+	const char *p[23] = {
 	    id,
 	    v->name,
 	    v->kind,
@@ -254,15 +263,20 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 	    revs,
 	    rediscovered ? "true" : "false",
 	    v->its,
+	    v->idc,
+	    v->typ,
 	};
 	PGresult *res = NULL;
 	struct clr_err e = {0};
 	enum clr_rc rc;
 
 	snprintf(revs, sizeof(revs), "%d", revision);
-	if (created)
-		p[18] = v->its; /* the insert has no revision and rediscovered */
-	rc = clr_db_exec(r->db, created ? "reg_pv_insert" : "reg_pv_update", created ? 19 : 21, p,
+	if (created) { /* the insert has no revision and rediscovered */
+		p[18] = v->its;
+		p[19] = v->idc;
+		p[20] = v->typ;
+	}
+	rc = clr_db_exec(r->db, created ? "reg_pv_insert" : "reg_pv_update", created ? 21 : 23, p,
 			 &res);
 	if (rc == CLR_ERR_CONFLICT) {
 		clr_resp_error(r, 409, "conflict", "a provider with this name already exists");
@@ -308,6 +322,12 @@ void reg_h_providers_create(struct clr_req *r)
 	v.reg_override = jstr(r->json, "registration_endpoint");
 	v.icid = jstr(r->json, "initial_client_id");
 	v.its = jstr(r->json, "initial_token_scope");
+	v.idc = jstr(r->json, "identity_claim");
+	v.typ = jstr(r->json, "access_token_typ");
+	if (v.idc == NULL)
+		v.idc = PV_DEFAULT_IDENTITY_CLAIM; /* Okta's cid is the gateway's reading of it */
+	if (v.typ == NULL)
+		v.typ = PV_DEFAULT_TYP;
 	v.ca = jstr(r->json, "ca_bundle_pem");
 	v.audience = jstr(r->json, "audience");
 	v.tls_skip = json_is_true(json_object_get(r->json, "tls_skip_verify"));
@@ -406,6 +426,8 @@ void reg_h_providers_patch(struct clr_req *r)
 	v.iat_sealed = pv.initial_access_token_sealed;
 	v.icid = pv.p.initial_client_id;
 	v.its = pv.p.initial_token_scope;
+	v.idc = pv.identity_claim;
+	v.typ = pv.access_token_typ;
 	v.ics_sealed = pv.initial_client_secret_sealed;
 	v.ca = pv.p.http.ca_pem;
 	v.audience = pv.audience;
@@ -421,6 +443,10 @@ void reg_h_providers_patch(struct clr_req *r)
 	patch_str(r->json, "registration_endpoint", &v.reg_override);
 	patch_str(r->json, "initial_client_id", &v.icid);
 	patch_str(r->json, "initial_token_scope", &v.its);
+	if ((j = json_object_get(r->json, "identity_claim")) != NULL)
+		v.idc = json_string_value(j);
+	if ((j = json_object_get(r->json, "access_token_typ")) != NULL)
+		v.typ = json_string_value(j);
 	patch_str(r->json, "ca_bundle_pem", &v.ca);
 	patch_str(r->json, "audience", &v.audience);
 	if ((j = json_object_get(r->json, "tls_skip_verify")) != NULL)
@@ -553,6 +579,8 @@ void reg_h_providers_discover(struct clr_req *r)
 	v.iat_sealed = pv.initial_access_token_sealed;
 	v.icid = pv.p.initial_client_id;
 	v.its = pv.p.initial_token_scope;
+	v.idc = pv.identity_claim;
+	v.typ = pv.access_token_typ;
 	v.ics_sealed = pv.initial_client_secret_sealed;
 	v.ca = pv.p.http.ca_pem;
 	v.audience = pv.audience;
