@@ -9,6 +9,7 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
+#include "grants.h"
 #include "h_registrations.h"
 #include "registrar.h"
 #include "registrations.h"
@@ -21,6 +22,7 @@ static const struct clr_field rg_fields[] = {
     {"client_name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
     {"redirect_uris", CLR_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
     {"scope", CLR_FT_STR, 0, 1, 0, 1000, 0, 0},
+    {"grants", CLR_FT_OBJARR, 0, 0, 0, 0, REG_MAX_GRANTS, 0},
 };
 const struct clr_body reg_body_registration_create =
     CLR_BODY(rg_fields, 0, "invalid_client_metadata");
@@ -42,7 +44,7 @@ void reg_h_regs_create(struct clr_req *r)
 	const struct reg_app *app = r->app;
 	struct clr_err e = {0};
 	struct reg_request req = {0};
-	json_t *view = NULL;
+	json_t *view = NULL, *grants = NULL;
 	char *secret = NULL;
 
 	req.client_type_id = json_string_value(json_object_get(r->json, "client_type_id"));
@@ -51,11 +53,32 @@ void reg_h_regs_create(struct clr_req *r)
 	if (json_is_null(req.redirect_uris))
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
-	if (reg_op_register(app, r->db, r->http, NULL, &req, &view, &secret, &e) != CLR_OK) {
+	/* Grants are checked before the IdP is asked, stored once the row exists. */
+	if (json_object_get(r->json, "grants") != NULL &&
+	    reg_grants_check(r->db, json_object_get(r->json, "grants"), &grants, &e) != CLR_OK) {
 		clr_resp_fail(r, &e);
 		return;
 	}
+	if (reg_op_register(app, r->db, r->http, NULL, &req, &view, &secret, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
+		goto out;
+	}
+	if (grants != NULL) {
+		if (reg_grants_replace(r->db, json_string_value(json_object_get(view, "id")),
+				       grants, &e) != CLR_OK) {
+			/* The client exists at the IdP and here; only its grants are missing. */
+			clr_log_req(r, CLR_LOG_ERROR, "registration %s: grants not stored: %s",
+				    json_string_value(json_object_get(view, "id")), e.msg);
+			json_object_set_new(view, "grants_error",
+					    json_string("the grants could not be stored; set them "
+							"with PUT /v1/registrations/{id}/grants"));
+		} else {
+			json_object_set(view, "grants", grants);
+		}
+	}
 	reply_with_secret(r, 201, view, secret);
+out:
+	json_decref(grants);
 }
 
 void reg_h_regs_list(struct clr_req *r)

@@ -11,6 +11,7 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
+#include "grants.h"
 #include "h_client_types.h"
 #include "h_jobs.h"
 #include "h_providers.h"
@@ -39,6 +40,8 @@ const struct clr_route reg_routes[] = {
     {"PUT", "/v1/registrations/{}", reg_h_regs_put, ADM, 1},
     {"DELETE", "/v1/registrations/{}", reg_h_regs_delete, ADM, 0},
     {"POST", "/v1/registrations/{}/rotate-secret", reg_h_regs_rotate, ADM, 0},
+    {"GET", "/v1/registrations/{}/grants", reg_h_grants_get, ADM, 0},
+    {"PUT", "/v1/registrations/{}/grants", reg_h_grants_put, ADM, 1},
     {"GET", "/v1/jobs", reg_h_jobs_list, ADM, 0},
     {"GET", "/v1/jobs/{}", reg_h_jobs_get, ADM, 0},
 };
@@ -52,6 +55,7 @@ const struct clr_route_body reg_route_bodies[] = {
     {"PATCH", "/v1/client-types/{}", &reg_body_ctype_patch},
     {"POST", "/v1/registrations", &reg_body_registration_create},
     {"PUT", "/v1/registrations/{}", &reg_body_registration_put},
+    {"PUT", "/v1/registrations/{}/grants", &reg_body_grants_put},
 };
 const size_t reg_nroute_bodies = sizeof(reg_route_bodies) / sizeof(reg_route_bodies[0]);
 

@@ -72,12 +72,18 @@ enum {
 	    "created_at") ", " CLR_SQL_TS_AS("updated_at")
 enum { CT_ID, CT_PROVIDER, CT_NAME, CT_DESC, CT_RT, CT_GT, CT_AUTH, CT_OKTA };
 
+/* A registration's direct grants (registration_grants), as a JSON array. */
+#define RG_GRANTS                                                                                  \
+	"(SELECT coalesce(jsonb_agg(jsonb_build_object('product_id', g.product_id, 'plan_id', "    \
+	"g.plan_id) ORDER BY g.created_at, g.product_id), '[]'::jsonb) "                           \
+	"FROM registration_grants g WHERE g.registration_id = registrations.id)"
+
 #define RG_VIEW                                                                                    \
 	"id, provider_id, client_type_id, client_name, redirect_uris, scope, owner, "              \
 	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, "               \
 	"registration_client_uri, client_secret_expires_at, metadata, last_error, "                \
 	"revision, " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS(                               \
-	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at")
+	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at") ", " RG_GRANTS " AS grants"
 
 #define RG_FULL                                                                                    \
 	"SELECT id, provider_id, client_type_id, client_name, scope, status, "                     \
@@ -164,6 +170,20 @@ const struct clr_db_stmt reg_stmts[] = {
 
     /* registrations */
     {"reg_rg_get", "SELECT " RG_VIEW " FROM registrations WHERE id = $1", 1},
+    /* an admin's direct grants (grants.c) */
+    {"reg_gr_check",
+     "SELECT EXISTS (SELECT 1 FROM products WHERE id = $1::uuid AND deleted_at IS NULL), "
+     "EXISTS (SELECT 1 FROM product_plans pp JOIN plans pl ON pl.id = pp.plan_id "
+     "WHERE pp.product_id = $1::uuid AND pp.plan_id = $2::uuid AND pl.deleted_at IS NULL)",
+     2},
+    {"reg_gr_lock_reg", "SELECT status FROM registrations WHERE id = $1 FOR UPDATE", 1},
+    {"reg_gr_delete", "DELETE FROM registration_grants WHERE registration_id = $1", 1},
+    {"reg_gr_insert",
+     "INSERT INTO registration_grants (registration_id, product_id, plan_id) "
+     "SELECT $1, x.product_id, x.plan_id "
+     "FROM jsonb_to_recordset($2::jsonb) AS x(product_id uuid, plan_id uuid)",
+     2},
+    {"reg_gr_list", "SELECT " RG_GRANTS " FROM registrations WHERE id = $1", 1},
     {"reg_rg_full", RG_FULL, 1},
     {"reg_rg_full_lock", RG_FULL " FOR UPDATE", 1},
     {"reg_rg_list",

@@ -176,20 +176,97 @@ describe('Glewlwyd through Clearance', { skip: haveStack() && DATABASE_URL && ST
     ct = t.json;
   });
 
-  test('a direct registration, a token, an RFC 7592 update with its new secret, deletion', async () => {
+  // A plan, a product over a fresh path prefix, the file behind it.
+  async function catalogue(sfx) {
+    const plan = await api('POST', '/v1/plans', {
+      name: `gl-gold-${sfx}`, scopes: 'plan:gold', rate_limit_requests: 100, rate_limit_window_seconds: 60,
+    }, as());
+    assert.equal(plan.status, 201, plan.text);
+    const prefix = `/api/gl${sfx}/orders`;
+    const product = await api('POST', '/v1/products', {
+      name: `gl-orders-${sfx}`, description: 'orders', path_prefixes: [prefix], dcr_enabled: true,
+      scopes: 'api:read', client_type_ids: [ct.id], plan_ids: [plan.json.id],
+    }, as());
+    assert.equal(product.status, 201, product.text);
+    const dir = path.join(STACK_DIR, 'www', prefix);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'item.json'), '{"item":1}\n');
+    return { plan: plan.json, product: product.json, prefix, file: `${prefix}/item.json` };
+  }
+
+  test('providers API: identity_claim and access_token_typ are settable and shown', async () => {
+    assert.ok(provider, 'the provider test ran first');
+    assert.equal(provider.identity_claim, 'client_id');
+    assert.equal(provider.access_token_typ, 'at+jwt application/at+jwt JWT none');
+    for (const [body, field] of [[{ identity_claim: 'app..clientId' }, 'identity_claim'],
+      [{ identity_claim: 'a b' }, 'identity_claim'], [{ access_token_typ: 'at+jwt  JWT' }, 'access_token_typ'],
+      [{ access_token_typ: '' }, 'access_token_typ'], [{ identity_claim: null }, 'identity_claim']]) {
+      const bad = await api('PATCH', `/v1/providers/${provider.id}`, body, as());
+      assert.equal(bad.status, 400, `${JSON.stringify(body)}: ${bad.text}`);
+      assert.equal(bad.json.field, field);
+    }
+    const ok = await api('PATCH', `/v1/providers/${provider.id}`, { identity_claim: 'app.clientId', access_token_typ: 'JWT none' }, as());
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.identity_claim, 'app.clientId');
+    assert.equal(ok.json.access_token_typ, 'JWT none');
+    assert.equal(sql(`SELECT identity_claim || '|' || access_token_typ FROM providers WHERE id = :'id'`, { id: provider.id }),
+      'app.clientId|JWT none');
+    const back = await api('PATCH', `/v1/providers/${provider.id}`, { identity_claim: 'client_id', access_token_typ: provider.access_token_typ }, as());
+    assert.equal(back.status, 200, back.text);
+    assert.equal((await api('GET', `/v1/providers/${provider.id}`, undefined, as())).json.identity_claim, 'client_id');
+  });
+
+  test('a direct registration with grants, a token, the gateway, an RFC 7592 update with its new secret, deletion', async () => {
     assert.ok(ct, 'the provider test ran first');
+    const cat = await catalogue(uniq());
+    const other = await catalogue(uniq());
+    const before = sql('SELECT count(*) FROM registrations');
+    for (const grants of [[{ product_id: cat.product.id, plan_id: other.plan.id }],
+      [{ product_id: cat.product.id }], [{ product_id: crypto.randomUUID(), plan_id: cat.plan.id }],
+      [{ product_id: cat.product.id, plan_id: cat.plan.id }, { product_id: cat.product.id, plan_id: cat.plan.id }],
+      'not a list']) {
+      const bad = await api('POST', '/v1/registrations', {
+        client_type_id: ct.id, client_name: 'bad grants', scope: 'api:read', grants,
+      }, as());
+      assert.equal(bad.status, 400, `${JSON.stringify(grants)}: ${bad.text}`);
+      assert.equal(bad.json.field, 'grants');
+    }
+    assert.equal(sql('SELECT count(*) FROM registrations'), before, 'a refused registration creates nothing');
+
     const r = await api('POST', '/v1/registrations', {
-      client_type_id: ct.id, client_name: 'glewlwyd machine', scope: 'api:read',
+      client_type_id: ct.id, client_name: 'glewlwyd machine', scope: 'api:read plan:gold',
+      grants: [{ product_id: cat.product.id, plan_id: cat.plan.id }],
     }, as());
     assert.equal(r.status, 201, r.text);
+    assert.deepEqual(r.json.grants, [{ product_id: cat.product.id, plan_id: cat.plan.id }]);
+    const shown = await api('GET', `/v1/registrations/${r.json.id}`, undefined, as());
+    assert.deepEqual(shown.json.grants, r.json.grants, 'GET shows the grants');
+    const tok = await (await ccToken(r.json.client_id, r.json.client_secret, 'api:read plan:gold')).json();
+    assert.ok(tok.access_token, JSON.stringify(tok));
+    const bearer = { token: null, headers: { authorization: `Bearer ${tok.access_token}` } };
+    await waitFor(async () => (await api('GET', cat.file, undefined, bearer)).status === 200,
+      { timeoutMs: 8000, what: 'the gateway honours the direct grant' });
+    const otherCall = await api('GET', other.file, undefined, bearer);
+    assert.equal(otherCall.status, 403, 'a product not granted stays closed');
+    // Changed through the sub-resource: the other product instead.
+    const moved = await api('PUT', `/v1/registrations/${r.json.id}/grants`,
+      { grants: [{ product_id: other.product.id, plan_id: other.plan.id }] }, as());
+    assert.equal(moved.status, 200, moved.text);
+    assert.deepEqual(moved.json.grants, [{ product_id: other.product.id, plan_id: other.plan.id }]);
+    await waitFor(async () => (await api('GET', cat.file, undefined, bearer)).status === 403,
+      { timeoutMs: 8000, what: 'the gateway drops the removed grant' });
+    const badPut = await api('PUT', `/v1/registrations/${r.json.id}/grants`,
+      { grants: [{ product_id: other.product.id, plan_id: cat.plan.id }] }, as());
+    assert.equal(badPut.status, 400, badPut.text);
+    assert.deepEqual((await api('GET', `/v1/registrations/${r.json.id}/grants`, undefined, as())).json.grants,
+      moved.json.grants, 'a refused change changes nothing');
+
     assert.equal(r.json.status, 'active');
     assert.ok(r.json.client_id && r.json.client_secret, 'a confidential client with its secret');
     assert.deepEqual(r.json.redirect_uris, [], 'the placeholder is the driver\'s, not the registration\'s');
-    const t1 = await ccToken(r.json.client_id, r.json.client_secret, 'api:read');
-    assert.equal(t1.status, 200, await t1.clone().text());
 
     const u = await api('PUT', `/v1/registrations/${r.json.id}`, {
-      client_type_id: ct.id, client_name: 'glewlwyd machine renamed', scope: 'api:read',
+      client_type_id: ct.id, client_name: 'glewlwyd machine renamed', scope: 'api:read plan:gold',
     }, as());
     assert.equal(u.status, 200, u.text);
     assert.equal(u.json.client_name, 'glewlwyd machine renamed');
@@ -209,19 +286,9 @@ describe('Glewlwyd through Clearance', { skip: haveStack() && DATABASE_URL && ST
   test('access workflow: request, approval, provisioning, gateway, revocation', async () => {
     assert.ok(ct, 'the provider test ran first');
     const sfx = uniq();
-    const plan = await api('POST', '/v1/plans', {
-      name: `gl-gold-${sfx}`, scopes: 'plan:gold', rate_limit_requests: 100, rate_limit_window_seconds: 60,
-    }, as());
-    assert.equal(plan.status, 201, plan.text);
-    const prefix = `/api/gl${sfx}/orders`;
-    const product = await api('POST', '/v1/products', {
-      name: `gl-orders-${sfx}`, description: 'orders', path_prefixes: [prefix], dcr_enabled: true,
-      scopes: 'api:read', client_type_ids: [ct.id], plan_ids: [plan.json.id],
-    }, as());
-    assert.equal(product.status, 201, product.text);
-    const dir = path.join(STACK_DIR, 'www', prefix);
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'item.json'), '{"item":1}\n');
+    const { plan: planRow, product: productRow, prefix } = await catalogue(sfx);
+    const plan = { json: planRow };
+    const product = { json: productRow };
 
     const dev = await verifiedDev('glewlwyd');
     const rq = await api('POST', '/v1/access-requests', {
