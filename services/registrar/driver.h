@@ -260,6 +260,17 @@ enum clr_rc drv_parse_rfc7592(enum drv_op op, const struct drv_provider *p,
 			      struct clr_err *e) CLR_MUSTCHECK;
 
 /*
+ * RFC 7591 s.3.2 / RFC 7592: a registration_client_uri is used as given, but
+ * only when it is https (or http on a provider with allow_http) on the
+ * registration endpoint's origin (scheme, host, port; the issuer's when
+ * the endpoint is derived): the registration access token goes there on
+ * PUT and DELETE.  NULL passes.  CLR_ERR_UPSTREAM otherwise; drv_client_uri
+ * checks a stored URI before any request is built with it.
+ */
+enum clr_rc drv_check_client_uri(const struct drv_provider *p, const char *uri,
+				 struct clr_err *e) CLR_MUSTCHECK;
+
+/*
  * Removes secret from e->msg, also where a bounded copy cut it short (a
  * run of 8+ characters that begins like it).  Secrets under 4 bytes are
  * left alone.  Every error text that quoted an IdP answer to a request
