@@ -702,8 +702,15 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 		add_check(checks, "registration_endpoint", 0, e.msg);
 		goto out;
 	}
+	/*
+	 * Well-formed JSON an RFC 7591 IdP must refuse with 400
+	 * (invalid_redirect_uri): a redirect URI with a fragment (RFC 6749
+	 * s.3.1.2).  Not a malformed body: some IdPs crash (500) on a type error.
+	 */
 	json_decref(w.json);
-	w.json = json_pack("{s:s}", "redirect_uris", "clearance verify probe: not a list");
+	w.json = json_pack("{s:s, s:[s], s:[s], s:[s]}", "client_name", "clearance verify probe",
+			   "redirect_uris", "https://clearance.invalid/verify-probe#fragment",
+			   "grant_types", "authorization_code", "response_types", "code");
 	body = w.json != NULL ? json_dumps(w.json, JSON_COMPACT) : NULL;
 	h[nh++] = (struct clr_http_header){"Accept", "application/json"};
 	h[nh++] = (struct clr_http_header){"Content-Type", "application/json"};
@@ -715,9 +722,19 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 			  body == NULL ? "out of memory" : e.msg);
 		goto out;
 	}
-	if (resp.status == 404 || resp.status == 405 || resp.status >= 500) {
-		snprintf(detail, sizeof(detail), "the registration endpoint answered HTTP %ld",
+	if (resp.status == 404 || resp.status == 405) {
+		snprintf(detail, sizeof(detail),
+			 "the registration endpoint answered HTTP %ld: no registration there",
 			 resp.status);
+		add_check(checks, "registration_endpoint", 0, detail);
+		goto out;
+	}
+	if (resp.status >= 500) {
+		/* Learnt: something answers and did not refuse the credentials; no more. */
+		snprintf(detail, sizeof(detail),
+			 "the registration endpoint answered HTTP %ld to an invalid request (it "
+			 "should be 400): it is there, but whether it accepts the %s is unknown",
+			 resp.status, bearer != NULL ? "credentials" : "open registration");
 		add_check(checks, "registration_endpoint", 0, detail);
 		goto out;
 	}

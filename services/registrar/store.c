@@ -78,9 +78,22 @@ enum { CT_ID, CT_PROVIDER, CT_NAME, CT_DESC, CT_RT, CT_GT, CT_AUTH, CT_OKTA };
 	"g.plan_id) ORDER BY g.created_at, g.product_id), '[]'::jsonb) "                           \
 	"FROM registration_grants g WHERE g.registration_id = registrations.id)"
 
+/*
+ * Whether the IdP lets Clearance manage the client (update, rotate, delete):
+ * an RFC 7592 registration access token was issued, or the kind manages
+ * clients with the provider's own credential (okta, http_bridge).  NULL
+ * while there is no client yet.
+ */
+#define RG_MANAGEABLE                                                                              \
+	"CASE WHEN registrations.client_id IS NULL THEN NULL "                                     \
+	"ELSE registrations.registration_access_token_sealed IS NOT NULL OR EXISTS (SELECT 1 "     \
+	"FROM providers pk WHERE pk.id = registrations.provider_id AND pk.kind IN ('okta', "       \
+	"'http_bridge')) END"
+
 #define RG_VIEW                                                                                    \
 	"id, provider_id, client_type_id, client_name, redirect_uris, scope, owner, "              \
-	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, "               \
+	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, " RG_MANAGEABLE \
+	" AS idp_manageable, "                                                                     \
 	"registration_client_uri, client_secret_expires_at, metadata, last_error, "                \
 	"revision, " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS(                               \
 	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at") ", " RG_GRANTS " AS grants"

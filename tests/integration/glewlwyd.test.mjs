@@ -167,6 +167,9 @@ describe('Glewlwyd through Clearance', { skip: haveStack() && DATABASE_URL && ST
     assert.equal(checks.initial_client_credentials?.ok, true, JSON.stringify(checks));
     assert.equal(checks.discovery?.ok, true, JSON.stringify(checks));
     assert.equal(checks.jwks?.ok, true, JSON.stringify(checks));
+    assert.equal(checks.registration_endpoint?.ok, true, JSON.stringify(checks));
+    assert.equal(v.json.ok, true, JSON.stringify(v.json));
+    assert.ok(!v.text.includes(g.registrar.secret), 'no secret in the verify report');
 
     const t = await api('POST', `/v1/providers/${provider.id}/client-types`, {
       display_name: `machine-${uniq()}`, grant_types: ['client_credentials'], response_types: [],
@@ -239,6 +242,7 @@ describe('Glewlwyd through Clearance', { skip: haveStack() && DATABASE_URL && ST
     }, as());
     assert.equal(r.status, 201, r.text);
     assert.deepEqual(r.json.grants, [{ product_id: cat.product.id, plan_id: cat.plan.id }]);
+    assert.equal(r.json.idp_manageable, true, 'Glewlwyd issued a registration access token');
     const shown = await api('GET', `/v1/registrations/${r.json.id}`, undefined, as());
     assert.deepEqual(shown.json.grants, r.json.grants, 'GET shows the grants');
     const tok = await (await ccToken(r.json.client_id, r.json.client_secret, 'api:read plan:gold')).json();
