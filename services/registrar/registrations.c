@@ -481,6 +481,7 @@ static enum clr_rc update_impl(const struct reg_app *app, struct clr_db *db,
 	PGresult *pr = NULL;
 	const char *p[10];
 	enum clr_rc rc;
+	int changed;
 
 	*view = NULL;
 	if ((rc = lock_active(app, db, id, &row, e)) != CLR_OK)
@@ -551,15 +552,17 @@ static enum clr_rc update_impl(const struct reg_app *app, struct clr_db *db,
 		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
-	if (secret != NULL && res.client_secret != NULL &&
-	    (*secret = dup_secret(res.client_secret)) == NULL) {
+	/* Only a changed secret is shown: oidc-provider repeats the old one. */
+	changed = res.client_secret != NULL &&
+		  (row.secret == NULL || strcmp(row.secret, res.client_secret) != 0);
+	if (secret != NULL && changed && (*secret = dup_secret(res.client_secret)) == NULL) {
 		json_decref(*view);
 		*view = NULL;
 		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
 	clr_log(NULL, CLR_LOG_INFO, "registration %s (client %s): metadata updated%s", id,
-		row.client_id, res.client_secret != NULL ? ", new client secret" : "");
+		row.client_id, changed ? ", new client secret" : "");
 	goto out;
 lost:
 	/* The IdP may have rotated the registration access token with that update. */
