@@ -1162,7 +1162,6 @@ START_TEST(test_e2e_errors_redacted)
 }
 END_TEST
 
-
 /* RFC 7591 s.3.2: the registration access token only goes to the registration endpoint's origin. */
 START_TEST(test_client_uri_origin)
 {
@@ -1190,11 +1189,13 @@ START_TEST(test_client_uri_origin)
 }
 END_TEST
 
-/* Glewlwyd: a client without redirects gets the placeholder; the scope of the pre-step is configurable. */
+/* Glewlwyd: a client without redirects gets the placeholder; the scope of the pre-step is
+ * configurable. */
 START_TEST(test_glewlwyd_placeholder_and_scope)
 {
 	struct drv_provider p = {.kind = DRV_IDP_GLEWLWYD,
-				 .registration_endpoint = "https://gl.example.com/api/oidc/register",
+				 .registration_endpoint =
+				     "https://gl.example.com/api/oidc/register",
 				 .token_endpoint = "https://gl.example.com/api/oidc/token",
 				 .initial_client_id = "reg client",
 				 .initial_client_secret = "s/cret",
@@ -1204,7 +1205,8 @@ START_TEST(test_glewlwyd_placeholder_and_scope)
 	struct drv_client_type ct = {.response_types = rt,
 				     .grant_types = gt,
 				     .token_endpoint_auth_method = "client_secret_basic"};
-	struct drv_reg_input in = {.client_name = "m2m", .redirect_uris = none, .scope = "api:read"};
+	struct drv_reg_input in = {
+	    .client_name = "m2m", .redirect_uris = none, .scope = "api:read"};
 	struct drv_wire_req w = {0};
 	struct clr_err e = {0};
 	const struct drv_driver *d = drv_get(DRV_IDP_GLEWLWYD);
@@ -1213,14 +1215,16 @@ START_TEST(test_glewlwyd_placeholder_and_scope)
 	ck_assert_int_eq(d->build(DRV_OP_REGISTER, &p, &ct, &in, NULL, NULL, &w, &e),
 			 CLR_ERR_CONFLICT);
 	ck_assert_int_eq(d->build(DRV_OP_REGISTER, &p, &ct, &in, NULL, "tok", &w, &e), CLR_OK);
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(w.json, "redirect_uris"), 0)),
-			 DRV_PLACEHOLDER_REDIRECT_URI);
+	ck_assert_str_eq(
+	    json_string_value(json_array_get(json_object_get(w.json, "redirect_uris"), 0)),
+	    DRV_PLACEHOLDER_REDIRECT_URI);
 	ck_assert_str_eq(w.auth_value, "Bearer tok");
 	drv_wire_req_clear(&w);
 	in.redirect_uris = one;
 	ck_assert_int_eq(d->build(DRV_OP_REGISTER, &p, &ct, &in, NULL, "tok", &w, &e), CLR_OK);
-	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(w.json, "redirect_uris"), 0)),
-			 "https://app.example.com/cb");
+	ck_assert_str_eq(
+	    json_string_value(json_array_get(json_object_get(w.json, "redirect_uris"), 0)),
+	    "https://app.example.com/cb");
 	ck_assert_int_eq(json_array_size(json_object_get(w.json, "redirect_uris")), 1);
 	drv_wire_req_clear(&w);
 	ck_assert_int_eq(d->build_initial_token(&p, &w, &e), CLR_OK);
