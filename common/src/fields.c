@@ -19,6 +19,8 @@ static const char *ftype_name(enum clr_ftype t)
 		return "an integer";
 	case CLR_FT_OBJ:
 		return "an object";
+	case CLR_FT_OBJARR:
+		return "an array of objects";
 	}
 	return "?";
 }
@@ -105,6 +107,19 @@ static enum clr_rc field_check(const json_t *v, const struct clr_field *f, const
 						   "%s must contain only strings", f->name);
 			if (str_check(it, f, code, e) != CLR_OK)
 				return CLR_ERR_PARAM;
+		}
+		return CLR_OK;
+	case CLR_FT_OBJARR:
+		if (!json_is_array(v))
+			break;
+		if (json_array_size(v) > f->maxitems)
+			return clr_err_set(e, CLR_ERR_PARAM, code, f->name,
+					   "%s has more than %zu items", f->name, f->maxitems);
+		json_array_foreach(v, i, it)
+		{
+			if (!json_is_object(it))
+				return clr_err_set(e, CLR_ERR_PARAM, code, f->name,
+						   "%s must contain only objects", f->name);
 		}
 		return CLR_OK;
 	}

@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "clearance/auth.h"
 #include "clearance/log.h"
+#include "grants.h"
 #include "h_client_types.h"
 #include "h_providers.h"
 #include "h_registrations.h"
@@ -42,6 +43,8 @@ static const struct audited_route audited[] = {
     /* The answer shows the new secret once: a secret revealed and rotated. */
     {"POST", "/v1/registrations/{}/rotate-secret", reg_h_regs_rotate, "registration.rotate_secret",
      "registration", 1},
+    {"PUT", "/v1/registrations/{}/grants", reg_h_grants_put, "registration.grants", "registration",
+     1},
     /* An admin settles a parked outcome: adopted or declared gone. */
     {"POST", "/v1/registrations/{}/resolve", reg_h_regs_resolve, "registration.resolve",
      "registration", 1},

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -17,15 +18,17 @@
 
 /* Parallel to enum drv_idp_kind; stored in the database, so stable. */
 static const char *const kind_names[DRV_IDP__MAX] = {
-    [DRV_IDP_OTHER] = "other",	 [DRV_IDP_KEYCLOAK] = "keycloak",
-    [DRV_IDP_OKTA] = "okta",	 [DRV_IDP_GLUU] = "gluu",
-    [DRV_IDP_CURITY] = "curity", [DRV_IDP_HTTP_BRIDGE] = "http_bridge",
+    [DRV_IDP_OTHER] = "other",	     [DRV_IDP_KEYCLOAK] = "keycloak",
+    [DRV_IDP_OKTA] = "okta",	     [DRV_IDP_GLUU] = "gluu",
+    [DRV_IDP_CURITY] = "curity",     [DRV_IDP_HTTP_BRIDGE] = "http_bridge",
+    [DRV_IDP_GLEWLWYD] = "glewlwyd",
 };
 
 static const struct drv_driver *const drivers[DRV_IDP__MAX] = {
-    [DRV_IDP_OTHER] = &drv_other,   [DRV_IDP_KEYCLOAK] = &drv_keycloak,
-    [DRV_IDP_OKTA] = &drv_okta,	    [DRV_IDP_GLUU] = &drv_gluu,
-    [DRV_IDP_CURITY] = &drv_curity, [DRV_IDP_HTTP_BRIDGE] = &drv_http_bridge,
+    [DRV_IDP_OTHER] = &drv_other,	[DRV_IDP_KEYCLOAK] = &drv_keycloak,
+    [DRV_IDP_OKTA] = &drv_okta,		[DRV_IDP_GLUU] = &drv_gluu,
+    [DRV_IDP_CURITY] = &drv_curity,	[DRV_IDP_HTTP_BRIDGE] = &drv_http_bridge,
+    [DRV_IDP_GLEWLWYD] = &drv_glewlwyd,
 };
 
 /* How much of the IdP's own words we quote: enough to act on, bounded. */
@@ -233,6 +236,8 @@ enum clr_rc drv_client_uri(const struct drv_provider *p, const struct drv_reg_re
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_id",
 				   "client_id is required");
 	if (ref->registration_client_uri != NULL && ref->registration_client_uri[0] != '\0') {
+		if (drv_check_client_uri(p, ref->registration_client_uri, e) != CLR_OK)
+			return CLR_ERR_UPSTREAM;
 		*out = strdup(ref->registration_client_uri);
 		if (*out == NULL)
 			return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
@@ -510,6 +515,53 @@ out:
 	clr_http_resp_clear(&resp);
 	drv_wire_req_clear(&w);
 	return rc;
+}
+
+/* Scheme, host and port of url (new, lower-case by curl), or -1. */
+static int origin_of(const char *url, char **scheme, char **host, char **port)
+{
+	CURLU *u = curl_url();
+	int ok;
+
+	*scheme = *host = *port = NULL;
+	if (u == NULL)
+		return -1;
+	ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	     curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+	     curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK &&
+	     curl_url_get(u, CURLUPART_PORT, port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+	curl_url_cleanup(u);
+	return ok ? 0 : -1;
+}
+
+enum clr_rc drv_check_client_uri(const struct drv_provider *p, const char *uri, struct clr_err *e)
+{
+	char *s1 = NULL, *h1 = NULL, *p1 = NULL, *s2 = NULL, *h2 = NULL, *p2 = NULL;
+	/* Keycloak's registration endpoint may be derived from the issuer. */
+	const char *base = p->registration_endpoint != NULL ? p->registration_endpoint : p->issuer;
+	int ok;
+
+	if (uri == NULL)
+		return CLR_OK;
+	ok = base != NULL && origin_of(uri, &s1, &h1, &p1) == 0 &&
+	     origin_of(base, &s2, &h2, &p2) == 0;
+	if (ok)
+		ok =
+		    (strcmp(s1, "https") == 0 || (strcmp(s1, "http") == 0 && p->http.allow_http)) &&
+		    strcmp(s1, s2) == 0 && strcasecmp(h1, h2) == 0 && strcmp(p1, p2) == 0;
+	curl_free(s1);
+	curl_free(h1);
+	curl_free(p1);
+	curl_free(s2);
+	curl_free(h2);
+	curl_free(p2);
+	if (!ok)
+		return clr_err_set(
+		    e, CLR_ERR_UPSTREAM, "idp_error", "registration_client_uri",
+		    "the IdP's registration_client_uri is not an https URL on the "
+		    "registration endpoint's origin; the registration access token is "
+		    "never sent there");
+	return CLR_OK;
 }
 
 /*

@@ -10,7 +10,7 @@
  * (drv_register & co. below).
  *
  * Families: other (plain RFC 7591/7592), keycloak, okta, gluu, curity,
- * http_bridge (Kong's DCR bridge contract).
+ * http_bridge (Kong's DCR bridge contract), glewlwyd.
  */
 #ifndef CLEARANCE_REGISTRAR_DRIVER_H
 #define CLEARANCE_REGISTRAR_DRIVER_H
@@ -26,6 +26,7 @@ enum drv_idp_kind {
 	DRV_IDP_GLUU,
 	DRV_IDP_CURITY,
 	DRV_IDP_HTTP_BRIDGE,
+	DRV_IDP_GLEWLWYD,
 	DRV_IDP__MAX
 };
 
@@ -41,10 +42,16 @@ struct drv_provider {
 	const char *issuer;
 	const char *registration_endpoint; /* for http_bridge: the bridge base URL */
 	const char *token_endpoint;
-	const char *initial_access_token;  /* or Okta API token, or bridge X-API-KEY; may be NULL */
-	const char *initial_client_id;	   /* Curity */
-	const char *initial_client_secret; /* Curity */
-	struct clr_http_opts http;	   /* allow_http, tls_skip_verify, ca_pem, timeouts */
+	const char *initial_access_token; /* or Okta API token, or bridge X-API-KEY; may be NULL */
+	/*
+	 * Client credentials for a short-lived initial access token (Curity,
+	 * Glewlwyd, any RFC 7591 kind), and the scope to ask for it (NULL: the
+	 * kind's default, "dcr" for Curity, none otherwise).
+	 */
+	const char *initial_client_id;
+	const char *initial_client_secret;
+	const char *initial_token_scope;
+	struct clr_http_opts http; /* allow_http, tls_skip_verify, ca_pem, timeouts */
 };
 
 /* The client type's metadata (borrowed). */
@@ -263,12 +270,43 @@ enum clr_rc drv_parse_rfc7592(enum drv_op op, const struct drv_provider *p,
 			      struct clr_err *e) CLR_MUSTCHECK;
 
 /*
+ * RFC 7591 s.3.2 / RFC 7592: a registration_client_uri is used as given, but
+ * only when it is https (or http on a provider with allow_http) on the
+ * registration endpoint's origin (scheme, host, port; the issuer's when
+ * the endpoint is derived): the registration access token goes there on
+ * PUT and DELETE.  NULL passes.  CLR_ERR_UPSTREAM otherwise; drv_client_uri
+ * checks a stored URI before any request is built with it.
+ */
+enum clr_rc drv_check_client_uri(const struct drv_provider *p, const char *uri,
+				 struct clr_err *e) CLR_MUSTCHECK;
+
+/*
  * Removes secret from e->msg, also where a bounded copy cut it short (a
  * run of 8+ characters that begins like it).  Secrets under 4 bytes are
  * left alone.  Every error text that quoted an IdP answer to a request
  * carrying secret goes through this before anyone sees it.
  */
 void drv_redact(struct clr_err *e, const char *secret);
+
+/*
+ * The client credentials pre-step every RFC 7591 kind may use (drv_curity.c):
+ * POST token_endpoint, grant_type=client_credentials and the scope of
+ * p->initial_token_scope (Curity's default "dcr"), HTTP Basic with the
+ * form-encoded initial_client_id / initial_client_secret (RFC 6749 2.3.1).
+ * The parse takes access_token from a 200 answer (*token new) and prefixes
+ * an error with "getting the initial access token: ".
+ */
+enum clr_rc drv_cc_build_initial_token(const struct drv_provider *p, struct drv_wire_req *out,
+				       struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_cc_parse_initial_token(const struct clr_http_resp *resp, char **token,
+				       struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * What Glewlwyd (and the placeholder option) sends as redirect_uris for a
+ * client without redirects: an https URI under the reserved .invalid
+ * domain (RFC 6761), which can never be reached.
+ */
+#define DRV_PLACEHOLDER_REDIRECT_URI "https://clearance.invalid/no-redirect"
 
 /* The driver tables, one per drv_*.c. */
 extern const struct drv_driver drv_other;
@@ -277,5 +315,6 @@ extern const struct drv_driver drv_okta;
 extern const struct drv_driver drv_gluu;
 extern const struct drv_driver drv_curity;
 extern const struct drv_driver drv_http_bridge;
+extern const struct drv_driver drv_glewlwyd;
 
 #endif

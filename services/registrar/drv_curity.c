@@ -70,23 +70,34 @@ out:
 	return CLR_OK;
 }
 
-static enum clr_rc build_initial_token(const struct drv_provider *p, struct drv_wire_req *out,
+enum clr_rc drv_cc_build_initial_token(const struct drv_provider *p, struct drv_wire_req *out,
 				       struct clr_err *e)
 {
-	char *cred = NULL;
+	char *cred = NULL, *escope = NULL;
+	const char *scope = p->initial_token_scope;
 	enum clr_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	if (p->token_endpoint == NULL || p->token_endpoint[0] == '\0')
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "token_endpoint",
-				   "the Curity provider has no token endpoint");
+				   "the provider has no token endpoint");
 	if (p->initial_client_id == NULL || p->initial_client_id[0] == '\0' ||
 	    p->initial_client_secret == NULL || p->initial_client_secret[0] == '\0')
-		return clr_err_set(e, CLR_ERR_CONFLICT, "invalid_request", "initial_client_id",
-				   "the Curity provider needs the id and secret of its DCR client");
+		return clr_err_set(
+		    e, CLR_ERR_CONFLICT, "invalid_request", "initial_client_id",
+		    "the provider needs the id and secret of its registration client");
+	if (scope == NULL && p->kind == DRV_IDP_CURITY)
+		scope = "dcr";
 	out->method = "POST";
 	out->url = strdup(p->token_endpoint);
-	out->form = strdup("grant_type=client_credentials&scope=dcr");
+	if (scope != NULL && scope[0] != '\0') {
+		escope = clr_form_escape(scope, strlen(scope));
+		if (escope != NULL &&
+		    asprintf(&out->form, "grant_type=client_credentials&scope=%s", escope) < 0)
+			out->form = NULL;
+	} else {
+		out->form = strdup("grant_type=client_credentials");
+	}
 	if (out->url == NULL || out->form == NULL) {
 		rc = clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
 		goto out;
@@ -97,12 +108,13 @@ static enum clr_rc build_initial_token(const struct drv_provider *p, struct drv_
 	rc = drv_set_auth(out, "Authorization", "Basic", cred, e);
 out:
 	free_secret(cred);
+	free(escope);
 	if (rc != CLR_OK)
 		drv_wire_req_clear(out);
 	return rc;
 }
 
-static enum clr_rc parse_initial_token(const struct clr_http_resp *resp, char **token,
+enum clr_rc drv_cc_parse_initial_token(const struct clr_http_resp *resp, char **token,
 				       struct clr_err *e)
 {
 	json_error_t jerr;
@@ -117,8 +129,8 @@ static enum clr_rc parse_initial_token(const struct clr_http_resp *resp, char **
 		if (e != NULL) {
 			/* Say which step failed: the admin fixes the DCR client, not the input. */
 			snprintf(msg, sizeof(msg), "%s", e->msg);
-			snprintf(e->msg, sizeof(e->msg), "getting the dcr token: %.*s",
-				 (int)(sizeof(msg) - 24), msg);
+			snprintf(e->msg, sizeof(e->msg), "getting the initial access token: %.*s",
+				 (int)(sizeof(msg) - 36), msg);
 		}
 		return rc;
 	}
@@ -127,7 +139,7 @@ static enum clr_rc parse_initial_token(const struct clr_http_resp *resp, char **
 	at = json_string_value(json_object_get(o, "access_token"));
 	if (at == NULL || at[0] == '\0') {
 		rc = clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", "access_token",
-				 "the Curity token endpoint answered 200 without an access_token");
+				 "the token endpoint answered 200 without an access_token");
 		goto out;
 	}
 	*token = strdup(at);
@@ -161,8 +173,8 @@ const struct drv_driver drv_curity = {
     .kind = DRV_IDP_CURITY,
     .can_rotate = 0,
     .needs_initial_token = 1,
-    .build_initial_token = build_initial_token,
-    .parse_initial_token = parse_initial_token,
+    .build_initial_token = drv_cc_build_initial_token,
+    .parse_initial_token = drv_cc_parse_initial_token,
     .build = build,
     .parse = drv_parse_rfc7592,
 };

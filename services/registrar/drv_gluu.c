@@ -62,6 +62,8 @@ const struct drv_driver drv_gluu = {
     .kind = DRV_IDP_GLUU,
     .can_rotate = 0,
     .needs_initial_token = 0,
+    .build_initial_token = drv_cc_build_initial_token,
+    .parse_initial_token = drv_cc_parse_initial_token,
     .build = build,
     .parse = drv_parse_rfc7592,
 };

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "clearance/log.h"
+#include "clearance/oauth.h"
 #include "clearance/util.h"
 #include "driver.h"
 #include "h_providers.h"
@@ -39,7 +40,14 @@ static const struct clr_field pv_fields[] = {
     {"initial_client_id", CLR_FT_STR, 0, 1, 1, 512, 0, 0},
     {"initial_client_secret", CLR_FT_STR, 0, 1, 1, 4096, 0, 0},
     {"allow_insecure_http", CLR_FT_BOOL, 0, 0, 0, 0, 0, 0},
+    {"initial_token_scope", CLR_FT_STR, 0, 1, 1, 1024, 0, 0},
+    {"identity_claim", CLR_FT_STR, 0, 0, 1, 200, 0, 0},
+    {"access_token_typ", CLR_FT_STR, 0, 0, 1, 500, 0, 0},
 };
+
+/* sql/020's defaults: the gateway reads these columns. */
+#define PV_DEFAULT_IDENTITY_CLAIM "client_id"
+#define PV_DEFAULT_TYP "at+jwt application/at+jwt JWT none"
 const struct clr_body reg_body_provider_create = CLR_BODY(pv_fields, 0, NULL);
 const struct clr_body reg_body_provider_patch = CLR_BODY(pv_fields, 1, NULL);
 
@@ -53,7 +61,7 @@ static const char *const rediscover_keys[] = {
 struct pv_vals {
 	const char *name, *kind, *wk, *issuer, *reg_ep, *reg_override, *token_ep;
 	const char *jwks, *intro, *disco_text, *iat_sealed, *icid, *ics_sealed;
-	const char *ca, *audience;
+	const char *ca, *audience, *its, *idc, *typ;
 	int tls_skip, allow_http;
 };
 
@@ -185,9 +193,9 @@ static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics, s
 	const struct drv_driver *d;
 
 	if (drv_idp_kind_parse(v->kind, &k) != CLR_OK)
-		return clr_err_set(
-		    e, CLR_ERR_PARAM, "invalid_request", "kind",
-		    "kind must be one of other, keycloak, okta, gluu, curity, http_bridge");
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "kind",
+				   "kind must be one of other, keycloak, okta, gluu, curity, "
+				   "http_bridge, glewlwyd");
 	d = drv_get(k);
 	if (reg_url_check(v->wk, v->allow_http, "well_known_url", "invalid_request", e) != CLR_OK)
 		return CLR_ERR_PARAM;
@@ -199,13 +207,29 @@ static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics, s
 		return clr_err_set(
 		    e, CLR_ERR_PARAM, "invalid_request", "registration_endpoint",
 		    "an http_bridge provider needs registration_endpoint (the bridge's base URL)");
-	if (d->build_initial_token != NULL && (v->icid == NULL || !has_ics) && !has_iat)
+	if (v->icid != NULL && !has_ics)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_client_id",
+				   "initial_client_id and initial_client_secret go together");
+	if (v->icid != NULL && d->build_initial_token == NULL)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_client_id",
+				   "a %s provider cannot obtain an initial access token with "
+				   "client credentials",
+				   v->kind);
+	if (v->its != NULL && !clr_scope_valid(v->its))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_token_scope",
+				   "initial_token_scope must be space-separated scope tokens");
+	if (d->build_initial_token != NULL && d->needs_initial_token && v->icid == NULL && !has_iat)
 		return clr_err_set(
 		    e, CLR_ERR_PARAM, "invalid_request", "initial_client_id",
-		    "a %s provider needs initial_client_id and initial_client_secret", v->kind);
+		    "a %s provider needs initial_client_id and initial_client_secret "
+		    "(or initial_access_token)",
+		    v->kind);
 	if (d->build_initial_token == NULL && d->needs_initial_token && !has_iat)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "initial_access_token",
 				   "a %s provider needs initial_access_token", v->kind);
+	if (reg_identity_claim_check(v->idc, e) != CLR_OK ||
+	    reg_typ_list_check(v->typ, e) != CLR_OK)
+		return CLR_ERR_PARAM;
 	if (v->ca != NULL && strstr(v->ca, "-----BEGIN CERTIFICATE-----") == NULL)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "ca_bundle_pem",
 				   "ca_bundle_pem must hold PEM certificates");
@@ -217,7 +241,7 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 		     int rediscovered, int created)
 {
 	char revs[16];
-	const char *p[20] = {
+	const char *p[23] = {
 	    id,
 	    v->name,
 	    v->kind,
@@ -238,13 +262,21 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 	    v->allow_http ? "true" : "false",
 	    revs,
 	    rediscovered ? "true" : "false",
+	    v->its,
+	    v->idc,
+	    v->typ,
 	};
 	PGresult *res = NULL;
 	struct clr_err e = {0};
 	enum clr_rc rc;
 
 	snprintf(revs, sizeof(revs), "%d", revision);
-	rc = clr_db_exec(r->db, created ? "reg_pv_insert" : "reg_pv_update", created ? 18 : 20, p,
+	if (created) { /* the insert has no revision and rediscovered */
+		p[18] = v->its;
+		p[19] = v->idc;
+		p[20] = v->typ;
+	}
+	rc = clr_db_exec(r->db, created ? "reg_pv_insert" : "reg_pv_update", created ? 21 : 23, p,
 			 &res);
 	if (rc == CLR_ERR_CONFLICT) {
 		clr_resp_error(r, 409, "conflict", "a provider with this name already exists");
@@ -289,6 +321,13 @@ void reg_h_providers_create(struct clr_req *r)
 	v.wk = jstr(r->json, "well_known_url");
 	v.reg_override = jstr(r->json, "registration_endpoint");
 	v.icid = jstr(r->json, "initial_client_id");
+	v.its = jstr(r->json, "initial_token_scope");
+	v.idc = jstr(r->json, "identity_claim");
+	v.typ = jstr(r->json, "access_token_typ");
+	if (v.idc == NULL)
+		v.idc = PV_DEFAULT_IDENTITY_CLAIM; /* Okta's cid is the gateway's reading of it */
+	if (v.typ == NULL)
+		v.typ = PV_DEFAULT_TYP;
 	v.ca = jstr(r->json, "ca_bundle_pem");
 	v.audience = jstr(r->json, "audience");
 	v.tls_skip = json_is_true(json_object_get(r->json, "tls_skip_verify"));
@@ -386,6 +425,9 @@ void reg_h_providers_patch(struct clr_req *r)
 	v.disco_text = pv.discovery;
 	v.iat_sealed = pv.initial_access_token_sealed;
 	v.icid = pv.p.initial_client_id;
+	v.its = pv.p.initial_token_scope;
+	v.idc = pv.identity_claim;
+	v.typ = pv.access_token_typ;
 	v.ics_sealed = pv.initial_client_secret_sealed;
 	v.ca = pv.p.http.ca_pem;
 	v.audience = pv.audience;
@@ -400,6 +442,11 @@ void reg_h_providers_patch(struct clr_req *r)
 		v.wk = json_string_value(j);
 	patch_str(r->json, "registration_endpoint", &v.reg_override);
 	patch_str(r->json, "initial_client_id", &v.icid);
+	patch_str(r->json, "initial_token_scope", &v.its);
+	if ((j = json_object_get(r->json, "identity_claim")) != NULL)
+		v.idc = json_string_value(j);
+	if ((j = json_object_get(r->json, "access_token_typ")) != NULL)
+		v.typ = json_string_value(j);
 	patch_str(r->json, "ca_bundle_pem", &v.ca);
 	patch_str(r->json, "audience", &v.audience);
 	if ((j = json_object_get(r->json, "tls_skip_verify")) != NULL)
@@ -531,6 +578,9 @@ void reg_h_providers_discover(struct clr_req *r)
 	v.disco_text = d.text;
 	v.iat_sealed = pv.initial_access_token_sealed;
 	v.icid = pv.p.initial_client_id;
+	v.its = pv.p.initial_token_scope;
+	v.idc = pv.identity_claim;
+	v.typ = pv.access_token_typ;
 	v.ics_sealed = pv.initial_client_secret_sealed;
 	v.ca = pv.p.http.ca_pem;
 	v.audience = pv.audience;
@@ -652,8 +702,15 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 		add_check(checks, "registration_endpoint", 0, e.msg);
 		goto out;
 	}
+	/*
+	 * Well-formed JSON an RFC 7591 IdP must refuse with 400
+	 * (invalid_redirect_uri): a redirect URI with a fragment (RFC 6749
+	 * s.3.1.2).  Not a malformed body: some IdPs crash (500) on a type error.
+	 */
 	json_decref(w.json);
-	w.json = json_pack("{s:s}", "redirect_uris", "clearance verify probe: not a list");
+	w.json = json_pack("{s:s, s:[s], s:[s], s:[s]}", "client_name", "clearance verify probe",
+			   "redirect_uris", "https://clearance.invalid/verify-probe#fragment",
+			   "grant_types", "authorization_code", "response_types", "code");
 	body = w.json != NULL ? json_dumps(w.json, JSON_COMPACT) : NULL;
 	h[nh++] = (struct clr_http_header){"Accept", "application/json"};
 	h[nh++] = (struct clr_http_header){"Content-Type", "application/json"};
@@ -665,9 +722,19 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 			  body == NULL ? "out of memory" : e.msg);
 		goto out;
 	}
-	if (resp.status == 404 || resp.status == 405 || resp.status >= 500) {
-		snprintf(detail, sizeof(detail), "the registration endpoint answered HTTP %ld",
+	if (resp.status == 404 || resp.status == 405) {
+		snprintf(detail, sizeof(detail),
+			 "the registration endpoint answered HTTP %ld: no registration there",
 			 resp.status);
+		add_check(checks, "registration_endpoint", 0, detail);
+		goto out;
+	}
+	if (resp.status >= 500) {
+		/* Learnt: something answers and did not refuse the credentials; no more. */
+		snprintf(detail, sizeof(detail),
+			 "the registration endpoint answered HTTP %ld to an invalid request (it "
+			 "should be 400): it is there, but whether it accepts the %s is unknown",
+			 resp.status, bearer != NULL ? "credentials" : "open registration");
 		add_check(checks, "registration_endpoint", 0, detail);
 		goto out;
 	}

@@ -9,6 +9,7 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
+#include "grants.h"
 #include "h_registrations.h"
 #include "registrar.h"
 #include "registrations.h"
@@ -21,6 +22,7 @@ static const struct clr_field rg_fields[] = {
     {"client_name", CLR_FT_STR, 1, 0, 1, 200, 0, 0},
     {"redirect_uris", CLR_FT_STRARR, 0, 1, 1, 2048, REG_MAX_REDIRECT_URIS, 0},
     {"scope", CLR_FT_STR, 0, 1, 0, 1000, 0, 0},
+    {"grants", CLR_FT_OBJARR, 0, 0, 0, 0, REG_MAX_GRANTS, 0},
 };
 const struct clr_body reg_body_registration_create =
     CLR_BODY(rg_fields, 0, "invalid_client_metadata");
@@ -45,8 +47,31 @@ static int prefers_async(struct clr_req *r)
 	return v != NULL && strstr(v, "respond-async") != NULL;
 }
 
+/*
+ * Stores the checked grants (borrowed, may be NULL) of the new registration
+ * `view` and shows them in it.  The client exists at the IdP and here
+ * whatever happens: a failure only leaves its grants to be set again.
+ */
+static void store_grants(struct clr_req *r, json_t *view, json_t *grants)
+{
+	struct clr_err e = {0};
+
+	if (grants == NULL)
+		return;
+	if (reg_grants_replace(r->db, json_string_value(json_object_get(view, "id")), grants, &e) !=
+	    CLR_OK) {
+		clr_log_req(r, CLR_LOG_ERROR, "registration %s: grants not stored: %s",
+			    json_string_value(json_object_get(view, "id")), e.msg);
+		json_object_set_new(view, "grants_error",
+				    json_string("the grants could not be stored; set them "
+						"with PUT /v1/registrations/{id}/grants"));
+	} else {
+		json_object_set(view, "grants", grants);
+	}
+}
+
 /* The registration queued as a register job; answered at once with 202. */
-static void create_async(struct clr_req *r, const struct reg_request *req)
+static void create_async(struct clr_req *r, const struct reg_request *req, json_t *grants)
 {
 	struct clr_err e = {0};
 	json_t *view = NULL;
@@ -56,6 +81,7 @@ static void create_async(struct clr_req *r, const struct reg_request *req)
 		clr_resp_fail(r, &e);
 		return;
 	}
+	store_grants(r, view, grants);
 	json_object_set_new(view, "job_id", json_string(job));
 	snprintf(loc, sizeof(loc), "/v1/registrations/%s",
 		 json_string_value(json_object_get(view, "id")));
@@ -69,7 +95,7 @@ void reg_h_regs_create(struct clr_req *r)
 	const struct reg_app *app = r->app;
 	struct clr_err e = {0};
 	struct reg_request req = {0};
-	json_t *view = NULL;
+	json_t *view = NULL, *grants = NULL;
 	char *secret = NULL;
 
 	req.client_type_id = json_string_value(json_object_get(r->json, "client_type_id"));
@@ -78,17 +104,26 @@ void reg_h_regs_create(struct clr_req *r)
 	if (json_is_null(req.redirect_uris))
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
-	if (prefers_async(r)) {
-		create_async(r, &req);
+	/* Grants are checked before the IdP is asked, stored once the row exists. */
+	if (json_object_get(r->json, "grants") != NULL &&
+	    reg_grants_check(r->db, json_object_get(r->json, "grants"), &grants, &e) != CLR_OK) {
+		clr_resp_fail(r, &e);
 		return;
+	}
+	if (prefers_async(r)) {
+		create_async(r, &req, grants);
+		goto out;
 	}
 	if (reg_op_register(app, r->db, r->http, NULL, &req, &view, &secret, &e) != CLR_OK) {
 		if (strcmp(e.error, "outcome_unknown") == 0)
 			reg_unknown_refresh(app, r->db);
 		clr_resp_fail(r, &e);
-		return;
+		goto out;
 	}
+	store_grants(r, view, grants);
 	reply_with_secret(r, 201, view, secret);
+out:
+	json_decref(grants);
 }
 
 void reg_h_regs_list(struct clr_req *r)
@@ -160,6 +195,7 @@ void reg_h_regs_put(struct clr_req *r)
 	struct reg_request req = {0};
 	struct clr_err e = {0};
 	json_t *view = NULL;
+	char *secret = NULL;
 
 	if (id == NULL)
 		return;
@@ -170,12 +206,12 @@ void reg_h_regs_put(struct clr_req *r)
 	if (!json_is_array(req.redirect_uris))
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
-	if (reg_op_update(r->app, r->db, r->http, id, &req, 0, &view, &e) != CLR_OK) {
+	if (reg_op_update_secret(r->app, r->db, r->http, id, &req, &view, &secret, &e) != CLR_OK) {
 		clr_resp_fail(r, &e);
 		return;
 	}
 	clr_log_req(r, CLR_LOG_INFO, "registration %s updated by %s", id, r->who.name);
-	clr_resp_json(r, 200, view);
+	reply_with_secret(r, 200, view, secret);
 }
 
 void reg_h_regs_delete(struct clr_req *r)

@@ -631,10 +631,11 @@ void reg_op_note_failure(struct clr_db *db, const char *id, const char *msg, int
 		clr_log(NULL, CLR_LOG_WARN, "registration %s: could not record its last error", id);
 }
 
-enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
-			  struct clr_http_client *http, const char *id,
-			  const struct reg_request *given, unsigned keep, json_t **view,
-			  struct clr_err *e)
+/* reg_op_update, and *secret (when not NULL) = a secret the IdP issued on the PUT. */
+static enum clr_rc update_impl(const struct reg_app *app, struct clr_db *db,
+			       struct clr_http_client *http, const char *id,
+			       const struct reg_request *given, unsigned keep, json_t **view,
+			       char **secret, struct clr_err *e)
 {
 	struct reg_row row = {0};
 	struct reg_ctype ct = {0};
@@ -649,6 +650,7 @@ enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
 	PGresult *pr = NULL;
 	const char *p[10];
 	enum clr_rc rc;
+	int changed;
 
 	*view = NULL;
 	if ((rc = lock_active(app, db, id, &row, e)) != CLR_OK)
@@ -719,8 +721,17 @@ enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
 		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
-	clr_log(NULL, CLR_LOG_INFO, "registration %s (client %s): metadata updated", id,
-		row.client_id);
+	/* Only a changed secret is shown: oidc-provider repeats the old one. */
+	changed = res.client_secret != NULL &&
+		  (row.secret == NULL || strcmp(row.secret, res.client_secret) != 0);
+	if (secret != NULL && changed && (*secret = dup_secret(res.client_secret)) == NULL) {
+		json_decref(*view);
+		*view = NULL;
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	clr_log(NULL, CLR_LOG_INFO, "registration %s (client %s): metadata updated%s", id,
+		row.client_id, changed ? ", new client secret" : "");
 	goto out;
 lost:
 	/* The IdP may have rotated the registration access token with that update. */
@@ -739,6 +750,23 @@ out:
 	reg_ctype_release(&ct);
 	reg_row_release(&row);
 	return rc;
+}
+
+enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
+			  struct clr_http_client *http, const char *id,
+			  const struct reg_request *given, unsigned keep, json_t **view,
+			  struct clr_err *e)
+{
+	return update_impl(app, db, http, id, given, keep, view, NULL, e);
+}
+
+enum clr_rc reg_op_update_secret(const struct reg_app *app, struct clr_db *db,
+				 struct clr_http_client *http, const char *id,
+				 const struct reg_request *given, json_t **view, char **secret,
+				 struct clr_err *e)
+{
+	*secret = NULL;
+	return update_impl(app, db, http, id, given, 0, view, secret, e);
 }
 
 enum clr_rc reg_op_withdraw(const struct reg_app *app, struct clr_db *db, const char *id,

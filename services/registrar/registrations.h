@@ -73,6 +73,16 @@ enum clr_rc reg_op_update(const struct reg_app *app, struct clr_db *db,
 			  struct clr_err *e) CLR_MUSTCHECK;
 
 /*
+ * reg_op_update for the PUT route: *secret (new, or NULL) is the client
+ * secret the IdP issued with the update (Glewlwyd does on every PUT), to be
+ * shown once as create and rotate do.
+ */
+enum clr_rc reg_op_update_secret(const struct reg_app *app, struct clr_db *db,
+				 struct clr_http_client *http, const char *id,
+				 const struct reg_request *req, json_t **view, char **secret,
+				 struct clr_err *e) CLR_MUSTCHECK;
+
+/*
  * Takes an active registration out of service at once (status orphaned,
  * `why` as last_error), before its deletion at the IdP: the gateway stops
  * honouring the client even while the IdP is down.  Not active: no change.

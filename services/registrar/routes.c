@@ -13,6 +13,7 @@
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "audit.h"
+#include "grants.h"
 #include "h_client_types.h"
 #include "h_jobs.h"
 #include "h_providers.h"
@@ -45,6 +46,8 @@ const struct clr_route reg_routes[] = {
     {"POST", "/v1/registrations/{}/resolve", reg_audited, ADM, 1},
     {"POST", "/v1/registrations/{}/client-secret", reg_audited, ADM, 0},
     {"POST", "/v1/registrations/{}/retire", reg_h_regs_retire, ADM, 0},
+    {"GET", "/v1/registrations/{}/grants", reg_h_grants_get, ADM, 0},
+    {"PUT", "/v1/registrations/{}/grants", reg_audited, ADM, 1},
     {"GET", "/v1/jobs", reg_h_jobs_list, ADM, 0},
     {"GET", "/v1/jobs/{}", reg_h_jobs_get, ADM, 0},
 };
@@ -59,6 +62,7 @@ const struct clr_route_body reg_route_bodies[] = {
     {"POST", "/v1/registrations", &reg_body_registration_create},
     {"PUT", "/v1/registrations/{}", &reg_body_registration_put},
     {"POST", "/v1/registrations/{}/resolve", &reg_body_registration_resolve},
+    {"PUT", "/v1/registrations/{}/grants", &reg_body_grants_put},
 };
 const size_t reg_nroute_bodies = sizeof(reg_route_bodies) / sizeof(reg_route_bodies[0]);
 

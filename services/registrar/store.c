@@ -23,8 +23,8 @@
 	"initial_client_id, initial_client_secret_sealed IS NOT NULL AS "                          \
 	"initial_client_secret_set, "                                                              \
 	"tls_skip_verify, ca_bundle_pem, audience, allow_insecure_http, alg_allowlist, "           \
-	"identity_claim, revision, " CLR_SQL_TS_AS("discovered_at") ", " CLR_SQL_TS_AS(            \
-	    "created_at") ", " CLR_SQL_TS_AS("updated_at")
+	"identity_claim, access_token_typ, initial_token_scope, revision, " CLR_SQL_TS_AS(         \
+	    "discovered_at") ", " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at")
 
 /* Column order is the PV_* index enum below. */
 #define PV_FULL                                                                                    \
@@ -32,7 +32,8 @@
 	"initial_access_token_sealed, initial_client_id, initial_client_secret_sealed, "           \
 	"tls_skip_verify, ca_bundle_pem, allow_insecure_http, name, well_known_url, jwks_uri, "    \
 	"registration_endpoint_override, audience, discovery::text, introspection_endpoint, "      \
-	"revision FROM providers WHERE id = $1"
+	"revision, initial_token_scope, identity_claim, access_token_typ FROM providers WHERE id " \
+	"= $1"
 enum {
 	PV_ID,
 	PV_KIND,
@@ -52,7 +53,10 @@ enum {
 	PV_AUD,
 	PV_DISCO,
 	PV_INTRO,
-	PV_REV
+	PV_REV,
+	PV_ITS,
+	PV_IDC,
+	PV_TYP
 };
 
 #define PV_COLS                                                                                    \
@@ -60,7 +64,7 @@ enum {
 	"registration_endpoint_override, token_endpoint, jwks_uri, introspection_endpoint, "       \
 	"discovery, initial_access_token_sealed, initial_client_id, "                              \
 	"initial_client_secret_sealed, tls_skip_verify, ca_bundle_pem, audience, "                 \
-	"allow_insecure_http"
+	"allow_insecure_http, initial_token_scope, identity_claim, access_token_typ"
 
 #define CT_VIEW                                                                                    \
 	"id, provider_id, display_name, description, response_types, grant_types, "                \
@@ -68,15 +72,35 @@ enum {
 	    "created_at") ", " CLR_SQL_TS_AS("updated_at")
 enum { CT_ID, CT_PROVIDER, CT_NAME, CT_DESC, CT_RT, CT_GT, CT_AUTH, CT_OKTA };
 
-#define RG_VIEW                                                                                    \
-	"id, provider_id, client_type_id, client_name, redirect_uris, scope, owner, "              \
-	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, "               \
-	"registration_client_uri, client_secret_expires_at, metadata, last_error, "                \
-	"revision, " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS(                               \
-	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at") ", idp_attempts, " CLR_SQL_TS_AS("idp_" \
-											    "atte" \
-											    "mpt_" \
-											    "at")
+/* A registration's direct grants (registration_grants), as a JSON array. */
+#define RG_GRANTS                                                                                  \
+	"(SELECT coalesce(jsonb_agg(jsonb_build_object('product_id', g.product_id, 'plan_id', "    \
+	"g.plan_id) ORDER BY g.created_at, g.product_id), '[]'::jsonb) "                           \
+	"FROM registration_grants g WHERE g.registration_id = registrations.id)"
+
+/*
+ * Whether the IdP lets Clearance manage the client (update, rotate, delete):
+ * an RFC 7592 registration access token was issued, or the kind manages
+ * clients with the provider's own credential (okta, http_bridge).  NULL
+ * while there is no client yet.
+ */
+#define RG_MANAGEABLE                                                                              \
+	"CASE WHEN registrations.client_id IS NULL THEN NULL "                                     \
+	"ELSE registrations.registration_access_token_sealed IS NOT NULL OR EXISTS (SELECT 1 "     \
+	"FROM providers pk WHERE pk.id = registrations.provider_id AND pk.kind IN ('okta', "       \
+	"'http_bridge')) END"
+
+#define RG_VIEW                                                                                                  \
+	"id, provider_id, client_type_id, client_name, redirect_uris, scope, owner, "                            \
+	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, " RG_MANAGEABLE               \
+	" AS idp_manageable, "                                                                                   \
+	"registration_client_uri, client_secret_expires_at, metadata, last_error, "                              \
+	"revision, " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS(                                             \
+	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at") ", idp_attempts, " CLR_SQL_TS_AS("idp_"               \
+											    "atte"               \
+											    "mpt_"               \
+											    "at") ", " RG_GRANTS \
+												  " AS grants"
 
 #define RG_FULL                                                                                    \
 	"SELECT id, provider_id, client_type_id, client_name, scope, status, "                     \
@@ -120,20 +144,22 @@ const struct clr_db_stmt reg_stmts[] = {
     {"reg_pv_full_lock", PV_FULL " FOR UPDATE", 1},
     {"reg_pv_insert",
      "INSERT INTO providers (id, " PV_COLS ") VALUES ($1, $2, $3, $4, $5, "
-     "$6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::boolean, $16, $17, $18::boolean) "
+     "$6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::boolean, $16, $17, $18::boolean, $19, "
+     "$20, $21) "
      "RETURNING " PV_VIEW,
-     18},
+     21},
     {"reg_pv_update",
      "UPDATE providers SET name = $2, kind = $3, well_known_url = $4, "
      "issuer = $5, registration_endpoint = $6, registration_endpoint_override = $7, "
      "token_endpoint = $8, jwks_uri = $9, introspection_endpoint = $10, discovery = $11::jsonb, "
      "initial_access_token_sealed = $12, initial_client_id = $13, "
      "initial_client_secret_sealed = $14, tls_skip_verify = $15::boolean, ca_bundle_pem = $16, "
-     "audience = $17, allow_insecure_http = $18::boolean, "
+     "audience = $17, allow_insecure_http = $18::boolean, initial_token_scope = $21, "
+     "identity_claim = $22, access_token_typ = $23, "
      "discovered_at = CASE WHEN $20::boolean THEN now() ELSE discovered_at END, "
      "revision = revision + 1, updated_at = now() WHERE id = $1 AND revision = $19::int "
      "RETURNING " PV_VIEW,
-     20},
+     23},
     {"reg_pv_live_regs",
      "SELECT count(*) FROM registrations WHERE provider_id = $1 "
      "AND status IN " LIVE_STATUSES,
@@ -166,6 +192,20 @@ const struct clr_db_stmt reg_stmts[] = {
 
     /* registrations */
     {"reg_rg_get", "SELECT " RG_VIEW " FROM registrations WHERE id = $1", 1},
+    /* an admin's direct grants (grants.c) */
+    {"reg_gr_check",
+     "SELECT EXISTS (SELECT 1 FROM products WHERE id = $1::uuid AND deleted_at IS NULL), "
+     "EXISTS (SELECT 1 FROM product_plans pp JOIN plans pl ON pl.id = pp.plan_id "
+     "WHERE pp.product_id = $1::uuid AND pp.plan_id = $2::uuid AND pl.deleted_at IS NULL)",
+     2},
+    {"reg_gr_lock_reg", "SELECT status FROM registrations WHERE id = $1 FOR UPDATE", 1},
+    {"reg_gr_delete", "DELETE FROM registration_grants WHERE registration_id = $1", 1},
+    {"reg_gr_insert",
+     "INSERT INTO registration_grants (registration_id, product_id, plan_id) "
+     "SELECT $1, x.product_id, x.plan_id "
+     "FROM jsonb_to_recordset($2::jsonb) AS x(product_id uuid, plan_id uuid)",
+     2},
+    {"reg_gr_list", "SELECT " RG_GRANTS " FROM registrations WHERE id = $1", 1},
     {"reg_rg_full", RG_FULL, 1},
     {"reg_rg_full_lock", RG_FULL " FOR UPDATE", 1},
     {"reg_rg_list",
@@ -430,6 +470,7 @@ enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db, cons
 	p->registration_endpoint = col(res, 0, PV_REG_EP);
 	p->token_endpoint = col(res, 0, PV_TOKEN_EP);
 	p->initial_client_id = col(res, 0, PV_ICID);
+	p->initial_token_scope = col(res, 0, PV_ITS);
 	reg_provider_http_opts(app->cfg, col(res, 0, PV_ALLOW_HTTP)[0] == 't',
 			       col(res, 0, PV_TLS_SKIP)[0] == 't', col(res, 0, PV_CA), &p->http);
 	out->name = col(res, 0, PV_NAME);
@@ -437,6 +478,8 @@ enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db, cons
 	out->jwks_uri = col(res, 0, PV_JWKS);
 	out->registration_endpoint_override = col(res, 0, PV_REG_OVR);
 	out->audience = col(res, 0, PV_AUD);
+	out->identity_claim = col(res, 0, PV_IDC);
+	out->access_token_typ = col(res, 0, PV_TYP);
 	out->discovery = col(res, 0, PV_DISCO);
 	out->introspection_endpoint = col(res, 0, PV_INTRO);
 	out->initial_access_token_sealed = col(res, 0, PV_IAT);

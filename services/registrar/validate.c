@@ -5,6 +5,7 @@
  * URIs, scope syntax, and the discovery issuer / well-known URL match.
  * Pure functions of their arguments (libcurl's URL parser aside).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,5 +260,57 @@ enum clr_rc reg_request_check(const struct reg_request *req, const struct reg_ct
 						   "redirect_uris",
 						   "a redirect URI is listed twice");
 	}
+	return CLR_OK;
+}
+
+enum clr_rc reg_identity_claim_check(const char *s, struct clr_err *e)
+{
+	size_t i, seg = 0;
+
+	if (s == NULL)
+		return CLR_OK;
+	for (i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (seg == 0)
+				break;
+			seg = 0;
+		} else if (isalnum(c) || c == '_' || c == '-' || c == ':') {
+			seg++;
+		} else {
+			break;
+		}
+	}
+	if (s[i] != '\0' || seg == 0 || i > 200)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "identity_claim",
+				   "identity_claim must be a claim name or a dotted path such as "
+				   "app.clientId");
+	return CLR_OK;
+}
+
+enum clr_rc reg_typ_list_check(const char *s, struct clr_err *e)
+{
+	size_t i, tok = 0;
+
+	if (s == NULL)
+		return CLR_OK;
+	for (i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == ' ') {
+			if (tok == 0)
+				break;
+			tok = 0;
+		} else if (c > 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			tok++;
+		} else {
+			break;
+		}
+	}
+	if (s[i] != '\0' || tok == 0 || i > 500)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "access_token_typ",
+				   "access_token_typ must be space separated typ values such as "
+				   "\"at+jwt JWT none\"");
 	return CLR_OK;
 }

@@ -31,6 +31,20 @@ enum clr_rc reg_ctype_validate(const json_t *rt, const json_t *gt, const char *a
  */
 int reg_issuer_matches(const char *wk, const char *issuer);
 
+/*
+ * A provider's identity_claim: the claim naming the client, a dotted path
+ * into nested objects ("client_id", "cid", "app.clientId"); segments of
+ * letters, digits, '_', '-' and ':', none empty.  NULL passes (unchanged).
+ */
+enum clr_rc reg_identity_claim_check(const char *s, struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * A provider's access_token_typ: accepted JWT "typ" values, space separated
+ * ("at+jwt JWT none"; "none" = no typ), each printable ASCII without '"' or
+ * '\\', single spaces, at most 500 bytes.  NULL passes (unchanged).
+ */
+enum clr_rc reg_typ_list_check(const char *s, struct clr_err *e) CLR_MUSTCHECK;
+
 /* Scope syntax and redirect URIs follow the common rules (clearance/oauth.h). */
 
 #endif

@@ -258,7 +258,7 @@ describe('access service', { skip: noStack }, () => {
 
   test('the drivers\' capabilities are data the registrar publishes', () => {
     const rows = sql(`SELECT string_agg(kind || '=' || can_rotate, ',' ORDER BY kind) FROM provider_kinds`);
-    assert.equal(rows, 'curity=false,gluu=false,http_bridge=true,keycloak=false,okta=true,other=false');
+    assert.equal(rows, 'curity=false,glewlwyd=false,gluu=false,http_bridge=true,keycloak=false,okta=true,other=false');
   });
 
   test('rejection mails the reason; reject needs a reason and a pending request', async () => {

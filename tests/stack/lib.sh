@@ -499,6 +499,11 @@ stack_integration() {
 	if ((ok)); then stack_step "start nginx$sfx" 30 stack_nginx_start || ok=0; fi
 	if ((ok)); then stack_step "admin token$sfx" 30 stack_admin_token || ok=0; fi
 	local files=("$STACK_ROOT"/tests/integration/*.test.mjs)
+	# INTEGRATION_ONLY=glob (e.g. glewlwyd.test.mjs): one file while developing.
+	if [ -n "${INTEGRATION_ONLY:-}" ]; then
+		# shellcheck disable=SC2206 # the glob is meant to expand
+		files=("$STACK_ROOT"/tests/integration/$INTEGRATION_ONLY)
+	fi
 	if ((ok)) && [ ! -e "${files[0]}" ]; then
 		stack_die "no tests/integration/*.test.mjs"; _stack_fail "integration tests (none found)"; ok=0
 	fi

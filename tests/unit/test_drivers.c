@@ -731,7 +731,7 @@ START_TEST(test_parse_curity)
 	r = mkresp(401, "application/json", "{\"error\":\"invalid_client\"}");
 	ck_assert_int_eq(d->parse_initial_token(&r, &tok, &e), CLR_ERR_DENIED);
 	ck_assert_ptr_null(tok);
-	ck_assert_ptr_nonnull(strstr(e.msg, "dcr token"));
+	ck_assert_ptr_nonnull(strstr(e.msg, "initial access token"));
 	ck_assert_ptr_nonnull(strstr(e.msg, "invalid_client"));
 
 	r = mkresp(201, "application/json", curity_201);
@@ -1162,6 +1162,90 @@ START_TEST(test_e2e_errors_redacted)
 }
 END_TEST
 
+/* RFC 7591 s.3.2: the registration access token only goes to the registration endpoint's origin. */
+START_TEST(test_client_uri_origin)
+{
+	struct drv_provider p = provs[DRV_IDP_OTHER];
+	struct clr_err e = {0};
+
+	ck_assert_int_eq(drv_check_client_uri(&p, NULL, &e), CLR_OK);
+	ck_assert_int_eq(drv_check_client_uri(&p, "https://idp.example.com/reg/abc", &e), CLR_OK);
+	ck_assert_int_eq(drv_check_client_uri(&p, "https://IDP.example.com:443/x", &e), CLR_OK);
+	ck_assert_int_eq(drv_check_client_uri(&p, "https://evil.example.net/reg/abc", &e),
+			 CLR_ERR_UPSTREAM);
+	ck_assert_str_eq(e.field, "registration_client_uri");
+	ck_assert_int_eq(drv_check_client_uri(&p, "https://idp.example.com:8443/reg/abc", &e),
+			 CLR_ERR_UPSTREAM);
+	ck_assert_int_eq(drv_check_client_uri(&p, "http://idp.example.com/reg/abc", &e),
+			 CLR_ERR_UPSTREAM);
+	ck_assert_int_eq(drv_check_client_uri(&p, "not a url", &e), CLR_ERR_UPSTREAM);
+	p.registration_endpoint = "http://127.0.0.1:8080/reg";
+	ck_assert_int_eq(drv_check_client_uri(&p, "http://127.0.0.1:8080/reg/x", &e),
+			 CLR_ERR_UPSTREAM);
+	p.http.allow_http = 1;
+	ck_assert_int_eq(drv_check_client_uri(&p, "http://127.0.0.1:8080/reg/x", &e), CLR_OK);
+	ck_assert_int_eq(drv_check_client_uri(&p, "http://127.0.0.1:8081/reg/x", &e),
+			 CLR_ERR_UPSTREAM);
+}
+END_TEST
+
+/* Glewlwyd: a client without redirects gets the placeholder; the scope of the pre-step is
+ * configurable. */
+START_TEST(test_glewlwyd_placeholder_and_scope)
+{
+	struct drv_provider p = {.kind = DRV_IDP_GLEWLWYD,
+				 .registration_endpoint =
+				     "https://gl.example.com/api/oidc/register",
+				 .token_endpoint = "https://gl.example.com/api/oidc/token",
+				 .initial_client_id = "reg client",
+				 .initial_client_secret = "s/cret",
+				 .initial_token_scope = "clearance-register"};
+	json_t *gt = json_pack("[s]", "client_credentials"), *rt = json_array();
+	json_t *none = json_array(), *one = json_pack("[s]", "https://app.example.com/cb");
+	struct drv_client_type ct = {.response_types = rt,
+				     .grant_types = gt,
+				     .token_endpoint_auth_method = "client_secret_basic"};
+	struct drv_reg_input in = {
+	    .client_name = "m2m", .redirect_uris = none, .scope = "api:read"};
+	struct drv_wire_req w = {0};
+	struct clr_err e = {0};
+	const struct drv_driver *d = drv_get(DRV_IDP_GLEWLWYD);
+
+	ck_assert_str_eq(drv_idp_kind_name(DRV_IDP_GLEWLWYD), "glewlwyd");
+	ck_assert_int_eq(d->build(DRV_OP_REGISTER, &p, &ct, &in, NULL, NULL, &w, &e),
+			 CLR_ERR_CONFLICT);
+	ck_assert_int_eq(d->build(DRV_OP_REGISTER, &p, &ct, &in, NULL, "tok", &w, &e), CLR_OK);
+	ck_assert_str_eq(
+	    json_string_value(json_array_get(json_object_get(w.json, "redirect_uris"), 0)),
+	    DRV_PLACEHOLDER_REDIRECT_URI);
+	ck_assert_str_eq(w.auth_value, "Bearer tok");
+	drv_wire_req_clear(&w);
+	in.redirect_uris = one;
+	ck_assert_int_eq(d->build(DRV_OP_REGISTER, &p, &ct, &in, NULL, "tok", &w, &e), CLR_OK);
+	ck_assert_str_eq(
+	    json_string_value(json_array_get(json_object_get(w.json, "redirect_uris"), 0)),
+	    "https://app.example.com/cb");
+	ck_assert_int_eq(json_array_size(json_object_get(w.json, "redirect_uris")), 1);
+	drv_wire_req_clear(&w);
+	ck_assert_int_eq(d->build_initial_token(&p, &w, &e), CLR_OK);
+	ck_assert_str_eq(w.form, "grant_type=client_credentials&scope=clearance-register");
+	/* RFC 6749 2.3.1: "reg+client:s%2Fcret" */
+	ck_assert_str_eq(w.auth_value, "Basic cmVnK2NsaWVudDpzJTJGY3JldA==");
+	drv_wire_req_clear(&w);
+	/* Other kinds may use the pre-step too; without a scope none is asked for. */
+	p.kind = DRV_IDP_OTHER;
+	p.initial_token_scope = NULL;
+	ck_assert_ptr_nonnull(drv_get(DRV_IDP_OTHER)->build_initial_token);
+	ck_assert_int_eq(drv_get(DRV_IDP_OTHER)->build_initial_token(&p, &w, &e), CLR_OK);
+	ck_assert_str_eq(w.form, "grant_type=client_credentials");
+	drv_wire_req_clear(&w);
+	json_decref(gt);
+	json_decref(rt);
+	json_decref(none);
+	json_decref(one);
+}
+END_TEST
+
 static Suite *drivers_suite(void)
 {
 	Suite *s = suite_create("drivers");
@@ -1196,6 +1280,8 @@ static Suite *drivers_suite(void)
 	tcase_add_test(tc, test_e2e_okta_rotate);
 	tcase_add_test(tc, test_e2e_errors_redacted);
 	tcase_add_test(tc, test_redact_cut_secret);
+	tcase_add_test(tc, test_client_uri_origin);
+	tcase_add_test(tc, test_glewlwyd_placeholder_and_scope);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,7 +12,8 @@
 #include <jansson.h>
 #include "clearance/rc.h"
 
-enum clr_ftype { CLR_FT_STR, CLR_FT_BOOL, CLR_FT_STRARR, CLR_FT_INT, CLR_FT_OBJ };
+/* CLR_FT_OBJARR: an array of at most maxitems objects; their members are the handler's. */
+enum clr_ftype { CLR_FT_STR, CLR_FT_BOOL, CLR_FT_STRARR, CLR_FT_INT, CLR_FT_OBJ, CLR_FT_OBJARR };
 
 /* One accepted body field. */
 struct clr_field {
