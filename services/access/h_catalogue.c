@@ -1,10 +1,7 @@
 /*
  * h_catalogue.c - products and plans (admins write, everyone reads) and
- * GET /v1/catalogue, what a developer may request.
- *
- * A product's plan and client-type links are replaced as a whole when
- * given, inside the same transaction as the product row, so a bad id
- * leaves nothing half-applied.
+ * GET /v1/catalogue, what a developer may request.  The writes are
+ * catalogue.c's operations, each in one transaction with its audit row.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +9,7 @@
 
 #include "clearance/log.h"
 #include "clearance/util.h"
-#include "clearance/oauth.h"
+#include "catalogue.h"
 #include "h_catalogue.h"
 #include "util.h"
 
@@ -43,175 +40,39 @@ const struct clr_body acc_body_product_patch = CLR_BODY(product_fields, 1, NULL)
 const struct clr_body acc_body_plan_create = CLR_BODY(plan_fields, 0, NULL);
 const struct clr_body acc_body_plan_patch = CLR_BODY(plan_fields, 1, NULL);
 
-static enum clr_rc scopes_check(const json_t *body, struct clr_err *e)
+/* Runs the store of kind k for row id (NULL: a new one) with its audit row. */
+static void write_one(struct clr_req *r, enum acc_cat_kind k, const char *id)
 {
-	const char *s = json_string_value(json_object_get(body, "scopes"));
-
-	if (s != NULL && !clr_scope_valid(s))
-		return clr_err_set(e, CLR_ERR_PARAM, "invalid_scope", "scopes",
-				   "scopes must be scope tokens separated by single spaces");
-	return CLR_OK;
-}
-
-static enum clr_rc ids_check(const json_t *body, const char *field, struct clr_err *e)
-{
-	const json_t *a = json_object_get(body, field), *v;
-	size_t i;
-
-	json_array_foreach(a, i, v)
-	{
-		if (!clr_uuid_valid(json_string_value(v)))
-			return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", field,
-					   "%s must hold ids", field);
-	}
-	return CLR_OK;
-}
-
-static enum clr_rc prefixes_check(const json_t *body, struct clr_err *e)
-{
-	const json_t *a = json_object_get(body, "path_prefixes"), *v;
-	const char *s;
-	size_t i;
-
-	json_array_foreach(a, i, v)
-	{
-		s = json_string_value(v);
-		if (s[0] != '/' || strstr(s, "..") != NULL || strstr(s, "//") != NULL ||
-		    strpbrk(s, "?# ") != NULL)
-			return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "path_prefixes",
-					   "path prefixes are absolute paths such as /payments/ "
-					   "(no .., //, ?, # or spaces)");
-	}
-	return CLR_OK;
-}
-
-/* JSON text of member k, or NULL when absent. new (free()). */
-static char *dump_member(const json_t *body, const char *k)
-{
-	const json_t *v = json_object_get(body, k);
-
-	return v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-}
-
-static const char *bool_member(const json_t *body, const char *k)
-{
-	const json_t *v = json_object_get(body, k);
-
-	return v == NULL ? NULL : json_is_true(v) ? "true" : "false";
-}
-
-/* Replaces the plan and client-type links that body names (in a tx). */
-static enum clr_rc product_links(struct clr_db *db, const char *id, const json_t *body,
-				 struct clr_err *e)
-{
-	char *ct = dump_member(body, "client_type_ids");
-	char *pl = dump_member(body, "plan_ids");
-	const char *p[2] = {id, NULL};
-	enum clr_rc rc = CLR_OK;
-
-	if (ct != NULL) {
-		p[1] = ct;
-		rc = acc_db_do(db, "acc_product_set_ctypes", 2, p, NULL, "linking client types", e);
-		if (rc == CLR_ERR_PARAM)
-			clr_err_set(e, rc, "invalid_request", "client_type_ids",
-				    "client_type_ids names a client type that does not exist");
-	}
-	if (rc == CLR_OK && pl != NULL) {
-		p[1] = pl;
-		rc = acc_db_do(db, "acc_product_set_plans", 2, p, NULL, "linking plans", e);
-		if (rc == CLR_OK) {
-			int n = 0;
-
-			rc = acc_db_do(db, "acc_product_plans_dead", 1, p, &n, "checking plans", e);
-			if (rc == CLR_OK && n > 0)
-				rc = CLR_ERR_PARAM;
-		}
-		if (rc == CLR_ERR_PARAM)
-			clr_err_set(e, rc, "invalid_request", "plan_ids",
-				    "plan_ids names a plan that does not exist");
-	}
-	free(ct);
-	free(pl);
-	return rc;
-}
-
-static void product_write(struct clr_req *r, const char *id)
-{
+	const char *what = acc_cat_name(k);
 	struct clr_err e = {0};
-	const char *p[7];
-	char *prefixes = NULL, newid[37];
-	json_t *out = NULL, *cur = NULL;
-	const char *scopes;
-	int dcr;
+	json_t *out = NULL;
+	char action[32];
+	int created = 0;
 
-	if (scopes_check(r->json, &e) != CLR_OK || prefixes_check(r->json, &e) != CLR_OK ||
-	    ids_check(r->json, "client_type_ids", &e) != CLR_OK ||
-	    ids_check(r->json, "plan_ids", &e) != CLR_OK)
-		goto fail;
 	if ((e.rc = clr_db_begin(r->db)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "database unavailable");
 		goto fail;
 	}
-	if (id != NULL) {
-		if (acc_db_json(r->db, "acc_product_lock", 1, &id, &cur, &e) != CLR_OK)
-			goto fail;
-	} else {
-		if ((e.rc = clr_uuid_new(newid)) != CLR_OK)
-			goto fail;
-		id = newid;
-	}
-	/* The rule spans two fields, old and new: check the result. */
-	dcr = json_object_get(r->json, "dcr_enabled") != NULL
-		  ? json_is_true(json_object_get(r->json, "dcr_enabled"))
-		  : json_is_true(json_object_get(cur, "dcr_enabled"));
-	scopes = json_string_value(json_object_get(r->json, "scopes"));
-	if (scopes == NULL)
-		scopes = json_string_value(json_object_get(cur, "scopes"));
-	if (dcr && (scopes == NULL || scopes[0] == '\0')) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_scope", "scopes",
-			    "a product with dcr_enabled needs at least one scope");
+	if (acc_cat_store(r->db, k, id, r->json, &out, &created, &e) != CLR_OK)
 		goto fail;
-	}
-	prefixes = dump_member(r->json, "path_prefixes");
-	p[0] = id;
-	p[1] = json_string_value(json_object_get(r->json, "name"));
-	p[2] = json_string_value(json_object_get(r->json, "description"));
-	p[3] = prefixes;
-	p[4] = bool_member(r->json, "dcr_enabled");
-	p[5] = json_string_value(json_object_get(r->json, "scopes"));
-	p[6] = bool_member(r->json, "auto_approve");
-	if (acc_db_do(r->db, cur != NULL ? "acc_product_update" : "acc_product_insert", 7, p, NULL,
-		      "storing the product", &e) != CLR_OK) {
-		if (e.rc == CLR_ERR_CONFLICT)
-			clr_err_set(&e, CLR_ERR_CONFLICT, "conflict", "name",
-				    "a product with this name exists");
-		goto fail;
-	}
-	if (product_links(r->db, id, r->json, &e) != CLR_OK)
-		goto fail;
-	if (acc_db_json(r->db, "acc_product_get", 1, &id, &out, &e) != CLR_OK)
-		goto fail;
-	if ((e.rc = acc_audit(r, cur != NULL ? "product.update" : "product.create", "product", id,
+	snprintf(action, sizeof(action), "%s.%s", what, created ? "create" : "update");
+	if ((e.rc = acc_audit(r, action, what, json_string_value(json_object_get(out, "id")),
 			      json_incref(r->json))) != CLR_OK ||
 	    (e.rc = clr_db_commit(r->db)) != CLR_OK) {
-		clr_err_set(&e, e.rc, NULL, NULL, "the product could not be stored");
+		clr_err_set(&e, e.rc, NULL, NULL, "the %s could not be stored", what);
 		goto fail;
 	}
-	clr_resp_json(r, cur != NULL ? 200 : 201, out);
-	out = NULL;
-	goto out;
+	clr_resp_json(r, created ? 201 : 200, out);
+	return;
 fail:
+	json_decref(out);
 	clr_db_rollback(r->db);
 	clr_resp_fail(r, &e);
-out:
-	json_decref(out);
-	json_decref(cur);
-	free(prefixes);
 }
 
 void acc_h_products_create(struct clr_req *r)
 {
-	product_write(r, NULL);
+	write_one(r, ACC_CAT_PRODUCT, NULL);
 }
 
 void acc_h_products_patch(struct clr_req *r)
@@ -219,7 +80,7 @@ void acc_h_products_patch(struct clr_req *r)
 	const char *id = clr_req_param_id(r, 0, "product");
 
 	if (id != NULL)
-		product_write(r, id);
+		write_one(r, ACC_CAT_PRODUCT, id);
 }
 
 static void get_one(struct clr_req *r, const char *what, const char *stmt)
@@ -268,12 +129,12 @@ void acc_h_products_list(struct clr_req *r)
 }
 
 /* Soft delete, refused while requests for it are live. */
-static void delete_one(struct clr_req *r, const char *what, const char *stmt_busy,
-		       const char *stmt_delete, const char *action)
+static void delete_one(struct clr_req *r, enum acc_cat_kind k)
 {
-	struct clr_err e = {0};
+	const char *what = acc_cat_name(k);
 	const char *id = clr_req_param_id(r, 0, what);
-	int n = 0;
+	struct clr_err e = {0};
+	char action[32];
 
 	if (id == NULL)
 		return;
@@ -281,21 +142,9 @@ static void delete_one(struct clr_req *r, const char *what, const char *stmt_bus
 		clr_err_set(&e, e.rc, NULL, NULL, "database unavailable");
 		goto fail;
 	}
-	if (acc_db_do(r->db, stmt_busy, 1, &id, &n, "checking requests", &e) != CLR_OK)
+	if (acc_cat_remove(r->db, k, id, &e) != CLR_OK)
 		goto fail;
-	if (n > 0) {
-		clr_err_set(
-		    &e, CLR_ERR_CONFLICT, "conflict", NULL,
-		    "the %s has pending or active access requests; revoke or reject them first",
-		    what);
-		goto fail;
-	}
-	if (acc_db_do(r->db, stmt_delete, 1, &id, &n, "deleting", &e) != CLR_OK)
-		goto fail;
-	if (n == 0) {
-		clr_err_set(&e, CLR_ERR_NOTFOUND, "not_found", NULL, "no such %s", what);
-		goto fail;
-	}
+	snprintf(action, sizeof(action), "%s.delete", what);
 	if ((e.rc = acc_audit(r, action, what, id, NULL)) != CLR_OK ||
 	    (e.rc = clr_db_commit(r->db)) != CLR_OK) {
 		clr_err_set(&e, e.rc, NULL, NULL, "the deletion could not be stored");
@@ -310,93 +159,12 @@ fail:
 
 void acc_h_products_delete(struct clr_req *r)
 {
-	delete_one(r, "product", "acc_product_busy", "acc_product_delete", "product.delete");
-}
-
-static void plan_write(struct clr_req *r, const char *id)
-{
-	struct clr_err e = {0};
-	const char *p[10];
-	char newid[37], nums[3][24];
-	static const char *const numf[3] = {"rate_limit_requests", "rate_limit_window_seconds",
-					    "monthly_quota"};
-	json_t *out = NULL, *cur = NULL, *v, *rq, *rw;
-	int i, has_rq, has_rw;
-
-	if (scopes_check(r->json, &e) != CLR_OK)
-		goto fail;
-	if ((e.rc = clr_db_begin(r->db)) != CLR_OK) {
-		clr_err_set(&e, e.rc, NULL, NULL, "database unavailable");
-		goto fail;
-	}
-	if (id != NULL) {
-		if (acc_db_json(r->db, "acc_plan_lock", 1, &id, &cur, &e) != CLR_OK)
-			goto fail;
-	} else {
-		if ((e.rc = clr_uuid_new(newid)) != CLR_OK)
-			goto fail;
-		id = newid;
-	}
-	/* A rate limit is a number of requests per window: both or neither. */
-	rq = json_object_get(r->json, "rate_limit_requests");
-	rw = json_object_get(r->json, "rate_limit_window_seconds");
-	has_rq = rq != NULL
-		     ? !json_is_null(rq)
-		     : !json_is_null(json_object_get(cur, "rate_limit_requests")) && cur != NULL;
-	has_rw = rw != NULL ? !json_is_null(rw)
-			    : !json_is_null(json_object_get(cur, "rate_limit_window_seconds")) &&
-				  cur != NULL;
-	if (has_rq != has_rw) {
-		clr_err_set(&e, CLR_ERR_PARAM, "invalid_request",
-			    has_rq ? "rate_limit_window_seconds" : "rate_limit_requests",
-			    "rate_limit_requests and rate_limit_window_seconds go together");
-		goto fail;
-	}
-	p[0] = id;
-	p[1] = json_string_value(json_object_get(r->json, "name"));
-	p[2] = json_string_value(json_object_get(r->json, "description"));
-	p[3] = json_string_value(json_object_get(r->json, "scopes"));
-	for (i = 0; i < 3; i++) {
-		v = json_object_get(r->json, numf[i]);
-		/* p[4+2i]: "given" flag, p[5+2i]: the value (NULL clears). */
-		p[4 + 2 * i] = v != NULL ? "true" : "false";
-		if (json_is_integer(v)) {
-			snprintf(nums[i], sizeof(nums[i]), "%" JSON_INTEGER_FORMAT,
-				 json_integer_value(v));
-			p[5 + 2 * i] = nums[i];
-		} else {
-			p[5 + 2 * i] = NULL;
-		}
-	}
-	if (acc_db_do(r->db, cur != NULL ? "acc_plan_update" : "acc_plan_insert", 10, p, NULL,
-		      "storing the plan", &e) != CLR_OK) {
-		if (e.rc == CLR_ERR_CONFLICT)
-			clr_err_set(&e, CLR_ERR_CONFLICT, "conflict", "name",
-				    "a plan with this name exists");
-		goto fail;
-	}
-	if (acc_db_json(r->db, "acc_plan_get", 1, &id, &out, &e) != CLR_OK)
-		goto fail;
-	if ((e.rc = acc_audit(r, cur != NULL ? "plan.update" : "plan.create", "plan", id,
-			      json_incref(r->json))) != CLR_OK ||
-	    (e.rc = clr_db_commit(r->db)) != CLR_OK) {
-		clr_err_set(&e, e.rc, NULL, NULL, "the plan could not be stored");
-		goto fail;
-	}
-	clr_resp_json(r, cur != NULL ? 200 : 201, out);
-	out = NULL;
-	goto out;
-fail:
-	clr_db_rollback(r->db);
-	clr_resp_fail(r, &e);
-out:
-	json_decref(out);
-	json_decref(cur);
+	delete_one(r, ACC_CAT_PRODUCT);
 }
 
 void acc_h_plans_create(struct clr_req *r)
 {
-	plan_write(r, NULL);
+	write_one(r, ACC_CAT_PLAN, NULL);
 }
 
 void acc_h_plans_patch(struct clr_req *r)
@@ -404,7 +172,7 @@ void acc_h_plans_patch(struct clr_req *r)
 	const char *id = clr_req_param_id(r, 0, "plan");
 
 	if (id != NULL)
-		plan_write(r, id);
+		write_one(r, ACC_CAT_PLAN, id);
 }
 
 void acc_h_plans_get(struct clr_req *r)
@@ -419,7 +187,7 @@ void acc_h_plans_list(struct clr_req *r)
 
 void acc_h_plans_delete(struct clr_req *r)
 {
-	delete_one(r, "plan", "acc_plan_busy", "acc_plan_delete", "plan.delete");
+	delete_one(r, ACC_CAT_PLAN);
 }
 
 void acc_h_catalogue(struct clr_req *r)
