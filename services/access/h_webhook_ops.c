@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "clearance/jobs.h"
 #include "clearance/log.h"
 #include "clearance/seal.h"
@@ -79,12 +77,8 @@ void acc_h_webhooks_rotate(struct clr_req *r)
 
 	if (id == NULL)
 		return;
-	if ((e.rc = clr_random_token("whsec_", 32, &secret)) != CLR_OK ||
-	    (e.rc = clr_seal(app->sealer, "webhooks.secret", id, secret, strlen(secret),
-			     &sealed)) != CLR_OK) {
-		clr_err_set(&e, e.rc, NULL, NULL, "the signing secret could not be made");
+	if (acc_webhook_secret_new(app, id, &secret, &sealed, &e) != CLR_OK)
 		goto fail;
-	}
 	p[0] = id;
 	p[1] = sealed;
 	if ((e.rc = clr_db_begin(r->db)) != CLR_OK) {
@@ -101,10 +95,7 @@ void acc_h_webhooks_rotate(struct clr_req *r)
 		clr_err_set(&e, e.rc, NULL, NULL, "the new secret could not be stored");
 		goto fail;
 	}
-	/* The only time the new secret leaves the database. */
-	json_object_set_new(out, "secret", json_string(secret));
-	clr_resp_header(r, "Cache-Control", "no-store");
-	clr_resp_json(r, 200, out);
+	acc_webhook_secret_reply(r, 200, out, secret);
 	out = NULL;
 	goto out;
 fail:
@@ -112,11 +103,7 @@ fail:
 	clr_resp_fail(r, &e);
 out:
 	json_decref(out);
-	if (secret != NULL) {
-		OPENSSL_cleanse(secret, strlen(secret));
-		free(secret);
-	}
-	free(sealed);
+	acc_webhook_secret_free(secret, sealed);
 }
 
 void acc_h_webhooks_test(struct clr_req *r)

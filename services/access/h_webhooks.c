@@ -59,6 +59,39 @@ enum clr_rc acc_webhook_check(const json_t *body, struct clr_err *e)
 	return CLR_OK;
 }
 
+enum clr_rc acc_webhook_secret_new(const struct acc_app *app, const char *id, char **secret,
+				   char **sealed, struct clr_err *e)
+{
+	enum clr_rc rc;
+
+	*secret = *sealed = NULL;
+	if ((rc = clr_random_token("whsec_", 32, secret)) != CLR_OK ||
+	    (rc = clr_seal(app->sealer, "webhooks.secret", id, *secret, strlen(*secret), sealed)) !=
+		CLR_OK) {
+		acc_webhook_secret_free(*secret, *sealed);
+		*secret = *sealed = NULL;
+		return clr_err_set(e, rc, NULL, NULL, "the signing secret could not be made");
+	}
+	return CLR_OK;
+}
+
+void acc_webhook_secret_free(char *secret, char *sealed)
+{
+	if (secret != NULL) {
+		OPENSSL_cleanse(secret, strlen(secret));
+		free(secret);
+	}
+	free(sealed);
+}
+
+void acc_webhook_secret_reply(struct clr_req *r, int status, json_t *out_take, const char *secret)
+{
+	/* The only time the secret leaves the database. */
+	json_object_set_new(out_take, "secret", json_string(secret));
+	clr_resp_header(r, "Cache-Control", "no-store");
+	clr_resp_json(r, status, out_take);
+}
+
 void acc_h_webhooks_create(struct clr_req *r)
 {
 	const struct acc_app *app = r->app;
@@ -70,13 +103,12 @@ void acc_h_webhooks_create(struct clr_req *r)
 
 	if (acc_webhook_check(r->json, &e) != CLR_OK)
 		goto fail;
-	if ((e.rc = clr_uuid_new(id)) != CLR_OK ||
-	    (e.rc = clr_random_token("whsec_", 32, &secret)) != CLR_OK ||
-	    (e.rc = clr_seal(app->sealer, "webhooks.secret", id, secret, strlen(secret),
-			     &sealed)) != CLR_OK) {
-		clr_err_set(&e, e.rc, NULL, NULL, "the signing secret could not be made");
+	if ((e.rc = clr_uuid_new(id)) != CLR_OK) {
+		clr_err_set(&e, e.rc, NULL, NULL, "no id could be made");
 		goto fail;
 	}
+	if (acc_webhook_secret_new(app, id, &secret, &sealed, &e) != CLR_OK)
+		goto fail;
 	ev = json_dumps(events, JSON_COMPACT);
 	if (ev == NULL) {
 		clr_err_set(&e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
@@ -98,10 +130,7 @@ void acc_h_webhooks_create(struct clr_req *r)
 		clr_err_set(&e, e.rc, NULL, NULL, "the webhook could not be stored");
 		goto fail;
 	}
-	/* The only time the secret leaves the database. */
-	json_object_set_new(out, "secret", json_string(secret));
-	clr_resp_header(r, "Cache-Control", "no-store");
-	clr_resp_json(r, 201, out);
+	acc_webhook_secret_reply(r, 201, out, secret);
 	out = NULL;
 	goto out;
 fail:
@@ -109,11 +138,7 @@ fail:
 	clr_resp_fail(r, &e);
 out:
 	json_decref(out);
-	if (secret != NULL) {
-		OPENSSL_cleanse(secret, strlen(secret));
-		free(secret);
-	}
-	free(sealed);
+	acc_webhook_secret_free(secret, sealed);
 	free(ev);
 }
 
