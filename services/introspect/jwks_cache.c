@@ -46,6 +46,8 @@ struct ix_jwks_cache {
 	unsigned long fetches;
 	unsigned long not_modified;
 	unsigned long rejected; /* sets refused as a whole (CLR_JWKS_STRICT) */
+	unsigned long failed;	/* fetches that gave no usable answer */
+	unsigned long fresh;	/* fetches that brought a new set */
 	atomic_ulong set_gen;	/* bumped whenever cur changes */
 	pthread_t bg_thr;	/* the background refetch for an unknown kid */
 	int bg_started;		/* bg_thr must be joined */
@@ -284,6 +286,7 @@ relock:
 			c->etag = resp.etag != NULL ? strdup(resp.etag) : NULL;
 			set_life(c, now_ms, resp.max_age);
 			c->last_failed = 0;
+			c->fresh++;
 		}
 	} else if (rc == CLR_OK) {
 		/* 304: same keys, a new life */
@@ -298,6 +301,7 @@ relock:
 			"jwks: set from %s refused, keeping the last good one: %s", c->uri, le.msg);
 	}
 	if (rc != CLR_OK) {
+		c->failed++;
 		set_error(c, now_ms, le.msg[0] ? le.msg : clr_rc_name(rc));
 		clr_log(NULL, CLR_LOG_WARN, "jwks: fetch from %s failed: %s", c->uri,
 			c->last_error);
@@ -572,4 +576,17 @@ unsigned long ix_jwks_cache_fetches(struct ix_jwks_cache *c)
 	n = c->fetches;
 	pthread_mutex_unlock(&c->mu);
 	return n;
+}
+
+void ix_jwks_cache_stats(struct ix_jwks_cache *c, long long now_ms, struct ix_jwks_stats *out)
+{
+	pthread_mutex_lock(&c->mu);
+	out->fetches = c->fetches;
+	out->fresh = c->fresh;
+	out->not_modified = c->not_modified;
+	out->failed = c->failed;
+	out->rejected = c->rejected;
+	out->usable = usable(c, now_ms);
+	out->age_s = c->cur != NULL ? (now_ms - c->fetched_ms) / 1000 : -1;
+	pthread_mutex_unlock(&c->mu);
 }

@@ -112,6 +112,18 @@ json_t *ix_jwks_cache_info(struct ix_jwks_cache *c, long long now_ms);
 /* Number of HTTP fetches attempted so far (metrics, tests). */
 unsigned long ix_jwks_cache_fetches(struct ix_jwks_cache *c);
 
+/* A cache's counters and state for the metrics, read at one instant. */
+struct ix_jwks_stats {
+	unsigned long fetches;	    /* attempted */
+	unsigned long fresh;	    /* brought a new set */
+	unsigned long not_modified; /* answered 304 */
+	unsigned long failed;	    /* no usable answer: network, status, body, refused set */
+	unsigned long rejected;	    /* of failed: sets refused as a whole */
+	int usable;		    /* a set the gateway may verify with now */
+	long long age_s;	    /* since the current set was fetched or confirmed; -1: none */
+};
+void ix_jwks_cache_stats(struct ix_jwks_cache *c, long long now_ms, struct ix_jwks_stats *out);
+
 /*
  * Number of fetched sets refused as a whole (private members, a repeated
  * kid: CLR_JWKS_STRICT) so far; each also logs an error line and leaves

@@ -15,10 +15,66 @@
 #include "clearance/config.h"
 #include "clearance/http_in.h"
 #include "clearance/log.h"
+#include "clearance/util.h"
 #include "basic_exchange.h"
 #include "handlers.h"
 #include "introspect.h"
 #include "seclog.h"
+
+/*
+ * Per provider: fetch outcomes, whether a usable set is held and its age,
+ * so an alert can name the IdP whose keys are failing.  new, or NULL.
+ */
+static char *jwks_metrics(struct ix_jwks_cache **caches, char (*ids)[64], size_t n)
+{
+	static const char head[] =
+	    "# HELP clearance_jwks_provider_fetches_total JWKS fetches per provider by "
+	    "result (new set, not modified, failed).\n"
+	    "# TYPE clearance_jwks_provider_fetches_total counter\n"
+	    "# HELP clearance_jwks_usable Whether the gateway holds a usable key set of the "
+	    "provider (1) or not (0).\n"
+	    "# TYPE clearance_jwks_usable gauge\n"
+	    "# HELP clearance_jwks_age_seconds Seconds since the provider's key set was "
+	    "fetched or confirmed.\n"
+	    "# TYPE clearance_jwks_age_seconds gauge\n";
+	struct ix_jwks_stats st;
+	long long now = clr_now_ms();
+	char *out = NULL, *line = NULL, *grown;
+	size_t len = 0, ll;
+
+	if ((out = strdup(head)) == NULL)
+		return NULL;
+	len = strlen(out);
+	for (size_t i = 0; i < n; i++) {
+		ix_jwks_cache_stats(caches[i], now, &st);
+		if (asprintf(
+			&line,
+			"clearance_jwks_provider_fetches_total{provider=\"%s\",result=\"new\"} "
+			"%lu\n"
+			"clearance_jwks_provider_fetches_total{provider=\"%s\",result=\"not_"
+			"modified\"} %lu\n"
+			"clearance_jwks_provider_fetches_total{provider=\"%s\",result=\"failed\"} "
+			"%lu\n"
+			"clearance_jwks_usable{provider=\"%s\"} %d\n"
+			"clearance_jwks_age_seconds{provider=\"%s\"} %lld\n",
+			ids[i], st.fresh, ids[i], st.not_modified, ids[i], st.failed, ids[i],
+			st.usable, ids[i], st.age_s < 0 ? 0 : st.age_s) < 0)
+			goto fail;
+		ll = strlen(line);
+		if ((grown = realloc(out, len + ll + 1)) == NULL)
+			goto fail;
+		out = grown;
+		memcpy(out + len, line, ll + 1);
+		len += ll;
+		free(line);
+		line = NULL;
+	}
+	return out;
+fail:
+	free(line);
+	free(out);
+	return NULL;
+}
 
 static char *metrics(void *arg)
 {
@@ -26,9 +82,11 @@ static char *metrics(void *arg)
 	unsigned long hits, misses, sup[IX_SECLOG__MAX], w, v[IX_VERDICT__MAX],
 	    fetches = 0, rejected = 0, lim_rate, lim_quota, lim_closed;
 	struct ix_jwks_cache *caches[256];
+	char ids[256][64];
 	struct ix_grants *g = ix_grants_current(app);
-	size_t nc = ix_provreg_caches(app->provs, caches, 256), nclients = ix_grants_nclients(g);
-	char *s = NULL;
+	size_t nc = ix_provreg_caches(app->provs, caches, ids, 256),
+	       nclients = ix_grants_nclients(g);
+	char *s = NULL, *per = NULL;
 
 	ix_grants_release(g);
 	ix_tcache_stats(app->tcache, &hits, &misses);
@@ -46,6 +104,8 @@ static char *metrics(void *arg)
 		fetches += ix_jwks_cache_fetches(caches[i]);
 		rejected += ix_jwks_cache_rejected(caches[i]);
 	}
+	if ((per = jwks_metrics(caches, ids, nc)) == NULL)
+		return NULL;
 	if (asprintf(
 		&s,
 		"# HELP clearance_auth_total Gateway decisions (/auth and /v1/introspect) by "
@@ -101,15 +161,16 @@ static char *metrics(void *arg)
 		"# HELP clearance_introspect_limited_total POST /v1/introspect calls refused by "
 		"the per-caller limit.\n"
 		"# TYPE clearance_introspect_limited_total counter\n"
-		"clearance_introspect_limited_total %lu\n",
+		"clearance_introspect_limited_total %lu\n%s",
 		v[IX_ALLOW], v[IX_DENY_INVALID], v[IX_DENY_REVOKED], v[IX_DENY_UNREGISTERED],
 		v[IX_DENY_NOT_GRANTED], v[IX_DENY_SCOPE], lim_rate, lim_quota, lim_closed, hits,
 		misses, fetches, rejected, sup[IX_SECLOG_TOKEN_REFUSED], sup[IX_SECLOG_REVOKED],
 		sup[IX_SECLOG_UNREGISTERED], sup[IX_SECLOG_INTROSPECT_AUTH], sup[IX_SECLOG_BASIC],
 		ix_denyset_count(app->deny), nclients, ix_rl_count(app->rl),
 		ix_limits_count(app->limits), atomic_load(&app->n_degraded),
-		atomic_load(&app->n_introspect_limited)) < 0)
-		return NULL;
+		atomic_load(&app->n_introspect_limited), per) < 0)
+		s = NULL;
+	free(per);
 	return s;
 }
 

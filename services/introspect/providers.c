@@ -247,13 +247,17 @@ const struct ix_prov *ix_provs_by_id(const struct ix_provs *p, const char *id)
 	return NULL;
 }
 
-size_t ix_provreg_caches(struct ix_provreg *r, struct ix_jwks_cache **out, size_t max)
+size_t ix_provreg_caches(struct ix_provreg *r, struct ix_jwks_cache **out, char (*ids)[64],
+			 size_t max)
 {
 	size_t n = 0;
 
 	pthread_mutex_lock(&r->mu);
-	for (; n < r->ncaches && n < max; n++)
+	for (; n < r->ncaches && n < max; n++) {
 		out[n] = r->caches[n].c;
+		if (ids != NULL)
+			memcpy(ids[n], r->caches[n].id, sizeof(ids[n]));
+	}
 	pthread_mutex_unlock(&r->mu);
 	return n;
 }

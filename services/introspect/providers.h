@@ -54,7 +54,12 @@ void ix_provs_release(struct ix_provs *p);
 const struct ix_prov *ix_provs_by_issuer(const struct ix_provs *p, const char *iss);
 const struct ix_prov *ix_provs_by_id(const struct ix_provs *p, const char *id);
 
-/* Every JWKS cache ever created (background maintenance); borrowed. */
-size_t ix_provreg_caches(struct ix_provreg *r, struct ix_jwks_cache **out, size_t max);
+/*
+ * Every JWKS cache ever created (background maintenance, metrics);
+ * borrowed: a cache lives as long as r.  ids, when not NULL, receives the
+ * provider id of each.
+ */
+size_t ix_provreg_caches(struct ix_provreg *r, struct ix_jwks_cache **out, char (*ids)[64],
+			 size_t max);
 
 #endif

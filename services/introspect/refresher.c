@@ -184,7 +184,7 @@ static void *jwks_main(void *arg)
 		return NULL;
 	}
 	while (!atomic_load(&r->stop)) {
-		size_t n = ix_provreg_caches(r->app->provs, caches, 256);
+		size_t n = ix_provreg_caches(r->app->provs, caches, NULL, 256);
 		for (size_t i = 0; i < n && !atomic_load(&r->stop); i++)
 			ix_jwks_cache_maintain(caches[i], http, clr_now_ms());
 		ix_seclog_flush(clr_now_ms());

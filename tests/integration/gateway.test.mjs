@@ -372,6 +372,16 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
   });
 
   test('IdP down: known keys keep working and the failure is visible', async () => {
+    // The failure is also in the gateway's metrics, under the provider's id.
+    const jwksMetric = async (name, result) => {
+      const m = await api('GET', '/introspect/metrics', undefined, { token: null });
+      assert.equal(m.status, 200, m.text);
+      const labels = result ? `{provider="${providerId}",result="${result}"}` : `{provider="${providerId}"}`;
+      const line = m.text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+      assert.ok(line, `${name}${labels} in /metrics`);
+      return Number(line.split(' ')[1]);
+    };
+    const failed0 = await jwksMetric('clearance_jwks_provider_fetches_total', 'failed');
     const tok = await tokenFor(clients.es, 'orders:read plan:gold'); // never presented yet
     await idp.down();
     try {
@@ -384,6 +394,10 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
       assert.equal(info.json.usable, true);
       assert.ok(info.json.kids.length >= 3);
       assert.equal((await get(FILE, bearer(tok))).status, 200);
+      assert.ok(await jwksMetric('clearance_jwks_provider_fetches_total', 'failed') >= failed0 + 1,
+        'the failed fetch is counted for this provider');
+      assert.equal(await jwksMetric('clearance_jwks_usable'), 1, 'the cached set stays usable');
+      assert.ok(await jwksMetric('clearance_jwks_age_seconds') >= 0);
     } finally { await idp.up(); }
     const ok = await api('POST', `/v1/providers/${providerId}/jwks/refresh`);
     assert.equal(ok.status, 200, ok.text);

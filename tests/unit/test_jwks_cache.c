@@ -465,6 +465,19 @@ START_TEST(strict_set_keeps_last_good)
 	ck_assert_ptr_nonnull(strstr(e.msg, "share a kid"));
 	ck_assert_uint_eq(ix_jwks_cache_rejected(c), 2);
 	ck_assert_uint_eq(ix_jwks_cache_set_gen(c), gen);
+	{
+		/* the metrics' view: one new set, two failures, still usable, 2 s old */
+		struct ix_jwks_stats st;
+
+		ix_jwks_cache_stats(c, 3000, &st);
+		ck_assert_uint_eq(st.fetches, 3);
+		ck_assert_uint_eq(st.fresh, 1);
+		ck_assert_uint_eq(st.failed, 2);
+		ck_assert_uint_eq(st.rejected, 2);
+		ck_assert_uint_eq(st.not_modified, 0);
+		ck_assert_int_eq(st.usable, 1);
+		ck_assert_int_eq(st.age_s, 2);
+	}
 	ck_assert_int_eq(ix_jwks_cache_get(c, cli, 3000, &r, &e), CLR_OK);
 	ck_assert(has_kid(r, "a"));
 	ck_assert(!has_kid(r, "b"));
