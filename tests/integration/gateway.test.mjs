@@ -432,6 +432,28 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     assert.equal(anon.status, 401);
   });
 
+  // Issue 10: "aud" is answered as the token has it (an array was answered null).
+  test('RFC 7662: an array aud stays an array, a string aud a string', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      iss: idp.url, client_id: clients.rs.client_id, sub: clients.rs.client_id,
+      scope: 'orders:read plan:gold', iat: now, exp: now + 300,
+    };
+    const hdr = { 'content-type': 'application/x-www-form-urlencoded' };
+    const ask = (tok) => api('POST', '/v1/introspect', new URLSearchParams({ token: tok }), { headers: hdr });
+    const arr = [idp.audience, 'https://reports.example.test'];
+    const a = await ask(idp.signRs256({ typ: 'at+jwt' }, { ...claims, aud: arr, jti: `arr-${SFX}` }));
+    assert.equal(a.status, 200, a.text);
+    assert.equal(a.json.active, true, a.text);
+    assert.deepEqual(a.json.aud, arr);
+    const s = await ask(idp.signRs256({ typ: 'at+jwt' }, { ...claims, aud: idp.audience, jti: `str-${SFX}` }));
+    assert.equal(s.json.active, true, s.text);
+    assert.equal(s.json.aud, idp.audience);
+    // The gateway accepts the same array-aud token (the provider's audience is in it).
+    const g = await get(FILE, bearer(idp.signRs256({ typ: 'at+jwt' }, { ...claims, aud: arr, jti: `g-${SFX}` })));
+    assert.equal(g.status, 200);
+  });
+
   test('RFC 7662 callers: introspection clients with Basic id:secret, managed by admins', async () => {
     const hdr = { 'content-type': 'application/x-www-form-urlencoded' };
     const basicHdr = (id, secret) => ({

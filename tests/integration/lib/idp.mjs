@@ -93,6 +93,8 @@ export function generateSigningKeys(algs) {
  *   requests               [{method, path, url, time}] received (path without query)
  *   clearRequests()
  *   keys()                 the public JWKs currently published (new first)
+ *   signRs256(header, claims) a JWT signed with the IdP's current RS256 key
+ *                          (claims oidc-provider never issues, e.g. an array aud)
  *   rotateKeys({keep=true}) new keys for every alg, old ones kept (unless keep=false)
  *   down({mode='refuse'})  'refuse': close the port (connection refused);
  *                          '503': answer 503 JSON everywhere
@@ -239,6 +241,14 @@ export async function startIdp({
     get provider() { return provider; },
     clearRequests() { requests.length = 0; },
     keys() { return keys.map(publicJwk); },
+    signRs256(header, claims) {
+      const jwk = keys.find((k) => k.alg === 'RS256');
+      if (!jwk) throw new Error('signRs256: no RS256 key');
+      const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const input = `${b64({ ...header, alg: 'RS256', kid: jwk.kid })}.${b64(claims)}`;
+      const key = crypto.createPrivateKey({ key: jwk, format: 'jwk' });
+      return `${input}.${crypto.sign('sha256', Buffer.from(input), key).toString('base64url')}`;
+    },
     rotateKeys({ keep = true } = {}) {
       const fresh = generateSigningKeys(algs);
       keys = keep ? [...fresh, ...keys] : fresh;
