@@ -90,7 +90,8 @@ export function generateSigningKeys(algs) {
  *   url                    issuer, "http://127.0.0.1:PORT" (no trailing slash)
  *   port, audience, scopes, initialAccessToken, algs
  *   discoveryUrl           url + "/.well-known/openid-configuration"
- *   requests               [{method, path, url, time}] received (path without query)
+ *   requests               [{method, path, url, time, basic}] received (path without
+ *                          query; basic: an "Authorization: Basic" header came)
  *   clearRequests()
  *   keys()                 the public JWKs currently published (new first)
  *   signRs256(header, claims) a JWT signed with the IdP's current RS256 key
@@ -171,7 +172,11 @@ export async function startIdp({
 
   const server = http.createServer((req, res) => {
     const u = new URL(req.url, 'http://127.0.0.1');
-    requests.push({ method: req.method, path: u.pathname, url: req.url, time: Date.now() });
+    // basic: whether the request carried HTTP Basic client authentication.
+    requests.push({
+      method: req.method, path: u.pathname, url: req.url, time: Date.now(),
+      basic: /^basic /i.test(req.headers.authorization || ''),
+    });
     const answer = () => {
       if (mode === '503') {
         res.writeHead(503, { 'content-type': 'application/json' });
