@@ -490,8 +490,8 @@ enum clr_rc clr_redirect_uri_check(const char *uri, const char *field, struct cl
 	}
 	if (cls == HOST_NONPUBLIC && !allowed(h, hn, family, addr)) {
 		clr_err_set(e, CLR_ERR_PARAM, "invalid_redirect_uri", field,
-			    "%s host \"%.*s\" is %s: redirect URIs must name a public host "
-			    "(or loopback) unless the operator allows it "
+			    "%s host \"%.*s\" is %s: only a public host (or loopback) is "
+			    "accepted unless the operator allows it "
 			    "(CLEARANCE_REDIRECT_ALLOW_PRIVATE)",
 			    field, (int)(hn > 80 ? 80 : hn), h, why);
 		goto out;
