@@ -20,6 +20,7 @@
 
 #include "clearance/config.h"
 #include "clearance/log.h"
+#include "clearance/oauth.h"
 #include "clearance/seal.h"
 
 #define CFG_FILE_MAX (64 * 1024)
@@ -69,6 +70,7 @@ static const struct cfg_entry cfg_table[] = {
     {"REVOCATION_REFRESH", CFG_LONG, OFF(revocation_refresh_s), "60", 1, DAY_S, 0},
     {"GATEWAY_REQUIRE_REGISTERED", CFG_BOOL, OFF(gateway_require_registered), "1", 0, 1, 0},
     {"GATEWAY_TOKEN_CACHE", CFG_LONG, OFF(gateway_token_cache), "65536", 0, 1L << 22, 0},
+    {"REDIRECT_ALLOW_PRIVATE", CFG_STR, OFF(redirect_allow_private), NULL, 0, 0, 0},
     /* May carry proxy credentials: treated as a secret. */
     {"HTTP_PROXY", CFG_STR, OFF(http_proxy), NULL, 0, 0, 1},
 };
@@ -391,6 +393,13 @@ static int validate(const struct clr_config *c, unsigned required, const unsigne
 	} else if ((required & CLR_CFG_NEED_SEAL) && !failed[cfg_index("SEAL_KEYS")]) {
 		clr_log(NULL, CLR_LOG_ERROR,
 			"config: " CFG_ENV_PREFIX "SEAL_KEYS: required but not set");
+		errors++;
+	}
+	/* Parsed and applied here, before any thread starts; a bad list stops the program. */
+	memset(&e, 0, sizeof(e));
+	if (clr_redirect_allow_set(c->redirect_allow_private, &e) != CLR_OK) {
+		clr_log(NULL, CLR_LOG_ERROR, "config: " CFG_ENV_PREFIX "REDIRECT_ALLOW_PRIVATE: %s",
+			e.msg);
 		errors++;
 	}
 	if (c->jwks_min_ttl_s > c->jwks_max_ttl_s) {

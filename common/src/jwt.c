@@ -499,7 +499,7 @@ static enum clr_rc claims_check(const struct clr_jwt *t, const struct clr_jwt_po
 	long long exp = 0, nbf = 0, iat = 0;
 	size_t scope_bytes = 0, total;
 	long nscopes;
-	char *mem, *cur;
+	char *mem, *cur, *aud_array = NULL;
 
 	iss = json_string_value(json_object_get(cl, "iss"));
 	if (iss == NULL || strcmp(iss, pol->issuer) != 0)
@@ -551,14 +551,19 @@ static enum clr_rc claims_check(const struct clr_jwt *t, const struct clr_jwt_po
 	jti = json_string_value(json_object_get(cl, "jti"));
 	v = json_object_get(cl, "aud");
 	aud = pol->audience != NULL ? pol->audience : json_string_value(v);
+	if (json_is_array(v) && (aud_array = json_dumps(v, JSON_COMPACT)) == NULL)
+		return nomem(e);
 
 	/* One allocation per verified token: scopes[], then every string. */
 	total = (size_t)nscopes * sizeof(char *) + scope_bytes + (nscopes > 0 ? scope_bytes : 1) +
 		strlen(ident) + 1 + strlen(iss) + 1 + (sub ? strlen(sub) + 1 : 0) +
-		(jti ? strlen(jti) + 1 : 0) + (aud ? strlen(aud) + 1 : 0);
+		(jti ? strlen(jti) + 1 : 0) + (aud ? strlen(aud) + 1 : 0) +
+		(aud_array ? strlen(aud_array) + 1 : 0);
 	mem = malloc(total);
-	if (mem == NULL)
+	if (mem == NULL) {
+		free(aud_array);
 		return nomem(e);
+	}
 	c->scope_buf = mem;
 	c->scopes = (char **)(void *)mem;
 	c->nscopes = (size_t)nscopes;
@@ -585,6 +590,8 @@ static enum clr_rc claims_check(const struct clr_jwt *t, const struct clr_jwt_po
 	arena_put(&cur, sub, &c->sub);
 	arena_put(&cur, jti, &c->jti);
 	arena_put(&cur, aud, &c->aud);
+	arena_put(&cur, aud_array, &c->aud_array);
+	free(aud_array);
 	c->identity_claim = ident_name;
 	c->alg = t->alg;
 	c->exp = exp;

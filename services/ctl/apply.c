@@ -196,6 +196,7 @@ static const char *const provider_keys[] = {"name",
 					    "allow_insecure_http",
 					    "ca_bundle_pem",
 					    "initial_client_id",
+					    "token_endpoint_auth_method",
 					    NULL};
 static const char *const provider_secrets[] = {"initial_access_token", "initial_client_secret",
 					       NULL};

@@ -131,7 +131,7 @@ static enum clr_rc exchange(struct clr_db *db, struct clr_http_client *http,
 	struct clr_err e;
 	json_t *doc = NULL;
 	const char *at;
-	size_t n;
+	size_t n, nhdr;
 	enum clr_rc rc;
 
 	memset(&resp, 0, sizeof(resp));
@@ -158,33 +158,45 @@ static enum clr_rc exchange(struct clr_db *db, struct clr_http_client *http,
 		goto out;
 	}
 	rc = CLR_ERR_NOMEM;
-	/* RFC 6749 s.2.3.1: both parts form-encoded before base64 */
+	/* Form-encoded for both methods: RFC 6749 s.2.3.1 (Basic) and the body (post). */
 	eid = clr_form_escape(id, idlen);
 	esec = clr_form_escape(secret, seclen);
 	escope = clr_form_escape(PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
 	if (eid == NULL || esec == NULL || escope == NULL)
 		goto out;
-	n = strlen(eid) + strlen(esec) + 2;
-	if ((cred = malloc(n)) == NULL)
-		goto out;
-	snprintf(cred, n, "%s:%s", eid, esec);
-	if (clr_b64_encode(cred, strlen(cred), &b64) != CLR_OK)
-		goto out;
-	n = strlen(b64) + 7;
-	if ((authz = malloc(n)) == NULL)
-		goto out;
-	snprintf(authz, n, "Basic %s", b64);
-	n = strlen(escope) + 48;
-	if ((body = malloc(n)) == NULL)
-		goto out;
-	snprintf(body, n, "grant_type=client_credentials%s%s", escope[0] ? "&scope=" : "", escope);
-	hdr[0].name = "Authorization";
-	hdr[0].value = authz;
-	hdr[1].name = "Content-Type";
-	hdr[1].value = "application/x-www-form-urlencoded";
-	hdr[2].name = "Accept";
-	hdr[2].value = "application/json";
-	rc = clr_http_do(http, &p->http, "POST", p->token_endpoint, hdr, 3, body, strlen(body),
+	if (p->token_auth_post) {
+		/* client_secret_post: for IdPs that do not form-decode a Basic header */
+		n = strlen(escope) + strlen(eid) + strlen(esec) + 80;
+		if ((body = malloc(n)) == NULL)
+			goto out;
+		snprintf(body, n, "grant_type=client_credentials%s%s&client_id=%s&client_secret=%s",
+			 escope[0] ? "&scope=" : "", escope, eid, esec);
+		nhdr = 0;
+	} else {
+		n = strlen(eid) + strlen(esec) + 2;
+		if ((cred = malloc(n)) == NULL)
+			goto out;
+		snprintf(cred, n, "%s:%s", eid, esec);
+		if (clr_b64_encode(cred, strlen(cred), &b64) != CLR_OK)
+			goto out;
+		n = strlen(b64) + 7;
+		if ((authz = malloc(n)) == NULL)
+			goto out;
+		snprintf(authz, n, "Basic %s", b64);
+		n = strlen(escope) + 48;
+		if ((body = malloc(n)) == NULL)
+			goto out;
+		snprintf(body, n, "grant_type=client_credentials%s%s", escope[0] ? "&scope=" : "",
+			 escope);
+		hdr[0].name = "Authorization";
+		hdr[0].value = authz;
+		nhdr = 1;
+	}
+	hdr[nhdr].name = "Content-Type";
+	hdr[nhdr++].value = "application/x-www-form-urlencoded";
+	hdr[nhdr].name = "Accept";
+	hdr[nhdr++].value = "application/json";
+	rc = clr_http_do(http, &p->http, "POST", p->token_endpoint, hdr, nhdr, body, strlen(body),
 			 &resp, &e);
 	if (rc != CLR_OK) {
 		clr_log(NULL, CLR_LOG_WARN, "basic: token endpoint unreachable: %s", e.msg);
@@ -227,7 +239,7 @@ out:
 	wipe_free(authz);
 	free(eid);
 	free(escope);
-	free(body);
+	wipe_free(body); /* holds the secret with client_secret_post */
 	ix_provs_release(snap);
 	PQclear(res);
 	return rc;

@@ -2,7 +2,10 @@
  * basic_exchange.h - Kong style "Authorization: Basic id:secret" at the
  * gateway: the credentials are exchanged at the provider's token endpoint
  * (client credentials grant, the registration's scope) and the access
- * token is then checked like any bearer token.
+ * token is then checked like any bearer token.  The provider's
+ * token_endpoint_auth_method says how: client_secret_basic (default; id and
+ * secret form-encoded, then base64, RFC 6749 s.2.3.1) or client_secret_post
+ * (both in the form body, for IdPs that do not form-decode a Basic header).
  *
  * Results are cached by SHA-256 of "id:secret" (the secret itself is never
  * kept): a token until 30 s before it expires, a refusal (400/401 from

@@ -107,11 +107,21 @@ static int caller_rate_ok(struct clr_req *r, struct ix_app *app, const char *cal
 static json_t *active(const struct ix_decision *d)
 {
 	const struct clr_jwt_claims *c = &d->tok->claims;
+	json_t *aud = NULL;
 
-	return json_pack("{s:b,s:s,s:s?,s:s,s:I,s:I,s:s,s:s?,s:s,s:s,s:s}", "active", 1,
+	/* "aud" as the token has it: a string stays a string, an array an array. */
+	if (c->aud_array != NULL) {
+		aud = json_loads(c->aud_array, 0, NULL);
+		if (aud == NULL)
+			return NULL;
+	} else if (c->aud != NULL && (aud = json_string(c->aud)) == NULL) {
+		return NULL;
+	}
+	/* "o?" steals aud, also when json_pack fails. */
+	return json_pack("{s:b,s:s,s:s?,s:s,s:I,s:I,s:s,s:o?,s:s,s:s,s:s}", "active", 1,
 			 "client_id", c->identity, "sub", c->sub, "scope", c->scope ? c->scope : "",
 			 "exp", (json_int_t)c->exp, "iat", (json_int_t)c->iat, "iss",
-			 c->iss ? c->iss : "", "aud", c->aud, "token_type", "Bearer", "product",
+			 c->iss ? c->iss : "", "aud", aud, "token_type", "Bearer", "product",
 			 d->product->name, "plan", d->plan->name);
 }
 

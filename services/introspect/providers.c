@@ -146,9 +146,23 @@ enum clr_rc ix_provreg_reload(struct ix_provreg *r, struct clr_db *db)
 	    /* Okta's access tokens name the client in "cid", not "client_id" */
 	    " CASE WHEN kind = 'okta' AND identity_claim = 'client_id' THEN 'cid'"
 	    " ELSE identity_claim END, allow_insecure_http::int::text,"
-	    " tls_skip_verify::int::text, ca_bundle_pem, access_token_typ"
+	    " tls_skip_verify::int::text, ca_bundle_pem, access_token_typ,"
+	    " (token_endpoint_auth_method = 'client_secret_post')::int::text"
 	    " FROM providers ORDER BY id";
-	enum { C_ID, C_ISS, C_JWKS, C_TOKEN, C_AUD, C_ALGS, C_IDC, C_HTTP, C_SKIP, C_CA, C_TYP };
+	enum {
+		C_ID,
+		C_ISS,
+		C_JWKS,
+		C_TOKEN,
+		C_AUD,
+		C_ALGS,
+		C_IDC,
+		C_HTTP,
+		C_SKIP,
+		C_CA,
+		C_TYP,
+		C_TAM
+	};
 	PGresult *res = NULL;
 	struct provs_impl *np = NULL;
 	unsigned char dg[32];
@@ -169,7 +183,10 @@ enum clr_rc ix_provreg_reload(struct ix_provreg *r, struct clr_db *db)
 	np->pub.v = calloc((size_t)n + 1, sizeof(struct ix_prov));
 	if (np->pub.v == NULL)
 		goto out;
-	/* The digest of every column decides whether cached verdicts stay valid. */
+	/*
+	 * The digest of every column decides whether cached verdicts stay valid
+	 * (C_TAM is left out: it changes no verdict).
+	 */
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j <= C_TYP; j++)
 			EVP_DigestUpdate(md, PQgetvalue(res, i, j),
@@ -195,6 +212,7 @@ enum clr_rc ix_provreg_reload(struct ix_provreg *r, struct clr_db *db)
 		p->audience = dup_or_null(res, i, C_AUD);
 		p->identity_claim = dup_or_null(res, i, C_IDC);
 		p->typs = dup_or_null(res, i, C_TYP);
+		p->token_auth_post = strcmp(PQgetvalue(res, i, C_TAM), "1") == 0;
 		p->http = r->http;
 		p->http.allow_http = strcmp(PQgetvalue(res, i, C_HTTP), "1") == 0;
 		p->http.tls_skip_verify = strcmp(PQgetvalue(res, i, C_SKIP), "1") == 0;

@@ -25,6 +25,7 @@ struct ix_prov {
 	char *identity_claim; /* NULL: client_id, azp, sub; okta: cid by default */
 	char *typs;	      /* accepted header typ values (providers.access_token_typ) */
 	unsigned alg_mask;
+	int token_auth_post;	    /* Basic exchange sends id and secret in the body (sql/065) */
 	struct clr_http_opts http;  /* ca_pem owned by the snapshot */
 	struct ix_jwks_cache *jwks; /* borrowed from the registry, lives until it is freed */
 };

@@ -43,11 +43,14 @@ static const struct clr_field pv_fields[] = {
     {"initial_token_scope", CLR_FT_STR, 0, 1, 1, 1024, 0, 0},
     {"identity_claim", CLR_FT_STR, 0, 0, 1, 200, 0, 0},
     {"access_token_typ", CLR_FT_STR, 0, 0, 1, 500, 0, 0},
+    {"token_endpoint_auth_method", CLR_FT_STR, 0, 0, 1, 32, 0, 0},
 };
 
 /* sql/020's defaults: the gateway reads these columns. */
 #define PV_DEFAULT_IDENTITY_CLAIM "client_id"
 #define PV_DEFAULT_TYP "at+jwt application/at+jwt JWT none"
+/* sql/065: how the gateway's Basic exchange authenticates at the token endpoint. */
+#define PV_DEFAULT_TAM "client_secret_basic"
 const struct clr_body reg_body_provider_create = CLR_BODY(pv_fields, 0, NULL);
 const struct clr_body reg_body_provider_patch = CLR_BODY(pv_fields, 1, NULL);
 
@@ -61,7 +64,7 @@ static const char *const rediscover_keys[] = {
 struct pv_vals {
 	const char *name, *kind, *wk, *issuer, *reg_ep, *reg_override, *token_ep;
 	const char *jwks, *intro, *disco_text, *iat_sealed, *icid, *ics_sealed;
-	const char *ca, *audience, *its, *idc, *typ;
+	const char *ca, *audience, *its, *idc, *typ, *tam;
 	int tls_skip, allow_http;
 };
 
@@ -230,6 +233,13 @@ static enum clr_rc pv_check(const struct pv_vals *v, int has_iat, int has_ics, s
 	if (reg_identity_claim_check(v->idc, e) != CLR_OK ||
 	    reg_typ_list_check(v->typ, e) != CLR_OK)
 		return CLR_ERR_PARAM;
+	if (v->tam == NULL || (strcmp(v->tam, "client_secret_basic") != 0 &&
+			       strcmp(v->tam, "client_secret_post") != 0))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request",
+				   "token_endpoint_auth_method",
+				   "token_endpoint_auth_method must be client_secret_basic or "
+				   "client_secret_post (how the gateway sends a Basic client's "
+				   "id and secret to the token endpoint)");
 	if (v->ca != NULL && strstr(v->ca, "-----BEGIN CERTIFICATE-----") == NULL)
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "ca_bundle_pem",
 				   "ca_bundle_pem must hold PEM certificates");
@@ -241,7 +251,7 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 		     int rediscovered, int created)
 {
 	char revs[16];
-	const char *p[23] = {
+	const char *p[24] = {
 	    id,
 	    v->name,
 	    v->kind,
@@ -265,6 +275,7 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 	    v->its,
 	    v->idc,
 	    v->typ,
+	    v->tam,
 	};
 	PGresult *res = NULL;
 	struct clr_err e = {0};
@@ -275,8 +286,9 @@ static void pv_write(struct clr_req *r, const char *id, const struct pv_vals *v,
 		p[18] = v->its;
 		p[19] = v->idc;
 		p[20] = v->typ;
+		p[21] = v->tam;
 	}
-	rc = clr_db_exec(r->db, created ? "reg_pv_insert" : "reg_pv_update", created ? 21 : 23, p,
+	rc = clr_db_exec(r->db, created ? "reg_pv_insert" : "reg_pv_update", created ? 22 : 24, p,
 			 &res);
 	if (rc == CLR_ERR_CONFLICT) {
 		clr_resp_error(r, 409, "conflict", "a provider with this name already exists");
@@ -328,6 +340,9 @@ void reg_h_providers_create(struct clr_req *r)
 		v.idc = PV_DEFAULT_IDENTITY_CLAIM; /* Okta's cid is the gateway's reading of it */
 	if (v.typ == NULL)
 		v.typ = PV_DEFAULT_TYP;
+	v.tam = jstr(r->json, "token_endpoint_auth_method");
+	if (v.tam == NULL)
+		v.tam = PV_DEFAULT_TAM;
 	v.ca = jstr(r->json, "ca_bundle_pem");
 	v.audience = jstr(r->json, "audience");
 	v.tls_skip = json_is_true(json_object_get(r->json, "tls_skip_verify"));
@@ -428,6 +443,7 @@ void reg_h_providers_patch(struct clr_req *r)
 	v.its = pv.p.initial_token_scope;
 	v.idc = pv.identity_claim;
 	v.typ = pv.access_token_typ;
+	v.tam = pv.token_endpoint_auth_method;
 	v.ics_sealed = pv.initial_client_secret_sealed;
 	v.ca = pv.p.http.ca_pem;
 	v.audience = pv.audience;
@@ -447,6 +463,8 @@ void reg_h_providers_patch(struct clr_req *r)
 		v.idc = json_string_value(j);
 	if ((j = json_object_get(r->json, "access_token_typ")) != NULL)
 		v.typ = json_string_value(j);
+	if ((j = json_object_get(r->json, "token_endpoint_auth_method")) != NULL)
+		v.tam = json_string_value(j);
 	patch_str(r->json, "ca_bundle_pem", &v.ca);
 	patch_str(r->json, "audience", &v.audience);
 	if ((j = json_object_get(r->json, "tls_skip_verify")) != NULL)
@@ -581,6 +599,7 @@ void reg_h_providers_discover(struct clr_req *r)
 	v.its = pv.p.initial_token_scope;
 	v.idc = pv.identity_claim;
 	v.typ = pv.access_token_typ;
+	v.tam = pv.token_endpoint_auth_method;
 	v.ics_sealed = pv.initial_client_secret_sealed;
 	v.ca = pv.p.http.ca_pem;
 	v.audience = pv.audience;

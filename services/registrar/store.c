@@ -23,8 +23,9 @@
 	"initial_client_id, initial_client_secret_sealed IS NOT NULL AS "                          \
 	"initial_client_secret_set, "                                                              \
 	"tls_skip_verify, ca_bundle_pem, audience, allow_insecure_http, alg_allowlist, "           \
-	"identity_claim, access_token_typ, initial_token_scope, revision, " CLR_SQL_TS_AS(         \
-	    "discovered_at") ", " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at")
+	"identity_claim, access_token_typ, initial_token_scope, token_endpoint_auth_method, "      \
+	"revision, " CLR_SQL_TS_AS("discovered_at") ", " CLR_SQL_TS_AS(                            \
+	    "created_at") ", " CLR_SQL_TS_AS("updated_at")
 
 /* Column order is the PV_* index enum below. */
 #define PV_FULL                                                                                    \
@@ -32,8 +33,8 @@
 	"initial_access_token_sealed, initial_client_id, initial_client_secret_sealed, "           \
 	"tls_skip_verify, ca_bundle_pem, allow_insecure_http, name, well_known_url, jwks_uri, "    \
 	"registration_endpoint_override, audience, discovery::text, introspection_endpoint, "      \
-	"revision, initial_token_scope, identity_claim, access_token_typ FROM providers WHERE id " \
-	"= $1"
+	"revision, initial_token_scope, identity_claim, access_token_typ, "                        \
+	"token_endpoint_auth_method FROM providers WHERE id = $1"
 enum {
 	PV_ID,
 	PV_KIND,
@@ -56,7 +57,8 @@ enum {
 	PV_REV,
 	PV_ITS,
 	PV_IDC,
-	PV_TYP
+	PV_TYP,
+	PV_TAM
 };
 
 #define PV_COLS                                                                                    \
@@ -64,7 +66,8 @@ enum {
 	"registration_endpoint_override, token_endpoint, jwks_uri, introspection_endpoint, "       \
 	"discovery, initial_access_token_sealed, initial_client_id, "                              \
 	"initial_client_secret_sealed, tls_skip_verify, ca_bundle_pem, audience, "                 \
-	"allow_insecure_http, initial_token_scope, identity_claim, access_token_typ"
+	"allow_insecure_http, initial_token_scope, identity_claim, access_token_typ, "             \
+	"token_endpoint_auth_method"
 
 #define CT_VIEW                                                                                    \
 	"id, provider_id, display_name, description, response_types, grant_types, "                \
@@ -145,9 +148,9 @@ const struct clr_db_stmt reg_stmts[] = {
     {"reg_pv_insert",
      "INSERT INTO providers (id, " PV_COLS ") VALUES ($1, $2, $3, $4, $5, "
      "$6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15::boolean, $16, $17, $18::boolean, $19, "
-     "$20, $21) "
+     "$20, $21, $22) "
      "RETURNING " PV_VIEW,
-     21},
+     22},
     {"reg_pv_update",
      "UPDATE providers SET name = $2, kind = $3, well_known_url = $4, "
      "issuer = $5, registration_endpoint = $6, registration_endpoint_override = $7, "
@@ -155,11 +158,11 @@ const struct clr_db_stmt reg_stmts[] = {
      "initial_access_token_sealed = $12, initial_client_id = $13, "
      "initial_client_secret_sealed = $14, tls_skip_verify = $15::boolean, ca_bundle_pem = $16, "
      "audience = $17, allow_insecure_http = $18::boolean, initial_token_scope = $21, "
-     "identity_claim = $22, access_token_typ = $23, "
+     "identity_claim = $22, access_token_typ = $23, token_endpoint_auth_method = $24, "
      "discovered_at = CASE WHEN $20::boolean THEN now() ELSE discovered_at END, "
      "revision = revision + 1, updated_at = now() WHERE id = $1 AND revision = $19::int "
      "RETURNING " PV_VIEW,
-     23},
+     24},
     {"reg_pv_live_regs",
      "SELECT count(*) FROM registrations WHERE provider_id = $1 "
      "AND status IN " LIVE_STATUSES,
@@ -480,6 +483,7 @@ enum clr_rc reg_provider_load(const struct reg_app *app, struct clr_db *db, cons
 	out->audience = col(res, 0, PV_AUD);
 	out->identity_claim = col(res, 0, PV_IDC);
 	out->access_token_typ = col(res, 0, PV_TYP);
+	out->token_endpoint_auth_method = col(res, 0, PV_TAM);
 	out->discovery = col(res, 0, PV_DISCO);
 	out->introspection_endpoint = col(res, 0, PV_INTRO);
 	out->initial_access_token_sealed = col(res, 0, PV_IAT);

@@ -36,8 +36,9 @@ struct reg_provider {
 	const char *initial_client_secret_sealed; /* as stored, may be NULL */
 	const char *discovery;			  /* jsonb text */
 	const char *introspection_endpoint;
-	const char *identity_claim;   /* the gateway's; never NULL */
-	const char *access_token_typ; /* the gateway's; never NULL */
+	const char *identity_claim;		/* the gateway's; never NULL */
+	const char *access_token_typ;		/* the gateway's; never NULL */
+	const char *token_endpoint_auth_method; /* the gateway's Basic exchange; never NULL */
 	int revision;
 	char *iat;
 	size_t iat_len;

@@ -434,6 +434,30 @@ describe('access service', { skip: noStack }, () => {
     assert.equal(reqs.json.access_requests.length, 0, 'nothing was half-applied');
   });
 
+  // Issue 10: the stack allows 10.99.0.0/16 (CLEARANCE_REDIRECT_ALLOW_PRIVATE).
+  test('app redirect URIs on non-public hosts: refused, or allowed by the operator', async () => {
+    const dev = await signup('priv');
+    for (const uri of ['https://169.254.169.254/latest', 'https://192.168.1.1/cb', 'https://[fe80::1]/cb',
+      'https://100.64.0.1/cb', 'https://2130706433/cb', 'https://printer.local/cb']) {
+      const r = await api('POST', '/v1/apps', { name: 'p', redirect_uris: [uri] }, as(dev.token));
+      assertJsonError(r, 400, uri);
+      assert.equal(r.json.error, 'invalid_redirect_uri', r.text);
+    }
+    const app = await api('POST', '/v1/apps', { name: 'p', redirect_uris: ['https://app.example.test/cb'] },
+      as(dev.token));
+    assert.equal(app.status, 201, app.text);
+    const bad = await api('PATCH', `/v1/apps/${app.json.id}`, { redirect_uris: ['https://10.0.0.1/cb'] },
+      as(dev.token));
+    assertJsonError(bad, 400, 'patch to 10.0.0.1');
+    assert.match(bad.json.error_description, /private-range.*CLEARANCE_REDIRECT_ALLOW_PRIVATE/, bad.text);
+    const kept = await api('GET', `/v1/apps/${app.json.id}`, undefined, as(dev.token));
+    assert.deepEqual(kept.json.redirect_uris, ['https://app.example.test/cb'], 'a refused patch changes nothing');
+    const ok = await api('PATCH', `/v1/apps/${app.json.id}`,
+      { redirect_uris: ['https://10.99.1.2/cb', 'http://127.0.0.1:8080/cb', 'http://[::1]/cb'] }, as(dev.token));
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(ok.json.redirect_uris, ['https://10.99.1.2/cb', 'http://127.0.0.1:8080/cb', 'http://[::1]/cb']);
+  });
+
   test('bad input on every route gets a clear JSON 4xx', async () => {
     const cat = await setupCatalogue(idp);
     const dev = await signup('bad');

@@ -426,6 +426,66 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     assert.equal(unknown.status, 401);
   });
 
+  // Issue 10: the provider's token_endpoint_auth_method decides how the
+  // exchange authenticates: an HTTP Basic header (client_secret_basic) or the
+  // id and secret in the form body (client_secret_post).
+  test('Basic exchange: the provider\'s token_endpoint_auth_method decides the form the IdP gets', async () => {
+    const prov = await api('POST', '/v1/providers', {
+      name: `gw-post-${SFX}`, kind: 'other', well_known_url: idp.discoveryUrl,
+      initial_access_token: `iat-gw-${SFX}`, allow_insecure_http: true, audience: idp.audience,
+      token_endpoint_auth_method: 'client_secret_post',
+    });
+    assert.equal(prov.status, 201, prov.text);
+    assert.equal(prov.json.token_endpoint_auth_method, 'client_secret_post');
+    const adoptedClient = async (method) => {
+      const r = await idp.register({
+        grant_types: ['client_credentials'], response_types: [],
+        token_endpoint_auth_method: method, scope: 'orders:read plan:gold',
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      sql(`BEGIN;
+           WITH r AS (INSERT INTO registrations (provider_id, client_name, status, client_id, scope)
+                      VALUES (:'p'::uuid, :'n', 'active', :'c', 'orders:read plan:gold') RETURNING id)
+           INSERT INTO registration_grants (registration_id, product_id, plan_id)
+           SELECT r.id, pr.id, pl.id FROM r, products pr, plans pl
+            WHERE pr.name = :'pn' AND pl.name = :'pl' AND pr.deleted_at IS NULL AND pl.deleted_at IS NULL;
+           COMMIT;`,
+      { p: prov.json.id, n: `gw-post-${r.json.client_id}`, c: r.json.client_id, pn: `gw-orders-${SFX}`, pl: `gw-gold-${SFX}` });
+      return r.json;
+    };
+    const basicOf = (c) => ({
+      token: null,
+      headers: { authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}` },
+    });
+    const tokenReqs = () => idp.requests.filter((q) => q.method === 'POST' && q.path === '/token');
+    try {
+      idp.clearRequests();
+      assert.equal((await get(FILE, basicOf(await adoptedClient('client_secret_post')))).status, 200);
+      assert.equal(tokenReqs().length, 1);
+      assert.equal(tokenReqs()[0].basic, false, 'client_secret_post: no Basic header, the pair went in the body');
+
+      const p = await api('PATCH', `/v1/providers/${prov.json.id}`, { token_endpoint_auth_method: 'client_secret_basic' });
+      assert.equal(p.status, 200, p.text);
+      assert.equal((await api('GET', `/v1/providers/${prov.json.id}`)).json.token_endpoint_auth_method, 'client_secret_basic');
+      // Until introspect has reloaded the provider (within a second) the old
+      // method may be used: each try is a fresh client (answers are cached).
+      let seen = null;
+      for (let i = 0; i < 10 && !seen?.basic; i += 1) {
+        if (i > 0) await new Promise((res) => { setTimeout(res, 300); });
+        idp.clearRequests();
+        const st = (await get(FILE, basicOf(await adoptedClient('client_secret_basic')))).status;
+        seen = { ...tokenReqs()[0], st };
+      }
+      assert.equal(seen.basic, true, 'client_secret_basic: an HTTP Basic header');
+      assert.equal(seen.st, 200);
+    } finally {
+      // Leave no second provider for this issuer behind (the JWKS test at the end).
+      sql(`DELETE FROM registration_grants WHERE registration_id IN (SELECT id FROM registrations WHERE provider_id = :'p'::uuid);
+           DELETE FROM registrations WHERE provider_id = :'p'::uuid;`, { p: prov.json.id });
+      assert.equal((await api('DELETE', `/v1/providers/${prov.json.id}`)).status, 204);
+    }
+  });
+
   test('RFC 7662: active token with product and plan, anything else exactly {"active":false}', async () => {
     const tok = await tokenFor(clients.rs, 'orders:read plan:gold');
     const form = (t) => new URLSearchParams({ token: t, token_type_hint: 'access_token' });
@@ -444,6 +504,28 @@ describe('gateway: nginx auth_request -> clearance-introspect', { skip: noStack 
     assert.deepEqual(bad.json, { active: false });
     const anon = await api('POST', '/v1/introspect', form(tok), { headers: hdr, token: null });
     assert.equal(anon.status, 401);
+  });
+
+  // Issue 10: "aud" is answered as the token has it (an array was answered null).
+  test('RFC 7662: an array aud stays an array, a string aud a string', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      iss: idp.url, client_id: clients.rs.client_id, sub: clients.rs.client_id,
+      scope: 'orders:read plan:gold', iat: now, exp: now + 300,
+    };
+    const hdr = { 'content-type': 'application/x-www-form-urlencoded' };
+    const ask = (tok) => api('POST', '/v1/introspect', new URLSearchParams({ token: tok }), { headers: hdr });
+    const arr = [idp.audience, 'https://reports.example.test'];
+    const a = await ask(idp.signRs256({ typ: 'at+jwt' }, { ...claims, aud: arr, jti: `arr-${SFX}` }));
+    assert.equal(a.status, 200, a.text);
+    assert.equal(a.json.active, true, a.text);
+    assert.deepEqual(a.json.aud, arr);
+    const s = await ask(idp.signRs256({ typ: 'at+jwt' }, { ...claims, aud: idp.audience, jti: `str-${SFX}` }));
+    assert.equal(s.json.active, true, s.text);
+    assert.equal(s.json.aud, idp.audience);
+    // The gateway accepts the same array-aud token (the provider's audience is in it).
+    const g = await get(FILE, bearer(idp.signRs256({ typ: 'at+jwt' }, { ...claims, aud: arr, jti: `g-${SFX}` })));
+    assert.equal(g.status, 200);
   });
 
   test('RFC 7662 callers: introspection clients with Basic id:secret, managed by admins', async () => {

@@ -287,6 +287,67 @@ describe('Glewlwyd through Clearance', { skip: haveStack() && DATABASE_URL && ST
     assert.notEqual(t3.status, 200, 'a deleted client gets no token');
   });
 
+  // Issue 10: Glewlwyd does not form-decode an HTTP Basic client_secret_basic
+  // header (RFC 6749 s.2.3.1), so the gateway's Basic exchange fails for a
+  // client whose id or secret has "/" or other reserved characters unless the
+  // provider says client_secret_post.
+  test('gateway Basic exchange: per-provider token_endpoint_auth_method, a client id and secret with reserved characters', async () => {
+    assert.ok(provider, 'the provider test ran first');
+    assert.equal(provider.token_endpoint_auth_method, 'client_secret_basic', 'the default');
+    for (const v of ['private_key_jwt', null, 'client_secret_basic ', 7]) {
+      const bad = await api('PATCH', `/v1/providers/${provider.id}`, { token_endpoint_auth_method: v }, as());
+      assert.equal(bad.status, 400, `${JSON.stringify(v)}: ${bad.text}`);
+      assert.equal(bad.json.field, 'token_endpoint_auth_method');
+    }
+    const cat = await catalogue(uniq());
+    const id = `gl/basic+${uniq()}`;
+    const secret = `se/cr+et:${uniq()}%&=?`;
+    await g.admin('POST', 'client/', {
+      client_id: id, name: id, enabled: true, confidential: true, client_secret: secret,
+      token_endpoint_auth_method: ['client_secret_basic', 'client_secret_post'],
+      authorization_type: ['client_credentials'], scope: ['api:read', 'plan:gold'], redirect_uri: [],
+    });
+    // What Glewlwyd itself does with the two forms of the same credentials.
+    const fe = (x) => new URLSearchParams({ x }).toString().slice(2);
+    const raw = (authorization, extra = '') => fetch(g.tokenEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization ? { authorization } : {}) },
+      body: `grant_type=client_credentials&scope=api%3Aread${extra}`,
+    });
+    const enc = await raw(`Basic ${Buffer.from(`${fe(id)}:${fe(secret)}`).toString('base64')}`);
+    assert.notEqual(enc.status, 200, 'Glewlwyd does not form-decode a Basic header');
+    assert.equal((await raw(null, `&client_id=${fe(id)}&client_secret=${fe(secret)}`)).status, 200,
+      'Glewlwyd takes the form-encoded pair in the body');
+    // Adopted as an active registration granted the product.
+    sql(`BEGIN;
+         WITH r AS (INSERT INTO registrations (provider_id, client_name, status, client_id, scope)
+                    VALUES (:'p'::uuid, :'n', 'active', :'c', 'api:read plan:gold') RETURNING id)
+         INSERT INTO registration_grants (registration_id, product_id, plan_id)
+         SELECT r.id, :'pr'::uuid, :'pl'::uuid FROM r;
+         COMMIT;`, { p: provider.id, n: `gl-basic-${uniq()}`, c: id, pr: cat.product.id, pl: cat.plan.id });
+    // The caller's header carries the id and secret as they are.
+    const call = () => api('GET', cat.file, undefined,
+      { token: null, headers: { authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` } });
+    const refused = await call();
+    assert.equal(refused.status, 401, `client_secret_basic against Glewlwyd: ${refused.status} ${refused.text}`);
+    const post = await api('PATCH', `/v1/providers/${provider.id}`, { token_endpoint_auth_method: 'client_secret_post' }, as());
+    assert.equal(post.status, 200, post.text);
+    assert.equal(post.json.token_endpoint_auth_method, 'client_secret_post');
+    assert.equal(sql(`SELECT token_endpoint_auth_method FROM providers WHERE id = :'id'`, { id: provider.id }),
+      'client_secret_post');
+    try {
+      // A failed exchange is remembered a few seconds (basic_exchange.h).
+      await waitFor(async () => (await call()).status === 200,
+        { timeoutMs: 15000, intervalMs: 500, what: 'the gateway exchanges with client_secret_post' });
+      const wrong = await api('GET', cat.file, undefined,
+        { token: null, headers: { authorization: `Basic ${Buffer.from(`${id}:wrong/secret`).toString('base64')}` } });
+      assert.equal(wrong.status, 401, 'a wrong secret is still refused');
+    } finally {
+      const back = await api('PATCH', `/v1/providers/${provider.id}`, { token_endpoint_auth_method: 'client_secret_basic' }, as());
+      assert.equal(back.status, 200, back.text);
+    }
+  });
+
   test('access workflow: request, approval, provisioning, gateway, revocation', async () => {
     assert.ok(ct, 'the provider test ran first');
     const sfx = uniq();

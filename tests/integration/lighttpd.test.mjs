@@ -22,9 +22,11 @@ const skip = !haveStack() ? 'CLEARANCE_BASE_URL not set: run via make integratio
 describe('lighttpd in front of the services', { skip }, () => {
   let proc;
   let base;
+  let internal; // the health/metrics listener (127.0.0.1:9102 in deploy/lighttpd)
   let dir;
   let errLog;
   const lt = (method, p, body, opts = {}) => api(method, p, body, { ...opts, baseUrl: base });
+  const lti = (method, p, body, opts = {}) => api(method, p, body, { ...opts, baseUrl: internal });
 
   before(async () => {
     dir = path.join(STACK_DIR || path.join(ROOT, 'build/stack'), 'lighttpd');
@@ -33,9 +35,12 @@ describe('lighttpd in front of the services', { skip }, () => {
     fs.mkdirSync(logs, { recursive: true });
     errLog = path.join(logs, 'lighttpd-error.log');
     const port = await freePort();
+    let iport = await freePort();
+    while (iport === port) iport = await freePort();
     const gw = new URL(BASE_URL);
     const conf = fs.readFileSync(TEMPLATE, 'utf8')
       .replaceAll('@PORT@', String(port))
+      .replaceAll('@INTERNAL_PORT@', String(iport))
       .replaceAll('@PREFIX@', dir)
       .replaceAll('@RUN@', path.join(STACK_DIR || path.join(ROOT, 'build/stack'), 'run'))
       .replaceAll('@LOGDIR@', logs)
@@ -51,9 +56,10 @@ describe('lighttpd in front of the services', { skip }, () => {
     let stderr = '';
     proc.stderr.on('data', (d) => { stderr += d; });
     base = `http://127.0.0.1:${port}`;
+    internal = `http://127.0.0.1:${iport}`;
     await waitFor(async () => {
       if (proc.exitCode !== null) throw new Error(`lighttpd exited ${proc.exitCode}: ${stderr}`);
-      const r = await fetch(`${base}/registrar/healthz`, { signal: AbortSignal.timeout(1000) });
+      const r = await fetch(`${internal}/registrar/healthz`, { signal: AbortSignal.timeout(1000) });
       return r.status === 200;
     }, { timeoutMs: 10000, what: 'lighttpd serving' });
   });
@@ -69,17 +75,32 @@ describe('lighttpd in front of the services', { skip }, () => {
   });
 
   for (const svc of ['registrar', 'introspect', 'access']) {
-    test(`${svc}: healthz, readyz and metrics through mod_fastcgi`, async () => {
-      const h = await lt('GET', `/${svc}/healthz`, undefined, { token: null });
+    test(`${svc}: healthz, readyz and metrics through mod_fastcgi, on the internal listener only`, async () => {
+      const h = await lti('GET', `/${svc}/healthz`, undefined, { token: null });
       assert.equal(h.status, 200, h.text);
       assert.ok(h.headers.get('x-request-id'), 'the service answered (X-Request-Id)');
-      const r = await lt('GET', `/${svc}/readyz`, undefined, { token: null });
+      const r = await lti('GET', `/${svc}/readyz`, undefined, { token: null });
       assert.equal(r.status, 200, r.text);
-      const m = await lt('GET', `/${svc}/metrics`, undefined, { token: null });
+      const m = await lti('GET', `/${svc}/metrics`, undefined, { token: null });
       assert.equal(m.status, 200);
       assert.match(m.text, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? (-?[0-9.eE+-]+|NaN|[+-]Inf)$/m);
+      // As with nginx: not on the public listener, GET only on the internal one.
+      for (const what of ['healthz', 'readyz', 'metrics']) {
+        const pub = await lt('GET', `/${svc}/${what}`, undefined, { token: null });
+        assert.equal(pub.status, 404, `public /${svc}/${what}: ${pub.status}`);
+        assert.doesNotMatch(pub.text, /clearance_|"status"/, 'no service answer on the public listener');
+      }
+      const post = await lti('POST', `/${svc}/metrics`, '{}', { token: null, headers: { 'content-type': 'application/json' } });
+      assert.equal(post.status, 403, `POST on the internal listener: ${post.status}`);
     });
   }
+
+  test('the internal listener serves nothing but health and metrics', async () => {
+    for (const p of ['/v1/providers', '/v1/developers', '/api/x', '/registrar/healthz/x', '/metrics']) {
+      const r = await lti('GET', p);
+      assert.equal(r.status, 403, `${p} on the internal listener: ${r.status} ${r.text}`);
+    }
+  });
 
   test('registrar admin API: the admin token works, no token is a JSON 401', async () => {
     const anon = await lt('GET', '/v1/providers', undefined, { token: null });

@@ -227,6 +227,34 @@ describe('registrar', { skip: noStack }, () => {
     assert.equal((await api('DELETE', `/v1/registrations/${ok.json.id}`)).status, 204);
   });
 
+  // Issue 10: non-public redirect hosts are refused unless the operator allows
+  // them; the stack allows 10.99.0.0/16 (CLEARANCE_REDIRECT_ALLOW_PRIVATE).
+  test('registration redirect URIs on non-public hosts: refused, or allowed by the operator', async () => {
+    const prov = await createProvider(idp);
+    const web = await api('POST', `/v1/providers/${prov.id}/client-types`, {
+      display_name: 'web app', response_types: ['code'], grant_types: ['authorization_code'],
+      token_endpoint_auth_method: 'client_secret_post',
+    });
+    assert.equal(web.status, 201, web.text);
+    const before = await registrationCount();
+    for (const uri of ['https://169.254.169.254/cb', 'https://10.0.0.1/cb', 'https://[fe80::1]/cb',
+      'https://[::ffff:10.0.0.1]/cb', 'https://0x0a.0.0.1/cb', 'https://metadata.google.internal/cb']) {
+      const r = await api('POST', '/v1/registrations', {
+        client_type_id: web.json.id, client_name: 'private', redirect_uris: ['https://app.example/cb', uri],
+      });
+      assertJsonError(r, 400, uri);
+      assert.equal(r.json.error, 'invalid_redirect_uri', r.text);
+      assert.match(r.json.error_description, /public host|four decimal numbers/, r.text);
+    }
+    assert.equal(await registrationCount(), before, 'nothing stored for a refused URI');
+    const ok = await api('POST', '/v1/registrations', {
+      client_type_id: web.json.id, client_name: 'allowed', redirect_uris: ['https://10.99.0.5/cb'],
+    });
+    assert.equal(ok.status, 201, ok.text);
+    assert.deepEqual(ok.json.metadata.redirect_uris, ['https://10.99.0.5/cb']);
+    assert.equal((await api('DELETE', `/v1/registrations/${ok.json.id}`)).status, 204);
+  });
+
   test('a wrong initial access token is a clear error and stores nothing', async () => {
     const prov = await createProvider(idp, { initial_access_token: 'not-the-right-token' });
     const ct = await createCcType(prov.id);

@@ -494,6 +494,9 @@ stack_integration() {
 	export CLEARANCE_JOB_BACKOFF_MS=${CLEARANCE_JOB_BACKOFF_MS:-200}
 	export CLEARANCE_JOB_MAX_ATTEMPTS=${CLEARANCE_JOB_MAX_ATTEMPTS:-3}
 	export CLEARANCE_WEBHOOK_MAX_ATTEMPTS=${CLEARANCE_WEBHOOK_MAX_ATTEMPTS:-3}
+	# One allowed private range, so tests see a non-public redirect host both
+	# refused (10.0.0.1) and allowed by the operator (10.99.0.0/16).
+	export CLEARANCE_REDIRECT_ALLOW_PRIVATE=${CLEARANCE_REDIRECT_ALLOW_PRIVATE-10.99.0.0/16}
 	stack_step "start SMTP catcher$sfx" 30 stack_smtp_start || ok=0 # access issue
 	if ((ok)); then stack_step "start services$sfx" 60 stack_services_start || ok=0; fi
 	if ((ok)); then stack_step "start nginx$sfx" 30 stack_nginx_start || ok=0; fi

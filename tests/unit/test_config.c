@@ -11,6 +11,7 @@
 
 #include "clearance/config.h"
 #include "clearance/log.h"
+#include "clearance/oauth.h"
 #include "clearance/util.h"
 
 extern char **environ;
@@ -306,6 +307,27 @@ START_TEST(load_cross_field)
 }
 END_TEST
 
+/* Issue 10: the redirect-host allowance is parsed at load and applied to the rule. */
+START_TEST(load_redirect_allow)
+{
+	struct clr_config *c = NULL;
+	struct clr_err e = {0};
+
+	setenv("CLEARANCE_REDIRECT_ALLOW_PRIVATE", "10.0.0.0/33", 1);
+	expect_fail(0, "CLEARANCE_REDIRECT_ALLOW_PRIVATE");
+	setenv("CLEARANCE_REDIRECT_ALLOW_PRIVATE", "10.20.0.0/16,.corp.internal", 1);
+	ck_assert_int_eq(load(0, &c), CLR_OK);
+	ck_assert_str_eq(c->redirect_allow_private, "10.20.0.0/16,.corp.internal");
+	ck_assert_int_eq(clr_redirect_uri_check("https://10.20.1.1/cb", "u", &e), CLR_OK);
+	ck_assert_int_eq(clr_redirect_uri_check("https://10.21.1.1/cb", "u", &e), CLR_ERR_PARAM);
+	clr_config_free(c);
+	unsetenv("CLEARANCE_REDIRECT_ALLOW_PRIVATE");
+	ck_assert_int_eq(load(0, &c), CLR_OK);
+	ck_assert_int_eq(clr_redirect_uri_check("https://10.20.1.1/cb", "u", &e), CLR_ERR_PARAM);
+	clr_config_free(c);
+}
+END_TEST
+
 /* ---- every error reported ---- */
 
 START_TEST(load_reports_all)
@@ -502,6 +524,7 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tc, load_bad_number, 0,
 			    (int)(sizeof(bad_numbers) / sizeof(bad_numbers[0])));
 	tcase_add_test(tc, load_cross_field);
+	tcase_add_test(tc, load_redirect_allow);
 	tcase_add_test(tc, load_reports_all);
 	tcase_add_test(tc, load_secrets);
 	tcase_add_test(tc, load_file_variant);

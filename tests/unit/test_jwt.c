@@ -662,6 +662,37 @@ START_TEST(time_rules)
 }
 END_TEST
 
+/* RFC 7662 answers carry "aud" as the token has it (issue 10). */
+START_TEST(aud_kept_as_given)
+{
+	char cl[512], *tok;
+	struct clr_jwt_claims c = CLR_JWT_CLAIMS_INIT;
+	char why[240];
+
+	snprintf(cl, sizeof(cl),
+		 "{\"iss\":\"" ISS "\",\"aud\":[\"" AUD "\", \"b/\\u00e9\"],"
+		 "\"exp\":%lld,\"client_id\":\"c\"}",
+		 NOW + 60);
+	tok = mint(K_ED, "EdDSA", "ed", "", cl);
+	ck_assert_int_eq(check_tok(tok, NULL, &c, why), CLR_OK);
+	ck_assert_ptr_nonnull(c.aud_array);
+	ck_assert_str_eq(c.aud_array, "[\"" AUD "\",\"b/\u00e9\"]");
+	ck_assert_str_eq(c.aud, AUD);
+	clr_jwt_claims_clear(&c);
+	free(tok);
+
+	snprintf(cl, sizeof(cl),
+		 "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"exp\":%lld,\"client_id\":\"c\"}",
+		 NOW + 60);
+	tok = mint(K_ED, "EdDSA", "ed", "", cl);
+	ck_assert_int_eq(check_tok(tok, NULL, &c, why), CLR_OK);
+	ck_assert_ptr_null(c.aud_array);
+	ck_assert_str_eq(c.aud, AUD);
+	clr_jwt_claims_clear(&c);
+	free(tok);
+}
+END_TEST
+
 START_TEST(policy_options)
 {
 	char *cl = claims_with(",\"email\":\"a@b\"");
@@ -959,6 +990,7 @@ static Suite *jwt_suite(void)
 	tcase_add_loop_test(tc, claim_rules, 0,
 			    (int)(sizeof(claim_cases) / sizeof(claim_cases[0])));
 	tcase_add_loop_test(tc, time_rules, 0, (int)(sizeof(time_cases) / sizeof(time_cases[0])));
+	tcase_add_test(tc, aud_kept_as_given);
 	tcase_add_test(tc, policy_options);
 	tcase_add_test(tc, threads_share_keys);
 	tcase_add_loop_test(tc, typ_rules, 0, (int)(sizeof(typ_cases) / sizeof(typ_cases[0])));

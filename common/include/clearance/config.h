@@ -44,6 +44,8 @@ struct clr_config {
 					    registration pass the gateway, default 1 */
 	long gateway_token_cache;	/* GATEWAY_TOKEN_CACHE: slots of the verified-token cache,
 					   default 65536; 0 verifies every token every time */
+	char *redirect_allow_private;	/* REDIRECT_ALLOW_PRIVATE: non-public redirect hosts the
+					   operator allows (oauth.h clr_redirect_allow_set) */
 	char *http_proxy;		/* HTTP_PROXY: proxy for outgoing calls, optional; the
 					   http_proxy/https_proxy environment is ignored */
 };

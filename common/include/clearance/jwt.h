@@ -64,9 +64,11 @@ struct clr_jwt_claims {
 	char *sub;
 	char *iss;
 	char *jti;
-	char *aud;     /* the matched audience, or "aud" if a single string */
-	char *scope;   /* normalized: single spaces, "" when no scope */
-	char **scopes; /* nscopes entries pointing into scope_buf */
+	char *aud;	 /* the matched audience, or "aud" if a single string */
+	char *aud_array; /* "aud" as compact JSON text when the token has an array (RFC 7662
+			    answers carry it as the token has it), else NULL */
+	char *scope;	 /* normalized: single spaces, "" when no scope */
+	char **scopes;	 /* nscopes entries pointing into scope_buf */
 	size_t nscopes;
 	long long exp;
 	long long iat;	 /* 0 if absent */

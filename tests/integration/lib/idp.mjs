@@ -90,9 +90,12 @@ export function generateSigningKeys(algs) {
  *   url                    issuer, "http://127.0.0.1:PORT" (no trailing slash)
  *   port, audience, scopes, initialAccessToken, algs
  *   discoveryUrl           url + "/.well-known/openid-configuration"
- *   requests               [{method, path, url, time}] received (path without query)
+ *   requests               [{method, path, url, time, basic}] received (path without
+ *                          query; basic: an "Authorization: Basic" header came)
  *   clearRequests()
  *   keys()                 the public JWKs currently published (new first)
+ *   signRs256(header, claims) a JWT signed with the IdP's current RS256 key
+ *                          (claims oidc-provider never issues, e.g. an array aud)
  *   rotateKeys({keep=true}) new keys for every alg, old ones kept (unless keep=false)
  *   down({mode='refuse'})  'refuse': close the port (connection refused);
  *                          '503': answer 503 JSON everywhere
@@ -169,7 +172,11 @@ export async function startIdp({
 
   const server = http.createServer((req, res) => {
     const u = new URL(req.url, 'http://127.0.0.1');
-    requests.push({ method: req.method, path: u.pathname, url: req.url, time: Date.now() });
+    // basic: whether the request carried HTTP Basic client authentication.
+    requests.push({
+      method: req.method, path: u.pathname, url: req.url, time: Date.now(),
+      basic: /^basic /i.test(req.headers.authorization || ''),
+    });
     const answer = () => {
       if (mode === '503') {
         res.writeHead(503, { 'content-type': 'application/json' });
@@ -239,6 +246,14 @@ export async function startIdp({
     get provider() { return provider; },
     clearRequests() { requests.length = 0; },
     keys() { return keys.map(publicJwk); },
+    signRs256(header, claims) {
+      const jwk = keys.find((k) => k.alg === 'RS256');
+      if (!jwk) throw new Error('signRs256: no RS256 key');
+      const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const input = `${b64({ ...header, alg: 'RS256', kid: jwk.kid })}.${b64(claims)}`;
+      const key = crypto.createPrivateKey({ key: jwk, format: 'jwk' });
+      return `${input}.${crypto.sign('sha256', Buffer.from(input), key).toString('base64url')}`;
+    },
     rotateKeys({ keep = true } = {}) {
       const fresh = generateSigningKeys(algs);
       keys = keep ? [...fresh, ...keys] : fresh;
