@@ -235,7 +235,7 @@ async function requestPage(params, productId) {
     fields: [appSel, newApp,
       field({ name: 'plan_id', label: 'Plan', required: true, options: p.plans.map((l) => ({ value: l.id, label: `${l.name} (${fmtPlan(l)})` })) }),
       field({ name: 'client_type_id', label: 'Client type', required: true, options: p.client_types.map((t) => ({ value: t.id, label: t.description ? `${t.display_name}: ${t.description}` : t.display_name })) }),
-      field({ name: 'redirect_uris', label: 'Redirect URIs (one per line)', multiline: true, rows: 3, hint: 'Only for client types that sign users in through a browser; https, or http on localhost.' })],
+      field({ name: 'redirect_uris', label: 'Redirect URIs (one per line)', multiline: true, rows: 3, hint: 'Only for client types that sign users in through a browser; https on a public host, or http on localhost or 127.0.0.1 (private-network hosts only where the operator allows them).' })],
     submit: 'Send the request',
     fieldMap: { name: 'app_name', app: 'app_name', description: 'app_description', app_id: 'app_id' },
     onSubmit: async (v) => {
