@@ -653,13 +653,13 @@ again:
 		goto out;
 	}
 	rc = d->parse(op, p, &resp, &tmp, e);
-	if (rc == CLR_ERR_DENIED && token != NULL &&
-	    (resp.status == 401 || strcmp(e->error, "invalid_token") == 0))
+	if (rc == CLR_ERR_DENIED && token != NULL && (resp.status == 401 || resp.status == 403))
 		drv_itc_drop(p, token); /* refused: never hand it out again */
 	if (rc == CLR_ERR_DENIED && cached && !retried &&
-	    (resp.status == 401 || strcmp(e->error, "invalid_token") == 0)) {
+	    (resp.status == 401 || resp.status == 403)) {
 		/*
-		 * A readable refusal of a cached token, so nothing was created:
+		 * A readable refusal (401, or 403 as some IdPs answer) of a
+		 * cached token, so nothing was created:
 		 * it expired early or was single-use (Glewlwyd's default).  Once
 		 * more with a fresh one; never after an unknown outcome.  A
 		 * token refused after it worked once is a single-use token:

@@ -161,7 +161,7 @@ const struct drv_driver *drv_get(enum drv_idp_kind k);
  * provider's and registration's secrets are redacted from e->msg.
  *
  * Register: a token from the client credentials pre-step is cached
- * (token_cache.h); a 401 to a registration with a cached token drops it
+ * (token_cache.h); a 401/403 to a registration with a cached token drops it
  * and the registration is sent once more with a fresh one.  Register and
  * update answers whose registration_client_uri fails drv_check_client_uri
  * are CLR_ERR_UPSTREAM (for register with *maybe_created 1: the client

@@ -305,14 +305,16 @@ const struct clr_db_stmt reg_stmts[] = {
      */
     {"reg_rg_schedule_rotation",
      "WITH gone AS (DELETE FROM jobs WHERE kind = 'rotate' AND state = 'queued'"
-     " AND payload->>'registration_id' = $1::text AND payload ? 'scheduled')"
-     " INSERT INTO jobs (kind, payload, run_at)"
+     " AND payload->>'registration_id' = $1::text AND payload ? 'scheduled'),"
+     " ins AS (INSERT INTO jobs (kind, payload, run_at)"
      " SELECT 'rotate', jsonb_build_object('registration_id', $1::text, 'scheduled', true,"
      " 'client_secret_expires_at', $2::bigint), greatest(now(), to_timestamp($2::bigint)"
      " - least(interval '24 hours', (to_timestamp($2::bigint) - now()) * 0.2))"
      " FROM registrations r JOIN providers pk ON pk.id = r.provider_id"
      " JOIN provider_kinds k ON k.kind = pk.kind"
-     " WHERE r.id = $1::uuid AND k.can_rotate AND $2::bigint > 0",
+     " WHERE r.id = $1::uuid AND k.can_rotate AND $2::bigint > 0 RETURNING id)"
+     /* Workers sleep until the earliest run_at they know of: wake them to look. */
+     " SELECT pg_notify('clearance_jobs', 'rotate') FROM ins",
      2},
     {"reg_rg_note_error",
      "UPDATE registrations SET last_error = $2, "
