@@ -217,9 +217,10 @@ enum clr_rc drv_rfc7591_body(const struct drv_client_type *ct, const struct drv_
 /*
  * Parses an RFC 7591/7592 client information response (2xx).  client_id is
  * required; client_secret, registration_access_token,
- * registration_client_uri and client_secret_expires_at are optional.  A
- * non-2xx status goes through drv_parse_error.  On error *out is left
- * empty.
+ * registration_client_uri and client_secret_expires_at are optional (a
+ * secret without an integer client_secret_expires_at gets
+ * DRV_EXPIRES_UNKNOWN).  A non-2xx status goes through drv_parse_error.
+ * On error *out is left empty.
  */
 enum clr_rc drv_parse_rfc7591(const struct clr_http_resp *resp, struct drv_reg_result *out,
 			      struct clr_err *e) CLR_MUSTCHECK;

@@ -138,16 +138,19 @@ static enum clr_rc compensate(struct clr_http_client *http, const struct drv_pro
 
 /*
  * A secret that expires gets a rotate job before it does (where the kind
- * can rotate; the statement checks), replacing any scheduled one.  Runs
- * after the result is committed, in a transaction of its own: a failure
- * here loses no IdP answer, it is logged and shows as a missing job.
+ * can rotate; the statement checks), replacing any scheduled one; a new
+ * secret that does not expire (replace set: after a rotation or update)
+ * only cancels the old one.  Runs after the result is committed, in a
+ * transaction of its own: a failure here loses no IdP answer, it is
+ * logged and shows as a missing job.
  */
-static void schedule_rotation(struct clr_db *db, const char *id, const struct sealed_result *s)
+static void schedule_rotation(struct clr_db *db, const char *id, const struct sealed_result *s,
+			      int replace)
 {
-	const char *p[2] = {id, s->expires};
+	const char *p[2] = {id, s->has_expires ? s->expires : "0"};
 	enum clr_rc rc;
 
-	if (!s->has_expires || s->unknown)
+	if (!s->has_expires && !replace)
 		return;
 	if ((rc = clr_db_begin(db)) == CLR_OK &&
 	    (rc = clr_db_exec(db, "reg_rg_schedule_rotation", 2, p, NULL)) == CLR_OK)
@@ -454,7 +457,7 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	}
 	clr_log(NULL, CLR_LOG_INFO, "registration %s: client %s registered at provider %s", id,
 		res.client_id, pv.p.id);
-	schedule_rotation(db, id, &s);
+	schedule_rotation(db, id, &s, 0);
 out:
 	if (in_tx)
 		clr_db_rollback(db);
@@ -667,7 +670,7 @@ enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
 		goto out;
 	}
 	clr_log(NULL, CLR_LOG_INFO, "registration %s: client secret rotated", id);
-	schedule_rotation(db, id, &s);
+	schedule_rotation(db, id, &s, 1);
 out:
 	clr_db_rollback(db);
 	PQclear(pr);
@@ -818,7 +821,7 @@ static enum clr_rc update_impl(const struct reg_app *app, struct clr_db *db,
 	clr_log(NULL, CLR_LOG_INFO, "registration %s (client %s): metadata updated%s", id,
 		row.client_id, changed ? ", new client secret" : "");
 	if (res.client_secret != NULL)
-		schedule_rotation(db, id, &s);
+		schedule_rotation(db, id, &s, 1);
 	goto out;
 lost:
 	/* The IdP may have rotated the registration access token with that update. */
