@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -15,6 +16,7 @@
 
 #include "clearance/http_out.h"
 #include "driver.h"
+#include "token_cache.h"
 
 /* Parallel to enum drv_idp_kind; stored in the database, so stable. */
 static const char *const kind_names[DRV_IDP__MAX] = {
@@ -344,6 +346,18 @@ enum clr_rc drv_parse_error(const struct clr_http_resp *resp, struct clr_err *e)
 	return rc;
 }
 
+long drv_err_http_status(const struct clr_err *e)
+{
+	static const char pfx[] = "IdP answered HTTP ";
+	long st;
+	char *end;
+
+	if (e == NULL || strncmp(e->msg, pfx, sizeof(pfx) - 1) != 0)
+		return 0;
+	st = strtol(e->msg + sizeof(pfx) - 1, &end, 10);
+	return end != e->msg + sizeof(pfx) - 1 && st >= 100 && st <= 599 ? st : 0;
+}
+
 enum clr_rc drv_parse_no_content(const struct clr_http_resp *resp, struct clr_err *e)
 {
 	if (resp->status == 204 || resp->status == 200)
@@ -395,10 +409,16 @@ enum clr_rc drv_parse_rfc7591(const struct clr_http_resp *resp, struct drv_reg_r
 	if ((rc = dup_opt(o, "registration_client_uri", &out->registration_client_uri, e)) !=
 	    CLR_OK)
 		goto out;
-	/* Not an integer (e.g. a date string): keep 0 and leave it in metadata. */
+	/*
+	 * RFC 7591 s.3.2.1 requires it with a secret, but some IdPs omit it:
+	 * absent (or not an integer, e.g. a date string, left in metadata) is
+	 * "unknown", never "never expires".
+	 */
 	exp = json_object_get(o, "client_secret_expires_at");
 	if (json_is_integer(exp) && json_integer_value(exp) > 0)
 		out->client_secret_expires_at = json_integer_value(exp);
+	else if (out->client_secret != NULL && !json_is_integer(exp))
+		out->client_secret_expires_at = DRV_EXPIRES_UNKNOWN;
 	json_object_del(o, "client_secret");
 	json_object_del(o, "registration_access_token");
 	out->metadata = o;
@@ -488,15 +508,22 @@ static enum clr_rc exchange(struct clr_http_client *c, const struct drv_provider
 	return rc;
 }
 
-/* Runs the pre-step when the driver has one and the provider is set up for it. */
+/*
+ * Runs the pre-step when the driver has one and the provider is set up for
+ * it.  The token comes from the cache (*cached 1) unless fresh is set or
+ * none is cached; a fetched one is cached for its expires_in less a margin.
+ */
 static enum clr_rc initial_token(struct clr_http_client *c, const struct drv_provider *p,
-				 const struct drv_driver *d, char **token, struct clr_err *e)
+				 const struct drv_driver *d, int fresh, char **token, int *cached,
+				 struct clr_err *e)
 {
 	struct drv_wire_req w = {0};
 	struct clr_http_resp resp = {0};
+	json_t *o = NULL;
 	enum clr_rc rc;
 
 	*token = NULL;
+	*cached = 0;
 	if (d->build_initial_token == NULL || p->initial_client_id == NULL) {
 		if (d->needs_initial_token &&
 		    (p->initial_access_token == NULL || p->initial_access_token[0] == '\0'))
@@ -506,12 +533,25 @@ static enum clr_rc initial_token(struct clr_http_client *c, const struct drv_pro
 			    drv_idp_kind_name(p->kind));
 		return CLR_OK;
 	}
+	if (!fresh && drv_itc_get(p, time(NULL), token)) {
+		*cached = 1;
+		return CLR_OK;
+	}
 	if ((rc = d->build_initial_token(p, &w, e)) != CLR_OK)
 		goto out;
+	drv_itc_count_fetch();
 	if ((rc = exchange(c, p, &w, &resp, e)) != CLR_OK)
 		goto out;
-	rc = d->parse_initial_token(&resp, token, e);
+	if ((rc = d->parse_initial_token(&resp, token, e)) != CLR_OK)
+		goto out;
+	/* No expires_in: its lifetime is unknown, so it is used once and not kept. */
+	if (resp.body != NULL)
+		o = json_loadb(resp.body, resp.body_len, 0, NULL);
+	if (json_is_integer(json_object_get(o, "expires_in")))
+		drv_itc_put(p, *token, (long)json_integer_value(json_object_get(o, "expires_in")),
+			    time(NULL));
 out:
+	json_decref(o);
 	clr_http_resp_clear(&resp);
 	drv_wire_req_clear(&w);
 	return rc;
@@ -583,6 +623,7 @@ static enum clr_rc run(struct clr_http_client *c, const struct drv_provider *p, 
 	struct drv_reg_result tmp = {0};
 	char *token = NULL;
 	enum clr_rc rc;
+	int cached = 0, retried = 0;
 
 	if (out != NULL)
 		memset(out, 0, sizeof(*out));
@@ -595,7 +636,9 @@ static enum clr_rc run(struct clr_http_client *c, const struct drv_provider *p, 
 		return clr_err_set(e, CLR_ERR_CONFLICT, "unsupported_operation", NULL,
 				   "a %s provider offers no client secret rotation",
 				   drv_idp_kind_name(p->kind));
-	if (op == DRV_OP_REGISTER && (rc = initial_token(c, p, d, &token, e)) != CLR_OK)
+again:
+	if (op == DRV_OP_REGISTER &&
+	    (rc = initial_token(c, p, d, retried, &token, &cached, e)) != CLR_OK)
 		goto out;
 	rc = d->build(op, p, ct, in, ref,
 		      op == DRV_OP_REGISTER ? (token != NULL ? token : p->initial_access_token)
@@ -610,7 +653,33 @@ static enum clr_rc run(struct clr_http_client *c, const struct drv_provider *p, 
 		goto out;
 	}
 	rc = d->parse(op, p, &resp, &tmp, e);
-	if (rc != CLR_OK && maybe != NULL)
+	if (rc == CLR_ERR_DENIED && token != NULL && (resp.status == 401 || resp.status == 403))
+		drv_itc_drop(p, token); /* refused: never hand it out again */
+	if (rc == CLR_ERR_DENIED && cached && !retried &&
+	    (resp.status == 401 || resp.status == 403)) {
+		/*
+		 * A readable refusal (401, or 403 as some IdPs answer) of a
+		 * cached token, so nothing was created:
+		 * it expired early or was single-use (Glewlwyd's default).  Once
+		 * more with a fresh one; never after an unknown outcome.  A
+		 * token refused after it worked once is a single-use token:
+		 * no more caching for this provider (one fetch per
+		 * registration instead of a refusal and two).
+		 */
+		drv_itc_mark_single_use(p);
+		free_secret(token);
+		token = NULL;
+		drv_wire_req_clear(&w);
+		clr_http_resp_clear(&resp);
+		retried = 1;
+		goto again;
+	}
+	/* RFC 7591 s.3.2: the registration access token must never go elsewhere. */
+	if (rc == CLR_OK && (op == DRV_OP_REGISTER || op == DRV_OP_UPDATE) &&
+	    (rc = drv_check_client_uri(p, tmp.registration_client_uri, e)) != CLR_OK &&
+	    maybe != NULL)
+		*maybe = 1; /* the client exists at the IdP, but it cannot be managed from here */
+	if (rc != CLR_OK && maybe != NULL && !*maybe)
 		*maybe = (resp.status >= 200 && resp.status < 300) || resp.status == 502 ||
 			 resp.status == 504;
 	if (rc == CLR_OK && out != NULL) {

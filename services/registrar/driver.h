@@ -98,10 +98,12 @@ struct drv_reg_result {
 	char *client_secret;
 	char *registration_access_token;
 	char *registration_client_uri;
-	long long client_secret_expires_at; /* 0 = never */
+	/* 0 = never, DRV_EXPIRES_UNKNOWN = a secret without the field (RFC 7591 s.3.2.1) */
+	long long client_secret_expires_at;
 	json_t *metadata;
 };
 void drv_reg_result_clear(struct drv_reg_result *r);
+#define DRV_EXPIRES_UNKNOWN (-1LL)
 
 enum drv_op { DRV_OP_REGISTER, DRV_OP_UPDATE, DRV_OP_DELETE, DRV_OP_ROTATE, DRV_OP__MAX };
 
@@ -158,6 +160,13 @@ const struct drv_driver *drv_get(enum drv_idp_kind k);
  * http_bridge), and http_out's CLR_ERR_TIMEOUT / CLR_ERR_UPSTREAM.  The
  * provider's and registration's secrets are redacted from e->msg.
  *
+ * Register: a token from the client credentials pre-step is cached
+ * (token_cache.h); a 401/403 to a registration with a cached token drops it
+ * and the registration is sent once more with a fresh one.  Register and
+ * update answers whose registration_client_uri fails drv_check_client_uri
+ * are CLR_ERR_UPSTREAM (for register with *maybe_created 1: the client
+ * exists).
+ *
  * Update: an IdP may return a new registration access token (Keycloak,
  * oidc-provider and Curity always do, and the old one stops working):
  * when out->registration_access_token is set, persist it; when NULL, keep
@@ -208,9 +217,10 @@ enum clr_rc drv_rfc7591_body(const struct drv_client_type *ct, const struct drv_
 /*
  * Parses an RFC 7591/7592 client information response (2xx).  client_id is
  * required; client_secret, registration_access_token,
- * registration_client_uri and client_secret_expires_at are optional.  A
- * non-2xx status goes through drv_parse_error.  On error *out is left
- * empty.
+ * registration_client_uri and client_secret_expires_at are optional (a
+ * secret without an integer client_secret_expires_at gets
+ * DRV_EXPIRES_UNKNOWN).  A non-2xx status goes through drv_parse_error.
+ * On error *out is left empty.
  */
 enum clr_rc drv_parse_rfc7591(const struct clr_http_resp *resp, struct drv_reg_result *out,
 			      struct clr_err *e) CLR_MUSTCHECK;
@@ -223,6 +233,8 @@ enum clr_rc drv_parse_rfc7591(const struct clr_http_resp *resp, struct drv_reg_r
  * and reduced to printable ASCII; a non-JSON body is never quoted.
  */
 enum clr_rc drv_parse_error(const struct clr_http_resp *resp, struct clr_err *e);
+/* The HTTP status an error of drv_parse_error quotes, or 0 for any other error. */
+long drv_err_http_status(const struct clr_err *e);
 
 /* DELETE: 200/204 -> CLR_OK, else drv_parse_error. */
 enum clr_rc drv_parse_no_content(const struct clr_http_resp *resp, struct clr_err *e) CLR_MUSTCHECK;

@@ -8,8 +8,9 @@
  *   - its initial access token is usually a one-use token that lives an
  *     hour, obtained with client credentials and the plugin's
  *     register-client-auth-scope (provider initial_client_id /
- *     initial_client_secret / initial_token_scope), so a fresh one is fetched
- *     for every registration.
+ *     initial_client_secret / initial_token_scope); driver.c caches it, and
+ *     once a cached one is refused (401/403) and retried with a fresh one,
+ *     fetches one for every registration (token_cache.h).
  * It issues a new client secret on every RFC 7592 PUT (the RFC allows it):
  * drv_update's out->client_secret carries it.
  */

@@ -26,6 +26,7 @@
 #include "registrations.h"
 #include "routes.h"
 #include "store.h"
+#include "token_cache.h"
 #include "validate.h"
 
 static const struct clr_field pv_fields[] = {
@@ -660,6 +661,49 @@ out:
 	return ok;
 }
 
+/* Something learnt that is neither a pass nor a failure: {"name", "detail"}. */
+static void add_note(json_t *notes, const char *name, const char *detail)
+{
+	json_array_append_new(notes, json_pack("{s:s, s:s}", "name", name, "detail", detail));
+}
+
+/* The scope the pre-step asks for, as drv_cc_build_initial_token does. */
+static const char *asked_scope(const struct drv_provider *p)
+{
+	if (p->initial_token_scope != NULL && p->initial_token_scope[0] != '\0')
+		return p->initial_token_scope;
+	return p->kind == DRV_IDP_CURITY ? "dcr" : NULL;
+}
+
+/*
+ * The token check's words: which scope was asked for and granted, and how
+ * long the token lives (what the cache keeps it for).
+ */
+static void token_detail(const struct drv_provider *p, const struct clr_http_resp *tresp,
+			 char *detail, size_t dlen)
+{
+	json_t *o = tresp->body != NULL ? json_loadb(tresp->body, tresp->body_len, 0, NULL) : NULL;
+	const char *granted = json_string_value(json_object_get(o, "scope"));
+	json_t *exp = json_object_get(o, "expires_in");
+	const char *asked = asked_scope(p);
+	char life[120];
+
+	if (json_is_integer(exp) && drv_itc_ttl((long)json_integer_value(exp)) > 0)
+		snprintf(life, sizeof(life), "expires in %lld s; registrations reuse it for %ld s",
+			 json_integer_value(exp), drv_itc_ttl((long)json_integer_value(exp)));
+	else if (json_is_integer(exp))
+		snprintf(life, sizeof(life), "expires in %lld s; too short to reuse",
+			 json_integer_value(exp));
+	else
+		snprintf(life, sizeof(life), "no expires_in: fetched anew for every registration");
+	snprintf(detail, dlen,
+		 "the token endpoint issued a registration token by client credentials (scope "
+		 "asked: %.60s%s%.60s; %s)",
+		 asked != NULL ? asked : "none", granted != NULL ? ", granted: " : "",
+		 granted != NULL ? granted : "", life);
+	json_decref(o);
+}
+
 /* The verify answer quotes the IdP, which may echo the credentials we sent. */
 static void probe_redact(struct clr_err *e, const struct reg_provider *pv, const char *bearer)
 {
@@ -674,7 +718,7 @@ static void probe_redact(struct clr_err *e, const struct reg_provider *pv, const
  * accepted and nothing was created, a 401/403 that they were refused.
  */
 static void probe_registration(struct clr_http_client *c, const struct reg_provider *pv,
-			       json_t *checks)
+			       json_t *checks, json_t *notes)
 {
 	const struct drv_driver *d = drv_get(pv->p.kind);
 	struct drv_wire_req w = {0}, tw = {0};
@@ -685,7 +729,7 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 	struct drv_reg_input in = {0};
 	struct clr_http_header h[3];
 	json_t *gt = json_pack("[s]", "client_credentials"), *rt = json_array();
-	char *token = NULL, *body = NULL, detail[300];
+	char *token = NULL, *body = NULL, detail[300], code[64];
 	const char *bearer = pv->p.initial_access_token, *tname = "initial_access_token";
 	size_t nh = 0;
 
@@ -705,12 +749,28 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 				tw.form != NULL ? strlen(tw.form) : 0, &tresp, &e) != CLR_OK ||
 		    d->parse_initial_token(&tresp, &token, &e) != CLR_OK) {
 			probe_redact(&e, pv, NULL);
-			add_check(checks, tname, 0, e.msg);
+			snprintf(detail, sizeof(detail),
+				 "%.200s (client credentials, scope asked: %.60s)", e.msg,
+				 asked_scope(&pv->p) != NULL ? asked_scope(&pv->p) : "none");
+			add_check(checks, "initial_token", 0, detail);
 			goto out;
 		}
-		add_check(checks, tname, 1, "the token endpoint issued a registration token");
+		token_detail(&pv->p, &tresp, detail, sizeof(detail));
+		add_check(checks, "initial_token", 1, detail);
+		if (drv_itc_is_single_use(&pv->p))
+			add_note(notes, "initial_token_single_use",
+				 "a cached token was refused after its first use: this IdP's "
+				 "tokens are single-use, so one is fetched for every registration");
 		bearer = token;
 	}
+	if (pv->p.kind == DRV_IDP_GLEWLWYD)
+		add_note(notes, "redirect_placeholder",
+			 "Glewlwyd refuses a registration without redirect_uris: client types "
+			 "without redirect URIs register with [" DRV_PLACEHOLDER_REDIRECT_URI
+			 "], which can never be reached");
+	if (pv->p.kind == DRV_IDP_OKTA || pv->p.kind == DRV_IDP_HTTP_BRIDGE)
+		add_note(notes, "rfc7592_management",
+			 "registrations are managed with the provider's own credential");
 	ct.response_types = rt;
 	ct.grant_types = gt;
 	ct.token_endpoint_auth_method = "client_secret_basic";
@@ -757,7 +817,15 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 		add_check(checks, "registration_endpoint", 0, detail);
 		goto out;
 	}
-	add_check(checks, "registration_endpoint", 1, "reachable");
+	(void)drv_parse_error(&resp, &e);
+	snprintf(code, sizeof(code), "%s", e.error[0] != '\0' ? e.error : "no error code");
+	snprintf(detail, sizeof(detail),
+		 "reachable: HTTP %ld (%s) to a deliberately invalid request%s", resp.status,
+		 resp.status >= 200 && resp.status < 300    ? "created a client"
+		 : resp.status == 401 || resp.status == 403 ? "credentials refused"
+							    : code,
+		 resp.status == 400 ? ", as RFC 7591 wants" : "");
+	add_check(checks, "registration_endpoint", 1, detail);
 	if (resp.status == 401 || resp.status == 403) {
 		(void)drv_parse_error(&resp, &e);
 		probe_redact(&e, pv, bearer);
@@ -768,12 +836,25 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 		add_check(checks, tname, 0, detail);
 	} else if (resp.status >= 200 && resp.status < 300) {
 		/* A lax IdP created a client from the probe: remove it again. */
+		int parsed = d->parse(DRV_OP_REGISTER, &pv->p, &resp, &res, &e) == CLR_OK;
+		int manageable =
+		    parsed && res.registration_access_token != NULL &&
+		    drv_check_client_uri(&pv->p, res.registration_client_uri, &e) == CLR_OK;
 		int gone =
-		    d->parse(DRV_OP_REGISTER, &pv->p, &resp, &res, &e) == CLR_OK &&
+		    parsed &&
 		    drv_delete(c, &pv->p,
 			       &(struct drv_reg_ref){res.client_id, res.registration_client_uri,
 						     res.registration_access_token},
 			       &e) == CLR_OK;
+
+		if (parsed && pv->p.kind != DRV_IDP_OKTA && pv->p.kind != DRV_IDP_HTTP_BRIDGE)
+			add_check(checks, "rfc7592_management", manageable,
+				  manageable
+				      ? "the probe client came with a registration access "
+					"token and a usable registration_client_uri"
+				      : "the probe client came without a registration access "
+					"token or with a registration_client_uri elsewhere: "
+					"registrations cannot be updated or deleted here");
 		add_check(checks, tname, 1,
 			  gone ? "accepted (the IdP created a probe client despite invalid "
 				 "metadata; it was deleted)"
@@ -787,6 +868,11 @@ static void probe_registration(struct clr_http_client *c, const struct reg_provi
 					  "deliberately invalid request)",
 			 resp.status);
 		add_check(checks, tname, 1, detail);
+		if (pv->p.kind != DRV_IDP_OKTA && pv->p.kind != DRV_IDP_HTTP_BRIDGE)
+			add_note(notes, "rfc7592_management",
+				 "not knowable without creating a client: whether the IdP issues "
+				 "a registration access token shows on the first registration "
+				 "(idp_manageable and warnings)");
 	}
 out:
 	json_decref(gt);
@@ -808,7 +894,7 @@ void reg_h_providers_verify(struct clr_req *r)
 	struct reg_provider pv = {0};
 	struct clr_err e = {0};
 	struct disco d = {0};
-	json_t *checks = NULL;
+	json_t *checks = NULL, *notes = NULL;
 	char detail[300];
 	const char *jwks;
 	size_t i;
@@ -821,6 +907,7 @@ void reg_h_providers_verify(struct clr_req *r)
 		return;
 	}
 	checks = json_array();
+	notes = json_array();
 	if (discover(r->http, &pv.p.http, pv.well_known_url, 0, &d, &e) != CLR_OK) {
 		add_check(checks, "discovery", 0, e.msg);
 	} else if (strcmp(d.issuer, pv.p.issuer) != 0) {
@@ -834,12 +921,13 @@ void reg_h_providers_verify(struct clr_req *r)
 	jwks = d.jwks_uri != NULL ? d.jwks_uri : pv.jwks_uri;
 	add_check(checks, "jwks", check_jwks(r->http, &pv.p.http, jwks, detail, sizeof(detail)),
 		  detail);
-	probe_registration(r->http, &pv, checks);
+	probe_registration(r->http, &pv, checks, notes);
 	for (i = 0; i < json_array_size(checks); i++)
 		if (!json_is_true(json_object_get(json_array_get(checks, i), "ok")))
 			all = 0;
 	clr_resp_json(r, 200,
-		      json_pack("{s:s, s:b, s:o}", "provider_id", id, "ok", all, "checks", checks));
+		      json_pack("{s:s, s:b, s:o, s:o}", "provider_id", id, "ok", all, "checks",
+				checks, "notes", notes));
 	disco_clear(&d);
 	reg_provider_release(&pv);
 }

@@ -12,7 +12,10 @@
  *                  takes an active row out of service at once, then the
  *                  client is deleted at the IdP
  *   rotate:        {"registration_id", "pickup"?: true}: pickup offers the new
- *                  secret once (POST /v1/registrations/{id}/client-secret)
+ *                  secret once (POST /v1/registrations/{id}/client-secret);
+ *                  "scheduled": true (with "client_secret_expires_at") is
+ *                  the rotation the registrar queued itself, with a run_at,
+ *                  before an expiring secret expires (registrations.c)
  *   client_update: {"registration_id", "redirect_uris"}: RFC 7592 update
  *                  of the redirect URIs, name and scope kept
  *
@@ -210,6 +213,12 @@ static enum clr_rc job_rotate(void *appv, struct clr_db *db, const struct clr_jo
 		clr_unsealed_free(secret, strlen(secret));
 	json_decref(view);
 	clr_http_client_free(http);
+	/* A scheduled rotation of a registration no longer active: nothing to do. */
+	if (rc == CLR_ERR_CONFLICT && json_is_true(json_object_get(job->payload, "scheduled"))) {
+		clr_log(NULL, CLR_LOG_INFO, "registration %s: scheduled rotation skipped: %s", id,
+			e->msg);
+		return CLR_OK;
+	}
 	if (rc == CLR_ERR_NOTFOUND || rc == CLR_ERR_CONFLICT)
 		return CLR_ERR_PARAM;
 	return rc;

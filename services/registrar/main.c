@@ -18,6 +18,7 @@
 #include "registrations.h"
 #include "routes.h"
 #include "store.h"
+#include "token_cache.h"
 
 /* Job workers: registrations on a slow IdP do not queue behind each other. */
 #define REG_WORKERS 4
@@ -34,8 +35,12 @@ static char *metrics(void *arg)
 		     "# HELP clearance_registrations_outcome_unknown Registrations whose IdP "
 		     "outcome is unknown, parked for an admin.\n"
 		     "# TYPE clearance_registrations_outcome_unknown gauge\n"
-		     "clearance_registrations_outcome_unknown %ld\n",
-		     n) < 0)
+		     "clearance_registrations_outcome_unknown %ld\n"
+		     "# HELP clearance_initial_token_fetches_total Initial access tokens asked "
+		     "of a token endpoint with client credentials (the rest came from the cache).\n"
+		     "# TYPE clearance_initial_token_fetches_total counter\n"
+		     "clearance_initial_token_fetches_total %ld\n",
+		     n, drv_itc_fetches()) < 0)
 		return NULL;
 	return s;
 }

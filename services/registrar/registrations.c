@@ -62,7 +62,14 @@ struct sealed_result {
 	char *meta;
 	char expires[24];
 	int has_expires;
+	int unknown; /* a secret without client_secret_expires_at: stored as NULL */
 };
+
+/* The client_secret_expires_at parameter: NULL for "unknown". */
+static const char *expires_param(const struct sealed_result *s)
+{
+	return s->unknown ? NULL : s->expires;
+}
 
 static void sealed_clear(struct sealed_result *s)
 {
@@ -92,8 +99,10 @@ static enum clr_rc seal_result(const struct reg_app *app, const char *id,
 			goto fail;
 		}
 	}
-	snprintf(s->expires, sizeof(s->expires), "%lld", res->client_secret_expires_at);
-	s->has_expires = res->client_secret_expires_at != 0;
+	s->unknown = res->client_secret_expires_at == DRV_EXPIRES_UNKNOWN;
+	snprintf(s->expires, sizeof(s->expires), "%lld",
+		 s->unknown ? 0LL : res->client_secret_expires_at);
+	s->has_expires = !s->unknown && res->client_secret_expires_at != 0;
 	return CLR_OK;
 fail:
 	sealed_clear(s);
@@ -125,6 +134,51 @@ static enum clr_rc compensate(struct clr_http_client *http, const struct drv_pro
 		"deleted at the IdP (%s): remove it there by hand",
 		res->client_id, p->id, ce.msg);
 	return ce.rc != CLR_OK ? ce.rc : CLR_ERR_UPSTREAM;
+}
+
+/*
+ * A secret that expires gets a rotate job before it does (where the kind
+ * can rotate; the statement checks), replacing any scheduled one; a new
+ * secret that does not expire (replace set: after a rotation or update)
+ * only cancels the old one.  Runs after the result is committed, in a
+ * transaction of its own: a failure here loses no IdP answer, it is
+ * logged and shows as a missing job.
+ */
+static void schedule_rotation(struct clr_db *db, const char *id, const struct sealed_result *s,
+			      int replace)
+{
+	const char *p[2] = {id, s->has_expires ? s->expires : "0"};
+	enum clr_rc rc;
+
+	if (!s->has_expires && !replace)
+		return;
+	if ((rc = clr_db_begin(db)) == CLR_OK &&
+	    (rc = clr_db_exec(db, "reg_rg_schedule_rotation", 2, p, NULL)) == CLR_OK)
+		rc = clr_db_commit(db);
+	clr_db_rollback(db);
+	if (rc != CLR_OK)
+		clr_log(NULL, CLR_LOG_WARN,
+			"registration %s: its client secret expires at %s but no rotation "
+			"could be scheduled",
+			id, s->expires);
+}
+
+/*
+ * RFC 7592 needs the registration access token the IdP issued with the
+ * client; okta and http_bridge manage clients with the provider's own
+ * credential.  Mirrors RG_MANAGEABLE in store.c, which the view shows.
+ */
+static enum clr_rc check_manageable(const struct reg_provider *pv, const struct reg_row *row,
+				    const char *what, struct clr_err *e)
+{
+	if (pv->p.kind == DRV_IDP_OKTA || pv->p.kind == DRV_IDP_HTTP_BRIDGE ||
+	    (row->rat != NULL && row->rat[0] != '\0'))
+		return CLR_OK;
+	return clr_err_set(e, CLR_ERR_CONFLICT, "not_manageable", NULL,
+			   "the IdP answered this registration without a registration access "
+			   "token (RFC 7592), so Clearance cannot %s the client there; change it "
+			   "at the IdP by hand, or register a new client",
+			   what);
 }
 
 /* ---- operations ---------------------------------------------------------- */
@@ -373,7 +427,7 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	p[8] = s.secret;
 	p[9] = s.rat;
 	p[10] = res.registration_client_uri;
-	p[11] = s.expires;
+	p[11] = expires_param(&s);
 	p[12] = s.meta;
 	rc = clr_db_exec(db, "reg_rg_activate", 13, p, &pr);
 	/* Not pending any more (resolved meanwhile): never leave the client behind. */
@@ -403,6 +457,7 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	}
 	clr_log(NULL, CLR_LOG_INFO, "registration %s: client %s registered at provider %s", id,
 		res.client_id, pv.p.id);
+	schedule_rotation(db, id, &s, 0);
 out:
 	if (in_tx)
 		clr_db_rollback(db);
@@ -572,6 +627,8 @@ enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
 				 "%s cannot rotate client secrets", drv_idp_kind_name(pv.p.kind));
 		goto out;
 	}
+	if ((rc = check_manageable(&pv, &row, "rotate the secret of", e)) != CLR_OK)
+		goto out;
 	if ((rc = drv_rotate(http, &pv.p, &row.ref, &res, &de)) != CLR_OK) {
 		rc = idp_fail("the registration access token", &de, e);
 		goto out;
@@ -585,7 +642,7 @@ enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
 		goto out;
 	p[0] = id;
 	p[1] = s.secret;
-	p[2] = s.expires;
+	p[2] = expires_param(&s);
 	p[3] = s.rat;
 	p[4] = s.meta;
 	rc = clr_db_exec(db, "reg_rg_rotated", 5, p, &pr);
@@ -613,6 +670,7 @@ enum clr_rc reg_op_rotate(const struct reg_app *app, struct clr_db *db,
 		goto out;
 	}
 	clr_log(NULL, CLR_LOG_INFO, "registration %s: client secret rotated", id);
+	schedule_rotation(db, id, &s, 1);
 out:
 	clr_db_rollback(db);
 	PQclear(pr);
@@ -646,7 +704,7 @@ static enum clr_rc update_impl(const struct reg_app *app, struct clr_db *db,
 	struct reg_request req = *given;
 	struct clr_err de = {0};
 	json_t *uris = NULL;
-	char *uris_s = NULL;
+	char *uris_s = NULL, why[sizeof(de.msg) + 80];
 	PGresult *pr = NULL;
 	const char *p[10];
 	enum clr_rc rc;
@@ -687,10 +745,40 @@ static enum clr_rc update_impl(const struct reg_app *app, struct clr_db *db,
 	if ((rc = reg_request_check(&req, &ct, e)) != CLR_OK ||
 	    (rc = reg_provider_load(app, db, row.provider_id, 0, 1, &pv, e)) != CLR_OK)
 		goto out;
+	if ((rc = check_manageable(&pv, &row, "update", e)) != CLR_OK)
+		goto out;
 	in.client_name = req.client_name;
 	in.redirect_uris = uris;
 	in.scope = req.scope;
 	if (drv_update(http, &pv.p, &ct.ct, &in, &row.ref, &res, &de) != CLR_OK) {
+		if (de.rc == CLR_ERR_DENIED && drv_err_http_status(&de) == 401) {
+			/*
+			 * RFC 7592 s.2.2: a 401 means the client or its token is gone
+			 * at the IdP; like a refused DELETE, the row leaves service
+			 * rather than stay active with credentials nobody honours.
+			 */
+			snprintf(why, sizeof(why), "the IdP refused an update: %s", de.msg);
+			p[0] = id;
+			p[1] = why;
+			rc = clr_db_exec(db, "reg_rg_orphaned", 2, p, NULL);
+			if (rc == CLR_OK)
+				rc = clr_db_commit(db);
+			if (rc != CLR_OK) {
+				clr_err_set(e, rc, NULL, NULL,
+					    "the IdP refused the registration access token (HTTP "
+					    "401); marking the registration orphaned failed");
+				goto out;
+			}
+			clr_log(NULL, CLR_LOG_WARN, "registration %s (client %s) orphaned: %s", id,
+				row.client_id, de.msg);
+			rc =
+			    clr_err_set(e, CLR_ERR_CONFLICT, "registration_orphaned", NULL,
+					"the IdP refused the registration access token (HTTP 401): "
+					"the client is gone there or no longer ours, so the "
+					"registration is now orphaned (out of service): %.100s",
+					de.msg);
+			goto out;
+		}
 		rc = idp_fail("the registration access token", &de, e);
 		goto out;
 	}
@@ -709,7 +797,7 @@ static enum clr_rc update_impl(const struct reg_app *app, struct clr_db *db,
 	p[5] = s.secret;
 	p[6] = s.rat;
 	p[7] = res.registration_client_uri;
-	p[8] = s.has_expires ? s.expires : NULL;
+	p[8] = expires_param(&s);
 	p[9] = s.meta;
 	if ((rc = clr_db_exec(db, "reg_rg_updated", 10, p, &pr)) != CLR_OK ||
 	    (rc = clr_db_commit(db)) != CLR_OK) {
@@ -732,6 +820,8 @@ static enum clr_rc update_impl(const struct reg_app *app, struct clr_db *db,
 	}
 	clr_log(NULL, CLR_LOG_INFO, "registration %s (client %s): metadata updated%s", id,
 		row.client_id, changed ? ", new client secret" : "");
+	if (res.client_secret != NULL)
+		schedule_rotation(db, id, &s, 1);
 	goto out;
 lost:
 	/* The IdP may have rotated the registration access token with that update. */

@@ -93,17 +93,44 @@ enum { CT_ID, CT_PROVIDER, CT_NAME, CT_DESC, CT_RT, CT_GT, CT_AUTH, CT_OKTA };
 	"FROM providers pk WHERE pk.id = registrations.provider_id AND pk.kind IN ('okta', "       \
 	"'http_bridge')) END"
 
-#define RG_VIEW                                                                                                  \
-	"id, provider_id, client_type_id, client_name, redirect_uris, scope, owner, "                            \
-	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, " RG_MANAGEABLE               \
-	" AS idp_manageable, "                                                                                   \
-	"registration_client_uri, client_secret_expires_at, metadata, last_error, "                              \
-	"revision, " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS(                                             \
-	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at") ", idp_attempts, " CLR_SQL_TS_AS("idp_"               \
-											    "atte"               \
-											    "mpt_"               \
-											    "at") ", " RG_GRANTS \
-												  " AS grants"
+/*
+ * What an admin and the portal must know about a registration's client and
+ * cannot see at a glance (issue 10), as [{"code", "message"}]: a client the
+ * IdP gave no RFC 7592 access to, a secret whose expiry the IdP did not
+ * say, a secret that expires on a kind that cannot rotate it.
+ */
+#define RG_WARNINGS                                                                                \
+	"(SELECT coalesce(jsonb_agg(w.o ORDER BY w.n), '[]'::jsonb) FROM (VALUES "                 \
+	"(1, CASE WHEN registrations.status = 'active' AND NOT (" RG_MANAGEABLE ") THEN "          \
+	"jsonb_build_object('code', 'not_manageable', 'message', 'the IdP answered without a "     \
+	"registration access token or registration_client_uri (RFC 7592): Clearance cannot "       \
+	"update, rotate or delete this client at the IdP') END), "                                 \
+	"(2, CASE WHEN registrations.status = 'active' AND "                                       \
+	"registrations.client_secret_sealed IS NOT NULL AND "                                      \
+	"registrations.client_secret_expires_at IS NULL THEN jsonb_build_object('code', "          \
+	"'secret_expiry_unknown', 'message', 'the IdP did not say when the client secret "         \
+	"expires (no client_secret_expires_at): it may stop working without notice') END), "       \
+	"(3, CASE WHEN registrations.status = 'active' AND "                                       \
+	"registrations.client_secret_expires_at > 0 AND NOT coalesce((SELECT k.can_rotate FROM "   \
+	"providers pk JOIN provider_kinds k ON k.kind = pk.kind WHERE pk.id = "                    \
+	"registrations.provider_id), false) THEN jsonb_build_object('code', "                      \
+	"'secret_expires_no_rotation', 'message', 'the client secret expires at ' || "             \
+	"to_char(to_timestamp(registrations.client_secret_expires_at) AT TIME ZONE 'UTC', "        \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') || ' and this provider kind cannot rotate it: "         \
+	"register a new client before then') END)) AS w(n, o) WHERE w.o IS NOT NULL)"
+
+#define RG_VIEW                                                                                                              \
+	"id, provider_id, client_type_id, client_name, redirect_uris, scope, owner, "                                        \
+	"status, client_id, client_secret_sealed IS NOT NULL AS client_secret_set, " RG_MANAGEABLE                           \
+	" AS idp_manageable, "                                                                                               \
+	"registration_client_uri, client_secret_expires_at, metadata, last_error, "                                          \
+	"revision, " CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS(                                                         \
+	    "updated_at") ", " CLR_SQL_TS_AS("deleted_at") ", idp_attempts, " CLR_SQL_TS_AS("idp_"                           \
+											    "atte"                           \
+											    "mpt_"                           \
+											    "at") ", " RG_GRANTS             \
+												  " AS grants, " RG_WARNINGS \
+												  " AS warnings"
 
 #define RG_FULL                                                                                    \
 	"SELECT id, provider_id, client_type_id, client_name, scope, status, "                     \
@@ -251,7 +278,9 @@ const struct clr_db_stmt reg_stmts[] = {
      "client_secret_sealed = coalesce($6, client_secret_sealed), "
      "registration_access_token_sealed = coalesce($7, registration_access_token_sealed), "
      "registration_client_uri = coalesce($8, registration_client_uri), "
-     "client_secret_expires_at = coalesce($9::bigint, client_secret_expires_at), "
+     /* A new secret brings its own expiry (NULL: unknown); none keeps the old. */
+     "client_secret_expires_at = CASE WHEN $6::text IS NULL THEN client_secret_expires_at "
+     "ELSE $9::bigint END, "
      "metadata = coalesce($10::jsonb, metadata), last_error = NULL, revision = revision + 1, "
      "updated_at = now() WHERE id = $1 RETURNING " RG_VIEW,
      10},
@@ -271,6 +300,24 @@ const struct clr_db_stmt reg_stmts[] = {
     {"reg_rg_orphaned",
      "UPDATE registrations SET status = 'orphaned', last_error = $2, "
      "revision = revision + 1, updated_at = now() WHERE id = $1 RETURNING " RG_VIEW,
+     2},
+    /*
+     * The rotation before a secret expires ($2, epoch seconds), where the
+     * kind can rotate: 24 h before, or at 80 % of what is left when that is
+     * shorter; replaces a scheduled one not yet started (jobs.c, rotate).
+     */
+    {"reg_rg_schedule_rotation",
+     "WITH gone AS (DELETE FROM jobs WHERE kind = 'rotate' AND state = 'queued'"
+     " AND payload->>'registration_id' = $1::text AND payload ? 'scheduled'),"
+     " ins AS (INSERT INTO jobs (kind, payload, run_at)"
+     " SELECT 'rotate', jsonb_build_object('registration_id', $1::text, 'scheduled', true,"
+     " 'client_secret_expires_at', $2::bigint), greatest(now(), to_timestamp($2::bigint)"
+     " - least(interval '24 hours', (to_timestamp($2::bigint) - now()) * 0.2))"
+     " FROM registrations r JOIN providers pk ON pk.id = r.provider_id"
+     " JOIN provider_kinds k ON k.kind = pk.kind"
+     " WHERE r.id = $1::uuid AND k.can_rotate AND $2::bigint > 0 RETURNING id)"
+     /* Workers sleep until the earliest run_at they know of: wake them to look. */
+     " SELECT pg_notify('clearance_jobs', 'rotate') FROM ins",
      2},
     {"reg_rg_note_error",
      "UPDATE registrations SET last_error = $2, "

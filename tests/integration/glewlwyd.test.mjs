@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startGlewlwyd, haveGlewlwyd, REGISTRATION_SCOPE } from './lib/glewlwyd.mjs';
 import { api, haveStack, waitFor, DATABASE_URL, STACK_DIR } from './lib/api.mjs';
+import { fcgiRequest } from './lib/fcgi.mjs';
 import { makeAdmin, verifiedDev, sql, uniq } from './lib/portal.mjs';
 
 const basic = (id, secret) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
@@ -217,6 +218,38 @@ describe('Glewlwyd through Clearance', { skip: haveStack() && DATABASE_URL && ST
     const back = await api('PATCH', `/v1/providers/${provider.id}`, { identity_claim: 'client_id', access_token_typ: provider.access_token_typ }, as());
     assert.equal(back.status, 200, back.text);
     assert.equal((await api('GET', `/v1/providers/${provider.id}`, undefined, as())).json.identity_claim, 'client_id');
+  });
+
+  // Glewlwyd's initial access tokens are single-use: the cached one is
+  // refused on its second use, one retry with a fresh one, and from then on
+  // one fetch per registration without a refused attempt (issue 10).
+  test('initial access tokens: cached, refused on reuse, retried once, then fetched per registration', async () => {
+    assert.ok(ct, 'the provider test ran first');
+    const fetches = async () => {
+      const met = await fcgiRequest(path.join(STACK_DIR, 'run', 'registrar.sock'), { path: '/metrics' });
+      return Number(/^clearance_initial_token_fetches_total (\d+)$/m.exec(met.body.toString())[1]);
+    };
+    const f0 = await fetches();
+    const regs = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await api('POST', '/v1/registrations', { client_type_id: ct.id, client_name: `gw-iat-${i}-${uniq()}` }, as());
+      assert.equal(r.status, 201, r.text);
+      // Glewlwyd gives the secret an expiry of 0 (never) and RFC 7592 access.
+      assert.equal(r.json.idp_manageable, true, r.text);
+      assert.deepEqual(r.json.warnings, [], r.text);
+      regs.push(r.json);
+    }
+    // 1 (first), 2 (cached one refused, fresh one), 3 (learnt single-use).
+    assert.equal(await fetches() - f0, 3);
+    const v = await api('POST', `/v1/providers/${provider.id}/verify`, undefined, as());
+    assert.equal(v.status, 200, v.text);
+    const ch = Object.fromEntries(v.json.checks.map((c) => [c.name, c]));
+    assert.equal(ch.initial_token?.ok, true, v.text);
+    assert.ok(ch.initial_token.detail.includes(`scope asked: ${REGISTRATION_SCOPE}`), v.text);
+    const notes = Object.fromEntries(v.json.notes.map((x) => [x.name, x.detail]));
+    assert.match(notes.redirect_placeholder || '', /clearance\.invalid/);
+    assert.match(notes.initial_token_single_use || '', /single-use/);
+    for (const r of regs) assert.equal((await api('DELETE', `/v1/registrations/${r.id}`, undefined, as())).status, 204);
   });
 
   test('a direct registration with grants, a token, the gateway, an RFC 7592 update with its new secret, deletion', async () => {

@@ -5,8 +5,11 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { startIdp, decodeJwt } from './lib/idp.mjs';
-import { api, haveStack, waitFor, DATABASE_URL } from './lib/api.mjs';
+import { startIdpStub } from './lib/idp-stub.mjs';
+import { fcgiRequest } from './lib/fcgi.mjs';
+import { api, haveStack, waitFor, DATABASE_URL, STACK_DIR } from './lib/api.mjs';
 
 // Runs SQL through psql on stdin (so :'var' interpolation quotes the values).
 function psql(sql, vars = {}) {
@@ -534,6 +537,253 @@ describe('registrar', { skip: noStack }, () => {
       }
     } finally {
       await idp3.stop();
+    }
+  });
+});
+
+// The registration client against the IdP stub (issue 10): what an IdP's
+// answer leaves unsaid or refuses becomes visible on the registration, and
+// initial access tokens by client credentials are reused while they live.
+describe('registration client (issue 10, RFC 7591 s.3.2 / RFC 7592)', { skip: noStack || (!STACK_DIR && 'no stack dir') }, () => {
+  let stub;
+  const mkProvider = async (extra = {}) => {
+    const r = await api('POST', '/v1/providers', {
+      name: `stub-${uniq()}`, kind: 'other', well_known_url: stub.discoveryUrl, allow_insecure_http: true, ...extra,
+    });
+    assert.equal(r.status, 201, r.text);
+    return r.json;
+  };
+  const mkType = async (pid) => {
+    const r = await api('POST', `/v1/providers/${pid}/client-types`, {
+      display_name: `cc-${uniq()}`, description: 'issue 10', response_types: [],
+      grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic',
+    });
+    assert.equal(r.status, 201, r.text);
+    return r.json;
+  };
+  const register = async (ct, name) => {
+    const r = await api('POST', '/v1/registrations', { client_type_id: ct.id, client_name: name });
+    assert.equal(r.status, 201, r.text);
+    return r.json;
+  };
+  const codes = (view) => (view.warnings || []).map((w) => w.code);
+  const fetchesMetric = async () => {
+    const met = await fcgiRequest(path.join(STACK_DIR, 'run', 'registrar.sock'), { path: '/metrics' });
+    const m = /^clearance_initial_token_fetches_total (\d+)$/m.exec(met.body.toString());
+    assert.ok(m, 'the fetch counter is exposed');
+    return Number(m[1]);
+  };
+
+  before(async () => { stub = await startIdpStub({ expSeconds: 3600 }); });
+  after(async () => { await stub?.stop(); });
+
+  test('client_secret_expires_at: 0 is never, absent is unknown (with a warning)', async () => {
+    const ct = await mkType((await mkProvider()).id);
+    const ok = await register(ct, `ok-${uniq()}`);
+    assert.equal(ok.client_secret_expires_at, 0);
+    assert.deepEqual(ok.warnings, []);
+    assert.equal(ok.idp_manageable, true);
+    const noexp = await register(ct, `m-noexp-${uniq()}`);
+    assert.equal(noexp.client_secret_expires_at, null, 'unknown, not "never"');
+    assert.deepEqual(codes(noexp), ['secret_expiry_unknown']);
+    const again = await api('GET', `/v1/registrations/${noexp.id}`);
+    assert.deepEqual(codes(again.json), ['secret_expiry_unknown'], 'the stored view says so too');
+    assert.match(again.json.warnings[0].message, /client_secret_expires_at/);
+    for (const r of [ok, noexp]) assert.equal((await api('DELETE', `/v1/registrations/${r.id}`)).status, 204);
+  });
+
+  test('an expiring secret on a kind that cannot rotate: a warning, no rotation job', async () => {
+    const ct = await mkType((await mkProvider()).id);
+    const r = await register(ct, `m-shortexp-${uniq()}`);
+    assert.ok(r.client_secret_expires_at > Date.now() / 1000);
+    assert.deepEqual(codes(r), ['secret_expires_no_rotation']);
+    const jobs = await psql(`SELECT count(*) FROM jobs WHERE kind = 'rotate' AND payload->>'registration_id' = '${r.id}'`);
+    assert.equal(jobs.trim(), '0');
+    assert.equal((await api('DELETE', `/v1/registrations/${r.id}`)).status, 204);
+  });
+
+  test('an expiring secret on a kind that rotates: rotated before it expires, and rescheduled', async () => {
+    // Short-lived (expSeconds 20 on this stub): the rotation runs at 80 % of the life.
+    const s2 = await startIdpStub({ expSeconds: 20 });
+    try {
+      let r = await api('POST', '/v1/providers', {
+        name: `bridge-${uniq()}`, kind: 'http_bridge', well_known_url: s2.discoveryUrl,
+        registration_endpoint: `${s2.base}/bridge`, initial_access_token: 'bridge-key', allow_insecure_http: true,
+      });
+      assert.equal(r.status, 201, r.text);
+      const ct = await mkType(r.json.id);
+      const reg = await register(ct, `m-shortexp-${uniq()}`);
+      const exp0 = reg.client_secret_expires_at;
+      assert.ok(exp0 > Date.now() / 1000, reg.text);
+      assert.deepEqual(reg.warnings, []);
+      const q = await psql(`SELECT extract(epoch FROM run_at)::bigint, payload->>'scheduled' FROM jobs WHERE kind = 'rotate' AND payload->>'registration_id' = '${reg.id}' ORDER BY created_at LIMIT 1`);
+      const [runAt, scheduled] = q.trim().split('|');
+      assert.equal(scheduled, 'true', q);
+      // 80 % of the 20 s left: 4 s before expiry (1 s of slack for rounding).
+      assert.ok(Number(runAt) < exp0 && Number(runAt) >= exp0 - 5, `run_at ${runAt} before expiry ${exp0}`);
+      const first = reg.client_secret;
+      await waitFor(async () => (s2.clients.get(reg.client_id)?.rotations || 0) >= 1,
+        { timeoutMs: 45000, intervalMs: 250, what: 'the scheduled rotation ran' });
+      const after1 = await waitFor(async () => {
+        const v = (await api('GET', `/v1/registrations/${reg.id}`)).json;
+        return v.client_secret_expires_at > exp0 ? v : null;
+      }, { timeoutMs: 10000, intervalMs: 200, what: 'the new expiry is stored' });
+      assert.equal(after1.status, 'active');
+      assert.notEqual(s2.clients.get(reg.client_id).client_secret, first, 'a new secret at the IdP');
+      const next = await psql(`SELECT count(*) FROM jobs WHERE kind = 'rotate' AND state IN ('queued', 'running') AND payload->>'registration_id' = '${reg.id}'`);
+      assert.equal(next.trim(), '1', 'the rotation result scheduled the next one');
+      assert.equal((await api('DELETE', `/v1/registrations/${reg.id}`)).status, 204);
+      // A scheduled rotation of a deleted registration finishes as nothing to do.
+      await psql(`UPDATE jobs SET run_at = now() WHERE kind = 'rotate' AND state = 'queued' AND payload->>'registration_id' = '${reg.id}'`);
+      await waitFor(async () => (await psql(`SELECT state FROM jobs WHERE kind = 'rotate' AND payload->>'registration_id' = '${reg.id}' ORDER BY created_at DESC LIMIT 1`)).trim() === 'done',
+        { timeoutMs: 15000, intervalMs: 250, what: 'the orphan rotation job is done' });
+    } finally {
+      await s2.stop();
+    }
+  });
+
+  test('no registration access token: update and rotate refused up front (409), the view says why', async () => {
+    const ct = await mkType((await mkProvider()).id);
+    const name = `m-norat-${uniq()}`;
+    const r = await register(ct, name);
+    assert.equal(r.idp_manageable, false);
+    assert.deepEqual(codes(r), ['not_manageable']);
+    const u = await api('PUT', `/v1/registrations/${r.id}`, { client_name: `${name}-renamed` });
+    assert.equal(u.status, 409, u.text);
+    assert.equal(u.json.error, 'not_manageable');
+    assert.match(u.json.error_description || u.json.message || u.text, /registration access token/);
+    assert.equal(s2name(stub, r.client_id), name, 'the IdP was not asked');
+    const rot = await api('POST', `/v1/registrations/${r.id}/rotate-secret`);
+    assert.equal(rot.status, 409, rot.text);
+    const v = await api('GET', `/v1/registrations/${r.id}`);
+    assert.equal(v.json.status, 'active');
+  });
+
+  test('a 401 from the configuration endpoint on PUT orphans the registration', async () => {
+    const ct = await mkType((await mkProvider()).id);
+    // A PUT the IdP takes: stored, and the new registration access token used next time.
+    const fine = await register(ct, `put-${uniq()}`);
+    let u = await api('PUT', `/v1/registrations/${fine.id}`, { client_name: `${fine.client_name}-2` });
+    assert.equal(u.status, 200, u.text);
+    assert.equal(stub.clients.get(fine.client_id).client_name, `${fine.client_name}-2`);
+    assert.equal((await api('DELETE', `/v1/registrations/${fine.id}`)).status, 204, 'the rotated token works');
+    const r = await register(ct, `m-put401-${uniq()}`);
+    u = await api('PUT', `/v1/registrations/${r.id}`, { client_name: `${r.client_name}-2` });
+    assert.equal(u.status, 409, u.text);
+    assert.equal(u.json.error, 'registration_orphaned');
+    assert.match(u.text, /orphaned/);
+    const v = await api('GET', `/v1/registrations/${r.id}`);
+    assert.equal(v.json.status, 'orphaned', v.text);
+    assert.match(v.json.last_error, /401/);
+  });
+
+  test('a registration_client_uri on another origin is refused when the IdP answers: parked, never used', async () => {
+    const ct = await mkType((await mkProvider()).id);
+    const name = `m-foreignuri-${uniq()}`;
+    const r = await api('POST', '/v1/registrations', { client_type_id: ct.id, client_name: name });
+    assert.equal(r.status, 502, r.text);
+    assert.match(r.text, /registration_client_uri|outcome/);
+    const rows = (await api('GET', `/v1/registrations?provider_id=${ct.provider_id}`)).json.registrations;
+    const row = rows.find((x) => x.client_name === name);
+    assert.equal(row?.status, 'outcome_unknown', JSON.stringify(rows));
+    assert.equal(stub.named(name).length, 1, 'the client exists at the IdP, for an admin to resolve');
+    assert.equal((await api('POST', `/v1/registrations/${row.id}/resolve`, { action: 'gone' })).status, 200);
+  });
+
+  test('initial access token by client credentials: reused while it lives, a refused cached one retried once', async () => {
+    const prov = await mkProvider({ initial_client_id: 'cc-client', initial_client_secret: 'cc-secret' });
+    const ct = await mkType(prov.id);
+    const f0 = stub.tokens.fetches;
+    const m0 = await fetchesMetric();
+    const a = await register(ct, `cc-${uniq()}`);
+    const b = await register(ct, `cc-${uniq()}`);
+    assert.equal(stub.tokens.fetches - f0, 1, 'one token for two registrations');
+    assert.equal(await fetchesMetric() - m0, 1);
+    // A provider change (the scope) is another cache key: a new token, with that scope.
+    let p = await api('PATCH', `/v1/providers/${prov.id}`, { initial_token_scope: 'dcr' });
+    assert.equal(p.status, 200, p.text);
+    const c = await register(ct, `cc-${uniq()}`);
+    assert.equal(stub.tokens.fetches - f0, 2);
+    assert.equal([...stub.tokens.live.values()].at(-1).scope, 'dcr');
+    // Single-use tokens (Glewlwyd's default): the cached one is refused, one retry.
+    stub.tokens.singleUse = true;
+    const r0 = stub.tokens.refused;
+    const d = await register(ct, `cc-${uniq()}`);
+    assert.equal(stub.tokens.refused - r0, 1);
+    assert.equal(stub.tokens.fetches - f0, 3);
+    // Learnt: from now on one fresh token per registration, no refusal.
+    const e = await register(ct, `cc-${uniq()}`);
+    assert.equal(stub.tokens.refused - r0, 1);
+    assert.equal(stub.tokens.fetches - f0, 4);
+    assert.equal(await fetchesMetric() - m0, 4);
+    stub.tokens.singleUse = false;
+    // Verify says what it learnt.
+    p = await api('POST', `/v1/providers/${prov.id}/verify`);
+    assert.equal(p.status, 200, p.text);
+    const ch = Object.fromEntries(p.json.checks.map((x) => [x.name, x]));
+    assert.equal(ch.initial_token?.ok, true, p.text);
+    assert.match(ch.initial_token.detail, /scope asked: dcr, granted: dcr; expires in 3600 s/);
+    assert.equal(ch.initial_client_credentials?.ok, true, p.text);
+    assert.match(ch.registration_endpoint.detail, /HTTP 400/);
+    const notes = Object.fromEntries(p.json.notes.map((x) => [x.name, x.detail]));
+    assert.match(notes.initial_token_single_use || '', /single-use/);
+    assert.match(notes.rfc7592_management || '', /first registration/);
+    for (const r of [a, b, c, d, e]) assert.equal((await api('DELETE', `/v1/registrations/${r.id}`)).status, 204);
+    // Wrong credentials: verify says so, with the scope asked.
+    p = await api('PATCH', `/v1/providers/${prov.id}`, { initial_client_secret: 'wrong' });
+    assert.equal(p.status, 200, p.text);
+    p = await api('POST', `/v1/providers/${prov.id}/verify`);
+    const bad = p.json.checks.find((x) => x.name === 'initial_token');
+    assert.equal(bad?.ok, false, p.text);
+    assert.match(bad.detail, /invalid_client.*scope asked: dcr/);
+  });
+});
+
+const s2name = (stub, clientId) => stub.clients.get(clientId)?.client_name;
+
+// What oidc-provider does with a client-credentials token as the initial
+// access token: it takes only its configured initialAccessToken, so every
+// registration is refused; the refused token is never reused (no cache hit,
+// so no retry either): one token fetch and one refusal per attempt.
+describe('oidc-provider and an initial access token by client credentials (issue 10)', { skip: noStack }, () => {
+  test('refused each time, one fetch per attempt, verify says which step fails', async () => {
+    const idp = await startIdp();
+    try {
+      const cc = await idp.register({
+        client_name: `dcr-${uniq()}`, grant_types: ['client_credentials'], response_types: [],
+        token_endpoint_auth_method: 'client_secret_basic', redirect_uris: [],
+      });
+      assert.equal(cc.status, 201, JSON.stringify(cc.json));
+      let r = await api('POST', '/v1/providers', {
+        name: `op-cc-${uniq()}`, kind: 'other', well_known_url: idp.discoveryUrl, allow_insecure_http: true,
+        initial_client_id: cc.json.client_id, initial_client_secret: cc.json.client_secret,
+      });
+      assert.equal(r.status, 201, r.text);
+      const prov = r.json;
+      r = await api('POST', `/v1/providers/${prov.id}/client-types`, {
+        display_name: `cc-${uniq()}`, response_types: [], grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      });
+      assert.equal(r.status, 201, r.text);
+      const ct = r.json;
+      idp.clearRequests();
+      for (let i = 0; i < 2; i++) {
+        r = await api('POST', '/v1/registrations', { client_type_id: ct.id, client_name: `op-${uniq()}` });
+        assert.equal(r.status, 502, r.text);
+        assert.equal(r.json.error, 'idp_rejected', r.text);
+      }
+      const count = (m, p) => idp.requests.filter((q) => q.method === m && q.path === p).length;
+      assert.equal(count('POST', '/token'), 2, 'a refused token is not reused');
+      assert.equal(count('POST', '/reg'), 2, 'no retry with a token that was fresh');
+      r = await api('POST', `/v1/providers/${prov.id}/verify`);
+      const ch = Object.fromEntries(r.json.checks.map((x) => [x.name, x]));
+      assert.equal(ch.initial_token?.ok, true, r.text);
+      assert.match(ch.initial_token.detail, /scope asked: none; expires in 600 s/);
+      assert.equal(ch.initial_client_credentials?.ok, false, r.text);
+      assert.match(ch.initial_client_credentials.detail, /refused the credentials/);
+      assert.equal((await api('DELETE', `/v1/providers/${prov.id}`)).status, 204);
+    } finally {
+      await idp.stop();
     }
   });
 });

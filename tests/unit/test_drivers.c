@@ -11,6 +11,7 @@
  * every secret in them is made up.
  */
 #include <check.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "clearance/http_out.h"
 #include "stub_http.h"
 #include "../../services/registrar/driver.h"
+#include "../../services/registrar/token_cache.h"
 
 /* ---- fixtures: two client types, two inputs, one provider per kind ---- */
 
@@ -930,6 +932,41 @@ static struct stub_http *srv;
 static int port;
 static struct clr_http_client *cli;
 
+/*
+ * body with every "from" replaced by this stub's origin (new, freed by the
+ * stub): the answer-time origin check wants registration_client_uri on the
+ * registration endpoint's origin.
+ */
+static char *on_stub_origin(const char *body, const char *from)
+{
+	char origin[64];
+	size_t n = 0, fl = strlen(from), ol;
+	const char *q;
+	char *out, *w;
+
+	snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", port);
+	ol = strlen(origin);
+	for (q = body; (q = strstr(q, from)) != NULL; q += fl)
+		n++;
+	out = malloc(strlen(body) + n * ol + 1);
+	ck_assert_ptr_nonnull(out);
+	for (w = out, q = body; *q != '\0';) {
+		if (strncmp(q, from, fl) == 0) {
+			memcpy(w, origin, ol);
+			w += ol;
+			q += fl;
+		} else {
+			*w++ = *q++;
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
+/* The client credentials IdP of the cache tests: single-use tokens by default. */
+static atomic_int cc_fetches, cc_regs, cc_multi_use;
+static atomic_int cc_used[64];
+
 /* Routes by path; records nothing itself (stub_http_last does). */
 static void handler(const struct stub_http_req *req, struct stub_http_resp *resp, void *arg)
 {
@@ -937,7 +974,40 @@ static void handler(const struct stub_http_req *req, struct stub_http_resp *resp
 	resp->headers = "Content-Type: application/json\r\nCache-Control: no-store\r\n";
 	if (strcmp(req->method, "POST") == 0 && strcmp(req->path, "/reg") == 0) {
 		resp->status = 201;
-		resp->body = oidc_provider_201;
+		resp->body = on_stub_origin(oidc_provider_201, "http://127.0.0.1:3000");
+		resp->free_body = 1;
+	} else if (strcmp(req->path, "/cc-token") == 0) {
+		int n = atomic_fetch_add(&cc_fetches, 1);
+		char *b = NULL;
+
+		resp->status = 200;
+		ck_assert_int_ge(asprintf(&b,
+					  "{\"access_token\":\"cc-tok-%d\",\"token_type\":"
+					  "\"bearer\",\"expires_in\":3600}",
+					  n),
+				 0);
+		resp->body = b;
+		resp->free_body = 1;
+	} else if (strcmp(req->path, "/cc-reg") == 0) {
+		char hv[128];
+		int n = -1;
+
+		atomic_fetch_add(&cc_regs, 1);
+		if (stub_http_header(req->headers, "Authorization", hv, sizeof(hv)))
+			(void)sscanf(hv, "Bearer cc-tok-%d", &n);
+		if (n < 0 || n >= 64 || (atomic_exchange(&cc_used[n], 1) && !cc_multi_use)) {
+			resp->status = 401;
+			resp->body = "{\"error\":\"invalid_token\"}";
+		} else {
+			resp->status = 201;
+			resp->body = "{\"client_id\":\"cc-client\",\"client_secret\":\"cc-s\"}";
+		}
+	} else if (strcmp(req->path, "/foreign-reg") == 0) {
+		resp->status = 201;
+		resp->body =
+		    "{\"client_id\":\"fx\",\"client_secret\":\"fs\","
+		    "\"client_secret_expires_at\":0,\"registration_access_token\":\"frat\","
+		    "\"registration_client_uri\":\"https://elsewhere.example/reg/fx\"}";
 	} else if (strcmp(req->method, "DELETE") == 0 && strcmp(req->path, "/reg/client-42") == 0) {
 		resp->status = 204;
 		resp->headers = NULL;
@@ -946,7 +1016,8 @@ static void handler(const struct stub_http_req *req, struct stub_http_resp *resp
 		resp->body = curity_token_200;
 	} else if (strcmp(req->path, "/curity-reg") == 0) {
 		resp->status = 201;
-		resp->body = curity_201;
+		resp->body = on_stub_origin(curity_201, "https://curity.example.com");
+		resp->free_body = 1;
 	} else if (strcmp(req->method, "POST") == 0 &&
 		   strcmp(req->path, "/oauth2/v1/clients/client-42/lifecycle/newSecret") == 0) {
 		resp->status = 200;
@@ -965,6 +1036,14 @@ static void handler(const struct stub_http_req *req, struct stub_http_resp *resp
 
 static void stub_setup(void)
 {
+	size_t i;
+
+	drv_itc_clear();
+	atomic_store(&cc_fetches, 0);
+	atomic_store(&cc_regs, 0);
+	atomic_store(&cc_multi_use, 0);
+	for (i = 0; i < 64; i++)
+		atomic_store(&cc_used[i], 0);
 	types_setup();
 	srv = stub_http_start(handler, NULL, &port);
 	ck_assert_ptr_nonnull(srv);
@@ -973,6 +1052,7 @@ static void stub_setup(void)
 
 static void stub_teardown(void)
 {
+	drv_itc_clear();
 	clr_http_client_free(cli);
 	stub_http_stop(srv);
 	types_teardown();
@@ -1063,6 +1143,279 @@ START_TEST(test_e2e_curity_two_steps)
 	/* The pre-step's access token is the registration's bearer. */
 	ck_assert_str_eq(hv, "Bearer _0XBPWQQ_curity-at-789");
 	stub_http_record_free(&last);
+}
+END_TEST
+
+START_TEST(test_itc_ttl)
+{
+	ck_assert_int_eq(drv_itc_ttl(0), 0);
+	ck_assert_int_eq(drv_itc_ttl(-5), 0);
+	ck_assert_int_eq(drv_itc_ttl(30), 0);
+	ck_assert_int_eq(drv_itc_ttl(31), 1);
+	ck_assert_int_eq(drv_itc_ttl(60), 30);
+	ck_assert_int_eq(drv_itc_ttl(300), 270);
+	ck_assert_int_eq(drv_itc_ttl(3600), 3240);
+}
+END_TEST
+
+START_TEST(test_itc_keys_and_expiry)
+{
+	struct drv_provider p = {0}, q;
+	char *t = NULL;
+
+	drv_itc_clear();
+	p.id = "prov-1";
+	p.kind = DRV_IDP_GLEWLWYD;
+	p.token_endpoint = "https://idp.example/token";
+	p.initial_client_id = "dcr";
+	p.initial_client_secret = "secret-1";
+	p.initial_token_scope = "g_admin";
+	ck_assert_int_eq(drv_itc_get(&p, 1000, &t), 0);
+	ck_assert_ptr_null(t);
+	drv_itc_put(&p, "tok-A", 3600, 1000);
+	ck_assert_int_eq(drv_itc_get(&p, 1000, &t), 1);
+	ck_assert_str_eq(t, "tok-A");
+	free(t);
+	/* Kept until expires_in less the margin (3240 s), not a second longer. */
+	ck_assert_int_eq(drv_itc_get(&p, 1000 + 3239, &t), 1);
+	free(t);
+	ck_assert_int_eq(drv_itc_get(&p, 1000 + 3240, &t), 0);
+	ck_assert_ptr_null(t);
+	/* Gone once expired, also for an earlier clock. */
+	ck_assert_int_eq(drv_itc_get(&p, 1000, &t), 0);
+
+	/* Any change of what the token depends on misses. */
+	drv_itc_put(&p, "tok-B", 3600, 1000);
+	q = p;
+	q.initial_client_secret = "secret-2";
+	ck_assert_int_eq(drv_itc_get(&q, 1001, &t), 0);
+	q = p;
+	q.initial_token_scope = NULL;
+	ck_assert_int_eq(drv_itc_get(&q, 1001, &t), 0);
+	q = p;
+	q.id = "prov-2";
+	ck_assert_int_eq(drv_itc_get(&q, 1001, &t), 0);
+	q = p;
+	q.token_endpoint = "https://idp.example/token2";
+	ck_assert_int_eq(drv_itc_get(&q, 1001, &t), 0);
+	q = p;
+	q.kind = DRV_IDP_CURITY;
+	ck_assert_int_eq(drv_itc_get(&q, 1001, &t), 0);
+
+	/* A drop of another token keeps the entry; of this one removes it. */
+	drv_itc_drop(&p, "tok-OTHER");
+	ck_assert_int_eq(drv_itc_get(&p, 1001, &t), 1);
+	ck_assert_str_eq(t, "tok-B");
+	free(t);
+	drv_itc_drop(&p, "tok-B");
+	ck_assert_int_eq(drv_itc_get(&p, 1001, &t), 0);
+
+	/* Too short a life, or none: not cached. */
+	drv_itc_put(&p, "tok-C", 30, 1000);
+	ck_assert_int_eq(drv_itc_get(&p, 1000, &t), 0);
+	drv_itc_put(&p, "tok-C", 0, 1000);
+	ck_assert_int_eq(drv_itc_get(&p, 1000, &t), 0);
+
+	/* A key learnt single-use caches nothing; others are unaffected. */
+	drv_itc_put(&p, "tok-D", 3600, 1000);
+	drv_itc_mark_single_use(&p);
+	ck_assert_int_eq(drv_itc_is_single_use(&p), 1);
+	ck_assert_int_eq(drv_itc_get(&p, 1000, &t), 0);
+	drv_itc_put(&p, "tok-E", 3600, 1000);
+	ck_assert_int_eq(drv_itc_get(&p, 1000, &t), 0);
+	q = p;
+	q.initial_token_scope = "other";
+	ck_assert_int_eq(drv_itc_is_single_use(&q), 0);
+	drv_itc_put(&q, "tok-F", 3600, 1000);
+	ck_assert_int_eq(drv_itc_get(&q, 1000, &t), 1);
+	ck_assert_str_eq(t, "tok-F");
+	free(t);
+	drv_itc_clear();
+	ck_assert_int_eq(drv_itc_is_single_use(&p), 0);
+
+	/* A full table evicts; nothing breaks. */
+	for (int i = 0; i < 100; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "p%d", i);
+		q = p;
+		q.id = id;
+		drv_itc_put(&q, "tok-many", 600 + i, 1000);
+	}
+	q = p;
+	q.id = "p99";
+	ck_assert_int_eq(drv_itc_get(&q, 1000, &t), 1);
+	free(t);
+	drv_itc_clear();
+	ck_assert_int_eq(drv_itc_get(&q, 1000, &t), 0);
+}
+END_TEST
+
+/* Single-use tokens: the cached one is refused (401), dropped, and one fresh one sent. */
+START_TEST(test_e2e_cc_cache_single_use)
+{
+	char reg[128], tok[128];
+	struct drv_provider p = stub_provider(DRV_IDP_GLEWLWYD, reg, tok, "/cc-reg");
+	struct drv_reg_result res;
+	struct clr_err e = {0};
+	long f0 = drv_itc_fetches();
+	int maybe = 1;
+
+	snprintf(tok, sizeof(tok), "http://127.0.0.1:%d/cc-token", port);
+	p.id = "prov-cc";
+	p.initial_client_id = "dcr";
+	p.initial_client_secret = "dcr-secret";
+	ck_assert_int_eq(drv_register(cli, &p, &cts[CT_CODE], &ins[CT_CODE], &res, &e), CLR_OK);
+	ck_assert_str_eq(res.client_id, "cc-client");
+	/* A secret without client_secret_expires_at: expiry unknown, not "never". */
+	ck_assert(res.client_secret_expires_at == DRV_EXPIRES_UNKNOWN);
+	drv_reg_result_clear(&res);
+	ck_assert_int_eq(atomic_load(&cc_fetches), 1);
+	ck_assert_int_eq(atomic_load(&cc_regs), 1);
+
+	/* Second: cached token -> 401 -> fresh token -> 201. */
+	ck_assert_int_eq(
+	    drv_register_outcome(cli, &p, &cts[CT_CODE], &ins[CT_CODE], &res, &maybe, &e), CLR_OK);
+	drv_reg_result_clear(&res);
+	ck_assert_int_eq(maybe, 0);
+	ck_assert_int_eq(atomic_load(&cc_fetches), 2);
+	ck_assert_int_eq(atomic_load(&cc_regs), 3);
+	ck_assert_int_eq(drv_itc_fetches() - f0, 2);
+	/* Learnt: single-use tokens; from now on one fetch each, no refused attempt. */
+	ck_assert_int_eq(drv_itc_is_single_use(&p), 1);
+	ck_assert_int_eq(drv_register(cli, &p, &cts[CT_CODE], &ins[CT_CODE], &res, &e), CLR_OK);
+	drv_reg_result_clear(&res);
+	ck_assert_int_eq(atomic_load(&cc_fetches), 3);
+	ck_assert_int_eq(atomic_load(&cc_regs), 4);
+}
+END_TEST
+
+START_TEST(test_e2e_cc_cache_multi_use)
+{
+	char reg[128], tok[128];
+	struct drv_provider p = stub_provider(DRV_IDP_OTHER, reg, tok, "/cc-reg");
+	struct drv_reg_result res;
+	struct clr_err e = {0};
+	int i;
+
+	atomic_store(&cc_multi_use, 1);
+	snprintf(tok, sizeof(tok), "http://127.0.0.1:%d/cc-token", port);
+	p.id = "prov-cc-multi";
+	p.initial_client_id = "dcr";
+	p.initial_client_secret = "dcr-secret";
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(drv_register(cli, &p, &cts[CT_CODE], &ins[CT_CODE], &res, &e),
+				 CLR_OK);
+		drv_reg_result_clear(&res);
+	}
+	/* One token for three registrations. */
+	ck_assert_int_eq(atomic_load(&cc_fetches), 1);
+	ck_assert_int_eq(atomic_load(&cc_regs), 3);
+}
+END_TEST
+
+/* A fresh token refused is an answer: no second try, no loop. */
+START_TEST(test_e2e_cc_fresh_refused_no_retry)
+{
+	char reg[128], tok[128];
+	struct drv_provider p = stub_provider(DRV_IDP_GLEWLWYD, reg, tok, "/cc-reg");
+	struct drv_reg_result res;
+	struct clr_err e = {0};
+	int maybe = 1;
+
+	snprintf(tok, sizeof(tok), "http://127.0.0.1:%d/cc-token", port);
+	p.id = "prov-cc-refused";
+	p.initial_client_id = "dcr";
+	p.initial_client_secret = "dcr-secret";
+	/* Every token this stub will hand out is used up already. */
+	for (int i = 0; i < 64; i++)
+		atomic_store(&cc_used[i], 1);
+	ck_assert_int_eq(
+	    drv_register_outcome(cli, &p, &cts[CT_CODE], &ins[CT_CODE], &res, &maybe, &e),
+	    CLR_ERR_DENIED);
+	ck_assert_int_eq(maybe, 0);
+	ck_assert_int_eq(drv_err_http_status(&e), 401);
+	ck_assert_int_eq(atomic_load(&cc_fetches), 1);
+	ck_assert_int_eq(atomic_load(&cc_regs), 1);
+	/* The refused token was not kept: the next one is fetched, and refused once. */
+	ck_assert_int_eq(
+	    drv_register_outcome(cli, &p, &cts[CT_CODE], &ins[CT_CODE], &res, &maybe, &e),
+	    CLR_ERR_DENIED);
+	ck_assert_int_eq(atomic_load(&cc_fetches), 2);
+	ck_assert_int_eq(atomic_load(&cc_regs), 2);
+}
+END_TEST
+
+/* RFC 7591 s.3.2: a registration_client_uri elsewhere is refused when the answer comes. */
+START_TEST(test_e2e_foreign_client_uri_on_answer)
+{
+	char reg[128], tok[128];
+	struct drv_provider p = stub_provider(DRV_IDP_OTHER, reg, tok, "/foreign-reg");
+	struct drv_reg_result res;
+	struct clr_err e = {0};
+	int maybe = 0;
+
+	ck_assert_int_eq(drv_register_outcome(cli, &p, &cts[CT_CC], &ins[CT_CC], &res, &maybe, &e),
+			 CLR_ERR_UPSTREAM);
+	ck_assert_str_eq(e.field, "registration_client_uri");
+	/* The client exists at the IdP: the caller parks it, never forgets it. */
+	ck_assert_int_eq(maybe, 1);
+	ck_assert_ptr_null(res.client_id);
+}
+END_TEST
+
+START_TEST(test_err_http_status)
+{
+	struct clr_err e = {0};
+	struct clr_http_resp r = mkresp(401, JSON_CT, "{\"error\":\"invalid_token\"}");
+
+	ck_assert_int_eq(drv_parse_error(&r, &e), CLR_ERR_DENIED);
+	ck_assert_int_eq(drv_err_http_status(&e), 401);
+	r = mkresp(403, JSON_CT, "{\"error\":\"forbidden\"}");
+	ck_assert_int_eq(drv_parse_error(&r, &e), CLR_ERR_DENIED);
+	ck_assert_int_eq(drv_err_http_status(&e), 403);
+	clr_err_set(&e, CLR_ERR_UPSTREAM, "x", NULL, "IdP answered HTTP abc");
+	ck_assert_int_eq(drv_err_http_status(&e), 0);
+	clr_err_set(&e, CLR_ERR_UPSTREAM, "x", NULL, "the IdP did not answer");
+	ck_assert_int_eq(drv_err_http_status(&e), 0);
+	ck_assert_int_eq(drv_err_http_status(NULL), 0);
+}
+END_TEST
+
+START_TEST(test_parse_expiry_unknown)
+{
+	struct clr_http_resp r =
+	    mkresp(201, JSON_CT, "{\"client_id\":\"a\",\"client_secret\":\"s\"}");
+	struct drv_reg_result res;
+	struct clr_err e = {0};
+
+	ck_assert_int_eq(drv_parse_rfc7591(&r, &res, &e), CLR_OK);
+	ck_assert(res.client_secret_expires_at == DRV_EXPIRES_UNKNOWN);
+	drv_reg_result_clear(&res);
+	/* A date string is not an RFC 7591 number: unknown too. */
+	r = mkresp(201, JSON_CT,
+		   "{\"client_id\":\"a\",\"client_secret\":\"s\",\"client_secret_expires_"
+		   "at\":\"2030-01-01\"}");
+	ck_assert_int_eq(drv_parse_rfc7591(&r, &res, &e), CLR_OK);
+	ck_assert(res.client_secret_expires_at == DRV_EXPIRES_UNKNOWN);
+	drv_reg_result_clear(&res);
+	/* No secret (a public client): nothing expires. */
+	r = mkresp(201, JSON_CT, "{\"client_id\":\"a\"}");
+	ck_assert_int_eq(drv_parse_rfc7591(&r, &res, &e), CLR_OK);
+	ck_assert(res.client_secret_expires_at == 0);
+	drv_reg_result_clear(&res);
+	r = mkresp(201, JSON_CT,
+		   "{\"client_id\":\"a\",\"client_secret\":\"s\",\"client_secret_expires_"
+		   "at\":0}");
+	ck_assert_int_eq(drv_parse_rfc7591(&r, &res, &e), CLR_OK);
+	ck_assert(res.client_secret_expires_at == 0);
+	drv_reg_result_clear(&res);
+	r = mkresp(201, JSON_CT,
+		   "{\"client_id\":\"a\",\"client_secret\":\"s\",\"client_secret_expires_"
+		   "at\":1900000000}");
+	ck_assert_int_eq(drv_parse_rfc7591(&r, &res, &e), CLR_OK);
+	ck_assert(res.client_secret_expires_at == 1900000000);
+	drv_reg_result_clear(&res);
 }
 END_TEST
 
@@ -1270,6 +1623,10 @@ static Suite *drivers_suite(void)
 	tcase_add_loop_test(tc, test_errors, 0, N_ERR);
 	tcase_add_test(tc, test_error_bounds);
 	tcase_add_test(tc, test_rotate_unsupported);
+	tcase_add_test(tc, test_itc_ttl);
+	tcase_add_test(tc, test_itc_keys_and_expiry);
+	tcase_add_test(tc, test_err_http_status);
+	tcase_add_test(tc, test_parse_expiry_unknown);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("exchange");
@@ -1278,6 +1635,10 @@ static Suite *drivers_suite(void)
 	tcase_add_test(tc, test_e2e_register_delete);
 	tcase_add_test(tc, test_e2e_curity_two_steps);
 	tcase_add_test(tc, test_e2e_okta_rotate);
+	tcase_add_test(tc, test_e2e_cc_cache_single_use);
+	tcase_add_test(tc, test_e2e_cc_cache_multi_use);
+	tcase_add_test(tc, test_e2e_cc_fresh_refused_no_retry);
+	tcase_add_test(tc, test_e2e_foreign_client_uri_on_answer);
 	tcase_add_test(tc, test_e2e_errors_redacted);
 	tcase_add_test(tc, test_redact_cut_secret);
 	tcase_add_test(tc, test_client_uri_origin);

@@ -13,11 +13,25 @@
 //   huge          answer 200 with a 2 MB body, create nothing
 //   create_break  create, then destroy the connection without an answer
 //   late          create, answer after lateMs (beyond the client's deadline)
+//   noexp         create, answer without client_secret_expires_at
+//   shortexp      create with a secret that expires in expSeconds
+//   norat         create, answer without registration_access_token and
+//                 registration_client_uri (not manageable by RFC 7592)
+//   foreignuri    create, answer a registration_client_uri on another origin
+//   put401        create; RFC 7592 PUT on it answers 401 invalid_token
+// RFC 7592 GET/PUT/DELETE on /register/<id> with the registration access
+// token (PUT replaces the metadata and rotates that token).
+// /token: client credentials (Basic cc-client:cc-secret) -> a "cc-" bearer
+// that /register then requires when sent (tokens.singleUse: once each);
+// tokens.fetches counts the tokens issued.
+// The bridge (/bridge/) with client_name "m-shortexp-..." issues secrets
+// that expire in expSeconds, also on new-secret.
 import http from 'node:http';
 import crypto from 'node:crypto';
 
-export async function startIdpStub({ lateMs = 13000 } = {}) {
+export async function startIdpStub({ lateMs = 13000, expSeconds = 3600 } = {}) {
   const clients = new Map(); // client_id -> { client_name, rat }
+  const tokens = { live: new Map(), singleUse: false, fetches: 0, refused: 0, expiresIn: 3600 };
   const hanging = new Set();
   let base = '';
   // The JWKS: public JWKs served at /jwks; jwksHang makes /jwks never answer.
@@ -73,7 +87,36 @@ export async function startIdpStub({ lateMs = 13000 } = {}) {
       try { meta = JSON.parse(body); } catch { return json(res, 400, { error: 'invalid_client_metadata' }); }
       const m = /^m-([a-z0-9_]+)-/.exec(meta.client_name || '');
       const mode = m ? m[1] : 'ok';
+      // RFC 6749 s.3.1.2: no fragment (what verify's probe sends, expecting 400).
+      if (Array.isArray(meta.redirect_uris) && meta.redirect_uris.some((u) => String(u).includes('#'))) {
+        return json(res, 400, { error: 'invalid_redirect_uri', error_description: 'fragment' });
+      }
+      const bearer = /^Bearer (cc-.+)$/.exec(req.headers.authorization || '');
+      if (bearer) {
+        const t = tokens.live.get(bearer[1]);
+        if (!t || t.exp < Date.now() || (tokens.singleUse && t.used)) {
+          tokens.refused++;
+          return json(res, 401, { error: 'invalid_token', error_description: 'unknown, expired or used token' });
+        }
+        t.used = true;
+      }
+      const now = Math.floor(Date.now() / 1000);
       switch (mode) {
+        case 'noexp': {
+          const c = create(meta);
+          const { client_secret_expires_at: _drop, ...rest } = c;
+          return json(res, 201, rest);
+        }
+        case 'shortexp': return json(res, 201, create({ ...meta, client_secret_expires_at: now + expSeconds }));
+        case 'norat': {
+          const c = create(meta);
+          const { registration_access_token: _a, registration_client_uri: _b, ...rest } = c;
+          return json(res, 201, rest);
+        }
+        case 'foreignuri': {
+          const c = create(meta);
+          return json(res, 201, { ...c, registration_client_uri: `https://elsewhere.invalid/register/${c.client_id}` });
+        }
         case '500': return json(res, 500, { error: 'server_error', error_description: 'stub fault' });
         case 'hang': hanging.add(res); res.on('close', () => hanging.delete(res)); return undefined;
         case 'reset': return req.socket.destroy();
@@ -112,18 +155,32 @@ export async function startIdpStub({ lateMs = 13000 } = {}) {
       if (req.method === 'POST' && url.pathname === '/bridge/') {
         let meta;
         try { meta = JSON.parse(body); } catch { return json(res, 400, { error: 'bad json' }); }
-        const c = create(meta);
-        return json(res, 201, { client_id: c.client_id, client_secret: c.client_secret });
+        const short = /^m-shortexp-/.test(meta.client_name || '');
+        const c = create({ ...meta, short });
+        const exp = short ? { client_secret_expires_at: Math.floor(Date.now() / 1000) + expSeconds } : {};
+        return json(res, 201, { client_id: c.client_id, client_secret: c.client_secret, ...exp });
       }
       const bm = /^\/bridge\/([^/]+)(\/new-secret)?$/.exec(url.pathname);
       const c = bm && clients.get(bm[1]);
       if (!c) return json(res, 404, { error: 'not_found' });
       if (req.method === 'POST' && bm[2]) {
         c.client_secret = crypto.randomBytes(24).toString('base64url');
-        return json(res, 200, { client_id: c.client_id, client_secret: c.client_secret });
+        c.rotations = (c.rotations || 0) + 1;
+        const exp = c.short ? { client_secret_expires_at: Math.floor(Date.now() / 1000) + expSeconds } : {};
+        return json(res, 200, { client_id: c.client_id, client_secret: c.client_secret, ...exp });
       }
       if (req.method === 'DELETE' && !bm[2]) { clients.delete(c.client_id); res.writeHead(204); return res.end(); }
       return json(res, 405, { error: 'method' });
+    }
+    if (req.method === 'POST' && url.pathname === '/token') {
+      const body = new URLSearchParams(await readBody(req));
+      const want = `Basic ${Buffer.from('cc-client:cc-secret').toString('base64')}`;
+      if (body.get('grant_type') !== 'client_credentials') return json(res, 400, { error: 'unsupported_grant_type' });
+      if (req.headers.authorization !== want) return json(res, 401, { error: 'invalid_client' });
+      tokens.fetches++;
+      const t = `cc-${crypto.randomBytes(12).toString('hex')}`;
+      tokens.live.set(t, { exp: Date.now() + tokens.expiresIn * 1000, used: false, scope: body.get('scope') });
+      return json(res, 200, { access_token: t, token_type: 'Bearer', expires_in: tokens.expiresIn, scope: body.get('scope') || undefined });
     }
     const rm = /^\/register\/([^/]+)$/.exec(url.pathname);
     if (rm) {
@@ -133,6 +190,13 @@ export async function startIdpStub({ lateMs = 13000 } = {}) {
       if (auth !== `Bearer ${c.registration_access_token}`) return json(res, 401, { error: 'invalid_token' });
       if (req.method === 'GET') return json(res, 200, c);
       if (req.method === 'DELETE') { clients.delete(c.client_id); res.writeHead(204); return res.end(); }
+      if (req.method === 'PUT') {
+        if (/^m-put401-/.test(c.client_name || '')) return json(res, 401, { error: 'invalid_token' });
+        let meta;
+        try { meta = JSON.parse(await readBody(req)); } catch { return json(res, 400, { error: 'invalid_client_metadata' }); }
+        Object.assign(c, meta, { registration_access_token: crypto.randomBytes(24).toString('base64url') });
+        return json(res, 200, c);
+      }
     }
     return json(res, 404, { error: 'not_found' });
   });
@@ -143,6 +207,7 @@ export async function startIdpStub({ lateMs = 13000 } = {}) {
     discoveryUrl: `${base}/.well-known/openid-configuration`,
     clients,
     jwks,
+    tokens,
     /** Clients held whose client_name starts with prefix. */
     named: (prefix) => [...clients.values()].filter((c) => (c.client_name || '').startsWith(prefix)),
     async stop() {
