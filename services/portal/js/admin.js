@@ -264,7 +264,7 @@ async function registrationsPage(params) {
     const [regs, jobs] = await Promise.all([get('/v1/registrations?limit=100'), get(`/v1/jobs?limit=100${state ? `&state=${encodeURIComponent(state)}` : ''}`)]);
     root.replaceChildren(
       h('h2', { text: 'Registrations' }),
-      table(['Client ID', 'Status', 'Provider', 'Last error', 'Updated'], (regs.registrations || []).map((g) => [g.client_id || '', statusBadge(g.status || ''), g.provider_id || '', g.last_error || '', fmtDate(g.updated_at)]), 'Registrations'),
+      table(['Client ID', 'Status', 'Provider', 'Last error or warnings', 'Updated'], (regs.registrations || []).map((g) => [g.client_id || '', statusBadge(g.status || ''), g.provider_id || '', [g.last_error, ...(g.warnings || []).map((w) => w.message)].filter(Boolean).join('; '), fmtDate(g.updated_at)]), 'Registrations'),
       h('p', { class: 'hint', text: 'A failed access request is retried from the Requests page (filter "failed").' }),
       h('h2', { text: 'Jobs' }),
       h('form', { class: 'filters', onsubmit: (ev) => { ev.preventDefault(); const s = ev.target.elements.state.value; location.hash = s ? `#/admin/registrations?state=${s}` : '#/admin/registrations'; } },

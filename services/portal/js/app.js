@@ -275,6 +275,15 @@ function copyButton(label, getText) {
   } });
 }
 
+// When the secret stops working, as the identity provider said (null: it did not say).
+function secretExpiry(c) {
+  if (!('client_secret_expires_at' in c)) return [];
+  const at = c.client_secret_expires_at;
+  const text = at === null ? 'unknown: the identity provider did not say; it may stop working without notice'
+    : Number(at) === 0 ? 'never' : new Date(Number(at) * 1000).toISOString().replace('.000Z', 'Z');
+  return [h('dt', { text: 'Secret expires' }), h('dd', { class: at === null ? 'secret-expiry warn' : 'secret-expiry', text })];
+}
+
 function credentialView(appId, c, reload) {
   let shown = false;
   const secretEl = h('code', { class: 'secret', text: '••••••••••••' });
@@ -292,6 +301,7 @@ function credentialView(appId, c, reload) {
     h('dl', { class: 'kv' },
       h('dt', { text: 'Client ID' }), h('dd', {}, h('code', { class: 'client-id', text: c.client_id }), ' ', copyButton('Copy client ID', () => c.client_id)),
       h('dt', { text: 'Client secret' }), h('dd', {}, secretEl, ' ', reveal, ' ', copyButton('Copy secret', () => c.client_secret)),
+      ...secretExpiry(c),
       h('dt', { text: 'Token endpoint' }), h('dd', {}, h('code', { class: 'token-endpoint', text: c.token_endpoint })),
       h('dt', { text: 'Scope' }), h('dd', {}, h('code', { text: c.scope || '' }))),
     h('p', { text: 'Get a token:' }), curl, h('div', { class: 'actions' }, copyButton('Copy the curl command', () => curlFor(c, c.client_secret)),
