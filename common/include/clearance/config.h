@@ -44,6 +44,8 @@ struct clr_config {
 					    registration pass the gateway, default 1 */
 	long gateway_token_cache;	/* GATEWAY_TOKEN_CACHE: slots of the verified-token cache,
 					   default 65536; 0 verifies every token every time */
+	long reconcile_interval_s;	/* RECONCILE_INTERVAL: seconds between the registrar's
+					   reconcile runs, default 3600; 0 = off */
 	char *http_proxy;		/* HTTP_PROXY: proxy for outgoing calls, optional; the
 					   http_proxy/https_proxy environment is ignored */
 };
