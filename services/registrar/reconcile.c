@@ -609,8 +609,8 @@ out:
 	clr_http_client_free(http);
 	if (periodic)
 		schedule_next(app, db, app->cfg->reconcile_interval_s);
-	/* A run under way elsewhere did the work this one was asked for. */
-	return rc == CLR_ERR_CONFLICT ? CLR_OK : rc;
+	/* A run of that provider under way elsewhere: this one is retried after it. */
+	return rc;
 }
 
 /* ---- metrics ---- */
