@@ -11,7 +11,9 @@
 //   - a parked registration with no tagged client, past the grace period, is
 //     resolved as gone;
 //   - a family that cannot list says "unsupported"; bad input is refused
-//     and changes nothing; /metrics and clearance-ctl show the counts.
+//     and changes nothing; /metrics and clearance-ctl show the counts;
+//   - and, when the Debian package is installed, the same against a real
+//     Glewlwyd 2.7 (the tag kept and listed, an admin API key).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -20,6 +22,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { api, haveStack, waitFor, DATABASE_URL } from './lib/api.mjs';
 import { startIdpStub } from './lib/idp-stub.mjs';
+import { startGlewlwyd, haveGlewlwyd, REGISTRATION_SCOPE } from './lib/glewlwyd.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = process.env.CLEARANCE_BIN_DIR;
@@ -263,5 +266,91 @@ describe('reconcile (issue 13)', { skip: noStack }, () => {
     assert.match(m.text, new RegExp(`clearance_reconcile_clients\\{provider="${prov.id}",class="matched"\\} 4`));
     assert.match(m.text, /clearance_reconcile_runs_total\{status="ok"\} \d+/);
     assert.match(m.text, new RegExp(`clearance_reconcile_last_run_timestamp_seconds\\{provider="${prov.id}",status="ok"\\} \\d+`));
+  });
+});
+
+// The same against a real Glewlwyd 2.7: the tag really is kept and listed,
+// and the admin API key really lists and deletes.
+describe('reconcile against a real Glewlwyd (issue 13)', { skip: noStack || (!haveGlewlwyd() && 'glewlwyd not installed') }, () => {
+  let g, prov, ct;
+  const t = uniq();
+
+  before(async () => {
+    g = await startGlewlwyd({ scopes: ['api:read'] });
+    let r = await api('POST', '/v1/providers', {
+      name: `rc-real-glw-${t}`, kind: 'glewlwyd', well_known_url: g.discoveryUrl, allow_insecure_http: true,
+      initial_client_id: g.registrar.id, initial_client_secret: g.registrar.secret,
+      initial_token_scope: REGISTRATION_SCOPE,
+    });
+    assert.equal(r.status, 201, r.text);
+    prov = r.json;
+    r = await api('POST', `/v1/providers/${prov.id}/client-types`, {
+      display_name: `cc-${t}`, description: 'reconcile', response_types: [],
+      grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic',
+    });
+    assert.equal(r.status, 201, r.text);
+    ct = r.json;
+  });
+  after(async () => { await g?.stop(); });
+
+  // A client registered straight at Glewlwyd (RFC 7591), as a lost attempt would have.
+  async function registerAtIdp(name, tag) {
+    const r = await fetch(g.registrationEndpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await g.initialAccessToken()}` },
+      body: JSON.stringify({
+        client_name: name, redirect_uris: ['https://clearance.invalid/no-redirect'], response_types: [],
+        grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic',
+        description: `${TAG}${tag}`,
+      }),
+    });
+    const text = await r.text();
+    assert.ok(r.status === 200 || r.status === 201, `RFC 7591 at Glewlwyd: ${r.status} ${text}`);
+    return JSON.parse(text);
+  }
+  const enabledAt = async (clientId) => {
+    try { return (await g.admin('GET', `client/${encodeURIComponent(clientId)}`)).enabled; } catch { return false; }
+  };
+
+  test('tagged registration, dry run, adopt and delete with an admin API key', async () => {
+    const active = await register(ct.id, prov.id, `real-active-${t}`);
+    assert.equal(active.status, 'active', active.last_error);
+    const atIdp = await g.admin('GET', `client/${encodeURIComponent(active.client_id)}`);
+    assert.equal(atIdp.description, `${TAG}${active.id}`, 'Glewlwyd keeps the tag Clearance registered');
+
+    const parkedId = crypto.randomUUID();
+    sql(`INSERT INTO registrations (id, provider_id, client_type_id, client_name, status, idp_attempt_at,
+         idp_attempts, last_error) VALUES ('${parkedId}', '${prov.id}', '${ct.id}', 'real-parked-${t}',
+         'outcome_unknown', now(), 1, 'test: the answer was lost')`);
+    const lost = await registerAtIdp(`real-parked-${t}`, parkedId);
+    const stray = await registerAtIdp(`real-active-${t}`, active.id);
+
+    let r = await api('PUT', `/v1/providers/${prov.id}/reconcile`, { credential: await g.apiKey() });
+    assert.equal(r.status, 200, r.text);
+    let rep = await reconcile(prov.id, '?policy=delete&dry_run=true');
+    assert.equal(rep.last_run.status, 'ok', JSON.stringify(rep.last_run));
+    let c = rep.last_run.counts;
+    assert.equal(c.matched, 1, JSON.stringify(c));
+    assert.equal(c.stray, 1, JSON.stringify(c));
+    assert.equal(c.unknown_found, 1, JSON.stringify(c));
+    assert.ok(c.foreign >= 1, `the registrar's own client is foreign: ${JSON.stringify(c)}`);
+    assert.equal(c.deleted, 0);
+
+    rep = await reconcile(prov.id, '?policy=adopt');
+    assert.equal(rep.last_run.counts.unknown_adopted, 1, JSON.stringify(rep.last_run));
+    const adopted = (await api('GET', `/v1/registrations/${parkedId}`)).json;
+    assert.equal(adopted.status, 'active');
+    assert.equal(adopted.client_id, lost.client_id);
+    assert.equal(await enabledAt(stray.client_id), true, 'adopt deletes no stray');
+
+    rep = await reconcile(prov.id, '?policy=delete');
+    c = rep.last_run.counts;
+    assert.equal(c.deleted, 1, JSON.stringify(c));
+    assert.equal(c.failed_actions, 0, JSON.stringify(c));
+    assert.equal(c.matched, 2, JSON.stringify(c));
+    assert.equal(await enabledAt(stray.client_id), false, 'the stray is gone at Glewlwyd');
+    for (const id of [active.client_id, lost.client_id, g.registrar.id]) {
+      assert.equal(await enabledAt(id), true, `${id} untouched`);
+    }
   });
 });
