@@ -834,7 +834,9 @@ static enum clr_rc list_cred(struct clr_http_client *c, const struct drv_provide
 		*cred = *owned;
 		return rc;
 	}
-	*cred = p->list_credential != NULL ? p->list_credential : p->initial_access_token;
+	*cred = p->list_credential != NULL ? p->list_credential
+		: d->list_own_credential   ? NULL
+					   : p->initial_access_token;
 	if (*cred == NULL || (*cred)[0] == '\0')
 		return clr_err_set(e, CLR_ERR_CONFLICT, "invalid_request", "reconcile_credential",
 				   "listing the clients of a %s provider needs a credential "

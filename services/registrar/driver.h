@@ -186,12 +186,18 @@ struct drv_driver {
 	 * list its clients with what Clearance has).  list_cc: the listing
 	 * wants a client credentials token of the provider's initial client
 	 * (drv_cc_build_initial_token) as cred; otherwise cred is
-	 * p->list_credential, else p->initial_access_token.  cursor NULL asks
+	 * p->list_credential, else (unless list_own_credential)
+	 * p->initial_access_token.  cursor NULL asks
 	 * for the first page.
 	 */
 	int list_cc;
 	/* 1: registrations carry DRV_TAG_PREFIX where the listing shows it. */
 	int list_tagged;
+	/*
+	 * 1: the listing takes only p->list_credential (Glewlwyd's admin API
+	 * key), never the initial access token, which is for registering.
+	 */
+	int list_own_credential;
 	enum clr_rc (*build_list)(const struct drv_provider *p, const char *cred,
 				  const char *cursor, struct drv_wire_req *out, struct clr_err *e);
 	enum clr_rc (*parse_list)(const struct drv_provider *p, const char *cursor,

@@ -188,6 +188,7 @@ const struct drv_driver drv_glewlwyd = {
     .build = build,
     .parse = drv_parse_rfc7592,
     .list_tagged = 1,
+    .list_own_credential = 1,
     .build_list = build_list,
     .parse_list = parse_list,
     .build_list_delete = build_list_delete,

@@ -607,8 +607,13 @@ enum clr_rc reg_job_reconcile(void *appv, struct clr_db *db, const struct clr_jo
 out:
 	PQclear(res);
 	clr_http_client_free(http);
-	if (periodic)
+	if (periodic) {
+		/* The chain goes on through schedule_next alone, never through a retry. */
 		schedule_next(app, db, app->cfg->reconcile_interval_s);
+		if (rc != CLR_OK)
+			clr_log(NULL, CLR_LOG_WARN, "periodic reconcile: %s", e->msg);
+		return CLR_OK;
+	}
 	/* A run of that provider under way elsewhere: this one is retried after it. */
 	return rc;
 }

@@ -395,8 +395,9 @@ START_TEST(test_e2e_glewlwyd_pages_and_delete)
 	ck_assert_int_eq(drv_list_delete(cli, &p, &all.items[101], &e), CLR_OK);
 	drv_list_page_clear(&all);
 
-	/* No credential: refused before any request. */
+	/* No credential: refused before any request; the initial token is not one. */
 	p.list_credential = NULL;
+	p.initial_access_token = "registration-token";
 	before = stub_http_count(srv);
 	ck_assert_int_eq(drv_list(cli, &p, &all, &e), CLR_ERR_CONFLICT);
 	ck_assert_uint_eq(stub_http_count(srv), before);
