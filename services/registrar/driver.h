@@ -87,7 +87,7 @@ struct drv_reg_input {
 
 /*
  * One client as a family's listing shows it.  All members new or NULL;
- * drv_list_clear frees.  ref is the vendor's own id of the client when it
+ * drv_list_page_clear frees.  ref is the vendor's own id of the client when it
  * differs from client_id (Okta's app id, Keycloak's internal id); tag the
  * registration uuid of a DRV_TAG_PREFIX tag; client_secret only when the
  * listing shows it (Glewlwyd), wiped on clear.
@@ -286,6 +286,7 @@ enum clr_rc drv_list_push(struct drv_list_page *pg, struct drv_listed *it) CLR_M
 
 /*
  * ---- Shared by the drivers (drv_*.c) and their unit tests. ----
+ * Not for the routes or the worker: they use drv_register & co.
  */
 
 /*
@@ -312,11 +313,6 @@ enum clr_rc drv_offset_next(long offset, size_t n, size_t page_size, char **next
 enum clr_rc drv_list_add(struct drv_list_page *pg, const char *client_id, const char *name,
 			 const char *ref, const char *tag_src, const char *secret,
 			 struct clr_err *e) CLR_MUSTCHECK;
-
-/*
- * ----
- * Not for the routes or the worker: they use drv_register & co.
- */
 
 /*
  * The RFC 7591 metadata object for ct + in: client_name, redirect_uris

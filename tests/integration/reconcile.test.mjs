@@ -267,6 +267,25 @@ describe('reconcile (issue 13)', { skip: noStack }, () => {
     assert.match(m.text, /clearance_reconcile_runs_total\{status="ok"\} \d+/);
     assert.match(m.text, new RegExp(`clearance_reconcile_last_run_timestamp_seconds\\{provider="${prov.id}",status="ok"\\} \\d+`));
   });
+
+  test('a retried job whose earlier attempt never stored its answer adopts the tagged client, creates none', async () => {
+    // The registrar died after the IdP created the client and before COMMIT:
+    // the intent mark stays on the pending row, the client carries its tag.
+    const id = crypto.randomUUID();
+    const name = `m-ok-retry-${t}`;
+    sql(`INSERT INTO registrations (id, provider_id, client_type_id, client_name, status, idp_attempt_at,
+         idp_attempts) VALUES ('${id}', '${prov.id}', '${ct.id}', '${name}', 'pending', now(), 1)`);
+    const made = stub.addClient({ client_name: name, description: `${TAG}${id}` });
+    const payload = JSON.stringify({ registration_id: id, client_type_id: ct.id, client_name: name });
+    const job = sql(`BEGIN; INSERT INTO jobs (kind, payload) VALUES ('register', '${payload}'::jsonb) RETURNING id;
+      SELECT pg_notify('clearance_jobs', 'x'); COMMIT;`).split('\n')[0];
+    await waitFor(async () => (await api('GET', `/v1/jobs/${job}`)).json.state === 'done',
+      { timeoutMs: 60000, intervalMs: 250, what: 'the register job finished' });
+    const row = (await api('GET', `/v1/registrations/${id}`)).json;
+    assert.equal(row.status, 'active', row.last_error);
+    assert.equal(row.client_id, made.client_id);
+    assert.equal(stub.named(name).length, 1, 'no second client for the intent');
+  });
 });
 
 // The same against a real Glewlwyd 2.7: the tag really is kept and listed,
