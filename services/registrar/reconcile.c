@@ -236,6 +236,23 @@ static enum clr_rc store_run(struct clr_db *db, const char *provider_id, const c
 
 /* ---- acting ---- */
 
+/*
+ * Every change a run makes is in audit_log (the shared append-only log), as
+ * the admin routes' changes are, with actor "system"/"reconcile".
+ */
+static void audit(struct clr_db *db, const char *action, const char *type, const char *target,
+		  const char *provider_id, const char *client_id)
+{
+	static const char sql[] =
+	    "INSERT INTO audit_log (actor_role, actor_name, action, target_type, target_id, detail)"
+	    " VALUES ('system', 'reconcile', $1, $2, $3,"
+	    " jsonb_build_object('provider_id', $4::text, 'client_id', $5::text))";
+	const char *p[5] = {action, type, target, provider_id, client_id};
+
+	if (clr_db_exec_sql(db, sql, 5, p, NULL) != CLR_OK)
+		clr_log(NULL, CLR_LOG_ERROR, "audit row for %s could not be written", action);
+}
+
 static void note(const char *provider_id, const char *what, const struct drv_listed *it,
 		 const char *why)
 {
@@ -254,8 +271,8 @@ static int resolve_gone(struct clr_db *db, const char *id, const char *why)
 	return ok;
 }
 
-static int adopt(const struct reg_app *app, struct clr_db *db, const char *id,
-		 const struct drv_listed *it)
+static int adopt(const struct reg_app *app, struct clr_db *db, const char *provider_id,
+		 const char *id, const struct drv_listed *it)
 {
 	struct reg_resolution how = {0};
 	struct clr_err ae = {0};
@@ -270,23 +287,27 @@ static int adopt(const struct reg_app *app, struct clr_db *db, const char *id,
 		return 0;
 	}
 	json_decref(view);
+	audit(db, "registration.reconcile_adopt", "registration", id, provider_id, it->client_id);
 	clr_log(NULL, CLR_LOG_INFO,
 		"reconcile: registration %s adopted client %s, which its lost attempt created", id,
 		it->client_id);
 	return 1;
 }
 
-static int mark_missing(struct clr_db *db, const char *id)
+/* Only a row nobody changed since the run began (t0): its listing is current. */
+static int mark_missing(struct clr_db *db, const char *id, const char *t0)
 {
-	const char *p[2] = {id, "reconcile: the IdP no longer lists this client"};
+	const char *p[3] = {id, "reconcile: the IdP no longer lists this client", t0};
 	PGresult *res = NULL;
 	int ok;
 
 	ok = clr_db_exec_sql(db,
 			     "UPDATE registrations SET status = 'orphaned', last_error = $2,"
 			     " revision = revision + 1, updated_at = now()"
-			     " WHERE id = $1::uuid AND status = 'active'",
-			     2, p, &res) == CLR_OK;
+			     " WHERE id = $1::uuid AND status = 'active'"
+			     " AND updated_at < $3::timestamptz",
+			     3, p, &res) == CLR_OK &&
+	     strcmp(PQcmdTuples(res), "1") == 0;
 	PQclear(res);
 	return ok;
 }
@@ -402,7 +423,7 @@ enum clr_rc reg_reconcile_provider(const struct reg_app *app, struct clr_db *db,
 			if (!act)
 				continue;
 			if (strcmp(pol, "adopt") == 0) {
-				if (adopt(app, db, t->id, it)) {
+				if (adopt(app, db, provider_id, t->id, it)) {
 					counts[C_UNKNOWN_ADOPTED]++;
 					t->status = "active";
 					t->client_id = it->client_id;
@@ -419,11 +440,15 @@ enum clr_rc reg_reconcile_provider(const struct reg_app *app, struct clr_db *db,
 			}
 			counts[C_DELETED]++;
 			note(provider_id, "deleted the lost attempt's", it, NULL);
+			audit(db, "provider.reconcile_delete", "provider", provider_id, provider_id,
+			      it->client_id);
 			if (resolve_gone(db, t->id,
 					 "reconcile: the client the lost attempt created was "
 					 "deleted at the IdP (policy delete)")) {
 				counts[C_UNKNOWN_GONE]++;
 				t->status = "failed";
+				audit(db, "registration.reconcile_gone", "registration", t->id,
+				      provider_id, it->client_id);
 			}
 			continue;
 		}
@@ -438,6 +463,8 @@ enum clr_rc reg_reconcile_provider(const struct reg_app *app, struct clr_db *db,
 		}
 		counts[C_DELETED]++;
 		note(provider_id, "deleted stray", it, NULL);
+		audit(db, "provider.reconcile_delete", "provider", provider_id, provider_id,
+		      it->client_id);
 	}
 	for (i = 0; i < rs.n; i++) {
 		struct row *r = &rs.r[i];
@@ -445,8 +472,10 @@ enum clr_rc reg_reconcile_provider(const struct reg_app *app, struct clr_db *db,
 		if (strcmp(r->status, "active") == 0 && !r->seen && r->client_id != NULL &&
 		    r->before_run) {
 			counts[C_MISSING]++;
-			if (act && mark_missing(db, r->id)) {
+			if (act && mark_missing(db, r->id, t0)) {
 				counts[C_ORPHANED]++;
+				audit(db, "registration.reconcile_orphaned", "registration", r->id,
+				      provider_id, r->client_id);
 				clr_log(NULL, CLR_LOG_WARN,
 					"reconcile %s: registration %s orphaned: client %s is not "
 					"listed",
@@ -459,6 +488,8 @@ enum clr_rc reg_reconcile_provider(const struct reg_app *app, struct clr_db *db,
 					 "reconcile: no client at the IdP carries this "
 					 "registration's tag: the lost attempt created none")) {
 				counts[C_UNKNOWN_GONE]++;
+				audit(db, "registration.reconcile_gone", "registration", r->id,
+				      provider_id, NULL);
 				clr_log(NULL, CLR_LOG_INFO,
 					"reconcile %s: registration %s resolved as gone (no "
 					"tagged client listed)",
@@ -516,7 +547,7 @@ int reg_reconcile_lookup_adopt(const struct reg_app *app, struct clr_db *db,
 	}
 	for (i = 0; i < pg.n && !done; i++) {
 		if (pg.items[i].tag != NULL && strcasecmp(pg.items[i].tag, id) == 0)
-			done = adopt(app, db, id, &pg.items[i]);
+			done = adopt(app, db, p->id, id, &pg.items[i]);
 	}
 out:
 	drv_list_page_clear(&pg);

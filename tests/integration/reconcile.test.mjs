@@ -224,6 +224,12 @@ describe('reconcile (issue 13)', { skip: noStack }, () => {
     for (const k of ['ok', 'cb']) assert.ok(!stub.clients.get(rows[k].client_id).disabled);
     const deletes = stub.adminCalls.slice(calls).filter((x) => x.startsWith('DELETE'));
     assert.deepEqual(deletes, [`DELETE /api/client/${rows.stray.client_id}`]);
+    const audited = sql(`SELECT action || ' ' || target_id || ' ' || coalesce(detail->>'client_id', '')
+      FROM audit_log WHERE actor_name = 'reconcile' AND detail->>'provider_id' = '${prov.id}' ORDER BY id`);
+    assert.match(audited, new RegExp(`registration.reconcile_adopt ${rows.hang.id} ${rows.late.client_id}`));
+    assert.match(audited, new RegExp(`registration.reconcile_orphaned ${rows.gone.id}`));
+    assert.match(audited, new RegExp(`provider.reconcile_delete ${prov.id} ${rows.stray.client_id}`));
+    assert.match(audited, new RegExp(`registration.reconcile_gone ${rows.hang2.id}`));
     const h2 = await rowNamed(prov.id, names.hang2);
     assert.equal(h2.status, 'failed');
     assert.match(h2.last_error, /tag/);
