@@ -112,6 +112,12 @@ describe('reconcile (issue 13)', { skip: noStack }, () => {
   });
   after(async () => { await stub?.stop(); });
 
+  test('the registrar keeps one periodic reconcile job queued (CLEARANCE_RECONCILE_INTERVAL)', () => {
+    const n = Number(sql(`SELECT count(*) FROM jobs WHERE kind = 'reconcile'
+      AND payload @> '{"periodic":true}'::jsonb AND state IN ('queued', 'running')`));
+    assert.ok(n >= 1, `${n} periodic reconcile jobs queued`);
+  });
+
   test('settings: the listing credential is sealed and never shown; bad input changes nothing', async () => {
     let r = await api('GET', `/v1/providers/${prov.id}/reconcile`);
     assert.equal(r.status, 200, r.text);
