@@ -66,7 +66,8 @@ static void put_clean(FILE *out, const char *s)
 
 static const char *const shown[] = {"listed",	    "matched", "stray",		"foreign",
 				    "in_flight",    "missing", "unknown_found", "unknown_adopted",
-				    "unknown_gone", "deleted", "orphaned",	"failed_actions"};
+				    "unknown_gone", "deleted", "orphaned",	"failed_actions",
+				    "retired"};
 
 int ctl_reconcile(struct clr_db *db, int argc, char **argv, FILE *out)
 {

@@ -44,11 +44,13 @@ enum rc_class {
 	C_DELETED,
 	C_ORPHANED,
 	C_FAILED,
+	C_RETIRED,
 	C__MAX
 };
 static const char *const class_names[C__MAX] = {
-    "listed",	     "matched",		"stray",	"foreign", "in_flight", "missing",
-    "unknown_found", "unknown_adopted", "unknown_gone", "deleted", "orphaned",	"failed_actions",
+    "listed",	"matched",	  "stray",	     "foreign",	     "in_flight",
+    "missing",	"unknown_found",  "unknown_adopted", "unknown_gone", "deleted",
+    "orphaned", "failed_actions", "retired",
 };
 
 /* Runs finished by this process, by status (ok, unsupported, error). */
@@ -312,6 +314,26 @@ static int mark_missing(struct clr_db *db, const char *id, const char *t0)
 	return ok;
 }
 
+/* An orphaned registration whose client reconcile deleted at the IdP. */
+static int retire(struct clr_db *db, const char *id)
+{
+	const char *p[1] = {id};
+	PGresult *res = NULL;
+	int ok;
+
+	ok = clr_db_exec_sql(
+		 db,
+		 "UPDATE registrations SET status = 'deleted', client_secret_sealed = NULL,"
+		 " registration_access_token_sealed = NULL,"
+		 " last_error = 'reconcile deleted its client at the IdP (it was orphaned)',"
+		 " deleted_at = now(), revision = revision + 1, updated_at = now()"
+		 " WHERE id = $1::uuid AND status = 'orphaned'",
+		 1, p, &res) == CLR_OK &&
+	     strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	return ok;
+}
+
 /* ---- one run ---- */
 
 static enum clr_rc lock_provider(struct clr_db *db, const char *id, int take)
@@ -406,6 +428,28 @@ enum clr_rc reg_reconcile_provider(const struct reg_app *app, struct clr_db *db,
 		if (r != NULL) {
 			r->seen = 1;
 			counts[C_MATCHED]++;
+			/*
+			 * Orphaned: Clearance wanted it gone but could not delete it
+			 * (no registration access token, or the IdP refused it).  The
+			 * listing API may: then the row is retired.
+			 */
+			if (!act || strcmp(pol, "delete") != 0 ||
+			    strcmp(r->status, "orphaned") != 0)
+				continue;
+			if (drv_list_delete(http, &pv.p, it, &de) != CLR_OK &&
+			    de.rc != CLR_ERR_NOTFOUND) {
+				note(provider_id, "could not delete orphaned", it, de.msg);
+				counts[C_FAILED]++;
+				continue;
+			}
+			counts[C_DELETED]++;
+			note(provider_id, "deleted orphaned", it, NULL);
+			if (retire(db, r->id)) {
+				counts[C_RETIRED]++;
+				r->status = "deleted";
+				audit(db, "registration.reconcile_retire", "registration", r->id,
+				      provider_id, it->client_id);
+			}
 			continue;
 		}
 		if (t == NULL) {

@@ -17,7 +17,9 @@
  * listed.  The policy (the provider's reconcile_policy, or the caller's)
  * decides what is done: report changes nothing; delete deletes strays and
  * unknown_found clients at the IdP (the parked registration is resolved as
- * gone) and marks missing registrations orphaned; adopt makes each
+ * gone), deletes the still-listed clients of orphaned registrations through
+ * the listing API and retires those rows (status deleted: retired), and
+ * marks missing registrations orphaned; adopt makes each
  * unknown_found client its registration's client (reg_op_resolve) and marks
  * missing registrations orphaned.  With delete and adopt, a parked
  * registration of a tagging family (drv_driver.list_tagged) whose attempt

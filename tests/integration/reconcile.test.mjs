@@ -7,7 +7,8 @@
 //   - a reconcile run sorts the listed clients (matched, stray, foreign,
 //     unknown_found, missing) and acts per policy: report and dry runs change
 //     nothing; adopt makes a parked registration's client its own; delete
-//     removes strays; clients Clearance did not create are never touched;
+//     removes strays and the clients of orphaned registrations (then retired);
+//     clients Clearance did not create are never touched;
 //   - a parked registration with no tagged client, past the grace period, is
 //     resolved as gone;
 //   - a family that cannot list says "unsupported"; bad input is refused
@@ -217,25 +218,35 @@ describe('reconcile (issue 13)', { skip: noStack }, () => {
     // hang2 parked with no client: past the grace period, the listing proves none exists.
     sql(`UPDATE registrations SET idp_attempt_at = now() - interval '10 minutes',
          updated_at = now() - interval '10 minutes' WHERE id = '${rows.hang2.id}'`);
+    // An orphaned registration (its deletion was refused) whose client is still listed.
+    const orph = await register(ct.id, prov.id, `m-ok-orph-${t}`);
+    assert.equal(orph.status, 'active');
+    sql(`UPDATE registrations SET status = 'orphaned', last_error = 'test: the IdP refused the deletion'
+         WHERE id = '${orph.id}'`);
     const calls = stub.adminCalls.length;
     const rep = await reconcile(prov.id, '?policy=delete');
     const c = rep.last_run.counts;
     assert.equal(c.stray, 1, JSON.stringify(c));
-    assert.equal(c.deleted, 1, JSON.stringify(c));
+    assert.equal(c.deleted, 2, JSON.stringify(c));
+    assert.equal(c.retired, 1, JSON.stringify(c));
     assert.equal(c.unknown_gone, 1, JSON.stringify(c));
     assert.equal(c.failed_actions, 0, JSON.stringify(c));
     assert.ok(stub.clients.get(rows.stray.client_id).disabled, 'the stray is deleted at the IdP');
     assert.ok(!stub.clients.get(rows.foreign.client_id).disabled, 'a client without our tag is untouched');
     assert.ok(!stub.clients.get(rows.other.client_id).disabled, 'a tag naming no registration here: untouched');
     for (const k of ['ok', 'cb']) assert.ok(!stub.clients.get(rows[k].client_id).disabled);
-    const deletes = stub.adminCalls.slice(calls).filter((x) => x.startsWith('DELETE'));
-    assert.deepEqual(deletes, [`DELETE /api/client/${rows.stray.client_id}`]);
+    const deletes = stub.adminCalls.slice(calls).filter((x) => x.startsWith('DELETE')).sort();
+    assert.deepEqual(deletes, [`DELETE /api/client/${orph.client_id}`, `DELETE /api/client/${rows.stray.client_id}`].sort());
+    const retired = await rowNamed(prov.id, `m-ok-orph-${t}`);
+    assert.equal(retired.status, 'deleted');
+    assert.match(retired.last_error, /reconcile deleted its client/);
     const audited = sql(`SELECT action || ' ' || target_id || ' ' || coalesce(detail->>'client_id', '')
       FROM audit_log WHERE actor_name = 'reconcile' AND detail->>'provider_id' = '${prov.id}' ORDER BY id`);
     assert.match(audited, new RegExp(`registration.reconcile_adopt ${rows.hang.id} ${rows.late.client_id}`));
     assert.match(audited, new RegExp(`registration.reconcile_orphaned ${rows.gone.id}`));
     assert.match(audited, new RegExp(`provider.reconcile_delete ${prov.id} ${rows.stray.client_id}`));
     assert.match(audited, new RegExp(`registration.reconcile_gone ${rows.hang2.id}`));
+    assert.match(audited, new RegExp(`registration.reconcile_retire ${orph.id} ${orph.client_id}`));
     const h2 = await rowNamed(prov.id, names.hang2);
     assert.equal(h2.status, 'failed');
     assert.match(h2.last_error, /tag/);
