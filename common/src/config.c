@@ -69,6 +69,8 @@ static const struct cfg_entry cfg_table[] = {
     {"LEEWAY", CFG_LONG, OFF(leeway_s), "30", 0, 3600, 0},
     {"REVOCATION_REFRESH", CFG_LONG, OFF(revocation_refresh_s), "60", 1, DAY_S, 0},
     {"GATEWAY_REQUIRE_REGISTERED", CFG_BOOL, OFF(gateway_require_registered), "1", 0, 1, 0},
+    /* The registrar's periodic reconcile of IdP clients (issue 13); 0 = off. */
+    {"RECONCILE_INTERVAL", CFG_LONG, OFF(reconcile_interval_s), "3600", 0, 30 * DAY_S, 0},
     {"GATEWAY_TOKEN_CACHE", CFG_LONG, OFF(gateway_token_cache), "65536", 0, 1L << 22, 0},
     {"REDIRECT_ALLOW_PRIVATE", CFG_STR, OFF(redirect_allow_private), NULL, 0, 0, 0},
     /* May carry proxy credentials: treated as a secret. */

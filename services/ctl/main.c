@@ -23,6 +23,7 @@
 #include "clearance/util.h"
 #include "apply.h"
 #include "migrate.h"
+#include "reconcile.h"
 #include "reseal.h"
 
 #define EXIT_USAGE 2
@@ -53,6 +54,10 @@ static void usage(FILE *f)
 	      "  reseal [--check]           re-encrypt every sealed secret under the\n"
 	      "                             first key of CLEARANCE_SEAL_KEYS (--check:\n"
 	      "                             only verify every one opens; change nothing)\n"
+	      "  reconcile [--provider ID] [--policy report|delete|adopt] [--dry-run]\n"
+	      "            [--wait SECONDS]  compare the IdPs' clients with the stored\n"
+	      "                             registrations (the registrar runs it; its\n"
+	      "                             counts are printed per provider)\n"
 	      "  help                       this text\n"
 	      "\n"
 	      "Environment: CLEARANCE_DATABASE_URL (or CLEARANCE_DATABASE_URL_FILE),\n"
@@ -375,6 +380,8 @@ static int args_ok(int argc, char **argv)
 		return argc == 1 || (argc == 3 && strcmp(argv[1], "--dir") == 0);
 	if (strcmp(argv[0], "reseal") == 0)
 		return argc == 1 || (argc == 2 && strcmp(argv[1], "--check") == 0);
+	if (strcmp(argv[0], "reconcile") == 0)
+		return ctl_reconcile_args_ok(argc - 1, argv + 1);
 	if (strcmp(argv[0], "admin-token") != 0 || argc < 2)
 		return 0;
 	if (strcmp(argv[1], "list") == 0)
@@ -433,6 +440,8 @@ int main(int argc, char **argv)
 		status = cmd_create_admin(db, argc - 2, argv + 2);
 	else if (strcmp(argv[1], "reseal") == 0)
 		status = cmd_reseal(cfg, db, argc == 3);
+	else if (strcmp(argv[1], "reconcile") == 0)
+		status = ctl_reconcile(db, argc - 2, argv + 2, stdout);
 	else
 		status = cmd_token(db, argc - 2, argv + 2);
 out:

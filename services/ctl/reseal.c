@@ -41,6 +41,14 @@ static const struct sealed_col {
      "SELECT count(*) FROM providers WHERE split_part(initial_client_secret_sealed, '.', 2) = $1",
      "UPDATE providers SET initial_client_secret_sealed = $1 "
      "WHERE id = $2::uuid AND initial_client_secret_sealed = $3"},
+    {"providers.reconcile_credential", "providers.reconcile_credential_sealed",
+     "SELECT id::text, reconcile_credential_sealed, "
+     "split_part(reconcile_credential_sealed, '.', 2) = $1 FROM providers "
+     "WHERE reconcile_credential_sealed IS NOT NULL AND id::text > $2 ORDER BY id::text "
+     "LIMIT " BATCH,
+     "SELECT count(*) FROM providers WHERE split_part(reconcile_credential_sealed, '.', 2) = $1",
+     "UPDATE providers SET reconcile_credential_sealed = $1 "
+     "WHERE id = $2::uuid AND reconcile_credential_sealed = $3"},
     {"registrations.client_secret", "registrations.client_secret_sealed",
      "SELECT id::text, client_secret_sealed, split_part(client_secret_sealed, '.', 2) = $1 "
      "FROM registrations WHERE client_secret_sealed IS NOT NULL AND id::text > $2 "

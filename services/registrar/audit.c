@@ -18,6 +18,7 @@
 #include "grants.h"
 #include "h_client_types.h"
 #include "h_providers.h"
+#include "h_reconcile.h"
 #include "h_registrations.h"
 
 struct audited_route {
@@ -51,6 +52,11 @@ static const struct audited_route audited[] = {
     /* The secret of an async registration or rotation, shown once. */
     {"POST", "/v1/registrations/{}/client-secret", reg_h_regs_secret,
      "registration.secret_revealed", "registration", 1},
+    /* Reconcile settings (policy, listing credential) and an operator's run. */
+    {"PUT", "/v1/providers/{}/reconcile", reg_h_reconcile_put, "provider.reconcile_settings",
+     "provider", 1},
+    {"POST", "/v1/providers/{}/reconcile", reg_h_reconcile_run, "provider.reconcile", "provider",
+     1},
 };
 #define NAUDITED (sizeof(audited) / sizeof(audited[0]))
 

@@ -811,3 +811,283 @@ enum clr_rc drv_parse_rfc7592(enum drv_op op, const struct drv_provider *p,
 				   "RFC 7592 defines no client secret rotation");
 	}
 }
+
+/* ---- listing, for reconciling ---- */
+
+void drv_list_page_clear(struct drv_list_page *pg)
+{
+	size_t i;
+
+	if (pg == NULL)
+		return;
+	for (i = 0; i < pg->n; i++) {
+		free(pg->items[i].client_id);
+		free(pg->items[i].name);
+		free(pg->items[i].ref);
+		free(pg->items[i].tag);
+		free_secret(pg->items[i].client_secret);
+	}
+	free(pg->items);
+	free(pg->next);
+	memset(pg, 0, sizeof(*pg));
+}
+
+enum clr_rc drv_list_push(struct drv_list_page *pg, struct drv_listed *it)
+{
+	struct drv_listed *n;
+
+	n = realloc(pg->items, (pg->n + 1) * sizeof(*n));
+	if (n == NULL)
+		return CLR_ERR_NOMEM;
+	pg->items = n;
+	pg->items[pg->n++] = *it;
+	memset(it, 0, sizeof(*it));
+	return CLR_OK;
+}
+
+char *drv_tag_of(const char *s)
+{
+	const char *p;
+	char buf[37];
+
+	if (s == NULL || (p = strstr(s, DRV_TAG_PREFIX)) == NULL)
+		return NULL;
+	p += strlen(DRV_TAG_PREFIX);
+	if (strlen(p) < 36)
+		return NULL;
+	memcpy(buf, p, 36);
+	buf[36] = '\0';
+	/* Only a uuid names a registration; anything else is not our tag. */
+	for (int i = 0; i < 36; i++) {
+		char ch = buf[i];
+		int dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? ch != '-'
+			 : !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+			     (ch >= 'A' && ch <= 'F')))
+			return NULL;
+	}
+	return strdup(buf);
+}
+
+int drv_can_list(const struct drv_provider *p)
+{
+	const struct drv_driver *d = p != NULL ? drv_get(p->kind) : NULL;
+
+	return d != NULL && d->build_list != NULL && d->parse_list != NULL;
+}
+
+/* The credential of the listing API (new in *owned when fetched). */
+static enum clr_rc list_cred(struct clr_http_client *c, const struct drv_provider *p,
+			     const struct drv_driver *d, const char **cred, char **owned,
+			     struct clr_err *e)
+{
+	struct drv_wire_req w = {0};
+	struct clr_http_resp resp = {0};
+	enum clr_rc rc;
+
+	*owned = NULL;
+	*cred = NULL;
+	if (d->list_cc && p->list_credential == NULL) {
+		if (p->initial_client_id == NULL || p->initial_client_secret == NULL)
+			return clr_err_set(e, CLR_ERR_CONFLICT, "invalid_request",
+					   "initial_client_id",
+					   "listing the clients of a %s provider needs its "
+					   "initial_client_id and initial_client_secret (a service "
+					   "account allowed to read clients)",
+					   drv_idp_kind_name(p->kind));
+		if ((rc = drv_cc_build_initial_token(p, &w, e)) == CLR_OK &&
+		    (rc = exchange(c, p, &w, &resp, e)) == CLR_OK)
+			rc = drv_cc_parse_initial_token(&resp, owned, e);
+		clr_http_resp_clear(&resp);
+		drv_wire_req_clear(&w);
+		*cred = *owned;
+		return rc;
+	}
+	*cred = p->list_credential != NULL ? p->list_credential
+		: d->list_own_credential   ? NULL
+					   : p->initial_access_token;
+	if (*cred == NULL || (*cred)[0] == '\0')
+		return clr_err_set(e, CLR_ERR_CONFLICT, "invalid_request", "reconcile_credential",
+				   "listing the clients of a %s provider needs a credential "
+				   "(PUT /v1/providers/{id}/reconcile)",
+				   drv_idp_kind_name(p->kind));
+	return CLR_OK;
+}
+
+enum clr_rc drv_list(struct clr_http_client *c, const struct drv_provider *p,
+		     struct drv_list_page *out, struct clr_err *e)
+{
+	const struct drv_driver *d;
+	struct drv_wire_req w = {0};
+	struct clr_http_resp resp = {0};
+	struct drv_list_page pg = {0};
+	const char *cred = NULL;
+	char *owned = NULL, *cursor = NULL;
+	enum clr_rc rc;
+	size_t i;
+	int pages = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!drv_can_list(p))
+		return clr_err_set(e, CLR_ERR_CONFLICT, "unsupported_operation", NULL,
+				   "a %s provider offers no client listing Clearance can use",
+				   p != NULL ? drv_idp_kind_name(p->kind) : "?");
+	d = drv_get(p->kind);
+	if ((rc = list_cred(c, p, d, &cred, &owned, e)) != CLR_OK)
+		goto out;
+	for (;;) {
+		if (++pages > DRV_LIST_MAX_PAGES) {
+			rc = clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", NULL,
+					 "the IdP's client listing has more than %d pages",
+					 DRV_LIST_MAX_PAGES);
+			goto out;
+		}
+		if ((rc = d->build_list(p, cred, cursor, &w, e)) != CLR_OK)
+			goto out;
+		if ((rc = exchange(c, p, &w, &resp, e)) != CLR_OK)
+			goto out;
+		if ((rc = d->parse_list(p, cursor, &resp, &pg, e)) != CLR_OK)
+			goto out;
+		for (i = 0; i < pg.n; i++) {
+			if ((rc = drv_list_push(out, &pg.items[i])) != CLR_OK) {
+				clr_err_set(e, rc, "server_error", NULL, "out of memory");
+				goto out;
+			}
+		}
+		free(cursor);
+		cursor = pg.next;
+		pg.next = NULL;
+		drv_list_page_clear(&pg);
+		drv_wire_req_clear(&w);
+		clr_http_resp_clear(&resp);
+		if (cursor == NULL)
+			break;
+	}
+out:
+	if (rc != CLR_OK) {
+		redact_all(e, p, NULL, owned);
+		drv_redact(e, p->list_credential);
+		drv_list_page_clear(out);
+	}
+	drv_list_page_clear(&pg);
+	drv_wire_req_clear(&w);
+	clr_http_resp_clear(&resp);
+	free(cursor);
+	free_secret(owned);
+	return rc;
+}
+
+enum clr_rc drv_list_delete(struct clr_http_client *c, const struct drv_provider *p,
+			    const struct drv_listed *it, struct clr_err *e)
+{
+	const struct drv_driver *d = p != NULL ? drv_get(p->kind) : NULL;
+	struct drv_reg_ref ref = {0};
+	struct drv_wire_req w = {0};
+	struct clr_http_resp resp = {0};
+	const char *cred = NULL;
+	char *owned = NULL;
+	enum clr_rc rc;
+
+	if (d == NULL || it == NULL || it->client_id == NULL)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_id",
+				   "a listed client is required");
+	if (d->build_list_delete == NULL) {
+		ref.client_id = it->client_id;
+		return drv_delete(c, p, &ref, e);
+	}
+	if ((rc = list_cred(c, p, d, &cred, &owned, e)) != CLR_OK)
+		goto out;
+	if ((rc = d->build_list_delete(p, cred, it, &w, e)) != CLR_OK)
+		goto out;
+	if ((rc = exchange(c, p, &w, &resp, e)) != CLR_OK)
+		goto out;
+	rc = drv_parse_no_content(&resp, e);
+out:
+	if (rc != CLR_OK) {
+		redact_all(e, p, NULL, owned);
+		drv_redact(e, p->list_credential);
+	}
+	drv_wire_req_clear(&w);
+	clr_http_resp_clear(&resp);
+	free_secret(owned);
+	return rc;
+}
+
+enum clr_rc drv_list_array(const struct clr_http_resp *resp, json_t **arr, struct clr_err *e)
+{
+	json_error_t jerr;
+
+	*arr = NULL;
+	if (resp->status != 200)
+		return drv_parse_error(resp, e);
+	if (resp->body != NULL && resp->body_len > 0 &&
+	    (resp->content_type == NULL || clr_http_is_json(resp)))
+		*arr = json_loadb(resp->body, resp->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_array(*arr)) {
+		json_decref(*arr);
+		*arr = NULL;
+		return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", NULL,
+				   "the IdP's client listing is not a JSON array");
+	}
+	return CLR_OK;
+}
+
+enum clr_rc drv_offset_cursor(const char *cursor, long *offset, struct clr_err *e)
+{
+	char *end = NULL;
+
+	*offset = 0;
+	if (cursor == NULL)
+		return CLR_OK;
+	if (cursor[0] < '0' || cursor[0] > '9' || strlen(cursor) > 9)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "cursor",
+				   "a listing offset must be a small decimal number");
+	*offset = strtol(cursor, &end, 10);
+	if (*end != '\0')
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "cursor",
+				   "a listing offset must be a small decimal number");
+	return CLR_OK;
+}
+
+enum clr_rc drv_offset_next(long offset, size_t n, size_t page_size, char **next, struct clr_err *e)
+{
+	*next = NULL;
+	if (n < page_size)
+		return CLR_OK;
+	if (asprintf(next, "%ld", offset + (long)n) < 0) {
+		*next = NULL;
+		return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+	}
+	return CLR_OK;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+enum clr_rc drv_list_add(struct drv_list_page *pg, const char *client_id, const char *name,
+			 const char *ref, const char *tag_src, const char *secret,
+			 struct clr_err *e)
+{
+	struct drv_listed it = {0};
+
+	if (client_id == NULL || client_id[0] == '\0')
+		return CLR_OK;
+	it.client_id = strdup(client_id);
+	it.name = dup_or_null(name);
+	it.ref = dup_or_null(ref);
+	it.tag = drv_tag_of(tag_src);
+	it.client_secret = dup_or_null(secret);
+	if (it.client_id == NULL || (name != NULL && it.name == NULL) ||
+	    (ref != NULL && it.ref == NULL) || (secret != NULL && it.client_secret == NULL) ||
+	    drv_list_push(pg, &it) != CLR_OK) {
+		free(it.client_id);
+		free(it.name);
+		free(it.ref);
+		free(it.tag);
+		free_secret(it.client_secret);
+		return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+	}
+	return CLR_OK;
+}

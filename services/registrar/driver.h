@@ -51,6 +51,12 @@ struct drv_provider {
 	const char *initial_client_id;
 	const char *initial_client_secret;
 	const char *initial_token_scope;
+	/*
+	 * The credential of the family's client listing API when the provider
+	 * has one of its own for it (Glewlwyd: an admin API key); NULL = the
+	 * family's default (see drv_list).
+	 */
+	const char *list_credential;
 	struct clr_http_opts http; /* allow_http, tls_skip_verify, ca_pem, timeouts */
 };
 
@@ -68,7 +74,42 @@ struct drv_reg_input {
 	const char *client_name;
 	const json_t *redirect_uris; /* array, may be empty */
 	const char *scope;	     /* space separated, may be NULL */
+	/*
+	 * The registration's uuid, or NULL.  A family that keeps a free-form
+	 * field gets DRV_TAG_PREFIX + tag there (Glewlwyd: description), so a
+	 * listing can tie a client to its intent (drv_tag_of).
+	 */
+	const char *tag;
 };
+
+/* What Clearance writes into a client it registers, before the uuid. */
+#define DRV_TAG_PREFIX "clearance-registration:"
+
+/*
+ * One client as a family's listing shows it.  All members new or NULL;
+ * drv_list_page_clear frees.  ref is the vendor's own id of the client when it
+ * differs from client_id (Okta's app id, Keycloak's internal id); tag the
+ * registration uuid of a DRV_TAG_PREFIX tag; client_secret only when the
+ * listing shows it (Glewlwyd), wiped on clear.
+ */
+struct drv_listed {
+	char *client_id;
+	char *name;
+	char *ref;
+	char *tag;
+	char *client_secret;
+};
+
+/* One page of a listing; next is the cursor of the next page or NULL. */
+struct drv_list_page {
+	struct drv_listed *items;
+	size_t n;
+	char *next;
+};
+void drv_list_page_clear(struct drv_list_page *pg);
+
+/* The uuid of a DRV_TAG_PREFIX tag in s (new), or NULL. */
+char *drv_tag_of(const char *s);
 
 /* A stored registration, for update / delete / rotate (borrowed, unsealed). */
 struct drv_reg_ref {
@@ -142,6 +183,35 @@ struct drv_driver {
 	enum clr_rc (*parse)(enum drv_op op, const struct drv_provider *p,
 			     const struct clr_http_resp *resp, struct drv_reg_result *out,
 			     struct clr_err *e);
+	/*
+	 * Optional client listing, for reconciling (NULL: the family cannot
+	 * list its clients with what Clearance has).  list_cc: the listing
+	 * wants a client credentials token of the provider's initial client
+	 * (drv_cc_build_initial_token) as cred; otherwise cred is
+	 * p->list_credential, else (unless list_own_credential)
+	 * p->initial_access_token.  cursor NULL asks
+	 * for the first page.
+	 */
+	int list_cc;
+	/* 1: registrations carry DRV_TAG_PREFIX where the listing shows it. */
+	int list_tagged;
+	/*
+	 * 1: the listing takes only p->list_credential (Glewlwyd's admin API
+	 * key), never the initial access token, which is for registering.
+	 */
+	int list_own_credential;
+	enum clr_rc (*build_list)(const struct drv_provider *p, const char *cred,
+				  const char *cursor, struct drv_wire_req *out, struct clr_err *e);
+	enum clr_rc (*parse_list)(const struct drv_provider *p, const char *cursor,
+				  const struct clr_http_resp *resp, struct drv_list_page *out,
+				  struct clr_err *e);
+	/*
+	 * Deletes a listed client through the same API (NULL: drv_delete with
+	 * the listed client_id, e.g. Okta's DCR API takes the API token).
+	 */
+	enum clr_rc (*build_list_delete)(const struct drv_provider *p, const char *cred,
+					 const struct drv_listed *it, struct drv_wire_req *out,
+					 struct clr_err *e);
 };
 
 /* The driver of kind k; never NULL for a valid kind. */
@@ -198,10 +268,60 @@ enum clr_rc drv_rotate(struct clr_http_client *c, const struct drv_provider *p,
 		       const struct drv_reg_ref *ref, struct drv_reg_result *out,
 		       struct clr_err *e) CLR_MUSTCHECK;
 
+/* 1 when p's family can list its clients (drv_list). */
+int drv_can_list(const struct drv_provider *p);
+
+/*
+ * Lists every client the IdP shows with the listing credential, page by
+ * page (at most DRV_LIST_MAX_PAGES pages): *out a page holding all of them
+ * (new; clear with drv_list_page_clear).  CLR_ERR_CONFLICT when the family
+ * cannot list or the credential is missing; build/parse/http_out errors
+ * otherwise (CLR_ERR_UPSTREAM when the listing has more pages than the
+ * bound: an incomplete listing is never taken for the whole).
+ */
+#define DRV_LIST_MAX_PAGES 100
+enum clr_rc drv_list(struct clr_http_client *c, const struct drv_provider *p,
+		     struct drv_list_page *out, struct clr_err *e) CLR_MUSTCHECK;
+
+/* Deletes a listed client (see build_list_delete).  404 is CLR_ERR_NOTFOUND. */
+enum clr_rc drv_list_delete(struct clr_http_client *c, const struct drv_provider *p,
+			    const struct drv_listed *it, struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Appends a copy of it (members stolen, it zeroed) to pg.  CLR_ERR_NOMEM.
+ * For the parse_list implementations.
+ */
+enum clr_rc drv_list_push(struct drv_list_page *pg, struct drv_listed *it) CLR_MUSTCHECK;
+
 /*
  * ---- Shared by the drivers (drv_*.c) and their unit tests. ----
  * Not for the routes or the worker: they use drv_register & co.
  */
+
+/*
+ * For parse_list: a 200 answer holding a JSON array (*arr new), else
+ * drv_parse_error (non-2xx) or CLR_ERR_UPSTREAM.
+ */
+enum clr_rc drv_list_array(const struct clr_http_resp *resp, json_t **arr,
+			   struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Offset paging: the offset in cursor (NULL = 0; CLR_ERR_PARAM unless
+ * decimal digits), and the next page's cursor (new) when a page came back
+ * full (n == page_size), else NULL.
+ */
+enum clr_rc drv_offset_cursor(const char *cursor, long *offset, struct clr_err *e) CLR_MUSTCHECK;
+enum clr_rc drv_offset_next(long offset, size_t n, size_t page_size, char **next,
+			    struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Adds one listed client to pg from JSON strings (any may be NULL but
+ * client_id: a NULL or empty client_id is skipped, CLR_OK); the tag is read
+ * from tag_src (drv_tag_of).
+ */
+enum clr_rc drv_list_add(struct drv_list_page *pg, const char *client_id, const char *name,
+			 const char *ref, const char *tag_src, const char *secret,
+			 struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * The RFC 7591 metadata object for ct + in: client_name, redirect_uris

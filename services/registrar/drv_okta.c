@@ -10,6 +10,14 @@
  * client and its new client_secret.  The org URL comes from
  * registration_endpoint when it is Okta's, else from the issuer with any
  * "/oauth2/<server>" suffix removed.
+ *
+ * Listing (reconcile): Okta's Apps API, GET {org}/api/v1/apps?limit=200
+ * with the same API token, paged with after=<id of the last app of the
+ * page>; an OAuth app's client_id is credentials.oauthClient.client_id, its
+ * label the client_name.  Okta's DCR body has no free-form field, so an Okta
+ * client carries no Clearance tag: a listing matches client_ids only, and
+ * clients nobody here holds are reported, never touched.  A listed client
+ * is deleted through the DCR API with the API token (drv_delete).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,10 +177,91 @@ static enum clr_rc parse(enum drv_op op, const struct drv_provider *p,
 	return CLR_OK;
 }
 
+#define OKTA_PAGE 200
+
+static enum clr_rc build_list(const struct drv_provider *p, const char *cred, const char *cursor,
+			      struct drv_wire_req *out, struct clr_err *e)
+{
+	char *clients = NULL;
+	size_t n;
+	enum clr_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = clients_url(p, &clients, e)) != CLR_OK)
+		return rc;
+	/* {org}/oauth2/v1/clients -> {org}/api/v1/apps */
+	n = strlen(clients);
+	if (ends_with(clients, OKTA_CLIENTS))
+		n -= strlen(OKTA_CLIENTS);
+	if (cursor != NULL) {
+		/* An app id is [0-9A-Za-z]; never let it add query parameters. */
+		for (const char *c = cursor; *c != '\0'; c++) {
+			if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') ||
+			      (*c >= 'A' && *c <= 'Z'))) {
+				rc = clr_err_set(e, CLR_ERR_UPSTREAM, "idp_error", "after",
+						 "Okta's app id is not alphanumeric");
+				goto out;
+			}
+		}
+	}
+	if (asprintf(&out->url, "%.*s/api/v1/apps?limit=%d%s%s", (int)n, clients, OKTA_PAGE,
+		     cursor != NULL ? "&after=" : "", cursor != NULL ? cursor : "") < 0) {
+		out->url = NULL;
+		rc = clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+		goto out;
+	}
+	out->method = "GET";
+	rc = drv_set_auth(out, "Authorization", "SSWS", cred, e);
+out:
+	free(clients);
+	if (rc != CLR_OK)
+		drv_wire_req_clear(out);
+	return rc;
+}
+
+static enum clr_rc parse_list(const struct drv_provider *p, const char *cursor,
+			      const struct clr_http_resp *resp, struct drv_list_page *out,
+			      struct clr_err *e)
+{
+	json_t *arr = NULL, *app;
+	const char *last = NULL;
+	size_t i;
+	enum clr_rc rc;
+
+	(void)p;
+	(void)cursor;
+	memset(out, 0, sizeof(*out));
+	if ((rc = drv_list_array(resp, &arr, e)) != CLR_OK)
+		return rc;
+	json_array_foreach(arr, i, app)
+	{
+		const char *id = json_string_value(json_object_get(app, "id"));
+		json_t *oc = json_object_get(json_object_get(app, "credentials"), "oauthClient");
+
+		last = id;
+		/* SAML, bookmark and other non-OAuth apps have no oauthClient. */
+		rc = drv_list_add(out, json_string_value(json_object_get(oc, "client_id")),
+				  json_string_value(json_object_get(app, "label")), id, NULL, NULL,
+				  e);
+		if (rc != CLR_OK)
+			goto out;
+	}
+	if (json_array_size(arr) >= OKTA_PAGE && last != NULL && last[0] != '\0' &&
+	    (out->next = strdup(last)) == NULL)
+		rc = clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+out:
+	json_decref(arr);
+	if (rc != CLR_OK)
+		drv_list_page_clear(out);
+	return rc;
+}
+
 const struct drv_driver drv_okta = {
     .kind = DRV_IDP_OKTA,
     .can_rotate = 1,
     .needs_initial_token = 1,
     .build = build,
     .parse = parse,
+    .build_list = build_list,
+    .parse_list = parse_list,
 };

@@ -18,6 +18,8 @@
  *                  before an expiring secret expires (registrations.c)
  *   client_update: {"registration_id", "redirect_uris"}: RFC 7592 update
  *                  of the redirect URIs, name and scope kept
+ *   reconcile:     {"provider_id"?, "policy"?, "dry_run"?, "periodic"?}
+ *                  (reconcile.h)
  *
  * The registrar reports back only through its registrations rows; whoever
  * asked reads them (the access service's trigger, sql/010).
@@ -34,6 +36,7 @@
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "jobs.h"
+#include "reconcile.h"
 #include "registrar.h"
 #include "registrations.h"
 #include "store.h"
@@ -253,6 +256,6 @@ static enum clr_rc job_client_update(void *appv, struct clr_db *db, const struct
 const struct clr_job_kind reg_job_kinds[] = {
     {"register", job_register},		  {"provision", job_provision},
     {"deregister", job_deregister},	  {"rotate", job_rotate},
-    {"client_update", job_client_update},
+    {"client_update", job_client_update}, {"reconcile", reg_job_reconcile},
 };
 const size_t reg_njob_kinds = sizeof(reg_job_kinds) / sizeof(reg_job_kinds[0]);

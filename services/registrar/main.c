@@ -14,6 +14,7 @@
 #include "clearance/seal.h"
 #include "jobs.h"
 #include "kinds.h"
+#include "reconcile.h"
 #include "registrar.h"
 #include "registrations.h"
 #include "routes.h"
@@ -27,10 +28,12 @@ static char *metrics(void *arg)
 {
 	const struct reg_app *app = arg;
 	long n = atomic_load(app->n_unknown);
-	char *s = NULL;
+	char *s = NULL, *rec = reg_reconcile_metrics();
 
-	if (n < 0)
-		return NULL;
+	if (n < 0) {
+		/* Not counted yet: the reconcile series alone. */
+		return rec;
+	}
 	if (asprintf(&s,
 		     "# HELP clearance_registrations_outcome_unknown Registrations whose IdP "
 		     "outcome is unknown, parked for an admin.\n"
@@ -39,9 +42,10 @@ static char *metrics(void *arg)
 		     "# HELP clearance_initial_token_fetches_total Initial access tokens asked "
 		     "of a token endpoint with client credentials (the rest came from the cache).\n"
 		     "# TYPE clearance_initial_token_fetches_total counter\n"
-		     "clearance_initial_token_fetches_total %ld\n",
-		     n, drv_itc_fetches()) < 0)
-		return NULL;
+		     "clearance_initial_token_fetches_total %ld\n%s",
+		     n, drv_itc_fetches(), rec != NULL ? rec : "") < 0)
+		s = NULL;
+	free(rec);
 	return s;
 }
 
@@ -77,8 +81,15 @@ int main(void)
 	app.cfg = cfg;
 	app.sealer = sealer;
 	app.n_unknown = &n_unknown;
-	if (clr_db_open(cfg->database_url, reg_stmts, reg_nstmts, &db) == CLR_OK)
+	if (clr_db_open(cfg->database_url, reg_stmts, reg_nstmts, &db) == CLR_OK) {
 		reg_unknown_refresh(&app, db);
+		reg_reconcile_metrics_refresh(db);
+		/* The first periodic reconcile a minute after start (or sooner). */
+		if (cfg->worker)
+			reg_reconcile_schedule(
+			    &app, db,
+			    cfg->reconcile_interval_s < 60 ? cfg->reconcile_interval_s : 60);
+	}
 	clr_db_close(db);
 	/* Not fatal: rotation is refused elsewhere until the next start says it may. */
 	if (reg_kinds_publish(cfg) != CLR_OK)

@@ -20,6 +20,7 @@
 #include "clearance/log.h"
 #include "clearance/util.h"
 #include "driver.h"
+#include "reconcile.h"
 #include "registrar.h"
 #include "registrations.h"
 #include "store.h"
@@ -357,6 +358,11 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 			if ((rc = clr_db_commit(db)) != CLR_OK)
 				clr_err_set(e, rc, NULL, NULL, "database error");
 			in_tx = 0;
+			/* Where the family lists tagged clients, the lost one is looked up. */
+			if (rc == CLR_OK && reg_reconcile_lookup_adopt(app, db, http, &pv.p, id)) {
+				json_decref(*view);
+				*view = view_of(db, id);
+			}
 			goto out;
 		}
 	}
@@ -379,6 +385,7 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 	in.client_name = req->client_name;
 	in.redirect_uris = uris;
 	in.scope = req->scope;
+	in.tag = id;
 	rc = drv_register_outcome(http, &pv.p, &ct.ct, &in, &res, &maybe, &de);
 	if (rc != CLR_OK) {
 		rc = idp_fail("the initial access token", &de, e);
@@ -401,6 +408,11 @@ enum clr_rc reg_op_register(const struct reg_app *app, struct clr_db *db,
 				 "the IdP's answer was lost (%.100s); registration %s is parked "
 				 "as outcome_unknown for an admin",
 				 de.msg, id);
+			if (reg_reconcile_lookup_adopt(app, db, http, &pv.p, id))
+				snprintf(e->msg, sizeof(e->msg),
+					 "the IdP's answer was lost, but the client it created was "
+					 "found by its tag: registration %s adopted it",
+					 id);
 		} else if (exec_tx(db, route ? "reg_rg_forget" : "reg_rg_attempt_clear", id) !=
 			   CLR_OK) {
 			clr_log(NULL, CLR_LOG_WARN,

@@ -17,6 +17,7 @@
 #include "h_client_types.h"
 #include "h_jobs.h"
 #include "h_providers.h"
+#include "h_reconcile.h"
 #include "h_registrations.h"
 #include "h_retire.h"
 #include "routes.h"
@@ -32,6 +33,9 @@ const struct clr_route reg_routes[] = {
     {"DELETE", "/v1/providers/{}", reg_audited, ADM, 0},
     {"POST", "/v1/providers/{}/discover", reg_audited, ADM, 0},
     {"POST", "/v1/providers/{}/verify", reg_h_providers_verify, ADM, 0},
+    {"GET", "/v1/providers/{}/reconcile", reg_h_reconcile_get, ADM, 0},
+    {"PUT", "/v1/providers/{}/reconcile", reg_audited, ADM, 1},
+    {"POST", "/v1/providers/{}/reconcile", reg_audited, ADM, 0},
     {"POST", "/v1/providers/{}/client-types", reg_audited, ADM, 1},
     {"GET", "/v1/providers/{}/client-types", reg_h_ctypes_list, ADM, 0},
     {"GET", "/v1/client-types/{}", reg_h_ctypes_get, ADM, 0},
@@ -63,6 +67,7 @@ const struct clr_route_body reg_route_bodies[] = {
     {"PUT", "/v1/registrations/{}", &reg_body_registration_put},
     {"POST", "/v1/registrations/{}/resolve", &reg_body_registration_resolve},
     {"PUT", "/v1/registrations/{}/grants", &reg_body_grants_put},
+    {"PUT", "/v1/providers/{}/reconcile", &reg_body_reconcile_put},
 };
 const size_t reg_nroute_bodies = sizeof(reg_route_bodies) / sizeof(reg_route_bodies[0]);
 

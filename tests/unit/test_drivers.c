@@ -46,9 +46,9 @@ static void types_setup(void)
 	cts[CT_CODE] = (struct drv_client_type){rt_code, gt_code, "client_secret_post", NULL,
 						"7c9e6679-7425-40de-944b-e07fc1f90ae7"};
 	ins[CT_CC] =
-	    (struct drv_reg_input){"Payments backend", ru_none, "product_payments free_plan"};
+	    (struct drv_reg_input){"Payments backend", ru_none, "product_payments free_plan", NULL};
 	ins[CT_CODE] =
-	    (struct drv_reg_input){"Payments web", ru_code, "product_payments free_plan"};
+	    (struct drv_reg_input){"Payments web", ru_code, "product_payments free_plan", NULL};
 }
 
 static void types_teardown(void)

@@ -46,6 +46,8 @@ struct clr_config {
 					   default 65536; 0 verifies every token every time */
 	char *redirect_allow_private;	/* REDIRECT_ALLOW_PRIVATE: non-public redirect hosts the
 					   operator allows (oauth.h clr_redirect_allow_set) */
+	long reconcile_interval_s;	/* RECONCILE_INTERVAL: seconds between the registrar's
+					   reconcile runs, default 3600; 0 = off */
 	char *http_proxy;		/* HTTP_PROXY: proxy for outgoing calls, optional; the
 					   http_proxy/https_proxy environment is ignored */
 };

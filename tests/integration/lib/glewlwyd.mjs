@@ -51,7 +51,8 @@ function writeConfig(dir, port) {
   set('log_mode', '"file"');
   set('log_level', '"WARNING"');
   set('log_file', `"${path.join(dir, 'glewlwyd.log')}"`);
-  set('admin_session_authentication', '"cookie"');
+  // api_key too: reconciling lists clients with an admin API key (GET /api/client/).
+  set('admin_session_authentication', '"cookie,api_key"');
   const db = `database =\n{\n  type = "sqlite3"\n  path = "${path.join(dir, 'glewlwyd.db')}"\n};\n`;
   if (!/^@include\s+"[^"]*glewlwyd-db\.conf"\s*$/m.test(conf)) throw new Error(`no database @include in ${SYSTEM_CONF}`);
   conf = conf.replace(/^@include\s+"[^"]*glewlwyd-db\.conf"\s*$/m, db);
@@ -184,6 +185,8 @@ export async function startGlewlwyd({ scopes = ['api:read'], port } = {}) {
       registrationEndpoint: discovery.registration_endpoint,
       registrationScope: REGISTRATION_SCOPE,
       admin,
+      // A new admin API key ("Authorization: token <key>"), for the client listing.
+      async apiKey() { return (await admin('POST', 'key/', {})).key; },
       // A client-credentials token of the registrar client, carrying the
       // registration scope: one RFC 7591 registration's initial access token.
       async initialAccessToken() {

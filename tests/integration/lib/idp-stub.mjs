@@ -26,13 +26,23 @@
 // tokens.fetches counts the tokens issued.
 // The bridge (/bridge/) with client_name "m-shortexp-..." issues secrets
 // that expire in expSeconds, also on new-secret.
+//
+// It also plays the parts of Glewlwyd 2.7 that reconciling uses (issue 13),
+// as Glewlwyd documents them (docs/API.md): a discovery document at
+// /api/oidc/.well-known/openid-configuration (issuer <base>/api/oidc), a
+// client-credentials token endpoint for initial access tokens, and the admin
+// API's client list GET /api/client/?offset&limit and DELETE
+// /api/client/{client_id} with "Authorization: token <adminKey>".  Like
+// Glewlwyd it keeps a registration's "description" and lists it, and a
+// deleted client is only disabled.
 import http from 'node:http';
 import crypto from 'node:crypto';
 
-export async function startIdpStub({ lateMs = 13000, expSeconds = 3600 } = {}) {
+export async function startIdpStub({ lateMs = 13000, expSeconds = 3600, adminKey = 'stub-admin-key-0123456789abcdef' } = {}) {
   const clients = new Map(); // client_id -> { client_name, rat }
   const tokens = { live: new Map(), singleUse: false, fetches: 0, refused: 0, expiresIn: 3600 };
   const hanging = new Set();
+  const adminCalls = []; // "METHOD /api/client/..." in order, for assertions
   let base = '';
   // The JWKS: public JWKs served at /jwks; jwksHang makes /jwks never answer.
   const jwks = { keys: [], hang: false, fetches: 0 };
@@ -75,6 +85,40 @@ export async function startIdpStub({ lateMs = 13000, expSeconds = 3600 } = {}) {
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
         scopes_supported: ['openid', 'api:read'],
       });
+    }
+    if (req.method === 'GET' && url.pathname === '/api/oidc/.well-known/openid-configuration') {
+      return json(res, 200, {
+        issuer: `${base}/api/oidc`,
+        registration_endpoint: `${base}/register`,
+        token_endpoint: `${base}/api/oidc/token`,
+        jwks_uri: `${base}/jwks`,
+        response_types_supported: ['code'],
+        grant_types_supported: ['client_credentials', 'authorization_code'],
+        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+        scopes_supported: ['openid', 'api:read'],
+      });
+    }
+    // Glewlwyd's part: any client credentials get an initial access token.
+    if (req.method === 'POST' && url.pathname === '/api/oidc/token') {
+      await readBody(req);
+      return json(res, 200, { access_token: crypto.randomBytes(16).toString('hex'), token_type: 'Bearer', expires_in: 3600 });
+    }
+    if (url.pathname.startsWith('/api/client/')) {
+      adminCalls.push(`${req.method} ${url.pathname}${url.search}`);
+      if (req.headers.authorization !== `token ${adminKey}`) return json(res, 401, { error: 'unauthorized' });
+      if (req.method === 'GET' && url.pathname === '/api/client/') {
+        const offset = Number(url.searchParams.get('offset') || 0);
+        const limit = Number(url.searchParams.get('limit') || 100);
+        const all = [...clients.values()].map((c) => ({
+          client_id: c.client_id, name: c.client_name, description: c.description,
+          enabled: !c.disabled, confidential: true, scope: [], client_secret: c.client_secret,
+        }));
+        return json(res, 200, all.slice(offset, offset + limit));
+      }
+      const cm = /^\/api\/client\/([^/]+)$/.exec(url.pathname);
+      const c = cm && clients.get(decodeURIComponent(cm[1]));
+      if (req.method === 'DELETE' && c && !c.disabled) { c.disabled = true; return json(res, 200, {}); }
+      return json(res, 404, { error: 'not_found' });
     }
     if (req.method === 'GET' && url.pathname === '/jwks') {
       jwks.fetches++;
@@ -208,8 +252,13 @@ export async function startIdpStub({ lateMs = 13000, expSeconds = 3600 } = {}) {
     clients,
     jwks,
     tokens,
-    /** Clients held whose client_name starts with prefix. */
-    named: (prefix) => [...clients.values()].filter((c) => (c.client_name || '').startsWith(prefix)),
+    /** Clients held whose client_name starts with prefix (Glewlwyd-disabled ones excluded). */
+    named: (prefix) => [...clients.values()].filter((c) => !c.disabled && (c.client_name || '').startsWith(prefix)),
+    /** Creates a client directly, as if a lost answer or an admin had made it. */
+    addClient: (meta) => create(meta),
+    adminKey,
+    adminCalls,
+    oidcDiscoveryUrl: `${base}/api/oidc/.well-known/openid-configuration`,
     async stop() {
       for (const r of hanging) r.destroy();
       srv.closeAllConnections();
