@@ -71,6 +71,8 @@ static const struct cfg_entry cfg_table[] = {
     {"GATEWAY_TOKEN_CACHE", CFG_LONG, OFF(gateway_token_cache), "65536", 0, 1L << 22, 0},
     /* May carry proxy credentials: treated as a secret. */
     {"HTTP_PROXY", CFG_STR, OFF(http_proxy), NULL, 0, 0, 1},
+    /* How long a registrar route waits for its IdP job before it answers 202. */
+    {"REG_WAIT_MS", CFG_LONG, OFF(reg_wait_ms), "5000", 0, 60000, 0},
 };
 
 #define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))

@@ -15,6 +15,10 @@
  *                  secret once (POST /v1/registrations/{id}/client-secret)
  *   client_update: {"registration_id", "redirect_uris"}: RFC 7592 update
  *                  of the redirect URIs, name and scope kept
+ *   register_waited, rotate_waited: register and rotate queued by a route
+ *                  that waits for them (waiting.h), with "no_retry": true;
+ *                  run by workers of their own so that queued work of a
+ *                  slow IdP never stands between a route and its answer
  *
  * The registrar reports back only through its registrations rows; whoever
  * asked reads them (the access service's trigger, sql/010).
@@ -242,8 +246,13 @@ static enum clr_rc job_client_update(void *appv, struct clr_db *db, const struct
 }
 
 const struct clr_job_kind reg_job_kinds[] = {
-    {"register", job_register},		  {"provision", job_provision},
-    {"deregister", job_deregister},	  {"rotate", job_rotate},
+    {"register", job_register},
+    {"provision", job_provision},
+    {"deregister", job_deregister},
+    {"rotate", job_rotate},
     {"client_update", job_client_update},
+    /* REG_NWAITED_KINDS: what a route waits for, run by workers of their own. */
+    {"register_waited", job_register},
+    {"rotate_waited", job_rotate},
 };
 const size_t reg_njob_kinds = sizeof(reg_job_kinds) / sizeof(reg_job_kinds[0]);

@@ -876,9 +876,15 @@ void reg_unknown_refresh(const struct reg_app *app, struct clr_db *db)
 		atomic_store(app->n_unknown, n);
 }
 
+/* The job kind of a queued IdP call (see enum reg_queue). */
+static const char *queue_kind(enum reg_queue how, const char *kind, const char *waited)
+{
+	return how == REG_QUEUE_WAITED ? waited : kind;
+}
+
 enum clr_rc reg_op_register_async(const struct reg_app *app, struct clr_db *db,
-				  const struct reg_request *req, json_t **view, char job_id[37],
-				  struct clr_err *e)
+				  const struct reg_request *req, enum reg_queue how, json_t **view,
+				  char job_id[37], struct clr_err *e)
 {
 	struct reg_ctype ct = {0};
 	struct reg_provider pv = {0};
@@ -913,6 +919,8 @@ enum clr_rc reg_op_register_async(const struct reg_app *app, struct clr_db *db,
 		goto out;
 	}
 	json_object_set_new(payload, "registration_id", json_string(id));
+	if (how != REG_QUEUE_RETRY)
+		json_object_set_new(payload, "no_retry", json_true());
 	if ((rc = clr_db_begin(db)) != CLR_OK) {
 		clr_err_set(e, rc, NULL, NULL, "database unavailable");
 		goto out;
@@ -930,7 +938,8 @@ enum clr_rc reg_op_register_async(const struct reg_app *app, struct clr_db *db,
 	if (rc == CLR_OK)
 		rc = clr_db_exec(db, "reg_rg_pickup_set", 1, p, NULL);
 	if (rc == CLR_OK)
-		rc = clr_jobs_enqueue(db, "register", payload, job_id);
+		rc = clr_jobs_enqueue(db, queue_kind(how, "register", "register_waited"), payload,
+				      job_id);
 	/* The row as queued: a worker may finish it before this answer goes out. */
 	if (rc == CLR_OK && (*view = view_of(db, id)) == NULL)
 		rc = CLR_ERR_DB;
@@ -1004,7 +1013,7 @@ out:
 }
 
 enum clr_rc reg_op_rotate_async(const struct reg_app *app, struct clr_db *db, const char *id,
-				char job_id[37], struct clr_err *e)
+				enum reg_queue how, char job_id[37], struct clr_err *e)
 {
 	struct reg_row row = {0};
 	struct reg_provider pv = {0};
@@ -1028,12 +1037,14 @@ enum clr_rc reg_op_rotate_async(const struct reg_app *app, struct clr_db *db, co
 				 "%s cannot rotate client secrets", drv_idp_kind_name(pv.p.kind));
 		goto out;
 	}
-	payload = json_pack("{s:s, s:b}", "registration_id", id, "pickup", 1);
+	payload = json_pack("{s:s, s:b, s:b}", "registration_id", id, "pickup", 1, "no_retry",
+			    how != REG_QUEUE_RETRY);
 	if (payload == NULL) {
 		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
-	if ((rc = clr_jobs_enqueue(db, "rotate", payload, job_id)) != CLR_OK ||
+	if ((rc = clr_jobs_enqueue(db, queue_kind(how, "rotate", "rotate_waited"), payload,
+				   job_id)) != CLR_OK ||
 	    (rc = clr_db_commit(db)) != CLR_OK)
 		clr_err_set(e, rc, NULL, NULL, "the rotation could not be queued");
 out:

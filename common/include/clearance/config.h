@@ -46,6 +46,9 @@ struct clr_config {
 					   default 65536; 0 verifies every token every time */
 	char *http_proxy;		/* HTTP_PROXY: proxy for outgoing calls, optional; the
 					   http_proxy/https_proxy environment is ignored */
+	long reg_wait_ms;		/* REG_WAIT_MS: how long a registrar route waits for the
+					   job that calls the IdP before it answers 202, default
+					   5000, 0..60000 */
 };
 
 /*

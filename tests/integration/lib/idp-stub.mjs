@@ -13,10 +13,12 @@
 //   huge          answer 200 with a 2 MB body, create nothing
 //   create_break  create, then destroy the connection without an answer
 //   late          create, answer after lateMs (beyond the client's deadline)
+//   slow          create, answer after slowMs (within the client's deadline)
+//   bad_uri       answer 400 invalid_redirect_uri, create nothing
 import http from 'node:http';
 import crypto from 'node:crypto';
 
-export async function startIdpStub({ lateMs = 13000 } = {}) {
+export async function startIdpStub({ lateMs = 13000, slowMs = 2500 } = {}) {
   const clients = new Map(); // client_id -> { client_name, rat }
   const hanging = new Set();
   let base = '';
@@ -75,6 +77,8 @@ export async function startIdpStub({ lateMs = 13000 } = {}) {
       const mode = m ? m[1] : 'ok';
       switch (mode) {
         case '500': return json(res, 500, { error: 'server_error', error_description: 'stub fault' });
+        case 'bad_uri':
+          return json(res, 400, { error: 'invalid_redirect_uri', error_description: 'stub refuses the URIs' });
         case 'hang': hanging.add(res); res.on('close', () => hanging.delete(res)); return undefined;
         case 'reset': return req.socket.destroy();
         case 'garbage':
@@ -94,6 +98,12 @@ export async function startIdpStub({ lateMs = 13000 } = {}) {
             res.write(b[i++]);
           }, 1000);
           res.on('close', () => clearInterval(t));
+          return undefined;
+        }
+        case 'slow': {
+          const c = create(meta);
+          const t = setTimeout(() => json(res, 201, c), slowMs);
+          res.on('close', () => clearTimeout(t));
           return undefined;
         }
         case 'late': {
