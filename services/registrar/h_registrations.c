@@ -304,30 +304,55 @@ void reg_h_regs_delete(struct clr_req *r)
 	const struct reg_app *app = r->app;
 	const char *id = clr_req_param_id(r, 0, "registration");
 	struct clr_err e = {0};
+	enum reg_wait_end end = REG_WAIT_PENDING;
+	enum reg_queue how;
 	json_t *view = NULL;
-	int orphaned = 0;
-	enum clr_rc rc;
+	char job[37], loc[64];
+	int asked = 0, waiting;
+	long budget;
 
 	if (id == NULL)
 		return;
-	/* Still called on this thread, but never by more than the waiting slots allow. */
-	if (!reg_slot_enter(app->cfg)) {
-		reply_busy(r);
-		return;
-	}
-	rc = reg_op_delete(app, r->db, r->http, id, &orphaned, &view, &e);
-	reg_slot_leave();
-	if (rc != CLR_OK) {
+	/* Queued like a registration (create_queued): the IdP is called by a job worker. */
+	budget = reg_wait_budget(r, app->cfg, &asked);
+	waiting = budget > 0 && reg_slot_enter(app->cfg);
+	how = waiting ? REG_QUEUE_WAITED : asked && budget == 0 ? REG_QUEUE_RETRY : REG_QUEUE_ONCE;
+	if (reg_op_delete_async(app, r->db, id, how, job, &e) != CLR_OK) {
+		if (waiting)
+			reg_slot_leave();
 		clr_resp_fail(r, &e);
 		return;
 	}
-	if (orphaned) {
-		/* Not deleted at the IdP, but out of service here: the admin must know. */
-		clr_resp_json(r, 200, view);
+	if (job[0] == '\0') {
+		end = REG_WAIT_DONE; /* deleted already */
+	} else if (waiting) {
+		end = reg_wait_job(r->db, job, budget, &e);
+	}
+	if (waiting)
+		reg_slot_leave();
+	if (end == REG_WAIT_FAILED) {
+		clr_resp_fail(r, &e);
 		return;
 	}
-	json_decref(view);
-	clr_resp_empty(r, 204);
+	if (end == REG_WAIT_DONE) {
+		const char *st;
+
+		view = view_of(r->db, id);
+		st = json_string_value(json_object_get(view, "status"));
+		/* Not deleted at the IdP, but out of service here: the admin must know. */
+		if (st != NULL && strcmp(st, "orphaned") == 0) {
+			clr_resp_json(r, 200, view);
+			return;
+		}
+		json_decref(view);
+		clr_resp_empty(r, 204);
+		return;
+	}
+	snprintf(loc, sizeof(loc), "/v1/jobs/%s", job);
+	clr_resp_header(r, "Location", loc);
+	if (asked)
+		clr_resp_header(r, "Preference-Applied", "respond-async");
+	clr_resp_json(r, 202, json_pack("{s:s, s:s}", "id", id, "job_id", job));
 }
 
 void reg_h_regs_rotate(struct clr_req *r)

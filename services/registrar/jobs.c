@@ -15,7 +15,7 @@
  *                  secret once (POST /v1/registrations/{id}/client-secret)
  *   client_update: {"registration_id", "redirect_uris"}: RFC 7592 update
  *                  of the redirect URIs, name and scope kept
- *   register_waited, rotate_waited: register and rotate queued by a route
+ *   register_waited, rotate_waited, deregister_waited: queued by a route
  *                  that waits for them (waiting.h), with "no_retry": true;
  *                  run by workers of their own so that queued work of a
  *                  slow IdP never stands between a route and its answer
@@ -254,5 +254,6 @@ const struct clr_job_kind reg_job_kinds[] = {
     /* REG_NWAITED_KINDS: what a route waits for, run by workers of their own. */
     {"register_waited", job_register},
     {"rotate_waited", job_rotate},
+    {"deregister_waited", job_deregister},
 };
 const size_t reg_njob_kinds = sizeof(reg_job_kinds) / sizeof(reg_job_kinds[0]);

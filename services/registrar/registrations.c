@@ -1055,6 +1055,40 @@ out:
 	return rc;
 }
 
+enum clr_rc reg_op_delete_async(const struct reg_app *app, struct clr_db *db, const char *id,
+				enum reg_queue how, char job_id[37], struct clr_err *e)
+{
+	struct reg_row row = {0};
+	json_t *payload = NULL;
+	enum clr_rc rc;
+
+	job_id[0] = '\0';
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = reg_row_load(app, db, id, 1, 0, &row, e)) != CLR_OK)
+		goto out;
+	/* Deleted already: nothing to ask the IdP (job_id stays empty). */
+	if (strcmp(row.status, "deleted") == 0)
+		goto out;
+	payload =
+	    json_pack("{s:s, s:b}", "registration_id", id, "no_retry", how != REG_QUEUE_RETRY);
+	if (payload == NULL) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	if ((rc = clr_jobs_enqueue(db, queue_kind(how, "deregister", "deregister_waited"), payload,
+				   job_id)) != CLR_OK ||
+	    (rc = clr_db_commit(db)) != CLR_OK) {
+		job_id[0] = '\0';
+		clr_err_set(e, rc, NULL, NULL, "the deletion could not be queued");
+	}
+out:
+	clr_db_rollback(db);
+	json_decref(payload);
+	reg_row_release(&row);
+	return rc;
+}
+
 void reg_op_secret_pickup(struct clr_db *db, const char *id)
 {
 	if (exec_tx(db, "reg_rg_pickup_set", id) != CLR_OK)

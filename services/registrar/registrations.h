@@ -119,7 +119,8 @@ enum reg_queue {
 	REG_QUEUE_ONCE,	  /* the default route answering 202 at once: one attempt, as the
 			     synchronous call made (payload no_retry) */
 	REG_QUEUE_WAITED, /* the default route waiting for it: one attempt, kind
-			     register_waited/rotate_waited, run by the waiters' own workers */
+			     register_waited/rotate_waited/deregister_waited, run by the
+			     waiters' own workers */
 };
 
 /*
@@ -145,6 +146,15 @@ enum clr_rc reg_op_take_secret(const struct reg_app *app, struct clr_db *db, con
  * rotate job offers the new secret for one pickup (reg_op_take_secret).
  */
 enum clr_rc reg_op_rotate_async(const struct reg_app *app, struct clr_db *db, const char *id,
+				enum reg_queue how, char job_id[37],
+				struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Queues the deletion of registration id at the IdP (a deregister job, `how`
+ * as above; CLR_ERR_NOTFOUND when there is no such row).  A row deleted
+ * already queues nothing: CLR_OK with job_id "".
+ */
+enum clr_rc reg_op_delete_async(const struct reg_app *app, struct clr_db *db, const char *id,
 				enum reg_queue how, char job_id[37],
 				struct clr_err *e) CLR_MUSTCHECK;
 

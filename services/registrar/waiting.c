@@ -33,8 +33,12 @@ static size_t token_len(const char *s)
 
 long reg_wait_budget(struct clr_req *r, const struct clr_config *cfg, int *asked_async)
 {
-	const char *v = clr_req_env(r, "HTTP_PREFER");
-	long budget = cfg->reg_wait_ms, wait_s = -1;
+	return reg_wait_prefer(clr_req_env(r, "HTTP_PREFER"), cfg->reg_wait_ms, asked_async);
+}
+
+long reg_wait_prefer(const char *v, long max_ms, int *asked_async)
+{
+	long budget = max_ms, wait_s = -1;
 	int async = 0;
 
 	if (asked_async != NULL)

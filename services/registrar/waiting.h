@@ -24,6 +24,9 @@
  */
 long reg_wait_budget(struct clr_req *r, const struct clr_config *cfg, int *asked_async);
 
+/* The same for a Prefer header value v (borrowed, may be NULL) and a bound of max_ms. */
+long reg_wait_prefer(const char *v, long max_ms, int *asked_async);
+
 /*
  * Takes one of the max(1, cfg->threads / 2) slots for a request thread
  * that waits for, or itself makes, an IdP call.  1: taken (give it back

@@ -357,6 +357,27 @@ describe('registration and rotation without Prefer wait a bounded time for their
     assert.equal((await api('DELETE', `/v1/registrations/${id}`)).status, 204);
   });
 
+  test('DELETE: 204 once its job deleted the client; 202 with Prefer: respond-async', async () => {
+    const made = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await api('POST', '/v1/registrations', { client_type_id: types.other, client_name: `m-ok-del-${uniq()}` });
+      assert.equal(r.status, 201, r.text);
+      made.push(r.json);
+    }
+    let r = await api('DELETE', `/v1/registrations/${made[0].id}`);
+    assert.equal(r.status, 204, r.text);
+    assert.equal(stub.clients.has(made[0].client_id), false, 'deleted at the IdP before the answer');
+    assert.equal((await api('GET', `/v1/registrations/${made[0].id}`)).json.status, 'deleted');
+    assert.equal((await api('DELETE', `/v1/registrations/${made[0].id}`)).status, 204, 'deleted already');
+    assert.equal((await api('DELETE', `/v1/registrations/${crypto.randomUUID()}`)).status, 404);
+    r = await api('DELETE', `/v1/registrations/${made[1].id}`, undefined, { headers: { prefer: 'respond-async' } });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.headers.get('location'), `/v1/jobs/${r.json.job_id}`);
+    await waitFor(async () => (await api('GET', `/v1/registrations/${made[1].id}`)).json.status === 'deleted',
+      { timeoutMs: 20000, intervalMs: 100, what: 'the queued deletion is done' });
+    assert.equal(stub.clients.has(made[1].client_id), false);
+  });
+
   test('a hanging IdP: default registrations in flight, other routes stay fast', async () => {
     const hang = await startIdpStub();
     try {
