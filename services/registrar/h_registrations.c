@@ -2,9 +2,10 @@
  * h_registrations.c - the /v1/registrations routes: parse, call one
  * operation of registrations.c, render.  The client secret is shown in
  * exactly two responses: creation and rotation (or, when those answered
- * 202, once by POST /v1/registrations/{id}/client-secret).  Creation and
- * rotation never call the IdP on the request thread: they queue the job
- * that does and wait a bounded time for it (waiting.h).
+ * 202, once by POST /v1/registrations/{id}/client-secret).  Creation,
+ * rotation and deletion never call the IdP on the request thread: they
+ * queue the job that does and wait a bounded time for it (waiting.h).  PUT
+ * still calls it here, within the same bounded slots.
  */
 #include <stdio.h>
 #include <stdlib.h>
