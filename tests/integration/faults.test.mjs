@@ -449,6 +449,16 @@ describe('an approval whose registration is parked as outcome_unknown (issue 13)
       assert.equal((await api('GET', `/v1/registrations/${reg}`)).json.status, 'outcome_unknown');
       const c = stub.named(`m-create_break-${tag}`);
       assert.equal(c.length, 1, 'one client at the IdP');
+      // The gauge follows every change at once (counted at scrape).
+      const gauge = async () => {
+        const met = await fcgiRequest(path.join(STACK_DIR, 'run', 'registrar.sock'), { path: '/metrics' });
+        return Number(/^clearance_registrations_outcome_unknown (\d+)$/m.exec(met.body.toString())[1]);
+      };
+      // Other tests' jobs may park meanwhile: compare with the table at the same moment.
+      const parkedNow = () => Number(sql("SELECT count(*) FROM registrations WHERE status = 'outcome_unknown'"));
+      const gaugeTrue = (what) => waitFor(async () => (await gauge()) === parkedNow(),
+        { timeoutMs: 2000, intervalMs: 50, what });
+      await gaugeTrue('the gauge counts the parked registration');
       // The developer sees the same state.
       const mine = await api('GET', `/v1/access-requests/${rq.id}`, undefined, { token: dev.token });
       assert.equal(mine.json.status, 'provisioning');
@@ -458,6 +468,8 @@ describe('an approval whose registration is parked as outcome_unknown (issue 13)
         registration_client_uri: c[0].registration_client_uri, client_secret: c[0].client_secret,
       });
       assert.equal(r.status, 200, r.text);
+      assert.equal(sql(`SELECT status FROM registrations WHERE id = '${reg}'`), 'active');
+      await gaugeTrue('the gauge counts the adoption');
       const active = await waitReq(rq.id, 'active');
       assert.equal(active.client_id, c[0].client_id);
       assert.equal(active.needs_admin, false);
