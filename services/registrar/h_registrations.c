@@ -2,10 +2,10 @@
  * h_registrations.c - the /v1/registrations routes: parse, call one
  * operation of registrations.c, render.  The client secret is shown in
  * exactly two responses: creation and rotation (or, when those answered
- * 202, once by POST /v1/registrations/{id}/client-secret).  Creation,
+ * 202, once by POST /v1/registrations/{id}/client-secret; a PUT shows a
+ * secret the IdP issued with the update the same way).  Creation, update,
  * rotation and deletion never call the IdP on the request thread: they
- * queue the job that does and wait a bounded time for it (waiting.h).  PUT
- * still calls it here, within the same bounded slots.
+ * queue the job that does and wait a bounded time for it (waiting.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,16 +34,6 @@ const struct clr_body reg_body_registration_create =
 
 /* ---- handlers ------------------------------------------------------------ */
 
-/* Adds the secret to view and answers; wipes the secret. */
-static void reply_with_secret(struct clr_req *r, int status, json_t *view, char *secret)
-{
-	if (secret != NULL) {
-		json_object_set_new(view, "client_secret", json_string(secret));
-		clr_unsealed_free(secret, strlen(secret));
-	}
-	clr_resp_json(r, status, view);
-}
-
 /* Registration id's view (new), or NULL. */
 static json_t *view_of(struct clr_db *db, const char *id)
 {
@@ -55,14 +45,6 @@ static json_t *view_of(struct clr_db *db, const char *id)
 		o = reg_row_json(res, 0);
 	PQclear(res);
 	return o;
-}
-
-/* Too many request threads already wait for, or make, an IdP call. */
-static void reply_busy(struct clr_req *r)
-{
-	clr_resp_header(r, "Retry-After", "2");
-	clr_resp_error(r, 503, "temporarily_unavailable",
-		       "too many calls to identity providers are in progress; try again shortly");
 }
 
 /*
@@ -272,9 +254,12 @@ void reg_h_regs_put(struct clr_req *r)
 	const char *id = clr_req_param_id(r, 0, "registration");
 	struct reg_request req = {0};
 	struct clr_err e = {0};
-	json_t *view = NULL;
-	char *secret = NULL;
-	enum clr_rc rc;
+	enum reg_wait_end end = REG_WAIT_PENDING;
+	enum reg_queue how;
+	json_t *view = NULL, *sec = NULL;
+	char job[37], loc[64];
+	int asked = 0, waiting;
+	long budget;
 
 	if (id == NULL)
 		return;
@@ -285,19 +270,39 @@ void reg_h_regs_put(struct clr_req *r)
 	if (!json_is_array(req.redirect_uris))
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
-	/* Still called on this thread, but never by more than the waiting slots allow. */
-	if (!reg_slot_enter(app->cfg)) {
-		reply_busy(r);
-		return;
-	}
-	rc = reg_op_update_secret(app, r->db, r->http, id, &req, &view, &secret, &e);
-	reg_slot_leave();
-	if (rc != CLR_OK) {
+	/* Queued like a registration (create_queued): the IdP is called by a job worker. */
+	budget = reg_wait_budget(r, app->cfg, &asked);
+	waiting = budget > 0 && reg_slot_enter(app->cfg);
+	how = waiting ? REG_QUEUE_WAITED : asked && budget == 0 ? REG_QUEUE_RETRY : REG_QUEUE_ONCE;
+	if (reg_op_update_async(app, r->db, id, &req, how, job, &e) != CLR_OK) {
+		if (waiting)
+			reg_slot_leave();
 		clr_resp_fail(r, &e);
 		return;
 	}
-	clr_log_req(r, CLR_LOG_INFO, "registration %s updated by %s", id, r->who.name);
-	reply_with_secret(r, 200, view, secret);
+	if (waiting) {
+		end = reg_wait_job(r->db, job, budget, &e);
+		reg_slot_leave();
+	}
+	if (end == REG_WAIT_FAILED) {
+		clr_resp_fail(r, &e);
+		return;
+	}
+	if (end == REG_WAIT_DONE && (view = view_of(r->db, id)) != NULL) {
+		/* A secret the IdP issued with the update (Glewlwyd), shown here once. */
+		if (reg_op_take_secret(app, r->db, id, &sec, &e) == CLR_OK)
+			json_object_set(view, "client_secret",
+					json_object_get(sec, "client_secret"));
+		json_decref(sec);
+		clr_log_req(r, CLR_LOG_INFO, "registration %s updated by %s", id, r->who.name);
+		clr_resp_json(r, 200, view);
+		return;
+	}
+	snprintf(loc, sizeof(loc), "/v1/jobs/%s", job);
+	clr_resp_header(r, "Location", loc);
+	if (asked)
+		clr_resp_header(r, "Preference-Applied", "respond-async");
+	clr_resp_json(r, 202, json_pack("{s:s, s:s}", "id", id, "job_id", job));
 }
 
 void reg_h_regs_delete(struct clr_req *r)

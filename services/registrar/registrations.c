@@ -1089,6 +1089,77 @@ out:
 	return rc;
 }
 
+enum clr_rc reg_op_update_async(const struct reg_app *app, struct clr_db *db, const char *id,
+				const struct reg_request *given, enum reg_queue how,
+				char job_id[37], struct clr_err *e)
+{
+	struct reg_row row = {0};
+	struct reg_ctype ct = {0};
+	struct reg_request req = *given;
+	json_t *payload = NULL, *uris = NULL;
+	enum clr_rc rc;
+
+	job_id[0] = '\0';
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = reg_row_load(app, db, id, 1, 0, &row, e)) != CLR_OK)
+		goto out;
+	if (strcmp(row.status, "active") != 0) {
+		rc = clr_err_set(e, CLR_ERR_CONFLICT, "conflict", NULL,
+				 "the registration is %s, not active", row.status);
+		goto out;
+	}
+	/* The checks update_impl makes, before anything is queued: bad input changes nothing. */
+	if (req.client_type_id == NULL)
+		req.client_type_id = row.client_type_id;
+	if (req.client_type_id == NULL) {
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "the registration's client type was deleted: give client_type_id");
+		goto out;
+	}
+	if (!clr_uuid_valid(req.client_type_id)) {
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "client_type_id must be a client type's id");
+		goto out;
+	}
+	if ((rc = reg_ctype_load(db, req.client_type_id, &ct, e)) != CLR_OK) {
+		if (rc == CLR_ERR_NOTFOUND)
+			rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+					 "client_type_id names no client type");
+		goto out;
+	}
+	if (strcmp(ct.provider_id, row.provider_id) != 0) {
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "the client type belongs to another provider");
+		goto out;
+	}
+	uris = req.redirect_uris != NULL ? json_incref((json_t *)req.redirect_uris) : json_array();
+	req.redirect_uris = uris;
+	if ((rc = reg_request_check(&req, &ct, e)) != CLR_OK)
+		goto out;
+	payload = json_pack("{s:s, s:s, s:s?, s:O, s:s?, s:b, s:b, s:b}", "registration_id", id,
+			    "client_type_id", ct.id, "client_name", req.client_name,
+			    "redirect_uris", uris, "scope", req.scope, "replace", 1, "pickup", 1,
+			    "no_retry", how != REG_QUEUE_RETRY);
+	if (payload == NULL) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	if ((rc = clr_jobs_enqueue(db, queue_kind(how, "client_update", "client_update_waited"),
+				   payload, job_id)) != CLR_OK ||
+	    (rc = clr_db_commit(db)) != CLR_OK) {
+		job_id[0] = '\0';
+		clr_err_set(e, rc, NULL, NULL, "the update could not be queued");
+	}
+out:
+	clr_db_rollback(db);
+	json_decref(payload);
+	json_decref(uris);
+	reg_ctype_release(&ct);
+	reg_row_release(&row);
+	return rc;
+}
+
 void reg_op_secret_pickup(struct clr_db *db, const char *id)
 {
 	if (exec_tx(db, "reg_rg_pickup_set", id) != CLR_OK)

@@ -119,8 +119,8 @@ enum reg_queue {
 	REG_QUEUE_ONCE,	  /* the default route answering 202 at once: one attempt, as the
 			     synchronous call made (payload no_retry) */
 	REG_QUEUE_WAITED, /* the default route waiting for it: one attempt, kind
-			     register_waited/rotate_waited/deregister_waited, run by the
-			     waiters' own workers */
+			     register_waited/rotate_waited/deregister_waited/
+			     client_update_waited, run by the waiters' own workers */
 };
 
 /*
@@ -156,6 +156,18 @@ enum clr_rc reg_op_rotate_async(const struct reg_app *app, struct clr_db *db, co
  */
 enum clr_rc reg_op_delete_async(const struct reg_app *app, struct clr_db *db, const char *id,
 				enum reg_queue how, char job_id[37],
+				struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Queues the PUT route's RFC 7592 update of registration id (a
+ * client_update job with "replace": the metadata of req, borrowed; `how` as
+ * above) after the checks reg_op_update makes, so bad input is refused
+ * before anything is queued (CLR_ERR_PARAM, CLR_ERR_CONFLICT when not
+ * active, CLR_ERR_NOTFOUND).  A secret the IdP issues with the update is
+ * offered for one pickup.
+ */
+enum clr_rc reg_op_update_async(const struct reg_app *app, struct clr_db *db, const char *id,
+				const struct reg_request *req, enum reg_queue how, char job_id[37],
 				struct clr_err *e) CLR_MUSTCHECK;
 
 /* Offers registration id's current secret for one pickup (best effort). */

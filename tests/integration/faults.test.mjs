@@ -352,8 +352,18 @@ describe('registration and rotation without Prefer wait a bounded time for their
     assert.equal((await api('POST', `/v1/registrations/${id}/client-secret`)).status, 404, 'shown once');
     r = await api('POST', '/v1/registrations', { client_type_id: types.other, client_name: `m-ok-norot-${uniq()}` });
     assert.equal(r.status, 201, r.text);
-    r = await api('POST', `/v1/registrations/${r.json.id}/rotate-secret`);
+    const other = r.json;
+    r = await api('POST', `/v1/registrations/${other.id}/rotate-secret`);
     assert.equal(r.status, 409, r.text);
+    // PUT waits for its client_update job too; bad input is refused before queueing.
+    r = await api('PUT', `/v1/registrations/${other.id}`, { client_name: 'm-ok-renamed', scope: 'bad scope\u0001' });
+    assert.equal(r.status, 400, r.text);
+    r = await api('PUT', `/v1/registrations/${other.id}`, { client_name: `m-ok-renamed-${uniq()}` });
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.json.client_name, /^m-ok-renamed-/);
+    assert.equal(sql(`SELECT kind || '|' || state FROM jobs WHERE payload->>'registration_id' = '${other.id}'
+        AND kind LIKE 'client_update%'`), 'client_update_waited|done');
+    assert.equal((await api('PUT', `/v1/registrations/${crypto.randomUUID()}`, { client_name: 'x' })).status, 404);
     assert.equal((await api('DELETE', `/v1/registrations/${id}`)).status, 204);
   });
 
@@ -393,12 +403,14 @@ describe('registration and rotation without Prefer wait a bounded time for their
       await waitFor(() => Number(sql(`SELECT count(*) FROM registrations
           WHERE client_name LIKE 'm-hang-${tag}-%' AND idp_attempt_at IS NOT NULL`)) >= 2,
       { timeoutMs: 10000, intervalMs: 50, what: 'the workers are calling the hanging IdP' });
-      // The two waiting slots (4 threads / 2) are held for 5 s: PUT, which still calls
-      // the IdP on its thread, is refused rather than take a third thread.
+      // The two waiting slots (4 threads / 2) are held for 5 s: a PUT does not wait
+      // for its job then, it answers 202 at once and its job does the update.
       const put = await api('PUT', `/v1/registrations/${victim.json.id}`, { client_name: `m-ok-put-${tag}-2` });
       if (Date.now() - started < 4000) {
-        assert.equal(put.status, 503, put.text);
-        assert.equal(put.headers.get('retry-after'), '2');
+        assert.equal(put.status, 202, put.text);
+        assert.equal(put.headers.get('location'), `/v1/jobs/${put.json.job_id}`);
+      } else {
+        assert.ok([200, 202].includes(put.status), put.text);
       }
       const ms = [];
       for (let i = 0; i < 40; i++) {
@@ -419,6 +431,9 @@ describe('registration and rotation without Prefer wait a bounded time for their
       }
       assert.ok(Date.now() - t0 < 15000, 'the waits are bounded');
       t.diagnostic(`${N} default registrations on a hanging IdP all answered 202 within ${Date.now() - started} ms`);
+      // The queued PUT runs once a worker is free (the hanging calls time out after 10 s).
+      await waitFor(async () => (await api('GET', `/v1/registrations/${victim.json.id}`)).json.client_name
+        === `m-ok-put-${tag}-2`, { timeoutMs: 40000, intervalMs: 200, what: 'the queued PUT is done' });
     } finally {
       await hang.stop();
     }

@@ -142,6 +142,15 @@ export async function startIdpStub({ lateMs = 13000, slowMs = 2500 } = {}) {
       if (!c) return json(res, 404, { error: 'invalid_client' });
       if (auth !== `Bearer ${c.registration_access_token}`) return json(res, 401, { error: 'invalid_token' });
       if (req.method === 'GET') return json(res, 200, c);
+      if (req.method === 'PUT') {
+        let meta;
+        try { meta = JSON.parse(await readBody(req)); } catch { return json(res, 400, { error: 'invalid_client_metadata' }); }
+        const keep = ['client_id', 'client_secret', 'registration_access_token', 'registration_client_uri',
+          'client_id_issued_at', 'client_secret_expires_at'];
+        for (const k of Object.keys(c)) if (!keep.includes(k)) delete c[k];
+        for (const [k, v] of Object.entries(meta)) if (!keep.includes(k)) c[k] = v;
+        return json(res, 200, c);
+      }
       if (req.method === 'DELETE') { clients.delete(c.client_id); res.writeHead(204); return res.end(); }
     }
     return json(res, 404, { error: 'not_found' });
