@@ -75,6 +75,8 @@ static const struct cfg_entry cfg_table[] = {
     {"REDIRECT_ALLOW_PRIVATE", CFG_STR, OFF(redirect_allow_private), NULL, 0, 0, 0},
     /* May carry proxy credentials: treated as a secret. */
     {"HTTP_PROXY", CFG_STR, OFF(http_proxy), NULL, 0, 0, 1},
+    /* How long a registrar route waits for its IdP job before it answers 202. */
+    {"REG_WAIT_MS", CFG_LONG, OFF(reg_wait_ms), "5000", 0, 60000, 0},
 };
 
 #define CFG_N (sizeof(cfg_table) / sizeof(cfg_table[0]))

@@ -302,9 +302,11 @@ static void builtin(struct worker *w, struct clr_req *r, int which)
 		clr_resp_error(r, 500, "server_error", "metrics unavailable");
 		return;
 	}
-	for (int part = 0; part < 2; part++) {
+	for (int part = 0; part < 3; part++) {
 		if (part == 0 && sv->srv->metrics != NULL)
 			extra = sv->srv->metrics(sv->srv->app);
+		else if (part == 2 && sv->srv->metrics_db != NULL && r->db != NULL)
+			extra = sv->srv->metrics_db(sv->srv->app, r->db);
 		else if (part == 1 && sv->srv->njob_kinds > 0)
 			extra = clr_metrics_jobs(r->db, sv->srv->service, sv->srv->job_kinds,
 						 sv->srv->njob_kinds);

@@ -151,12 +151,12 @@ static long long backoff_ms(const struct clr_config *cfg, int attempts)
 	return d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS;
 }
 
-/* Records the outcome of attempt `attempts` of job `id`. */
+/* Records the outcome of attempt `attempts` of job `id`; err NULL when ok. */
 static void finish(struct clr_jobs_worker *w, const char *id, const char *attempts, int ok,
-		   int final, long long delay_ms, const char *err)
+		   int final, long long delay_ms, const struct clr_err *err)
 {
 	char delay[24];
-	const char *params[5];
+	const char *params[8];
 	enum clr_rc rc;
 
 	params[0] = id;
@@ -171,16 +171,21 @@ static void finish(struct clr_jobs_worker *w, const char *id, const char *attemp
 		snprintf(delay, sizeof(delay), "%lld", delay_ms);
 		params[2] = final ? "failed" : "queued";
 		params[3] = delay;
-		params[4] = err;
+		params[4] = err->msg;
+		/* Structured too: a route that waits for the job answers it as it would have. */
+		params[5] = clr_rc_name(err->rc);
+		params[6] = err->error[0] != '\0' ? err->error : NULL;
+		params[7] = err->field[0] != '\0' ? err->field : NULL;
 		rc = clr_db_exec_sql(w->db,
 				     "UPDATE jobs SET state = $3, locked_until = NULL,"
 				     " run_at = CASE WHEN $3 = 'queued'"
 				     " THEN now() + $4::bigint * interval '1 millisecond'"
 				     " ELSE run_at END,"
-				     " last_error = $5, updated_at = now()"
+				     " last_error = $5, error_rc = $6, error_code = $7,"
+				     " error_field = $8, updated_at = now()"
 				     " WHERE id = $1::uuid AND attempts = $2::int"
 				     " AND state = 'running'",
-				     5, params, NULL);
+				     8, params, NULL);
 	}
 	/* Not fatal: the lease runs out and the job is tried again. */
 	if (rc != CLR_OK)
@@ -225,6 +230,13 @@ static void run_job(struct clr_jobs_worker *w, PGresult *r)
 		goto done;
 	}
 	job.payload = payload;
+	/*
+	 * Someone waits for this job's answer (a route standing in for a
+	 * synchronous call): a failure its handler reports is final, as the
+	 * call's would have been.  A worker that died still gets resumed.
+	 */
+	if (json_is_true(json_object_get(payload, "no_retry")))
+		job.max_attempts = job.attempt;
 	pthread_mutex_lock(&w->mu);
 	snprintf(w->cur_id, sizeof(w->cur_id), "%s", id);
 	snprintf(w->cur_attempts, sizeof(w->cur_attempts), "%s", attempts_s);
@@ -238,6 +250,8 @@ static void run_job(struct clr_jobs_worker *w, PGresult *r)
 	clr_db_rollback(w->db);
 	if (rc != CLR_OK && e.msg[0] == '\0')
 		snprintf(e.msg, sizeof(e.msg), "%s", clr_rc_name(rc));
+	if (rc != CLR_OK && e.rc == CLR_OK)
+		e.rc = rc;
 done:
 	if (rc == CLR_OK) {
 		clr_log(NULL, CLR_LOG_INFO, "jobs: %s %s done (attempt %d)", job.kind, id,
@@ -248,7 +262,7 @@ done:
 		clr_log(NULL, final ? CLR_LOG_ERROR : CLR_LOG_WARN,
 			"jobs: %s %s attempt %d/%d failed (%s): %s%s", job.kind, id, job.attempt,
 			job.max_attempts, clr_rc_name(rc), e.msg, final ? "; giving up" : "");
-		finish(w, id, attempts_s, 0, final, backoff_ms(w->cfg, job.attempt), e.msg);
+		finish(w, id, attempts_s, 0, final, backoff_ms(w->cfg, job.attempt), &e);
 	}
 	json_decref(payload);
 }

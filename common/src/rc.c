@@ -3,6 +3,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "clearance/rc.h"
 
@@ -27,6 +28,16 @@ const char *clr_rc_name(enum clr_rc rc)
 	if ((unsigned)rc >= CLR_RC__MAX || rc_names[rc] == NULL)
 		return "unknown";
 	return rc_names[rc];
+}
+
+enum clr_rc clr_rc_from_name(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; name != NULL && i < CLR_RC__MAX; i++)
+		if (rc_names[i] != NULL && strcmp(rc_names[i], name) == 0)
+			return (enum clr_rc)i;
+	return CLR_ERR_INTERNAL;
 }
 
 enum clr_rc clr_err_set(struct clr_err *e, enum clr_rc rc, const char *error, const char *field,

@@ -160,6 +160,7 @@ enum clr_rc acc_req_settle(struct clr_db *db, const char *id, const char *reg_id
 {
 	const char *p[3] = {id, reg_id, NULL};
 	const char *rstatus, *gstatus, *gerr;
+	char why[700];
 	PGresult *res = NULL;
 	json_t *rq = NULL;
 	enum clr_rc rc;
@@ -219,6 +220,24 @@ enum clr_rc acc_req_settle(struct clr_db *db, const char *id, const char *reg_id
 			goto out;
 		clr_log(NULL, CLR_LOG_WARN, "access request %s: provisioning attempt failed: %s",
 			id, gerr);
+	} else if (strcmp(gstatus, "outcome_unknown") == 0) {
+		/*
+		 * The IdP may hold a client for it: neither active nor failed
+		 * until an admin resolves the registration (adopt: active here
+		 * too; gone: failed, and the approval may be retried).
+		 */
+		snprintf(why, sizeof(why),
+			 "needs an admin: the IdP's answer was lost, so it may hold a client for "
+			 "this request; resolve registration %s (POST /v1/registrations/%s/resolve "
+			 "with adopt or gone)%s%.300s",
+			 reg_id, reg_id, gerr != NULL ? ": " : "", gerr != NULL ? gerr : "");
+		p[1] = "provisioning";
+		p[2] = why;
+		if ((rc = acc_db_do(db, "acc_req_settled", 3, p, NULL, "recording the error", e)) !=
+		    CLR_OK)
+			goto out;
+		clr_log(NULL, CLR_LOG_WARN,
+			"access request %s: registration %s parked for an admin", id, reg_id);
 	} else {
 		/* failed (or taken away before it was ever active): an admin may retry */
 		p[1] = "failed";

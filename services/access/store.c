@@ -42,6 +42,8 @@
 	" 'app_name', a.name, 'product_id', r.product_id, 'product_name', p.name,"                 \
 	" 'plan_id', r.plan_id, 'plan_name', l.name, 'client_type_id', r.client_type_id,"          \
 	" 'client_id', g.client_id, 'reason', r.reason, 'last_error', r.last_error,"               \
+	" 'needs_admin', coalesce(r.status = 'provisioning' AND g.status = 'outcome_unknown', "    \
+	"false),"                                                                                  \
 	" 'decided_by', r.decided_by, 'created_at', r.created_at, 'updated_at', r.updated_at,"     \
 	" 'decided_at', r.decided_at)"
 

@@ -1,7 +1,11 @@
 /*
  * h_registrations.c - the /v1/registrations routes: parse, call one
  * operation of registrations.c, render.  The client secret is shown in
- * exactly two responses: creation and rotation.
+ * exactly two responses: creation and rotation (or, when those answered
+ * 202, once by POST /v1/registrations/{id}/client-secret; a PUT shows a
+ * secret the IdP issued with the update the same way).  Creation, update,
+ * rotation and deletion never call the IdP on the request thread: they
+ * queue the job that does and wait a bounded time for it (waiting.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@
 #include "routes.h"
 #include "store.h"
 #include "validate.h"
+#include "waiting.h"
 
 static const struct clr_field rg_fields[] = {
     {"client_type_id", CLR_FT_STR, 1, 0, 1, 64, 0, 0},
@@ -29,22 +34,17 @@ const struct clr_body reg_body_registration_create =
 
 /* ---- handlers ------------------------------------------------------------ */
 
-/* Adds the secret to view and answers; wipes the secret. */
-static void reply_with_secret(struct clr_req *r, int status, json_t *view, char *secret)
+/* Registration id's view (new), or NULL. */
+static json_t *view_of(struct clr_db *db, const char *id)
 {
-	if (secret != NULL) {
-		json_object_set_new(view, "client_secret", json_string(secret));
-		clr_unsealed_free(secret, strlen(secret));
-	}
-	clr_resp_json(r, status, view);
-}
+	const char *v[1] = {id};
+	PGresult *res = NULL;
+	json_t *o = NULL;
 
-/* RFC 7240: "Prefer: respond-async" asks for 202 and a job instead of waiting on the IdP. */
-static int prefers_async(struct clr_req *r)
-{
-	const char *v = clr_req_env(r, "HTTP_PREFER");
-
-	return v != NULL && strstr(v, "respond-async") != NULL;
+	if (clr_db_exec(db, "reg_rg_get", 1, v, &res) == CLR_OK && PQntuples(res) == 1)
+		o = reg_row_json(res, 0);
+	PQclear(res);
+	return o;
 }
 
 /*
@@ -70,33 +70,104 @@ static void store_grants(struct clr_req *r, json_t *view, json_t *grants)
 	}
 }
 
-/* The registration queued as a register job; answered at once with 202. */
-static void create_async(struct clr_req *r, const struct reg_request *req, json_t *grants)
+/* Answers 202 for the queued registration `view` (steals it) and its job. */
+static void reply_queued(struct clr_req *r, json_t *view, const char *job, int asked_async)
 {
-	struct clr_err e = {0};
-	json_t *view = NULL;
-	char job[37], loc[64];
+	char loc[64];
 
-	if (reg_op_register_async(r->app, r->db, req, &view, job, &e) != CLR_OK) {
-		clr_resp_fail(r, &e);
-		return;
-	}
-	store_grants(r, view, grants);
 	json_object_set_new(view, "job_id", json_string(job));
 	snprintf(loc, sizeof(loc), "/v1/registrations/%s",
 		 json_string_value(json_object_get(view, "id")));
 	clr_resp_header(r, "Location", loc);
-	clr_resp_header(r, "Preference-Applied", "respond-async");
+	if (asked_async)
+		clr_resp_header(r, "Preference-Applied", "respond-async");
 	clr_resp_json(r, 202, view);
+}
+
+/*
+ * The answer for a registration whose job the route waited for: 201 with
+ * the secret (taken with the one-time pickup, so it is shown only here),
+ * the job's error as the synchronous call gave it (a refused registration
+ * leaves nothing behind), or 202 while it runs.  queued (steals) is the
+ * view as queued, with its grants.
+ */
+static void reply_waited(struct clr_req *r, json_t *queued, const char *job, long budget)
+{
+	const char *id = json_string_value(json_object_get(queued, "id"));
+	const char *p[1] = {id};
+	struct clr_err e = {0};
+	json_t *view = NULL, *sec = NULL;
+
+	switch (reg_wait_job(r->db, job, budget, &e)) {
+	case REG_WAIT_FAILED:
+		if (clr_db_exec(r->db, "reg_rg_forget_failed", 1, p, NULL) != CLR_OK)
+			clr_log_req(r, CLR_LOG_WARN, "registration %s: failed row not removed", id);
+		clr_resp_fail(r, &e);
+		break;
+	case REG_WAIT_DONE:
+		/* Done but not active (parked when a crashed run resumed): 202 shows the row. */
+		if (reg_op_take_secret(r->app, r->db, id, &sec, &e) == CLR_OK) {
+			/* Taken: it must go out now, on the queued view if need be. */
+			if ((view = view_of(r->db, id)) == NULL)
+				view = json_incref(queued);
+			json_object_set(view, "client_secret",
+					json_object_get(sec, "client_secret"));
+			json_object_del(view, "grants");
+			if (json_object_get(queued, "grants") != NULL)
+				json_object_set(view, "grants", json_object_get(queued, "grants"));
+			if (json_object_get(queued, "grants_error") != NULL)
+				json_object_set(view, "grants_error",
+						json_object_get(queued, "grants_error"));
+			clr_resp_json(r, 201, view);
+			break;
+		}
+		/* fall through */
+	case REG_WAIT_PENDING:
+		view = view_of(r->db, id);
+		reply_queued(r, view != NULL ? view : json_incref(queued), job, 0);
+		break;
+	}
+	json_decref(sec);
+	json_decref(queued);
+}
+
+/*
+ * The registration queued as a register job (the IdP is never called on
+ * this thread): answered 202 at once (Prefer: respond-async, or every
+ * waiting slot taken), or after waiting up to `budget` ms for the job.
+ */
+static void create_queued(struct clr_req *r, const struct reg_request *req, json_t *grants)
+{
+	const struct reg_app *app = r->app;
+	struct clr_err e = {0};
+	json_t *view = NULL;
+	enum reg_queue how;
+	char job[37];
+	int asked = 0, waiting;
+	long budget = reg_wait_budget(r, app->cfg, &asked);
+
+	waiting = budget > 0 && reg_slot_enter(app->cfg);
+	how = waiting ? REG_QUEUE_WAITED : asked && budget == 0 ? REG_QUEUE_RETRY : REG_QUEUE_ONCE;
+	if (reg_op_register_async(app, r->db, req, how, &view, job, &e) != CLR_OK) {
+		if (waiting)
+			reg_slot_leave();
+		clr_resp_fail(r, &e);
+		return;
+	}
+	store_grants(r, view, grants);
+	if (!waiting) {
+		reply_queued(r, view, job, asked);
+		return;
+	}
+	reply_waited(r, view, job, budget);
+	reg_slot_leave();
 }
 
 void reg_h_regs_create(struct clr_req *r)
 {
-	const struct reg_app *app = r->app;
 	struct clr_err e = {0};
 	struct reg_request req = {0};
-	json_t *view = NULL, *grants = NULL;
-	char *secret = NULL;
+	json_t *grants = NULL;
 
 	req.client_type_id = json_string_value(json_object_get(r->json, "client_type_id"));
 	req.client_name = json_string_value(json_object_get(r->json, "client_name"));
@@ -110,19 +181,7 @@ void reg_h_regs_create(struct clr_req *r)
 		clr_resp_fail(r, &e);
 		return;
 	}
-	if (prefers_async(r)) {
-		create_async(r, &req, grants);
-		goto out;
-	}
-	if (reg_op_register(app, r->db, r->http, NULL, &req, &view, &secret, &e) != CLR_OK) {
-		if (strcmp(e.error, "outcome_unknown") == 0)
-			reg_unknown_refresh(app, r->db);
-		clr_resp_fail(r, &e);
-		goto out;
-	}
-	store_grants(r, view, grants);
-	reply_with_secret(r, 201, view, secret);
-out:
+	create_queued(r, &req, grants);
 	json_decref(grants);
 }
 
@@ -191,11 +250,16 @@ const struct clr_body reg_body_registration_put =
 
 void reg_h_regs_put(struct clr_req *r)
 {
+	const struct reg_app *app = r->app;
 	const char *id = clr_req_param_id(r, 0, "registration");
 	struct reg_request req = {0};
 	struct clr_err e = {0};
-	json_t *view = NULL;
-	char *secret = NULL;
+	enum reg_wait_end end = REG_WAIT_PENDING;
+	enum reg_queue how;
+	json_t *view = NULL, *sec = NULL;
+	char job[37], loc[64];
+	int asked = 0, waiting;
+	long budget;
 
 	if (id == NULL)
 		return;
@@ -206,63 +270,144 @@ void reg_h_regs_put(struct clr_req *r)
 	if (!json_is_array(req.redirect_uris))
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
-	if (reg_op_update_secret(r->app, r->db, r->http, id, &req, &view, &secret, &e) != CLR_OK) {
+	/* Queued like a registration (create_queued): the IdP is called by a job worker. */
+	budget = reg_wait_budget(r, app->cfg, &asked);
+	waiting = budget > 0 && reg_slot_enter(app->cfg);
+	how = waiting ? REG_QUEUE_WAITED : asked && budget == 0 ? REG_QUEUE_RETRY : REG_QUEUE_ONCE;
+	if (reg_op_update_async(app, r->db, id, &req, how, job, &e) != CLR_OK) {
+		if (waiting)
+			reg_slot_leave();
 		clr_resp_fail(r, &e);
 		return;
 	}
-	clr_log_req(r, CLR_LOG_INFO, "registration %s updated by %s", id, r->who.name);
-	reply_with_secret(r, 200, view, secret);
+	if (waiting) {
+		end = reg_wait_job(r->db, job, budget, &e);
+		reg_slot_leave();
+	}
+	if (end == REG_WAIT_FAILED) {
+		clr_resp_fail(r, &e);
+		return;
+	}
+	if (end == REG_WAIT_DONE && (view = view_of(r->db, id)) != NULL) {
+		/* A secret the IdP issued with the update (Glewlwyd), shown here once. */
+		if (reg_op_take_secret(app, r->db, id, &sec, &e) == CLR_OK)
+			json_object_set(view, "client_secret",
+					json_object_get(sec, "client_secret"));
+		json_decref(sec);
+		clr_log_req(r, CLR_LOG_INFO, "registration %s updated by %s", id, r->who.name);
+		clr_resp_json(r, 200, view);
+		return;
+	}
+	snprintf(loc, sizeof(loc), "/v1/jobs/%s", job);
+	clr_resp_header(r, "Location", loc);
+	if (asked)
+		clr_resp_header(r, "Preference-Applied", "respond-async");
+	clr_resp_json(r, 202, json_pack("{s:s, s:s}", "id", id, "job_id", job));
 }
 
 void reg_h_regs_delete(struct clr_req *r)
 {
+	const struct reg_app *app = r->app;
 	const char *id = clr_req_param_id(r, 0, "registration");
 	struct clr_err e = {0};
+	enum reg_wait_end end = REG_WAIT_PENDING;
+	enum reg_queue how;
 	json_t *view = NULL;
-	int orphaned = 0;
+	char job[37], loc[64];
+	int asked = 0, waiting;
+	long budget;
 
 	if (id == NULL)
 		return;
-	if (reg_op_delete(r->app, r->db, r->http, id, &orphaned, &view, &e) != CLR_OK) {
+	/* Queued like a registration (create_queued): the IdP is called by a job worker. */
+	budget = reg_wait_budget(r, app->cfg, &asked);
+	waiting = budget > 0 && reg_slot_enter(app->cfg);
+	how = waiting ? REG_QUEUE_WAITED : asked && budget == 0 ? REG_QUEUE_RETRY : REG_QUEUE_ONCE;
+	if (reg_op_delete_async(app, r->db, id, how, job, &e) != CLR_OK) {
+		if (waiting)
+			reg_slot_leave();
 		clr_resp_fail(r, &e);
 		return;
 	}
-	if (orphaned) {
-		/* Not deleted at the IdP, but out of service here: the admin must know. */
-		clr_resp_json(r, 200, view);
+	if (job[0] == '\0') {
+		end = REG_WAIT_DONE; /* deleted already */
+	} else if (waiting) {
+		end = reg_wait_job(r->db, job, budget, &e);
+	}
+	if (waiting)
+		reg_slot_leave();
+	if (end == REG_WAIT_FAILED) {
+		clr_resp_fail(r, &e);
 		return;
 	}
-	json_decref(view);
-	clr_resp_empty(r, 204);
+	if (end == REG_WAIT_DONE) {
+		const char *st;
+
+		view = view_of(r->db, id);
+		st = json_string_value(json_object_get(view, "status"));
+		/* Not deleted at the IdP, but out of service here: the admin must know. */
+		if (st != NULL && strcmp(st, "orphaned") == 0) {
+			clr_resp_json(r, 200, view);
+			return;
+		}
+		json_decref(view);
+		clr_resp_empty(r, 204);
+		return;
+	}
+	snprintf(loc, sizeof(loc), "/v1/jobs/%s", job);
+	clr_resp_header(r, "Location", loc);
+	if (asked)
+		clr_resp_header(r, "Preference-Applied", "respond-async");
+	clr_resp_json(r, 202, json_pack("{s:s, s:s}", "id", id, "job_id", job));
 }
 
 void reg_h_regs_rotate(struct clr_req *r)
 {
+	const struct reg_app *app = r->app;
 	const char *id = clr_req_param_id(r, 0, "registration");
 	struct clr_err e = {0};
-	json_t *view = NULL;
-	char *secret = NULL;
+	json_t *view = NULL, *sec = NULL;
+	enum reg_wait_end end = REG_WAIT_PENDING;
+	enum reg_queue how;
+	char job[37], loc[64];
+	int asked = 0, waiting;
+	long budget;
 
 	if (id == NULL)
 		return;
-	if (prefers_async(r)) {
-		char job[37], loc[64];
-
-		if (reg_op_rotate_async(r->app, r->db, id, job, &e) != CLR_OK) {
-			clr_resp_fail(r, &e);
-			return;
-		}
-		snprintf(loc, sizeof(loc), "/v1/jobs/%s", job);
-		clr_resp_header(r, "Location", loc);
-		clr_resp_header(r, "Preference-Applied", "respond-async");
-		clr_resp_json(r, 202, json_pack("{s:s, s:s}", "id", id, "job_id", job));
-		return;
-	}
-	if (reg_op_rotate(r->app, r->db, r->http, id, &view, &secret, &e) != CLR_OK) {
+	/* Queued like a registration (create_queued): the IdP is called by a job worker. */
+	budget = reg_wait_budget(r, app->cfg, &asked);
+	waiting = budget > 0 && reg_slot_enter(app->cfg);
+	how = waiting ? REG_QUEUE_WAITED : asked && budget == 0 ? REG_QUEUE_RETRY : REG_QUEUE_ONCE;
+	if (reg_op_rotate_async(app, r->db, id, how, job, &e) != CLR_OK) {
+		if (waiting)
+			reg_slot_leave();
 		clr_resp_fail(r, &e);
 		return;
 	}
-	reply_with_secret(r, 200, view, secret);
+	if (waiting) {
+		end = reg_wait_job(r->db, job, budget, &e);
+		reg_slot_leave();
+	}
+	if (end == REG_WAIT_FAILED) {
+		clr_resp_fail(r, &e);
+		return;
+	}
+	/* The new secret, shown here once (the job offered it for one pickup). */
+	if (end == REG_WAIT_DONE && reg_op_take_secret(app, r->db, id, &sec, &e) == CLR_OK) {
+		if ((view = view_of(r->db, id)) == NULL)
+			view = json_pack("{s:s}", "id", id);
+		json_object_set(view, "client_secret", json_object_get(sec, "client_secret"));
+		json_decref(sec);
+		clr_resp_json(r, 200, view);
+		return;
+	}
+	json_decref(sec);
+	snprintf(loc, sizeof(loc), "/v1/jobs/%s", job);
+	clr_resp_header(r, "Location", loc);
+	if (asked)
+		clr_resp_header(r, "Preference-Applied", "respond-async");
+	clr_resp_json(r, 202, json_pack("{s:s, s:s}", "id", id, "job_id", job));
 }
 
 static const struct clr_field resolve_fields[] = {

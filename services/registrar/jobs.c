@@ -17,7 +17,15 @@
  *                  the rotation the registrar queued itself, with a run_at,
  *                  before an expiring secret expires (registrations.c)
  *   client_update: {"registration_id", "redirect_uris"}: RFC 7592 update
- *                  of the redirect URIs, name and scope kept
+ *                  of the redirect URIs, name and scope kept; with
+ *                  "replace": true (the PUT route) the whole metadata
+ *                  ("client_type_id", "client_name", "scope"), and
+ *                  "pickup" offers a secret the IdP issued with it once
+ *   register_waited, rotate_waited, deregister_waited, client_update_waited:
+ *                  the same, queued by a route that waits for them
+ *                  (waiting.h), with "no_retry": true; run by workers of
+ *                  their own so that queued work of a slow IdP never
+ *                  stands between a route and its answer
  *   reconcile:     {"provider_id"?, "policy"?, "dry_run"?, "periodic"?}
  *                  (reconcile.h)
  *
@@ -227,6 +235,36 @@ static enum clr_rc job_rotate(void *appv, struct clr_db *db, const struct clr_jo
 	return rc;
 }
 
+/* The PUT route's full replacement ("replace"): its answer waits for this. */
+static enum clr_rc client_replace(void *appv, struct clr_db *db, const struct clr_job *job,
+				  const char *id, struct clr_err *e)
+{
+	struct clr_http_client *http = NULL;
+	struct reg_request req = {0};
+	json_t *view = NULL, *v;
+	char *secret = NULL;
+	enum clr_rc rc;
+
+	if ((rc = opt_str(job->payload, "client_type_id", &req.client_type_id, e)) != CLR_OK ||
+	    (rc = opt_str(job->payload, "client_name", &req.client_name, e)) != CLR_OK ||
+	    (rc = opt_str(job->payload, "scope", &req.scope, e)) != CLR_OK)
+		return CLR_ERR_PARAM;
+	v = json_object_get(job->payload, "redirect_uris");
+	req.redirect_uris = json_is_array(v) ? v : NULL;
+	if ((rc = clr_http_client_new(&http)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "no HTTP client");
+	rc = reg_op_update_secret(appv, db, http, id, &req, &view, &secret, e);
+	/* A secret the IdP issued with the update (Glewlwyd): shown once, as PUT did. */
+	if (rc == CLR_OK && secret != NULL && json_is_true(json_object_get(job->payload, "pickup")))
+		reg_op_secret_pickup(db, id);
+	if (secret != NULL)
+		clr_unsealed_free(secret, strlen(secret));
+	json_decref(view);
+	clr_http_client_free(http);
+	/* Not there or not active: final (e keeps the 404 or 409 for whoever waits). */
+	return rc == CLR_ERR_NOTFOUND || rc == CLR_ERR_CONFLICT ? CLR_ERR_PARAM : rc;
+}
+
 static enum clr_rc job_client_update(void *appv, struct clr_db *db, const struct clr_job *job,
 				     struct clr_err *e)
 {
@@ -238,6 +276,8 @@ static enum clr_rc job_client_update(void *appv, struct clr_db *db, const struct
 
 	if (id == NULL)
 		return CLR_ERR_PARAM;
+	if (json_is_true(json_object_get(job->payload, "replace")))
+		return client_replace(appv, db, job, id, e);
 	req.redirect_uris = json_object_get(job->payload, "redirect_uris");
 	if (!json_is_array(req.redirect_uris))
 		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "redirect_uris",
@@ -254,8 +294,16 @@ static enum clr_rc job_client_update(void *appv, struct clr_db *db, const struct
 }
 
 const struct clr_job_kind reg_job_kinds[] = {
-    {"register", job_register},		  {"provision", job_provision},
-    {"deregister", job_deregister},	  {"rotate", job_rotate},
-    {"client_update", job_client_update}, {"reconcile", reg_job_reconcile},
+    {"register", job_register},
+    {"provision", job_provision},
+    {"deregister", job_deregister},
+    {"rotate", job_rotate},
+    {"client_update", job_client_update},
+    {"reconcile", reg_job_reconcile},
+    /* REG_NWAITED_KINDS: what a route waits for, run by workers of their own. */
+    {"register_waited", job_register},
+    {"rotate_waited", job_rotate},
+    {"deregister_waited", job_deregister},
+    {"client_update_waited", job_client_update},
 };
 const size_t reg_njob_kinds = sizeof(reg_job_kinds) / sizeof(reg_job_kinds[0]);

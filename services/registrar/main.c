@@ -24,14 +24,18 @@
 /* Job workers: registrations on a slow IdP do not queue behind each other. */
 #define REG_WORKERS 4
 
-static char *metrics(void *arg)
+/* Counted at every scrape (a partial index): never lags a change in any process. */
+static char *metrics(void *arg, struct clr_db *db)
 {
 	const struct reg_app *app = arg;
-	long n = atomic_load(app->n_unknown);
-	char *s = NULL, *rec = reg_reconcile_metrics();
+	long n;
+	char *s = NULL, *rec = NULL;
 
+	reg_unknown_refresh(app, db);
+	n = atomic_load(app->n_unknown);
+	rec = reg_reconcile_metrics();
 	if (n < 0) {
-		/* Not counted yet: the reconcile series alone. */
+		/* Not counted (database away): the reconcile series alone. */
 		return rec;
 	}
 	if (asprintf(&s,
@@ -60,7 +64,9 @@ int main(void)
 	 * threads that serve requests; one slow IdP holds one of them.
 	 */
 	struct clr_jobs_worker *worker[REG_WORKERS] = {NULL};
-	size_t i;
+	/* The waited kinds' own workers: one per request thread that may wait (waiting.h). */
+	struct clr_jobs_worker *waited[128] = {NULL};
+	size_t i, nwaited = 0;
 	struct clr_err e = {0};
 	struct reg_app app;
 	struct clr_server srv = {0};
@@ -96,8 +102,17 @@ int main(void)
 		clr_log(NULL, CLR_LOG_ERROR,
 			"the provider kinds' capabilities could not be stored");
 	for (i = 0; cfg->worker && i < REG_WORKERS; i++) {
-		if (clr_jobs_worker_start(cfg, reg_job_kinds, reg_njob_kinds, reg_stmts, reg_nstmts,
-					  &app, &worker[i]) != CLR_OK) {
+		if (clr_jobs_worker_start(cfg, reg_job_kinds, reg_njob_kinds - REG_NWAITED_KINDS,
+					  reg_stmts, reg_nstmts, &app, &worker[i]) != CLR_OK) {
+			clr_log(NULL, CLR_LOG_ERROR, "the job worker could not start");
+			goto out;
+		}
+	}
+	nwaited = cfg->threads / 2 > 1 ? (size_t)cfg->threads / 2 : 1;
+	for (i = 0; cfg->worker && i < nwaited; i++) {
+		if (clr_jobs_worker_start(cfg, reg_job_kinds + reg_njob_kinds - REG_NWAITED_KINDS,
+					  REG_NWAITED_KINDS, reg_stmts, reg_nstmts, &app,
+					  &waited[i]) != CLR_OK) {
 			clr_log(NULL, CLR_LOG_ERROR, "the job worker could not start");
 			goto out;
 		}
@@ -113,11 +128,13 @@ int main(void)
 	srv.stmts = reg_stmts;
 	srv.nstmts = reg_nstmts;
 	srv.app = &app;
-	srv.metrics = metrics;
+	srv.metrics_db = metrics;
 	rc = clr_server_run(&srv);
 out:
 	for (i = 0; i < REG_WORKERS; i++)
 		clr_jobs_worker_stop(worker[i]);
+	for (i = 0; i < nwaited; i++)
+		clr_jobs_worker_stop(waited[i]);
 	clr_sealer_free(sealer);
 	clr_config_free(cfg);
 	return rc;

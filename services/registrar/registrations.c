@@ -978,9 +978,15 @@ void reg_unknown_refresh(const struct reg_app *app, struct clr_db *db)
 		atomic_store(app->n_unknown, n);
 }
 
+/* The job kind of a queued IdP call (see enum reg_queue). */
+static const char *queue_kind(enum reg_queue how, const char *kind, const char *waited)
+{
+	return how == REG_QUEUE_WAITED ? waited : kind;
+}
+
 enum clr_rc reg_op_register_async(const struct reg_app *app, struct clr_db *db,
-				  const struct reg_request *req, json_t **view, char job_id[37],
-				  struct clr_err *e)
+				  const struct reg_request *req, enum reg_queue how, json_t **view,
+				  char job_id[37], struct clr_err *e)
 {
 	struct reg_ctype ct = {0};
 	struct reg_provider pv = {0};
@@ -1015,6 +1021,8 @@ enum clr_rc reg_op_register_async(const struct reg_app *app, struct clr_db *db,
 		goto out;
 	}
 	json_object_set_new(payload, "registration_id", json_string(id));
+	if (how != REG_QUEUE_RETRY)
+		json_object_set_new(payload, "no_retry", json_true());
 	if ((rc = clr_db_begin(db)) != CLR_OK) {
 		clr_err_set(e, rc, NULL, NULL, "database unavailable");
 		goto out;
@@ -1032,7 +1040,8 @@ enum clr_rc reg_op_register_async(const struct reg_app *app, struct clr_db *db,
 	if (rc == CLR_OK)
 		rc = clr_db_exec(db, "reg_rg_pickup_set", 1, p, NULL);
 	if (rc == CLR_OK)
-		rc = clr_jobs_enqueue(db, "register", payload, job_id);
+		rc = clr_jobs_enqueue(db, queue_kind(how, "register", "register_waited"), payload,
+				      job_id);
 	/* The row as queued: a worker may finish it before this answer goes out. */
 	if (rc == CLR_OK && (*view = view_of(db, id)) == NULL)
 		rc = CLR_ERR_DB;
@@ -1106,7 +1115,7 @@ out:
 }
 
 enum clr_rc reg_op_rotate_async(const struct reg_app *app, struct clr_db *db, const char *id,
-				char job_id[37], struct clr_err *e)
+				enum reg_queue how, char job_id[37], struct clr_err *e)
 {
 	struct reg_row row = {0};
 	struct reg_provider pv = {0};
@@ -1130,18 +1139,125 @@ enum clr_rc reg_op_rotate_async(const struct reg_app *app, struct clr_db *db, co
 				 "%s cannot rotate client secrets", drv_idp_kind_name(pv.p.kind));
 		goto out;
 	}
-	payload = json_pack("{s:s, s:b}", "registration_id", id, "pickup", 1);
+	payload = json_pack("{s:s, s:b, s:b}", "registration_id", id, "pickup", 1, "no_retry",
+			    how != REG_QUEUE_RETRY);
 	if (payload == NULL) {
 		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
 		goto out;
 	}
-	if ((rc = clr_jobs_enqueue(db, "rotate", payload, job_id)) != CLR_OK ||
+	if ((rc = clr_jobs_enqueue(db, queue_kind(how, "rotate", "rotate_waited"), payload,
+				   job_id)) != CLR_OK ||
 	    (rc = clr_db_commit(db)) != CLR_OK)
 		clr_err_set(e, rc, NULL, NULL, "the rotation could not be queued");
 out:
 	clr_db_rollback(db);
 	json_decref(payload);
 	reg_provider_release(&pv);
+	reg_row_release(&row);
+	return rc;
+}
+
+enum clr_rc reg_op_delete_async(const struct reg_app *app, struct clr_db *db, const char *id,
+				enum reg_queue how, char job_id[37], struct clr_err *e)
+{
+	struct reg_row row = {0};
+	json_t *payload = NULL;
+	enum clr_rc rc;
+
+	job_id[0] = '\0';
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = reg_row_load(app, db, id, 1, 0, &row, e)) != CLR_OK)
+		goto out;
+	/* Deleted already: nothing to ask the IdP (job_id stays empty). */
+	if (strcmp(row.status, "deleted") == 0)
+		goto out;
+	payload =
+	    json_pack("{s:s, s:b}", "registration_id", id, "no_retry", how != REG_QUEUE_RETRY);
+	if (payload == NULL) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	if ((rc = clr_jobs_enqueue(db, queue_kind(how, "deregister", "deregister_waited"), payload,
+				   job_id)) != CLR_OK ||
+	    (rc = clr_db_commit(db)) != CLR_OK) {
+		job_id[0] = '\0';
+		clr_err_set(e, rc, NULL, NULL, "the deletion could not be queued");
+	}
+out:
+	clr_db_rollback(db);
+	json_decref(payload);
+	reg_row_release(&row);
+	return rc;
+}
+
+enum clr_rc reg_op_update_async(const struct reg_app *app, struct clr_db *db, const char *id,
+				const struct reg_request *given, enum reg_queue how,
+				char job_id[37], struct clr_err *e)
+{
+	struct reg_row row = {0};
+	struct reg_ctype ct = {0};
+	struct reg_request req = *given;
+	json_t *payload = NULL, *uris = NULL;
+	enum clr_rc rc;
+
+	job_id[0] = '\0';
+	if ((rc = clr_db_begin(db)) != CLR_OK)
+		return clr_err_set(e, rc, NULL, NULL, "database unavailable");
+	if ((rc = reg_row_load(app, db, id, 1, 0, &row, e)) != CLR_OK)
+		goto out;
+	if (strcmp(row.status, "active") != 0) {
+		rc = clr_err_set(e, CLR_ERR_CONFLICT, "conflict", NULL,
+				 "the registration is %s, not active", row.status);
+		goto out;
+	}
+	/* The checks update_impl makes, before anything is queued: bad input changes nothing. */
+	if (req.client_type_id == NULL)
+		req.client_type_id = row.client_type_id;
+	if (req.client_type_id == NULL) {
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "the registration's client type was deleted: give client_type_id");
+		goto out;
+	}
+	if (!clr_uuid_valid(req.client_type_id)) {
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "client_type_id must be a client type's id");
+		goto out;
+	}
+	if ((rc = reg_ctype_load(db, req.client_type_id, &ct, e)) != CLR_OK) {
+		if (rc == CLR_ERR_NOTFOUND)
+			rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+					 "client_type_id names no client type");
+		goto out;
+	}
+	if (strcmp(ct.provider_id, row.provider_id) != 0) {
+		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				 "the client type belongs to another provider");
+		goto out;
+	}
+	uris = req.redirect_uris != NULL ? json_incref((json_t *)req.redirect_uris) : json_array();
+	req.redirect_uris = uris;
+	if ((rc = reg_request_check(&req, &ct, e)) != CLR_OK)
+		goto out;
+	payload = json_pack("{s:s, s:s, s:s?, s:O, s:s?, s:b, s:b, s:b}", "registration_id", id,
+			    "client_type_id", ct.id, "client_name", req.client_name,
+			    "redirect_uris", uris, "scope", req.scope, "replace", 1, "pickup", 1,
+			    "no_retry", how != REG_QUEUE_RETRY);
+	if (payload == NULL) {
+		rc = clr_err_set(e, CLR_ERR_NOMEM, NULL, NULL, "out of memory");
+		goto out;
+	}
+	if ((rc = clr_jobs_enqueue(db, queue_kind(how, "client_update", "client_update_waited"),
+				   payload, job_id)) != CLR_OK ||
+	    (rc = clr_db_commit(db)) != CLR_OK) {
+		job_id[0] = '\0';
+		clr_err_set(e, rc, NULL, NULL, "the update could not be queued");
+	}
+out:
+	clr_db_rollback(db);
+	json_decref(payload);
+	json_decref(uris);
+	reg_ctype_release(&ct);
 	reg_row_release(&row);
 	return rc;
 }

@@ -113,15 +113,25 @@ enum clr_rc reg_op_resolve(const struct reg_app *app, struct clr_db *db, const c
 			   const struct reg_resolution *how, json_t **view,
 			   struct clr_err *e) CLR_MUSTCHECK;
 
+/* How a queued registration or rotation runs (the job's kind and retries). */
+enum reg_queue {
+	REG_QUEUE_RETRY,  /* Prefer: respond-async: kind register/rotate, retried with backoff */
+	REG_QUEUE_ONCE,	  /* the default route answering 202 at once: one attempt, as the
+			     synchronous call made (payload no_retry) */
+	REG_QUEUE_WAITED, /* the default route waiting for it: one attempt, kind
+			     register_waited/rotate_waited/deregister_waited/
+			     client_update_waited, run by the waiters' own workers */
+};
+
 /*
- * Queues a registration (the HTTP route with Prefer: respond-async): checks
+ * Queues a registration (the HTTP route; `how` above): checks
  * req like reg_op_register, then commits the pending row and its register
  * job together, and marks its secret for one pickup
  * (reg_op_take_secret).  *view the pending row (new), job_id the job.
  */
 enum clr_rc reg_op_register_async(const struct reg_app *app, struct clr_db *db,
-				  const struct reg_request *req, json_t **view, char job_id[37],
-				  struct clr_err *e) CLR_MUSTCHECK;
+				  const struct reg_request *req, enum reg_queue how, json_t **view,
+				  char job_id[37], struct clr_err *e) CLR_MUSTCHECK;
 
 /*
  * The one showing of a queued registration's secret once it is active:
@@ -131,12 +141,34 @@ enum clr_rc reg_op_take_secret(const struct reg_app *app, struct clr_db *db, con
 			       json_t **out, struct clr_err *e) CLR_MUSTCHECK;
 
 /*
- * Queues a secret rotation (Prefer: respond-async): the row must be
+ * Queues a secret rotation (`how` as above): the row must be
  * active and its IdP family able to rotate (else CLR_ERR_CONFLICT).  The
  * rotate job offers the new secret for one pickup (reg_op_take_secret).
  */
 enum clr_rc reg_op_rotate_async(const struct reg_app *app, struct clr_db *db, const char *id,
-				char job_id[37], struct clr_err *e) CLR_MUSTCHECK;
+				enum reg_queue how, char job_id[37],
+				struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Queues the deletion of registration id at the IdP (a deregister job, `how`
+ * as above; CLR_ERR_NOTFOUND when there is no such row).  A row deleted
+ * already queues nothing: CLR_OK with job_id "".
+ */
+enum clr_rc reg_op_delete_async(const struct reg_app *app, struct clr_db *db, const char *id,
+				enum reg_queue how, char job_id[37],
+				struct clr_err *e) CLR_MUSTCHECK;
+
+/*
+ * Queues the PUT route's RFC 7592 update of registration id (a
+ * client_update job with "replace": the metadata of req, borrowed; `how` as
+ * above) after the checks reg_op_update makes, so bad input is refused
+ * before anything is queued (CLR_ERR_PARAM, CLR_ERR_CONFLICT when not
+ * active, CLR_ERR_NOTFOUND).  A secret the IdP issues with the update is
+ * offered for one pickup.
+ */
+enum clr_rc reg_op_update_async(const struct reg_app *app, struct clr_db *db, const char *id,
+				const struct reg_request *req, enum reg_queue how, char job_id[37],
+				struct clr_err *e) CLR_MUSTCHECK;
 
 /* Offers registration id's current secret for one pickup (best effort). */
 void reg_op_secret_pickup(struct clr_db *db, const char *id);

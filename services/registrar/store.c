@@ -158,7 +158,8 @@ enum {
 /* clang-format off */
 #define JB_VIEW                                                                 \
 	"id, kind, state, attempts, max_attempts, " CLR_SQL_TS_AS("run_at") ", " \
-	CLR_SQL_TS_AS("locked_until") ", last_error, payload, "                 \
+	CLR_SQL_TS_AS("locked_until") ", last_error, error_rc, error_code, "     \
+	"error_field, payload, "                                                \
 	CLR_SQL_TS_AS("created_at") ", " CLR_SQL_TS_AS("updated_at")
 /* clang-format on */
 
@@ -361,6 +362,13 @@ const struct clr_db_stmt reg_stmts[] = {
      "UPDATE registrations SET secret_pickup = false WHERE id = $1 AND secret_pickup"
      " AND status = 'active' RETURNING client_id, client_secret_sealed",
      1},
+    /* What a route waiting for its job polls (waiting.c): one primary-key read. */
+    {"reg_jb_outcome",
+     "SELECT state, error_rc, error_code, error_field, last_error FROM jobs WHERE id = $1::uuid",
+     1},
+    /* A waited registration the IdP refused: the error is answered, nothing stays. */
+    {"reg_rg_forget_failed",
+     "DELETE FROM registrations WHERE id = $1 AND status = 'failed' AND client_id IS NULL", 1},
     {"reg_rg_count_unknown", "SELECT count(*) FROM registrations WHERE status = 'outcome_unknown'",
      0},
 

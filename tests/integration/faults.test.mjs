@@ -13,6 +13,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { api, haveStack, waitFor, freePort, DATABASE_URL, STACK_DIR } from './lib/api.mjs';
 import { startIdpStub } from './lib/idp-stub.mjs';
 import { fcgiRequest } from './lib/fcgi.mjs';
+import { makeAdmin, verifiedDev, apiCatalogue } from './lib/portal.mjs';
 import { fileURLToPath } from 'node:url';
 
 const noStack = haveStack() && DATABASE_URL && STACK_DIR ? false : 'run via make integration';
@@ -50,6 +51,28 @@ function assertOneClientPerIntent(stub, rows, prefix) {
   return { active: active.length, parked: parked.size, held: held.length };
 }
 
+// The outcome of a POST answered directly, or, for a 202, of its job (the
+// one-time secret picked up): {status, error, secret, queued, text}.
+async function settled(r) {
+  if (r.status !== 202) {
+    return { status: r.status, error: r.json?.error, secret: r.json?.client_secret, queued: false, text: r.text };
+  }
+  assert.ok(r.json.job_id, r.text);
+  assert.equal(r.headers.get('location'), `/v1/registrations/${r.json.id}`);
+  let job;
+  await waitFor(async () => {
+    job = (await api('GET', `/v1/jobs/${r.json.job_id}`)).json;
+    return job.state === 'done' || job.state === 'failed';
+  }, { timeoutMs: 60000, intervalMs: 200, what: `job ${r.json.job_id} finished` });
+  if (job.state === 'done') {
+    const s = await api('POST', `/v1/registrations/${r.json.id}/client-secret`);
+    assert.equal(s.status, 200, s.text);
+    return { status: 201, secret: s.json.client_secret, queued: true, text: JSON.stringify(job) };
+  }
+  const status = { upstream: 502, timeout: 504, param: 400, conflict: 409 }[job.error_rc] ?? 500;
+  return { status, error: job.error_code, queued: true, text: JSON.stringify(job) };
+}
+
 describe('registrar under IdP faults (issue 13)', { skip: noStack }, () => {
   let stub, prov, ct;
 
@@ -73,18 +96,23 @@ describe('registrar under IdP faults (issue 13)', { skip: noStack }, () => {
     const tag = uniq();
     const res = await Promise.all(MODES.map((m) => api('POST', '/v1/registrations',
       { client_type_id: ct.id, client_name: `m-${m}-reg-${tag}` }, { timeoutMs: 60000 })));
-    const by = Object.fromEntries(MODES.map((m, i) => [m, res[i]]));
+    // Only a bounded number of requests wait for their job (the rest answer
+    // 202 at once), and a hang outlasts the wait: a 202's job says the rest.
+    const by = {};
+    for (const [i, m] of MODES.entries()) by[m] = await settled(res[i]);
     assert.equal(by.ok.status, 201, by.ok.text);
-    assert.ok(by.ok.json.client_secret);
+    assert.ok(by.ok.secret);
     assert.equal(by['500'].status, 502, by['500'].text);
+    assert.equal(by['500'].error, 'idp_unavailable', by['500'].text);
     for (const m of UNKNOWN) {
       assert.ok([502, 504].includes(by[m].status), `${m}: ${by[m].status} ${by[m].text}`);
-      if (m !== 'reset') assert.equal(by[m].json.error, 'outcome_unknown', `${m}: ${by[m].text}`);
+      if (m !== 'reset') assert.equal(by[m].error, 'outcome_unknown', `${m}: ${by[m].text}`);
     }
     const rows = (await rowsOf(prov.id)).filter((r) => r.client_name.endsWith(`-reg-${tag}`));
     const st = Object.fromEntries(rows.map((r) => [r.client_name.split('-')[1], r.status]));
     assert.equal(st.ok, 'active');
-    assert.equal(st['500'], undefined, 'a refused registration stores nothing');
+    // Answered at once: nothing stored; answered 202: the failed row tells.
+    assert.equal(st['500'], by['500'].queued ? 'failed' : undefined, 'a refused registration stores no client');
     for (const m of ['hang', 'drip', 'garbage', 'huge', 'create_break', 'late']) {
       assert.equal(st[m], 'outcome_unknown', `${m} parked`);
     }
@@ -228,6 +256,260 @@ describe('registrar with a hanging IdP (issue 13)', { skip: noStack }, () => {
       // None could have been created; each is still waiting, or parked once its call timed out.
       assert.equal(sql(`SELECT count(*) FROM registrations WHERE client_name LIKE 'm-hang-${tag}-%'
           AND status IN ('pending', 'outcome_unknown')`), '20', 'waiting on the IdP or parked');
+    } finally {
+      await stub.stop();
+    }
+  });
+});
+
+// Two providers of the stub: kind other (registers) and http_bridge (also rotates).
+async function stubTypes(stub) {
+  const types = {};
+  for (const kind of ['other', 'http_bridge']) {
+    const extra = kind === 'http_bridge'
+      ? { registration_endpoint: `${stub.base}/bridge`, initial_access_token: 'bridge-key' } : {};
+    let r = await api('POST', '/v1/providers', {
+      name: `${kind}-${uniq()}`, kind, well_known_url: stub.discoveryUrl, allow_insecure_http: true, ...extra,
+    });
+    assert.equal(r.status, 201, r.text);
+    r = await api('POST', `/v1/providers/${r.json.id}/client-types`, {
+      display_name: `cc-${uniq()}`, description: kind, response_types: [],
+      grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic',
+    });
+    assert.equal(r.status, 201, r.text);
+    types[kind] = r.json.id;
+  }
+  return types;
+}
+
+describe('registration and rotation without Prefer wait a bounded time for their job (issue 13)', { skip: noStack }, () => {
+  let stub, types;
+  before(async () => {
+    stub = await startIdpStub({ slowMs: 2500 });
+    types = await stubTypes(stub);
+  });
+  after(async () => { await stub?.stop(); });
+
+  test('a fast IdP: 201 with the secret, which is not retrievable afterwards', async () => {
+    const name = `m-ok-wait-${uniq()}`;
+    const r = await api('POST', '/v1/registrations', { client_type_id: types.other, client_name: name });
+    assert.equal(r.status, 201, r.text);
+    const held = stub.named(name);
+    assert.equal(held.length, 1);
+    assert.equal(r.json.status, 'active');
+    assert.equal(r.json.client_id, held[0].client_id);
+    assert.equal(r.json.client_secret, held[0].client_secret);
+    assert.equal((await api('POST', `/v1/registrations/${r.json.id}/client-secret`)).status, 404,
+      'the secret shown in the answer is not offered again');
+    assert.equal((await api('GET', `/v1/registrations/${r.json.id}`)).json.client_secret, undefined);
+    // A job worker called the IdP, once; the request thread only waited.
+    assert.equal(sql(`SELECT kind || '|' || state || '|' || attempts FROM jobs
+        WHERE payload->>'registration_id' = '${r.json.id}'`), 'register_waited|done|1');
+  });
+
+  test('the IdP refuses: the error a direct call gave, and nothing stored', async () => {
+    const tag = uniq();
+    let r = await api('POST', '/v1/registrations', { client_type_id: types.other, client_name: `m-bad_uri-${tag}` });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error, 'invalid_redirect_uri', r.text);
+    r = await api('POST', '/v1/registrations', { client_type_id: types.other, client_name: `m-500-${tag}` });
+    assert.equal(r.status, 502, r.text);
+    assert.equal(r.json.error, 'idp_unavailable', r.text);
+    assert.equal(sql(`SELECT count(*) FROM registrations WHERE client_name LIKE 'm-%-${tag}'`), '0');
+    assert.equal(sql(`SELECT string_agg(state || ':' || error_rc || ':' || attempts, ',' ORDER BY error_rc)
+        FROM jobs WHERE payload->>'client_name' LIKE 'm-%-${tag}'`), 'failed:param:1,failed:upstream:1',
+    'one attempt each, the structured error kept');
+    // Bad input is refused before anything is queued.
+    r = await api('POST', '/v1/registrations', { client_type_id: crypto.randomUUID(), client_name: 'x' });
+    assert.equal(r.status, 400, r.text);
+  });
+
+  test('a slow IdP: 202 after the wait, then the job finishes and the secret is picked up once', async () => {
+    const name = `m-slow-${uniq()}`;
+    const r = await api('POST', '/v1/registrations', { client_type_id: types.other, client_name: name },
+      { headers: { prefer: 'wait=1' } });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.json.status, 'pending');
+    assert.equal(r.json.client_secret, undefined);
+    assert.equal(r.headers.get('location'), `/v1/registrations/${r.json.id}`);
+    await waitFor(async () => (await api('GET', `/v1/jobs/${r.json.job_id}`)).json.state === 'done',
+      { timeoutMs: 20000, intervalMs: 100, what: 'the slow registration job is done' });
+    const s = await api('POST', `/v1/registrations/${r.json.id}/client-secret`);
+    assert.equal(s.status, 200, s.text);
+    assert.equal(s.json.client_secret, stub.named(name)[0].client_secret);
+    assert.equal((await api('POST', `/v1/registrations/${r.json.id}/client-secret`)).status, 404, 'shown once');
+  });
+
+  test('rotation: 200 with the new secret, shown once; a family that cannot rotate is refused', async () => {
+    let r = await api('POST', '/v1/registrations', { client_type_id: types.http_bridge, client_name: `rot-${uniq()}` });
+    assert.equal(r.status, 201, r.text);
+    const { id, client_id: cid, client_secret: first } = r.json;
+    r = await api('POST', `/v1/registrations/${id}/rotate-secret`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.client_id, cid);
+    assert.notEqual(r.json.client_secret, first);
+    assert.equal(r.json.client_secret, stub.clients.get(cid).client_secret);
+    assert.equal((await api('POST', `/v1/registrations/${id}/client-secret`)).status, 404, 'shown once');
+    r = await api('POST', '/v1/registrations', { client_type_id: types.other, client_name: `m-ok-norot-${uniq()}` });
+    assert.equal(r.status, 201, r.text);
+    const other = r.json;
+    r = await api('POST', `/v1/registrations/${other.id}/rotate-secret`);
+    assert.equal(r.status, 409, r.text);
+    // PUT waits for its client_update job too; bad input is refused before queueing.
+    r = await api('PUT', `/v1/registrations/${other.id}`, { client_name: 'm-ok-renamed', scope: 'bad scope\u0001' });
+    assert.equal(r.status, 400, r.text);
+    r = await api('PUT', `/v1/registrations/${other.id}`, { client_name: `m-ok-renamed-${uniq()}` });
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.json.client_name, /^m-ok-renamed-/);
+    assert.equal(sql(`SELECT kind || '|' || state FROM jobs WHERE payload->>'registration_id' = '${other.id}'
+        AND kind LIKE 'client_update%'`), 'client_update_waited|done');
+    assert.equal((await api('PUT', `/v1/registrations/${crypto.randomUUID()}`, { client_name: 'x' })).status, 404);
+    assert.equal((await api('DELETE', `/v1/registrations/${id}`)).status, 204);
+  });
+
+  test('DELETE: 204 once its job deleted the client; 202 with Prefer: respond-async', async () => {
+    const made = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await api('POST', '/v1/registrations', { client_type_id: types.other, client_name: `m-ok-del-${uniq()}` });
+      assert.equal(r.status, 201, r.text);
+      made.push(r.json);
+    }
+    let r = await api('DELETE', `/v1/registrations/${made[0].id}`);
+    assert.equal(r.status, 204, r.text);
+    assert.equal(stub.clients.has(made[0].client_id), false, 'deleted at the IdP before the answer');
+    assert.equal((await api('GET', `/v1/registrations/${made[0].id}`)).json.status, 'deleted');
+    assert.equal((await api('DELETE', `/v1/registrations/${made[0].id}`)).status, 204, 'deleted already');
+    assert.equal((await api('DELETE', `/v1/registrations/${crypto.randomUUID()}`)).status, 404);
+    r = await api('DELETE', `/v1/registrations/${made[1].id}`, undefined, { headers: { prefer: 'respond-async' } });
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.headers.get('location'), `/v1/jobs/${r.json.job_id}`);
+    await waitFor(async () => (await api('GET', `/v1/registrations/${made[1].id}`)).json.status === 'deleted',
+      { timeoutMs: 20000, intervalMs: 100, what: 'the queued deletion is done' });
+    assert.equal(stub.clients.has(made[1].client_id), false);
+  });
+
+  test('a hanging IdP: default registrations in flight, other routes stay fast', async (t) => {
+    const hang = await startIdpStub();
+    try {
+      const ht = await stubTypes(hang);
+      const tag = uniq();
+      const N = 12;
+      // A registration to update while every IdP call slot is taken.
+      const victim = await api('POST', '/v1/registrations', { client_type_id: types.other, client_name: `m-ok-put-${tag}` });
+      assert.equal(victim.status, 201, victim.text);
+      const started = Date.now();
+      const posts = Array.from({ length: N }, (_, i) => api('POST', '/v1/registrations',
+        { client_type_id: ht.other, client_name: `m-hang-${tag}-${i}` }, { timeoutMs: 30000 }));
+      await waitFor(() => Number(sql(`SELECT count(*) FROM registrations
+          WHERE client_name LIKE 'm-hang-${tag}-%' AND idp_attempt_at IS NOT NULL`)) >= 2,
+      { timeoutMs: 10000, intervalMs: 50, what: 'the workers are calling the hanging IdP' });
+      // The two waiting slots (4 threads / 2) are held for 5 s: a PUT does not wait
+      // for its job then, it answers 202 at once and its job does the update.
+      const put = await api('PUT', `/v1/registrations/${victim.json.id}`, { client_name: `m-ok-put-${tag}-2` });
+      if (Date.now() - started < 4000) {
+        assert.equal(put.status, 202, put.text);
+        assert.equal(put.headers.get('location'), `/v1/jobs/${put.json.job_id}`);
+      } else {
+        assert.ok([200, 202].includes(put.status), put.text);
+      }
+      const ms = [];
+      for (let i = 0; i < 40; i++) {
+        const t = Date.now();
+        const g = await api('GET', '/v1/providers');
+        ms.push(Date.now() - t);
+        assert.equal(g.status, 200, g.text);
+      }
+      ms.sort((a, b) => a - b);
+      const p99 = ms[Math.ceil(ms.length * 0.99) - 1];
+      assert.ok(p99 < 1000, `GET /v1/providers p99 ${p99} ms while ${N} registrations wait on a hanging IdP`);
+      t.diagnostic(`GET /v1/providers over ${ms.length} requests: median ${ms[ms.length >> 1]} ms, p99 ${p99} ms`);
+      // Each answered 202 once its bounded wait ran out (or at once: every waiting slot taken).
+      const t0 = Date.now();
+      for (const p of await Promise.all(posts)) {
+        assert.equal(p.status, 202, p.text);
+        assert.ok(p.json.job_id);
+      }
+      assert.ok(Date.now() - t0 < 15000, 'the waits are bounded');
+      t.diagnostic(`${N} default registrations on a hanging IdP all answered 202 within ${Date.now() - started} ms`);
+      // The queued PUT runs once a worker is free (the hanging calls time out after 10 s).
+      await waitFor(async () => (await api('GET', `/v1/registrations/${victim.json.id}`)).json.client_name
+        === `m-ok-put-${tag}-2`, { timeoutMs: 40000, intervalMs: 200, what: 'the queued PUT is done' });
+    } finally {
+      await hang.stop();
+    }
+  });
+});
+
+describe('an approval whose registration is parked as outcome_unknown (issue 13)', { skip: noStack }, () => {
+  test('the request says an admin must resolve it; adopt makes it active, gone fails it', async () => {
+    const stub = await startIdpStub();
+    try {
+      const admin = await makeAdmin();
+      const dev = await verifiedDev('parked');
+      const cat = await apiCatalogue(stub, admin.token);
+      const approved = async (appName) => {
+        const r = await api('POST', '/v1/access-requests', {
+          product_id: cat.productId, plan_id: cat.planId, client_type_id: cat.ctId,
+          app: { name: appName, description: 'parked' },
+        }, { token: dev.token });
+        assert.equal(r.status, 201, r.text);
+        const a = await api('POST', `/v1/access-requests/${r.json.id}/approve`, undefined, { token: admin.token });
+        assert.equal(a.status, 200, a.text);
+        let rq;
+        await waitFor(async () => {
+          rq = (await api('GET', `/v1/access-requests/${r.json.id}`, undefined, { token: admin.token })).json;
+          return rq.needs_admin === true && /needs an admin/.test(rq.last_error || '');
+        }, { timeoutMs: 30000, intervalMs: 200, what: `request ${r.json.id} waits for an admin` });
+        return rq;
+      };
+      const waitReq = (id, status) => waitFor(async () => {
+        const rq = (await api('GET', `/v1/access-requests/${id}`, undefined, { token: admin.token })).json;
+        return rq.status === status ? rq : null;
+      }, { timeoutMs: 20000, intervalMs: 200, what: `request ${id} ${status}` });
+
+      // The IdP created the client and the answer broke: parked, not failed.
+      const tag = uniq();
+      const rq = await approved(`m-create_break-${tag}`);
+      assert.equal(rq.status, 'provisioning');
+      assert.match(rq.last_error, /needs an admin/);
+      const reg = sql(`SELECT registration_id FROM access_requests WHERE id = '${rq.id}'`);
+      assert.match(rq.last_error, new RegExp(`/v1/registrations/${reg}/resolve`));
+      assert.equal((await api('GET', `/v1/registrations/${reg}`)).json.status, 'outcome_unknown');
+      const c = stub.named(`m-create_break-${tag}`);
+      assert.equal(c.length, 1, 'one client at the IdP');
+      // The gauge follows every change at once (counted at scrape).
+      const gauge = async () => {
+        const met = await fcgiRequest(path.join(STACK_DIR, 'run', 'registrar.sock'), { path: '/metrics' });
+        return Number(/^clearance_registrations_outcome_unknown (\d+)$/m.exec(met.body.toString())[1]);
+      };
+      // Other tests' jobs may park meanwhile: compare with the table at the same moment.
+      const parkedNow = () => Number(sql("SELECT count(*) FROM registrations WHERE status = 'outcome_unknown'"));
+      const gaugeTrue = (what) => waitFor(async () => (await gauge()) === parkedNow(),
+        { timeoutMs: 2000, intervalMs: 50, what });
+      await gaugeTrue('the gauge counts the parked registration');
+      // The developer sees the same state.
+      const mine = await api('GET', `/v1/access-requests/${rq.id}`, undefined, { token: dev.token });
+      assert.equal(mine.json.status, 'provisioning');
+      assert.equal(mine.json.needs_admin, true);
+      const r = await api('POST', `/v1/registrations/${reg}/resolve`, {
+        action: 'adopt', client_id: c[0].client_id, registration_access_token: c[0].registration_access_token,
+        registration_client_uri: c[0].registration_client_uri, client_secret: c[0].client_secret,
+      });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(sql(`SELECT status FROM registrations WHERE id = '${reg}'`), 'active');
+      await gaugeTrue('the gauge counts the adoption');
+      const active = await waitReq(rq.id, 'active');
+      assert.equal(active.client_id, c[0].client_id);
+      assert.equal(active.needs_admin, false);
+
+      // No client and no answer: declared gone, the request fails with the reason.
+      const rq2 = await approved(`m-reset-${uniq()}`);
+      const reg2 = sql(`SELECT registration_id FROM access_requests WHERE id = '${rq2.id}'`);
+      const g = await api('POST', `/v1/registrations/${reg2}/resolve`, { action: 'gone' });
+      assert.equal(g.status, 200, g.text);
+      const failed = await waitReq(rq2.id, 'failed');
+      assert.match(failed.last_error, /declared gone by an admin/);
+      assert.equal(failed.needs_admin, false);
     } finally {
       await stub.stop();
     }

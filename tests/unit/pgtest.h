@@ -66,9 +66,11 @@ static __attribute__((unused)) int pgt_exec(const char *sql)
 
 /*
  * The core migrations every module's tests build on: api_tokens and jobs
- * (001), and how a token hash was made (055).  Nothing of other modules.
+ * (001), how a token hash was made (055) and a failed job's structured error
+ * (070).  Nothing of other modules.
  */
-static const char *const pgt_core_files[] = {"001_core.sql", "055_token_pepper.sql"};
+static const char *const pgt_core_files[] = {"001_core.sql", "055_token_pepper.sql",
+					     "070_job_errors.sql"};
 #define PGT_NCORE (sizeof(pgt_core_files) / sizeof(pgt_core_files[0]))
 
 /* A directory holding only links to pgt_core_files, so the tests of this

@@ -228,6 +228,47 @@ START_TEST(param_error_fails_at_once)
 }
 END_TEST
 
+static enum clr_rc coded_fail(void *app, struct clr_db *hdb, const struct clr_job *job,
+			      struct clr_err *e)
+{
+	struct app *a = app;
+
+	(void)hdb;
+	atomic_fetch_add(&a->calls, 1);
+	/* no_retry: the handler sees this attempt as the last (it records a final failure). */
+	if (job->max_attempts != job->attempt)
+		atomic_fetch_add(&a->bad, 1);
+	return clr_err_set(e, CLR_ERR_UPSTREAM, "idp_unavailable", "client_name", "the IdP failed");
+}
+
+/* A job someone waits for (no_retry) fails once, keeping its error in structured form. */
+START_TEST(no_retry_fails_at_once_with_its_error)
+{
+	static const struct clr_job_kind kinds[] = {{"t_waited", coded_fail}};
+	struct clr_jobs_worker *w = NULL;
+	struct app a;
+	char id[37];
+
+	memset(&a, 0, sizeof(a));
+	ck_assert_int_eq(clr_jobs_worker_start(&cfg, kinds, 1, NULL, 0, &a, &w), CLR_OK);
+	enqueue("t_waited", json_pack("{s:b}", "no_retry", 1), id);
+	ck_assert(wait_state(id, "failed"));
+	usleep(300000); /* a wrong retry would happen within this */
+	clr_jobs_worker_stop(w);
+	ck_assert_int_eq(atomic_load(&a.calls), 1);
+	ck_assert_int_eq(atomic_load(&a.bad), 0);
+	ck_assert_int_eq(
+	    pgt_long("SELECT count(*) FROM jobs WHERE id = $1 AND attempts = 1"
+		     " AND error_rc = 'upstream' AND error_code = 'idp_unavailable'"
+		     " AND error_field = 'client_name' AND last_error = 'the IdP failed'",
+		     id, NULL),
+	    1);
+	ck_assert_int_eq(clr_rc_from_name("upstream"), CLR_ERR_UPSTREAM);
+	ck_assert_int_eq(clr_rc_from_name("no such rc"), CLR_ERR_INTERNAL);
+	ck_assert_int_eq(clr_rc_from_name(NULL), CLR_ERR_INTERNAL);
+}
+END_TEST
+
 /* Two workers with disjoint kinds: each runs exactly its own jobs. */
 START_TEST(workers_claim_only_their_kinds)
 {
@@ -485,6 +526,7 @@ static Suite *jobs_suite(void)
 	tcase_add_test(tc, retry_then_success);
 	tcase_add_test(tc, gives_up_after_max_attempts);
 	tcase_add_test(tc, param_error_fails_at_once);
+	tcase_add_test(tc, no_retry_fails_at_once_with_its_error);
 	tcase_add_test(tc, two_workers_never_share_a_job);
 	tcase_add_test(tc, stop_is_prompt);
 	tcase_add_test(tc, worker_survives_lost_connection);

@@ -50,6 +50,9 @@ struct clr_config {
 					   reconcile runs, default 3600; 0 = off */
 	char *http_proxy;		/* HTTP_PROXY: proxy for outgoing calls, optional; the
 					   http_proxy/https_proxy environment is ignored */
+	long reg_wait_ms;		/* REG_WAIT_MS: how long a registrar route waits for the
+					   job that calls the IdP before it answers 202, default
+					   5000, 0..60000 */
 };
 
 /*

@@ -173,6 +173,8 @@ struct clr_job_kind;
 
 /* Extra Prometheus text appended to /metrics; returns new string or NULL. */
 typedef char *(*clr_metrics_fn)(void *app);
+/* The same, read from the database at scrape time (db borrowed, the request's). */
+typedef char *(*clr_metrics_db_fn)(void *app, struct clr_db *db);
 
 struct clr_server {
 	const char *service; /* "registrar", ... */
@@ -191,6 +193,7 @@ struct clr_server {
 	/* the service's job kinds: /metrics shows clearance_jobs for them */
 	const struct clr_job_kind *job_kinds; /* may be NULL */
 	size_t njob_kinds;
+	clr_metrics_db_fn metrics_db; /* may be NULL */
 };
 
 /*

@@ -13,7 +13,11 @@
  * with its last error.  A worker that dies mid-job leaves it 'running'
  * with a lease of 10 s that a heartbeat renews every 3 s while the job
  * runs; a lease that ran out (the worker died) makes the job claimable
- * again, so a crashed job is resumed within about 10 s.
+ * again, so a crashed job is resumed within about 10 s.  A failure keeps
+ * its error as last_error and in structured form (error_rc, error_code,
+ * error_field: sql/070).  A payload with "no_retry": true marks a job whose
+ * caller waits for its answer: a failure its handler reports is final (the
+ * handler sees max_attempts == attempt), a crashed worker's run is resumed.
  */
 #ifndef CLEARANCE_JOBS_H
 #define CLEARANCE_JOBS_H

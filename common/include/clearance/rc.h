@@ -31,6 +31,8 @@ enum clr_rc {
 
 /* Stable lower-case name of rc ("param", "not_found", ...).  Never NULL. */
 const char *clr_rc_name(enum clr_rc rc);
+/* The rc clr_rc_name gave `name`; CLR_ERR_INTERNAL for NULL or an unknown name. */
+enum clr_rc clr_rc_from_name(const char *name);
 
 /*
  * Error detail filled by validators and remote calls, modelled on jansson's

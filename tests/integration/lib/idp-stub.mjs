@@ -19,6 +19,8 @@
 //                 registration_client_uri (not manageable by RFC 7592)
 //   foreignuri    create, answer a registration_client_uri on another origin
 //   put401        create; RFC 7592 PUT on it answers 401 invalid_token
+//   slow          create, answer after slowMs (within the client's deadline)
+//   bad_uri       answer 400 invalid_redirect_uri, create nothing
 // RFC 7592 GET/PUT/DELETE on /register/<id> with the registration access
 // token (PUT replaces the metadata and rotates that token).
 // /token: client credentials (Basic cc-client:cc-secret) -> a "cc-" bearer
@@ -38,7 +40,7 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 
-export async function startIdpStub({ lateMs = 13000, expSeconds = 3600, adminKey = 'stub-admin-key-0123456789abcdef' } = {}) {
+export async function startIdpStub({ lateMs = 13000, slowMs = 2500, expSeconds = 3600, adminKey = 'stub-admin-key-0123456789abcdef' } = {}) {
   const clients = new Map(); // client_id -> { client_name, rat }
   const tokens = { live: new Map(), singleUse: false, fetches: 0, refused: 0, expiresIn: 3600 };
   const hanging = new Set();
@@ -162,6 +164,8 @@ export async function startIdpStub({ lateMs = 13000, expSeconds = 3600, adminKey
           return json(res, 201, { ...c, registration_client_uri: `https://elsewhere.invalid/register/${c.client_id}` });
         }
         case '500': return json(res, 500, { error: 'server_error', error_description: 'stub fault' });
+        case 'bad_uri':
+          return json(res, 400, { error: 'invalid_redirect_uri', error_description: 'stub refuses the URIs' });
         case 'hang': hanging.add(res); res.on('close', () => hanging.delete(res)); return undefined;
         case 'reset': return req.socket.destroy();
         case 'garbage':
@@ -181,6 +185,12 @@ export async function startIdpStub({ lateMs = 13000, expSeconds = 3600, adminKey
             res.write(b[i++]);
           }, 1000);
           res.on('close', () => clearInterval(t));
+          return undefined;
+        }
+        case 'slow': {
+          const c = create(meta);
+          const t = setTimeout(() => json(res, 201, c), slowMs);
+          res.on('close', () => clearTimeout(t));
           return undefined;
         }
         case 'late': {
@@ -238,7 +248,12 @@ export async function startIdpStub({ lateMs = 13000, expSeconds = 3600, adminKey
         if (/^m-put401-/.test(c.client_name || '')) return json(res, 401, { error: 'invalid_token' });
         let meta;
         try { meta = JSON.parse(await readBody(req)); } catch { return json(res, 400, { error: 'invalid_client_metadata' }); }
-        Object.assign(c, meta, { registration_access_token: crypto.randomBytes(24).toString('base64url') });
+        // RFC 7592 s.2.2: the metadata is replaced as a whole; the token is rotated.
+        const keep = ['client_id', 'client_secret', 'registration_access_token', 'registration_client_uri',
+          'client_id_issued_at', 'client_secret_expires_at', 'short', 'rotations', 'disabled', 'description'];
+        for (const k of Object.keys(c)) if (!keep.includes(k)) delete c[k];
+        for (const [k, v] of Object.entries(meta)) if (!keep.includes(k)) c[k] = v;
+        c.registration_access_token = crypto.randomBytes(24).toString('base64url');
         return json(res, 200, c);
       }
     }
