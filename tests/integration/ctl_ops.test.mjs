@@ -114,7 +114,10 @@ describe('clearance-ctl for deployments', { skip }, () => {
       assert.match(first.out, new RegExp(`every sealed value is under key ${kid}`));
       const again = await ctl(['reseal'], { CLEARANCE_SEAL_KEYS: `${k2},${old}` });
       assert.equal(again.status, 0, again.err);
-      assert.equal((again.out.match(/: 0 resealed,/g) || []).length, 5, `idempotent:\n${again.out}`);
+      // Every sealed column (one line each, however many there are) has nothing left to do.
+      const colLines = again.out.split('\n').filter((l) => /^[a-z_]+\.[a-z_]+: \d+ resealed,/.test(l));
+      assert.ok(colLines.length >= 6, `every sealed column reported:\n${again.out}`);
+      assert.ok(colLines.every((l) => / 0 resealed,/.test(l)), `idempotent:\n${again.out}`);
 
       const dropped = await ctl(['reseal', '--check'], { CLEARANCE_SEAL_KEYS: k2 });
       assert.equal(dropped.status, 0, `k1 dropped, everything opens with k2: ${dropped.err}`);
