@@ -702,6 +702,35 @@ void reg_op_note_failure(struct clr_db *db, const char *id, const char *msg, int
 }
 
 /* reg_op_update, and *secret (when not NULL) = a secret the IdP issued on the PUT. */
+/*
+ * The client type an update of row registers under: the one req names (or
+ * the row's), which must exist and belong to the row's provider.  *ct
+ * may be filled, also on failure: the caller releases it (reg_ctype_release).
+ */
+static enum clr_rc update_ctype(struct clr_db *db, const struct reg_row *row,
+				struct reg_request *req, struct reg_ctype *ct, struct clr_err *e)
+{
+	enum clr_rc rc;
+
+	if (req->client_type_id == NULL)
+		return clr_err_set(
+		    e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+		    "the registration's client type was deleted: give client_type_id");
+	if (!clr_uuid_valid(req->client_type_id))
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				   "client_type_id must be a client type's id");
+	if ((rc = reg_ctype_load(db, req->client_type_id, ct, e)) != CLR_OK) {
+		if (rc == CLR_ERR_NOTFOUND)
+			rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+					 "client_type_id names no client type");
+		return rc;
+	}
+	if (strcmp(ct->provider_id, row->provider_id) != 0)
+		return clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
+				   "the client type belongs to another provider");
+	return CLR_OK;
+}
+
 static enum clr_rc update_impl(const struct reg_app *app, struct clr_db *db,
 			       struct clr_http_client *http, const char *id,
 			       const struct reg_request *given, unsigned keep, json_t **view,
@@ -731,27 +760,8 @@ static enum clr_rc update_impl(const struct reg_app *app, struct clr_db *db,
 		req.client_name = row.client_name;
 	if (keep & REG_KEEP_SCOPE)
 		req.scope = row.scope;
-	if (req.client_type_id == NULL) {
-		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-				 "the registration's client type was deleted: give client_type_id");
+	if ((rc = update_ctype(db, &row, &req, &ct, e)) != CLR_OK)
 		goto out;
-	}
-	if (!clr_uuid_valid(req.client_type_id)) {
-		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-				 "client_type_id must be a client type's id");
-		goto out;
-	}
-	if ((rc = reg_ctype_load(db, req.client_type_id, &ct, e)) != CLR_OK) {
-		if (rc == CLR_ERR_NOTFOUND)
-			rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-					 "client_type_id names no client type");
-		goto out;
-	}
-	if (strcmp(ct.provider_id, row.provider_id) != 0) {
-		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-				 "the client type belongs to another provider");
-		goto out;
-	}
 	uris = req.redirect_uris != NULL ? json_incref((json_t *)req.redirect_uris) : json_array();
 	req.redirect_uris = uris;
 	if ((rc = reg_request_check(&req, &ct, e)) != CLR_OK ||
@@ -1214,27 +1224,8 @@ enum clr_rc reg_op_update_async(const struct reg_app *app, struct clr_db *db, co
 	/* The checks update_impl makes, before anything is queued: bad input changes nothing. */
 	if (req.client_type_id == NULL)
 		req.client_type_id = row.client_type_id;
-	if (req.client_type_id == NULL) {
-		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-				 "the registration's client type was deleted: give client_type_id");
+	if ((rc = update_ctype(db, &row, &req, &ct, e)) != CLR_OK)
 		goto out;
-	}
-	if (!clr_uuid_valid(req.client_type_id)) {
-		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-				 "client_type_id must be a client type's id");
-		goto out;
-	}
-	if ((rc = reg_ctype_load(db, req.client_type_id, &ct, e)) != CLR_OK) {
-		if (rc == CLR_ERR_NOTFOUND)
-			rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-					 "client_type_id names no client type");
-		goto out;
-	}
-	if (strcmp(ct.provider_id, row.provider_id) != 0) {
-		rc = clr_err_set(e, CLR_ERR_PARAM, "invalid_request", "client_type_id",
-				 "the client type belongs to another provider");
-		goto out;
-	}
 	uris = req.redirect_uris != NULL ? json_incref((json_t *)req.redirect_uris) : json_array();
 	req.redirect_uris = uris;
 	if ((rc = reg_request_check(&req, &ct, e)) != CLR_OK)
