@@ -8,7 +8,9 @@
  */
 #include <fcgiapp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static void *worker(void *arg)
 {
@@ -24,6 +26,16 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/*
+ * libfcgi's own TERM handler only marks a shutdown for the next accept, which
+ * never comes once the benchmark stopped sending: leave at once instead.
+ */
+static void on_term(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
 int main(void)
 {
 	const char *env = getenv("NOOP_THREADS");
@@ -34,6 +46,7 @@ int main(void)
 		n = 8;
 	if (FCGX_Init() != 0)
 		return 1;
+	signal(SIGTERM, on_term);
 	for (int i = 0; i < n; i++)
 		if (pthread_create(&t[i], NULL, worker, NULL) != 0)
 			return 1;
