@@ -1032,6 +1032,26 @@ enum clr_rc drv_list_array(const struct clr_http_resp *resp, json_t **arr, struc
 	return CLR_OK;
 }
 
+enum clr_rc drv_offset_list_req(struct drv_wire_req *out, const char *base, const char *cursor,
+				const char *off_name, const char *lim_name, int limit,
+				const char *scheme, const char *cred, struct clr_err *e)
+{
+	enum clr_rc rc;
+	long off;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = drv_offset_cursor(cursor, &off, e)) != CLR_OK)
+		return rc;
+	if (asprintf(&out->url, "%s?%s=%ld&%s=%d", base, off_name, off, lim_name, limit) < 0) {
+		out->url = NULL;
+		return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
+	}
+	out->method = "GET";
+	if ((rc = drv_set_auth(out, "Authorization", scheme, cred, e)) != CLR_OK)
+		drv_wire_req_clear(out);
+	return rc;
+}
+
 enum clr_rc drv_offset_cursor(const char *cursor, long *offset, struct clr_err *e)
 {
 	char *end = NULL;

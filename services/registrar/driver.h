@@ -315,6 +315,16 @@ enum clr_rc drv_offset_next(long offset, size_t n, size_t page_size, char **next
 			    struct clr_err *e) CLR_MUSTCHECK;
 
 /*
+ * For build_list with offset paging: *out (cleared first) is the GET of
+ * base (borrowed) + "?<off_name>=<offset from cursor>&<lim_name>=<limit>",
+ * authenticated with "Authorization: <scheme> <cred>".
+ */
+enum clr_rc drv_offset_list_req(struct drv_wire_req *out, const char *base, const char *cursor,
+				const char *off_name, const char *lim_name, int limit,
+				const char *scheme, const char *cred,
+				struct clr_err *e) CLR_MUSTCHECK;
+
+/*
  * Adds one listed client to pg from JSON strings (any may be NULL but
  * client_id: a NULL or empty client_id is skipped, CLR_OK); the tag is read
  * from tag_src (drv_tag_of).

@@ -96,26 +96,19 @@ out:
 static enum clr_rc build_list(const struct drv_provider *p, const char *cred, const char *cursor,
 			      struct drv_wire_req *out, struct clr_err *e)
 {
-	char *base = NULL;
-	long off;
+	char *base = NULL, *url = NULL;
 	enum clr_rc rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = drv_offset_cursor(cursor, &off, e)) != CLR_OK)
-		return rc;
 	if ((rc = api_base(p, &base, e)) != CLR_OK)
 		return rc;
-	if (asprintf(&out->url, "%s/client/?offset=%ld&limit=%d", base, off, GLW_PAGE) < 0) {
-		out->url = NULL;
-		rc = clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
-		goto out;
+	if (asprintf(&url, "%s/client/", base) < 0) {
+		free(base);
+		return clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
 	}
-	out->method = "GET";
-	rc = drv_set_auth(out, "Authorization", "token", cred, e);
-out:
+	rc = drv_offset_list_req(out, url, cursor, "offset", "limit", GLW_PAGE, "token", cred, e);
+	free(url);
 	free(base);
-	if (rc != CLR_OK)
-		drv_wire_req_clear(out);
 	return rc;
 }
 

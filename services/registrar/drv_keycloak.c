@@ -103,25 +103,13 @@ static enum clr_rc build_list(const struct drv_provider *p, const char *cred, co
 			      struct drv_wire_req *out, struct clr_err *e)
 {
 	char *base = NULL;
-	long first;
 	enum clr_rc rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = drv_offset_cursor(cursor, &first, e)) != CLR_OK)
-		return rc;
 	if ((rc = admin_clients_url(p, &base, e)) != CLR_OK)
 		return rc;
-	if (asprintf(&out->url, "%s?first=%ld&max=%d", base, first, KC_PAGE) < 0) {
-		out->url = NULL;
-		rc = clr_err_set(e, CLR_ERR_NOMEM, "server_error", NULL, "out of memory");
-		goto out;
-	}
-	out->method = "GET";
-	rc = drv_set_auth(out, "Authorization", "Bearer", cred, e);
-out:
+	rc = drv_offset_list_req(out, base, cursor, "first", "max", KC_PAGE, "Bearer", cred, e);
 	free(base);
-	if (rc != CLR_OK)
-		drv_wire_req_clear(out);
 	return rc;
 }
 

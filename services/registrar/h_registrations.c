@@ -71,6 +71,23 @@ static void store_grants(struct clr_req *r, json_t *view, json_t *grants)
 }
 
 /* Answers 202 for the queued registration `view` (steals it) and its job. */
+/*
+ * How the route's IdP job is queued: REG_QUEUE_WAITED when the route may
+ * wait (*budget ms) and got a waiting slot (give it back with
+ * reg_slot_leave), REG_QUEUE_RETRY for "Prefer: respond-async" alone,
+ * REG_QUEUE_ONCE for a default request that answers 202 at once.
+ * *asked: the client sent respond-async.
+ */
+static enum reg_queue plan_queue(struct clr_req *r, long *budget, int *asked)
+{
+	const struct reg_app *app = r->app;
+
+	*budget = reg_wait_budget(r, app->cfg, asked);
+	if (*budget > 0 && reg_slot_enter(app->cfg))
+		return REG_QUEUE_WAITED;
+	return *asked && *budget == 0 ? REG_QUEUE_RETRY : REG_QUEUE_ONCE;
+}
+
 static void reply_queued(struct clr_req *r, json_t *view, const char *job, int asked_async)
 {
 	char loc[64];
@@ -144,10 +161,10 @@ static void create_queued(struct clr_req *r, const struct reg_request *req, json
 	enum reg_queue how;
 	char job[37];
 	int asked = 0, waiting;
-	long budget = reg_wait_budget(r, app->cfg, &asked);
+	long budget;
 
-	waiting = budget > 0 && reg_slot_enter(app->cfg);
-	how = waiting ? REG_QUEUE_WAITED : asked && budget == 0 ? REG_QUEUE_RETRY : REG_QUEUE_ONCE;
+	how = plan_queue(r, &budget, &asked);
+	waiting = how == REG_QUEUE_WAITED;
 	if (reg_op_register_async(app, r->db, req, how, &view, job, &e) != CLR_OK) {
 		if (waiting)
 			reg_slot_leave();
@@ -271,9 +288,8 @@ void reg_h_regs_put(struct clr_req *r)
 		req.redirect_uris = NULL;
 	req.scope = json_string_value(json_object_get(r->json, "scope"));
 	/* Queued like a registration (create_queued): the IdP is called by a job worker. */
-	budget = reg_wait_budget(r, app->cfg, &asked);
-	waiting = budget > 0 && reg_slot_enter(app->cfg);
-	how = waiting ? REG_QUEUE_WAITED : asked && budget == 0 ? REG_QUEUE_RETRY : REG_QUEUE_ONCE;
+	how = plan_queue(r, &budget, &asked);
+	waiting = how == REG_QUEUE_WAITED;
 	if (reg_op_update_async(app, r->db, id, &req, how, job, &e) != CLR_OK) {
 		if (waiting)
 			reg_slot_leave();
@@ -320,9 +336,8 @@ void reg_h_regs_delete(struct clr_req *r)
 	if (id == NULL)
 		return;
 	/* Queued like a registration (create_queued): the IdP is called by a job worker. */
-	budget = reg_wait_budget(r, app->cfg, &asked);
-	waiting = budget > 0 && reg_slot_enter(app->cfg);
-	how = waiting ? REG_QUEUE_WAITED : asked && budget == 0 ? REG_QUEUE_RETRY : REG_QUEUE_ONCE;
+	how = plan_queue(r, &budget, &asked);
+	waiting = how == REG_QUEUE_WAITED;
 	if (reg_op_delete_async(app, r->db, id, how, job, &e) != CLR_OK) {
 		if (waiting)
 			reg_slot_leave();
@@ -376,9 +391,8 @@ void reg_h_regs_rotate(struct clr_req *r)
 	if (id == NULL)
 		return;
 	/* Queued like a registration (create_queued): the IdP is called by a job worker. */
-	budget = reg_wait_budget(r, app->cfg, &asked);
-	waiting = budget > 0 && reg_slot_enter(app->cfg);
-	how = waiting ? REG_QUEUE_WAITED : asked && budget == 0 ? REG_QUEUE_RETRY : REG_QUEUE_ONCE;
+	how = plan_queue(r, &budget, &asked);
+	waiting = how == REG_QUEUE_WAITED;
 	if (reg_op_rotate_async(app, r->db, id, how, job, &e) != CLR_OK) {
 		if (waiting)
 			reg_slot_leave();
